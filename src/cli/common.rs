@@ -1,0 +1,119 @@
+//! Option groups shared by several commands.
+
+use std::path::PathBuf;
+
+use crate::source::{Encoding, Format};
+use crate::validate::Profile;
+
+/// How to read the source.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Input")]
+pub struct InputArgs {
+    /// Input format; by default from the extension (.csv .tsv .ldif .jsonl) or ldap:// URL.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// CSV field delimiter (`,` `;` `|` `tab`); detected by default.
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// The CSV file has no header row; name the columns with --columns.
+    #[arg(long)]
+    pub no_headers: bool,
+    /// Column names for a headerless CSV file, e.g. `username,email,name`.
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Text encoding of CSV input; `auto` reads UTF-8 and falls back to Windows-1252 with a warning.
+    #[arg(long, value_enum)]
+    pub encoding: Option<Encoding>,
+    /// Separator inside multi-valued CSV cells such as roles (default `;`, or `,` when the delimiter is `;`).
+    #[arg(long)]
+    pub multi_sep: Option<char>,
+    #[command(flatten)]
+    pub ldap: LdapArgs,
+}
+
+/// Overrides for an LDAP URL source.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "LDAP source (SOURCE is ldap:// or ldaps://)")]
+pub struct LdapArgs {
+    /// Search base DN (overrides the URL's).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Search scope: base, one or sub.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Search filter, e.g. `(objectClass=inetOrgPerson)`.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Attributes to fetch, comma-separated (default: all user attributes plus entryUUID etc.).
+    #[arg(long, value_delimiter = ',')]
+    pub attrs: Option<Vec<String>>,
+    /// Paged-results page size (default 500).
+    #[arg(long)]
+    pub page_size: Option<u32>,
+    /// Do not use the paged-results control (a capped result is then an error).
+    #[arg(long)]
+    pub no_paging: bool,
+    /// Upgrade ldap:// with StartTLS.
+    #[arg(long)]
+    pub starttls: bool,
+    /// Bind DN; the password comes from ROSTER_LDAP_PASSWORD(_FILE) or a prompt. None = anonymous.
+    #[arg(long)]
+    pub bind_dn: Option<String>,
+}
+
+/// Mapping and validation.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Mapping and validation")]
+pub struct MappingArgs {
+    /// Job file (TOML): [source], [mapping], [validate], [server], [import], [sync].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Map a field from a template, e.g. `name={givenName} {sn}` (repeatable).
+    #[arg(long = "map", value_name = "FIELD=TEMPLATE")]
+    pub map: Vec<String>,
+    /// Validation rules: rocketchat, mattermost or generic.
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
+    /// Accept quoted local parts and domain literals in email addresses.
+    #[arg(long)]
+    pub allow_unusual_emails: bool,
+}
+
+/// Reports.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Reports")]
+pub struct ReportArgs {
+    /// Per-row report: .csv or .jsonl (origin, username, email, action, status, id, attempts, changed, error).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Rejected and failed rows, in the input's own format with the error, to fix and feed back.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Print the final summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar and no summary on stderr (errors are still printed).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// TLS to servers.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "TLS")]
+pub struct TlsArgs {
+    /// Trust this CA certificate (PEM) in addition to the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify TLS certificates. Dangerous; never the default.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// Parses `,` `;` `|` `tab` `\t` or any single ASCII character.
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "TAB" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(format!("delimiter must be one ASCII character or `tab`, not {s:?}")),
+    }
+}

@@ -1,0 +1,8 @@
+//! `roster apply` (not implemented yet).
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<i32> {
+    anyhow::bail!("`roster apply` is not implemented yet")
+}

@@ -1,0 +1,1 @@
+//! Executor: a pool of workers behind one pacer per server route.

@@ -1,0 +1,1 @@
+//! Templates: `{attr}`, fallbacks `{displayName|cn}`, filters `{mail|lower}`.

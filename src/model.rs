@@ -1,0 +1,360 @@
+//! The canonical user every stage shares, and the raw records sources produce.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// Where a record came from: `file:line` for files, the DN for LDAP entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Origin(pub String);
+
+impl Origin {
+    pub fn line(file: &str, line: u64) -> Self {
+        Origin(format!("{file}:{line}"))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The one canonical user. `None` means "the source says nothing about this field":
+/// an update never touches it. Only `username` is always present.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Server user id (`_id` on Rocket.Chat, `id` on Mattermost), set in dumps and exports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// Job title (Mattermost `position`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// Never serialized: see [`Secret`].
+    #[serde(default, skip_serializing)]
+    pub password: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_password_change: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom_fields: BTreeMap<String, String>,
+    /// Stable identity at the source (entryUUID, objectGUID, employee number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Where the record came from. Not serialized: readers set it from their own position.
+    #[serde(default, skip)]
+    pub origin: Origin,
+}
+
+/// The fields of [`User`], by name, as used in reports (`changed`), mappings and plans.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Username,
+    Email,
+    Name,
+    FirstName,
+    LastName,
+    Nickname,
+    Position,
+    Locale,
+    Active,
+    Roles,
+    Password,
+    RequirePasswordChange,
+    Verified,
+    ExternalId,
+    /// One custom field, by key.
+    Custom(String),
+}
+
+impl Field {
+    /// The scalar fields a mapping may set, in canonical column order.
+    pub const SCALARS: [Field; 14] = [
+        Field::Username,
+        Field::Email,
+        Field::Name,
+        Field::FirstName,
+        Field::LastName,
+        Field::Nickname,
+        Field::Position,
+        Field::Locale,
+        Field::Active,
+        Field::Roles,
+        Field::Password,
+        Field::RequirePasswordChange,
+        Field::Verified,
+        Field::ExternalId,
+    ];
+
+    pub fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            Field::Username => "username",
+            Field::Email => "email",
+            Field::Name => "name",
+            Field::FirstName => "first_name",
+            Field::LastName => "last_name",
+            Field::Nickname => "nickname",
+            Field::Position => "position",
+            Field::Locale => "locale",
+            Field::Active => "active",
+            Field::Roles => "roles",
+            Field::Password => "password",
+            Field::RequirePasswordChange => "require_password_change",
+            Field::Verified => "verified",
+            Field::ExternalId => "external_id",
+            Field::Custom(k) => return Cow::Owned(format!("custom_fields.{k}")),
+        })
+    }
+
+    /// Parses `username`, `email`, ... or `custom_fields.KEY` (also `custom.KEY`).
+    pub fn parse(s: &str) -> Option<Field> {
+        let s = s.trim();
+        if let Some(k) = s
+            .strip_prefix("custom_fields.")
+            .or_else(|| s.strip_prefix("custom."))
+        {
+            return (!k.is_empty()).then(|| Field::Custom(k.to_string()));
+        }
+        Field::SCALARS.into_iter().find(|f| f.name() == s)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// One attribute value as a source delivered it. LDIF `::` values and LDAP binary
+/// attributes (objectGUID) may not be UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Value {
+    /// The value as text; binary values that are not UTF-8 are replaced lossily.
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Value::Text(s) => Cow::Borrowed(s),
+            Value::Binary(b) => String::from_utf8_lossy(b),
+        }
+    }
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Value::Text(s) => s.as_bytes(),
+            Value::Binary(b) => b,
+        }
+    }
+    /// Builds a value from bytes: text when they are UTF-8.
+    pub fn from_bytes(b: Vec<u8>) -> Value {
+        match String::from_utf8(b) {
+            Ok(s) => Value::Text(s),
+            Err(e) => Value::Binary(e.into_bytes()),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Text(s.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Text(s)
+    }
+}
+
+/// Attributes of a raw record, in source order. Names keep their source spelling;
+/// lookups ignore ASCII case (LDAP attribute names and CSV headers alike).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attrs(pub Vec<(String, Vec<Value>)>);
+
+impl Attrs {
+    pub fn new() -> Self {
+        Attrs(Vec::new())
+    }
+    /// Values of `name` (exact name including options such as `cn;lang-de`, ASCII case ignored).
+    pub fn get(&self, name: &str) -> Option<&[Value]> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+    /// Appends a value, merging with an existing attribute of the same name.
+    pub fn push(&mut self, name: &str, value: Value) {
+        if let Some((_, v)) = self
+            .0
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            v.push(value);
+        } else {
+            self.0.push((name.to_string(), vec![value]));
+        }
+    }
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(n, _)| n.as_str())
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What a record asks for. Content records, CSV rows and `changetype: add` are [`Change::Entry`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// A whole entry: create it or bring the server in line with it.
+    Entry,
+    /// LDIF `changetype: modify`: touch only the listed attributes.
+    Modify(Vec<ModOp>),
+    /// LDIF `changetype: delete`: deactivate the user.
+    Delete,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModOp {
+    pub kind: ModKind,
+    pub attr: String,
+    pub values: Vec<Value>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModKind {
+    Add,
+    Delete,
+    Replace,
+    Increment,
+}
+
+/// The input text of a record as it was read, so a rejects file can give it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawText {
+    /// CSV: the record's fields, decoded, in file order (the header comes from the source).
+    Fields(Vec<String>),
+    /// LDIF or JSON Lines: the record's exact text, lines ending in `\n`.
+    Text(String),
+    /// Nothing kept (LDAP entries: the rejects writer renders the attributes as LDIF).
+    None,
+}
+
+/// One record as a source yields it, before mapping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawRecord {
+    pub origin: Origin,
+    /// The DN for LDIF and LDAP records.
+    pub dn: Option<String>,
+    pub change: Change,
+    /// Content and add records: all attributes. Modify records: the RDN's attributes plus
+    /// the values of add/replace operations. Delete records: the RDN's attributes.
+    /// JSON Lines: the object's keys with string values (lists for arrays).
+    pub attrs: Attrs,
+    pub raw: RawText,
+}
+
+/// One problem with one row: the field it concerns (if any) and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+impl Problem {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Problem {
+            field: Some(field.into()),
+            reason: reason.into(),
+        }
+    }
+    pub fn record(reason: impl Into<String>) -> Self {
+        Problem {
+            field: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{field}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// Joins problems into one error text for reports: `email: ...; name: ...`.
+pub fn problems_text(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A record the source could not read (malformed LDIF record, ragged CSV row, bad JSON).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BadRecord {
+    pub origin: Origin,
+    pub raw: RawText,
+    pub problems: Vec<Problem>,
+}
+
+/// What a mapped record asks the target to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Intent {
+    /// Create the user or bring it in line (CSV rows, content records, adds).
+    Upsert,
+    /// Update only these fields (LDIF modify).
+    Modify(Vec<Field>),
+    /// Deactivate (LDIF delete).
+    Deactivate,
+}
+
+impl Intent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Intent::Upsert => "upsert",
+            Intent::Modify(_) => "modify",
+            Intent::Deactivate => "deactivate",
+        }
+    }
+}

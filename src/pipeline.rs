@@ -1,0 +1,1 @@
+//! Source → mapping → validation, in input order, with duplicate detection.

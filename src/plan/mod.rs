@@ -1,0 +1,1 @@
+//! Plan: compare the input with what the server holds; decide create / update / deactivate / nothing.

@@ -1,0 +1,1 @@
+//! Reports: the per-row result file, the rejects file, the summary.

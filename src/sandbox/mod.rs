@@ -1,0 +1,1 @@
+//! Sandbox servers: local emulators of Rocket.Chat and Mattermost for tests and demos.
