@@ -1,0 +1,1 @@
+//! Targets: clients of the servers' REST APIs.
