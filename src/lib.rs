@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod interrupt;
 pub mod mapping;
 pub mod model;
 pub mod output;

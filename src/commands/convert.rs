@@ -1,8 +1,133 @@
-//! `roster convert` (not implemented yet).
+//! `roster convert`: users between CSV, LDIF and JSON Lines, through the canonical user.
+//!
+//! ```text
+//! roster convert SOURCE OUTPUT [--to csv|tsv|ldif|jsonl] [--base-dn DN] [--excel]
+//!                [--config job.toml] [--map FIELD=TEMPLATE]... [--report FILE] [--rejects FILE]
+//! ```
+//! SOURCE may be an LDAP URL (a csvde/ldifde-style dump of a directory). OUTPUT's
+//! format comes from its extension; `-` writes to stdout (give --to). Rows that do not
+//! map to a valid user (no username, bad email, ...) are left out and reported.
+//! LDIF change records (modify, delete) have no place in a user list: they are skipped.
+//! Secrets are never written.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::shared;
+use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
+use crate::cli::exit;
+use crate::model::Intent;
+use crate::output::{self, WriterOptions};
+use crate::pipeline::Outcome;
+use crate::report::Status;
+use crate::source::Format;
+use crate::validate::Profile;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  roster convert samples/users.csv users.ldif --base-dn ou=people,dc=example,dc=org
+  roster convert 'ldap://dc1:389/dc=corp,dc=example?sAMAccountName,mail,cn?sub?(objectClass=user)' users.csv --excel")]
+pub struct Args {
+    /// Input: a .csv/.tsv/.ldif/.jsonl file, `-` for stdin, or an ldap:// URL.
+    pub source: String,
+    /// Output file (.csv .tsv .ldif .jsonl), or `-` for stdout with --to.
+    pub output: PathBuf,
+    /// Output format, when the extension does not say.
+    #[arg(long, value_enum)]
+    pub to: Option<Format>,
+    /// LDIF output: entries are written as uid=USERNAME,BASE_DN.
+    #[arg(long, value_name = "DN", default_value = output::DEFAULT_BASE_DN)]
+    pub base_dn: String,
+    /// CSV output: start with a UTF-8 BOM so Excel shows accents right.
+    #[arg(long)]
+    pub excel: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`roster convert` is not implemented yet")
+pub fn run(args: Args) -> Result<i32> {
+    crate::interrupt::install();
+    let started = shared::started();
+    let job = shared::load_job(&args.mapping)?;
+    let opts = shared::source_options(&args.input, &job)?;
+    let mapping = shared::mapping(&args.mapping, &job)?;
+    let validator = shared::validator(&args.mapping, &job, Profile::Generic);
+    let out_format = shared::output_format(&args.output, args.to)?;
+    let mut pipeline =
+        shared::open_pipeline(&args.source, &opts, mapping, validator)?.without_duplicate_check();
+    let mut outs = shared::Outputs::create(&args.reports, pipeline.format())?;
+    let mut writer = output::create(
+        &args.output,
+        out_format,
+        &WriterOptions {
+            base_dn: Some(args.base_dn.clone()),
+            excel: args.excel,
+            private: false,
+        },
+    )
+    .with_context(|| format!("cannot create {}", args.output.display()))?;
+    let pb = shared::progress(args.reports.quiet, "users converted");
+
+    let mut stopped = None;
+    let mut fatal = None;
+    while let Some(item) = pipeline.next() {
+        let checked = match item {
+            Ok(c) => c,
+            Err(e) => {
+                fatal = Some(e);
+                break;
+            }
+        };
+        let w = pipeline.take_warnings();
+        if !w.is_empty() {
+            pb.suspend(|| shared::print_warnings(w, &mut outs.summary));
+        }
+        let mut entry = shared::offline_entry(&checked);
+        if let Outcome::Valid { user, intent } = &checked.outcome {
+            if *intent == Intent::Upsert {
+                writer
+                    .write(user)
+                    .with_context(|| format!("cannot write {}", args.output.display()))?;
+            } else {
+                entry.status = Status::Skipped;
+                entry.error = format!(
+                    "{} records cannot be converted to a user list",
+                    intent.name()
+                );
+            }
+        }
+        outs.record(&entry, Some(&checked), Some(&pipeline))?;
+        pb.inc(1);
+        if crate::interrupt::requested() {
+            stopped = Some("interrupted".to_string());
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    writer
+        .finish()
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    shared::print_warnings(pipeline.take_warnings(), &mut outs.summary);
+    let mut summary = outs.finish()?;
+    summary.set_elapsed(started.elapsed());
+    if let Some(e) = fatal {
+        summary.stopped = Some(e.to_string());
+        shared::print_summary(&summary, &args.reports)?;
+        return Err(anyhow::Error::new(e).context(format!(
+            "reading {}; {} is incomplete",
+            args.source,
+            args.output.display()
+        )));
+    }
+    summary.stopped = stopped.clone();
+    shared::print_summary(&summary, &args.reports)?;
+    if stopped.is_some() {
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(shared::rows_exit_code(&summary))
 }

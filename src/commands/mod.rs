@@ -7,5 +7,6 @@ pub mod export;
 pub mod import;
 pub mod plan;
 pub mod sandbox;
+pub mod shared;
 pub mod sync;
 pub mod validate;

@@ -1,1 +1,453 @@
-//! Templates: `{attr}`, fallbacks `{displayName|cn}`, filters `{mail|lower}`.
+//! Templates: `{attr}`, fallbacks `{displayName|cn}`, filters `{mail|lower}`,
+//! literals around them (`{givenName} {sn}`), `{{` and `}}` for literal braces.
+//!
+//! Inside braces, `|` separates attribute names (tried in order until one has a
+//! non-empty value) and then filters, applied in order to each value:
+//! `lower`, `upper`, `trim`, `slug`, `first` (keep the first value only),
+//! `not` (negate a boolean), `default:"x"` (use x when nothing matched).
+
+use std::fmt;
+
+use crate::model::Attrs;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Filter {
+    Lower,
+    Upper,
+    Trim,
+    Slug,
+    First,
+    Not,
+    Default(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expr {
+    /// Attribute names, tried in order.
+    pub attrs: Vec<String>,
+    pub filters: Vec<Filter>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Expr(Expr),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    source: String,
+    segments: Vec<Segment>,
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+impl Template {
+    /// Parses a template; the error says what is wrong and where.
+    pub fn parse(src: &str) -> Result<Template, String> {
+        let mut segments = Vec::new();
+        let mut lit = String::new();
+        let mut chars = src.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' if chars.peek().map(|&(_, c)| c) == Some('{') => {
+                    chars.next();
+                    lit.push('{');
+                }
+                '}' if chars.peek().map(|&(_, c)| c) == Some('}') => {
+                    chars.next();
+                    lit.push('}');
+                }
+                '}' => return Err(format!("unmatched '}}' at position {}", i + 1)),
+                '{' => {
+                    let mut inner = String::new();
+                    let mut in_quote = false;
+                    let mut closed = false;
+                    for (_, c) in chars.by_ref() {
+                        if c == '"' {
+                            in_quote = !in_quote;
+                        } else if c == '}' && !in_quote {
+                            closed = true;
+                            break;
+                        }
+                        inner.push(c);
+                    }
+                    if !closed {
+                        return Err(format!("unclosed '{{' at position {}", i + 1));
+                    }
+                    if !lit.is_empty() {
+                        segments.push(Segment::Literal(std::mem::take(&mut lit)));
+                    }
+                    segments.push(Segment::Expr(parse_expr(&inner)?));
+                }
+                c => lit.push(c),
+            }
+        }
+        if !lit.is_empty() {
+            segments.push(Segment::Literal(lit));
+        }
+        if !segments.iter().any(|s| matches!(s, Segment::Expr(_))) {
+            // A constant: allowed (e.g. `roles = "user"`), kept as a literal.
+        }
+        Ok(Template {
+            source: src.to_string(),
+            segments,
+        })
+    }
+
+    /// A template reading one attribute, for defaults.
+    pub fn attr(name: &str) -> Template {
+        Template {
+            source: format!("{{{name}}}"),
+            segments: vec![Segment::Expr(Expr {
+                attrs: vec![name.to_string()],
+                filters: Vec::new(),
+            })],
+        }
+    }
+
+    /// Every attribute name the template can read.
+    pub fn attributes(&self) -> impl Iterator<Item = &str> {
+        self.exprs()
+            .flat_map(|e| e.attrs.iter().map(String::as_str))
+    }
+
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Expr(e) => Some(e),
+            Segment::Literal(_) => None,
+        })
+    }
+
+    /// The values the template yields. A template that is one expression yields all
+    /// the values of the first attribute that has any (multi-valued attributes stay
+    /// multi-valued); anything else yields one string built from the first value of
+    /// each expression, or nothing when every expression came up empty.
+    pub fn eval(&self, attrs: &Attrs) -> Vec<String> {
+        if let [Segment::Expr(e)] = self.segments.as_slice() {
+            return e.eval(attrs);
+        }
+        let mut out = String::new();
+        let mut any_expr = false;
+        let mut any_value = false;
+        for s in &self.segments {
+            match s {
+                Segment::Literal(l) => out.push_str(l),
+                Segment::Expr(e) => {
+                    any_expr = true;
+                    if let Some(v) = e.eval(attrs).into_iter().next() {
+                        any_value = true;
+                        out.push_str(&v);
+                    }
+                }
+            }
+        }
+        if any_expr && !any_value {
+            return Vec::new();
+        }
+        // Literal separators around an empty expression leave stray spaces
+        // (`{givenName} {sn}` without sn); they are never wanted.
+        let trimmed = if any_expr { out.trim() } else { out.as_str() };
+        if trimmed.is_empty() {
+            Vec::new()
+        } else {
+            vec![trimmed.to_string()]
+        }
+    }
+}
+
+impl Expr {
+    fn eval(&self, attrs: &Attrs) -> Vec<String> {
+        let mut values: Vec<String> = Vec::new();
+        for a in &self.attrs {
+            if let Some(vs) = attrs.get(a) {
+                values = vs
+                    .iter()
+                    .map(|v| v.text().into_owned())
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                if !values.is_empty() {
+                    break;
+                }
+            }
+        }
+        for f in &self.filters {
+            match f {
+                Filter::Default(d) => {
+                    if values.is_empty() {
+                        values.push(d.clone());
+                    }
+                }
+                Filter::First => values.truncate(1),
+                _ => {
+                    for v in values.iter_mut() {
+                        *v = apply(f, v);
+                    }
+                    values.retain(|v| !v.is_empty());
+                }
+            }
+        }
+        values
+    }
+}
+
+fn apply(f: &Filter, v: &str) -> String {
+    match f {
+        Filter::Lower => v.to_lowercase(),
+        Filter::Upper => v.to_uppercase(),
+        Filter::Trim => v.trim().to_string(),
+        Filter::Slug => slug(v),
+        Filter::Not => match super::parse_bool(v) {
+            Some(b) => (!b).to_string(),
+            // Leave it for the boolean check to report.
+            None => v.to_string(),
+        },
+        Filter::First | Filter::Default(_) => v.to_string(),
+    }
+}
+
+/// Lowercase ASCII letters, digits, `.`, `-`, `_`; accented Latin letters lose their
+/// accents; runs of anything else become one `.`, trimmed at the ends. Close to what
+/// Rocket.Chat does to LDAP usernames (limax with `.`).
+pub fn slug(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut pending_sep = false;
+    for c in v.chars() {
+        let mapped: Option<&str> = match c {
+            'a'..='z' | '0'..='9' | '.' | '-' | '_' => None,
+            'A'..='Z' => None,
+            _ => fold_accent(c),
+        };
+        let piece: String = match mapped {
+            Some(s) => s.to_string(),
+            None if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') => {
+                c.to_ascii_lowercase().to_string()
+            }
+            None => String::new(),
+        };
+        if piece.is_empty() {
+            pending_sep = !out.is_empty();
+            continue;
+        }
+        if pending_sep {
+            out.push('.');
+            pending_sep = false;
+        }
+        out.push_str(&piece);
+    }
+    out.trim_matches(|c| c == '.' || c == '-' || c == '_')
+        .to_string()
+}
+
+fn fold_accent(c: char) -> Option<&'static str> {
+    Some(match c {
+        'à' | 'á' | 'â' | 'ã' | 'å' | 'ā' | 'ą' | 'À' | 'Á' | 'Â' | 'Ã' | 'Å' | 'Ā' | 'Ą' => {
+            "a"
+        }
+        'ä' | 'Ä' | 'æ' | 'Æ' => "ae",
+        'ç' | 'ć' | 'č' | 'Ç' | 'Ć' | 'Č' => "c",
+        'ď' | 'đ' | 'Ď' | 'Đ' | 'ð' | 'Ð' => "d",
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ę' | 'ě' | 'È' | 'É' | 'Ê' | 'Ë' | 'Ē' | 'Ę' | 'Ě' => {
+            "e"
+        }
+        'ì' | 'í' | 'î' | 'ï' | 'ī' | 'Ì' | 'Í' | 'Î' | 'Ï' | 'Ī' => "i",
+        'ł' | 'Ł' | 'ľ' | 'Ľ' => "l",
+        'ñ' | 'ń' | 'ň' | 'Ñ' | 'Ń' | 'Ň' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ō' | 'ø' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ō' | 'Ø' => "o",
+        'ö' | 'Ö' | 'œ' | 'Œ' => "oe",
+        'ř' | 'Ř' => "r",
+        'ś' | 'š' | 'ş' | 'Ś' | 'Š' | 'Ş' => "s",
+        'ß' => "ss",
+        'ť' | 'Ť' | 'þ' | 'Þ' => "t",
+        'ù' | 'ú' | 'û' | 'ū' | 'ů' | 'Ù' | 'Ú' | 'Û' | 'Ū' | 'Ů' => "u",
+        'ü' | 'Ü' => "ue",
+        'ý' | 'ÿ' | 'Ý' => "y",
+        'ź' | 'ż' | 'ž' | 'Ź' | 'Ż' | 'Ž' => "z",
+        _ => return None,
+    })
+}
+
+fn parse_expr(inner: &str) -> Result<Expr, String> {
+    let parts = split_pipes(inner)?;
+    let mut attrs = Vec::new();
+    let mut filters = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let p = p.trim();
+        if p.is_empty() {
+            return Err(format!("empty name in {{{inner}}}"));
+        }
+        // The first name is always an attribute, so `{first}` reads a column "first".
+        let filter = if i == 0 && !p.contains(':') {
+            None
+        } else {
+            parse_filter(p)?
+        };
+        match filter {
+            Some(f) => {
+                if attrs.is_empty() {
+                    return Err(format!(
+                        "{{{inner}}} starts with the filter {p:?}; name an attribute first"
+                    ));
+                }
+                filters.push(f);
+            }
+            None => {
+                if !filters.is_empty() {
+                    return Err(format!(
+                        "{{{inner}}}: attribute {p:?} comes after a filter; put fallbacks first"
+                    ));
+                }
+                if !is_attr_name(p) {
+                    return Err(format!(
+                        "{p:?} is not an attribute name or a known filter (lower, upper, trim, slug, first, not, default:\"x\")"
+                    ));
+                }
+                attrs.push(p.to_string());
+            }
+        }
+    }
+    if attrs.is_empty() {
+        return Err("empty {} in template".to_string());
+    }
+    Ok(Expr { attrs, filters })
+}
+
+fn split_pipes(s: &str) -> Result<Vec<String>, String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut in_quote = false;
+    for c in s.chars() {
+        match c {
+            '|' if !in_quote => parts.push(std::mem::take(&mut cur)),
+            '"' => {
+                in_quote = !in_quote;
+                cur.push(c);
+            }
+            _ => cur.push(c),
+        }
+    }
+    parts.push(cur);
+    if in_quote {
+        return Err(format!("unclosed quote in {{{s}}}"));
+    }
+    Ok(parts)
+}
+
+fn parse_filter(p: &str) -> Result<Option<Filter>, String> {
+    let (name, arg) = match p.split_once(':') {
+        Some((n, a)) => (n.trim(), Some(a.trim())),
+        None => (p, None),
+    };
+    let f = match (name, arg) {
+        ("lower", None) => Filter::Lower,
+        ("upper", None) => Filter::Upper,
+        ("trim", None) => Filter::Trim,
+        ("slug", None) => Filter::Slug,
+        ("first", None) => Filter::First,
+        ("not", None) => Filter::Not,
+        ("default", Some(a)) => {
+            let a = a
+                .strip_prefix('"')
+                .and_then(|a| a.strip_suffix('"'))
+                .unwrap_or(a);
+            Filter::Default(a.to_string())
+        }
+        ("default", None) => return Err("default needs a value: default:\"x\"".to_string()),
+        ("lower" | "upper" | "trim" | "slug" | "first" | "not", Some(_)) => {
+            return Err(format!("filter {name} takes no argument"));
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(f))
+}
+
+/// LDAP attribute descriptions (`cn;lang-de`), CSV headers with spaces or dots
+/// (`custom_fields.dept`, `E-mail`, `Last Name`): anything but braces, pipes and quotes.
+fn is_attr_name(p: &str) -> bool {
+    !p.is_empty() && !p.contains(['{', '}', '|', '"'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Value;
+
+    fn attrs(pairs: &[(&str, &[&str])]) -> Attrs {
+        let mut a = Attrs::new();
+        for (k, vs) in pairs {
+            for v in *vs {
+                a.push(k, Value::from(*v));
+            }
+        }
+        a
+    }
+
+    #[test]
+    fn fallbacks_filters_and_literals() {
+        let a = attrs(&[
+            ("cn", &["Ann Lee"]),
+            ("givenName", &["Ann"]),
+            ("mail", &["Ann@X.org"]),
+        ]);
+        assert_eq!(
+            Template::parse("{displayName|cn}").unwrap().eval(&a),
+            ["Ann Lee"]
+        );
+        assert_eq!(
+            Template::parse("{mail|lower}").unwrap().eval(&a),
+            ["ann@x.org"]
+        );
+        assert_eq!(
+            Template::parse("{givenName} {sn}").unwrap().eval(&a),
+            ["Ann"]
+        );
+        assert!(Template::parse("{sn} {title}").unwrap().eval(&a).is_empty());
+        assert_eq!(
+            Template::parse("{title|default:\"staff | x\"}")
+                .unwrap()
+                .eval(&a),
+            ["staff | x"]
+        );
+        assert_eq!(
+            Template::parse("{{literal}}").unwrap().eval(&a),
+            ["{literal}"]
+        );
+        assert_eq!(Template::parse("{cn|slug}").unwrap().eval(&a), ["ann.lee"]);
+    }
+
+    #[test]
+    fn multi_values_and_first() {
+        let a = attrs(&[("memberOf", &["a", "b"])]);
+        assert_eq!(Template::parse("{memberOf}").unwrap().eval(&a), ["a", "b"]);
+        assert_eq!(Template::parse("{memberOf|first}").unwrap().eval(&a), ["a"]);
+        assert_eq!(Template::parse("x-{memberOf}").unwrap().eval(&a), ["x-a"]);
+    }
+
+    #[test]
+    fn errors() {
+        assert!(Template::parse("{cn").is_err());
+        assert!(Template::parse("cn}").is_err());
+        assert!(Template::parse("{default:\"x\"}").is_err());
+        assert_eq!(
+            Template::parse("{first}")
+                .unwrap()
+                .attributes()
+                .collect::<Vec<_>>(),
+            ["first"]
+        );
+        assert!(Template::parse("{cn|lower|sn}").is_err());
+        assert!(Template::parse("{cn|default}").is_err());
+        assert!(Template::parse("{}").is_err());
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("Zoë Müller-Lüdenscheidt"), "zoe.mueller-luedenscheidt");
+        assert_eq!(slug("  José  García "), "jose.garcia");
+        assert_eq!(slug("李"), "");
+    }
+}

@@ -1,0 +1,242 @@
+//! Glue shared by the commands: flags + job file → source, mapping, validator;
+//! report and rejects files; progress on a terminal.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
+use crate::config::JobConfig;
+use crate::mapping::Mapping;
+use crate::pipeline::{Checked, Outcome, Pipeline};
+use crate::report::rejects::RejectedRow;
+use crate::report::{Action, RejectsWriter, ReportEntry, ReportWriter, Status, Summary};
+use crate::source::{self, Format, SourceOptions};
+use crate::validate::{Profile, ValidateOptions, Validator};
+
+/// The SOURCE argument, or `[source] path` of the job file.
+pub fn source_spec(arg: Option<&str>, job: &JobConfig) -> Result<String> {
+    match arg.map(str::to_string).or_else(|| job.source.path.clone()) {
+        Some(s) => Ok(s),
+        None => anyhow::bail!("no SOURCE given (as an argument or [source] path in the job file)"),
+    }
+}
+
+/// Source options from flags, falling back to the job file's `[source]` table.
+pub fn source_options(input: &InputArgs, job: &JobConfig) -> Result<SourceOptions> {
+    let s = &job.source;
+    let delimiter = match (&input.delimiter, &s.delimiter) {
+        (Some(d), _) => Some(*d),
+        (None, Some(d)) => Some(
+            crate::cli::common::parse_delimiter(d)
+                .map_err(|e| anyhow::anyhow!("job file [source] delimiter: {e}"))?,
+        ),
+        (None, None) => None,
+    };
+    let l = &input.ldap;
+    Ok(SourceOptions {
+        format: input.format.or(s.format),
+        delimiter,
+        no_headers: input.no_headers || s.no_headers.unwrap_or(false),
+        columns: input.columns.clone().or_else(|| s.columns.clone()),
+        encoding: input.encoding.or(s.encoding).unwrap_or_default(),
+        multi_sep: input.multi_sep.or(s.multi_sep),
+        url_max_bytes: None,
+        ldap: source::ldap::LdapOptions {
+            base: l.base.clone().or_else(|| s.base.clone()),
+            scope: l.scope.clone().or_else(|| s.scope.clone()),
+            filter: l.filter.clone().or_else(|| s.filter.clone()),
+            attrs: l.attrs.clone().or_else(|| s.attrs.clone()),
+            page_size: l.page_size.or(s.page_size),
+            no_paging: l.no_paging || s.no_paging.unwrap_or(false),
+            starttls: l.starttls || s.starttls.unwrap_or(false),
+            ca_file: s.ca_file.clone(),
+            bind_dn: l.bind_dn.clone().or_else(|| s.bind_dn.clone()),
+            insecure: false,
+        },
+    })
+}
+
+pub fn mapping(args: &MappingArgs, job: &JobConfig) -> Result<Mapping> {
+    Ok(Mapping::new(&job.mapping, &args.map)?)
+}
+
+pub fn validator(args: &MappingArgs, job: &JobConfig, default: Profile) -> Validator {
+    Validator::new(ValidateOptions {
+        profile: args.profile.or(job.validate.profile).unwrap_or(default),
+        allow_unusual_emails: args.allow_unusual_emails
+            || job.validate.allow_unusual_emails.unwrap_or(false),
+    })
+}
+
+pub fn load_job(args: &MappingArgs) -> Result<JobConfig> {
+    Ok(JobConfig::load_opt(args.config.as_deref())?)
+}
+
+/// Opens the source and builds the checking pipeline.
+pub fn open_pipeline(
+    spec: &str,
+    opts: &SourceOptions,
+    mapping: Mapping,
+    validator: Validator,
+) -> Result<Pipeline> {
+    let src = source::open(spec, opts)?;
+    Ok(Pipeline::new(src, mapping, validator))
+}
+
+/// The report and rejects files of a run, and the summary.
+pub struct Outputs {
+    pub report: Option<ReportWriter>,
+    pub rejects: Option<RejectsWriter>,
+    pub summary: Summary,
+    format: Format,
+}
+
+impl Outputs {
+    pub fn create(args: &ReportArgs, input_format: Format) -> Result<Outputs> {
+        let report = match &args.report {
+            Some(p) => Some(
+                ReportWriter::create(p)
+                    .with_context(|| format!("cannot create report {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let rejects = match &args.rejects {
+            Some(p) => Some(
+                RejectsWriter::create(p, input_format)
+                    .with_context(|| format!("cannot create rejects file {}", p.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Outputs {
+            report,
+            rejects,
+            summary: Summary::default(),
+            format: input_format,
+        })
+    }
+
+    /// Records a row's entry; rows that were rejected or failed also go to the rejects file.
+    pub fn record(
+        &mut self,
+        entry: &ReportEntry,
+        row: Option<&Checked>,
+        pipeline: Option<&Pipeline>,
+    ) -> Result<()> {
+        self.summary.add(entry);
+        if let Some(r) = &mut self.report {
+            r.write(entry).context("cannot write the report")?;
+        }
+        if matches!(entry.status, Status::Rejected | Status::Failed)
+            && let (Some(w), Some(row)) = (&mut self.rejects, row)
+        {
+            let dialect = pipeline.and_then(|p| p.dialect());
+            w.write(
+                &RejectedRow {
+                    dn: row.dn.as_deref(),
+                    attrs: &row.attrs,
+                    raw: &row.raw,
+                    error: &entry.error,
+                },
+                dialect,
+            )
+            .context("cannot write the rejects file")?;
+        }
+        let _ = self.format;
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<Summary> {
+        if let Some(r) = self.report {
+            r.finish().context("cannot write the report")?;
+        }
+        if let Some(r) = self.rejects {
+            r.finish().context("cannot write the rejects file")?;
+        }
+        Ok(self.summary)
+    }
+}
+
+/// The report entry of a row that never reached a server.
+pub fn offline_entry(c: &Checked) -> ReportEntry {
+    let user = c.user();
+    let mut e = ReportEntry::new(
+        c.origin.to_string(),
+        user.map(|u| u.username.as_str()).unwrap_or(""),
+        user.and_then(|u| u.email.as_deref()),
+    );
+    match &c.outcome {
+        Outcome::Valid { .. } => {
+            e.status = Status::Ok;
+            e.action = Action::None;
+        }
+        Outcome::Rejected { problems, .. } => {
+            e.status = Status::Rejected;
+            e.error = crate::model::problems_text(problems);
+        }
+    }
+    e
+}
+
+/// A spinner with a row count and rate on a terminal; hidden otherwise or with --quiet.
+pub fn progress(quiet: bool, what: &str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec}, {elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(what.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+/// Prints warnings and the summary on stderr (unless quiet), or JSON on stdout.
+pub fn print_summary(summary: &Summary, args: &ReportArgs) -> Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(summary)?);
+    } else if !args.quiet {
+        eprintln!("{}", summary.render());
+    }
+    Ok(())
+}
+
+/// Prints source warnings as they come (stderr, also under --quiet: they matter).
+pub fn print_warnings(warnings: Vec<String>, summary: &mut Summary) {
+    for w in warnings {
+        eprintln!("roster: warning: {w}");
+        summary.warnings.push(w);
+    }
+}
+
+/// Exit code for a finished run: 0 when every row was fine, else 1.
+pub fn rows_exit_code(s: &Summary) -> i32 {
+    if s.rejected > 0 || s.failed > 0 {
+        crate::cli::exit::ROWS
+    } else {
+        crate::cli::exit::OK
+    }
+}
+
+pub fn started() -> Instant {
+    Instant::now()
+}
+
+/// A readable output format from a path's extension.
+pub fn output_format(path: &Path, explicit: Option<Format>) -> Result<Format> {
+    if let Some(f) = explicit {
+        return Ok(f);
+    }
+    let s = path.to_string_lossy();
+    match Format::detect(&s) {
+        Some(Format::Ldap) | None => anyhow::bail!(
+            "cannot tell the output format of {s} from its extension; use .csv, .tsv, .ldif or .jsonl (or --to)"
+        ),
+        Some(f) => Ok(f),
+    }
+}

@@ -1,0 +1,223 @@
+//! The rejects file: rejected and failed rows in the input's own format, with the error,
+//! so an administrator can fix them and feed the file back.
+//!
+//! - CSV: the same header and delimiter plus an `error` column (an existing `error`
+//!   column, as in a rejects file fed back, is overwritten rather than repeated).
+//! - LDIF: each record preceded by `# error: ...` comment lines (old ones are dropped).
+//! - JSON Lines: the object with an `"error"` key; a line that was not JSON becomes
+//!   `{"error": ..., "raw": "<the line>"}`.
+//! - LDAP entries are written as LDIF.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::model::{Attrs, RawText, Value};
+use crate::source::{CsvDialect, Format};
+
+enum Kind {
+    Csv {
+        w: Option<Box<csv::Writer<Box<dyn Write + Send>>>>,
+        out: Option<Box<dyn Write + Send>>,
+        error_col: Option<usize>,
+        width: usize,
+    },
+    Ldif(Box<dyn Write + Send>),
+    Jsonl(Box<dyn Write + Send>),
+}
+
+pub struct RejectsWriter {
+    kind: Kind,
+    count: u64,
+}
+
+/// What the rejects writer needs of a row.
+pub struct RejectedRow<'a> {
+    pub dn: Option<&'a str>,
+    pub attrs: &'a Attrs,
+    pub raw: &'a RawText,
+    pub error: &'a str,
+}
+
+impl RejectsWriter {
+    /// A rejects file for input of `format` (LDAP input gives LDIF).
+    pub fn create(path: &Path, format: Format) -> io::Result<RejectsWriter> {
+        let out = crate::output::create_output(path, true)?;
+        Ok(RejectsWriter::new(out, format))
+    }
+
+    pub fn new(out: Box<dyn Write + Send>, format: Format) -> RejectsWriter {
+        let kind = match format {
+            Format::Csv | Format::Tsv => Kind::Csv {
+                w: None,
+                out: Some(out),
+                error_col: None,
+                width: 0,
+            },
+            Format::Ldif | Format::Ldap => Kind::Ldif(out),
+            Format::Jsonl => Kind::Jsonl(out),
+        };
+        RejectsWriter { kind, count: 0 }
+    }
+
+    /// Rows written so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Writes one row. `dialect` is the CSV source's (header, delimiter), needed for the
+    /// first CSV row.
+    pub fn write(&mut self, row: &RejectedRow<'_>, dialect: Option<&CsvDialect>) -> io::Result<()> {
+        self.count += 1;
+        match &mut self.kind {
+            Kind::Csv {
+                w,
+                out,
+                error_col,
+                width,
+            } => {
+                if w.is_none() {
+                    let (delim, header, headerless) = match dialect {
+                        Some(d) => (d.delimiter, d.header.clone(), d.headerless),
+                        None => (b',', row.attrs.names().map(String::from).collect(), false),
+                    };
+                    let mut writer = csv::WriterBuilder::new()
+                        .delimiter(delim)
+                        .flexible(true)
+                        .from_writer(
+                            out.take()
+                                .ok_or_else(|| io::Error::other("rejects writer reused"))?,
+                        );
+                    *error_col = header.iter().position(|h| h.eq_ignore_ascii_case("error"));
+                    *width = header.len();
+                    if !headerless {
+                        let mut h = header.clone();
+                        if error_col.is_none() {
+                            h.push("error".to_string());
+                        }
+                        writer.write_record(&h).map_err(io::Error::other)?;
+                    }
+                    *w = Some(Box::new(writer));
+                }
+                let Some(writer) = w.as_mut() else {
+                    return Err(io::Error::other("rejects writer not ready"));
+                };
+                let mut fields: Vec<String> = match row.raw {
+                    RawText::Fields(f) => f.clone(),
+                    _ => row
+                        .attrs
+                        .0
+                        .iter()
+                        .map(|(_, v)| v.first().map(|v| v.text().into_owned()).unwrap_or_default())
+                        .collect(),
+                };
+                match *error_col {
+                    Some(i) if fields.len() == *width => fields[i] = row.error.to_string(),
+                    _ => fields.push(row.error.to_string()),
+                }
+                writer.write_record(&fields).map_err(io::Error::other)
+            }
+            Kind::Ldif(out) => {
+                if self.count == 1 {
+                    out.write_all(b"version: 1\n\n")?;
+                }
+                for line in row.error.lines() {
+                    writeln!(out, "# error: {line}")?;
+                }
+                match row.raw {
+                    RawText::Text(t) => {
+                        let mut skipping = true;
+                        for line in t.split_inclusive('\n') {
+                            // Drop error comments from an earlier run, and a version line
+                            // (it may only open the file).
+                            if skipping
+                                && (line.starts_with("# error: ")
+                                    || line.trim_end().eq_ignore_ascii_case("version: 1"))
+                            {
+                                continue;
+                            }
+                            skipping = false;
+                            out.write_all(line.as_bytes())?;
+                        }
+                        if !t.ends_with('\n') {
+                            out.write_all(b"\n")?;
+                        }
+                    }
+                    _ => {
+                        if let Some(dn) = row.dn {
+                            write_ldif_attr(out, "dn", &Value::Text(dn.to_string()))?;
+                        }
+                        for (name, values) in &row.attrs.0 {
+                            for v in values {
+                                write_ldif_attr(out, name, v)?;
+                            }
+                        }
+                    }
+                }
+                out.write_all(b"\n")
+            }
+            Kind::Jsonl(out) => {
+                let obj = match row.raw {
+                    RawText::Text(t) => {
+                        match serde_json::from_str::<serde_json::Value>(t.trim_end()) {
+                            Ok(serde_json::Value::Object(mut m)) => {
+                                m.insert("error".into(), row.error.into());
+                                serde_json::Value::Object(m)
+                            }
+                            _ => serde_json::json!({"error": row.error, "raw": t.trim_end()}),
+                        }
+                    }
+                    _ => serde_json::json!({"error": row.error}),
+                };
+                serde_json::to_writer(&mut *out, &obj)?;
+                out.write_all(b"\n")
+            }
+        }
+    }
+
+    pub fn finish(self) -> io::Result<()> {
+        match self.kind {
+            Kind::Csv { w: Some(mut w), .. } => w.flush(),
+            Kind::Csv {
+                out: Some(mut o), ..
+            } => o.flush(),
+            Kind::Csv { .. } => Ok(()),
+            Kind::Ldif(mut o) | Kind::Jsonl(mut o) => o.flush(),
+        }
+    }
+}
+
+/// One LDIF attribute line, base64 when RFC 2849 requires it, folded at 76 columns.
+fn write_ldif_attr(out: &mut dyn Write, name: &str, v: &Value) -> io::Result<()> {
+    use base64::Engine;
+    let b = v.bytes();
+    let safe = !b.is_empty()
+        && b.iter()
+            .all(|&c| c.is_ascii() && c != 0 && c != b'\n' && c != b'\r')
+        && !matches!(b[0], b' ' | b':' | b'<')
+        && b[b.len() - 1] != b' ';
+    let line = if b.is_empty() {
+        format!("{name}:")
+    } else if safe {
+        format!("{name}: {}", String::from_utf8_lossy(b))
+    } else {
+        format!(
+            "{name}:: {}",
+            base64::engine::general_purpose::STANDARD.encode(b)
+        )
+    };
+    // Fold at 76 columns: continuation lines start with one space.
+    let bytes = line.as_bytes();
+    let mut start = 0;
+    let mut width = 76;
+    while start < bytes.len() {
+        let end = (start + width).min(bytes.len());
+        if start > 0 {
+            out.write_all(b" ")?;
+        }
+        out.write_all(&bytes[start..end])?;
+        out.write_all(b"\n")?;
+        start = end;
+        width = 75;
+    }
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! The run summary: counts by action and status, rejections by reason, timings.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Action, ReportEntry, Status};
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    /// Input rows read (every row counts once, good or bad).
+    pub rows: u64,
+    pub ok: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub skipped: u64,
+    /// Counts by action among rows that reached a decision (`create`, `update`, ...).
+    pub actions: BTreeMap<String, u64>,
+    /// Rejections and failures grouped by reason (field: reason, values elided).
+    pub reasons: BTreeMap<String, u64>,
+    /// Requests made to the server.
+    pub requests: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Retries after 5xx, timeouts and dropped connections.
+    pub retries: u64,
+    pub elapsed_seconds: f64,
+    pub warnings: Vec<String>,
+    /// Set when the run stopped early (interrupted, source error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+impl Summary {
+    pub fn add(&mut self, e: &ReportEntry) {
+        self.rows += 1;
+        match e.status {
+            Status::Ok => self.ok += 1,
+            Status::Rejected => self.rejected += 1,
+            Status::Failed => self.failed += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+        if matches!(e.status, Status::Ok | Status::Skipped) || e.action != Action::None {
+            *self.actions.entry(e.action.name().to_string()).or_default() += 1;
+        }
+        if matches!(e.status, Status::Rejected | Status::Failed) {
+            for part in e.error.split("; ") {
+                *self.reasons.entry(reason_key(part)).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn set_elapsed(&mut self, d: Duration) {
+        self.elapsed_seconds = (d.as_secs_f64() * 1000.0).round() / 1000.0;
+    }
+
+    /// Human-readable lines for stderr.
+    pub fn render(&self) -> String {
+        let mut s = format!(
+            "{} rows: {} ok, {} rejected, {} failed, {} skipped",
+            self.rows, self.ok, self.rejected, self.failed, self.skipped
+        );
+        if !self.actions.is_empty() {
+            let a: Vec<String> = self
+                .actions
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            s.push_str(&format!("\n  actions: {}", a.join(", ")));
+        }
+        if self.requests > 0 {
+            s.push_str(&format!(
+                "\n  requests: {}, rate-limited (429): {}, retries: {}",
+                self.requests, self.rate_limited, self.retries
+            ));
+        }
+        if !self.reasons.is_empty() {
+            s.push_str("\n  problems:");
+            let mut by_count: Vec<(&String, &u64)> = self.reasons.iter().collect();
+            by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (k, v) in by_count.iter().take(20) {
+                s.push_str(&format!("\n    {v:>8}  {k}"));
+            }
+            if by_count.len() > 20 {
+                s.push_str(&format!("\n    ... and {} more kinds", by_count.len() - 20));
+            }
+        }
+        let rate = if self.elapsed_seconds > 0.0 {
+            format!(" ({:.0} rows/s)", self.rows as f64 / self.elapsed_seconds)
+        } else {
+            String::new()
+        };
+        s.push_str(&format!("\n  elapsed: {:.2} s{rate}", self.elapsed_seconds));
+        if let Some(why) = &self.stopped {
+            s.push_str(&format!("\n  stopped early: {why}"));
+        }
+        s
+    }
+}
+
+/// Groups problems by kind: quoted values and origins are elided, so
+/// `email: "a@b" has no dot` and `email: "c@d" has no dot` count together.
+pub fn reason_key(problem: &str) -> String {
+    let mut out = String::with_capacity(problem.len());
+    let mut in_quote = false;
+    let mut prev_escape = false;
+    for c in problem.chars() {
+        if in_quote {
+            if c == '"' && !prev_escape {
+                in_quote = false;
+                out.push_str("…\"");
+            }
+            prev_escape = c == '\\' && !prev_escape;
+            continue;
+        }
+        if c == '"' {
+            in_quote = true;
+            out.push('"');
+            continue;
+        }
+        out.push(c);
+    }
+    // "duplicate of users.csv:3" → "duplicate of …"
+    if let Some(i) = out.find(" of ")
+        && out[i + 4..].contains(':')
+        && out.contains("duplicate")
+    {
+        out.truncate(i + 4);
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_group_without_values() {
+        assert_eq!(
+            reason_key(r#"email: "a@b" has no dot"#),
+            r#"email: "…" has no dot"#
+        );
+        assert_eq!(
+            reason_key("username: duplicate of users.csv:3"),
+            "username: duplicate of …"
+        );
+    }
+}
