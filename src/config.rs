@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::exec::Mode;
 use crate::source::{Encoding, Format};
+use crate::target::{Flavor, MatchKey};
 use crate::validate::Profile;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,16 +71,16 @@ pub struct ValidateConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     pub url: Option<String>,
-    pub flavor: Option<String>,
+    pub flavor: Option<Flavor>,
     pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImportConfig {
-    pub mode: Option<String>,
+    pub mode: Option<Mode>,
     #[serde(rename = "match")]
-    pub match_key: Option<String>,
+    pub match_key: Option<MatchKey>,
     pub workers: Option<usize>,
     pub rate: Option<String>,
     pub max_attempts: Option<u32>,

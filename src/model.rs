@@ -72,6 +72,10 @@ pub struct User {
     /// Where the record came from. Not serialized: readers set it from their own position.
     #[serde(default, skip)]
     pub origin: Origin,
+    /// The server's account type when it is not a plain user (`bot`, `app`): such
+    /// accounts are never deactivated by a sync. Known only for users read from a server.
+    #[serde(default, skip)]
+    pub server_kind: Option<String>,
 }
 
 /// The fields of [`User`], by name, as used in reports (`changed`), mappings and plans.

@@ -5,7 +5,7 @@
 //! and duplicate detection runs in input order so "the first one wins" is well defined.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, bounded};
@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::mapping::{Mapping, MappingError, MappingOptions};
 use crate::model::{Attrs, Intent, Origin, Problem, RawText, User};
+use crate::report::{ReportEntry, Status};
 use crate::source::{CsvDialect, Format, Source, SourceError, SourceItem};
 use crate::validate::{Dedup, Validator};
 
@@ -45,6 +46,22 @@ pub enum Outcome {
 }
 
 impl Checked {
+    /// The report entry of a row that never reached a server: `ok` (action none) when
+    /// valid, `rejected` with every problem otherwise.
+    pub fn offline_entry(&self) -> ReportEntry {
+        let user = self.user();
+        let mut e = ReportEntry::new(
+            self.origin.to_string(),
+            user.map(|u| u.username.as_str()).unwrap_or(""),
+            user.and_then(|u| u.email.as_deref()),
+        );
+        if let Outcome::Rejected { problems, .. } = &self.outcome {
+            e.status = Status::Rejected;
+            e.error = crate::model::problems_text(problems);
+        }
+        e
+    }
+
     /// Username and email for reports, whatever the outcome.
     pub fn user(&self) -> Option<&User> {
         match &self.outcome {
@@ -78,7 +95,7 @@ pub struct Pipeline {
     validator: Arc<Validator>,
     dedup: Dedup,
     pending: VecDeque<Checked>,
-    dialect: Option<CsvDialect>,
+    dialect: Arc<OnceLock<CsvDialect>>,
     warnings: Vec<String>,
     format: Format,
     describe: String,
@@ -150,7 +167,7 @@ impl Pipeline {
             validator: Arc::new(validator),
             dedup: Dedup::new(),
             pending: VecDeque::new(),
-            dialect: None,
+            dialect: Arc::new(OnceLock::new()),
             warnings: Vec::new(),
             format,
             describe,
@@ -177,7 +194,12 @@ impl Pipeline {
 
     /// The CSV dialect, once the first chunk has arrived.
     pub fn dialect(&self) -> Option<&CsvDialect> {
-        self.dialect.as_ref()
+        self.dialect.get()
+    }
+
+    /// A handle that sees the CSV dialect once it is known, for writers on other threads.
+    pub fn dialect_handle(&self) -> Arc<OnceLock<CsvDialect>> {
+        self.dialect.clone()
     }
 
     /// Warnings from the source so far (drained).
@@ -197,7 +219,7 @@ impl Pipeline {
             return Ok(());
         }
         self.configured = true;
-        if let Some(d) = &self.dialect {
+        if let Some(d) = self.dialect.get() {
             let m = (*self.mapping).clone().with_options(&MappingOptions {
                 multi_sep: Some(d.multi_sep),
             });
@@ -296,8 +318,8 @@ impl Iterator for Pipeline {
                     dialect,
                     warnings,
                 }) => {
-                    if dialect.is_some() {
-                        self.dialect = dialect;
+                    if let Some(d) = dialect {
+                        let _ = self.dialect.set(d);
                     }
                     self.warnings.extend(warnings);
                     if let Err(e) = self.configure() {

@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<i32> {
     let out_format = shared::output_format(&args.output, args.to)?;
     let mut pipeline =
         shared::open_pipeline(&args.source, &opts, mapping, validator)?.without_duplicate_check();
-    let mut outs = shared::Outputs::create(&args.reports, pipeline.format())?;
+    let mut outs = shared::Outputs::create(&args.reports, &pipeline)?;
     let mut writer = output::create(
         &args.output,
         out_format,
@@ -87,7 +87,7 @@ pub fn run(args: Args) -> Result<i32> {
         if !w.is_empty() {
             pb.suspend(|| shared::print_warnings(w, &mut outs.summary));
         }
-        let mut entry = shared::offline_entry(&checked);
+        let mut entry = checked.offline_entry();
         if let Outcome::Valid { user, intent } = &checked.outcome {
             if *intent == Intent::Upsert {
                 writer
@@ -101,7 +101,7 @@ pub fn run(args: Args) -> Result<i32> {
                 );
             }
         }
-        outs.record(&entry, Some(&checked), Some(&pipeline))?;
+        outs.record(&entry, Some(&checked))?;
         pb.inc(1);
         if crate::interrupt::requested() {
             stopped = Some("interrupted".to_string());

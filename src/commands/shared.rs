@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -11,10 +12,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
 use crate::config::JobConfig;
 use crate::mapping::Mapping;
-use crate::pipeline::{Checked, Outcome, Pipeline};
+use crate::pipeline::{Checked, Pipeline};
 use crate::report::rejects::RejectedRow;
-use crate::report::{Action, RejectsWriter, ReportEntry, ReportWriter, Status, Summary};
-use crate::source::{self, Format, SourceOptions};
+use crate::report::{RejectsWriter, ReportEntry, ReportWriter, Status, Summary};
+use crate::source::{self, CsvDialect, Format, SourceOptions};
 use crate::validate::{Profile, ValidateOptions, Validator};
 
 /// The SOURCE argument, or `[source] path` of the job file.
@@ -92,11 +93,12 @@ pub struct Outputs {
     pub report: Option<ReportWriter>,
     pub rejects: Option<RejectsWriter>,
     pub summary: Summary,
-    format: Format,
+    dialect: Arc<OnceLock<CsvDialect>>,
 }
 
 impl Outputs {
-    pub fn create(args: &ReportArgs, input_format: Format) -> Result<Outputs> {
+    pub fn create(args: &ReportArgs, pipeline: &Pipeline) -> Result<Outputs> {
+        let input_format = pipeline.format();
         let report = match &args.report {
             Some(p) => Some(
                 ReportWriter::create(p)
@@ -115,17 +117,12 @@ impl Outputs {
             report,
             rejects,
             summary: Summary::default(),
-            format: input_format,
+            dialect: pipeline.dialect_handle(),
         })
     }
 
     /// Records a row's entry; rows that were rejected or failed also go to the rejects file.
-    pub fn record(
-        &mut self,
-        entry: &ReportEntry,
-        row: Option<&Checked>,
-        pipeline: Option<&Pipeline>,
-    ) -> Result<()> {
+    pub fn record(&mut self, entry: &ReportEntry, row: Option<&Checked>) -> Result<()> {
         self.summary.add(entry);
         if let Some(r) = &mut self.report {
             r.write(entry).context("cannot write the report")?;
@@ -133,7 +130,7 @@ impl Outputs {
         if matches!(entry.status, Status::Rejected | Status::Failed)
             && let (Some(w), Some(row)) = (&mut self.rejects, row)
         {
-            let dialect = pipeline.and_then(|p| p.dialect());
+            let dialect = self.dialect.get();
             w.write(
                 &RejectedRow {
                     dn: row.dn.as_deref(),
@@ -145,7 +142,6 @@ impl Outputs {
             )
             .context("cannot write the rejects file")?;
         }
-        let _ = self.format;
         Ok(())
     }
 
@@ -158,27 +154,6 @@ impl Outputs {
         }
         Ok(self.summary)
     }
-}
-
-/// The report entry of a row that never reached a server.
-pub fn offline_entry(c: &Checked) -> ReportEntry {
-    let user = c.user();
-    let mut e = ReportEntry::new(
-        c.origin.to_string(),
-        user.map(|u| u.username.as_str()).unwrap_or(""),
-        user.and_then(|u| u.email.as_deref()),
-    );
-    match &c.outcome {
-        Outcome::Valid { .. } => {
-            e.status = Status::Ok;
-            e.action = Action::None;
-        }
-        Outcome::Rejected { problems, .. } => {
-            e.status = Status::Rejected;
-            e.error = crate::model::problems_text(problems);
-        }
-    }
-    e
 }
 
 /// A spinner with a row count and rate on a terminal; hidden otherwise or with --quiet.

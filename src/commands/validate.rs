@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<i32> {
     let mapping = shared::mapping(&args.mapping, &job)?;
     let validator = shared::validator(&args.mapping, &job, Profile::Generic);
     let mut pipeline = shared::open_pipeline(&spec, &opts, mapping, validator)?;
-    let mut out = shared::Outputs::create(&args.reports, pipeline.format())?;
+    let mut out = shared::Outputs::create(&args.reports, &pipeline)?;
     let pb = shared::progress(args.reports.quiet, "rows checked");
 
     let mut stopped = None;
@@ -55,8 +55,8 @@ pub fn run(args: Args) -> Result<i32> {
         if !w.is_empty() {
             pb.suspend(|| shared::print_warnings(w, &mut out.summary));
         }
-        let entry = shared::offline_entry(&checked);
-        out.record(&entry, Some(&checked), Some(&pipeline))?;
+        let entry = checked.offline_entry();
+        out.record(&entry, Some(&checked))?;
         pb.inc(1);
         if crate::interrupt::requested() {
             stopped = Some("interrupted".to_string());

@@ -22,7 +22,7 @@ pub struct WriterOptions {
 }
 
 /// Writes users one at a time.
-pub trait UserWriter {
+pub trait UserWriter: Send {
     fn write(&mut self, user: &User) -> io::Result<()>;
     /// Flushes and closes; must be called (errors on flush are reported here).
     fn finish(self: Box<Self>) -> io::Result<()>;

@@ -1,1 +1,6 @@
-//! Plan: compare the input with what the server holds; decide create / update / deactivate / nothing.
+//! Plan: compare the input with what the server holds and decide create / update (only
+//! changed fields) / deactivate / nothing.
+
+pub mod diff;
+
+pub use diff::diff;

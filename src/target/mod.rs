@@ -1,1 +1,203 @@
-//! Targets: clients of the servers' REST APIs.
+//! Targets: clients of the servers' user-management REST APIs.
+//!
+//! Each server has its own file; both sit on [`http::Http`], which paces every request
+//! through the per-bucket [`crate::exec::pacer::Pacer`] and turns answers into
+//! [`CallError`]s with one meaning across servers. Rate-limit headers are parsed by each
+//! server's own code: their units differ (epoch milliseconds on Rocket.Chat, seconds
+//! from now on Mattermost).
+
+pub mod auth;
+pub mod http;
+pub mod mattermost;
+pub mod rocketchat;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Field, User};
+
+/// Which server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    Rocketchat,
+    Mattermost,
+}
+
+impl Flavor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::Rocketchat => "rocketchat",
+            Flavor::Mattermost => "mattermost",
+        }
+    }
+    pub fn display(self) -> &'static str {
+        match self {
+            Flavor::Rocketchat => "Rocket.Chat",
+            Flavor::Mattermost => "Mattermost",
+        }
+    }
+}
+
+impl fmt::Display for Flavor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display())
+    }
+}
+
+/// How input users are matched with server users (`--match`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchKey {
+    #[default]
+    Username,
+    Email,
+}
+
+impl MatchKey {
+    /// The key of a user, normalised for comparison (servers compare both ignoring case).
+    pub fn of(self, u: &User) -> Option<String> {
+        match self {
+            MatchKey::Username => Some(u.username.to_lowercase()).filter(|s| !s.is_empty()),
+            MatchKey::Email => u
+                .email
+                .as_ref()
+                .map(|e| e.trim().to_lowercase())
+                .filter(|s| !s.is_empty()),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchKey::Username => "username",
+            MatchKey::Email => "email",
+        }
+    }
+}
+
+/// What a call ended with, in one vocabulary for both servers.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// 5xx, timeout, dropped connection: the request may or may not have been applied.
+    #[error("{0}")]
+    Transient(String),
+    /// The server refused the request (4xx): retrying will not help.
+    #[error("{message}")]
+    Rejected {
+        status: u16,
+        /// The server's error code (`error-field-unavailable`, `app.user.save.email_exists.app_error`).
+        code: Option<String>,
+        message: String,
+    },
+    /// Username or email already taken.
+    #[error("{message}")]
+    Conflict { field: String, message: String },
+    /// The whole run cannot go on: bad credentials, 2FA needed, missing permission.
+    #[error("{0}")]
+    Fatal(String),
+    /// Still rate limited after waiting as told many times (should not happen).
+    #[error("still rate limited after {0} waits")]
+    RateLimited(u32),
+}
+
+impl CallError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CallError::Transient(_))
+    }
+}
+
+/// Per-row call accounting: requests made and retries, for the report and summary.
+#[derive(Clone, Debug, Default)]
+pub struct CallStats {
+    pub requests: u32,
+    pub retries: u32,
+    pub rate_limited: u32,
+}
+
+/// Options for creating users.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    /// Let the server pick a password (Rocket.Chat setRandomPassword; Mattermost: roster
+    /// generates one).
+    pub random_password: bool,
+    pub join_default_channels: Option<bool>,
+    pub send_welcome_email: Option<bool>,
+    /// Mattermost: `ldap` or `saml` to pre-provision directory accounts.
+    pub auth_service: Option<String>,
+}
+
+/// A page of users from a listing.
+pub struct Page {
+    pub users: Vec<User>,
+    /// The server's total, when it says.
+    pub total: Option<u64>,
+    pub more: bool,
+}
+
+/// A user-management API.
+pub trait Target: Send + Sync {
+    fn flavor(&self) -> Flavor;
+
+    /// The account roster runs as (checks the credentials).
+    fn whoami(&self, stats: &mut CallStats) -> Result<User, CallError>;
+
+    /// Finds a user by username or email; `Ok(None)` when there is none.
+    fn lookup(
+        &self,
+        by: MatchKey,
+        key: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<User>, CallError>;
+
+    /// Finds many users by username in few calls, where the server allows it
+    /// (Mattermost POST /users/usernames). `None`: not supported, look up one by one.
+    fn lookup_many(
+        &self,
+        _usernames: &[String],
+        _stats: &mut CallStats,
+    ) -> Option<Result<Vec<User>, CallError>> {
+        None
+    }
+
+    /// Creates a user. Not retried inside: a failed create may have been applied, so the
+    /// caller looks the user up before trying again.
+    fn create(
+        &self,
+        user: &User,
+        opts: &CreateOptions,
+        stats: &mut CallStats,
+    ) -> Result<User, CallError>;
+
+    /// Changes the listed fields of `current` to the values in `desired`.
+    fn update(
+        &self,
+        current: &User,
+        desired: &User,
+        fields: &[Field],
+        stats: &mut CallStats,
+    ) -> Result<User, CallError>;
+
+    /// Deactivates (never deletes) a user.
+    fn deactivate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError>;
+
+    /// One page of all users, `page` from 0, at the server's largest page size.
+    fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError>;
+
+    /// The largest page size of `list`.
+    fn page_size(&self) -> u64;
+
+    /// The fields this server stores, which a diff may compare and an update may send.
+    fn fields(&self) -> &'static [Field];
+
+    /// The user as this server would store it (Mattermost lowercases username and email).
+    fn normalize(&self, user: &User) -> User {
+        user.clone()
+    }
+
+    /// Accounts a sync must never deactivate (admins, bots, apps).
+    fn is_protected(&self, user: &User) -> bool;
+}
+
+/// Default timeout of one request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

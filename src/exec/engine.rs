@@ -1,0 +1,331 @@
+//! What happens to one row: look the user up, then create, update only what differs,
+//! deactivate, or do nothing; never create anyone twice.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Field, Intent, User};
+use crate::plan::diff;
+use crate::report::{Action, ReportEntry, Status};
+use crate::target::{CallError, CallStats, CreateOptions, MatchKey, Target};
+
+/// `--mode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Create missing users, update existing ones (only what differs).
+    #[default]
+    Upsert,
+    /// Only create; existing users are reported as skipped.
+    Create,
+    /// Only update; missing users are reported as skipped.
+    Update,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    pub mode: Mode,
+    pub match_key: MatchKey,
+    /// Only reads: report what would happen.
+    pub dry_run: bool,
+    pub create: CreateOptions,
+    /// Reactivate users the source lists as active though the server has them
+    /// deactivated. Imports do (the source says so); syncs hold them unless asked.
+    pub reactivate: bool,
+    /// Attempts of a create that ends ambiguously (5xx, timeout, dropped connection).
+    pub max_attempts: u32,
+}
+
+pub struct Engine {
+    target: Arc<dyn Target>,
+    opts: EngineOptions,
+}
+
+/// The outcome of one row.
+#[derive(Clone, Debug)]
+pub struct Done {
+    pub entry: ReportEntry,
+    /// The user as the server holds it now, for the dump.
+    pub server_user: Option<User>,
+    /// Set when the run cannot go on (credentials, permissions, 2FA).
+    pub fatal: Option<String>,
+    pub stats: CallStats,
+}
+
+/// A user that the source lists as active but an administrator deactivated.
+pub const HELD_INACTIVE: &str =
+    "held inactive: deactivated on the server; not reactivated without --reactivate";
+
+impl Engine {
+    pub fn new(target: Arc<dyn Target>, opts: EngineOptions) -> Engine {
+        Engine { target, opts }
+    }
+
+    pub fn target(&self) -> &Arc<dyn Target> {
+        &self.target
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// Processes one row. `known` is the result of a lookup already made (batched).
+    pub fn run(&self, user: &User, intent: &Intent, known: Option<Option<User>>) -> Done {
+        let desired = self.target.normalize(user);
+        let mut entry = ReportEntry::new(
+            user.origin.to_string(),
+            &desired.username,
+            desired.email.as_deref(),
+        );
+        let mut stats = CallStats::default();
+        let result = self.decide(&desired, intent, known, &mut stats, &mut entry);
+        entry.attempts = stats.requests;
+        match result {
+            Ok(server_user) => {
+                if let Some(u) = &server_user
+                    && let Some(id) = &u.id
+                {
+                    entry.id = id.clone();
+                }
+                Done {
+                    entry,
+                    server_user,
+                    fatal: None,
+                    stats,
+                }
+            }
+            Err(e) => {
+                entry.status = Status::Failed;
+                entry.error = e.to_string();
+                let fatal = matches!(e, CallError::Fatal(_)).then(|| e.to_string());
+                Done {
+                    entry,
+                    server_user: None,
+                    fatal,
+                    stats,
+                }
+            }
+        }
+    }
+
+    fn key(&self, u: &User) -> Result<String, CallError> {
+        self.opts
+            .match_key
+            .of(u)
+            .ok_or_else(|| CallError::Rejected {
+                status: 0,
+                code: None,
+                message: format!("no {} to match with the server", self.opts.match_key.name()),
+            })
+    }
+
+    fn lookup(&self, u: &User, stats: &mut CallStats) -> Result<Option<User>, CallError> {
+        let key = self.key(u)?;
+        self.target.lookup(self.opts.match_key, &key, stats)
+    }
+
+    fn decide(
+        &self,
+        desired: &User,
+        intent: &Intent,
+        known: Option<Option<User>>,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        let current = match known {
+            Some(k) => k,
+            None => self.lookup(desired, stats)?,
+        };
+        match (intent, current) {
+            (Intent::Deactivate, None) => {
+                entry.status = Status::Skipped;
+                entry.error = "not on the server".into();
+                Ok(None)
+            }
+            (Intent::Deactivate, Some(cur)) => self.deactivate(cur, stats, entry),
+            (Intent::Modify(_), None) => {
+                entry.status = Status::Skipped;
+                entry.error =
+                    "not on the server (a modify record updates existing users only)".into();
+                Ok(None)
+            }
+            (Intent::Modify(fields), Some(cur)) => {
+                self.update(desired, cur, Some(fields), stats, entry)
+            }
+            (Intent::Upsert, None) if self.opts.mode == Mode::Update => {
+                entry.status = Status::Skipped;
+                entry.error = "not on the server (--mode update)".into();
+                Ok(None)
+            }
+            (Intent::Upsert, None) => self.create(desired, stats, entry),
+            (Intent::Upsert, Some(cur)) if self.opts.mode == Mode::Create => {
+                entry.status = Status::Skipped;
+                entry.error = "already on the server (--mode create)".into();
+                Ok(Some(cur))
+            }
+            (Intent::Upsert, Some(cur)) => self.update(desired, cur, None, stats, entry),
+        }
+    }
+
+    fn deactivate(
+        &self,
+        cur: User,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        entry.action = Action::Deactivate;
+        if cur.active == Some(false) {
+            entry.action = Action::None;
+            return Ok(Some(cur));
+        }
+        entry.changed = vec![Field::Active.name().into_owned()];
+        if self.opts.dry_run {
+            return Ok(Some(cur));
+        }
+        self.target.deactivate(&cur, stats).map(Some)
+    }
+
+    fn update(
+        &self,
+        desired: &User,
+        cur: User,
+        only: Option<&[Field]>,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        let mut fields = diff(self.target.fields(), desired, &cur, only);
+        if !self.opts.reactivate && desired.active == Some(true) && cur.active == Some(false) {
+            fields.retain(|f| *f != Field::Active);
+            entry.error = HELD_INACTIVE.into();
+        }
+        if self.opts.match_key == MatchKey::Username {
+            // Matched by username: a difference in its case is not a rename.
+            fields.retain(|f| *f != Field::Username);
+        }
+        entry.changed = fields.iter().map(|f| f.name().into_owned()).collect();
+        if fields.is_empty() {
+            entry.action = Action::None;
+            return Ok(Some(cur));
+        }
+        entry.action = Action::Update;
+        if self.opts.dry_run {
+            return Ok(Some(cur));
+        }
+        self.target.update(&cur, desired, &fields, stats).map(Some)
+    }
+
+    fn create(
+        &self,
+        desired: &User,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        entry.action = Action::Create;
+        entry.changed = set_fields(desired);
+        let needs_password =
+            self.opts.create.auth_service.is_none() && !self.opts.create.random_password;
+        if needs_password && desired.password.is_none() {
+            entry.status = Status::Rejected;
+            entry.error = format!(
+                "password: is required to create a {} user; add a password column or use --random-password",
+                self.target.flavor()
+            );
+            return Ok(None);
+        }
+        if self.opts.dry_run {
+            return Ok(None);
+        }
+        let max = self.opts.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.target.create(desired, &self.opts.create, stats) {
+                Ok(u) => return Ok(Some(u)),
+                Err(CallError::Transient(msg)) => {
+                    // The create may have been applied before the answer was lost:
+                    // look before trying again, so nobody is created twice.
+                    match self.lookup(desired, stats) {
+                        Ok(Some(cur)) => {
+                            let u = self.finish_after_ambiguous(desired, cur, stats)?;
+                            return Ok(Some(u));
+                        }
+                        Ok(None) => {}
+                        Err(CallError::Transient(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                    if attempt >= max {
+                        return Err(CallError::Transient(format!(
+                            "{msg} (gave up after {attempt} attempts)"
+                        )));
+                    }
+                    std::thread::sleep(crate::target::http::backoff(attempt));
+                    stats.retries += 1;
+                }
+                Err(CallError::Conflict { field, message }) if self.opts.mode == Mode::Upsert => {
+                    // Someone (another run, an earlier attempt) created it meanwhile.
+                    match self.lookup(desired, stats)? {
+                        Some(cur) => {
+                            entry.action = Action::Update;
+                            entry.changed.clear();
+                            return self.update(desired, cur, None, stats, entry);
+                        }
+                        None => {
+                            return Err(CallError::Conflict {
+                                field: field.clone(),
+                                message: format!(
+                                    "{message} (by another account: its {field} is taken)"
+                                ),
+                            });
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// After an ambiguous create that did happen: make sure the user is as wanted.
+    fn finish_after_ambiguous(
+        &self,
+        desired: &User,
+        cur: User,
+        stats: &mut CallStats,
+    ) -> Result<User, CallError> {
+        let mut fields = diff(self.target.fields(), desired, &cur, None);
+        fields.retain(|f| *f != Field::Username);
+        if fields.is_empty() {
+            return Ok(cur);
+        }
+        self.target.update(&cur, desired, &fields, stats)
+    }
+}
+
+/// Names of the fields a create sets.
+fn set_fields(u: &User) -> Vec<String> {
+    let mut v = vec![Field::Username.name().into_owned()];
+    let mut add = |present: bool, f: Field| {
+        if present {
+            v.push(f.name().into_owned());
+        }
+    };
+    add(u.email.is_some(), Field::Email);
+    add(u.name.is_some(), Field::Name);
+    add(u.first_name.is_some(), Field::FirstName);
+    add(u.last_name.is_some(), Field::LastName);
+    add(u.nickname.is_some(), Field::Nickname);
+    add(u.position.is_some(), Field::Position);
+    add(u.locale.is_some(), Field::Locale);
+    add(u.active.is_some(), Field::Active);
+    add(u.roles.is_some(), Field::Roles);
+    add(u.password.is_some(), Field::Password);
+    add(
+        u.require_password_change.is_some(),
+        Field::RequirePasswordChange,
+    );
+    add(u.verified.is_some(), Field::Verified);
+    for k in u.custom_fields.keys() {
+        v.push(Field::Custom(k.clone()).name().into_owned());
+    }
+    v
+}

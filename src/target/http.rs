@@ -1,0 +1,268 @@
+//! The HTTP layer every target shares: one blocking client (one connection pool), the
+//! pacer, retries with backoff for what may be retried, and counters.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::header::HeaderMap;
+
+use super::{CallError, CallStats, REQUEST_TIMEOUT};
+use crate::exec::pacer::{Pacer, RateInfo};
+
+/// How to reach the server.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub ca_file: Option<PathBuf>,
+    pub insecure: bool,
+    pub timeout: Duration,
+    /// Attempts for requests that may be retried (5xx, timeouts, dropped connections).
+    pub max_attempts: u32,
+    /// Connections to keep open (one per worker).
+    pub pool: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            ca_file: None,
+            insecure: false,
+            timeout: REQUEST_TIMEOUT,
+            max_attempts: 5,
+            pool: 4,
+        }
+    }
+}
+
+/// An answer, read whole (user-management answers are small).
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Totals across the run.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub rate_limited: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// Parses one server's rate-limit headers (and body, for 429s) into [`RateInfo`].
+pub type RateParser = fn(&HeaderMap, u16, &str) -> RateInfo;
+
+pub struct Http {
+    client: Client,
+    base: String,
+    pub pacer: Arc<Pacer>,
+    parse_rate: RateParser,
+    max_attempts: u32,
+    pub counters: Arc<Counters>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpSetupError {
+    #[error("cannot read CA file {path}: {source}")]
+    CaFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("CA file {0} holds no PEM certificate")]
+    CaEmpty(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    #[error("server URL {0:?} must start with http:// or https://")]
+    Url(String),
+}
+
+/// Builds the one HTTP client of a run: roster's User-Agent (kept constant: Rocket.Chat
+/// remembers a 2FA check per token, agent and IP), TLS verified unless `insecure`.
+pub fn client(opts: &HttpOptions) -> Result<Client, HttpSetupError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut b = Client::builder()
+        .user_agent(crate::USER_AGENT)
+        .timeout(opts.timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(opts.pool.max(1))
+        .tcp_nodelay(true);
+    if let Some(path) = &opts.ca_file {
+        let pem = std::fs::read(path).map_err(|e| HttpSetupError::CaFile {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|_| HttpSetupError::CaEmpty(path.display().to_string()))?;
+        if certs.is_empty() {
+            return Err(HttpSetupError::CaEmpty(path.display().to_string()));
+        }
+        b = b.tls_certs_merge(certs);
+    }
+    if opts.insecure {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    b.build().map_err(|e| HttpSetupError::Client(e.to_string()))
+}
+
+impl Http {
+    pub fn new(
+        base: &str,
+        client: Client,
+        pacer: Arc<Pacer>,
+        parse_rate: RateParser,
+        max_attempts: u32,
+    ) -> Result<Http, HttpSetupError> {
+        let base = base.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(HttpSetupError::Url(base));
+        }
+        Ok(Http {
+            client,
+            base,
+            pacer,
+            parse_rate,
+            max_attempts: max_attempts.max(1),
+            counters: Arc::new(Counters::default()),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends a request built by `build`, paced through `bucket`. A 429 waits as the
+    /// server says and tries again without counting an attempt. 5xx, timeouts and
+    /// dropped connections are retried with exponential backoff and jitter when `retry`
+    /// is set (idempotent requests); otherwise they come back as
+    /// [`CallError::Transient`] for the caller to resolve. Other answers are returned
+    /// for the server's own code to interpret.
+    pub fn send(
+        &self,
+        bucket: &str,
+        what: &str,
+        retry: bool,
+        stats: &mut CallStats,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, CallError> {
+        let mut attempt: u32 = 0;
+        let mut limited: u32 = 0;
+        loop {
+            let permit = self.pacer.acquire(bucket);
+            stats.requests += 1;
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let outcome = build(&self.client).send().and_then(|resp| {
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                resp.text().map(|body| Reply {
+                    status,
+                    headers,
+                    body,
+                })
+            });
+            let error = match outcome {
+                Err(e) => {
+                    self.pacer.abandon(permit);
+                    describe_transport_error(&e, what)
+                }
+                Ok(reply) => {
+                    let info = (self.parse_rate)(&reply.headers, reply.status, &reply.body);
+                    let rejected = reply.status == 429;
+                    self.pacer.observe(permit, &info, rejected);
+                    if rejected {
+                        stats.rate_limited += 1;
+                        self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        limited += 1;
+                        if limited > 1000 {
+                            return Err(CallError::RateLimited(limited));
+                        }
+                        continue;
+                    }
+                    if reply.status >= 500 {
+                        format!("{what}: server error {}", reply.status)
+                    } else {
+                        return Ok(reply);
+                    }
+                }
+            };
+            attempt += 1;
+            if !retry || attempt >= self.max_attempts {
+                return Err(CallError::Transient(error));
+            }
+            stats.retries += 1;
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(backoff(attempt));
+        }
+    }
+
+    /// Sleeps before another attempt of a request the caller retries itself (creates).
+    pub fn backoff(&self, attempt: u32, stats: &mut CallStats) {
+        stats.retries += 1;
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(backoff(attempt));
+    }
+
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+}
+
+/// Exponential backoff with jitter: 0.25 s, 0.5 s, 1 s, ... up to 15 s, each between half
+/// and all of that, so workers that failed together do not retry together.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 250u64
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(10))
+        .min(15_000);
+    let jittered = rand::rng().random_range(base / 2..=base);
+    Duration::from_millis(jittered)
+}
+
+/// A transport error in words an administrator can act on, without any URL query or
+/// body (which could hold a secret).
+fn describe_transport_error(e: &reqwest::Error, what: &str) -> String {
+    let kind = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        let mut s = "cannot connect".to_string();
+        if let Some(src) = std::error::Error::source(e) {
+            s.push_str(&format!(" ({})", root_cause(src)));
+        }
+        s
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off".to_string()
+    } else {
+        let mut s = "connection dropped".to_string();
+        if let Some(src) = std::error::Error::source(e) {
+            s.push_str(&format!(" ({})", root_cause(src)));
+        }
+        s
+    };
+    format!("{what}: {kind}")
+}
+
+fn root_cause(mut e: &dyn std::error::Error) -> String {
+    while let Some(s) = e.source() {
+        e = s;
+    }
+    e.to_string()
+}

@@ -1,0 +1,678 @@
+//! Rocket.Chat REST API client (7.x primary, 6.x and 8.x tolerated).
+//!
+//! Facts it relies on (see the README's server notes):
+//! - Auth: `X-User-Id` + `X-Auth-Token`; POST /api/v1/login gives both.
+//! - users.update (and users.create on 8.x) require two-factor: `x-2fa-method: password`
+//!   and `x-2fa-code` = lowercase SHA-256 hex of the caller's own password.
+//! - Rate limits: per route and client IP, fixed windows; `X-RateLimit-Reset` is an
+//!   epoch in milliseconds; 429 bodies say "You must wait N seconds"; no Retry-After.
+//!   Callers with api-bypass-rate-limit (admins) get no headers at all.
+//! - Errors are 400 `{"error":"<reason> [<code>]","errorType":"<code>"}`; conflicts are
+//!   400 `error-field-unavailable`, never 409.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::auth::Credentials;
+use super::http::{Http, Reply};
+use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, Target};
+use crate::exec::pacer::RateInfo;
+use crate::model::{Field, User};
+use crate::secret::Secret;
+
+/// users.list's largest page (larger counts are silently clamped by the server).
+pub const PAGE_SIZE: u64 = 100;
+
+const FIELDS: &[Field] = &[
+    Field::Username,
+    Field::Email,
+    Field::Name,
+    Field::Nickname,
+    Field::Active,
+    Field::Roles,
+    Field::Verified,
+    Field::RequirePasswordChange,
+];
+
+pub struct RocketChat {
+    http: Http,
+    user_id: String,
+    token: Secret,
+    /// SHA-256 hex of the caller's password, for the 2FA header.
+    two_factor: Option<String>,
+    /// Who we are, to never deactivate ourselves.
+    pub me: Option<User>,
+}
+
+impl RocketChat {
+    /// Authenticates (logging in when given a username and password) and checks the
+    /// credentials with GET /api/v1/me.
+    pub fn connect(http: Http, creds: &Credentials) -> Result<RocketChat, CallError> {
+        let two_factor = creds.password().map(|p| sha256_hex(p.expose()));
+        let mut stats = CallStats::default();
+        let (user_id, token) = match creds {
+            Credentials::Token { user_id, token, .. } => {
+                (user_id.clone().unwrap_or_default(), token.clone())
+            }
+            Credentials::Login { username, password } => {
+                let body = json!({"user": username, "password": password.expose()});
+                let r = http.send("login", "login", true, &mut stats, |c| {
+                    c.post(http.url("/api/v1/login")).json(&body)
+                })?;
+                if r.status == 401 || r.status == 403 {
+                    return Err(CallError::Fatal(format!(
+                        "login as {username} failed: {} (check ROSTER_USERNAME and the password)",
+                        error_text(&r)
+                    )));
+                }
+                let v = r.json().unwrap_or(Value::Null);
+                let uid = v["data"]["userId"].as_str();
+                let tok = v["data"]["authToken"].as_str();
+                match (uid, tok) {
+                    (Some(u), Some(t)) if r.status == 200 => (u.to_string(), Secret::new(t)),
+                    _ => {
+                        return Err(CallError::Fatal(format!(
+                            "login as {username} failed: HTTP {}: {}",
+                            r.status,
+                            error_text(&r)
+                        )));
+                    }
+                }
+            }
+        };
+        let mut rc = RocketChat {
+            http,
+            user_id,
+            token,
+            two_factor,
+            me: None,
+        };
+        let me = rc.whoami(&mut stats)?;
+        rc.me = Some(me);
+        Ok(rc)
+    }
+
+    fn auth(&self, rb: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        rb.header("X-User-Id", &self.user_id)
+            .header("X-Auth-Token", self.token.expose())
+    }
+
+    fn with_2fa(&self, rb: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        match &self.two_factor {
+            Some(code) => rb
+                .header("x-2fa-method", "password")
+                .header("x-2fa-code", code),
+            None => rb,
+        }
+    }
+
+    fn get(
+        &self,
+        route: &str,
+        query: &[(&str, &str)],
+        stats: &mut CallStats,
+    ) -> Result<Reply, CallError> {
+        let url = self.http.url(&format!("/api/v1/{route}"));
+        let r = self.http.send(route, route, true, stats, |c| {
+            self.auth(c.get(&url).query(query))
+        })?;
+        check_common(&r, route, self.two_factor.is_some())?;
+        Ok(r)
+    }
+
+    fn post(
+        &self,
+        route: &str,
+        body: &Value,
+        retry: bool,
+        stats: &mut CallStats,
+    ) -> Result<Reply, CallError> {
+        let url = self.http.url(&format!("/api/v1/{route}"));
+        let r = self.http.send(route, route, retry, stats, |c| {
+            self.with_2fa(self.auth(c.post(&url).json(body)))
+        })?;
+        check_common(&r, route, self.two_factor.is_some())?;
+        Ok(r)
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+}
+
+impl Target for RocketChat {
+    fn flavor(&self) -> Flavor {
+        Flavor::Rocketchat
+    }
+
+    fn whoami(&self, stats: &mut CallStats) -> Result<User, CallError> {
+        let r = self.get("me", &[], stats)?;
+        let v = r.json().unwrap_or(Value::Null);
+        if r.status != 200 || v.get("_id").is_none() {
+            return Err(CallError::Fatal(format!(
+                "GET /api/v1/me: HTTP {}: {}",
+                r.status,
+                error_text(&r)
+            )));
+        }
+        Ok(user_from_json(&v))
+    }
+
+    fn lookup(
+        &self,
+        by: MatchKey,
+        key: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<User>, CallError> {
+        let r = self.get("users.info", &[(by.name(), key)], stats)?;
+        if r.status == 200 {
+            let v = r.json().unwrap_or(Value::Null);
+            return Ok(Some(user_from_json(&v["user"])));
+        }
+        let text = error_text(&r);
+        if r.status == 400
+            && (text.starts_with("User not found") || text.contains("[error-invalid-user]"))
+        {
+            return Ok(None);
+        }
+        Err(rejected(&r, "users.info"))
+    }
+
+    fn create(
+        &self,
+        user: &User,
+        opts: &CreateOptions,
+        stats: &mut CallStats,
+    ) -> Result<User, CallError> {
+        let mut body = Map::new();
+        body.insert("username".into(), user.username.clone().into());
+        body.insert(
+            "email".into(),
+            user.email.clone().unwrap_or_default().into(),
+        );
+        body.insert("name".into(), user.name.clone().unwrap_or_default().into());
+        // The schema requires a password even with setRandomPassword (the server
+        // replaces it); a random one never leaves this process otherwise.
+        let password = match (&user.password, opts.random_password) {
+            (Some(p), false) => p.expose().to_string(),
+            _ => random_password(),
+        };
+        body.insert("password".into(), password.into());
+        if opts.random_password {
+            body.insert("setRandomPassword".into(), true.into());
+        }
+        if let Some(n) = &user.nickname {
+            body.insert("nickname".into(), n.clone().into());
+        }
+        if let Some(a) = user.active {
+            body.insert("active".into(), a.into());
+        }
+        if let Some(r) = &user.roles {
+            body.insert("roles".into(), r.clone().into());
+        }
+        if let Some(v) = user.verified {
+            body.insert("verified".into(), v.into());
+        }
+        if let Some(v) = user.require_password_change {
+            body.insert("requirePasswordChange".into(), v.into());
+        }
+        if !user.custom_fields.is_empty() {
+            body.insert("customFields".into(), json!(user.custom_fields));
+        }
+        if let Some(j) = opts.join_default_channels {
+            body.insert("joinDefaultChannels".into(), j.into());
+        }
+        if let Some(s) = opts.send_welcome_email {
+            body.insert("sendWelcomeEmail".into(), s.into());
+        }
+        let r = self.post("users.create", &Value::Object(body), false, stats)?;
+        if r.status == 200 {
+            return Ok(user_from_json(&r.json().unwrap_or(Value::Null)["user"]));
+        }
+        Err(conflict_or_rejected(&r, "users.create", user))
+    }
+
+    fn update(
+        &self,
+        current: &User,
+        desired: &User,
+        fields: &[Field],
+        stats: &mut CallStats,
+    ) -> Result<User, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let mut data = Map::new();
+        let mut custom_changed = false;
+        for f in fields {
+            match f {
+                Field::Username => {
+                    data.insert("username".into(), desired.username.clone().into());
+                }
+                Field::Email => {
+                    data.insert(
+                        "email".into(),
+                        desired.email.clone().unwrap_or_default().into(),
+                    );
+                }
+                Field::Name => {
+                    data.insert(
+                        "name".into(),
+                        desired.name.clone().unwrap_or_default().into(),
+                    );
+                }
+                Field::Nickname => {
+                    data.insert(
+                        "nickname".into(),
+                        desired.nickname.clone().unwrap_or_default().into(),
+                    );
+                }
+                Field::Active => {
+                    data.insert("active".into(), desired.active.unwrap_or(true).into());
+                }
+                Field::Roles => {
+                    data.insert(
+                        "roles".into(),
+                        desired.roles.clone().unwrap_or_default().into(),
+                    );
+                }
+                Field::Verified => {
+                    data.insert("verified".into(), desired.verified.unwrap_or(false).into());
+                }
+                Field::RequirePasswordChange => {
+                    data.insert(
+                        "requirePasswordChange".into(),
+                        desired.require_password_change.unwrap_or(false).into(),
+                    );
+                }
+                Field::Custom(_) => custom_changed = true,
+                _ => {}
+            }
+        }
+        if custom_changed {
+            // The server replaces the whole object: send the current one with the
+            // changes on top, so keys the source does not mention survive.
+            let mut merged = current.custom_fields.clone();
+            merged.extend(desired.custom_fields.clone());
+            data.insert("customFields".into(), json!(merged));
+        }
+        let body = json!({"userId": id, "data": Value::Object(data)});
+        loop {
+            let r = self.post("users.update", &body, true, stats)?;
+            if r.status == 200 {
+                return Ok(user_from_json(&r.json().unwrap_or(Value::Null)["user"]));
+            }
+            // The hard-coded 1-per-60-s limit on name/email/username changes for callers
+            // without edit-other-user-info comes back as a Meteor error, not a 429.
+            if let Some(wait) = method_rate_limit(&r) {
+                stats.rate_limited += 1;
+                std::thread::sleep(wait);
+                continue;
+            }
+            return Err(conflict_or_rejected(&r, "users.update", desired));
+        }
+    }
+
+    fn deactivate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let body = json!({"userId": id, "activeStatus": false});
+        let r = self.post("users.setActiveStatus", &body, true, stats)?;
+        if r.status == 200 {
+            let mut u = current.clone();
+            u.active = Some(false);
+            return Ok(u);
+        }
+        Err(rejected(&r, "users.setActiveStatus"))
+    }
+
+    fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError> {
+        let offset = (page * PAGE_SIZE).to_string();
+        let count = PAGE_SIZE.to_string();
+        // customFields and the rest are only listed when asked for (`fields`, deprecated
+        // but honoured by 6.x-8.x); without them a sync would see changes every night.
+        let fields = r#"{"name":1,"username":1,"emails":1,"roles":1,"active":1,"type":1,"nickname":1,"requirePasswordChange":1,"customFields":1}"#;
+        let r = self.get(
+            "users.list",
+            &[
+                ("offset", &offset),
+                ("count", &count),
+                ("fields", fields),
+                ("sort", r#"{"username":1}"#),
+            ],
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(rejected(&r, "users.list"));
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let users: Vec<User> = v["users"]
+            .as_array()
+            .map(|a| a.iter().map(user_from_json).collect())
+            .unwrap_or_default();
+        let total = v["total"].as_u64();
+        let more = match total {
+            Some(t) => (page + 1) * PAGE_SIZE < t,
+            None => users.len() as u64 == PAGE_SIZE,
+        };
+        Ok(Page { users, total, more })
+    }
+
+    fn page_size(&self) -> u64 {
+        PAGE_SIZE
+    }
+
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+
+    fn is_protected(&self, user: &User) -> bool {
+        let is_me = self
+            .me
+            .as_ref()
+            .is_some_and(|m| m.id.is_some() && m.id == user.id);
+        is_me
+            || user.roles.as_ref().is_some_and(|r| {
+                r.iter()
+                    .any(|r| matches!(r.as_str(), "admin" | "bot" | "app"))
+            })
+            || user.server_kind.is_some()
+    }
+}
+
+/// A Rocket.Chat user document → canonical user.
+pub fn user_from_json(v: &Value) -> User {
+    let s = |k: &str| v[k].as_str().map(str::to_string);
+    let email = v["emails"].as_array().and_then(|a| a.first());
+    let mut custom = std::collections::BTreeMap::new();
+    if let Some(m) = v["customFields"].as_object() {
+        for (k, val) in m {
+            let text = match val {
+                Value::String(s) => s.clone(),
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            custom.insert(k.clone(), text);
+        }
+    }
+    User {
+        id: s("_id"),
+        username: s("username").unwrap_or_default(),
+        email: email
+            .and_then(|e| e["address"].as_str())
+            .map(str::to_string),
+        name: s("name"),
+        nickname: s("nickname"),
+        active: v["active"].as_bool(),
+        roles: v["roles"].as_array().map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect()
+        }),
+        verified: email.and_then(|e| e["verified"].as_bool()),
+        require_password_change: v["requirePasswordChange"].as_bool(),
+        custom_fields: custom,
+        // Bots and apps are recognisable by `type`.
+        server_kind: v["type"]
+            .as_str()
+            .filter(|t| *t != "user")
+            .map(str::to_string),
+        ..User::default()
+    }
+}
+
+/// Rocket.Chat's rate-limit headers: `X-RateLimit-Reset` is an epoch in ms. The
+/// server's clock may differ from ours: the Date header corrects skews larger than
+/// its one-second resolution.
+pub fn parse_rate(h: &HeaderMap, status: u16, body: &str) -> RateInfo {
+    let num = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+    };
+    let mut info = RateInfo {
+        limit: num("x-ratelimit-limit")
+            .filter(|v| v.is_finite())
+            .map(|v| v as u64),
+        remaining: num("x-ratelimit-remaining")
+            .filter(|v| v.is_finite())
+            .map(|v| v.max(0.0) as u64),
+        ..RateInfo::default()
+    };
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    if let Some(reset_ms) = num("x-ratelimit-reset")
+        .filter(|v| v.is_finite())
+        .map(|v| v as i64)
+    {
+        let server_now = h
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64);
+        let skew = match server_now {
+            Some(s) if (s - now_ms).abs() > 2000 => s - now_ms,
+            _ => 0,
+        };
+        let wait_ms = (reset_ms - (now_ms + skew)).clamp(0, 24 * 3600 * 1000) as u64;
+        info.reset_at = Some(Instant::now() + Duration::from_millis(wait_ms));
+        info.window = Some(reset_ms as u64);
+    }
+    if status == 429 {
+        info.retry_after = match info.reset_at {
+            Some(r) => Some(r.saturating_duration_since(Instant::now())),
+            None => wait_seconds(body).map(Duration::from_secs),
+        };
+    }
+    info
+}
+
+/// "You must wait N seconds" in a rate-limit error.
+fn wait_seconds(body: &str) -> Option<u64> {
+    let i = body.find("must wait ")?;
+    let rest = &body[i + "must wait ".len()..];
+    let n: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    n.parse().ok()
+}
+
+fn method_rate_limit(r: &Reply) -> Option<Duration> {
+    if r.status != 400 || !r.body.contains("too-many-requests") {
+        return None;
+    }
+    Some(
+        Duration::from_secs(wait_seconds(&r.body).unwrap_or(60).clamp(1, 120))
+            + Duration::from_millis(100),
+    )
+}
+
+/// The `error` text of an answer (never the request).
+pub fn error_text(r: &Reply) -> String {
+    match r.json() {
+        Some(v) => v["error"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| v["message"].as_str().map(str::to_string))
+            .unwrap_or_else(|| truncate(&r.body)),
+        None => truncate(&r.body),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    let s = s.trim();
+    if s.len() > 200 {
+        let mut end = 200;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &s[..end])
+    } else {
+        s.to_string()
+    }
+}
+
+/// Answers that mean the run cannot go on, whatever the row.
+fn check_common(r: &Reply, route: &str, have_password: bool) -> Result<(), CallError> {
+    match r.status {
+        401 => Err(CallError::Fatal(format!(
+            "{route}: authentication failed ({}); check ROSTER_USER_ID/ROSTER_TOKEN or ROSTER_USERNAME/ROSTER_PASSWORD",
+            error_text(r)
+        ))),
+        403 => Err(CallError::Fatal(format!(
+            "{route}: permission denied ({}); the account roster runs as needs the create-user, edit-other-user-info, edit-other-user-active-status and view-full-other-user-info permissions",
+            error_text(r)
+        ))),
+        400 => {
+            let v = r.json().unwrap_or(Value::Null);
+            let code = v["errorType"].as_str().unwrap_or("");
+            if code == "totp-required" {
+                return Err(CallError::Fatal(if have_password {
+                    format!(
+                        "{route}: the server asks for a two-factor code ({}); the password-based code was not accepted, so the account probably has TOTP or email 2FA: use a personal access token created with bypassTwoFactor",
+                        error_text(r)
+                    )
+                } else {
+                    format!(
+                        "{route}: the server requires two-factor authentication ({}). Give the account's password too (ROSTER_PASSWORD or --password-file) so roster can answer it, or use a personal access token created with bypassTwoFactor",
+                        error_text(r)
+                    )
+                }));
+            }
+            if code == "totp-invalid" || code == "totp-max-attempts" {
+                return Err(CallError::Fatal(format!(
+                    "{route}: two-factor check failed ({}); the password given does not match the account roster runs as",
+                    error_text(r)
+                )));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn rejected(r: &Reply, route: &str) -> CallError {
+    let v = r.json().unwrap_or(Value::Null);
+    CallError::Rejected {
+        status: r.status,
+        code: v["errorType"].as_str().map(str::to_string),
+        message: format!("{route}: {}", error_text(r)),
+    }
+}
+
+fn conflict_or_rejected(r: &Reply, route: &str, user: &User) -> CallError {
+    let v = r.json().unwrap_or(Value::Null);
+    if v["errorType"].as_str() == Some("error-field-unavailable") {
+        let taken = v["details"]["field"].as_str().unwrap_or("").to_lowercase();
+        let is_email = user
+            .email
+            .as_ref()
+            .is_some_and(|e| e.to_lowercase() == taken)
+            || taken.contains('@');
+        return CallError::Conflict {
+            field: if is_email { "email" } else { "username" }.to_string(),
+            message: format!("{route}: {}", error_text(r)),
+        };
+    }
+    rejected(r, route)
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// A throwaway password for creates that need one (never shown, never stored).
+pub fn random_password() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!#%+-=";
+    let mut rng = rand::rng();
+    let mut s: String = (0..24)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect();
+    // Satisfy common password policies: one of each class.
+    s.push_str("aA7!");
+    s
+}
+
+/// True when `GET /api/info` answers like Rocket.Chat.
+pub fn detect(client: &reqwest::blocking::Client, base: &str) -> bool {
+    let url = format!("{}/api/info", base.trim_end_matches('/'));
+    match client.get(url).send() {
+        Ok(r) if r.status().is_success() => r
+            .json::<Value>()
+            .map(|v| v.get("version").is_some() || v["success"].as_bool() == Some(true))
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reset_is_epoch_milliseconds() {
+        let mut h = HeaderMap::new();
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        h.insert("x-ratelimit-limit", HeaderValue::from_static("10"));
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(&(now_ms + 5000).to_string()).unwrap(),
+        );
+        let i = parse_rate(&h, 429, "");
+        let wait = i.retry_after.unwrap();
+        assert!(
+            wait > Duration::from_millis(4800) && wait <= Duration::from_millis(5000),
+            "{wait:?}"
+        );
+        assert_eq!(i.remaining, Some(0));
+        assert_eq!(i.window, Some(now_ms + 5000));
+    }
+
+    #[test]
+    fn skewed_server_clock_is_corrected() {
+        let mut h = HeaderMap::new();
+        let server_now = SystemTime::now() + Duration::from_secs(3600);
+        let reset = server_now.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64 + 10_000;
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_str(&reset.to_string()).unwrap(),
+        );
+        h.insert(
+            "date",
+            HeaderValue::from_str(&httpdate::fmt_http_date(server_now)).unwrap(),
+        );
+        let i = parse_rate(&h, 200, "");
+        let wait = i
+            .reset_at
+            .unwrap()
+            .saturating_duration_since(Instant::now());
+        assert!(
+            wait > Duration::from_secs(8) && wait <= Duration::from_secs(11),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn body_gives_the_wait_when_headers_do_not() {
+        let body = r#"{"success":false,"error":"Error, too many requests. Please slow down. You must wait 42 seconds before trying this endpoint again. [error-too-many-requests]"}"#;
+        assert_eq!(
+            parse_rate(&HeaderMap::new(), 429, body).retry_after,
+            Some(Duration::from_secs(42))
+        );
+    }
+
+    #[test]
+    fn two_factor_code_is_sha256_hex() {
+        assert_eq!(
+            sha256_hex("password"),
+            "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+        );
+    }
+}
