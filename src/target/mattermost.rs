@@ -1,24 +1,171 @@
-//! Mattermost REST API client (issue 6): placeholder until the Mattermost target lands.
+//! Mattermost REST API v4 client.
+//!
+//! Facts it relies on (from the server's code, which wins over the API reference):
+//! - Auth: `Authorization: Bearer <token>`; POST /users/login returns the session token
+//!   in the `Token` header (read case-insensitively). On POST /users an invalid token is
+//!   silently treated as anonymous, so credentials are checked first with GET /users/me.
+//! - Create: POST /users (201); client-sent roles are ignored, so roles and a deactivated
+//!   state are set after creating (PUT /users/{id}/roles, PUT /users/{id}/active).
+//! - Update: PUT /users/{id}/patch with only the changed fields (never PUT /users/{id},
+//!   which clears omitted ones); `props` replaces the whole map, so it is merged first.
+//! - Lookups: POST /users/usernames takes many names at once (exact, lowercase match).
+//! - Deactivate: DELETE /users/{id} (never `permanent=true`).
+//! - Rate limits (when enabled): one GCRA bucket for the whole API; `X-Ratelimit-Reset`
+//!   and `Retry-After` are seconds from now; a 429 body is plain text; the headers may
+//!   come twice (per token and per user): the most restrictive wins.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
+use serde_json::{Map, Value, json};
 
 use super::auth::Credentials;
-use super::http::Http;
+use super::http::{Http, Reply};
 use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, Target};
 use crate::exec::pacer::RateInfo;
 use crate::model::{Field, User};
+use crate::secret::Secret;
 
 /// Usernames per POST /users/usernames call.
 pub const LOOKUP_BATCH: usize = 100;
+/// GET /users per_page maximum (larger values are clamped).
+pub const PAGE_SIZE: u64 = 200;
+/// The whole API shares one rate-limit bucket.
+const BUCKET: &str = "api";
+
+const FIELDS: &[Field] = &[
+    Field::Username,
+    Field::Email,
+    Field::FirstName,
+    Field::LastName,
+    Field::Nickname,
+    Field::Position,
+    Field::Locale,
+    Field::Roles,
+    Field::Active,
+];
 
 pub struct Mattermost {
-    _http: Http,
+    http: Http,
+    token: Secret,
+    pub me: Option<User>,
 }
 
 impl Mattermost {
-    pub fn connect(http: Http, _creds: &Credentials) -> Result<Mattermost, CallError> {
-        let _ = Mattermost { _http: http };
-        Err(CallError::Fatal("Mattermost is not supported yet".into()))
+    /// Authenticates and checks the token with GET /users/me.
+    pub fn connect(http: Http, creds: &Credentials) -> Result<Mattermost, CallError> {
+        let mut stats = CallStats::default();
+        let token = match creds {
+            Credentials::Token { token, .. } => token.clone(),
+            Credentials::Login { username, password } => {
+                let body = json!({"login_id": username, "password": password.expose()});
+                let url = http.url("/api/v4/users/login");
+                let r = http.send(BUCKET, "users/login", true, &mut stats, |c| {
+                    c.post(&url).json(&body)
+                })?;
+                if r.status != 200 {
+                    return Err(CallError::Fatal(format!(
+                        "login as {username} failed: {} (check ROSTER_USERNAME and the password)",
+                        error_text(&r)
+                    )));
+                }
+                match r.header("token") {
+                    Some(t) if !t.is_empty() => Secret::new(t),
+                    _ => {
+                        return Err(CallError::Fatal(
+                            "login answered without a Token header".into(),
+                        ));
+                    }
+                }
+            }
+        };
+        let mut mm = Mattermost {
+            http,
+            token,
+            me: None,
+        };
+        let me = mm.whoami(&mut stats)?;
+        mm.me = Some(me);
+        Ok(mm)
+    }
+
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        retry: bool,
+        stats: &mut CallStats,
+    ) -> Result<Reply, CallError> {
+        let url = self.http.url(&format!("/api/v4{path}"));
+        let what = format!("{method} {}", route_name(path));
+        let r = self.http.send(BUCKET, &what, retry, stats, |c| {
+            let rb = c
+                .request(method.clone(), &url)
+                .bearer_auth(self.token.expose());
+            match body {
+                Some(b) => rb.json(b),
+                None => rb,
+            }
+        })?;
+        if r.status == 401 {
+            return Err(CallError::Fatal(format!(
+                "{what}: authentication failed ({}); check ROSTER_TOKEN or ROSTER_USERNAME/ROSTER_PASSWORD",
+                error_text(&r)
+            )));
+        }
+        Ok(r)
+    }
+
+    fn set_roles(
+        &self,
+        id: &str,
+        roles: &[String],
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let body = json!({"roles": roles.join(" ")});
+        let r = self.send(
+            reqwest::Method::PUT,
+            &format!("/users/{id}/roles"),
+            Some(&body),
+            true,
+            stats,
+        )?;
+        if r.status == 200 {
+            Ok(())
+        } else {
+            Err(failure(&r, "PUT /users/{id}/roles"))
+        }
+    }
+
+    fn set_active(&self, id: &str, active: bool, stats: &mut CallStats) -> Result<(), CallError> {
+        let body = json!({"active": active});
+        let r = self.send(
+            reqwest::Method::PUT,
+            &format!("/users/{id}/active"),
+            Some(&body),
+            true,
+            stats,
+        )?;
+        if r.status == 200 {
+            Ok(())
+        } else {
+            Err(failure(&r, "PUT /users/{id}/active"))
+        }
+    }
+
+    fn get_user(&self, path: &str, stats: &mut CallStats) -> Result<Option<User>, CallError> {
+        let r = self.send(reqwest::Method::GET, path, None, true, stats)?;
+        match r.status {
+            200 => Ok(Some(user_from_json(&r.json().unwrap_or(Value::Null)))),
+            404 => Ok(None),
+            _ => Err(failure(&r, &format!("GET {}", route_name(path)))),
+        }
+    }
+
+    pub fn http(&self) -> &Http {
+        &self.http
     }
 }
 
@@ -26,47 +173,472 @@ impl Target for Mattermost {
     fn flavor(&self) -> Flavor {
         Flavor::Mattermost
     }
-    fn whoami(&self, _: &mut CallStats) -> Result<User, CallError> {
-        Err(CallError::Fatal("unsupported".into()))
+
+    fn whoami(&self, stats: &mut CallStats) -> Result<User, CallError> {
+        match self.get_user("/users/me", stats)? {
+            Some(u) if u.id.is_some() => Ok(u),
+            _ => Err(CallError::Fatal(
+                "GET /users/me did not return the account".into(),
+            )),
+        }
     }
-    fn lookup(&self, _: MatchKey, _: &str, _: &mut CallStats) -> Result<Option<User>, CallError> {
-        Err(CallError::Fatal("unsupported".into()))
+
+    fn lookup(
+        &self,
+        by: MatchKey,
+        key: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<User>, CallError> {
+        let key = key.trim().to_lowercase();
+        let enc = percent_encoding::utf8_percent_encode(&key, percent_encoding::NON_ALPHANUMERIC)
+            .to_string();
+        let path = match by {
+            MatchKey::Username => format!("/users/username/{enc}"),
+            MatchKey::Email => format!("/users/email/{enc}"),
+        };
+        self.get_user(&path, stats)
     }
-    fn create(&self, _: &User, _: &CreateOptions, _: &mut CallStats) -> Result<User, CallError> {
-        Err(CallError::Fatal("unsupported".into()))
+
+    fn lookup_many(
+        &self,
+        usernames: &[String],
+        stats: &mut CallStats,
+    ) -> Option<Result<Vec<User>, CallError>> {
+        let names: Vec<String> = usernames.iter().map(|u| u.trim().to_lowercase()).collect();
+        let body = json!(names);
+        Some(
+            self.send(
+                reqwest::Method::POST,
+                "/users/usernames",
+                Some(&body),
+                true,
+                stats,
+            )
+            .and_then(|r| {
+                if r.status == 200 {
+                    Ok(r.json()
+                        .and_then(|v| v.as_array().map(|a| a.iter().map(user_from_json).collect()))
+                        .unwrap_or_default())
+                } else {
+                    Err(failure(&r, "POST /users/usernames"))
+                }
+            }),
+        )
     }
+
+    fn create(
+        &self,
+        user: &User,
+        opts: &CreateOptions,
+        stats: &mut CallStats,
+    ) -> Result<User, CallError> {
+        let mut body = Map::new();
+        body.insert("username".into(), user.username.clone().into());
+        body.insert(
+            "email".into(),
+            user.email.clone().unwrap_or_default().into(),
+        );
+        for (k, v) in [
+            ("first_name", &user.first_name),
+            ("last_name", &user.last_name),
+            ("nickname", &user.nickname),
+            ("position", &user.position),
+            ("locale", &user.locale),
+        ] {
+            if let Some(v) = v {
+                body.insert(k.into(), v.clone().into());
+            }
+        }
+        if !user.custom_fields.is_empty() {
+            body.insert("props".into(), json!(user.custom_fields));
+        }
+        match &opts.auth_service {
+            Some(service) => {
+                // Directory accounts: no password; auth_data is the directory's login id.
+                body.insert("auth_service".into(), service.clone().into());
+                let data = user
+                    .external_id
+                    .clone()
+                    .unwrap_or_else(|| user.username.clone());
+                body.insert("auth_data".into(), data.into());
+            }
+            None => {
+                let password = match (&user.password, opts.random_password) {
+                    (Some(p), false) => p.expose().to_string(),
+                    _ => super::rocketchat::random_password(),
+                };
+                body.insert("password".into(), password.into());
+            }
+        }
+        if let Some(v) = user.verified {
+            body.insert("email_verified".into(), v.into());
+        }
+        if let Some(false) = opts.send_welcome_email {
+            body.insert("disable_welcome_email".into(), true.into());
+        }
+        let r = self.send(
+            reqwest::Method::POST,
+            "/users",
+            Some(&Value::Object(body)),
+            false,
+            stats,
+        )?;
+        if r.status != 201 && r.status != 200 {
+            return Err(failure(&r, "POST /users"));
+        }
+        let mut created = user_from_json(&r.json().unwrap_or(Value::Null));
+        let id = created.id.clone().unwrap_or_default();
+        // Roles and a deactivated state cannot be given to POST /users.
+        if let Some(roles) = &user.roles {
+            let mut want: Vec<String> = roles.clone();
+            want.sort();
+            let mut have = created.roles.clone().unwrap_or_default();
+            have.sort();
+            if want != have && !want.is_empty() {
+                self.set_roles(&id, roles, stats)?;
+                created.roles = Some(roles.clone());
+            }
+        }
+        if user.active == Some(false) {
+            self.set_active(&id, false, stats)?;
+            created.active = Some(false);
+        }
+        Ok(created)
+    }
+
     fn update(
         &self,
-        _: &User,
-        _: &User,
-        _: &[Field],
-        _: &mut CallStats,
+        current: &User,
+        desired: &User,
+        fields: &[Field],
+        stats: &mut CallStats,
     ) -> Result<User, CallError> {
-        Err(CallError::Fatal("unsupported".into()))
+        let id = current.id.clone().unwrap_or_default();
+        let mut patch = Map::new();
+        let mut props = false;
+        let mut out = current.clone();
+        for f in fields {
+            let text = |v: &Option<String>| Value::from(v.clone().unwrap_or_default());
+            match f {
+                Field::Username => {
+                    patch.insert("username".into(), desired.username.clone().into());
+                }
+                Field::Email => {
+                    patch.insert("email".into(), text(&desired.email));
+                }
+                Field::FirstName => {
+                    patch.insert("first_name".into(), text(&desired.first_name));
+                }
+                Field::LastName => {
+                    patch.insert("last_name".into(), text(&desired.last_name));
+                }
+                Field::Nickname => {
+                    patch.insert("nickname".into(), text(&desired.nickname));
+                }
+                Field::Position => {
+                    patch.insert("position".into(), text(&desired.position));
+                }
+                Field::Locale => {
+                    patch.insert("locale".into(), text(&desired.locale));
+                }
+                Field::Custom(_) => props = true,
+                _ => {}
+            }
+        }
+        if props {
+            let mut merged: BTreeMap<String, String> = current.custom_fields.clone();
+            merged.extend(desired.custom_fields.clone());
+            patch.insert("props".into(), json!(merged));
+        }
+        if !patch.is_empty() {
+            let r = self.send(
+                reqwest::Method::PUT,
+                &format!("/users/{id}/patch"),
+                Some(&Value::Object(patch)),
+                true,
+                stats,
+            )?;
+            if r.status != 200 {
+                return Err(failure(&r, "PUT /users/{id}/patch"));
+            }
+            out = user_from_json(&r.json().unwrap_or(Value::Null));
+        }
+        if fields.contains(&Field::Roles)
+            && let Some(roles) = &desired.roles
+        {
+            self.set_roles(&id, roles, stats)?;
+            out.roles = Some(roles.clone());
+        }
+        if fields.contains(&Field::Active)
+            && let Some(a) = desired.active
+        {
+            self.set_active(&id, a, stats)?;
+            out.active = Some(a);
+        }
+        Ok(out)
     }
-    fn deactivate(&self, _: &User, _: &mut CallStats) -> Result<User, CallError> {
-        Err(CallError::Fatal("unsupported".into()))
+
+    fn deactivate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let r = self.send(
+            reqwest::Method::DELETE,
+            &format!("/users/{id}"),
+            None,
+            true,
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(failure(&r, "DELETE /users/{id}"));
+        }
+        let mut u = current.clone();
+        u.active = Some(false);
+        Ok(u)
     }
-    fn list(&self, _: u64, _: &mut CallStats) -> Result<Page, CallError> {
-        Err(CallError::Fatal("unsupported".into()))
+
+    fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError> {
+        let path = format!("/users?page={page}&per_page={PAGE_SIZE}");
+        let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;
+        if r.status != 200 {
+            return Err(failure(&r, "GET /users"));
+        }
+        let users: Vec<User> = r
+            .json()
+            .and_then(|v| v.as_array().map(|a| a.iter().map(user_from_json).collect()))
+            .unwrap_or_default();
+        let more = users.len() as u64 == PAGE_SIZE;
+        Ok(Page {
+            users,
+            total: None,
+            more,
+        })
     }
+
     fn page_size(&self) -> u64 {
-        200
+        PAGE_SIZE
     }
+
     fn fields(&self) -> &'static [Field] {
-        &[]
+        FIELDS
     }
-    fn is_protected(&self, _: &User) -> bool {
-        true
+
+    /// Mattermost stores usernames and emails lowercased and trimmed.
+    fn normalize(&self, user: &User) -> User {
+        let mut u = user.clone();
+        u.username = u.username.trim().to_lowercase();
+        u.email = u.email.map(|e| e.trim().to_lowercase());
+        u
+    }
+
+    fn is_protected(&self, user: &User) -> bool {
+        let is_me = self
+            .me
+            .as_ref()
+            .is_some_and(|m| m.id.is_some() && m.id == user.id);
+        is_me
+            || user.server_kind.is_some()
+            || user
+                .roles
+                .as_ref()
+                .is_some_and(|r| r.iter().any(|r| r == "system_admin"))
     }
 }
 
-/// Mattermost's rate-limit headers: Reset and Retry-After are seconds from now.
-pub fn parse_rate(_h: &HeaderMap, _status: u16, _body: &str) -> RateInfo {
-    RateInfo::default()
+/// A Mattermost user object → canonical user.
+pub fn user_from_json(v: &Value) -> User {
+    let s = |k: &str| v[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
+    let mut custom = BTreeMap::new();
+    if let Some(m) = v["props"].as_object() {
+        for (k, val) in m {
+            let text = match val {
+                Value::String(s) => s.clone(),
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            custom.insert(k.clone(), text);
+        }
+    }
+    let kind = if v["is_bot"].as_bool() == Some(true) {
+        Some("bot".to_string())
+    } else {
+        None
+    };
+    User {
+        id: s("id"),
+        username: v["username"].as_str().unwrap_or_default().to_string(),
+        email: s("email"),
+        first_name: s("first_name"),
+        last_name: s("last_name"),
+        nickname: s("nickname"),
+        position: s("position"),
+        locale: s("locale"),
+        active: v["delete_at"].as_i64().map(|d| d == 0),
+        roles: v["roles"]
+            .as_str()
+            .map(|r| r.split_whitespace().map(str::to_string).collect()),
+        verified: v["email_verified"].as_bool(),
+        custom_fields: custom,
+        external_id: s("auth_data"),
+        server_kind: kind,
+        ..User::default()
+    }
 }
 
+/// Mattermost's rate-limit headers, in its units: Reset and Retry-After are seconds from
+/// now (not epochs). Duplicate headers (token and user checks) → the most restrictive.
+pub fn parse_rate(h: &HeaderMap, status: u16, _body: &str) -> RateInfo {
+    let all = |name: &str| -> Vec<f64> {
+        h.get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|s| s.split(','))
+            .filter_map(|s| s.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .collect()
+    };
+    let min = |v: Vec<f64>| v.into_iter().reduce(f64::min);
+    let max = |v: Vec<f64>| v.into_iter().reduce(f64::max);
+    let now = Instant::now();
+    let mut info = RateInfo {
+        limit: min(all("x-ratelimit-limit")).map(|v| v as u64),
+        remaining: min(all("x-ratelimit-remaining")).map(|v| v as u64),
+        reset_at: max(all("x-ratelimit-reset")).map(|s| now + Duration::from_secs_f64(s)),
+        window: None,
+        retry_after: None,
+    };
+    if status == 429 {
+        info.retry_after = Some(
+            max(all("retry-after"))
+                .map(Duration::from_secs_f64)
+                .unwrap_or(Duration::from_secs(1)),
+        );
+    }
+    info
+}
+
+/// Detects Mattermost: GET /api/v4/system/ping answers `{"status":"OK"}`.
 pub fn detect(client: &reqwest::blocking::Client, base: &str) -> bool {
     let url = format!("{}/api/v4/system/ping", base.trim_end_matches('/'));
-    matches!(client.get(url).send(), Ok(r) if r.status().is_success())
+    match client.get(url).send() {
+        Ok(r) if r.status().is_success() => r
+            .json::<Value>()
+            .map(|v| {
+                v["status"]
+                    .as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("ok"))
+            })
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+/// `/users/abc.../patch` → `/users/{id}/patch` for messages (no user data in logs).
+fn route_name(path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    path.split('/')
+        .map(|seg| {
+            if seg.len() == 26 && seg.chars().all(|c| c.is_ascii_alphanumeric()) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn error_text(r: &Reply) -> String {
+    match r.json() {
+        Some(v) => v["message"]
+            .as_str()
+            .map(|m| match v["id"].as_str() {
+                Some(id) => format!("{m} [{id}]"),
+                None => m.to_string(),
+            })
+            .unwrap_or_else(|| r.body.trim().to_string()),
+        None => r.body.trim().chars().take(200).collect(),
+    }
+}
+
+fn failure(r: &Reply, what: &str) -> CallError {
+    let v = r.json().unwrap_or(Value::Null);
+    let id = v["id"].as_str().unwrap_or("").to_string();
+    let text = format!("{what}: {}", error_text(r));
+    if id == "app.user.save.username_exists.app_error" {
+        return CallError::Conflict {
+            field: "username".into(),
+            message: text,
+        };
+    }
+    if id == "app.user.save.email_exists.app_error" {
+        return CallError::Conflict {
+            field: "email".into(),
+            message: text,
+        };
+    }
+    if id.contains("managed_by_ldap") || id.contains("login_provider_attribute_set") {
+        return CallError::Rejected {
+            status: r.status,
+            code: Some(id),
+            message: format!(
+                "{text}: the account is managed by LDAP/SSO; change it in the directory"
+            ),
+        };
+    }
+    match r.status {
+        // Anonymous create (signup disabled or not an open server) means the token was
+        // not taken; a permission error affects every row alike.
+        403 if what.starts_with("POST /users") && !what.contains("usernames") => {
+            CallError::Fatal(format!(
+                "{text}; the account roster runs as needs the manage_system permission (system admin)"
+            ))
+        }
+        501 => CallError::Fatal(format!(
+            "{text}; the token was not accepted or user creation is disabled"
+        )),
+        403 => CallError::Rejected {
+            status: r.status,
+            code: Some(id),
+            message: text,
+        },
+        _ => CallError::Rejected {
+            status: r.status,
+            code: (!id.is_empty()).then_some(id),
+            message: text,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn reset_is_seconds_from_now_and_duplicates_take_the_strictest() {
+        let mut h = HeaderMap::new();
+        h.append("x-ratelimit-limit", HeaderValue::from_static("101"));
+        h.append("x-ratelimit-remaining", HeaderValue::from_static("7"));
+        h.append("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        h.append("x-ratelimit-reset", HeaderValue::from_static("1"));
+        h.append("x-ratelimit-reset", HeaderValue::from_static("11"));
+        h.append("retry-after", HeaderValue::from_static("1"));
+        let i = parse_rate(&h, 429, "limit exceeded\n");
+        assert_eq!(i.remaining, Some(0));
+        assert_eq!(i.limit, Some(101));
+        let reset = i
+            .reset_at
+            .unwrap()
+            .saturating_duration_since(Instant::now());
+        assert!(reset > Duration::from_secs(10) && reset <= Duration::from_secs(11));
+        assert_eq!(i.retry_after, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn route_names_hide_ids() {
+        assert_eq!(
+            route_name("/users/abcdefghijklmnopqrstuvwxyz/patch"),
+            "/users/{id}/patch"
+        );
+        assert_eq!(route_name("/users?page=1"), "/users");
+    }
 }
