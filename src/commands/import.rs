@@ -389,16 +389,18 @@ pub fn execute(r: ImportRun) -> Result<i32> {
                 std::thread::sleep(Duration::from_millis(250));
             }
         });
-        let filtered = rows.filter(|item| match item {
-            Ok(c) => match &c.outcome {
-                Outcome::Valid { user, intent } => {
-                    done_keys.is_empty()
-                        || !done_keys.contains(&journal::row_key(user, intent, match_key))
-                }
-                Outcome::Rejected { .. } => true,
-            },
-            Err(_) => true,
-        });
+        let filtered = rows
+            .filter(|item| match item {
+                Ok(c) => match &c.outcome {
+                    Outcome::Valid { user, intent } => {
+                        done_keys.is_empty()
+                            || !done_keys.contains(&journal::row_key(user, intent, match_key))
+                    }
+                    Outcome::Rejected { .. } => true,
+                },
+                Err(_) => true,
+            })
+            .map(|item| item.map(crate::exec::Work::from));
         let executor = Executor::new(engine.clone(), workers, batch_size(flavor, match_key));
         let end = executor.run(filtered, |f: Finished| {
             if sink_error.is_some() {

@@ -21,6 +21,22 @@ use crate::target::{CallError, CallStats, MatchKey};
 
 pub use engine::{Done, Engine, EngineOptions, Mode};
 
+/// A row to run, with the server's state of its user when already known (a sync's
+/// snapshot: `Some(None)` = not on the server); `None` = look it up.
+pub struct Work {
+    pub checked: Checked,
+    pub known: Option<Option<User>>,
+}
+
+impl From<Checked> for Work {
+    fn from(checked: Checked) -> Work {
+        Work {
+            checked,
+            known: None,
+        }
+    }
+}
+
 /// A row and what became of it.
 pub struct Finished {
     pub checked: Checked,
@@ -57,10 +73,10 @@ impl Executor {
     /// collector thread.
     pub fn run<I, S>(&self, rows: I, sink: S) -> RunEnd
     where
-        I: Iterator<Item = Result<Checked, PipelineError>>,
+        I: Iterator<Item = Result<Work, PipelineError>>,
         S: FnMut(Finished) + Send,
     {
-        let (job_tx, job_rx) = bounded::<Vec<Checked>>(self.workers * 2);
+        let (job_tx, job_rx) = bounded::<Vec<Work>>(self.workers * 2);
         let (done_tx, done_rx) = bounded::<Finished>(self.workers * self.batch * 4 + 16);
         let stop = AtomicBool::new(false);
         let fatal: Mutex<Option<String>> = Mutex::new(None);
@@ -77,19 +93,25 @@ impl Executor {
                             continue; // drain without doing: the feeder is stopping
                         }
                         let known = prefetch(engine, &batch);
-                        for checked in batch {
+                        for work in batch {
                             if stop.load(Ordering::Relaxed) || crate::interrupt::requested() {
                                 break;
                             }
+                            let Work {
+                                checked,
+                                known: given,
+                            } = work;
                             let Outcome::Valid { user, intent } = &checked.outcome else {
                                 continue;
                             };
-                            let pre = known.as_ref().map(|m| {
-                                engine
-                                    .options()
-                                    .match_key
-                                    .of(user)
-                                    .and_then(|k| m.get(&k).cloned())
+                            let pre = given.or_else(|| {
+                                known.as_ref().map(|m| {
+                                    engine
+                                        .options()
+                                        .match_key
+                                        .of(&engine.target().normalize(user))
+                                        .and_then(|k| m.get(&k).cloned())
+                                })
                             });
                             let done = run_row(engine, user, intent, pre);
                             if let Some(f) = &done.fatal {
@@ -114,7 +136,7 @@ impl Executor {
             });
             drop(done_rx);
 
-            let mut batch: Vec<Checked> = Vec::with_capacity(self.batch);
+            let mut batch: Vec<Work> = Vec::with_capacity(self.batch);
             for item in rows {
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -123,14 +145,15 @@ impl Executor {
                     end.interrupted = true;
                     break;
                 }
-                let checked = match item {
-                    Ok(c) => c,
+                let work = match item {
+                    Ok(w) => w,
                     Err(e) => {
                         end.source_error = Some(e);
                         break;
                     }
                 };
-                if let Outcome::Rejected { .. } = checked.outcome {
+                if let Outcome::Rejected { .. } = work.checked.outcome {
+                    let checked = work.checked;
                     let entry = checked.offline_entry();
                     let done = Done {
                         entry,
@@ -143,7 +166,7 @@ impl Executor {
                     }
                     continue;
                 }
-                batch.push(checked);
+                batch.push(work);
                 if batch.len() >= self.batch && job_tx.send(std::mem::take(&mut batch)).is_err() {
                     break;
                 }
@@ -167,13 +190,17 @@ fn run_row(engine: &Engine, user: &User, intent: &Intent, known: Option<Option<U
 }
 
 /// One call for the whole batch where the server allows it; `None` = look up per row.
-fn prefetch(engine: &Engine, batch: &[Checked]) -> Option<HashMap<String, User>> {
-    if batch.len() < 2 || engine.options().match_key != MatchKey::Username {
+fn prefetch(engine: &Engine, batch: &[Work]) -> Option<HashMap<String, User>> {
+    if batch.len() < 2
+        || engine.options().match_key != MatchKey::Username
+        || batch.iter().all(|w| w.known.is_some())
+    {
         return None;
     }
     let names: Vec<String> = batch
         .iter()
-        .filter_map(|c| match &c.outcome {
+        .filter(|w| w.known.is_none())
+        .filter_map(|w| match &w.checked.outcome {
             Outcome::Valid { user, .. } => Some(engine.target().normalize(user).username),
             Outcome::Rejected { .. } => None,
         })
