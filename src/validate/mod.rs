@@ -1,12 +1,38 @@
 //! Validation before any network call: required fields, email syntax and policy,
 //! each server's username rules, and duplicates within the input.
+//!
+//! Every problem names the field (as [`Field::name`] spells it) and says why, quoting the
+//! offending value: `username: "admin" is reserved on Rocket.Chat`.
+//!
+//! Checks per field (all profiles unless said otherwise):
+//! - `username`: see [`username`]; required by every intent.
+//! - `email`: required; [`email::check`]. Mattermost: the lowercased form (the server
+//!   lowercases on save), at most 128 bytes. Rocket.Chat: a single `@` (its own check is
+//!   `^[^@]+@[^@]+$`, which only matters for quoted local parts).
+//! - `name`: Rocket.Chat requires it and refuses `<`, `>`, `\`, `/`, also after its
+//!   `decodeURI` (so `%3C` is refused, and so is a `%` that is not a valid escape).
+//! - `name`, `first_name`, `last_name`, `nickname`, `position`: no control characters
+//!   (a newline or tab in a display name is always a data error).
+//! - lengths: Rocket.Chat nickname ≤ 120 (JavaScript length: UTF-16 units); Mattermost
+//!   nickname ≤ 64, position ≤ 128, first_name ≤ 64, last_name ≤ 64 (characters).
+//! - `locale`, Mattermost: at most 5 characters, shaped like a language tag (`en`, `pt-BR`,
+//!   `zh_CN`). The server also checks the tag against the IANA registry, which roster does not.
+//! - `roles`: non-empty names without whitespace (Mattermost sends roles space-separated);
+//!   Mattermost: at most 256 bytes joined.
+//!
+//! Empty and whitespace-only values count as missing.
 
+pub mod dedup;
 pub mod email;
 pub mod username;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Intent, Problem, User};
+use crate::model::{Field, Intent, Problem, User};
+
+pub use dedup::{Dedup, normalize_key};
 
 /// Whose rules apply (`--profile`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -21,12 +47,44 @@ pub enum Profile {
     Generic,
 }
 
+impl Profile {
+    /// The product name, as messages show it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Profile::Rocketchat => "Rocket.Chat",
+            Profile::Mattermost => "Mattermost",
+            Profile::Generic => "generic",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ValidateOptions {
     pub profile: Profile,
     /// Accept quoted local parts and domain literals (`--allow-unusual-emails`).
     pub allow_unusual_emails: bool,
 }
+
+pub const ROCKETCHAT_NICKNAME_MAX: usize = 120;
+pub const MATTERMOST_EMAIL_MAX_BYTES: usize = 128;
+pub const MATTERMOST_NICKNAME_MAX: usize = 64;
+pub const MATTERMOST_POSITION_MAX: usize = 128;
+pub const MATTERMOST_FIRST_NAME_MAX: usize = 64;
+pub const MATTERMOST_LAST_NAME_MAX: usize = 64;
+pub const MATTERMOST_LOCALE_MAX: usize = 5;
+pub const MATTERMOST_ROLES_MAX_BYTES: usize = 256;
+
+/// The fields checked besides the username, in report order.
+const CHECKED: [Field; 8] = [
+    Field::Email,
+    Field::Name,
+    Field::FirstName,
+    Field::LastName,
+    Field::Nickname,
+    Field::Position,
+    Field::Locale,
+    Field::Roles,
+];
 
 /// Per-row checks. Pure and `Sync`, so rows can be checked in parallel.
 #[derive(Clone, Debug)]
@@ -45,26 +103,325 @@ impl Validator {
 
     /// All problems of one mapped user, for the given intent (a modify needs only the
     /// fields it touches; a deactivate only the username).
+    ///
+    /// - `Upsert`: every field; required: username and email, plus name on Rocket.Chat.
+    /// - `Modify(fields)`: the username must be present (it is the key); its syntax and the
+    ///   other fields are checked only when listed, and a listed required field may not be
+    ///   emptied. The key of an existing account is not held to rules it may predate.
+    /// - `Deactivate`: username presence only.
     pub fn check(&self, user: &User, intent: &Intent) -> Vec<Problem> {
-        let _ = (user, intent);
-        Vec::new()
+        let mut out = Vec::new();
+        match intent {
+            Intent::Upsert => {
+                self.username(&user.username, true, &mut out);
+                for f in &CHECKED {
+                    self.field(user, f, &mut out);
+                }
+            }
+            Intent::Modify(fields) => {
+                self.username(&user.username, fields.contains(&Field::Username), &mut out);
+                for f in CHECKED.iter().filter(|f| fields.contains(f)) {
+                    self.field(user, f, &mut out);
+                }
+            }
+            Intent::Deactivate => self.username(&user.username, false, &mut out),
+        }
+        out
+    }
+
+    fn username(&self, name: &str, syntax: bool, out: &mut Vec<Problem>) {
+        if syntax {
+            for reason in username::check(self.opts.profile, name) {
+                out.push(Problem::new(Field::Username.name(), reason));
+            }
+        } else if name.trim().is_empty() {
+            out.push(Problem::new(Field::Username.name(), "is required"));
+        }
+    }
+
+    fn field(&self, user: &User, f: &Field, out: &mut Vec<Problem>) {
+        let profile = self.opts.profile;
+        let mm = profile == Profile::Mattermost;
+        let mut push = |reason: String| out.push(Problem::new(f.name(), reason));
+        match f {
+            Field::Email => match present(&user.email) {
+                None => push("is required".into()),
+                Some(e) => self.email(e, &mut push),
+            },
+            Field::Name => match present(&user.name) {
+                None if profile == Profile::Rocketchat => {
+                    push("is required (Rocket.Chat needs a display name)".into())
+                }
+                None => {}
+                Some(n) => {
+                    text(n, &mut push);
+                    if profile == Profile::Rocketchat
+                        && let Some(reason) = rocketchat_name(n)
+                    {
+                        push(reason);
+                    }
+                }
+            },
+            Field::FirstName => {
+                if let Some(v) = present(&user.first_name) {
+                    text(v, &mut push);
+                    if mm {
+                        max_chars(v, MATTERMOST_FIRST_NAME_MAX, profile, &mut push);
+                    }
+                }
+            }
+            Field::LastName => {
+                if let Some(v) = present(&user.last_name) {
+                    text(v, &mut push);
+                    if mm {
+                        max_chars(v, MATTERMOST_LAST_NAME_MAX, profile, &mut push);
+                    }
+                }
+            }
+            Field::Nickname => {
+                if let Some(v) = present(&user.nickname) {
+                    text(v, &mut push);
+                    match profile {
+                        Profile::Mattermost => {
+                            max_chars(v, MATTERMOST_NICKNAME_MAX, profile, &mut push)
+                        }
+                        Profile::Rocketchat => {
+                            // Rocket.Chat compares JavaScript `length`: UTF-16 code units,
+                            // never more than the UTF-8 byte count.
+                            if v.len() > ROCKETCHAT_NICKNAME_MAX {
+                                let n = v.encode_utf16().count();
+                                if n > ROCKETCHAT_NICKNAME_MAX {
+                                    push(format!(
+                                        "{} is {n} characters long; Rocket.Chat allows at most \
+                                         {ROCKETCHAT_NICKNAME_MAX}",
+                                        quote(v)
+                                    ));
+                                }
+                            }
+                        }
+                        Profile::Generic => {}
+                    }
+                }
+            }
+            Field::Position => {
+                if let Some(v) = present(&user.position) {
+                    text(v, &mut push);
+                    if mm {
+                        max_chars(v, MATTERMOST_POSITION_MAX, profile, &mut push);
+                    }
+                }
+            }
+            Field::Locale => {
+                if mm
+                    && let Some(v) = present(&user.locale)
+                    && let Some(reason) = mattermost_locale(v)
+                {
+                    push(reason);
+                }
+            }
+            Field::Roles => {
+                if let Some(roles) = &user.roles {
+                    self.roles(roles, &mut push);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn email(&self, e: &str, push: &mut impl FnMut(String)) {
+        let profile = self.opts.profile;
+        // Mattermost stores the lowercased address. ASCII case changes neither validity nor
+        // length, so only non-ASCII addresses need the copy.
+        let checked: Cow<str> = if profile == Profile::Mattermost && !e.is_ascii() {
+            Cow::Owned(e.to_lowercase())
+        } else {
+            Cow::Borrowed(e)
+        };
+        let syntax = email::check(&checked, self.opts.allow_unusual_emails);
+        if let Err(reason) = &syntax {
+            push(format!("{} {reason}", quote(e)));
+        }
+        match profile {
+            Profile::Mattermost
+                if checked.len() > MATTERMOST_EMAIL_MAX_BYTES
+                    && checked.len() <= email::MAX_ADDRESS_OCTETS =>
+            {
+                push(format!(
+                    "{} is {} bytes long; Mattermost allows at most {MATTERMOST_EMAIL_MAX_BYTES}",
+                    quote(e),
+                    checked.len()
+                ));
+            }
+            Profile::Rocketchat if syntax.is_ok() && e.matches('@').count() > 1 => {
+                push(format!(
+                    "{} contains more than one @, which Rocket.Chat does not accept",
+                    quote(e)
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    fn roles(&self, roles: &[String], push: &mut impl FnMut(String)) {
+        if roles.iter().any(|r| r.trim().is_empty()) {
+            push("contains an empty role name".into());
+        }
+        for r in roles.iter().filter(|r| !r.trim().is_empty()) {
+            if r.contains(char::is_whitespace) {
+                push(format!(
+                    "{} contains whitespace (role names are sent space-separated to Mattermost)",
+                    quote(r)
+                ));
+            } else if r.contains(char::is_control) {
+                push(format!("{} contains a control character", quote(r)));
+            }
+        }
+        if self.opts.profile == Profile::Mattermost {
+            let joined =
+                roles.iter().map(String::len).sum::<usize>() + roles.len().saturating_sub(1);
+            if joined > MATTERMOST_ROLES_MAX_BYTES {
+                push(format!(
+                    "are {joined} bytes long joined with spaces; Mattermost allows at most \
+                     {MATTERMOST_ROLES_MAX_BYTES}"
+                ));
+            }
+        }
     }
 }
 
-/// Duplicates within the input, by username and by email, ignoring case. Keeps only
-/// compact keys so memory grows with the number of distinct users, not with the input.
-#[derive(Default)]
-pub struct Dedup {}
+fn present(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.trim().is_empty())
+}
 
-impl Dedup {
-    pub fn new() -> Self {
-        Dedup {}
+/// A value as messages show it: in double quotes with escapes, cut after 80 characters.
+pub(crate) fn quote(s: &str) -> String {
+    const MAX: usize = 80;
+    match s.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{:?}", format!("{}…", &s[..cut])),
+        None => format!("{s:?}"),
     }
+}
 
-    /// Registers a user that passed the per-row checks; a second user with the same
-    /// username or email gets a problem naming the origin of the first.
-    pub fn check(&mut self, user: &User) -> Vec<Problem> {
-        let _ = user;
-        Vec::new()
+/// Display text: no control characters.
+fn text(v: &str, push: &mut impl FnMut(String)) {
+    let bad = if v.is_ascii() {
+        v.bytes().find(|b| b.is_ascii_control()).map(char::from)
+    } else {
+        v.chars().find(|c| c.is_control())
+    };
+    if let Some(c) = bad {
+        push(format!(
+            "{} contains a control character (U+{:04X})",
+            quote(v),
+            c as u32
+        ));
     }
+}
+
+/// Mattermost counts runes; a string of at most `max` bytes has at most `max` characters.
+fn max_chars(v: &str, max: usize, profile: Profile, push: &mut impl FnMut(String)) {
+    if v.len() > max {
+        let n = v.chars().count();
+        if n > max {
+            push(format!(
+                "{} is {n} characters long; {} allows at most {max}",
+                quote(v),
+                profile.display_name()
+            ));
+        }
+    }
+}
+
+/// Rocket.Chat's `validateNameChars`: no `<`, `>`, `\`, `/` in the name or in its
+/// `decodeURI`, and `decodeURI` must not throw.
+fn rocketchat_name(n: &str) -> Option<String> {
+    if n.contains(['<', '>', '\\', '/']) {
+        return Some(format!(
+            "{} contains characters Rocket.Chat does not allow in names (< > \\ /)",
+            quote(n)
+        ));
+    }
+    if !n.contains('%') {
+        return None;
+    }
+    match decode_uri_finds_forbidden(n) {
+        Ok(false) => None,
+        Ok(true) => Some(format!(
+            "{} contains %3C, %3E or %5C, which Rocket.Chat decodes to < > \\ and refuses",
+            quote(n)
+        )),
+        Err(()) => Some(format!(
+            "{} contains a % that is not a valid %-escape (such as %20); Rocket.Chat decodes \
+             names as URIs and refuses it",
+            quote(n)
+        )),
+    }
+}
+
+/// ECMAScript `decodeURI`, reduced to what matters: `Err` where it throws `URIError`,
+/// otherwise whether the decoded text contains `<`, `>` or `\` (`/` is in decodeURI's
+/// reserved set and stays encoded).
+fn decode_uri_finds_forbidden(s: &str) -> Result<bool, ()> {
+    fn hex_at(b: &[u8], i: usize) -> Result<u8, ()> {
+        if b.get(i) != Some(&b'%') {
+            return Err(());
+        }
+        let digit = |j: usize| b.get(j).and_then(|&c| (c as char).to_digit(16)).ok_or(());
+        Ok((digit(i + 1)? * 16 + digit(i + 2)?) as u8)
+    }
+    let b = s.as_bytes();
+    let mut found = false;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        let lead = hex_at(b, i)?;
+        i += 3;
+        let n = match lead.leading_ones() {
+            0 => {
+                found |= matches!(lead, b'<' | b'>' | b'\\');
+                continue;
+            }
+            n @ 2..=4 => n as usize,
+            _ => return Err(()),
+        };
+        let mut octets = [lead, 0, 0, 0];
+        for octet in octets.iter_mut().take(n).skip(1) {
+            let c = hex_at(b, i)?;
+            if c & 0xC0 != 0x80 {
+                return Err(());
+            }
+            *octet = c;
+            i += 3;
+        }
+        std::str::from_utf8(&octets[..n]).map_err(|_| ())?;
+    }
+    Ok(found)
+}
+
+/// Mattermost `locale`: at most 5 characters, `ll`, `lll`, `ll-RR` or `ll_RR`.
+fn mattermost_locale(v: &str) -> Option<String> {
+    let n = v.chars().count();
+    if n > MATTERMOST_LOCALE_MAX {
+        return Some(format!(
+            "{} is {n} characters long; Mattermost allows at most {MATTERMOST_LOCALE_MAX} \
+             (a language tag such as en, de, pt-BR)",
+            quote(v)
+        ));
+    }
+    let b = v.as_bytes();
+    let alpha = |r: &[u8]| r.iter().all(u8::is_ascii_alphabetic);
+    let ok = match b.len() {
+        2 | 3 => alpha(b),
+        5 => alpha(&b[..2]) && matches!(b[2], b'-' | b'_') && alpha(&b[3..]),
+        _ => false,
+    };
+    (!ok).then(|| {
+        format!(
+            "{} is not a language tag Mattermost accepts (such as en, de, pt-BR)",
+            quote(v)
+        )
+    })
 }
