@@ -1,8 +1,454 @@
-//! `roster sync` (not implemented yet).
+//! `roster sync`: bring a server in line with a source: plan, then apply.
+//!
+//! ```text
+//! roster sync SOURCE --server URL [--deactivate-missing] [--max-deactivate N|P%] [--force]
+//!             [--check] [--state FILE] [--reactivate] [--protect USER,...] [--scope EXPR]
+//!             [--workers N] [--rate CALLS/PERIOD] [--report FILE] [--rejects FILE] [--dump FILE]
+//! ```
+//! One snapshot of the server (paged at its maximum), then writes only for real
+//! differences: a night where nothing changed costs ⌈users / page size⌉ reads and no
+//! writes. Deactivates, never deletes, and only users roster manages (the `--state`
+//! ledger or `--scope`); never admins, bots, apps, itself or `--protect`. Refuses
+//! (exit 4, nothing written) when deactivations exceed the threshold, when the source
+//! is empty, or when it shrank by more than the threshold since the last run.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result};
+
+use super::import::{Connected, RunArgs, ServerArgs, connect};
+use super::shared;
+use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
+use crate::cli::{ExitError, exit};
+use crate::config::JobConfig;
+use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode};
+use crate::model::User;
+use crate::output::{self, UserWriter, WriterOptions};
+use crate::plan::state::{Header, State};
+use crate::plan::sync::{Plan, Planner, Scope, Snapshot, SyncOptions, Threshold};
+use crate::report::{Action, ReportEntry, Status};
+use crate::target::{CreateOptions, Flavor, MatchKey};
+use crate::validate::Profile;
+
+/// Options shared by `plan` and `sync`.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Sync")]
+pub struct SyncArgs {
+    /// Deactivate managed users that are missing from the source.
+    #[arg(long)]
+    pub deactivate_missing: bool,
+    /// Most deactivations allowed: a count (20) or a percentage of managed users (2%).
+    /// Default: 5 % of managed users or 50, whichever is smaller.
+    #[arg(long, value_name = "N|P%")]
+    pub max_deactivate: Option<Threshold>,
+    /// Override the deactivation threshold and the source-shrink guard, for this run.
+    #[arg(long)]
+    pub force: bool,
+    /// Ledger of managed users and the source size, read before and written after a sync
+    /// (JSON Lines; an import --dump is accepted as a first one).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Reactivate users an administrator deactivated though the source lists them active.
+    #[arg(long)]
+    pub reactivate: bool,
+    /// Never deactivate these users (usernames or emails, comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "USER,...")]
+    pub protect: Vec<String>,
+    /// Also manage server users matching: domain=example.org, role=NAME or all (repeatable).
+    #[arg(long, value_name = "EXPR")]
+    pub scope: Vec<Scope>,
+    /// Match input users with server users by username or email.
+    #[arg(long = "match", value_enum)]
+    pub match_key: Option<MatchKey>,
+}
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = "Credentials: as for `roster import`.
 
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`roster sync` is not implemented yet")
+Examples:
+  roster sync 'ldap://dc1/ou=people,dc=corp?uid,mail,cn' --server https://chat.example.org \\
+      --deactivate-missing --state sync-state.jsonl --report nightly.csv
+  roster sync hr.csv --server https://mm.example.org --check     # exit 3 when changes are pending")]
+pub struct Args {
+    /// Input: a .csv/.tsv/.ldif/.jsonl file, `-` for stdin, or an ldap:// URL.
+    pub source: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    /// Plan only: exit 3 when changes are pending, 0 when the server is in sync.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+/// A plan built against a live server, ready to print, save or apply.
+pub struct Planned {
+    pub connected: Connected,
+    pub plan: Plan,
+    pub pending: Vec<crate::plan::sync::Pending>,
+    pub outs: shared::Outputs,
+    /// Source-matched server users (for the state ledger).
+    pub seen: Vec<User>,
+    pub valid_rows: u64,
+    pub state_path: Option<PathBuf>,
+    pub match_key: MatchKey,
+    pub warnings: Vec<String>,
+}
+
+/// Reads the server snapshot and the source and plans the sync.
+pub fn build_plan(
+    source: Option<&str>,
+    server: &ServerArgs,
+    sync: &SyncArgs,
+    run: &RunArgs,
+    input: &InputArgs,
+    mapping: &MappingArgs,
+    reports: &ReportArgs,
+    job: &JobConfig,
+) -> Result<Planned> {
+    let spec = shared::source_spec(source, job)?;
+    let connected = connect(server, run, job)?;
+    let target = connected.target.clone();
+    let profile = match target.flavor() {
+        Flavor::Rocketchat => Profile::Rocketchat,
+        Flavor::Mattermost => Profile::Mattermost,
+    };
+    let match_key = sync.match_key.or(run.match_key).or(job.import.match_key).unwrap_or_default();
+    let state_path = sync.state.clone().or_else(|| job.sync.state.clone());
+    let state = match &state_path {
+        Some(p) => State::load(p, match_key)?,
+        None => State::default(),
+    };
+    let opts = SyncOptions {
+        deactivate_missing: sync.deactivate_missing || job.sync.deactivate_missing.unwrap_or(false),
+        threshold: match (&sync.max_deactivate, &job.sync.max_deactivate) {
+            (Some(t), _) => *t,
+            (None, Some(s)) => s.parse().map_err(|e: String| anyhow::anyhow!("job file [sync] max_deactivate: {e}"))?,
+            (None, None) => Threshold::Default,
+        },
+        force: sync.force,
+        protect: if sync.protect.is_empty() {
+            job.sync.protect.clone().unwrap_or_default()
+        } else {
+            sync.protect.clone()
+        },
+        scope: if sync.scope.is_empty() {
+            match &job.sync.scope {
+                Some(s) => vec![s.parse().map_err(|e: String| anyhow::anyhow!("job file [sync] scope: {e}"))?],
+                None => Vec::new(),
+            }
+        } else {
+            sync.scope.clone()
+        },
+    };
+    let mut warnings = Vec::new();
+    if opts.deactivate_missing && state.managed.is_empty() && opts.scope.is_empty() {
+        warnings.push(
+            "--deactivate-missing: no user is managed yet (no --state ledger, no --scope), so nobody missing is deactivated; this run's --state will start the ledger".to_string(),
+        );
+    }
+    let reactivate = sync.reactivate || job.sync.reactivate.unwrap_or(false);
+    let planning = Engine::new(
+        target.clone(),
+        EngineOptions {
+            mode: Mode::Upsert,
+            match_key,
+            dry_run: true,
+            reactivate,
+            max_attempts: 1,
+            create: create_options(run, job),
+        },
+    );
+
+    let pb = shared::progress(reports.quiet, "server users read");
+    let snapshot = Snapshot::take(target.as_ref(), match_key, |n| pb.set_position(n as u64))
+        .map_err(|e| ExitError::new(exit::USAGE, format!("reading the server's users: {e}")))?;
+    pb.finish_and_clear();
+
+    let sopts = shared::source_options(input, job)?;
+    let mapping_ = shared::mapping(mapping, job)?;
+    let validator = shared::validator(mapping, job, profile);
+    let mut pipeline = shared::open_pipeline(&spec, &sopts, mapping_, validator)?;
+    let mut outs = shared::Outputs::create(reports, &pipeline)?;
+    let server_url = server.server.clone().or_else(|| job.server.url.clone()).unwrap_or_default();
+    let mut planner = Planner::new(&planning, &snapshot, &state, opts, &server_url, &spec);
+    let pb = shared::progress(reports.quiet, "rows planned");
+    for item in pipeline.by_ref() {
+        // A source that fails (an LDAP search cut short) stops everything: nothing has
+        // been written, and nobody is deactivated on a partial list.
+        let c = item.map_err(|e| {
+            anyhow::Error::new(e).context("reading the source; nothing was written to the server")
+        })?;
+        if let Some(entry) = planner.add(c.clone()) {
+            outs.record(&entry, Some(&c))?;
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    for w in pipeline.take_warnings() {
+        warnings.push(w);
+    }
+    for e in planner.finish() {
+        outs.record(&e, None)?;
+    }
+    let seen: Vec<User> = planner.seen_users().cloned().collect();
+    let valid_rows = planner.valid_rows();
+    let pending = std::mem::take(&mut planner.pending);
+    let plan = planner.plan.clone();
+    Ok(Planned {
+        connected,
+        plan,
+        pending,
+        outs,
+        seen,
+        valid_rows,
+        state_path,
+        match_key,
+        warnings,
+    })
+}
+
+pub fn create_options(run: &RunArgs, job: &JobConfig) -> CreateOptions {
+    CreateOptions {
+        random_password: run.random_password || job.import.random_password.unwrap_or(false),
+        join_default_channels: run.join_default_channels.or(job.import.join_default_channels),
+        send_welcome_email: run.send_welcome_email.or(job.import.send_welcome_email),
+        auth_service: run.auth_service.clone().or_else(|| job.import.auth_service.clone()),
+    }
+}
+
+/// The plan in words, for people: counts, then each change.
+pub fn render_plan(plan: &Plan) -> String {
+    let mut s = format!(
+        "Plan for {} ({}), source {}: {} rows, {} rejected\n  create      {:>7}\n  update      {:>7}\n  deactivate  {:>7}\n  unchanged   {:>7}\n  held inactive {:>5}\n  managed users on the server: {}\n",
+        plan.server,
+        plan.flavor,
+        plan.source,
+        plan.source_rows,
+        plan.rejected,
+        plan.creates.len(),
+        plan.updates.len(),
+        plan.deactivations.len(),
+        plan.unchanged,
+        plan.held_inactive.len(),
+        plan.managed,
+    );
+    if !plan.creates.is_empty() {
+        s.push_str("\nCreates:\n");
+        for i in &plan.creates {
+            s.push_str(&format!("  + {}  <{}>  ({})\n", i.username, i.email, i.origin));
+        }
+    }
+    if !plan.updates.is_empty() {
+        s.push_str("\nUpdates:\n");
+        for i in &plan.updates {
+            s.push_str(&format!("  ~ {}  ({})\n", i.username, i.origin));
+            for c in &i.changes {
+                s.push_str(&format!("      {}: {:?} → {:?}\n", c.field, c.old, c.new));
+            }
+        }
+    }
+    if !plan.deactivations.is_empty() {
+        s.push_str("\nDeactivations:\n");
+        for i in &plan.deactivations {
+            s.push_str(&format!(
+                "  - {}  <{}>  ({})\n",
+                i.username,
+                i.email,
+                i.reason.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    if !plan.held_inactive.is_empty() {
+        s.push_str("\nHeld inactive (deactivated on the server, active in the source; --reactivate to change):\n");
+        for i in &plan.held_inactive {
+            s.push_str(&format!("  ! {}  ({})\n", i.username, i.origin));
+        }
+    }
+    if let Some(r) = &plan.refused {
+        s.push_str(&format!("\nREFUSED: {r}\n"));
+    }
+    s
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    crate::interrupt::install();
+    let started = shared::started();
+    let job = shared::load_job(&args.mapping)?;
+    let Planned {
+        connected,
+        plan,
+        pending,
+        mut outs,
+        seen,
+        valid_rows,
+        state_path,
+        match_key,
+        warnings,
+    } = build_plan(
+        args.source.as_deref(),
+        &args.server,
+        &args.sync,
+        &args.run,
+        &args.input,
+        &args.mapping,
+        &args.reports,
+        &job,
+    )?;
+    shared::print_warnings(warnings, &mut outs.summary);
+    if !args.reports.quiet || args.check {
+        eprint!("{}", render_plan(&plan));
+    }
+    if args.check {
+        let mut summary = outs.finish()?;
+        summary.requests = connected.http.requests.load(Ordering::Relaxed);
+        summary.set_elapsed(started.elapsed());
+        if args.reports.json {
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+        }
+        return Ok(if plan.pending() > 0 { exit::PENDING } else { exit::OK });
+    }
+    if let Some(why) = &plan.refused {
+        let mut summary = outs.finish()?;
+        summary.requests = connected.http.requests.load(Ordering::Relaxed);
+        summary.stopped = Some(format!("refused: {why}"));
+        summary.set_elapsed(started.elapsed());
+        shared::print_summary(&summary, &args.reports)?;
+        return Err(ExitError::new(exit::GUARD, format!("sync refused, nothing was written: {why}")).into());
+    }
+
+    let engine = Arc::new(Engine::new(
+        connected.target.clone(),
+        EngineOptions {
+            mode: Mode::Upsert,
+            match_key,
+            dry_run: false,
+            reactivate: args.sync.reactivate || job.sync.reactivate.unwrap_or(false),
+            max_attempts: args.run.max_attempts.or(job.import.max_attempts).unwrap_or(5),
+            create: create_options(&args.run, &job),
+        },
+    ));
+    let mut dump = open_dump(args.run.dump.as_ref())?;
+    let workers = args.run.workers.or(job.import.workers).unwrap_or(4);
+    let mut results: HashMap<String, Option<User>> = HashMap::new();
+    let mut sink_error = None;
+    let pb = shared::progress(args.reports.quiet, "changes applied");
+    let end = Executor::new(engine.clone(), workers, 1).run(pending.into_iter().map(|p| Ok(p.work)), |f: Finished| {
+        if sink_error.is_some() {
+            return;
+        }
+        pb.inc(1);
+        if let Err(e) = record_applied(&f, &mut outs, &mut dump, &mut results, match_key, connected.target.as_ref()) {
+            sink_error = Some(e);
+        }
+    });
+    pb.finish_and_clear();
+    if let Some(e) = sink_error {
+        return Err(e);
+    }
+    if let Some(d) = dump {
+        d.finish().context("cannot write the dump")?;
+    }
+    let mut summary = outs.finish()?;
+    summary.requests = connected.http.requests.load(Ordering::Relaxed);
+    summary.rate_limited = connected.http.rate_limited.load(Ordering::Relaxed);
+    summary.retries = connected.http.retries.load(Ordering::Relaxed);
+    summary.set_elapsed(started.elapsed());
+    if let Some(f) = &end.fatal {
+        summary.stopped = Some(f.clone());
+        shared::print_summary(&summary, &args.reports)?;
+        return Err(ExitError::new(exit::USAGE, f.clone()).into());
+    }
+    if end.interrupted {
+        summary.stopped = Some("interrupted; run the sync again to finish (it only does what is still different)".into());
+        shared::print_summary(&summary, &args.reports)?;
+        return Ok(exit::INTERRUPTED);
+    }
+    if let Some(p) = &state_path {
+        // The ledger: every source user now on the server, as it now is.
+        let target = connected.target.clone();
+        let mut ledger: Vec<User> = Vec::new();
+        for u in &seen {
+            let key = match_key.of(&target.normalize(u)).unwrap_or_default();
+            match results.remove(&key) {
+                Some(Some(after)) => ledger.push(after),
+                Some(None) => {}
+                None => ledger.push(u.clone()),
+            }
+        }
+        ledger.extend(results.into_values().flatten());
+        ledger.retain(|u| u.active != Some(false));
+        let header = Header {
+            version: 1,
+            server: plan.server.clone(),
+            written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            source_rows: valid_rows,
+            managed: ledger.len() as u64,
+        };
+        State::save(p, &header, &ledger)?;
+    }
+    shared::print_summary(&summary, &args.reports)?;
+    Ok(shared::rows_exit_code(&summary))
+}
+
+pub fn open_dump(path: Option<&PathBuf>) -> Result<Option<Box<dyn UserWriter>>> {
+    match path {
+        Some(p) => {
+            let f = shared::output_format(p, None)?;
+            Ok(Some(
+                output::create(
+                    p,
+                    f,
+                    &WriterOptions {
+                        base_dn: None,
+                        excel: false,
+                        private: true,
+                    },
+                )
+                .with_context(|| format!("cannot create dump {}", p.display()))?,
+            ))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Writes an applied row's outcome and remembers the user as the server now holds it.
+pub fn record_applied(
+    f: &Finished,
+    outs: &mut shared::Outputs,
+    dump: &mut Option<Box<dyn UserWriter>>,
+    results: &mut HashMap<String, Option<User>>,
+    match_key: MatchKey,
+    target: &dyn crate::target::Target,
+) -> Result<()> {
+    outs.record(&f.done.entry, Some(&f.checked))?;
+    if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
+        d.write(u).context("cannot write the dump")?;
+    }
+    if let Some(u) = f.checked.user() {
+        let key = match_key.of(&target.normalize(u)).unwrap_or_default();
+        let after = match (&f.done.entry.status, f.done.entry.action) {
+            (Status::Ok, Action::Deactivate) => None,
+            (Status::Ok, _) => f.done.server_user.clone(),
+            _ => return Ok(()),
+        };
+        results.insert(key, after);
+    }
+    Ok(())
+}
+
+/// Unused entries are still report entries: kept for symmetry with `plan`.
+pub fn planned_entry(p: &crate::plan::sync::Pending) -> ReportEntry {
+    p.entry.clone()
 }

@@ -2,5 +2,7 @@
 //! changed fields) / deactivate / nothing.
 
 pub mod diff;
+pub mod state;
+pub mod sync;
 
 pub use diff::diff;

@@ -1,0 +1,132 @@
+//! The sync state file (`--state`): the ledger of users roster manages, written after
+//! every applied sync, plus the size of the source it was built from.
+//!
+//! It is JSON Lines: a header line `{"roster_state": {...}}` followed by one user per
+//! line (the same objects as a JSONL dump). A dump written by `roster import --dump` (JSON
+//! Lines, CSV or LDIF) is accepted as a first state file: it has no header, so the
+//! source-shrink guard starts with the next run.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::mapping::Mapping;
+use crate::model::User;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::source::{self, Format, SourceOptions};
+use crate::target::MatchKey;
+use crate::validate::{ValidateOptions, Validator};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Header {
+    pub version: u32,
+    pub server: String,
+    pub written: String,
+    /// Valid rows of the source at the last applied sync.
+    pub source_rows: u64,
+    pub managed: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub header: Option<Header>,
+    /// Match keys (lowercased) of managed users.
+    pub managed: HashSet<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read state file {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("cannot write state file {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct HeaderLine {
+    roster_state: Header,
+}
+
+impl State {
+    /// Reads a state file; a missing file is an empty state (first run).
+    pub fn load(path: &Path, by: MatchKey) -> Result<State, StateError> {
+        if !path.exists() {
+            return Ok(State::default());
+        }
+        let err = |message: String| StateError::Read {
+            path: path.display().to_string(),
+            message,
+        };
+        let spec = path.to_string_lossy().to_string();
+        match Format::detect(&spec) {
+            Some(Format::Csv | Format::Tsv | Format::Ldif) => {
+                // A dump in another format: read it as a source with the default mapping.
+                let src = source::open(&spec, &SourceOptions::default()).map_err(|e| err(e.to_string()))?;
+                let p = Pipeline::new(src, Mapping::default(), Validator::new(ValidateOptions::default()))
+                    .without_duplicate_check();
+                let mut st = State::default();
+                for item in p {
+                    let c = item.map_err(|e| err(e.to_string()))?;
+                    let user = match &c.outcome {
+                        Outcome::Valid { user, .. } => Some(user),
+                        Outcome::Rejected { user, .. } => user.as_ref(),
+                    };
+                    if let Some(k) = user.and_then(|u| by.of(u)) {
+                        st.managed.insert(k);
+                    }
+                }
+                Ok(st)
+            }
+            _ => {
+                let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+                let mut st = State::default();
+                for (i, line) in BufReader::new(f).lines().enumerate() {
+                    let line = line.map_err(|e| err(e.to_string()))?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    if let Ok(h) = serde_json::from_str::<HeaderLine>(&line) {
+                        st.header = Some(h.roster_state);
+                        continue;
+                    }
+                    let u: User = serde_json::from_str(&line)
+                        .map_err(|e| err(format!("line {}: {e}", i + 1)))?;
+                    if let Some(k) = by.of(&u) {
+                        st.managed.insert(k);
+                    }
+                }
+                Ok(st)
+            }
+        }
+    }
+
+    /// Writes the ledger atomically (temporary file, then rename), mode 0600.
+    pub fn save(path: &Path, header: &Header, users: &[User]) -> Result<(), StateError> {
+        let werr = |e: std::io::Error| StateError::Write {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let mut tmp = path.as_os_str().to_os_string();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        {
+            let mut out = crate::output::create_output(&tmp, true).map_err(werr)?;
+            let h = HeaderLine {
+                roster_state: header.clone(),
+            };
+            serde_json::to_writer(&mut out, &h).map_err(|e| werr(e.into()))?;
+            out.write_all(b"\n").map_err(werr)?;
+            for u in users {
+                serde_json::to_writer(&mut out, u).map_err(|e| werr(e.into()))?;
+                out.write_all(b"\n").map_err(werr)?;
+            }
+            out.flush().map_err(werr)?;
+        }
+        std::fs::rename(&tmp, path).map_err(werr)
+    }
+}

@@ -1,0 +1,555 @@
+//! Sync planning: one snapshot of the server, the source compared with it row by row,
+//! deactivation candidates, and the guards that keep a bad night from deactivating the
+//! company.
+//!
+//! The per-row decision is the import engine's own, run as a dry run against the
+//! snapshot, so a plan and its application can never disagree.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::exec::engine::{Engine, HELD_INACTIVE};
+use crate::exec::Work;
+use crate::model::{Field, Intent, Origin, RawText, User};
+use crate::pipeline::{Checked, Outcome};
+use crate::plan::state::State;
+use crate::report::{Action, ReportEntry, Status};
+use crate::target::{CallError, CallStats, Flavor, MatchKey, Target};
+
+/// The deactivation threshold (`--max-deactivate N|P%`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Threshold {
+    /// 5 % of managed users or 50 users, whichever is smaller.
+    #[default]
+    Default,
+    Count(u64),
+    Percent(f64),
+}
+
+impl std::str::FromStr for Threshold {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Threshold, String> {
+        let s = s.trim();
+        let bad = || format!("--max-deactivate {s:?}: expected a count (10) or a percentage (2%)");
+        if let Some(p) = s.strip_suffix('%') {
+            let v: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&v) {
+                return Err(bad());
+            }
+            return Ok(Threshold::Percent(v));
+        }
+        s.parse().map(Threshold::Count).map_err(|_| bad())
+    }
+}
+
+impl Threshold {
+    /// The largest number of deactivations allowed out of `base` managed users.
+    pub fn limit(self, base: u64) -> f64 {
+        match self {
+            Threshold::Default => (base as f64 * 0.05).min(50.0),
+            Threshold::Count(n) => n as f64,
+            Threshold::Percent(p) => base as f64 * p / 100.0,
+        }
+    }
+    pub fn describe(self, base: u64) -> String {
+        match self {
+            Threshold::Default => format!(
+                "the default threshold (5 % of {base} managed users or 50, whichever is smaller: {:.1})",
+                self.limit(base)
+            ),
+            Threshold::Count(n) => format!("--max-deactivate {n}"),
+            Threshold::Percent(p) => format!("--max-deactivate {p}% of {base} = {:.1}", self.limit(base)),
+        }
+    }
+}
+
+/// Which server users a sync manages, besides those in the state file (`--scope`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every user (admins, bots, apps and protected users excepted).
+    All,
+    /// Users whose email is in this domain.
+    Domain(String),
+    /// Users holding this role.
+    Role(String),
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Scope, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("all") {
+            return Ok(Scope::All);
+        }
+        match s.split_once('=') {
+            Some((k, v)) if k.trim() == "domain" && !v.trim().is_empty() => {
+                Ok(Scope::Domain(v.trim().trim_start_matches('@').to_lowercase()))
+            }
+            Some((k, v)) if k.trim() == "role" && !v.trim().is_empty() => Ok(Scope::Role(v.trim().to_string())),
+            _ => Err(format!("--scope {s:?}: expected domain=example.org, role=NAME or all")),
+        }
+    }
+}
+
+impl Scope {
+    fn matches(&self, u: &User) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Domain(d) => u
+                .email
+                .as_deref()
+                .and_then(|e| e.rsplit_once('@'))
+                .is_some_and(|(_, dom)| dom.eq_ignore_ascii_case(d)),
+            Scope::Role(r) => u.roles.as_ref().is_some_and(|rs| rs.iter().any(|x| x == r)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SyncOptions {
+    pub deactivate_missing: bool,
+    pub threshold: Threshold,
+    pub force: bool,
+    pub protect: Vec<String>,
+    pub scope: Vec<Scope>,
+}
+
+/// One snapshot of the server, taken by paging at its largest page size.
+pub struct Snapshot {
+    pub users: Vec<User>,
+    index: HashMap<String, usize>,
+    pub requests: u32,
+}
+
+impl Snapshot {
+    pub fn take(target: &dyn Target, by: MatchKey, mut progress: impl FnMut(usize)) -> Result<Snapshot, CallError> {
+        let mut stats = CallStats::default();
+        let mut users = Vec::new();
+        let mut page = 0;
+        loop {
+            let p = target.list(page, &mut stats)?;
+            let n = p.users.len();
+            users.extend(p.users);
+            progress(users.len());
+            if !p.more || n == 0 {
+                break;
+            }
+            page += 1;
+        }
+        let index = users
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| by.of(&target.normalize(u)).map(|k| (k, i)))
+            .collect();
+        Ok(Snapshot {
+            users,
+            index,
+            requests: stats.requests,
+        })
+    }
+
+    pub fn get(&self, key: &str) -> Option<(usize, &User)> {
+        self.index.get(key).map(|&i| (i, &self.users[i]))
+    }
+}
+
+/// One field's change, for people reading a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// One user a plan touches.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlanItem {
+    pub origin: String,
+    pub username: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// The user as the source wants it (creates and updates; never a password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+}
+
+/// What a sync would do. Saved by `roster plan -o plan.json`, applied by `roster apply`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Plan {
+    pub roster_plan: u32,
+    pub server: String,
+    pub flavor: Flavor,
+    #[serde(rename = "match")]
+    pub match_key: MatchKey,
+    pub created: String,
+    pub source: String,
+    pub source_rows: u64,
+    pub rejected: u64,
+    pub unchanged: u64,
+    pub managed: u64,
+    pub creates: Vec<PlanItem>,
+    pub updates: Vec<PlanItem>,
+    pub deactivations: Vec<PlanItem>,
+    pub held_inactive: Vec<PlanItem>,
+    /// Set when a guard refuses the plan: why, and how to override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+impl Plan {
+    pub fn pending(&self) -> usize {
+        self.creates.len() + self.updates.len() + self.deactivations.len()
+    }
+}
+
+/// A row to apply, as planned.
+pub struct Pending {
+    pub work: Work,
+    pub action: Action,
+    /// The dry-run entry: what will be done.
+    pub entry: ReportEntry,
+}
+
+/// Builds a plan from source rows and a snapshot.
+pub struct Planner<'a> {
+    engine: &'a Engine,
+    snapshot: &'a Snapshot,
+    state: &'a State,
+    opts: SyncOptions,
+    seen: Vec<bool>,
+    pub plan: Plan,
+    pub pending: Vec<Pending>,
+    valid_rows: u64,
+}
+
+impl<'a> Planner<'a> {
+    /// `engine` must be a dry-run engine: planning makes no calls.
+    pub fn new(engine: &'a Engine, snapshot: &'a Snapshot, state: &'a State, opts: SyncOptions, server: &str, source: &str) -> Self {
+        let target = engine.target();
+        Planner {
+            engine,
+            snapshot,
+            state,
+            opts,
+            seen: vec![false; snapshot.users.len()],
+            plan: Plan {
+                roster_plan: 1,
+                server: server.to_string(),
+                flavor: target.flavor(),
+                match_key: engine.options().match_key,
+                created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+                source: source.to_string(),
+                source_rows: 0,
+                rejected: 0,
+                unchanged: 0,
+                managed: 0,
+                creates: Vec::new(),
+                updates: Vec::new(),
+                deactivations: Vec::new(),
+                held_inactive: Vec::new(),
+                refused: None,
+            },
+            pending: Vec::new(),
+            valid_rows: 0,
+        }
+    }
+
+    fn protected(&self, u: &User) -> bool {
+        self.engine.target().is_protected(u)
+            || self
+                .opts
+                .protect
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&u.username) || u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(p)))
+    }
+
+    fn managed(&self, u: &User) -> bool {
+        let by = self.engine.options().match_key;
+        let key = by.of(&self.engine.target().normalize(u));
+        key.is_some_and(|k| self.state.managed.contains(&k)) || self.opts.scope.iter().any(|s| s.matches(u))
+    }
+
+    /// Adds one source row; returns its report entry when it is final now (unchanged,
+    /// rejected, skipped), or `None` when it waits to be applied.
+    pub fn add(&mut self, checked: Checked) -> Option<ReportEntry> {
+        self.plan.source_rows += 1;
+        let (user, intent) = match &checked.outcome {
+            Outcome::Valid { user, intent } => (user.clone(), intent.clone()),
+            Outcome::Rejected { .. } => {
+                self.plan.rejected += 1;
+                return Some(checked.offline_entry());
+            }
+        };
+        self.valid_rows += 1;
+        let target = self.engine.target();
+        let desired = target.normalize(&user);
+        let found = self
+            .engine
+            .options()
+            .match_key
+            .of(&desired)
+            .and_then(|k| self.snapshot.get(&k));
+        if let Some((i, _)) = found {
+            self.seen[i] = true;
+        }
+        let current = found.map(|(_, u)| u.clone());
+        let done = self.engine.run(&user, &intent, Some(current.clone()));
+        let mut entry = done.entry;
+        let item = |reason: Option<String>, changes: Vec<FieldChange>, with_user: bool| PlanItem {
+            origin: checked.origin.to_string(),
+            username: desired.username.clone(),
+            email: desired.email.clone().unwrap_or_default(),
+            id: current.as_ref().and_then(|c| c.id.clone()),
+            reason,
+            changes,
+            user: with_user.then(|| desired.clone()),
+        };
+        if entry.error == HELD_INACTIVE {
+            self.plan.held_inactive.push(item(Some(HELD_INACTIVE.into()), Vec::new(), false));
+        }
+        if entry.status != Status::Ok {
+            return Some(entry);
+        }
+        if entry.action == Action::Create && desired.active == Some(false) {
+            entry.action = Action::None;
+            entry.status = Status::Skipped;
+            entry.changed.clear();
+            entry.error = "disabled at the source: not created".into();
+            return Some(entry);
+        }
+        let changes = match &current {
+            Some(c) => entry
+                .changed
+                .iter()
+                .filter_map(|f| Field::parse(f))
+                .map(|f| FieldChange {
+                    field: f.name().into_owned(),
+                    old: field_value(c, &f),
+                    new: field_value(&desired, &f),
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let is_deactivation = entry.action == Action::Deactivate
+            || (entry.action == Action::Update
+                && desired.active == Some(false)
+                && entry.changed.iter().any(|f| f == "active"));
+        if is_deactivation && current.as_ref().is_some_and(|c| self.protected(c)) {
+            entry.status = Status::Skipped;
+            entry.error = "protected: admins, bots, apps, the account roster runs as and --protect are never deactivated".into();
+            entry.action = Action::None;
+            entry.changed.clear();
+            return Some(entry);
+        }
+        match entry.action {
+            Action::None => {
+                self.plan.unchanged += 1;
+                return Some(entry);
+            }
+            Action::Create => self.plan.creates.push(item(None, Vec::new(), true)),
+            Action::Update if is_deactivation => self
+                .plan
+                .deactivations
+                .push(item(Some("disabled at the source".into()), changes.clone(), true)),
+            Action::Update => self.plan.updates.push(item(None, changes.clone(), true)),
+            Action::Deactivate => self
+                .plan
+                .deactivations
+                .push(item(Some("deleted at the source (LDIF delete)".into()), Vec::new(), false)),
+        }
+        // Apply exactly what was planned: a modify of the changed fields.
+        let intent = match (entry.action, &intent) {
+            (Action::Update, _) => Intent::Modify(entry.changed.iter().filter_map(|f| Field::parse(f)).collect()),
+            (_, i) => i.clone(),
+        };
+        let mut checked = checked;
+        checked.outcome = Outcome::Valid { user, intent };
+        self.pending.push(Pending {
+            work: Work {
+                checked,
+                known: Some(current),
+            },
+            action: entry.action,
+            entry,
+        });
+        None
+    }
+
+    /// Adds deactivations of managed users missing from the source and applies the
+    /// guards. Returns the report entries of rows refused by a guard.
+    pub fn finish(&mut self) -> Vec<ReportEntry> {
+        let base = self
+            .snapshot
+            .users
+            .iter()
+            .filter(|u| u.active != Some(false) && !self.protected(u) && self.managed(u))
+            .count() as u64;
+        self.plan.managed = base;
+        if self.opts.deactivate_missing {
+            for (i, u) in self.snapshot.users.iter().enumerate() {
+                if self.seen[i] || u.active == Some(false) || self.protected(u) || !self.managed(u) {
+                    continue;
+                }
+                let origin = format!("server:{}", u.username);
+                self.plan.deactivations.push(PlanItem {
+                    origin: origin.clone(),
+                    username: u.username.clone(),
+                    email: u.email.clone().unwrap_or_default(),
+                    id: u.id.clone(),
+                    reason: Some("missing from the source".into()),
+                    changes: Vec::new(),
+                    user: None,
+                });
+                let mut target_user = u.clone();
+                target_user.origin = Origin(origin.clone());
+                let mut entry = ReportEntry::new(origin.clone(), &u.username, u.email.as_deref());
+                entry.action = Action::Deactivate;
+                entry.changed = vec!["active".into()];
+                self.pending.push(Pending {
+                    work: Work {
+                        checked: Checked {
+                            origin: Origin(origin),
+                            dn: None,
+                            attrs: Default::default(),
+                            raw: RawText::None,
+                            outcome: Outcome::Valid {
+                                user: target_user,
+                                intent: Intent::Deactivate,
+                            },
+                        },
+                        known: Some(Some(u.clone())),
+                    },
+                    action: Action::Deactivate,
+                    entry,
+                });
+            }
+        }
+        let refused = self.guard(base);
+        let mut refused_entries = Vec::new();
+        if let Some(why) = refused {
+            self.plan.refused = Some(why.clone());
+            for p in self.pending.drain(..) {
+                let u = match &p.work.checked.outcome {
+                    Outcome::Valid { user, .. } => user,
+                    Outcome::Rejected { .. } => continue,
+                };
+                let mut e = ReportEntry::new(p.work.checked.origin.to_string(), &u.username, u.email.as_deref());
+                e.action = p.action;
+                e.status = Status::Skipped;
+                e.error = format!("refused: {why}");
+                refused_entries.push(e);
+            }
+        }
+        refused_entries
+    }
+
+    fn guard(&self, base: u64) -> Option<String> {
+        let n = self.plan.deactivations.len() as u64;
+        if n == 0 {
+            return None;
+        }
+        if self.valid_rows == 0 {
+            return Some(format!(
+                "the source has no valid rows, and a sync would deactivate {n} users; an empty source is never trusted (check the file or the LDAP filter)"
+            ));
+        }
+        if self.opts.force {
+            return None;
+        }
+        let limit = self.opts.threshold.limit(base);
+        if n as f64 > limit {
+            return Some(format!(
+                "{n} deactivations exceed {}; check the source, then rerun with --max-deactivate N|P% or --force",
+                self.opts.threshold.describe(base)
+            ));
+        }
+        if let Some(prev) = self.state.header.as_ref().map(|h| h.source_rows)
+            && self.valid_rows < prev
+        {
+            let shrink = prev - self.valid_rows;
+            let allowed = self.opts.threshold.limit(prev);
+            if shrink as f64 > allowed {
+                return Some(format!(
+                    "the source shrank from {prev} to {} valid rows since the last sync (more than {}); deactivations are refused until the source is checked (rerun with --force if the shrink is real)",
+                    self.valid_rows,
+                    self.opts.threshold.describe(prev)
+                ));
+            }
+        }
+        None
+    }
+
+    pub fn valid_rows(&self) -> u64 {
+        self.valid_rows
+    }
+
+    /// Server users the source matched, as the snapshot saw them.
+    pub fn seen_users(&self) -> impl Iterator<Item = &User> {
+        self.snapshot
+            .users
+            .iter()
+            .zip(&self.seen)
+            .filter(|(_, s)| **s)
+            .map(|(u, _)| u)
+    }
+}
+
+/// A field's value as text, for plans.
+pub fn field_value(u: &User, f: &Field) -> String {
+    let t = |v: &Option<String>| v.clone().unwrap_or_default();
+    let b = |v: Option<bool>| v.map(|b| b.to_string()).unwrap_or_default();
+    match f {
+        Field::Username => u.username.clone(),
+        Field::Email => t(&u.email),
+        Field::Name => t(&u.name),
+        Field::FirstName => t(&u.first_name),
+        Field::LastName => t(&u.last_name),
+        Field::Nickname => t(&u.nickname),
+        Field::Position => t(&u.position),
+        Field::Locale => t(&u.locale),
+        Field::Active => b(u.active),
+        Field::Roles => u.roles.clone().unwrap_or_default().join(" "),
+        Field::Password => String::new(),
+        Field::RequirePasswordChange => b(u.require_password_change),
+        Field::Verified => b(u.verified),
+        Field::ExternalId => t(&u.external_id),
+        Field::Custom(k) => u.custom_fields.get(k).cloned().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds() {
+        assert_eq!("10".parse::<Threshold>().unwrap(), Threshold::Count(10));
+        assert_eq!("2.5%".parse::<Threshold>().unwrap(), Threshold::Percent(2.5));
+        assert!("x".parse::<Threshold>().is_err());
+        assert!("120%".parse::<Threshold>().is_err());
+        assert_eq!(Threshold::Default.limit(100), 5.0);
+        assert_eq!(Threshold::Default.limit(10_000), 50.0);
+    }
+
+    #[test]
+    fn scopes() {
+        let u = User {
+            username: "a".into(),
+            email: Some("A@Example.org".into()),
+            roles: Some(vec!["user".into()]),
+            ..User::default()
+        };
+        assert!("domain=example.org".parse::<Scope>().unwrap().matches(&u));
+        assert!(!"domain=example.com".parse::<Scope>().unwrap().matches(&u));
+        assert!("role=user".parse::<Scope>().unwrap().matches(&u));
+        assert!("all".parse::<Scope>().unwrap().matches(&u));
+        assert!("domain=".parse::<Scope>().is_err());
+    }
+}
