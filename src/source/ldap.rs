@@ -17,7 +17,10 @@
 //! Never silently partial: a search the server ends with anything but success (size,
 //! time or administrative limit, ...), a broken paging exchange, a timeout or a dropped
 //! connection is an [`LdapSourceError`] from `next_item`, never an early `Ok(None)`.
-//! [`LdapSource::is_complete`] says whether the whole result was read.
+//! [`LdapSource::is_complete`] says whether the whole result was read. Paging is driven
+//! here rather than by ldap3's `PagedResults` adapter, which moves on to the next page
+//! without looking at the page's result code and panics on a malformed control: each
+//! page's result code is checked, and a cookie that makes no progress is an error.
 //!
 //! The bind password comes from `ROSTER_LDAP_PASSWORD`, the file named by
 //! `ROSTER_LDAP_PASSWORD_FILE`, or a prompt on the terminal; without a bind DN the bind

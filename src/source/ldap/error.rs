@@ -13,7 +13,7 @@ pub enum LdapSourceError {
 
     /// A flag or `[source]` setting has a value roster cannot use (scope, page size, ...).
     #[error("{0}")]
-    Option(String),
+    BadOption(String),
 
     /// The search filter does not parse.
     #[error(

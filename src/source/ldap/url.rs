@@ -340,7 +340,7 @@ impl SearchSpec {
     /// Parses `url` and applies `opts` (which win over the URL) and the defaults.
     pub fn new(url: &str, opts: &LdapOptions) -> Result<SearchSpec, LdapSourceError> {
         let u = LdapUrl::parse(url)?;
-        let opt = |m: String| LdapSourceError::Option(m);
+        let opt = |m: String| LdapSourceError::BadOption(m);
 
         let host = if u.host.is_empty() {
             "localhost".to_string()
