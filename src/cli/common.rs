@@ -59,6 +59,9 @@ pub struct LdapArgs {
     /// Bind DN; the password comes from ROSTER_LDAP_PASSWORD(_FILE) or a prompt. None = anonymous.
     #[arg(long)]
     pub bind_dn: Option<String>,
+    /// Longest wait for the LDAP server's bind answer and each search page, in seconds (default 120).
+    #[arg(long, value_name = "SECS")]
+    pub ldap_timeout: Option<u64>,
 }
 
 /// Mapping and validation.

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::shared;
-use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
+use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
 use crate::cli::exit;
 use crate::model::Intent;
 use crate::output::{self, WriterOptions};
@@ -48,13 +48,15 @@ pub struct Args {
     pub mapping: MappingArgs,
     #[command(flatten)]
     pub reports: ReportArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     let started = shared::started();
     let job = shared::load_job(&args.mapping)?;
-    let opts = shared::source_options(&args.input, &job)?;
+    let opts = shared::source_options(&args.input, &args.tls, &job)?;
     let mapping = shared::mapping(&args.mapping, &job)?;
     let validator = shared::validator(&args.mapping, &job, Profile::Generic);
     let out_format = shared::output_format(&args.output, args.to)?;

@@ -132,7 +132,7 @@ pub fn run(args: Args) -> Result<i32> {
         Flavor::Rocketchat => Profile::Rocketchat,
         Flavor::Mattermost => Profile::Mattermost,
     };
-    let opts = shared::source_options(&args.input, &job)?;
+    let opts = shared::source_options(&args.input, &args.server.tls, &job)?;
     let mapping = shared::mapping(&args.mapping, &job)?;
     let validator = shared::validator(&args.mapping, &job, profile);
     let pipeline = shared::open_pipeline(&spec, &opts, mapping, validator)?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
+use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
 use crate::config::JobConfig;
 use crate::mapping::Mapping;
 use crate::pipeline::{Checked, Pipeline};
@@ -27,7 +27,8 @@ pub fn source_spec(arg: Option<&str>, job: &JobConfig) -> Result<String> {
 }
 
 /// Source options from flags, falling back to the job file's `[source]` table.
-pub fn source_options(input: &InputArgs, job: &JobConfig) -> Result<SourceOptions> {
+/// `tls` is the command's `--ca-file`/`--insecure`, which also apply to ldaps:// and StartTLS.
+pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Result<SourceOptions> {
     let s = &job.source;
     let delimiter = match (&input.delimiter, &s.delimiter) {
         (Some(d), _) => Some(*d),
@@ -54,9 +55,12 @@ pub fn source_options(input: &InputArgs, job: &JobConfig) -> Result<SourceOption
             page_size: l.page_size.or(s.page_size),
             no_paging: l.no_paging || s.no_paging.unwrap_or(false),
             starttls: l.starttls || s.starttls.unwrap_or(false),
-            ca_file: s.ca_file.clone(),
+            ca_file: tls.ca_file.clone().or_else(|| s.ca_file.clone()),
             bind_dn: l.bind_dn.clone().or_else(|| s.bind_dn.clone()),
-            insecure: false,
+            insecure: tls.insecure,
+            connect_timeout: None,
+            timeout: l.ldap_timeout.map(std::time::Duration::from_secs),
+            password: None,
         },
     })
 }

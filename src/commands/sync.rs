@@ -124,7 +124,11 @@ pub fn build_plan(
         Flavor::Rocketchat => Profile::Rocketchat,
         Flavor::Mattermost => Profile::Mattermost,
     };
-    let match_key = sync.match_key.or(run.match_key).or(job.import.match_key).unwrap_or_default();
+    let match_key = sync
+        .match_key
+        .or(run.match_key)
+        .or(job.import.match_key)
+        .unwrap_or_default();
     let state_path = sync.state.clone().or_else(|| job.sync.state.clone());
     let state = match &state_path {
         Some(p) => State::load(p, match_key)?,
@@ -134,7 +138,9 @@ pub fn build_plan(
         deactivate_missing: sync.deactivate_missing || job.sync.deactivate_missing.unwrap_or(false),
         threshold: match (&sync.max_deactivate, &job.sync.max_deactivate) {
             (Some(t), _) => *t,
-            (None, Some(s)) => s.parse().map_err(|e: String| anyhow::anyhow!("job file [sync] max_deactivate: {e}"))?,
+            (None, Some(s)) => s
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("job file [sync] max_deactivate: {e}"))?,
             (None, None) => Threshold::Default,
         },
         force: sync.force,
@@ -145,7 +151,10 @@ pub fn build_plan(
         },
         scope: if sync.scope.is_empty() {
             match &job.sync.scope {
-                Some(s) => vec![s.parse().map_err(|e: String| anyhow::anyhow!("job file [sync] scope: {e}"))?],
+                Some(s) => vec![
+                    s.parse()
+                        .map_err(|e: String| anyhow::anyhow!("job file [sync] scope: {e}"))?,
+                ],
                 None => Vec::new(),
             }
         } else {
@@ -176,12 +185,16 @@ pub fn build_plan(
         .map_err(|e| ExitError::new(exit::USAGE, format!("reading the server's users: {e}")))?;
     pb.finish_and_clear();
 
-    let sopts = shared::source_options(input, job)?;
+    let sopts = shared::source_options(input, &server.tls, job)?;
     let mapping_ = shared::mapping(mapping, job)?;
     let validator = shared::validator(mapping, job, profile);
     let mut pipeline = shared::open_pipeline(&spec, &sopts, mapping_, validator)?;
     let mut outs = shared::Outputs::create(reports, &pipeline)?;
-    let server_url = server.server.clone().or_else(|| job.server.url.clone()).unwrap_or_default();
+    let server_url = server
+        .server
+        .clone()
+        .or_else(|| job.server.url.clone())
+        .unwrap_or_default();
     let mut planner = Planner::new(&planning, &snapshot, &state, opts, &server_url, &spec);
     let pb = shared::progress(reports.quiet, "rows planned");
     for item in pipeline.by_ref() {
@@ -222,9 +235,14 @@ pub fn build_plan(
 pub fn create_options(run: &RunArgs, job: &JobConfig) -> CreateOptions {
     CreateOptions {
         random_password: run.random_password || job.import.random_password.unwrap_or(false),
-        join_default_channels: run.join_default_channels.or(job.import.join_default_channels),
+        join_default_channels: run
+            .join_default_channels
+            .or(job.import.join_default_channels),
         send_welcome_email: run.send_welcome_email.or(job.import.send_welcome_email),
-        auth_service: run.auth_service.clone().or_else(|| job.import.auth_service.clone()),
+        auth_service: run
+            .auth_service
+            .clone()
+            .or_else(|| job.import.auth_service.clone()),
     }
 }
 
@@ -247,7 +265,10 @@ pub fn render_plan(plan: &Plan) -> String {
     if !plan.creates.is_empty() {
         s.push_str("\nCreates:\n");
         for i in &plan.creates {
-            s.push_str(&format!("  + {}  <{}>  ({})\n", i.username, i.email, i.origin));
+            s.push_str(&format!(
+                "  + {}  <{}>  ({})\n",
+                i.username, i.email, i.origin
+            ));
         }
     }
     if !plan.updates.is_empty() {
@@ -317,7 +338,11 @@ pub fn run(args: Args) -> Result<i32> {
         if args.reports.json {
             println!("{}", serde_json::to_string_pretty(&plan)?);
         }
-        return Ok(if plan.pending() > 0 { exit::PENDING } else { exit::OK });
+        return Ok(if plan.pending() > 0 {
+            exit::PENDING
+        } else {
+            exit::OK
+        });
     }
     if let Some(why) = &plan.refused {
         let mut summary = outs.finish()?;
@@ -325,7 +350,11 @@ pub fn run(args: Args) -> Result<i32> {
         summary.stopped = Some(format!("refused: {why}"));
         summary.set_elapsed(started.elapsed());
         shared::print_summary(&summary, &args.reports)?;
-        return Err(ExitError::new(exit::GUARD, format!("sync refused, nothing was written: {why}")).into());
+        return Err(ExitError::new(
+            exit::GUARD,
+            format!("sync refused, nothing was written: {why}"),
+        )
+        .into());
     }
 
     let engine = Arc::new(Engine::new(
@@ -335,7 +364,11 @@ pub fn run(args: Args) -> Result<i32> {
             match_key,
             dry_run: false,
             reactivate: args.sync.reactivate || job.sync.reactivate.unwrap_or(false),
-            max_attempts: args.run.max_attempts.or(job.import.max_attempts).unwrap_or(5),
+            max_attempts: args
+                .run
+                .max_attempts
+                .or(job.import.max_attempts)
+                .unwrap_or(5),
             create: create_options(&args.run, &job),
         },
     ));
@@ -344,15 +377,25 @@ pub fn run(args: Args) -> Result<i32> {
     let mut results: HashMap<String, Option<User>> = HashMap::new();
     let mut sink_error = None;
     let pb = shared::progress(args.reports.quiet, "changes applied");
-    let end = Executor::new(engine.clone(), workers, 1).run(pending.into_iter().map(|p| Ok(p.work)), |f: Finished| {
-        if sink_error.is_some() {
-            return;
-        }
-        pb.inc(1);
-        if let Err(e) = record_applied(&f, &mut outs, &mut dump, &mut results, match_key, connected.target.as_ref()) {
-            sink_error = Some(e);
-        }
-    });
+    let end = Executor::new(engine.clone(), workers, 1).run(
+        pending.into_iter().map(|p| Ok(p.work)),
+        |f: Finished| {
+            if sink_error.is_some() {
+                return;
+            }
+            pb.inc(1);
+            if let Err(e) = record_applied(
+                &f,
+                &mut outs,
+                &mut dump,
+                &mut results,
+                match_key,
+                connected.target.as_ref(),
+            ) {
+                sink_error = Some(e);
+            }
+        },
+    );
     pb.finish_and_clear();
     if let Some(e) = sink_error {
         return Err(e);
@@ -371,7 +414,10 @@ pub fn run(args: Args) -> Result<i32> {
         return Err(ExitError::new(exit::USAGE, f.clone()).into());
     }
     if end.interrupted {
-        summary.stopped = Some("interrupted; run the sync again to finish (it only does what is still different)".into());
+        summary.stopped = Some(
+            "interrupted; run the sync again to finish (it only does what is still different)"
+                .into(),
+        );
         shared::print_summary(&summary, &args.reports)?;
         return Ok(exit::INTERRUPTED);
     }

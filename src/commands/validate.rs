@@ -10,7 +10,7 @@
 use anyhow::Result;
 
 use super::shared;
-use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
+use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
 use crate::cli::exit;
 use crate::validate::Profile;
 
@@ -27,6 +27,8 @@ pub struct Args {
     pub mapping: MappingArgs,
     #[command(flatten)]
     pub reports: ReportArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 pub fn run(args: Args) -> Result<i32> {
@@ -34,7 +36,7 @@ pub fn run(args: Args) -> Result<i32> {
     let started = shared::started();
     let job = shared::load_job(&args.mapping)?;
     let spec = shared::source_spec(args.source.as_deref(), &job)?;
-    let opts = shared::source_options(&args.input, &job)?;
+    let opts = shared::source_options(&args.input, &args.tls, &job)?;
     let mapping = shared::mapping(&args.mapping, &job)?;
     let validator = shared::validator(&args.mapping, &job, Profile::Generic);
     let mut pipeline = shared::open_pipeline(&spec, &opts, mapping, validator)?;

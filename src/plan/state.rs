@@ -66,9 +66,14 @@ impl State {
         match Format::detect(&spec) {
             Some(Format::Csv | Format::Tsv | Format::Ldif) => {
                 // A dump in another format: read it as a source with the default mapping.
-                let src = source::open(&spec, &SourceOptions::default()).map_err(|e| err(e.to_string()))?;
-                let p = Pipeline::new(src, Mapping::default(), Validator::new(ValidateOptions::default()))
-                    .without_duplicate_check();
+                let src = source::open(&spec, &SourceOptions::default())
+                    .map_err(|e| err(e.to_string()))?;
+                let p = Pipeline::new(
+                    src,
+                    Mapping::default(),
+                    Validator::new(ValidateOptions::default()),
+                )
+                .without_duplicate_check();
                 let mut st = State::default();
                 for item in p {
                     let c = item.map_err(|e| err(e.to_string()))?;

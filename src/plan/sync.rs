@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::exec::engine::{Engine, HELD_INACTIVE};
 use crate::exec::Work;
+use crate::exec::engine::{Engine, HELD_INACTIVE};
 use crate::model::{Field, Intent, Origin, RawText, User};
 use crate::pipeline::{Checked, Outcome};
 use crate::plan::state::State;
@@ -59,7 +59,9 @@ impl Threshold {
                 self.limit(base)
             ),
             Threshold::Count(n) => format!("--max-deactivate {n}"),
-            Threshold::Percent(p) => format!("--max-deactivate {p}% of {base} = {:.1}", self.limit(base)),
+            Threshold::Percent(p) => {
+                format!("--max-deactivate {p}% of {base} = {:.1}", self.limit(base))
+            }
         }
     }
 }
@@ -83,11 +85,15 @@ impl std::str::FromStr for Scope {
             return Ok(Scope::All);
         }
         match s.split_once('=') {
-            Some((k, v)) if k.trim() == "domain" && !v.trim().is_empty() => {
-                Ok(Scope::Domain(v.trim().trim_start_matches('@').to_lowercase()))
+            Some((k, v)) if k.trim() == "domain" && !v.trim().is_empty() => Ok(Scope::Domain(
+                v.trim().trim_start_matches('@').to_lowercase(),
+            )),
+            Some((k, v)) if k.trim() == "role" && !v.trim().is_empty() => {
+                Ok(Scope::Role(v.trim().to_string()))
             }
-            Some((k, v)) if k.trim() == "role" && !v.trim().is_empty() => Ok(Scope::Role(v.trim().to_string())),
-            _ => Err(format!("--scope {s:?}: expected domain=example.org, role=NAME or all")),
+            _ => Err(format!(
+                "--scope {s:?}: expected domain=example.org, role=NAME or all"
+            )),
         }
     }
 }
@@ -123,7 +129,11 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn take(target: &dyn Target, by: MatchKey, mut progress: impl FnMut(usize)) -> Result<Snapshot, CallError> {
+    pub fn take(
+        target: &dyn Target,
+        by: MatchKey,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Snapshot, CallError> {
         let mut stats = CallStats::default();
         let mut users = Vec::new();
         let mut page = 0;
@@ -231,7 +241,14 @@ pub struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     /// `engine` must be a dry-run engine: planning makes no calls.
-    pub fn new(engine: &'a Engine, snapshot: &'a Snapshot, state: &'a State, opts: SyncOptions, server: &str, source: &str) -> Self {
+    pub fn new(
+        engine: &'a Engine,
+        snapshot: &'a Snapshot,
+        state: &'a State,
+        opts: SyncOptions,
+        server: &str,
+        source: &str,
+    ) -> Self {
         let target = engine.target();
         Planner {
             engine,
@@ -244,7 +261,8 @@ impl<'a> Planner<'a> {
                 server: server.to_string(),
                 flavor: target.flavor(),
                 match_key: engine.options().match_key,
-                created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+                created: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                    .to_string(),
                 source: source.to_string(),
                 source_rows: 0,
                 rejected: 0,
@@ -263,17 +281,19 @@ impl<'a> Planner<'a> {
 
     fn protected(&self, u: &User) -> bool {
         self.engine.target().is_protected(u)
-            || self
-                .opts
-                .protect
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(&u.username) || u.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(p)))
+            || self.opts.protect.iter().any(|p| {
+                p.eq_ignore_ascii_case(&u.username)
+                    || u.email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(p))
+            })
     }
 
     fn managed(&self, u: &User) -> bool {
         let by = self.engine.options().match_key;
         let key = by.of(&self.engine.target().normalize(u));
-        key.is_some_and(|k| self.state.managed.contains(&k)) || self.opts.scope.iter().any(|s| s.matches(u))
+        key.is_some_and(|k| self.state.managed.contains(&k))
+            || self.opts.scope.iter().any(|s| s.matches(u))
     }
 
     /// Adds one source row; returns its report entry when it is final now (unchanged,
@@ -312,7 +332,9 @@ impl<'a> Planner<'a> {
             user: with_user.then(|| desired.clone()),
         };
         if entry.error == HELD_INACTIVE {
-            self.plan.held_inactive.push(item(Some(HELD_INACTIVE.into()), Vec::new(), false));
+            self.plan
+                .held_inactive
+                .push(item(Some(HELD_INACTIVE.into()), Vec::new(), false));
         }
         if entry.status != Status::Ok {
             return Some(entry);
@@ -354,19 +376,27 @@ impl<'a> Planner<'a> {
                 return Some(entry);
             }
             Action::Create => self.plan.creates.push(item(None, Vec::new(), true)),
-            Action::Update if is_deactivation => self
-                .plan
-                .deactivations
-                .push(item(Some("disabled at the source".into()), changes.clone(), true)),
+            Action::Update if is_deactivation => self.plan.deactivations.push(item(
+                Some("disabled at the source".into()),
+                changes.clone(),
+                true,
+            )),
             Action::Update => self.plan.updates.push(item(None, changes.clone(), true)),
-            Action::Deactivate => self
-                .plan
-                .deactivations
-                .push(item(Some("deleted at the source (LDIF delete)".into()), Vec::new(), false)),
+            Action::Deactivate => self.plan.deactivations.push(item(
+                Some("deleted at the source (LDIF delete)".into()),
+                Vec::new(),
+                false,
+            )),
         }
         // Apply exactly what was planned: a modify of the changed fields.
         let intent = match (entry.action, &intent) {
-            (Action::Update, _) => Intent::Modify(entry.changed.iter().filter_map(|f| Field::parse(f)).collect()),
+            (Action::Update, _) => Intent::Modify(
+                entry
+                    .changed
+                    .iter()
+                    .filter_map(|f| Field::parse(f))
+                    .collect(),
+            ),
             (_, i) => i.clone(),
         };
         let mut checked = checked;
@@ -394,7 +424,8 @@ impl<'a> Planner<'a> {
         self.plan.managed = base;
         if self.opts.deactivate_missing {
             for (i, u) in self.snapshot.users.iter().enumerate() {
-                if self.seen[i] || u.active == Some(false) || self.protected(u) || !self.managed(u) {
+                if self.seen[i] || u.active == Some(false) || self.protected(u) || !self.managed(u)
+                {
                     continue;
                 }
                 let origin = format!("server:{}", u.username);
@@ -440,7 +471,11 @@ impl<'a> Planner<'a> {
                     Outcome::Valid { user, .. } => user,
                     Outcome::Rejected { .. } => continue,
                 };
-                let mut e = ReportEntry::new(p.work.checked.origin.to_string(), &u.username, u.email.as_deref());
+                let mut e = ReportEntry::new(
+                    p.work.checked.origin.to_string(),
+                    &u.username,
+                    u.email.as_deref(),
+                );
                 e.action = p.action;
                 e.status = Status::Skipped;
                 e.error = format!("refused: {why}");
@@ -531,7 +566,10 @@ mod tests {
     #[test]
     fn thresholds() {
         assert_eq!("10".parse::<Threshold>().unwrap(), Threshold::Count(10));
-        assert_eq!("2.5%".parse::<Threshold>().unwrap(), Threshold::Percent(2.5));
+        assert_eq!(
+            "2.5%".parse::<Threshold>().unwrap(),
+            Threshold::Percent(2.5)
+        );
         assert!("x".parse::<Threshold>().is_err());
         assert!("120%".parse::<Threshold>().is_err());
         assert_eq!(Threshold::Default.limit(100), 5.0);
