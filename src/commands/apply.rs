@@ -1,8 +1,240 @@
-//! `roster apply` (not implemented yet).
+//! `roster apply`: apply a plan saved by `roster plan -o plan.json`.
+//!
+//! ```text
+//! roster apply plan.json --server URL [--workers N] [--rate CALLS/PERIOD] [--report FILE]
+//!              [--dump FILE] [--force]
+//! ```
+//! Before writing anything, every user the plan touches is read again: if one changed on
+//! the server since the plan was made (a planned field no longer has its old value, a
+//! user to create now exists, a user to deactivate is gone or already inactive), apply
+//! refuses with exit 4 and writes nothing. Plans hold no passwords, so new users get a
+//! random one (Rocket.Chat sets requirePasswordChange) unless --auth-service is given.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::{Context, Result};
+
+use super::import::{RunArgs, ServerArgs, connect};
+use super::shared;
+use super::sync::{open_dump, record_applied};
+use crate::cli::common::ReportArgs;
+use crate::cli::{ExitError, exit};
+use crate::config::JobConfig;
+use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode, Work};
+use crate::model::{Field, Intent, Origin, RawText, User};
+use crate::pipeline::{Checked, Outcome};
+use crate::plan::sync::{Plan, PlanItem, field_value};
+use crate::target::{CallStats, CreateOptions};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = "Credentials: as for `roster import`.")]
+pub struct Args {
+    /// The plan file written by `roster plan -o`.
+    pub plan: PathBuf,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Apply a plan that a guard refused when it was made.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`roster apply` is not implemented yet")
+pub fn run(mut args: Args) -> Result<i32> {
+    crate::interrupt::install();
+    let started = shared::started();
+    let text = std::fs::read_to_string(&args.plan)
+        .with_context(|| format!("cannot read {}", args.plan.display()))?;
+    let plan: Plan = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a roster plan", args.plan.display()))?;
+    let given = args
+        .server
+        .server
+        .clone()
+        .unwrap_or_else(|| plan.server.clone());
+    if given.trim_end_matches('/') != plan.server.trim_end_matches('/') && !plan.server.is_empty() {
+        return Err(ExitError::new(
+            exit::GUARD,
+            format!(
+                "the plan was made for {}, not {given}; nothing was written",
+                plan.server
+            ),
+        )
+        .into());
+    }
+    if let Some(why) = &plan.refused
+        && !args.force
+    {
+        return Err(ExitError::new(
+            exit::GUARD,
+            format!(
+                "the plan was refused when it was made ({why}); use --force to apply it anyway"
+            ),
+        )
+        .into());
+    }
+    args.server.server = Some(given);
+    args.server.flavor = Some(plan.flavor);
+    let job = JobConfig::default();
+    let connected = connect(&args.server, &args.run, &job)?;
+    let target = connected.target.clone();
+
+    // Check every touched user against the plan before the first write.
+    let mut stats = CallStats::default();
+    let mut works: Vec<Work> = Vec::new();
+    let mut changed: Vec<String> = Vec::new();
+    let by = plan.match_key;
+    let key_of = |i: &PlanItem| -> String {
+        match by {
+            crate::target::MatchKey::Username => i.username.to_lowercase(),
+            crate::target::MatchKey::Email => i.email.to_lowercase(),
+        }
+    };
+    for i in &plan.creates {
+        let now = target
+            .lookup(by, &key_of(i), &mut stats)
+            .map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
+        if now.is_some() {
+            changed.push(format!("{}: now exists on the server", i.username));
+            continue;
+        }
+        works.push(work(i, i.user.clone(), Intent::Upsert, Some(None)));
+    }
+    for (i, deactivation) in plan
+        .updates
+        .iter()
+        .map(|i| (i, false))
+        .chain(plan.deactivations.iter().map(|i| (i, true)))
+    {
+        let now = target
+            .lookup(by, &key_of(i), &mut stats)
+            .map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
+        let Some(cur) = now else {
+            changed.push(format!("{}: no longer on the server", i.username));
+            continue;
+        };
+        let cur_n = target.normalize(&cur);
+        let mut ok = true;
+        for c in &i.changes {
+            if let Some(f) = Field::parse(&c.field)
+                && field_value(&cur_n, &f).trim() != c.old.trim()
+            {
+                changed.push(format!(
+                    "{}: {} is now {:?}, the plan expected {:?}",
+                    i.username,
+                    c.field,
+                    field_value(&cur_n, &f),
+                    c.old
+                ));
+                ok = false;
+            }
+        }
+        if deactivation && cur.active == Some(false) {
+            changed.push(format!("{}: already deactivated", i.username));
+            ok = false;
+        }
+        if !ok {
+            continue;
+        }
+        let fields: Vec<Field> = i
+            .changes
+            .iter()
+            .filter_map(|c| Field::parse(&c.field))
+            .collect();
+        let intent = if deactivation && i.user.is_none() {
+            Intent::Deactivate
+        } else {
+            Intent::Modify(fields)
+        };
+        let user = i.user.clone().or_else(|| Some(cur.clone()));
+        works.push(work(i, user, intent, Some(Some(cur))));
+    }
+    if !changed.is_empty() {
+        let mut msg = format!(
+            "{} users changed on the server since the plan was made; nothing was written:",
+            changed.len()
+        );
+        for c in changed.iter().take(20) {
+            msg.push_str(&format!("\n  {c}"));
+        }
+        if changed.len() > 20 {
+            msg.push_str(&format!("\n  ... and {} more", changed.len() - 20));
+        }
+        msg.push_str("\nMake a new plan.");
+        return Err(ExitError::new(exit::GUARD, msg).into());
+    }
+
+    let engine = Arc::new(Engine::new(
+        target.clone(),
+        EngineOptions {
+            mode: Mode::Upsert,
+            match_key: by,
+            dry_run: false,
+            reactivate: true,
+            max_attempts: args.run.max_attempts.unwrap_or(5),
+            create: CreateOptions {
+                random_password: args.run.auth_service.is_none(),
+                join_default_channels: args.run.join_default_channels,
+                send_welcome_email: args.run.send_welcome_email,
+                auth_service: args.run.auth_service.clone(),
+            },
+        },
+    ));
+    let mut outs = shared::Outputs::without_source(&args.reports)?;
+    let mut dump = open_dump(args.run.dump.as_ref())?;
+    let mut results = std::collections::HashMap::new();
+    let mut sink_error = None;
+    let workers = args.run.workers.unwrap_or(4);
+    let end = Executor::new(engine, workers, 1).run(works.into_iter().map(Ok), |f: Finished| {
+        if sink_error.is_none()
+            && let Err(e) =
+                record_applied(&f, &mut outs, &mut dump, &mut results, by, target.as_ref())
+        {
+            sink_error = Some(e);
+        }
+    });
+    if let Some(e) = sink_error {
+        return Err(e);
+    }
+    if let Some(d) = dump {
+        d.finish().context("cannot write the dump")?;
+    }
+    let mut summary = outs.finish()?;
+    summary.requests = connected.http.requests.load(Ordering::Relaxed);
+    summary.rate_limited = connected.http.rate_limited.load(Ordering::Relaxed);
+    summary.retries = connected.http.retries.load(Ordering::Relaxed);
+    summary.set_elapsed(started.elapsed());
+    if let Some(f) = &end.fatal {
+        summary.stopped = Some(f.clone());
+        shared::print_summary(&summary, &args.reports)?;
+        return Err(ExitError::new(exit::USAGE, f.clone()).into());
+    }
+    shared::print_summary(&summary, &args.reports)?;
+    if end.interrupted {
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(shared::rows_exit_code(&summary))
+}
+
+fn work(i: &PlanItem, user: Option<User>, intent: Intent, known: Option<Option<User>>) -> Work {
+    let mut user = user.unwrap_or_else(|| User {
+        username: i.username.clone(),
+        email: (!i.email.is_empty()).then(|| i.email.clone()),
+        ..User::default()
+    });
+    user.origin = Origin(i.origin.clone());
+    Work {
+        checked: Checked {
+            origin: Origin(i.origin.clone()),
+            dn: None,
+            attrs: Default::default(),
+            raw: RawText::None,
+            outcome: Outcome::Valid { user, intent },
+        },
+        known,
+    }
 }

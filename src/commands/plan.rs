@@ -1,8 +1,89 @@
-//! `roster plan` (not implemented yet).
+//! `roster plan`: what a sync would do; no writes.
+//!
+//! ```text
+//! roster plan SOURCE --server URL [--deactivate-missing] [-o plan.json] [--state FILE]
+//!             [--max-deactivate N|P%] [--protect USER,...] [--scope EXPR] [--reactivate]
+//! ```
+//! Reads one snapshot of the server and the source, and prints the creates, the updates
+//! with each changed field (old → new), the deactivations and the unchanged count.
+//! `-o plan.json` saves it for `roster apply` (no passwords are saved).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::import::{RunArgs, ServerArgs};
+use super::shared;
+use super::sync::{SyncArgs, build_plan, render_plan};
+use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
+use crate::cli::exit;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = "Credentials: as for `roster import`.
 
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`roster plan` is not implemented yet")
+Examples:
+  roster plan hr.csv --server https://chat.example.org --deactivate-missing --state state.jsonl
+  roster plan people.ldif --server https://mm.example.org -o plan.json && roster apply plan.json --server https://mm.example.org")]
+pub struct Args {
+    /// Input: a .csv/.tsv/.ldif/.jsonl file, `-` for stdin, or an ldap:// URL.
+    pub source: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    /// Save the plan as JSON (for `roster apply`).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    crate::interrupt::install();
+    let job = shared::load_job(&args.mapping)?;
+    let run = RunArgs::default();
+    let mut planned = build_plan(
+        args.source.as_deref(),
+        &args.server,
+        &args.sync,
+        &run,
+        &args.input,
+        &args.mapping,
+        &args.reports,
+        &job,
+    )?;
+    // The report lists what would be done to every row.
+    for p in &planned.pending {
+        let row = p.work.checked.clone();
+        planned.outs.record(&p.entry, Some(&row))?;
+    }
+    shared::print_warnings(
+        std::mem::take(&mut planned.warnings),
+        &mut planned.outs.summary,
+    );
+    let plan = &planned.plan;
+    if let Some(path) = &args.output {
+        let mut out = crate::output::create_output(path, true)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        serde_json::to_writer_pretty(&mut out, plan)?;
+        out.write_all(b"\n")?;
+        out.flush()
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.reports.json {
+        println!("{}", serde_json::to_string_pretty(plan)?);
+    } else {
+        print!("{}", render_plan(plan));
+    }
+    planned.outs.finish()?;
+    Ok(if plan.refused.is_some() {
+        exit::GUARD
+    } else {
+        exit::OK
+    })
 }

@@ -125,6 +125,23 @@ impl Outputs {
         })
     }
 
+    /// Outputs for a run without a source (`apply`): no rejects file.
+    pub fn without_source(args: &ReportArgs) -> Result<Outputs> {
+        let report = match &args.report {
+            Some(p) => Some(
+                ReportWriter::create(p)
+                    .with_context(|| format!("cannot create report {}", p.display()))?,
+            ),
+            None => None,
+        };
+        Ok(Outputs {
+            report,
+            rejects: None,
+            summary: Summary::default(),
+            dialect: Arc::new(OnceLock::new()),
+        })
+    }
+
     /// Records a row's entry; rows that were rejected or failed also go to the rejects file.
     pub fn record(&mut self, entry: &ReportEntry, row: Option<&Checked>) -> Result<()> {
         self.summary.add(entry);
