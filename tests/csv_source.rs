@@ -421,6 +421,21 @@ fn line_numbers_count_physical_lines_in_crlf_files() {
     assert_eq!(cell(&items[3], "note"), "z");
 }
 
+#[test]
+fn old_mac_line_ends_are_line_ends() {
+    let mut src = source(
+        b"username;name\ralice;Alice, A.\r\rbob;\"B\rB\"\rcarol;C",
+        &SourceOptions::default(),
+    );
+    assert_eq!(src.csv_dialect().unwrap().delimiter, b';');
+    let items = drain(&mut src);
+    assert_eq!(
+        origins(&items),
+        ["users.csv:2", "users.csv:4", "users.csv:6"]
+    );
+    assert_eq!(cell(&items[1], "name"), "B\rB");
+}
+
 /// Hands out at most `n` bytes per read, so rows straddle every kind of buffer boundary.
 struct Trickle<R>(R, usize);
 

@@ -54,8 +54,8 @@ pub struct CsvSource {
     /// The current row: field bytes back to back, and where each field ends.
     row: Vec<u8>,
     ends: Vec<usize>,
-    /// Physical line (1-based) of the next unconsumed input byte.
-    line: u64,
+    /// Physical line of the next unconsumed input byte.
+    lines: LineCounter,
     dialect: CsvDialect,
     encoding: Encoding,
     /// Auto encoding: a row was already read as Windows-1252 (the warning is given once).
@@ -134,7 +134,7 @@ impl CsvSource {
             core: csv_core::Reader::new(),
             row: vec![0; 4096],
             ends: vec![0; 64],
-            line: 1,
+            lines: LineCounter::default(),
             dialect: CsvDialect {
                 delimiter: b',',
                 header: Vec::new(),
@@ -265,13 +265,13 @@ impl CsvSource {
                     .iter()
                     .position(|&b| b != b'\n' && b != b'\r')
                     .unwrap_or(consumed.len());
-                self.line += count_newlines(&consumed[..skip]);
+                self.lines.advance(&consumed[..skip]);
                 consumed = &consumed[skip..];
                 if !consumed.is_empty() {
-                    start = Some(self.line);
+                    start = Some(self.lines.at_content());
                 }
             }
-            self.line += count_newlines(consumed);
+            self.lines.advance(consumed);
             self.pos += nin;
             out += nout;
             nends += nend;
@@ -292,7 +292,7 @@ impl CsvSource {
                     self.ends.resize(len, 0);
                 }
                 ReadRecordResult::Record => {
-                    return Ok(Some((start.unwrap_or(self.line), nends)));
+                    return Ok(Some((start.unwrap_or(self.lines.line), nends)));
                 }
                 ReadRecordResult::End => return Ok(None),
             }
@@ -300,7 +300,7 @@ impl CsvSource {
     }
 
     fn too_long(&self, start: Option<u64>) -> SourceError {
-        let line = start.unwrap_or(self.line);
+        let line = start.unwrap_or(self.lines.line);
         SourceError::io(
             &self.spec,
             io::Error::new(
@@ -493,8 +493,53 @@ fn split_utf8(row: &[u8], ends: &[usize]) -> Option<Vec<String>> {
     Some(fields)
 }
 
-fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+/// Counts physical lines the way csv-core ends rows: at LF, CRLF or a lone CR (old Mac
+/// exports), over input that arrives in pieces.
+#[derive(Debug)]
+struct LineCounter {
+    /// 1-based line of the next byte (once a pending CR is settled).
+    line: u64,
+    /// The last byte seen was CR: a line break, unless the next byte is LF.
+    pending_cr: bool,
+}
+
+impl Default for LineCounter {
+    fn default() -> Self {
+        LineCounter {
+            line: 1,
+            pending_cr: false,
+        }
+    }
+}
+
+impl LineCounter {
+    fn advance(&mut self, bytes: &[u8]) {
+        let Some(&first) = bytes.first() else {
+            return;
+        };
+        if self.pending_cr && first != b'\n' {
+            self.line += 1;
+        }
+        let lf = bytes.iter().filter(|&&b| b == b'\n').count();
+        let cr = bytes.iter().filter(|&&b| b == b'\r').count();
+        let mut breaks = lf;
+        self.pending_cr = false;
+        if cr > 0 {
+            let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count();
+            self.pending_cr = bytes.last() == Some(&b'\r');
+            breaks += cr - crlf - usize::from(self.pending_cr);
+        }
+        self.line += breaks as u64;
+    }
+
+    /// The line of a content byte (not LF) that comes next.
+    fn at_content(&mut self) -> u64 {
+        if self.pending_cr {
+            self.pending_cr = false;
+            self.line += 1;
+        }
+        self.line
+    }
 }
 
 /// `name:line`, built without the formatting machinery: it runs once per row.
@@ -606,7 +651,8 @@ fn field_counts(sample: &[u8], d: u8, complete: bool) -> Vec<usize> {
             continue;
         }
         match b {
-            b'\n' => {
+            // LF, CRLF and lone CR all end lines; the empty "line" inside CRLF is blank.
+            b'\n' | b'\r' => {
                 if !blank {
                     counts.push(fields);
                     if counts.len() == SNIFF_LINES {
@@ -641,6 +687,9 @@ mod tests {
         assert_eq!(sniff_delimiter(b"a;b;c\n1;2;3\n", true), b';');
         assert_eq!(sniff_delimiter(b"a\tb\n1\t2\n", true), b'\t');
         assert_eq!(sniff_delimiter(b"a|b\n1|2", true), b'|');
+        assert_eq!(sniff_delimiter(b"a;b\r\n1;2,3\r\n", true), b';');
+        // Old Mac line ends.
+        assert_eq!(sniff_delimiter(b"a;b\r1;2,3\r4;5,6,7\r", true), b';');
         assert_eq!(sniff_delimiter(b"a,b\n\"x;y;z\",2\n", true), b',');
         // Commas inside unquoted values of a `;` file do not fool it.
         assert_eq!(
@@ -658,6 +707,30 @@ mod tests {
         assert_eq!(sniff_delimiter(b"a;b\n1;2\n3;4;5", false), b';');
         assert_eq!(field_counts(b"a;b\n1;2\n3;4;5", b';', false), vec![2, 2]);
         assert_eq!(field_counts(b"a;b\n1;2\n3;4;5", b';', true), vec![2, 2, 3]);
+    }
+
+    #[test]
+    fn line_counter_handles_lf_crlf_and_lone_cr_across_pieces() {
+        let text = b"a\r\nb\rc\nd\r\r\ne\r";
+        // Content bytes and the line each is on.
+        let want = [(b'a', 1), (b'b', 2), (b'c', 3), (b'd', 4), (b'e', 6)];
+        for piece in 1..=text.len() {
+            let mut lc = LineCounter::default();
+            let mut got = Vec::new();
+            for chunk in text.chunks(piece) {
+                let mut done = 0;
+                for (i, &b) in chunk.iter().enumerate() {
+                    if b.is_ascii_alphabetic() {
+                        lc.advance(&chunk[done..i]);
+                        got.push((b, lc.at_content()));
+                        lc.advance(&chunk[i..=i]);
+                        done = i + 1;
+                    }
+                }
+                lc.advance(&chunk[done..]);
+            }
+            assert_eq!(got, want, "pieces of {piece}");
+        }
     }
 
     #[test]

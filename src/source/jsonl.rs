@@ -129,7 +129,11 @@ fn parse_object(text: &[u8]) -> Result<Attrs, String> {
             let msg = e.to_string();
             let suffix = format!(" at line {} column {}", e.line(), e.column());
             let msg = msg.strip_suffix(&suffix).unwrap_or(&msg);
-            format!("not a valid JSON object: {msg} (column {})", e.column())
+            // serde_json says column 0 when it fails before reading a character.
+            format!(
+                "not a valid JSON object: {msg} (column {})",
+                e.column().max(1)
+            )
         })?;
     Ok(attrs)
 }
