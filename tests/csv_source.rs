@@ -234,7 +234,7 @@ fn header_and_column_configuration_errors() {
 
     let msg = config_error(b"username,,email, \n", &SourceOptions::default());
     assert!(
-        msg.contains("unnamed columns") && msg.contains(": 2, 4"),
+        msg.contains("unnamed columns (counting from 1): 2, 4; name or delete them"),
         "{msg}"
     );
 
@@ -276,6 +276,21 @@ fn utf8_bom_is_stripped() {
     assert_eq!(cell(&items[0], "name"), "Zoë");
     assert_eq!(origins(&items), ["users.csv:2"]);
     assert!(src.take_warnings().is_empty());
+}
+
+#[test]
+fn a_utf8_bom_with_a_single_byte_encoding_is_stripped_with_a_warning() {
+    let opts = SourceOptions {
+        encoding: Encoding::Windows1252,
+        ..Default::default()
+    };
+    let mut src = source(b"\xEF\xBB\xBFname\nM\xfcller\n", &opts);
+    assert_eq!(src.csv_dialect().unwrap().header, ["name"]);
+    assert_eq!(cell(&drain(&mut src)[0], "name"), "Müller");
+    assert_eq!(
+        src.take_warnings(),
+        ["users.csv: starts with a UTF-8 byte order mark but is read as windows-1252 as asked"]
+    );
 }
 
 /// Lines: 1 header, 2 ASCII, 3 and 5 Windows-1252, 4 UTF-8.
@@ -508,4 +523,32 @@ fn records_carry_no_raw_text_and_are_entries() {
     assert_eq!(r.raw, RawText::None);
     assert_eq!(r.dn, None);
     assert_eq!(r.change, roster::model::Change::Entry);
+}
+
+#[test]
+fn line_numbers_hold_whatever_the_read_sizes() {
+    // LF, CRLF, lone CR, blank lines, a quoted field spanning lines, no final line end.
+    let data = b"\r\nid,note\r\n1,a\n\n2,\"x\r\ny\rz\"\r3,b\r\r\n4,c\r\n\"5\",\"\n\"\n6,d";
+    // Lines: 1 blank, 2 header, 3 row, 4 blank, 5-7 row, 8 row, 9 blank, 10 row, 11-12 row,
+    // 13 row.
+    let want = [
+        "users.csv:3",
+        "users.csv:5",
+        "users.csv:8",
+        "users.csv:10",
+        "users.csv:11",
+        "users.csv:13",
+    ];
+    for piece in 1..=data.len() {
+        let mut src = CsvSource::from_reader(
+            Trickle(io::Cursor::new(data.to_vec()), piece),
+            "users.csv",
+            Format::Csv,
+            &SourceOptions::default(),
+        )
+        .unwrap();
+        let items = drain(&mut src);
+        assert_eq!(origins(&items), want, "reads of {piece} bytes");
+        assert_eq!(cell(&items[1], "note"), "x\r\ny\rz");
+    }
 }

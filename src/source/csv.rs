@@ -54,8 +54,8 @@ pub struct CsvSource {
     /// The current row: field bytes back to back, and where each field ends.
     row: Vec<u8>,
     ends: Vec<usize>,
-    /// Physical line of the next unconsumed input byte.
-    lines: LineCounter,
+    /// Lone CRs consumed: with csv-core's LF count, the physical line.
+    crs: LoneCrs,
     dialect: CsvDialect,
     encoding: Encoding,
     /// Auto encoding: a row was already read as Windows-1252 (the warning is given once).
@@ -134,7 +134,7 @@ impl CsvSource {
             core: csv_core::Reader::new(),
             row: vec![0; 4096],
             ends: vec![0; 64],
-            lines: LineCounter::default(),
+            crs: LoneCrs::default(),
             dialect: CsvDialect {
                 delimiter: b',',
                 header: Vec::new(),
@@ -254,10 +254,12 @@ impl CsvSource {
         loop {
             self.fill()?;
             let input = &self.buf[self.pos..self.end];
+            // csv-core counts LFs itself; lone CRs (old Mac line ends) are counted here.
+            let lf_before = self.core.line();
             let (res, nin, nout, nend) =
                 self.core
                     .read_record(input, &mut self.row[out..], &mut self.ends[nends..]);
-            let mut consumed = &input[..nin];
+            let consumed = &input[..nin];
             if start.is_none() {
                 // csv-core skips CR and LF between rows (blank lines, the LF of a CRLF):
                 // the row starts at the first other byte.
@@ -265,13 +267,16 @@ impl CsvSource {
                     .iter()
                     .position(|&b| b != b'\n' && b != b'\r')
                     .unwrap_or(consumed.len());
-                self.lines.advance(&consumed[..skip]);
-                consumed = &consumed[skip..];
-                if !consumed.is_empty() {
-                    start = Some(self.lines.at_content());
+                self.crs.note(&consumed[..skip]);
+                if skip < consumed.len() {
+                    self.crs.settle();
+                    let lf = consumed[..skip].iter().filter(|&&b| b == b'\n').count();
+                    start = Some(lf_before + lf as u64 + self.crs.lone);
+                    self.crs.note(&consumed[skip..]);
                 }
+            } else {
+                self.crs.note(consumed);
             }
-            self.lines.advance(consumed);
             self.pos += nin;
             out += nout;
             nends += nend;
@@ -292,7 +297,10 @@ impl CsvSource {
                     self.ends.resize(len, 0);
                 }
                 ReadRecordResult::Record => {
-                    return Ok(Some((start.unwrap_or(self.lines.line), nends)));
+                    return Ok(Some((
+                        start.unwrap_or(self.core.line() + self.crs.lone),
+                        nends,
+                    )));
                 }
                 ReadRecordResult::End => return Ok(None),
             }
@@ -300,7 +308,7 @@ impl CsvSource {
     }
 
     fn too_long(&self, start: Option<u64>) -> SourceError {
-        let line = start.unwrap_or(self.lines.line);
+        let line = start.unwrap_or(self.core.line() + self.crs.lone);
         SourceError::io(
             &self.spec,
             io::Error::new(
@@ -323,9 +331,39 @@ impl CsvSource {
         }
     }
 
+    /// The common case, kept lean (it runs once per row): a UTF-8 row with one field per
+    /// column becomes its attributes straight from the row buffer. `None` for anything
+    /// else, which [`Self::item`] sorts out.
+    fn utf8_attrs(&self, n: usize) -> Option<Attrs> {
+        let header = &self.dialect.header;
+        if n != header.len() || !matches!(self.encoding, Encoding::Auto | Encoding::Utf8) {
+            return None;
+        }
+        let ends = &self.ends[..n];
+        let text = std::str::from_utf8(&self.row[..ends.last().copied().unwrap_or(0)]).ok()?;
+        let mut attrs = Vec::with_capacity(n);
+        let mut start = 0;
+        for (name, &end) in header.iter().zip(ends) {
+            // A field boundary inside a multi-byte character: the fields are not UTF-8.
+            let cell = text.get(start..end)?;
+            attrs.push((name.clone(), vec![Value::Text(cell.to_string())]));
+            start = end;
+        }
+        Some(Attrs(attrs))
+    }
+
     /// Turns the row in `row`/`ends` into an item.
     fn item(&mut self, line: u64, n: usize) -> SourceItem {
         let origin = line_origin(&self.name, line);
+        if let Some(attrs) = self.utf8_attrs(n) {
+            return SourceItem::Record(RawRecord {
+                origin,
+                dn: None,
+                change: Change::Entry,
+                attrs,
+                raw: RawText::None,
+            });
+        }
         let mut problems = Vec::new();
         let fields = match decode_row(&self.row, &self.ends[..n], self.encoding) {
             Decoded::Text(f) => f,
@@ -493,52 +531,43 @@ fn split_utf8(row: &[u8], ends: &[usize]) -> Option<Vec<String>> {
     Some(fields)
 }
 
-/// Counts physical lines the way csv-core ends rows: at LF, CRLF or a lone CR (old Mac
-/// exports), over input that arrives in pieces.
-#[derive(Debug)]
-struct LineCounter {
-    /// 1-based line of the next byte (once a pending CR is settled).
-    line: u64,
-    /// The last byte seen was CR: a line break, unless the next byte is LF.
-    pending_cr: bool,
+/// Counts lone CRs (line ends of old Mac exports; csv-core ends rows there too) over input
+/// that arrives in pieces, so lines are counted at LF, CRLF and lone CR alike.
+#[derive(Debug, Default)]
+struct LoneCrs {
+    lone: u64,
+    /// The last byte seen was CR: a line end of its own unless the next byte is LF.
+    pending: bool,
 }
 
-impl Default for LineCounter {
-    fn default() -> Self {
-        LineCounter {
-            line: 1,
-            pending_cr: false,
-        }
-    }
-}
-
-impl LineCounter {
-    fn advance(&mut self, bytes: &[u8]) {
+impl LoneCrs {
+    fn note(&mut self, bytes: &[u8]) {
         let Some(&first) = bytes.first() else {
             return;
         };
-        if self.pending_cr && first != b'\n' {
-            self.line += 1;
+        if self.pending && first != b'\n' {
+            self.lone += 1;
         }
-        let lf = bytes.iter().filter(|&&b| b == b'\n').count();
-        let cr = bytes.iter().filter(|&&b| b == b'\r').count();
-        let mut breaks = lf;
-        self.pending_cr = false;
-        if cr > 0 {
-            let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count();
-            self.pending_cr = bytes.last() == Some(&b'\r');
-            breaks += cr - crlf - usize::from(self.pending_cr);
+        self.pending = false;
+        // Usually no CR at all (LF files); `contains` on bytes is a fast memchr.
+        if !bytes.contains(&b'\r') {
+            return;
         }
-        self.line += breaks as u64;
+        for (i, _) in bytes.iter().enumerate().filter(|&(_, &b)| b == b'\r') {
+            match bytes.get(i + 1) {
+                Some(b'\n') => {}
+                Some(_) => self.lone += 1,
+                None => self.pending = true,
+            }
+        }
     }
 
-    /// The line of a content byte (not LF) that comes next.
-    fn at_content(&mut self) -> u64 {
-        if self.pending_cr {
-            self.pending_cr = false;
-            self.line += 1;
+    /// A content byte comes next: a pending CR was a line end.
+    fn settle(&mut self) {
+        if self.pending {
+            self.pending = false;
+            self.lone += 1;
         }
-        self.line
     }
 }
 
@@ -572,9 +601,10 @@ fn check_column_names(names: &[String]) -> Result<(), String> {
         .collect();
     if !empty.is_empty() {
         return Err(format!(
-            "has unnamed column{} (counting from 1): {}",
+            "has unnamed column{} (counting from 1): {}; name or delete {}",
             if empty.len() == 1 { "" } else { "s" },
-            empty.join(", ")
+            empty.join(", "),
+            if empty.len() == 1 { "it" } else { "them" },
         ));
     }
     let mut dups = Vec::new();
@@ -707,30 +737,6 @@ mod tests {
         assert_eq!(sniff_delimiter(b"a;b\n1;2\n3;4;5", false), b';');
         assert_eq!(field_counts(b"a;b\n1;2\n3;4;5", b';', false), vec![2, 2]);
         assert_eq!(field_counts(b"a;b\n1;2\n3;4;5", b';', true), vec![2, 2, 3]);
-    }
-
-    #[test]
-    fn line_counter_handles_lf_crlf_and_lone_cr_across_pieces() {
-        let text = b"a\r\nb\rc\nd\r\r\ne\r";
-        // Content bytes and the line each is on.
-        let want = [(b'a', 1), (b'b', 2), (b'c', 3), (b'd', 4), (b'e', 6)];
-        for piece in 1..=text.len() {
-            let mut lc = LineCounter::default();
-            let mut got = Vec::new();
-            for chunk in text.chunks(piece) {
-                let mut done = 0;
-                for (i, &b) in chunk.iter().enumerate() {
-                    if b.is_ascii_alphabetic() {
-                        lc.advance(&chunk[done..i]);
-                        got.push((b, lc.at_content()));
-                        lc.advance(&chunk[i..=i]);
-                        done = i + 1;
-                    }
-                }
-                lc.advance(&chunk[done..]);
-            }
-            assert_eq!(got, want, "pieces of {piece}");
-        }
     }
 
     #[test]
