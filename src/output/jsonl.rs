@@ -1,4 +1,5 @@
-//! Stub: JSON Lines writer.
+//! JSON Lines writer: the canonical `User` JSON, one object per line, `\n` line ends.
+//! `User` never serializes its password (nor its origin), so neither is written.
 
 use std::io::{self, Write};
 
@@ -17,6 +18,7 @@ impl JsonlUserWriter {
 
 impl UserWriter for JsonlUserWriter {
     fn write(&mut self, user: &User) -> io::Result<()> {
+        // Compact form: serde_json escapes newlines inside strings, so one user is one line.
         serde_json::to_writer(&mut self.out, user)?;
         self.out.write_all(b"\n")
     }

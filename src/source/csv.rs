@@ -1,27 +1,751 @@
-//! Stub: replaced by the real csv source.
+//! CSV and TSV source: one [`RawRecord`] per data row, cells named by the header row.
+//!
+//! Parsing is done by csv-core, the parser inside the csv crate, driven over our own input
+//! buffer. The csv crate's `Reader` would do the same work, but its `Position::line()` is
+//! wrong for CRLF files (each row reports the line before it) and after blank lines; driving
+//! csv-core ourselves lets us see every consumed byte and cite each row's exact first
+//! physical line. csv-core never fails: every byte sequence parses as *some* rows, so
+//! malformed input becomes row-level problems here, never a fatal error.
+//!
+//! Memory is one input buffer, one record buffer (as large as the largest row, capped at
+//! [`MAX_ROW_BYTES`]) and the header.
 
-use super::{Format, Source, SourceError, SourceItem, SourceOptions};
+use std::io::{self, Read};
 
+use csv_core::{ReadRecordResult, Terminator};
+
+use super::encoding::{self, Encoding, UTF8_BOM};
+use super::{
+    CsvDialect, Format, Source, SourceError, SourceItem, SourceOptions, open_input, origin_name,
+};
+use crate::model::{Attrs, BadRecord, Change, Origin, Problem, RawRecord, RawText, Value};
+
+/// Input buffer size; also how much of the input delimiter detection looks at.
+const BUF_SIZE: usize = 64 * 1024;
+/// Delimiter detection looks at this many non-blank lines at most.
+const SNIFF_LINES: usize = 20;
+/// A longer row is almost surely an unclosed quote swallowing the rest of the file; past
+/// this size the input is refused rather than buffered whole.
+pub const MAX_ROW_BYTES: usize = 16 << 20;
+/// Same guard for the number of fields in one row.
+const MAX_ROW_FIELDS: usize = 1 << 20;
+
+/// The delimiters detection chooses among, in tie-breaking order.
+pub const DELIMITER_CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// Separator inside multi-valued cells (roles) when none is given: `;`, or `,` when `;`
+/// is the delimiter. The CSV writer joins with the same rule, so files it writes read back.
+pub fn default_multi_sep(delimiter: u8) -> char {
+    if delimiter == b';' { ',' } else { ';' }
+}
+
+/// Reads CSV or TSV rows as raw records. See the module documentation.
 pub struct CsvSource {
     spec: String,
+    /// File name used in origins (`users.csv:12`).
+    name: String,
+    format: Format,
+    input: Box<dyn Read + Send>,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    eof: bool,
+    core: csv_core::Reader,
+    /// The current row: field bytes back to back, and where each field ends.
+    row: Vec<u8>,
+    ends: Vec<usize>,
+    /// Lone CRs consumed: with csv-core's LF count, the physical line.
+    crs: LoneCrs,
+    dialect: CsvDialect,
+    encoding: Encoding,
+    /// Auto encoding: a row was already read as Windows-1252 (the warning is given once).
+    fell_back: bool,
+    warnings: Vec<String>,
+    /// Rows with only empty cells, skipped: how many and the first one's line.
+    empty_rows: u64,
+    first_empty_row: u64,
+    done: bool,
 }
 
 impl CsvSource {
-    pub fn open(spec: &str, _format: Format, _opts: &SourceOptions) -> Result<Self, SourceError> {
-        Err(SourceError::Config(format!(
-            "{spec}: csv source not implemented yet"
-        )))
+    /// Opens `spec` (a path, or `-` for stdin). `format` is [`Format::Csv`] or [`Format::Tsv`].
+    pub fn open(spec: &str, format: Format, opts: &SourceOptions) -> Result<Self, SourceError> {
+        let input = open_input(spec)?;
+        let mut src = Self::from_boxed(input, &origin_name(spec), format, opts)?;
+        src.spec = spec.to_string();
+        Ok(src)
+    }
+
+    /// Reads from any reader; `name` stands for the file in origins and messages.
+    /// Reads the start of the input (to detect the delimiter) and the header row now, so
+    /// configuration problems (no header, duplicate column names) are reported here.
+    pub fn from_reader(
+        reader: impl Read + Send + 'static,
+        name: &str,
+        format: Format,
+        opts: &SourceOptions,
+    ) -> Result<Self, SourceError> {
+        Self::from_boxed(Box::new(reader), name, format, opts)
+    }
+
+    fn from_boxed(
+        input: Box<dyn Read + Send>,
+        name: &str,
+        format: Format,
+        opts: &SourceOptions,
+    ) -> Result<Self, SourceError> {
+        if let Some(d) = opts.delimiter
+            && matches!(d, b'"' | b'\r' | b'\n')
+        {
+            return Err(SourceError::Config(format!(
+                "{name}: {:?} cannot be the delimiter",
+                char::from(d)
+            )));
+        }
+        let columns = match (opts.no_headers, &opts.columns) {
+            (true, None) => {
+                return Err(SourceError::Config(format!(
+                    "{name}: --no-headers needs --columns to name the columns, e.g. --columns username,email,name"
+                )));
+            }
+            (false, Some(_)) => {
+                return Err(SourceError::Config(format!(
+                    "{name}: --columns is for files without a header row; add --no-headers, or drop --columns to use the header row"
+                )));
+            }
+            (true, Some(c)) => {
+                let names: Vec<String> = c.iter().map(|s| s.trim().to_string()).collect();
+                check_column_names(&names)
+                    .map_err(|e| SourceError::Config(format!("{name}: --columns {e}")))?;
+                Some(names)
+            }
+            (false, None) => None,
+        };
+
+        let mut src = CsvSource {
+            spec: name.to_string(),
+            name: name.to_string(),
+            format,
+            input,
+            buf: vec![0; BUF_SIZE].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            eof: false,
+            core: csv_core::Reader::new(),
+            row: vec![0; 4096],
+            ends: vec![0; 64],
+            crs: LoneCrs::default(),
+            dialect: CsvDialect {
+                delimiter: b',',
+                header: Vec::new(),
+                headerless: opts.no_headers,
+                multi_sep: ';',
+            },
+            encoding: opts.encoding,
+            fell_back: false,
+            warnings: Vec::new(),
+            empty_rows: 0,
+            first_empty_row: 0,
+            done: false,
+        };
+        src.fill_prefix()?;
+
+        if matches!(opts.encoding, Encoding::Auto | Encoding::Utf8)
+            && encoding::looks_like_utf16(&src.buf[..src.end])
+        {
+            return Err(SourceError::Config(format!(
+                "{name}: looks like UTF-16 text; save it as UTF-8 (or Windows-1252) CSV"
+            )));
+        }
+        if src.buf[..src.end].starts_with(UTF8_BOM) {
+            src.pos = UTF8_BOM.len();
+            if matches!(opts.encoding, Encoding::Windows1252 | Encoding::Latin1) {
+                src.warnings.push(format!(
+                    "{name}: starts with a UTF-8 byte order mark but is read as {} as asked",
+                    opts.encoding.name()
+                ));
+            }
+        }
+        let delimiter = match (opts.delimiter, format) {
+            (Some(d), _) => d,
+            (None, Format::Tsv) => b'\t',
+            (None, _) => sniff_delimiter(&src.buf[src.pos..src.end], src.eof),
+        };
+        src.core = csv_core::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .terminator(Terminator::CRLF)
+            .build();
+        src.dialect.delimiter = delimiter;
+        src.dialect.multi_sep = opts.multi_sep.unwrap_or(default_multi_sep(delimiter));
+
+        src.dialect.header = match columns {
+            Some(names) => names,
+            None => src.read_header()?,
+        };
+        Ok(src)
+    }
+
+    /// Reads and checks the header row.
+    fn read_header(&mut self) -> Result<Vec<String>, SourceError> {
+        let Some((line, n)) = self.read_row()? else {
+            return Err(SourceError::Config(format!(
+                "{}: empty file: no header row (for a file without one use --no-headers --columns)",
+                self.name
+            )));
+        };
+        let fields = match decode_row(&self.row, &self.ends[..n], self.encoding) {
+            Decoded::Text(f) => f,
+            Decoded::Fallback(f) => {
+                self.note_fallback(line);
+                f
+            }
+            Decoded::Invalid { .. } => {
+                return Err(SourceError::Config(format!(
+                    "{}:{line}: the header row is not valid UTF-8 (use --encoding windows-1252)",
+                    self.name
+                )));
+            }
+        };
+        let names: Vec<String> = fields.iter().map(|s| s.trim().to_string()).collect();
+        check_column_names(&names)
+            .map_err(|e| SourceError::Config(format!("{}:{line}: header row {e}", self.name)))?;
+        Ok(names)
+    }
+
+    /// Reads until the buffer is full or the input ends, for delimiter detection.
+    fn fill_prefix(&mut self) -> Result<(), SourceError> {
+        while self.end < self.buf.len() {
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SourceError::io(&self.spec, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Refills the buffer once everything in it was consumed.
+    fn fill(&mut self) -> Result<(), SourceError> {
+        if self.pos < self.end || self.eof {
+            return Ok(());
+        }
+        loop {
+            match self.input.read(&mut self.buf) {
+                Ok(n) => {
+                    self.pos = 0;
+                    self.end = n;
+                    self.eof = n == 0;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SourceError::io(&self.spec, e)),
+            }
+        }
+    }
+
+    /// Parses the next row into `row`/`ends`: its first line and field count, `None` at the end.
+    fn read_row(&mut self) -> Result<Option<(u64, usize)>, SourceError> {
+        let (mut out, mut nends) = (0, 0);
+        let mut start: Option<u64> = None;
+        loop {
+            self.fill()?;
+            let input = &self.buf[self.pos..self.end];
+            // csv-core counts LFs itself; lone CRs (old Mac line ends) are counted here.
+            let lf_before = self.core.line();
+            let (res, nin, nout, nend) =
+                self.core
+                    .read_record(input, &mut self.row[out..], &mut self.ends[nends..]);
+            let consumed = &input[..nin];
+            if start.is_none() {
+                // csv-core skips CR and LF between rows (blank lines, the LF of a CRLF):
+                // the row starts at the first other byte.
+                let skip = consumed
+                    .iter()
+                    .position(|&b| b != b'\n' && b != b'\r')
+                    .unwrap_or(consumed.len());
+                self.crs.note(&consumed[..skip]);
+                if skip < consumed.len() {
+                    self.crs.settle();
+                    let lf = consumed[..skip].iter().filter(|&&b| b == b'\n').count();
+                    start = Some(lf_before + lf as u64 + self.crs.lone);
+                    self.crs.note(&consumed[skip..]);
+                }
+            } else {
+                self.crs.note(consumed);
+            }
+            self.pos += nin;
+            out += nout;
+            nends += nend;
+            match res {
+                ReadRecordResult::InputEmpty => {}
+                ReadRecordResult::OutputFull => {
+                    if self.row.len() >= MAX_ROW_BYTES {
+                        return Err(self.too_long(start));
+                    }
+                    let len = self.row.len() * 2;
+                    self.row.resize(len, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    if self.ends.len() >= MAX_ROW_FIELDS {
+                        return Err(self.too_long(start));
+                    }
+                    let len = self.ends.len() * 2;
+                    self.ends.resize(len, 0);
+                }
+                ReadRecordResult::Record => {
+                    return Ok(Some((
+                        start.unwrap_or(self.core.line() + self.crs.lone),
+                        nends,
+                    )));
+                }
+                ReadRecordResult::End => return Ok(None),
+            }
+        }
+    }
+
+    fn too_long(&self, start: Option<u64>) -> SourceError {
+        let line = start.unwrap_or(self.core.line() + self.crs.lone);
+        SourceError::io(
+            &self.spec,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the row starting at line {line} is longer than {} MiB or {MAX_ROW_FIELDS} fields; is a quote left open there?",
+                    MAX_ROW_BYTES >> 20
+                ),
+            ),
+        )
+    }
+
+    fn note_fallback(&mut self, line: u64) {
+        if !self.fell_back {
+            self.fell_back = true;
+            self.warnings.push(format!(
+                "{}: not valid UTF-8 from line {line}; read as Windows-1252 (use --encoding to choose)",
+                self.name
+            ));
+        }
+    }
+
+    /// The common case, kept lean (it runs once per row): a UTF-8 row with one field per
+    /// column becomes its attributes straight from the row buffer. `None` for anything
+    /// else, which [`Self::item`] sorts out.
+    fn utf8_attrs(&self, n: usize) -> Option<Attrs> {
+        let header = &self.dialect.header;
+        if n != header.len() || !matches!(self.encoding, Encoding::Auto | Encoding::Utf8) {
+            return None;
+        }
+        let ends = &self.ends[..n];
+        let text = std::str::from_utf8(&self.row[..ends.last().copied().unwrap_or(0)]).ok()?;
+        let mut attrs = Vec::with_capacity(n);
+        let mut start = 0;
+        for (name, &end) in header.iter().zip(ends) {
+            // A field boundary inside a multi-byte character: the fields are not UTF-8.
+            let cell = text.get(start..end)?;
+            attrs.push((name.clone(), vec![Value::Text(cell.to_string())]));
+            start = end;
+        }
+        Some(Attrs(attrs))
+    }
+
+    /// Turns the row in `row`/`ends` into an item.
+    fn item(&mut self, line: u64, n: usize) -> SourceItem {
+        let origin = line_origin(&self.name, line);
+        if let Some(attrs) = self.utf8_attrs(n) {
+            return SourceItem::Record(RawRecord {
+                origin,
+                dn: None,
+                change: Change::Entry,
+                attrs,
+                raw: RawText::None,
+            });
+        }
+        let mut problems = Vec::new();
+        let fields = match decode_row(&self.row, &self.ends[..n], self.encoding) {
+            Decoded::Text(f) => f,
+            Decoded::Fallback(f) => {
+                self.note_fallback(line);
+                f
+            }
+            Decoded::Invalid { fields, column } => {
+                let hint = "not valid UTF-8 (use --encoding windows-1252)";
+                problems.push(match self.dialect.header.get(column) {
+                    Some(h) => Problem::new(h.as_str(), hint),
+                    None => Problem::record(hint),
+                });
+                fields
+            }
+        };
+        let want = self.dialect.header.len();
+        if n != want {
+            let of = if self.dialect.headerless {
+                format!("--columns names {want}")
+            } else {
+                format!("the header has {want}")
+            };
+            problems.insert(
+                0,
+                Problem::record(format!(
+                    "has {n} field{}, {of}",
+                    if n == 1 { "" } else { "s" }
+                )),
+            );
+        }
+        if !problems.is_empty() {
+            return SourceItem::Bad(BadRecord {
+                origin,
+                raw: RawText::Fields(fields),
+                problems,
+            });
+        }
+        let attrs = self
+            .dialect
+            .header
+            .iter()
+            .zip(fields)
+            .map(|(h, f)| (h.clone(), vec![Value::Text(f)]))
+            .collect();
+        SourceItem::Record(RawRecord {
+            origin,
+            dn: None,
+            change: Change::Entry,
+            attrs: Attrs(attrs),
+            raw: RawText::None,
+        })
     }
 }
 
 impl Source for CsvSource {
     fn next_item(&mut self) -> Result<Option<SourceItem>, SourceError> {
-        Ok(None)
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            let Some((line, n)) = self.read_row()? else {
+                self.done = true;
+                if self.empty_rows > 0 {
+                    self.warnings.push(format!(
+                        "{}: skipped {} row{} with only empty cells (the first at line {})",
+                        self.name,
+                        self.empty_rows,
+                        if self.empty_rows == 1 { "" } else { "s" },
+                        self.first_empty_row
+                    ));
+                }
+                return Ok(None);
+            };
+            let len = self.ends[..n].last().copied().unwrap_or(0);
+            // Spreadsheets export formatted-but-empty rows as `,,,`: not a user, and
+            // reporting each one as an error would bury the real ones.
+            if self.row[..len].iter().all(u8::is_ascii_whitespace) {
+                if self.empty_rows == 0 {
+                    self.first_empty_row = line;
+                }
+                self.empty_rows += 1;
+                continue;
+            }
+            return Ok(Some(self.item(line, n)));
+        }
     }
+
     fn format(&self) -> Format {
-        Format::Csv
+        self.format
     }
+
+    fn csv_dialect(&self) -> Option<CsvDialect> {
+        Some(self.dialect.clone())
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
     fn describe(&self) -> String {
         self.spec.clone()
+    }
+}
+
+/// A row decoded to text.
+enum Decoded {
+    Text(Vec<String>),
+    /// Auto encoding: not UTF-8, read as Windows-1252.
+    Fallback(Vec<String>),
+    /// UTF-8 encoding: not UTF-8. `fields` are read as Windows-1252 so a rejects file
+    /// keeps every byte's meaning; `column` is the first bad field.
+    Invalid {
+        fields: Vec<String>,
+        column: usize,
+    },
+}
+
+fn decode_row(row: &[u8], ends: &[usize], enc: Encoding) -> Decoded {
+    let single = |enc: Encoding| {
+        let mut start = 0;
+        ends.iter()
+            .map(|&e| {
+                let f = enc.decode_single_byte(&row[start..e]);
+                start = e;
+                f
+            })
+            .collect()
+    };
+    match enc {
+        Encoding::Windows1252 | Encoding::Latin1 => Decoded::Text(single(enc)),
+        Encoding::Auto | Encoding::Utf8 => match split_utf8(row, ends) {
+            Some(f) => Decoded::Text(f),
+            None if enc == Encoding::Auto => Decoded::Fallback(single(enc)),
+            None => {
+                let mut start = 0;
+                let column = ends
+                    .iter()
+                    .position(|&e| {
+                        let bad = std::str::from_utf8(&row[start..e]).is_err();
+                        start = e;
+                        bad
+                    })
+                    .unwrap_or(0);
+                Decoded::Invalid {
+                    fields: single(enc),
+                    column,
+                }
+            }
+        },
+    }
+}
+
+/// The fields as UTF-8, validating the whole row at once (much faster than per field).
+/// A field boundary inside a multi-byte sequence means the fields themselves are not UTF-8.
+fn split_utf8(row: &[u8], ends: &[usize]) -> Option<Vec<String>> {
+    let len = ends.last().copied().unwrap_or(0);
+    let text = std::str::from_utf8(&row[..len]).ok()?;
+    let mut fields = Vec::with_capacity(ends.len());
+    let mut start = 0;
+    for &e in ends {
+        fields.push(text.get(start..e)?.to_string());
+        start = e;
+    }
+    Some(fields)
+}
+
+/// Counts lone CRs (line ends of old Mac exports; csv-core ends rows there too) over input
+/// that arrives in pieces, so lines are counted at LF, CRLF and lone CR alike.
+#[derive(Debug, Default)]
+struct LoneCrs {
+    lone: u64,
+    /// The last byte seen was CR: a line end of its own unless the next byte is LF.
+    pending: bool,
+}
+
+impl LoneCrs {
+    fn note(&mut self, bytes: &[u8]) {
+        let Some(&first) = bytes.first() else {
+            return;
+        };
+        if self.pending && first != b'\n' {
+            self.lone += 1;
+        }
+        self.pending = false;
+        // Usually no CR at all (LF files); `contains` on bytes is a fast memchr.
+        if !bytes.contains(&b'\r') {
+            return;
+        }
+        for (i, _) in bytes.iter().enumerate().filter(|&(_, &b)| b == b'\r') {
+            match bytes.get(i + 1) {
+                Some(b'\n') => {}
+                Some(_) => self.lone += 1,
+                None => self.pending = true,
+            }
+        }
+    }
+
+    /// A content byte comes next: a pending CR was a line end.
+    fn settle(&mut self) {
+        if self.pending {
+            self.pending = false;
+            self.lone += 1;
+        }
+    }
+}
+
+/// `name:line`, built without the formatting machinery: it runs once per row.
+fn line_origin(name: &str, line: u64) -> Origin {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = line;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut s = String::with_capacity(name.len() + 1 + digits.len() - i);
+    s.push_str(name);
+    s.push(':');
+    s.extend(digits[i..].iter().map(|&d| char::from(d)));
+    Origin(s)
+}
+
+/// Column names must be non-empty and distinct (ignoring ASCII case, as lookups do).
+fn check_column_names(names: &[String]) -> Result<(), String> {
+    let empty: Vec<String> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.is_empty())
+        .map(|(i, _)| (i + 1).to_string())
+        .collect();
+    if !empty.is_empty() {
+        return Err(format!(
+            "has unnamed column{} (counting from 1): {}; name or delete {}",
+            if empty.len() == 1 { "" } else { "s" },
+            empty.join(", "),
+            if empty.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    let mut dups = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(j) = names[..i].iter().position(|m| m.eq_ignore_ascii_case(n)) {
+            dups.push(format!("{n} (columns {} and {})", j + 1, i + 1));
+        }
+    }
+    if !dups.is_empty() {
+        return Err(format!(
+            "names a column twice: {} (names are compared ignoring case)",
+            dups.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Picks the delimiter of `sample` (the start of the input) among [`DELIMITER_CANDIDATES`]:
+/// for each, the field count of every non-blank line (delimiters inside quotes do not
+/// count) among the first [`SNIFF_LINES`]. A candidate must give the first line more than
+/// one field; the one whose count agrees on the largest share of lines wins, then the one
+/// with more fields, then the earlier candidate (so ties go to `,`). `complete` says the
+/// sample is the whole input, so its last line counts even without a line end.
+pub fn sniff_delimiter(sample: &[u8], complete: bool) -> u8 {
+    // (delimiter, lines agreeing with the first, lines, fields in the first)
+    let mut best: Option<(u8, usize, usize, usize)> = None;
+    for d in DELIMITER_CANDIDATES {
+        let counts = field_counts(sample, d, complete);
+        let Some(&first) = counts.first() else {
+            return b',';
+        };
+        if first < 2 {
+            continue;
+        }
+        let agree = counts.iter().filter(|&&c| c == first).count();
+        let better = match best {
+            None => true,
+            Some((_, b_agree, b_lines, b_first)) => {
+                // agree/lines against b_agree/b_lines, without division
+                let (mine, theirs) = (agree * b_lines, b_agree * counts.len());
+                mine > theirs || (mine == theirs && first > b_first)
+            }
+        };
+        if better {
+            best = Some((d, agree, counts.len(), first));
+        }
+    }
+    best.map_or(b',', |b| b.0)
+}
+
+/// Field counts of the first non-blank lines with delimiter `d`, quoting as csv-core does
+/// (a quote opens a quoted field only at the start of a field).
+fn field_counts(sample: &[u8], d: u8, complete: bool) -> Vec<usize> {
+    let mut counts = Vec::new();
+    let (mut fields, mut at_start, mut in_quotes, mut blank) = (1, true, false, true);
+    let mut i = 0;
+    while i < sample.len() {
+        let b = sample[i];
+        i += 1;
+        if in_quotes {
+            if b == b'"' {
+                if sample.get(i) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    in_quotes = false;
+                }
+            }
+            continue;
+        }
+        if b == d {
+            fields += 1;
+            at_start = true;
+            blank = false;
+            continue;
+        }
+        match b {
+            // LF, CRLF and lone CR all end lines; the empty "line" inside CRLF is blank.
+            b'\n' | b'\r' => {
+                if !blank {
+                    counts.push(fields);
+                    if counts.len() == SNIFF_LINES {
+                        return counts;
+                    }
+                }
+                (fields, at_start, blank) = (1, true, true);
+            }
+            b'"' if at_start => {
+                (in_quotes, at_start, blank) = (true, false, false);
+            }
+            _ => {
+                at_start = false;
+                blank &= b.is_ascii_whitespace();
+            }
+        }
+    }
+    // A line cut off by the end of the sample counts only if it is the input's last line
+    // (or the only one we have).
+    if !blank && (complete || counts.is_empty()) {
+        counts.push(fields);
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_common_delimiters() {
+        assert_eq!(sniff_delimiter(b"a;b;c\n1;2;3\n", true), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\n1\t2\n", true), b'\t');
+        assert_eq!(sniff_delimiter(b"a|b\n1|2", true), b'|');
+        assert_eq!(sniff_delimiter(b"a;b\r\n1;2,3\r\n", true), b';');
+        // Old Mac line ends.
+        assert_eq!(sniff_delimiter(b"a;b\r1;2,3\r4;5,6,7\r", true), b';');
+        assert_eq!(sniff_delimiter(b"a,b\n\"x;y;z\",2\n", true), b',');
+        // Commas inside unquoted values of a `;` file do not fool it.
+        assert_eq!(
+            sniff_delimiter(b"name;mail\nDoe, J.;j@x\nRoe;r@x\n", true),
+            b';'
+        );
+        // One column: nothing to detect.
+        assert_eq!(sniff_delimiter(b"username\nalice\n", true), b',');
+        assert_eq!(sniff_delimiter(b"", true), b',');
+    }
+
+    #[test]
+    fn sniffing_ignores_a_cut_off_last_line() {
+        // The incomplete second line has one `;` too many; it is not counted.
+        assert_eq!(sniff_delimiter(b"a;b\n1;2\n3;4;5", false), b';');
+        assert_eq!(field_counts(b"a;b\n1;2\n3;4;5", b';', false), vec![2, 2]);
+        assert_eq!(field_counts(b"a;b\n1;2\n3;4;5", b';', true), vec![2, 2, 3]);
+    }
+
+    #[test]
+    fn origin_digits() {
+        assert_eq!(line_origin("u.csv", 1).0, "u.csv:1");
+        assert_eq!(line_origin("u.csv", 1_234_567).0, "u.csv:1234567");
+        assert_eq!(
+            line_origin("u.csv", u64::MAX).0,
+            format!("u.csv:{}", u64::MAX)
+        );
     }
 }

@@ -1,27 +1,194 @@
-//! Stub: replaced by the real jsonl source.
+//! JSON Lines source: one JSON object per line, blank lines skipped.
+//!
+//! Each object becomes a [`RawRecord`] whose attributes are its keys, in object order:
+//! strings, numbers and booleans give one text value (`true`/`false`); an array of scalars
+//! gives one value per element (an empty array gives the attribute with no values, so
+//! `"roles": []` stays distinct from no `roles` key); `null` leaves the attribute out; the
+//! object under `custom_fields` gives attributes `custom_fields.<key>`; any other nested
+//! object or array gives its compact JSON text. This reads back the canonical `User`
+//! JSON the JSONL writer produces.
 
-use super::{Format, Source, SourceError, SourceItem, SourceOptions};
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::Value as Json;
+
+use super::encoding::UTF8_BOM;
+use super::{Format, Source, SourceError, SourceItem, SourceOptions, open_input, origin_name};
+use crate::model::{Attrs, BadRecord, Change, Origin, Problem, RawRecord, RawText, Value};
+
+/// The key whose object is flattened into `custom_fields.<key>` attributes.
+const CUSTOM_FIELDS: &str = "custom_fields";
+
+/// Reads JSON Lines. See the module documentation.
 pub struct JsonlSource {
     spec: String,
+    name: String,
+    input: Box<dyn BufRead + Send>,
+    buf: Vec<u8>,
+    /// Number of the last line read.
+    line: u64,
+    done: bool,
 }
 
 impl JsonlSource {
-    pub fn open(spec: &str, _opts: &SourceOptions) -> Result<Self, SourceError> {
-        Err(SourceError::Config(format!(
-            "{spec}: jsonl source not implemented yet"
-        )))
+    /// Opens `spec` (a path, or `-` for stdin).
+    pub fn open(spec: &str, opts: &SourceOptions) -> Result<Self, SourceError> {
+        let input = open_input(spec)?;
+        let mut src = Self::from_boxed(input, &origin_name(spec), opts);
+        src.spec = spec.to_string();
+        Ok(src)
+    }
+
+    /// Reads from any reader; `name` stands for the file in origins and messages.
+    pub fn from_reader(
+        reader: impl Read + Send + 'static,
+        name: &str,
+        opts: &SourceOptions,
+    ) -> Result<Self, SourceError> {
+        Ok(Self::from_boxed(Box::new(reader), name, opts))
+    }
+
+    // JSON is UTF-8 by definition (RFC 8259), so no option applies yet.
+    fn from_boxed(input: Box<dyn Read + Send>, name: &str, _opts: &SourceOptions) -> Self {
+        JsonlSource {
+            spec: name.to_string(),
+            name: name.to_string(),
+            input: Box::new(BufReader::with_capacity(1 << 16, input)),
+            buf: Vec::new(),
+            line: 0,
+            done: false,
+        }
     }
 }
 
 impl Source for JsonlSource {
     fn next_item(&mut self) -> Result<Option<SourceItem>, SourceError> {
-        Ok(None)
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            self.buf.clear();
+            let n = loop {
+                match self.input.read_until(b'\n', &mut self.buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    r => break r.map_err(|e| SourceError::io(&self.spec, e))?,
+                }
+            };
+            if n == 0 {
+                self.done = true;
+                return Ok(None);
+            }
+            self.line += 1;
+            let mut text = self.buf.as_slice();
+            if self.line == 1 {
+                text = text.strip_prefix(UTF8_BOM).unwrap_or(text);
+            }
+            let text = text.strip_suffix(b"\n").unwrap_or(text);
+            let text = text.strip_suffix(b"\r").unwrap_or(text);
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let origin = Origin::line(&self.name, self.line);
+            let raw = RawText::Text(format!("{}\n", String::from_utf8_lossy(text)));
+            return Ok(Some(match parse_object(text) {
+                Ok(attrs) => SourceItem::Record(RawRecord {
+                    origin,
+                    dn: None,
+                    change: Change::Entry,
+                    attrs,
+                    raw,
+                }),
+                Err(reason) => SourceItem::Bad(BadRecord {
+                    origin,
+                    raw,
+                    problems: vec![Problem::record(reason)],
+                }),
+            }));
+        }
     }
+
     fn format(&self) -> Format {
         Format::Jsonl
     }
+
     fn describe(&self) -> String {
         self.spec.clone()
     }
+}
+
+/// Parses one line as an object into attributes; the error text names the column.
+fn parse_object(text: &[u8]) -> Result<Attrs, String> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let attrs = de
+        .deserialize_map(ObjectVisitor)
+        .and_then(|a| de.end().map(|()| a))
+        .map_err(|e| {
+            // The position is always line 1 of this one line: say only the column.
+            let msg = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            let msg = msg.strip_suffix(&suffix).unwrap_or(&msg);
+            // serde_json says column 0 when it fails before reading a character.
+            format!(
+                "not a valid JSON object: {msg} (column {})",
+                e.column().max(1)
+            )
+        })?;
+    Ok(attrs)
+}
+
+struct ObjectVisitor;
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = Attrs;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attrs, A::Error> {
+        let mut attrs = Attrs::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value: Json = map.next_value()?;
+            if key == CUSTOM_FIELDS
+                && let Json::Object(fields) = value
+            {
+                for (k, v) in fields {
+                    add(&mut attrs, format!("{CUSTOM_FIELDS}.{k}"), v)?;
+                }
+            } else {
+                add(&mut attrs, key, value)?;
+            }
+        }
+        Ok(attrs)
+    }
+}
+
+/// Adds one key's values; a key given twice is an error. Keys differing only in case stay
+/// separate entries (custom field keys are case-sensitive on the servers).
+fn add<E: de::Error>(attrs: &mut Attrs, name: String, value: Json) -> Result<(), E> {
+    if value.is_null() {
+        return Ok(());
+    }
+    if attrs.0.iter().any(|(n, _)| *n == name) {
+        return Err(E::custom(format_args!("key {name:?} given twice")));
+    }
+    let values = match value {
+        Json::Array(items) => items.into_iter().filter_map(scalar_text).collect(),
+        other => scalar_text(other).into_iter().collect(),
+    };
+    attrs.0.push((name, values));
+    Ok(())
+}
+
+/// A value as text: scalars as themselves, containers as compact JSON; `None` for null.
+fn scalar_text(v: Json) -> Option<Value> {
+    Some(Value::Text(match v {
+        Json::Null => return None,
+        Json::String(s) => s,
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }))
 }

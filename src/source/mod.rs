@@ -80,8 +80,8 @@ pub struct SourceOptions {
     /// CSV: column names for headerless files (`--columns a,b,c`).
     pub columns: Option<Vec<String>>,
     pub encoding: Encoding,
-    /// CSV: separator inside multi-valued cells (`--multi-sep`); `None` = `;` when the
-    /// delimiter is `,`, else `,`.
+    /// CSV: separator inside multi-valued cells (`--multi-sep`); `None` = `;`, or `,` when
+    /// the delimiter is `;` (as `--help` says; [`csv::default_multi_sep`]).
     pub multi_sep: Option<char>,
     /// LDIF: largest value a `file://` URL may bring in (bytes).
     pub url_max_bytes: Option<u64>,
