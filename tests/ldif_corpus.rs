@@ -268,12 +268,12 @@ fn test_dn_ldif_dn_forms() {
     let mut failed = 0;
     for r in &recs {
         let dn = r.dn.as_deref().unwrap();
-        if dn.starts_with("cn=Must Fail ") {
-            if let Some(vals) = r.attrs.get("member") {
-                for v in texts(vals) {
-                    assert!(parse_dn(&v).is_err(), "{dn}: {v:?} should not parse");
-                    failed += 1;
-                }
+        if dn.starts_with("cn=Must Fail ")
+            && let Some(vals) = r.attrs.get("member")
+        {
+            for v in texts(vals) {
+                assert!(parse_dn(&v).is_err(), "{dn}: {v:?} should not parse");
+                failed += 1;
             }
         }
     }

@@ -165,106 +165,99 @@ impl LdifSource {
         }
     }
 
-    fn io_err(&self, e: io::Error) -> SourceError {
-        SourceError::io(self.spec.clone(), e)
-    }
-
     /// Reads the lines up to the next blank line into `raw`/`starts`. `None` at end of input.
+    ///
+    /// Scans the reader's buffer directly rather than calling `read_until` per line: this
+    /// loop is most of the reader's cost on large files.
     fn read_block(&mut self) -> Result<Option<BlockEnd>, SourceError> {
         self.raw.clear();
         self.starts.clear();
+        let mut in_block = false;
         let mut oversize = false;
+        // The line being read: where it starts in `raw`, its length so far, its first byte.
+        let mut pending = false;
+        let mut line_start = 0;
+        let mut cur_len = 0usize;
+        let mut cur_first = 0u8;
         loop {
-            if oversize {
-                let (n, blank) = self.skip_line().map_err(|e| self.io_err(e))?;
-                if n == 0 {
-                    return Ok(Some(BlockEnd {
-                        blank: None,
-                        oversize,
-                    }));
-                }
-                self.line_no += 1;
-                if blank {
-                    return Ok(Some(BlockEnd {
-                        blank: Some(self.line_no),
-                        oversize,
-                    }));
-                }
-                continue;
-            }
-            let start = self.raw.len();
-            let budget = (MAX_RECORD_BYTES.saturating_sub(start) + 1) as u64;
-            let n = (&mut self.reader)
-                .take(budget)
-                .read_until(b'\n', &mut self.raw)
-                .map_err(|e| self.io_err(e))?;
-            if n == 0 {
-                return Ok((!self.starts.is_empty()).then_some(BlockEnd {
+            let buf = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(SourceError::io(self.spec.clone(), e)),
+            };
+            let eof = buf.is_empty();
+            if eof && !pending {
+                return Ok(in_block.then_some(BlockEnd {
                     blank: None,
-                    oversize: false,
+                    oversize,
                 }));
             }
-            self.line_no += 1;
-            if self.starts.is_empty() {
-                self.block_first = self.line_no;
+            let (chunk_len, found) = match find_newline(buf) {
+                Some(p) => (p, true),
+                None => (buf.len(), eof),
+            };
+            let chunk = &buf[..chunk_len];
+            if !pending {
+                pending = true;
+                line_start = self.raw.len();
+                cur_len = 0;
             }
-            if self.raw.last() != Some(&b'\n') {
-                if n as u64 == budget {
-                    // Over the cap: drop what we have and skip to the end of the block.
+            if cur_len == 0
+                && let Some(&b) = chunk.first()
+            {
+                cur_first = b;
+            }
+            cur_len += chunk_len;
+            if !oversize {
+                if self.raw.len() + chunk_len > MAX_RECORD_BYTES {
+                    // Too big to keep: drop the block's text and skip to its end.
                     oversize = true;
                     self.raw.clear();
                     self.starts.clear();
-                    self.skip_line().map_err(|e| self.io_err(e))?;
-                    continue;
+                    if !in_block {
+                        in_block = true;
+                        self.block_first = self.line_no + 1;
+                    }
+                } else {
+                    self.raw.extend_from_slice(chunk);
                 }
-                // Last line without a line end.
-                self.raw.push(b'\n');
             }
-            let len = self.raw.len();
-            if len - start >= 2 && self.raw[len - 2] == b'\r' {
-                self.raw.truncate(len - 2);
-                self.raw.push(b'\n');
+            let used = chunk_len + usize::from(found && !eof);
+            self.reader.consume(used);
+            if !found {
+                continue;
             }
-            if self.raw.len() - start == 1 {
-                self.raw.truncate(start);
-                if self.starts.is_empty() {
+            pending = false;
+            self.line_no += 1;
+            let blank = cur_len == 0 || (cur_len == 1 && cur_first == b'\r');
+            if blank {
+                if !oversize {
+                    self.raw.truncate(line_start);
+                }
+                if !in_block {
                     continue;
                 }
                 return Ok(Some(BlockEnd {
                     blank: Some(self.line_no),
-                    oversize: false,
+                    oversize,
                 }));
             }
-            self.starts.push(start);
-        }
-    }
-
-    /// Consumes one line without keeping it: (bytes consumed, whether it was blank).
-    fn skip_line(&mut self) -> io::Result<(usize, bool)> {
-        let mut n = 0usize;
-        let mut first = None;
-        loop {
-            let buf = self.reader.fill_buf()?;
-            if buf.is_empty() {
-                return Ok((n, n == 0 || (n == 1 && first == Some(b'\r'))));
+            if !in_block {
+                in_block = true;
+                self.block_first = self.line_no;
             }
-            if first.is_none() {
-                first = Some(buf[0]);
+            if !oversize {
+                if self.raw.last() == Some(&b'\r') {
+                    self.raw.pop();
+                }
+                self.raw.push(b'\n');
+                self.starts.push(line_start);
             }
-            match buf.iter().position(|&b| b == b'\n') {
-                Some(p) => {
-                    self.reader.consume(p + 1);
-                    let content = n + p;
-                    return Ok((
-                        content + 1,
-                        content == 0 || (content == 1 && first == Some(b'\r')),
-                    ));
-                }
-                None => {
-                    let l = buf.len();
-                    self.reader.consume(l);
-                    n += l;
-                }
+            if eof {
+                return Ok(Some(BlockEnd {
+                    blank: None,
+                    oversize,
+                }));
             }
         }
     }
@@ -348,8 +341,8 @@ impl LdifSource {
         if self.stray.is_none() {
             let l = self.lines[0];
             let bytes = &self.text[l.start..l.end];
-            if let Ok((name, kind, value)) = split_line(bytes)
-                && name.eq_ignore_ascii_case(b"version")
+            if has_name(bytes, b"version")
+                && let Ok((_, kind, value)) = split_line(bytes)
             {
                 first = 1;
                 if self.seen_content {
@@ -384,21 +377,23 @@ impl LdifSource {
         }
         self.seen_content = true;
 
-        let is_dn = self.stray.is_none()
-            && {
-                let l = self.lines[first];
-                matches!(split_line(&self.text[l.start..l.end]), Ok((name, _, _)) if name.eq_ignore_ascii_case(b"dn"))
-            };
+        let is_dn = self.stray.is_none() && {
+            let l = self.lines[first];
+            has_name(&self.text[l.start..l.end], b"dn")
+        };
         // The record's text: the whole block (with its comments) but not a version: line.
         let raw_start = if first == 0 {
             0
         } else {
             self.starts[self.lines[0].phys_end]
         };
-        let raw_text = String::from_utf8_lossy(&self.raw[raw_start..]).into_owned();
+        let raw_text = text_of(&self.raw[raw_start..]);
 
         if !is_dn {
-            let line = self.stray.unwrap_or(self.lines[first].line);
+            let line = match self.stray {
+                Some(l) => l,
+                None => self.lines[first].line,
+            };
             let what = if self.stray.is_some() {
                 "continuation line (starting with a space) with no line before it to continue"
             } else {
@@ -432,7 +427,7 @@ impl LdifSource {
             url_max: self.url_max,
         };
         let dn_line = self.lines[first].line;
-        let origin = Origin::line(&self.name, dn_line);
+        let origin = origin(&self.name, dn_line);
         let item = parse_record(&ctx, &self.text, &self.lines[first..], origin, raw_text);
         let prev = self.held.replace(Held {
             item,
@@ -474,6 +469,74 @@ impl Source for LdifSource {
     }
 }
 
+/// Position of the first `\n`, eight bytes at a time (std keeps its memchr private).
+fn find_newline(h: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut chunks = h.chunks_exact(8);
+    let mut i = 0;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w) ^ NL;
+        // A zero byte in x is a newline; the lowest flagged byte is always a true one.
+        let t = x.wrapping_sub(LO) & !x & HI;
+        if t != 0 {
+            return Some(i + (t.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| i + p)
+}
+
+/// Lossless when the text is UTF-8 (the usual case), without the cost of the lossy path.
+fn text_of(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
+/// `Origin::line` without `format!`, which shows in profiles at a million records.
+fn origin(name: &str, line: u64) -> Origin {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = line;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut s = String::with_capacity(name.len() + 1 + digits.len() - i);
+    s.push_str(name);
+    s.push(':');
+    s.extend(digits[i..].iter().map(|&d| d as char));
+    Origin(s)
+}
+
+/// `Attrs::push`, trying the last attribute first: repeated names are usually adjacent.
+fn push_attr(attrs: &mut Attrs, name: &str, value: Value) {
+    let found = match attrs.0.last() {
+        Some((n, _)) if n.eq_ignore_ascii_case(name) => Some(attrs.0.len() - 1),
+        _ => attrs
+            .0
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name)),
+    };
+    match found {
+        Some(i) => attrs.0[i].1.push(value),
+        None => attrs.0.push((name.to_string(), vec![value])),
+    }
+}
+
 fn into_bad(item: SourceItem, p: Problem) -> SourceItem {
     match item {
         SourceItem::Record(r) => SourceItem::Bad(BadRecord {
@@ -506,7 +569,20 @@ enum ValueKind {
 /// Splits a logical line into attribute description, value kind and the value text
 /// (leading spaces removed).
 fn split_line(line: &[u8]) -> Result<(&[u8], ValueKind, &[u8]), &'static str> {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
+    // One pass finds the colon and checks the name on the way, a table lookup per byte.
+    let mut colon = None;
+    let mut name_ok = line.first().is_some_and(u8::is_ascii_alphanumeric);
+    for (i, &b) in line.iter().enumerate() {
+        match NAME_BYTES[b as usize] {
+            NAME => {}
+            COLON => {
+                colon = Some(i);
+                break;
+            }
+            _ => name_ok = false,
+        }
+    }
+    let Some(colon) = colon else {
         return Err(if is_dash(line) {
             "'-' is only valid between the sections of a modify record"
         } else {
@@ -514,7 +590,7 @@ fn split_line(line: &[u8]) -> Result<(&[u8], ValueKind, &[u8]), &'static str> {
         });
     };
     let name = &line[..colon];
-    if !valid_attr_desc(name) {
+    if !name_ok {
         return Err("invalid attribute name before the colon");
     }
     let rest = &line[colon + 1..];
@@ -527,6 +603,32 @@ fn split_line(line: &[u8]) -> Result<(&[u8], ValueKind, &[u8]), &'static str> {
     Ok((name, kind, &rest[skip..]))
 }
 
+const OTHER: u8 = 0;
+const NAME: u8 = 1;
+const COLON: u8 = 2;
+
+/// Bytes of an AttributeDescription (`A-Z a-z 0-9 - ; .`) and the colon after it.
+static NAME_BYTES: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b';' || c == b'.' {
+            t[b] = NAME;
+        }
+        b += 1;
+    }
+    t[b':' as usize] = COLON;
+    t
+};
+
+/// Whether a line is `name:...` (ASCII case ignored): what `split_line` would find, cheaply.
+fn has_name(line: &[u8], name: &[u8]) -> bool {
+    line.len() > name.len()
+        && line[name.len()] == b':'
+        && line[..name.len()].eq_ignore_ascii_case(name)
+}
+
 /// RFC 2849 AttributeDescription: a name or OID, then `;options`.
 fn valid_attr_desc(name: &[u8]) -> bool {
     match name.first() {
@@ -535,6 +637,12 @@ fn valid_attr_desc(name: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b';' || b == b'.'),
         _ => false,
     }
+}
+
+/// Without an early exit, so it vectorises: values are short and almost never have one.
+fn has_nul_or_cr(v: &[u8]) -> bool {
+    v.iter()
+        .fold(false, |acc, &b| acc | (b == 0) | (b == b'\r'))
 }
 
 fn is_dash(line: &[u8]) -> bool {
@@ -560,7 +668,7 @@ fn is_mod_keyword(name: &[u8]) -> Option<ModKind> {
     }
 }
 
-/// `valid_attr_desc` guarantees ASCII.
+/// Names have passed `split_line`'s or `valid_attr_desc`'s check, so they are ASCII.
 fn ascii(name: &[u8]) -> &str {
     std::str::from_utf8(name).unwrap_or("?")
 }
@@ -575,7 +683,7 @@ fn decode_value(
 ) -> Result<Vec<u8>, Problem> {
     match kind {
         ValueKind::Plain => {
-            if value.iter().any(|&b| b == 0 || b == b'\r') {
+            if has_nul_or_cr(value) {
                 return Err(Problem::new(
                     attr,
                     format!(
@@ -599,7 +707,10 @@ fn decode_value(
 /// Reads a `file:` URL value, capped at `ctx.url_max` bytes.
 fn read_url(ctx: &Ctx, url: &[u8]) -> Result<Vec<u8>, String> {
     let url = std::str::from_utf8(url).map_err(|_| "URL is not valid UTF-8".to_string())?;
-    if url.len() < 5 || !url[..5].eq_ignore_ascii_case("file:") {
+    if !url
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("file:"))
+    {
         let scheme = url
             .split(':')
             .next()
@@ -699,8 +810,7 @@ fn parse_record(
     let mut rest = &lines[1..];
     let mut controls = None;
     while let Some(l) = rest.first()
-        && let Ok((name, _, _)) = split_line(ll(text, l))
-        && name.eq_ignore_ascii_case(b"control")
+        && has_name(ll(text, l), b"control")
     {
         // RFC 2849 controls are accepted and ignored: roster sends no LDAP operations.
         controls.get_or_insert(l.line);
@@ -708,8 +818,8 @@ fn parse_record(
     }
     let mut changetype = None;
     if let Some(l) = rest.first()
-        && let Ok((name, kind, value)) = split_line(ll(text, l))
-        && name.eq_ignore_ascii_case(b"changetype")
+        && has_name(ll(text, l), b"changetype")
+        && let Ok((_, kind, value)) = split_line(ll(text, l))
     {
         let v = match kind {
             ValueKind::Plain => String::from_utf8_lossy(trim_end_spaces(value)).into_owned(),
@@ -730,7 +840,7 @@ fn parse_record(
         )));
     }
 
-    let mut attrs = Attrs::new();
+    let mut attrs = Attrs(Vec::with_capacity(lines.len()));
     let change = match changetype.as_ref().map(|(c, l)| (c.as_str(), *l)) {
         None | Some(("add", _)) => {
             parse_attrvals(ctx, text, rest, &mut attrs, &mut problems);
@@ -861,8 +971,13 @@ fn parse_attrvals(
             continue;
         }
         let attr = ascii(name);
+        if kind == ValueKind::Plain && !has_nul_or_cr(value) {
+            // The common case, without decode_value's Result.
+            push_attr(attrs, attr, Value::from_bytes(value.to_vec()));
+            continue;
+        }
         match decode_value(ctx, kind, value, attr, l.line) {
-            Ok(bytes) => attrs.push(attr, Value::from_bytes(bytes)),
+            Ok(bytes) => push_attr(attrs, attr, Value::from_bytes(bytes)),
             Err(p) => problems.push(p),
         }
     }
@@ -1071,7 +1186,7 @@ fn walk_dn<'a>(dn: &'a str, mut f: impl FnMut(usize, &'a str, Cow<'a, str>)) -> 
                 i += 1;
             }
             let hex = &dn[hs..i];
-            if hex.is_empty() || hex.len() % 2 != 0 {
+            if hex.is_empty() || !hex.len().is_multiple_of(2) {
                 return Err(format!("invalid #hex value for {ty}"));
             }
             let end = skip_spaces(i);
