@@ -1,0 +1,652 @@
+//! The LDIF reader's handling of malformed input, URLs, line ends and streaming, through
+//! the public `Source` interface.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use roster::model::{BadRecord, Change, ModKind, RawRecord, RawText, Value};
+use roster::source::ldif::LdifSource;
+use roster::source::{Source, SourceError, SourceItem, SourceOptions};
+
+fn source(text: &[u8], dir: Option<&Path>, opts: &SourceOptions) -> LdifSource {
+    LdifSource::from_reader(
+        io::Cursor::new(text.to_vec()),
+        "in.ldif",
+        dir.map(Path::to_path_buf),
+        opts,
+    )
+}
+
+fn read_with(text: &[u8], dir: Option<&Path>, opts: &SourceOptions) -> Vec<SourceItem> {
+    let mut src = source(text, dir, opts);
+    let mut items = Vec::new();
+    while let Some(i) = src.next_item().unwrap() {
+        items.push(i);
+    }
+    items
+}
+
+fn read(text: &str) -> Vec<SourceItem> {
+    read_with(text.as_bytes(), None, &SourceOptions::default())
+}
+
+fn rec(item: &SourceItem) -> &RawRecord {
+    match item {
+        SourceItem::Record(r) => r,
+        SourceItem::Bad(b) => panic!("expected a record, got {b:#?}"),
+    }
+}
+
+fn bad(item: &SourceItem) -> &BadRecord {
+    match item {
+        SourceItem::Bad(b) => b,
+        SourceItem::Record(r) => panic!("expected a bad record, got {r:#?}"),
+    }
+}
+
+fn reason(item: &SourceItem) -> String {
+    roster::model::problems_text(&bad(item).problems)
+}
+
+fn vals(r: &RawRecord, name: &str) -> Vec<String> {
+    r.attrs
+        .get(name)
+        .unwrap()
+        .iter()
+        .map(|v| v.text().into_owned())
+        .collect()
+}
+
+const GOOD: &str = "dn: uid=next,dc=x\nuid: next\n";
+
+/// Each malformed record is one Bad item with its line; the next record is read.
+fn assert_bad_then_good(text: &str, origin_line: u64, want: &str) {
+    let input = format!("{text}\n{GOOD}");
+    let items = read(&input);
+    assert_eq!(items.len(), 2, "{input}\n{items:#?}");
+    let b = bad(&items[0]);
+    assert_eq!(
+        b.origin.as_str(),
+        format!("in.ldif:{origin_line}"),
+        "{input}"
+    );
+    let r = reason(&items[0]);
+    assert!(r.contains(want), "{input}\nwanted {want:?} in {r:?}");
+    assert_eq!(b.raw, RawText::Text(text.to_string()));
+    assert_eq!(vals(rec(&items[1]), "uid"), ["next"]);
+}
+
+#[test]
+fn malformed_records_are_reported_and_reading_goes_on() {
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nuid: a\nthis line has none\n",
+        1,
+        "line 3: no colon in this line",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nsn:: ****\n",
+        1,
+        "sn: line 2: base64 value does not decode",
+    );
+    assert_bad_then_good(
+        "uid: a\nsn: b\n",
+        1,
+        "line 1: attribute line before any dn: line",
+    );
+    assert_bad_then_good(
+        " folded\ndn: uid=a,dc=x\nuid: a\n",
+        1,
+        "line 1: continuation line",
+    );
+    assert_bad_then_good(
+        "# c\ndn: uid=a,dc=x\nchangetype: rename\n",
+        2,
+        "line 3: unknown changetype",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nchangetype: modify\nreplace: mail\nmail: a@x\nsn: b\n-\n",
+        1,
+        "line 5: attribute sn does not match the 'replace: mail' section of line 3",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nchangetype: modify\nreplace: mail\nmail: a@x\nadd: sn\nsn: b\n-\n",
+        1,
+        "line 5: missing '-' before this line to end the 'replace: mail' section of line 3",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nchangetype: modify\n-\n",
+        1,
+        "line 3: '-' with no add:, delete:, replace: or increment: section",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nchangetype: modify\nmail: a@x\n",
+        1,
+        "line 3: expected add:, delete:, replace: or increment: in a modify record, found mail:",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nchangetype: delete\nuid: a\n",
+        1,
+        "line 3: a changetype delete record takes no further lines",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nuid: a\ndn: uid=b,dc=x\nuid: b\n",
+        1,
+        "line 3: a second dn: inside one record",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nuid: a\nchangetype: add\n",
+        1,
+        "line 3: changetype: must come right after the dn: line",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\ncontrol: 1.2.3 true\nuid: a\n",
+        1,
+        "line 2: control: is only allowed in a change record",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nui d: a\n",
+        1,
+        "line 2: invalid attribute name",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nuid: a\n-\n",
+        1,
+        "'-' is only valid between the sections of a modify record",
+    );
+    assert_bad_then_good("dn: uid=a,,dc=x\nuid: a\n", 1, "dn: invalid DN");
+    assert_bad_then_good(
+        "dn: uid=a\\?,dc=x\nuid: a\n",
+        1,
+        "invalid escape in the value of uid",
+    );
+    assert_bad_then_good(
+        "dn:: /w==\nuid: a\n",
+        1,
+        "dn: line 1: DN is not valid UTF-8",
+    );
+    assert_bad_then_good(
+        "dn:< file:///etc/hostname\nuid: a\n",
+        1,
+        "a DN cannot be given as a URL",
+    );
+    assert_bad_then_good("dn: uid=a,dc=x\n", 1, "entry has no attributes");
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nuid: a\u{0}b\n",
+        1,
+        "uid: line 2: value contains a NUL or CR byte",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nchangetype: modrdn\nnewrdn: uid=b\ndeleteoldrdn: 1\n",
+        1,
+        "changetype modrdn is not supported",
+    );
+    assert_bad_then_good(
+        "dn: uid=a,dc=x\nchangetype: moddn\nnewrdn: uid=b\ndeleteoldrdn: 1\n",
+        1,
+        "changetype moddn is not supported",
+    );
+}
+
+#[test]
+fn several_problems_of_one_record_are_all_reported() {
+    let items = read("dn: uid=a,dc=x\nsn:: ***\nmail:< http://example.com/x\n");
+    let b = bad(&items[0]);
+    assert_eq!(b.problems.len(), 2);
+    assert_eq!(b.problems[0].field.as_deref(), Some("sn"));
+    assert_eq!(b.problems[1].field.as_deref(), Some("mail"));
+    assert!(
+        b.problems[1]
+            .reason
+            .contains("unsupported URL scheme 'http:'")
+    );
+}
+
+#[test]
+fn error_messages_do_not_quote_values() {
+    let items = read("dn: uid=a,dc=x\nuserPassword:: c2VjcmV0!!\nuserPassword: x\u{0}hunter2\n");
+    let r = reason(&items[0]);
+    assert!(r.contains("userPassword"), "{r}");
+    assert!(!r.contains("c2VjcmV0") && !r.contains("hunter2"), "{r}");
+    // A line that lost its continuation space is not echoed either.
+    let items = read("dn: uid=a,dc=x\nuserPassword:: c2Vjc\nmV0aHVudGVyMg==\n");
+    assert!(!reason(&items[0]).contains("mV0aHVudGVy"));
+}
+
+#[test]
+fn crlf_and_lf_read_the_same() {
+    let lf = "version: 1\n# c\ndn: cn=A B,dc=x\ncn: A B\ndescription: folded\n  value\n\ndn: cn=C,dc=x\ncn:: w6k=\n";
+    let crlf = lf.replace('\n', "\r\n");
+    let a = read(lf);
+    let b = read(&crlf);
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 2);
+    assert_eq!(vals(rec(&a[0]), "description"), ["folded value"]);
+    assert_eq!(vals(rec(&a[1]), "cn"), ["é"]);
+    assert_eq!(
+        rec(&b[0]).raw,
+        RawText::Text("# c\ndn: cn=A B,dc=x\ncn: A B\ndescription: folded\n  value\n".into())
+    );
+    // A value that really ends in CR must be base64; a bare CR inside a line is refused.
+    let items = read("dn: cn=C,dc=x\ncn: a\rb\n");
+    assert!(reason(&items[0]).contains("NUL or CR"));
+}
+
+#[test]
+fn values_options_and_rdn_attributes() {
+    let items = read(concat!(
+        "dn: cn=Ann Smith+employeeNumber=42,ou=People,dc=x\n",
+        "CN;lang-de: Anna\n",
+        "mail:    ann@x\n",
+        "sn: Smith \n",
+        "empty:\n",
+        "photo:: AP8=\n",
+        "uid::dGV4dA==\n",
+        "# comment\n",
+        "#  folded comment\n",
+        " continued\n",
+        "objectClass: person\n",
+    ));
+    let r = rec(&items[0]);
+    assert_eq!(
+        r.dn.as_deref(),
+        Some("cn=Ann Smith+employeeNumber=42,ou=People,dc=x")
+    );
+    assert_eq!(r.change, Change::Entry);
+    assert_eq!(vals(r, "cn;LANG-DE"), ["Anna"]);
+    assert_eq!(vals(r, "mail"), ["ann@x"]); // FILL spaces dropped
+    assert_eq!(vals(r, "sn"), ["Smith "]); // trailing space kept
+    assert_eq!(vals(r, "empty"), [""]);
+    assert_eq!(
+        r.attrs.get("photo").unwrap(),
+        &[Value::Binary(vec![0, 0xff])]
+    );
+    assert_eq!(vals(r, "uid"), ["text"]);
+    // Both RDN values join the entry; cn;lang-de is not cn.
+    assert_eq!(vals(r, "cn"), ["Ann Smith"]);
+    assert_eq!(vals(r, "employeeNumber"), ["42"]);
+    assert_eq!(
+        r.attrs.names().collect::<Vec<_>>(),
+        [
+            "CN;lang-de",
+            "mail",
+            "sn",
+            "empty",
+            "photo",
+            "uid",
+            "objectClass",
+            "cn",
+            "employeeNumber"
+        ]
+    );
+}
+
+#[test]
+fn rdn_value_does_not_override_the_entry() {
+    let items = read("dn: uid=alice,dc=x\nUID: alice2\n");
+    assert_eq!(vals(rec(&items[0]), "uid"), ["alice2"]);
+}
+
+#[test]
+fn base64_dn_and_escaped_rdn() {
+    // "uid=Zoë\, Jr.,dc=x" as base64.
+    let items = read("dn:: dWlkPVpvw6tcLCBKci4sZGM9eA==\nsn: Z\n");
+    let r = rec(&items[0]);
+    assert_eq!(r.dn.as_deref(), Some("uid=Zoë\\, Jr.,dc=x"));
+    assert_eq!(vals(r, "uid"), ["Zoë, Jr."]);
+}
+
+#[test]
+fn change_records() {
+    let items = read(concat!(
+        "version: 1\n\n",
+        "dn: uid=bob,ou=People,dc=x\n",
+        "changetype: modify\n",
+        "replace: mail\n",
+        "mail: bob@new\n",
+        "-\n",
+        "add: employeeType\n",
+        "employeeType: admin\n",
+        "employeeType: user\n",
+        "-\n",
+        "delete: title\n",
+        "-\n\n",
+        "dn: uid=carol,dc=x\n",
+        "control: 1.2.840.113556.1.4.805 true\n",
+        "changetype: DELETE\n\n",
+        "dn: uid=dave,dc=x\n",
+        "changetype: add\n",
+        "cn: Dave\n",
+    ));
+    assert_eq!(items.len(), 3);
+    let m = rec(&items[0]);
+    assert_eq!(m.origin.as_str(), "in.ldif:3");
+    let Change::Modify(ops) = &m.change else {
+        panic!()
+    };
+    assert_eq!(
+        ops.iter()
+            .map(|o| (o.kind, o.attr.as_str(), o.values.len()))
+            .collect::<Vec<_>>(),
+        [
+            (ModKind::Replace, "mail", 1),
+            (ModKind::Add, "employeeType", 2),
+            (ModKind::Delete, "title", 0)
+        ]
+    );
+    assert_eq!(
+        m.attrs.names().collect::<Vec<_>>(),
+        ["uid", "mail", "employeeType"]
+    );
+    assert_eq!(vals(m, "uid"), ["bob"]);
+    let d = rec(&items[1]);
+    assert_eq!(d.change, Change::Delete);
+    assert_eq!(vals(d, "uid"), ["carol"]);
+    let a = rec(&items[2]);
+    assert_eq!(a.change, Change::Entry);
+    assert_eq!(a.attrs.names().collect::<Vec<_>>(), ["cn", "uid"]);
+}
+
+#[test]
+fn a_stray_blank_line_never_truncates_silently() {
+    // The second half starts with a continuation line.
+    let items =
+        read("dn: uid=a,dc=x\ndescription: long\n\n value\nmail: a@x\n\ndn: uid=b,dc=x\nuid: b\n");
+    assert_eq!(items.len(), 3);
+    assert!(reason(&items[0]).contains("record continues after a blank line at line 3"));
+    assert!(reason(&items[1]).contains("line 4: continuation line"));
+    assert_eq!(bad(&items[1]).origin.as_str(), "in.ldif:4");
+    rec(&items[2]);
+    // A comment-only block in between does not hide it; two orphan blocks in a row are two
+    // Bad items but the record is marked once.
+    let items = read("dn: uid=a,dc=x\nuid: a\n\n# note\n\nmail: a@x\n\nsn: b\n");
+    assert_eq!(items.len(), 3);
+    assert_eq!(bad(&items[0]).problems.len(), 1);
+    assert!(reason(&items[0]).contains("blank line at line 3 (lines 6-6 have no dn:"));
+    assert!(reason(&items[2]).contains("line 8: attribute line before any dn:"));
+    // A bad record cut by a blank line gets both problems.
+    let items = read("dn: uid=a,dc=x\nsn:: %%\n\nmail: a@x\n");
+    assert_eq!(bad(&items[0]).problems.len(), 2);
+}
+
+#[test]
+fn version_lines() {
+    assert!(read("version: 1\n").is_empty());
+    assert!(read("# only a comment\n\n\n").is_empty());
+    assert!(read("").is_empty());
+    let items = read("version: 2\ndn: uid=a,dc=x\nuid: a\n");
+    assert_eq!(items.len(), 2);
+    assert_eq!(bad(&items[0]).problems[0].field.as_deref(), Some("version"));
+    assert_eq!(
+        rec(&items[1]).raw,
+        RawText::Text("dn: uid=a,dc=x\nuid: a\n".into())
+    );
+    // Concatenated files: a second version: line is a warning, not a cut record.
+    let mut src = source(
+        b"version: 1\n\ndn: uid=a,dc=x\nuid: a\n\nversion: 1\n\ndn: uid=b,dc=x\nuid: b",
+        None,
+        &SourceOptions::default(),
+    );
+    let mut n = 0;
+    while let Some(item) = src.next_item().unwrap() {
+        rec(&item);
+        n += 1;
+    }
+    assert_eq!(n, 2);
+    let w = src.take_warnings();
+    assert_eq!(w.len(), 1);
+    assert!(
+        w[0].starts_with("in.ldif:6: version: line in the middle"),
+        "{w:?}"
+    );
+}
+
+// ----- file: URLs
+
+fn photo_dir() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let sub = tmp.path().join("ldif dir");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(sub.join("me.jpg"), [0xffu8, 0xd8, 0, 1]).unwrap();
+    std::fs::write(sub.join("note.txt"), "hello").unwrap();
+    (tmp, sub)
+}
+
+fn url_item(url: &str, dir: Option<&Path>, opts: &SourceOptions) -> SourceItem {
+    let text = format!("dn: uid=a,dc=x\njpegPhoto:< {url}\n");
+    let mut items = read_with(text.as_bytes(), dir, opts);
+    assert_eq!(items.len(), 1);
+    items.remove(0)
+}
+
+#[test]
+fn file_urls() {
+    let (_tmp, dir) = photo_dir();
+    let opts = SourceOptions::default();
+    let photo = vec![0xffu8, 0xd8, 0, 1];
+    let abs = dir.join("me.jpg");
+    let escaped = abs.display().to_string().replace(' ', "%20");
+    for url in [
+        format!("file://{escaped}"),
+        format!("FILE://localhost{escaped}"),
+        format!("file:{escaped}"),
+        "file:me.jpg".to_string(),
+        "file:./me.jpg".to_string(),
+    ] {
+        let item = url_item(&url, Some(&dir), &opts);
+        assert_eq!(
+            rec(&item).attrs.get("jpegPhoto").unwrap(),
+            &[Value::Binary(photo.clone())],
+            "{url}"
+        );
+    }
+    let item = url_item("file:note.txt", Some(&dir), &opts);
+    assert_eq!(
+        rec(&item).attrs.get("jpegPhoto").unwrap(),
+        &[Value::Text("hello".into())]
+    );
+
+    let cases = [
+        (
+            "http://example.com/me.jpg",
+            "unsupported URL scheme 'http:'",
+        ),
+        ("me.jpg", "is not a URL"),
+        ("file://./me.jpg", "file URL names host '.'"),
+        ("file://server/share/me.jpg", "file URL names host 'server'"),
+        ("file:missing.jpg", "file not found: "),
+        ("file:", "has no path"),
+        ("file:.", "is not a regular file"),
+    ];
+    for (url, want) in cases {
+        let item = url_item(url, Some(&dir), &opts);
+        let b = bad(&item);
+        assert_eq!(b.problems[0].field.as_deref(), Some("jpegPhoto"));
+        assert!(
+            b.problems[0].reason.starts_with("line 2: "),
+            "{url}: {:?}",
+            b.problems
+        );
+        assert!(
+            b.problems[0].reason.contains(want),
+            "{url}: {:?}",
+            b.problems
+        );
+    }
+}
+
+#[test]
+fn file_urls_are_size_capped() {
+    let (_tmp, dir) = photo_dir();
+    let opts = SourceOptions {
+        url_max_bytes: Some(4),
+        ..SourceOptions::default()
+    };
+    rec(&url_item("file:me.jpg", Some(&dir), &opts)); // exactly 4 bytes
+    let item = url_item("file:note.txt", Some(&dir), &opts);
+    assert!(
+        reason(&item).contains("is larger than the 4-byte limit"),
+        "{}",
+        reason(&item)
+    );
+    // The default cap is 1 MiB.
+    let big = dir.join("big.bin");
+    std::fs::write(&big, vec![7u8; (1 << 20) + 1]).unwrap();
+    let item = url_item("file:big.bin", Some(&dir), &SourceOptions::default());
+    assert!(reason(&item).contains("is larger than the 1048576-byte limit"));
+    std::fs::write(&big, vec![7u8; 1 << 20]).unwrap();
+    let item = url_item("file:big.bin", Some(&dir), &SourceOptions::default());
+    assert_eq!(
+        rec(&item).attrs.get("jpegPhoto").unwrap()[0].bytes().len(),
+        1 << 20
+    );
+}
+
+#[test]
+fn open_resolves_relative_urls_against_the_file_directory() {
+    let (_tmp, dir) = photo_dir();
+    let path = dir.join("people.ldif");
+    std::fs::write(&path, "dn: uid=a,dc=x\njpegPhoto:< file:me.jpg\n").unwrap();
+    let spec = path.to_str().unwrap();
+    let mut src = LdifSource::open(spec, &SourceOptions::default()).unwrap();
+    assert_eq!(src.describe(), spec);
+    let item = src.next_item().unwrap().unwrap();
+    let r = rec(&item);
+    assert_eq!(r.origin.as_str(), format!("{spec}:1"));
+    assert_eq!(
+        r.attrs.get("jpegPhoto").unwrap()[0].bytes(),
+        &[0xff, 0xd8, 0, 1]
+    );
+    assert!(src.next_item().unwrap().is_none());
+    assert!(src.next_item().unwrap().is_none());
+
+    // Through the generic opener, by extension.
+    let mut src = roster::source::open(spec, &SourceOptions::default()).unwrap();
+    assert_eq!(src.format(), roster::source::Format::Ldif);
+    assert!(matches!(
+        src.next_item().unwrap(),
+        Some(SourceItem::Record(_))
+    ));
+
+    let missing = dir.join("missing.ldif");
+    assert!(matches!(
+        LdifSource::open(missing.to_str().unwrap(), &SourceOptions::default()),
+        Err(SourceError::Io { .. })
+    ));
+}
+
+// ----- streaming
+
+/// Gives `data`, then fails: records before the failure must come out first.
+struct ThenFail {
+    data: io::Cursor<Vec<u8>>,
+}
+
+impl Read for ThenFail {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.data.read(buf)? {
+            0 => Err(io::Error::other("disk on fire")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn records_stream_out_before_the_input_ends() {
+    let data = b"dn: uid=a,dc=x\nuid: a\n\ndn: uid=b,dc=x\nuid: b\n\n".to_vec();
+    let mut src = LdifSource::from_reader(
+        ThenFail {
+            data: io::Cursor::new(data),
+        },
+        "s",
+        None,
+        &SourceOptions::default(),
+    );
+    assert_eq!(vals(rec(&src.next_item().unwrap().unwrap()), "uid"), ["a"]);
+    // b is held until the next block shows it was not cut; that read fails: fatal.
+    let err = src.next_item().unwrap_err();
+    assert!(err.to_string().contains("disk on fire"), "{err}");
+}
+
+/// An endless generator of records, to show memory does not depend on input size.
+struct Endless {
+    n: u64,
+    pending: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.pending.len() {
+            self.n += 1;
+            self.pending =
+                format!("dn: uid=u{0},dc=x\nuid: u{0}\nmail: u{0}@x\n\n", self.n).into_bytes();
+            self.pos = 0;
+        }
+        let n = buf.len().min(self.pending.len() - self.pos);
+        buf[..n].copy_from_slice(&self.pending[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn reads_an_endless_input_one_record_at_a_time() {
+    let mut src = LdifSource::from_reader(
+        Endless {
+            n: 0,
+            pending: Vec::new(),
+            pos: 0,
+        },
+        "gen",
+        None,
+        &SourceOptions::default(),
+    );
+    for i in 1..=20_000u64 {
+        let item = src.next_item().unwrap().unwrap();
+        assert_eq!(vals(rec(&item), "uid"), [format!("u{i}")]);
+    }
+}
+
+/// One huge line (more than the 64 MiB record cap), generated on the fly.
+struct Huge {
+    left: u64,
+    tail: io::Cursor<Vec<u8>>,
+    head: io::Cursor<Vec<u8>>,
+}
+
+impl Read for Huge {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 {
+            return Ok(n);
+        }
+        if self.left > 0 {
+            let n = (buf.len() as u64).min(self.left) as usize;
+            buf[..n].fill(b'A');
+            self.left -= n as u64;
+            return Ok(n);
+        }
+        self.tail.read(buf)
+    }
+}
+
+#[test]
+fn an_oversized_record_is_skipped_and_reported() {
+    let huge = Huge {
+        head: io::Cursor::new(b"dn: uid=big,dc=x\ndescription:: ".to_vec()),
+        left: 65 << 20,
+        tail: io::Cursor::new(b"\n more\nsn: x\n\ndn: uid=ok,dc=x\nuid: ok\n".to_vec()),
+    };
+    let mut src = LdifSource::from_reader(huge, "h", None, &SourceOptions::default());
+    let first = src.next_item().unwrap().unwrap();
+    let b = bad(&first);
+    assert_eq!(b.origin.as_str(), "h:1");
+    assert_eq!(b.raw, RawText::None);
+    assert!(
+        reason(&first).contains("record of lines 1-4 is larger than 64 MiB"),
+        "{}",
+        reason(&first)
+    );
+    assert_eq!(vals(rec(&src.next_item().unwrap().unwrap()), "uid"), ["ok"]);
+    assert!(src.next_item().unwrap().is_none());
+}
