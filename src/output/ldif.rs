@@ -56,18 +56,7 @@ impl LdifUserWriter {
 
     /// Writes `name: value` (or `name:: base64`), folded.
     fn attr(&mut self, name: &str, value: &[u8]) -> io::Result<()> {
-        self.line.clear();
-        self.line.extend_from_slice(name.as_bytes());
-        if needs_base64(value) {
-            self.line.extend_from_slice(b":: ");
-            let mut enc = String::new();
-            BASE64.encode_string(value, &mut enc);
-            self.line.extend_from_slice(enc.as_bytes());
-        } else {
-            self.line.extend_from_slice(b": ");
-            self.line.extend_from_slice(value);
-        }
-        write_folded(&mut self.out, &self.line)
+        write_attr_into(&mut self.out, &mut self.line, name, value)
     }
 
     fn opt(&mut self, name: &str, value: Option<&str>) -> io::Result<()> {
@@ -76,6 +65,23 @@ impl LdifUserWriter {
             _ => Ok(()),
         }
     }
+}
+
+/// Writes one attribute line, `name: value` or `name:: base64` as RFC 2849 requires,
+/// folded at 76 columns. `line` is a scratch buffer.
+pub fn write_attr_into(out: &mut dyn Write, line: &mut Vec<u8>, name: &str, value: &[u8]) -> io::Result<()> {
+    line.clear();
+    line.extend_from_slice(name.as_bytes());
+    if needs_base64(value) {
+        line.extend_from_slice(b":: ");
+        let mut enc = String::new();
+        BASE64.encode_string(value, &mut enc);
+        line.extend_from_slice(enc.as_bytes());
+    } else {
+        line.extend_from_slice(b": ");
+        line.extend_from_slice(value);
+    }
+    write_folded(out, line)
 }
 
 /// Whether RFC 2849 requires (or roster prefers) base64 for this value.

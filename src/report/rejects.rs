@@ -188,36 +188,5 @@ impl RejectsWriter {
 
 /// One LDIF attribute line, base64 when RFC 2849 requires it, folded at 76 columns.
 fn write_ldif_attr(out: &mut dyn Write, name: &str, v: &Value) -> io::Result<()> {
-    use base64::Engine;
-    let b = v.bytes();
-    let safe = !b.is_empty()
-        && b.iter()
-            .all(|&c| c.is_ascii() && c != 0 && c != b'\n' && c != b'\r')
-        && !matches!(b[0], b' ' | b':' | b'<')
-        && b[b.len() - 1] != b' ';
-    let line = if b.is_empty() {
-        format!("{name}:")
-    } else if safe {
-        format!("{name}: {}", String::from_utf8_lossy(b))
-    } else {
-        format!(
-            "{name}:: {}",
-            base64::engine::general_purpose::STANDARD.encode(b)
-        )
-    };
-    // Fold at 76 columns: continuation lines start with one space.
-    let bytes = line.as_bytes();
-    let mut start = 0;
-    let mut width = 76;
-    while start < bytes.len() {
-        let end = (start + width).min(bytes.len());
-        if start > 0 {
-            out.write_all(b" ")?;
-        }
-        out.write_all(&bytes[start..end])?;
-        out.write_all(b"\n")?;
-        start = end;
-        width = 75;
-    }
-    Ok(())
+    crate::output::ldif::write_attr_into(out, &mut Vec::new(), name, v.bytes())
 }
