@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 fn quiet() -> SandboxConfig {
     SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     }
 }

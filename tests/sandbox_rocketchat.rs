@@ -17,7 +17,7 @@ fn create_body(username: &str, email: &str) -> Value {
 #[test]
 fn duplicates_in_another_case_get_the_exact_400_bodies() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let admin = Session::admin(&sb);
@@ -59,7 +59,7 @@ fn duplicates_in_another_case_get_the_exact_400_bodies() {
 #[test]
 fn validation_errors_in_the_servers_order_and_words() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let admin = Session::admin(&sb);
@@ -179,7 +179,7 @@ fn validation_errors_in_the_servers_order_and_words() {
 #[test]
 fn create_accepts_the_documented_options() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let admin = Session::admin(&sb);
@@ -190,7 +190,8 @@ fn create_accepts_the_documented_options() {
             "password": "ignored", "setRandomPassword": true, "active": false,
             "verified": true, "roles": ["user", "livechat-agent"], "joinDefaultChannels": false,
             "sendWelcomeEmail": false, "requirePasswordChange": false,
-            "customFields": {"dept": "sales"}, "bio": "hi", "nickname": "caz"
+            "customFields": {"dept": "sales"}, "bio": "hi", "nickname": "caz",
+            "settings": {}, "fields": "{}"
         }),
     );
     assert_eq!(r.status, 200, "{}", r.text);
@@ -214,7 +215,7 @@ fn create_accepts_the_documented_options() {
 #[test]
 fn custom_fields_follow_the_configured_setting() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         rc_custom_fields: Some(json!({
             "dept": {"type": "select", "required": true, "options": ["sales", "it"]},
             "code": {"type": "text", "minLength": 2, "maxLength": 4}
@@ -258,7 +259,7 @@ fn custom_fields_follow_the_configured_setting() {
 #[test]
 fn users_list_pages_are_capped_and_sorted() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let seeds: Vec<SeedUser> = (0..150)
@@ -308,7 +309,7 @@ fn users_list_pages_are_capped_and_sorted() {
 #[test]
 fn users_info_lookups_and_errors() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let admin = Session::admin(&sb);
@@ -342,7 +343,7 @@ fn users_info_lookups_and_errors() {
 #[test]
 fn two_factor_on_update_and_the_remember_window() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let admin = Session::admin(&sb);
@@ -418,7 +419,7 @@ fn two_factor_on_update_and_the_remember_window() {
 
     // --no-2fa
     let sb2 = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         two_factor: false,
         ..config()
     });
@@ -438,7 +439,7 @@ fn two_factor_on_update_and_the_remember_window() {
 #[test]
 fn update_errors_and_effects() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         two_factor: false,
         ..config()
     });
@@ -495,7 +496,7 @@ fn update_errors_and_effects() {
 #[test]
 fn self_edits_hit_the_hard_coded_one_per_minute_limit() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let admin = Session::admin(&sb);
@@ -641,15 +642,15 @@ fn rate_limit_headers_and_the_429_at_the_boundary() {
 
 #[test]
 fn rate_limit_window_resets_lazily() {
-    let sb = start(limited(2, 700));
+    let sb = start(limited(2, 1500));
     let importer = Session::importer(&sb);
     // Start from a fresh window whatever the login took.
-    sleep(Duration::from_millis(750));
+    sleep(Duration::from_millis(1600));
     assert_eq!(importer.get("/api/v1/me").status, 200);
     assert_eq!(importer.get("/api/v1/me").status, 200);
     let r = importer.get("/api/v1/me");
     assert_eq!(r.status, 429);
-    sleep(Duration::from_millis(750));
+    sleep(Duration::from_millis(1600));
     let r = importer.get("/api/v1/me");
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(num(&r, "x-ratelimit-remaining"), 1);
@@ -686,7 +687,7 @@ fn admin_bypasses_the_limiter_but_not_on_login() {
 
     // --no-rate-limit: no limiter, no headers.
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..limited(1, 60_000)
     });
     let importer = Session::importer(&sb);
@@ -700,7 +701,7 @@ fn admin_bypasses_the_limiter_but_not_on_login() {
 #[test]
 fn login_failures_and_headers_of_every_response() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let c = client();
@@ -752,7 +753,7 @@ fn login_failures_and_headers_of_every_response() {
 #[test]
 fn active_status_delete_logout_and_permissions() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let admin = Session::admin(&sb);
@@ -825,7 +826,7 @@ fn active_status_delete_logout_and_permissions() {
 #[test]
 fn bulk_import_api() {
     let sb = start(SandboxConfig {
-        rate_limit: false,
+        rate_limit: Some(false),
         ..config()
     });
     let admin = Session::admin(&sb);

@@ -1,6 +1,6 @@
 //! `roster sandbox --flavor rocketchat|mattermost [--port N] [--state FILE] [--log FILE]
 //!  [--admin-password P] [--importer-password P] [--seed N] [--rate-limit-calls N]
-//!  [--rate-limit-window-ms MS] [--no-rate-limit] [--no-admin-bypass] [--no-2fa]
+//!  [--rate-limit-window-ms MS] [--rate-limit | --no-rate-limit] [--no-admin-bypass] [--no-2fa]
 //!  [--fault-rate F] [--drop-rate F] [--fault-phase random|before|after] [--latency MS]
 //!  [--jitter MS] [--bcrypt-cost N] [--custom-fields JSON]`
 //!
@@ -20,7 +20,22 @@ use anyhow::{Context, bail};
 use crate::sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig};
 use crate::secret::{self, Secret};
 
+const AFTER_HELP: &str = "\
+Seeded accounts:
+  admin     admin role: holds api-bypass-rate-limit (not rate limited unless
+            --no-admin-bypass), edit-other-user-info, delete-user, ...
+  importer  provisioning role: create-user, edit-other-user-info,
+            edit-other-user-active-status, edit-other-user-password, assign-roles,
+            run-import, but NOT api-bypass-rate-limit: the limiter applies to it.
+Passwords: --admin-password or ROSTER_SANDBOX_ADMIN_PASSWORD(_FILE), else generated and
+printed on stderr; the importer uses the same unless --importer-password or
+ROSTER_SANDBOX_IMPORTER_PASSWORD(_FILE). They are reset at every start, also over --state.
+
+GET /__sandbox/state returns the users and per-route counters (requests, 429s, injected
+faults, drops) as JSON. Ctrl-C or SIGTERM stops the server (exit code 0).";
+
 #[derive(clap::Args, Debug)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Which server to emulate.
     #[arg(long, value_enum, default_value = "rocketchat")]
@@ -51,9 +66,12 @@ pub struct Args {
     /// Rocket.Chat: window length in milliseconds.
     #[arg(long, default_value_t = 60_000, help_heading = "Rate limiting")]
     pub rate_limit_window_ms: u64,
-    /// Turn the REST rate limiter off.
-    #[arg(long, help_heading = "Rate limiting")]
+    /// Turn the REST rate limiter off (default: as the real server, on for Rocket.Chat).
+    #[arg(long, help_heading = "Rate limiting", conflicts_with = "rate_limit")]
     pub no_rate_limit: bool,
+    /// Turn the REST rate limiter on (for flavors where the real server has it off).
+    #[arg(long, help_heading = "Rate limiting")]
+    pub rate_limit: bool,
     /// Limit the admin too (normally `api-bypass-rate-limit` exempts it).
     #[arg(long, help_heading = "Rate limiting")]
     pub no_admin_bypass: bool,
@@ -123,7 +141,11 @@ pub fn config(args: Args) -> anyhow::Result<SandboxConfig> {
         admin_password: password(args.admin_password, "ROSTER_SANDBOX_ADMIN_PASSWORD")?,
         importer_password: password(args.importer_password, "ROSTER_SANDBOX_IMPORTER_PASSWORD")?,
         seed: args.seed,
-        rate_limit: !args.no_rate_limit,
+        rate_limit: match (args.rate_limit, args.no_rate_limit) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         admin_bypass: !args.no_admin_bypass,
         rc_limit_calls: args.rate_limit_calls,
         rc_limit_window_ms: args.rate_limit_window_ms,

@@ -83,8 +83,9 @@ pub struct SandboxConfig {
     pub importer_password: Option<Secret>,
     /// Seeds the fault/latency generator and user ids; None = random.
     pub seed: Option<u64>,
-    /// The flavor's REST rate limiter (Rocket.Chat `API_Enable_Rate_Limiter`, default on).
-    pub rate_limit: bool,
+    /// The flavor's REST rate limiter; None = the real server's default (Rocket.Chat
+    /// `API_Enable_Rate_Limiter`: on; Mattermost `RateLimitSettings.Enable`: off).
+    pub rate_limit: Option<bool>,
     /// Callers holding `api-bypass-rate-limit` (the admin) skip the limiter (default true).
     pub admin_bypass: bool,
     /// Rocket.Chat calls per window per route and client IP (default 10).
@@ -123,7 +124,7 @@ impl Default for SandboxConfig {
             admin_password: None,
             importer_password: None,
             seed: None,
-            rate_limit: true,
+            rate_limit: None,
             admin_bypass: true,
             rc_limit_calls: 10,
             rc_limit_window_ms: 60_000,

@@ -347,8 +347,10 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
     };
 
     let status = response.as_ref().map(|r| r.status);
+    // Counters and log before the answer: a client that has its response can rely on both.
     record(shared, &route, status, fault);
-    let keep = match &response {
+    log_request(shared, started_wall, started, &req, &route, status, fault);
+    match &response {
         Some(resp) => {
             let keep_alive = incoming.keep_alive && !shared.stopping.load(Ordering::SeqCst);
             let ok = http::write_response(writer, resp, keep_alive, req.method == "HEAD").is_ok();
@@ -359,9 +361,7 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
             let _ = writer.shutdown(Shutdown::Both);
             false
         }
-    };
-    log_request(shared, started_wall, started, &req, &route, status, fault);
-    keep
+    }
 }
 
 fn injected_error(shared: &Shared, status: u16) -> Response {

@@ -96,6 +96,8 @@ pub(crate) struct Settings {
 enum Route {
     Login,
     Logout,
+    /// Deprecated but still served.
+    LogoutGet,
     Me,
     UsersCreate,
     UsersUpdate,
@@ -113,6 +115,7 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
     Some(match (method, name) {
         ("POST", "login") => Route::Login,
         ("POST", "logout") => Route::Logout,
+        ("GET", "logout") => Route::LogoutGet,
         ("GET", "me") => Route::Me,
         ("POST", "users.create") => Route::UsersCreate,
         ("POST", "users.update") => Route::UsersUpdate,
@@ -179,7 +182,7 @@ impl RocketChat {
         };
         let rc = RocketChat {
             settings: Settings {
-                rate_limit: cfg.rate_limit,
+                rate_limit: cfg.rate_limit.unwrap_or(true),
                 admin_bypass: cfg.admin_bypass,
                 calls: cfg.rc_limit_calls,
                 window_ms: cfg.rc_limit_window_ms,
@@ -542,7 +545,7 @@ impl RocketChat {
                 };
                 match route {
                     Route::Login => unreachable_login(),
-                    Route::Logout => users::logout(self, &ctx),
+                    Route::Logout | Route::LogoutGet => users::logout(self, &ctx),
                     Route::Me => users::me(self, &ctx),
                     Route::UsersCreate => users::create(self, &ctx),
                     Route::UsersUpdate => users::update(self, &ctx),
