@@ -93,10 +93,7 @@ pub fn read_file(what: &str, path: &Path) -> Result<Secret, SecretError> {
         }
     }
     if s.is_empty() {
-        return Err(SecretError::Empty(format!(
-            "{what} file {}",
-            path.display()
-        )));
+        return Err(SecretError::Empty(format!("{what} file {}", path.display())));
     }
     Ok(Secret(s))
 }

@@ -114,8 +114,6 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "TAB" | "\t" => Ok(b'\t'),
         _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
-        _ => Err(format!(
-            "delimiter must be one ASCII character or `tab`, not {s:?}"
-        )),
+        _ => Err(format!("delimiter must be one ASCII character or `tab`, not {s:?}")),
     }
 }

@@ -10,11 +10,7 @@ pub struct CsvUserWriter {
 }
 
 impl CsvUserWriter {
-    pub fn new(
-        out: Box<dyn Write + Send>,
-        _delimiter: u8,
-        _opts: &WriterOptions,
-    ) -> io::Result<Self> {
+    pub fn new(out: Box<dyn Write + Send>, _delimiter: u8, _opts: &WriterOptions) -> io::Result<Self> {
         Ok(CsvUserWriter { out })
     }
 }

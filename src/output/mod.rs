@@ -54,11 +54,7 @@ pub fn create_output(path: &Path, private: bool) -> io::Result<Box<dyn Write + S
 }
 
 /// A writer for `format` into `path`.
-pub fn create(
-    path: &Path,
-    format: Format,
-    opts: &WriterOptions,
-) -> io::Result<Box<dyn UserWriter>> {
+pub fn create(path: &Path, format: Format, opts: &WriterOptions) -> io::Result<Box<dyn UserWriter>> {
     let out = create_output(path, opts.private)?;
     Ok(match format {
         Format::Csv => Box::new(csv::CsvUserWriter::new(out, b',', opts)?),

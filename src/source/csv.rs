@@ -8,9 +8,7 @@ pub struct CsvSource {
 
 impl CsvSource {
     pub fn open(spec: &str, _format: Format, _opts: &SourceOptions) -> Result<Self, SourceError> {
-        Err(SourceError::Config(format!(
-            "{spec}: csv source not implemented yet"
-        )))
+        Err(SourceError::Config(format!("{spec}: csv source not implemented yet")))
     }
 }
 

@@ -8,9 +8,7 @@ pub struct JsonlSource {
 
 impl JsonlSource {
     pub fn open(spec: &str, _opts: &SourceOptions) -> Result<Self, SourceError> {
-        Err(SourceError::Config(format!(
-            "{spec}: jsonl source not implemented yet"
-        )))
+        Err(SourceError::Config(format!("{spec}: jsonl source not implemented yet")))
     }
 }
 

@@ -29,9 +29,7 @@ pub struct LdapSource {
 
 impl LdapSource {
     pub fn open(url: &str, _opts: &LdapOptions) -> Result<Self, SourceError> {
-        Err(SourceError::Config(format!(
-            "{url}: LDAP source not implemented yet"
-        )))
+        Err(SourceError::Config(format!("{url}: LDAP source not implemented yet")))
     }
 }
 

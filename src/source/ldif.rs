@@ -8,9 +8,7 @@ pub struct LdifSource {
 
 impl LdifSource {
     pub fn open(spec: &str, _opts: &SourceOptions) -> Result<Self, SourceError> {
-        Err(SourceError::Config(format!(
-            "{spec}: ldif source not implemented yet"
-        )))
+        Err(SourceError::Config(format!("{spec}: ldif source not implemented yet")))
     }
 }
 
