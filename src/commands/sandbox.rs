@@ -1,8 +1,191 @@
-//! `roster sandbox` (not implemented yet).
+//! `roster sandbox --flavor rocketchat|mattermost [--port N] [--state FILE] [--log FILE]
+//!  [--admin-password P] [--importer-password P] [--seed N] [--rate-limit-calls N]
+//!  [--rate-limit-window-ms MS] [--rate-limit | --no-rate-limit] [--no-admin-bypass] [--no-2fa]
+//!  [--fault-rate F] [--drop-rate F] [--fault-phase random|before|after] [--latency MS]
+//!  [--jitter MS] [--bcrypt-cost N] [--custom-fields JSON]`
+//!
+//! Runs a local emulator of the server's user-management REST API on 127.0.0.1 and prints
+//! its URL on one line on stdout once it accepts connections. Ctrl-C (or SIGTERM) stops it,
+//! saving the state to `--state` first; the exit code is then 0.
+//!
+//! Seeded accounts: `admin` (admin role: not rate limited by default) and `importer`
+//! (provisioning rights, rate limited). The password comes from `--admin-password`, else
+//! ROSTER_SANDBOX_ADMIN_PASSWORD(_FILE), else is generated and printed on stderr; the
+//! importer's is the same unless `--importer-password` / ROSTER_SANDBOX_IMPORTER_PASSWORD.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig};
+use crate::secret::{self, Secret};
+
+const AFTER_HELP: &str = "\
+Seeded accounts:
+  admin     admin role: holds api-bypass-rate-limit (not rate limited unless
+            --no-admin-bypass), edit-other-user-info, delete-user, ...
+  importer  provisioning role: create-user, edit-other-user-info,
+            edit-other-user-active-status, edit-other-user-password, assign-roles,
+            run-import, but NOT api-bypass-rate-limit: the limiter applies to it.
+Passwords: --admin-password or ROSTER_SANDBOX_ADMIN_PASSWORD(_FILE), else generated and
+printed on stderr; the importer uses the same unless --importer-password or
+ROSTER_SANDBOX_IMPORTER_PASSWORD(_FILE). They are reset at every start, also over --state.
+
+GET /__sandbox/state returns the users and per-route counters (requests, 429s, injected
+faults, drops) as JSON. Ctrl-C or SIGTERM stops the server (exit code 0).";
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Which server to emulate.
+    #[arg(long, value_enum, default_value = "rocketchat")]
+    pub flavor: FlavorKind,
+    /// TCP port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Load users from this file at start (if it exists) and save them there on exit.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Append one JSON line per request (no passwords, tokens or bodies).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Password of the seeded `admin` (a local test server's; also
+    /// ROSTER_SANDBOX_ADMIN_PASSWORD). Default: generated and printed on stderr.
+    #[arg(long, value_name = "P")]
+    pub admin_password: Option<String>,
+    /// Password of the seeded `importer` (also ROSTER_SANDBOX_IMPORTER_PASSWORD). Default: the admin's.
+    #[arg(long, value_name = "P")]
+    pub importer_password: Option<String>,
+    /// Seed for faults, jitter and ids: the same seed gives the same sequence.
+    #[arg(long)]
+    pub seed: Option<u64>,
 
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`roster sandbox` is not implemented yet")
+    /// Rocket.Chat: calls allowed per window, per route and client IP.
+    #[arg(long, default_value_t = 10, help_heading = "Rate limiting")]
+    pub rate_limit_calls: u32,
+    /// Rocket.Chat: window length in milliseconds.
+    #[arg(long, default_value_t = 60_000, help_heading = "Rate limiting")]
+    pub rate_limit_window_ms: u64,
+    /// Turn the REST rate limiter off (default: as the real server, on for Rocket.Chat).
+    #[arg(long, help_heading = "Rate limiting", conflicts_with = "rate_limit")]
+    pub no_rate_limit: bool,
+    /// Turn the REST rate limiter on (for flavors where the real server has it off).
+    #[arg(long, help_heading = "Rate limiting")]
+    pub rate_limit: bool,
+    /// Limit the admin too (normally `api-bypass-rate-limit` exempts it).
+    #[arg(long, help_heading = "Rate limiting")]
+    pub no_admin_bypass: bool,
+
+    /// Rocket.Chat: no 2FA on users.update.
+    #[arg(long = "no-2fa")]
+    pub no_2fa: bool,
+    /// Rocket.Chat `Accounts_CustomFields` JSON, e.g. '{"dept":{"type":"text","required":true}}'.
+    /// Default: empty (custom fields are accepted and dropped).
+    #[arg(long, value_name = "JSON")]
+    pub custom_fields: Option<String>,
+
+    /// Fraction of writes (not login) answered 500/502/503, half before and half after
+    /// the write is applied.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, help_heading = "Faults")]
+    pub fault_rate: f64,
+    /// Fraction of requests (not login) whose connection is closed without a response.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction, help_heading = "Faults")]
+    pub drop_rate: f64,
+    /// Whether faults happen before or after the write is applied.
+    #[arg(long, value_enum, default_value = "random", help_heading = "Faults")]
+    pub fault_phase: FaultPhase,
+    /// Milliseconds added to every request.
+    #[arg(long, default_value_t = 0, help_heading = "Faults")]
+    pub latency: u64,
+    /// Up to this many extra milliseconds, uniformly.
+    #[arg(long, default_value_t = 0, help_heading = "Faults")]
+    pub jitter: u64,
+    /// bcrypt cost of stored passwords (10 like the real servers; 4 is fastest).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub bcrypt_cost: u32,
+}
+
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("expected a number from 0 to 1, not {s:?}")),
+    }
+}
+
+fn password(flag: Option<String>, var: &str) -> anyhow::Result<Option<Secret>> {
+    match flag {
+        Some(p) if !p.is_empty() => Ok(Some(Secret::new(p))),
+        Some(_) => bail!("the password given on the command line is empty"),
+        None => Ok(secret::from_env(var)?),
+    }
+}
+
+/// The configuration these arguments describe.
+pub fn config(args: Args) -> anyhow::Result<SandboxConfig> {
+    let custom_fields = match &args.custom_fields {
+        Some(text) => {
+            let v: serde_json::Value =
+                serde_json::from_str(text).context("--custom-fields is not valid JSON")?;
+            if !v.is_object() {
+                bail!("--custom-fields must be a JSON object of field definitions");
+            }
+            Some(v)
+        }
+        None => None,
+    };
+    Ok(SandboxConfig {
+        flavor: args.flavor,
+        port: args.port,
+        state_file: args.state,
+        log_file: args.log,
+        admin_password: password(args.admin_password, "ROSTER_SANDBOX_ADMIN_PASSWORD")?,
+        importer_password: password(args.importer_password, "ROSTER_SANDBOX_IMPORTER_PASSWORD")?,
+        seed: args.seed,
+        rate_limit: match (args.rate_limit, args.no_rate_limit) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
+        admin_bypass: !args.no_admin_bypass,
+        rc_limit_calls: args.rate_limit_calls,
+        rc_limit_window_ms: args.rate_limit_window_ms,
+        two_factor: !args.no_2fa,
+        rc_custom_fields: custom_fields,
+        fault_rate: args.fault_rate,
+        drop_rate: args.drop_rate,
+        fault_phase: args.fault_phase,
+        latency_ms: args.latency,
+        jitter_ms: args.jitter,
+        bcrypt_cost: args.bcrypt_cost,
+        ..SandboxConfig::default()
+    })
+}
+
+pub fn run(args: Args) -> anyhow::Result<i32> {
+    let flavor = args.flavor;
+    let cfg = config(args)?;
+    let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+    ctrlc::set_handler(move || {
+        let _ = tx.try_send(());
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    let sandbox = Sandbox::start(cfg)
+        .with_context(|| format!("cannot start the {} sandbox", flavor.as_str()))?;
+    // The URL alone on the first stdout line: scripts read it to find the port.
+    println!("{}", sandbox.url());
+    if sandbox.admin_password_generated() {
+        eprintln!(
+            "roster sandbox: generated admin password: {}",
+            sandbox.admin_password().expose()
+        );
+    }
+    eprintln!(
+        "roster sandbox: {} emulator at {} (accounts: admin, importer); Ctrl-C to stop",
+        flavor.as_str(),
+        sandbox.url()
+    );
+    let _ = rx.recv();
+    sandbox.stop().context("stopping the sandbox")?;
+    eprintln!("roster sandbox: stopped");
+    Ok(0)
 }

@@ -1,0 +1,174 @@
+//! Shared helpers for the sandbox tests: start a sandbox on an ephemeral port and talk to
+//! it over HTTP with reqwest, as any client would.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use reqwest::blocking::{Client, RequestBuilder};
+use roster::sandbox::{Sandbox, SandboxConfig};
+use roster::secret::Secret;
+use serde_json::{Value, json};
+
+pub const ADMIN_PW: &str = "Admin-test-pw-1";
+pub const IMPORTER_PW: &str = "Importer-test-pw-2";
+pub const UA: &str = "roster-tests/1";
+
+/// Defaults for tests: fast bcrypt, known passwords, a fixed seed.
+pub fn config() -> SandboxConfig {
+    SandboxConfig {
+        admin_password: Some(Secret::new(ADMIN_PW)),
+        importer_password: Some(Secret::new(IMPORTER_PW)),
+        bcrypt_cost: 4,
+        seed: Some(42),
+        ..SandboxConfig::default()
+    }
+}
+
+pub fn start(cfg: SandboxConfig) -> Sandbox {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Sandbox::start(cfg).expect("sandbox starts")
+}
+
+pub fn client() -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+}
+
+pub fn send(rb: RequestBuilder) -> Reply {
+    let resp = rb.send().expect("request reaches the sandbox");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+/// POST /api/v1/login without a session.
+pub fn login_raw(client: &Client, base: &str, user: &str, password: &str) -> Reply {
+    send(
+        client
+            .post(format!("{base}/api/v1/login"))
+            .header("User-Agent", UA)
+            .json(&json!({"user": user, "password": password})),
+    )
+}
+
+/// A logged-in client.
+pub struct Session {
+    pub base: String,
+    pub client: Client,
+    pub user_id: String,
+    pub token: String,
+    pub ua: String,
+}
+
+impl Session {
+    pub fn login(sb: &Sandbox, user: &str, password: &str) -> Session {
+        let client = client();
+        let r = login_raw(&client, &sb.url(), user, password);
+        assert_eq!(r.status, 200, "login as {user}: {}", r.text);
+        Session {
+            base: sb.url(),
+            client,
+            user_id: r.body["data"]["userId"]
+                .as_str()
+                .expect("userId")
+                .to_string(),
+            token: r.body["data"]["authToken"]
+                .as_str()
+                .expect("authToken")
+                .to_string(),
+            ua: UA.to_string(),
+        }
+    }
+
+    pub fn admin(sb: &Sandbox) -> Session {
+        Session::login(sb, "admin", ADMIN_PW)
+    }
+
+    pub fn importer(sb: &Sandbox) -> Session {
+        Session::login(sb, "importer", IMPORTER_PW)
+    }
+
+    fn auth(&self, rb: RequestBuilder) -> RequestBuilder {
+        self.auth_as(rb, &self.ua)
+    }
+
+    fn auth_as(&self, rb: RequestBuilder, ua: &str) -> RequestBuilder {
+        rb.header("X-User-Id", &self.user_id)
+            .header("X-Auth-Token", &self.token)
+            .header("User-Agent", ua)
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        send(self.auth(self.client.get(format!("{}{path}", self.base))))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.post_h(path, body, &[])
+    }
+
+    pub fn post_h(&self, path: &str, body: &Value, headers: &[(&str, &str)]) -> Reply {
+        // A User-Agent given here replaces the session's (headers would otherwise repeat).
+        let ua = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+            .map(|(_, v)| *v)
+            .unwrap_or(&self.ua);
+        let mut rb = self.auth_as(
+            self.client.post(format!("{}{path}", self.base)).json(body),
+            ua,
+        );
+        for (k, v) in headers {
+            if !k.eq_ignore_ascii_case("user-agent") {
+                rb = rb.header(*k, *v);
+            }
+        }
+        send(rb)
+    }
+
+    /// users.create with the required fields; panics unless it succeeds.
+    pub fn create_user(&self, username: &str, email: &str, password: &str) -> String {
+        let r = self.post(
+            "/api/v1/users.create",
+            &json!({"username": username, "email": email, "name": username, "password": password}),
+        );
+        assert_eq!(r.status, 200, "create {username}: {}", r.text);
+        r.body["user"]["_id"].as_str().expect("_id").to_string()
+    }
+}
+
+/// Lowercase hex SHA-256, the `x-2fa-code` for the password method.
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
