@@ -11,15 +11,23 @@
 use std::io::{self, BufWriter, Write};
 
 const FIRST: &[&str] = &[
-    "Anna", "Bob", "Chloé", "Dmitri", "Emma", "Fatima", "George", "Hana", "Ivan", "Julia", "Karl", "Lena",
-    "María", "Nils", "Olivia", "Pedro", "Quinn", "Rahul", "Sofia", "Tom", "Ursula", "Victor", "Wen", "Zoë",
+    "Anna", "Bob", "Chloé", "Dmitri", "Emma", "Fatima", "George", "Hana", "Ivan", "Julia", "Karl",
+    "Lena", "María", "Nils", "Olivia", "Pedro", "Quinn", "Rahul", "Sofia", "Tom", "Ursula",
+    "Victor", "Wen", "Zoë",
 ];
 const LAST: &[&str] = &[
-    "Schmidt", "Okafor", "Martin", "Ivanov", "Wilson", "Haddad", "Li", "Sato", "Petrov", "Rossi", "Berg",
-    "Novak", "García", "Andersen", "Brown", "Souza", "Taylor", "Mehta", "Costa", "O'Neil", "Klein", "Hugo",
-    "Zhang", "Müller",
+    "Schmidt", "Okafor", "Martin", "Ivanov", "Wilson", "Haddad", "Li", "Sato", "Petrov", "Rossi",
+    "Berg", "Novak", "García", "Andersen", "Brown", "Souza", "Taylor", "Mehta", "Costa", "O'Neil",
+    "Klein", "Hugo", "Zhang", "Müller",
 ];
-const DEPTS: &[&str] = &["Sales", "Engineering", "Support", "Finance", "Legal", "Operations"];
+const DEPTS: &[&str] = &[
+    "Sales",
+    "Engineering",
+    "Support",
+    "Finance",
+    "Legal",
+    "Operations",
+];
 
 struct Args {
     rows: u64,
@@ -98,7 +106,10 @@ fn main() {
 fn generate(a: &Args, w: &mut dyn Write) -> io::Result<()> {
     let mut rng = Rng(a.seed);
     match a.format.as_str() {
-        "csv" => writeln!(w, "username,email,first_name,last_name,name,roles,active,employee_id")?,
+        "csv" => writeln!(
+            w,
+            "username,email,first_name,last_name,name,roles,active,employee_id"
+        )?,
         "ldif" => writeln!(w, "version: 1\n")?,
         "jsonl" => {}
         f => return Err(io::Error::other(format!("unknown format {f}"))),
@@ -113,7 +124,11 @@ fn generate(a: &Args, w: &mut dyn Write) -> io::Result<()> {
         let active = rng.next() % 50 != 0;
         match a.format.as_str() {
             "csv" => {
-                let q = if name.contains('\'') || name.contains(',') { format!("\"{name}\"") } else { name.clone() };
+                let q = if name.contains('\'') || name.contains(',') {
+                    format!("\"{name}\"")
+                } else {
+                    name.clone()
+                };
                 writeln!(w, "{user},{mail},{first},{last},{q},user,{active},E{i:07}")?
             }
             "ldif" => {
@@ -148,6 +163,10 @@ fn ldif_value(w: &mut dyn Write, attr: &str, v: &str) -> io::Result<()> {
     if v.is_ascii() {
         writeln!(w, "{attr}: {v}")
     } else {
-        writeln!(w, "{attr}:: {}", base64::engine::general_purpose::STANDARD.encode(v))
+        writeln!(
+            w,
+            "{attr}:: {}",
+            base64::engine::general_purpose::STANDARD.encode(v)
+        )
     }
 }

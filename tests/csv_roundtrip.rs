@@ -101,6 +101,7 @@ fn user() -> impl Strategy<Value = User> {
             custom_fields,
             external_id,
             origin: Default::default(),
+            server_kind: None,
         },
     )
 }

@@ -171,6 +171,7 @@ fn canonical_user_json_reads_back() {
         .collect(),
         external_id: Some("6f1c-uuid".into()),
         origin: Default::default(),
+        server_kind: None,
     };
     let buf = SharedBuf(Default::default());
     let mut w: Box<dyn UserWriter> = Box::new(JsonlUserWriter::new(Box::new(buf.clone())));

@@ -69,7 +69,12 @@ impl LdifUserWriter {
 
 /// Writes one attribute line, `name: value` or `name:: base64` as RFC 2849 requires,
 /// folded at 76 columns. `line` is a scratch buffer.
-pub fn write_attr_into(out: &mut dyn Write, line: &mut Vec<u8>, name: &str, value: &[u8]) -> io::Result<()> {
+pub fn write_attr_into(
+    out: &mut dyn Write,
+    line: &mut Vec<u8>,
+    name: &str,
+    value: &[u8],
+) -> io::Result<()> {
     line.clear();
     line.extend_from_slice(name.as_bytes());
     if needs_base64(value) {
