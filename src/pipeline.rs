@@ -178,6 +178,11 @@ impl Pipeline {
         }
     }
 
+    /// Attributes holding secrets (the mapping's password sources).
+    pub fn secret_attributes(&self) -> Vec<String> {
+        self.mapping.secret_attributes()
+    }
+
     /// Turns duplicate detection off (for `convert`, which only transcodes).
     pub fn without_duplicate_check(mut self) -> Self {
         self.check_dups = false;

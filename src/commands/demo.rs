@@ -1,8 +1,162 @@
-//! `roster demo` (not implemented yet).
+//! `roster demo`: the main job end to end on an embedded sandbox server.
+//!
+//! ```text
+//! roster demo [--flavor rocketchat|mattermost] [--dir DIR] [--keep-running]
+//! ```
+//! Starts a sandbox on a free loopback port with its rate limiter on (a short window, so
+//! the run takes seconds), imports the sample users (samples/users.csv, built in) as the
+//! rate-limited `importer` account, shows progress and the summary, and writes the report,
+//! the rejects and the dump into DIR (default `roster-demo`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use super::import::{ImportRun, RunArgs, ServerArgs, connect_with, execute};
+use super::shared;
+use crate::cli::common::{MappingArgs, ReportArgs};
+use crate::config::JobConfig;
+use crate::sandbox::{FlavorKind, Sandbox, SandboxConfig};
+use crate::secret::Secret;
+use crate::source::SourceOptions;
+use crate::target::Flavor;
+use crate::target::auth::Credentials;
+use crate::validate::Profile;
+
+/// The sample users, built in so the demo runs from any directory.
+const SAMPLE_CSV: &[u8] = include_bytes!("../../samples/users.csv");
 
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Which server to emulate.
+    #[arg(long, value_enum, default_value = "rocketchat")]
+    pub flavor: Flavor,
+    /// Where to write the input copy, report, rejects and dump.
+    #[arg(long, default_value = "roster-demo")]
+    pub dir: PathBuf,
+    /// Keep the sandbox running after the import (Ctrl-C to stop), to look around.
+    #[arg(long)]
+    pub keep_running: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`roster demo` is not implemented yet")
+pub fn run(args: Args) -> Result<i32> {
+    crate::interrupt::install();
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let input = args.dir.join("users.csv");
+    std::fs::write(&input, SAMPLE_CSV)
+        .with_context(|| format!("cannot write {}", input.display()))?;
+
+    let importer_password = Secret::new(crate::target::rocketchat::random_password());
+    let (flavor_kind, rate_limit) = match args.flavor {
+        Flavor::Rocketchat => (FlavorKind::RocketChat, Some(true)),
+        Flavor::Mattermost => (FlavorKind::Mattermost, Some(true)),
+    };
+    let sandbox = Sandbox::start(SandboxConfig {
+        flavor: flavor_kind,
+        port: 0,
+        importer_password: Some(importer_password.clone()),
+        rate_limit,
+        // Rocket.Chat's limiter with a short window: 10 calls per route every 2 s.
+        rc_limit_calls: 10,
+        rc_limit_window_ms: 2000,
+        bcrypt_cost: 4,
+        ..SandboxConfig::default()
+    })
+    .context("cannot start the sandbox")?;
+    let url = sandbox.url();
+    eprintln!(
+        "roster demo: {} sandbox at {url} (rate limit on; importing as `importer`)",
+        args.flavor
+    );
+
+    let server = ServerArgs {
+        server: Some(url.clone()),
+        flavor: Some(args.flavor),
+        ..ServerArgs::default()
+    };
+    let run = RunArgs {
+        dump: Some(args.dir.join("dump.jsonl")),
+        workers: Some(4),
+        ..RunArgs::default()
+    };
+    let job = JobConfig::default();
+    let creds = Credentials::Login {
+        username: "importer".into(),
+        password: importer_password,
+    };
+    let connected = connect_with(&server, &run, &job, &|_| Ok(creds.clone()))?;
+    let profile = match args.flavor {
+        Flavor::Rocketchat => Profile::Rocketchat,
+        Flavor::Mattermost => Profile::Mattermost,
+    };
+    let mapping_args = MappingArgs::default();
+    let validator = shared::validator(&mapping_args, &job, profile);
+    let mapping = shared::mapping(&mapping_args, &job)?;
+    let pipeline = shared::open_pipeline(
+        &input.to_string_lossy(),
+        &SourceOptions::default(),
+        mapping,
+        validator,
+    )?;
+    let reports = ReportArgs {
+        report: Some(args.dir.join("report.csv")),
+        rejects: Some(args.dir.join("rejects.csv")),
+        json: false,
+        quiet: args.quiet,
+    };
+    let code = execute(ImportRun {
+        connected,
+        pipeline,
+        run,
+        job,
+        reports,
+        base_dn: None,
+    })?;
+    let counters = sandbox.counters();
+    let (requests, limited): (u64, u64) = counters
+        .values()
+        .fold((0, 0), |(r, l), c| (r + c.requests, l + c.rate_limited));
+    eprintln!(
+        "\nThe sandbox now holds {} users ({} requests served, {} answered 429).",
+        sandbox.users().len(),
+        requests,
+        limited
+    );
+    eprintln!("Files in {}:", args.dir.display());
+    for (f, what) in [
+        (
+            "users.csv",
+            "the input (a copy of samples/users.csv, with deliberate mistakes)",
+        ),
+        (
+            "report.csv",
+            "one line per input row: action, status, server id, error",
+        ),
+        (
+            "rejects.csv",
+            "the rows to fix, in the input's format, with an error column",
+        ),
+        (
+            "dump.jsonl",
+            "the users as the server now holds them (mode 0600)",
+        ),
+        (
+            "report.csv.journal",
+            "the resume journal (roster import --resume)",
+        ),
+    ] {
+        eprintln!("  {:<20} {what}", f);
+    }
+    if args.keep_running {
+        eprintln!("\nSandbox still running at {url}; Ctrl-C to stop.");
+        while !crate::interrupt::requested() {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+    sandbox.stop().context("stopping the sandbox")?;
+    Ok(code)
 }

@@ -113,7 +113,8 @@ impl Outputs {
         let rejects = match &args.rejects {
             Some(p) => Some(
                 RejectsWriter::create(p, input_format)
-                    .with_context(|| format!("cannot create rejects file {}", p.display()))?,
+                    .with_context(|| format!("cannot create rejects file {}", p.display()))?
+                    .with_secrets(pipeline.secret_attributes()),
             ),
             None => None,
         };

@@ -254,6 +254,21 @@ impl Mapping {
         Ok(())
     }
 
+    /// Attributes the password rule reads: they are secrets, never written back.
+    pub fn secret_attributes(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|(f, _)| *f == Field::Password)
+            .flat_map(|(_, r)| match r {
+                Rule::Templates { templates, .. } => templates
+                    .iter()
+                    .flat_map(|t| t.attributes().map(str::to_string).collect::<Vec<_>>())
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
     /// Maps one record.
     pub fn apply(&self, rec: &RawRecord) -> Mapped {
         let mut problems = Vec::new();

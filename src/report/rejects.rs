@@ -28,7 +28,14 @@ enum Kind {
 pub struct RejectsWriter {
     kind: Kind,
     count: u64,
+    /// Attributes that hold secrets (lowercase): left out, or blanked in CSV cells.
+    secret: Vec<String>,
+    /// CSV columns that hold secrets.
+    secret_cols: Vec<usize>,
 }
+
+/// Attributes never written back, whatever the mapping: passwords and their hashes.
+const ALWAYS_SECRET: [&str; 4] = ["password", "userpassword", "unicodepwd", "sambantpassword"];
 
 /// What the rejects writer needs of a row.
 pub struct RejectedRow<'a> {
@@ -56,7 +63,23 @@ impl RejectsWriter {
             Format::Ldif | Format::Ldap => Kind::Ldif(out),
             Format::Jsonl => Kind::Jsonl(out),
         };
-        RejectsWriter { kind, count: 0 }
+        RejectsWriter {
+            kind,
+            count: 0,
+            secret: ALWAYS_SECRET.iter().map(|s| s.to_string()).collect(),
+            secret_cols: Vec::new(),
+        }
+    }
+
+    /// Also leaves out these attributes (the ones the mapping reads passwords from).
+    pub fn with_secrets(mut self, attrs: impl IntoIterator<Item = String>) -> Self {
+        for a in attrs {
+            let a = a.to_ascii_lowercase();
+            if !self.secret.contains(&a) {
+                self.secret.push(a);
+            }
+        }
+        self
     }
 
     /// Rows written so far.
@@ -68,6 +91,8 @@ impl RejectsWriter {
     /// first CSV row.
     pub fn write(&mut self, row: &RejectedRow<'_>, dialect: Option<&CsvDialect>) -> io::Result<()> {
         self.count += 1;
+        let secret = &self.secret;
+        let is_secret = |a: &str| is_secret(secret, a);
         match &mut self.kind {
             Kind::Csv {
                 w,
@@ -89,6 +114,12 @@ impl RejectsWriter {
                         );
                     *error_col = header.iter().position(|h| h.eq_ignore_ascii_case("error"));
                     *width = header.len();
+                    self.secret_cols = header
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, h)| is_secret(h))
+                        .map(|(i, _)| i)
+                        .collect();
                     if !headerless {
                         let mut h = header.clone();
                         if error_col.is_none() {
@@ -110,6 +141,12 @@ impl RejectsWriter {
                         .map(|(_, v)| v.first().map(|v| v.text().into_owned()).unwrap_or_default())
                         .collect(),
                 };
+                // Passwords are never written back: the cell stays, empty, to refill.
+                for &i in &self.secret_cols {
+                    if let Some(f) = fields.get_mut(i) {
+                        f.clear();
+                    }
+                }
                 match *error_col {
                     Some(i) if fields.len() == *width => fields[i] = row.error.to_string(),
                     _ => fields.push(row.error.to_string()),
@@ -126,7 +163,18 @@ impl RejectsWriter {
                 match row.raw {
                     RawText::Text(t) => {
                         let mut skipping = true;
+                        let mut in_secret = false;
                         for line in t.split_inclusive('\n') {
+                            // A secret value and its folded continuation lines are left out.
+                            if line.starts_with(' ') && in_secret {
+                                continue;
+                            }
+                            in_secret = !line.starts_with(' ')
+                                && !line.starts_with('#')
+                                && line.split_once(':').is_some_and(|(a, _)| is_secret(a));
+                            if in_secret {
+                                continue;
+                            }
                             // Drop error comments from an earlier run, and a version line
                             // (it may only open the file).
                             if skipping
@@ -147,6 +195,9 @@ impl RejectsWriter {
                             write_ldif_attr(out, "dn", &Value::Text(dn.to_string()))?;
                         }
                         for (name, values) in &row.attrs.0 {
+                            if is_secret(name) {
+                                continue;
+                            }
                             for v in values {
                                 write_ldif_attr(out, name, v)?;
                             }
@@ -160,8 +211,15 @@ impl RejectsWriter {
                     RawText::Text(t) => {
                         match serde_json::from_str::<serde_json::Value>(t.trim_end()) {
                             Ok(serde_json::Value::Object(mut m)) => {
+                                m.retain(|k, _| !is_secret(k));
                                 m.insert("error".into(), row.error.into());
                                 serde_json::Value::Object(m)
+                            }
+                            _ if secret
+                                .iter()
+                                .any(|a| t.to_ascii_lowercase().contains(a.as_str())) =>
+                            {
+                                serde_json::json!({"error": row.error, "raw": "(not shown: the line may hold a password)"})
                             }
                             _ => serde_json::json!({"error": row.error, "raw": t.trim_end()}),
                         }
@@ -184,6 +242,17 @@ impl RejectsWriter {
             Kind::Ldif(mut o) | Kind::Jsonl(mut o) => o.flush(),
         }
     }
+}
+
+/// Whether `attr` (any options, any case) is one of the secret attributes.
+fn is_secret(secret: &[String], attr: &str) -> bool {
+    let base = attr
+        .split(';')
+        .next()
+        .unwrap_or(attr)
+        .trim()
+        .to_ascii_lowercase();
+    secret.contains(&base)
 }
 
 /// One LDIF attribute line, base64 when RFC 2849 requires it, folded at 76 columns.

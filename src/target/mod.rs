@@ -68,6 +68,19 @@ impl MatchKey {
                 .filter(|s| !s.is_empty()),
         }
     }
+    /// The value to look the user up with, as the source spells it (Rocket.Chat's
+    /// users.info matches usernames exactly).
+    pub fn raw(self, u: &User) -> Option<String> {
+        match self {
+            MatchKey::Username => Some(u.username.trim().to_string()).filter(|s| !s.is_empty()),
+            MatchKey::Email => u
+                .email
+                .as_ref()
+                .map(|e| e.trim().to_string())
+                .filter(|s| !s.is_empty()),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             MatchKey::Username => "username",

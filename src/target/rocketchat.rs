@@ -141,6 +141,26 @@ impl RocketChat {
     pub fn http(&self) -> &Http {
         &self.http
     }
+
+    fn lookup_exact(
+        &self,
+        by: MatchKey,
+        key: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<User>, CallError> {
+        let r = self.get("users.info", &[(by.name(), key)], stats)?;
+        if r.status == 200 {
+            let v = r.json().unwrap_or(Value::Null);
+            return Ok(Some(user_from_json(&v["user"])));
+        }
+        let text = error_text(&r);
+        if r.status == 400
+            && (text.starts_with("User not found") || text.contains("[error-invalid-user]"))
+        {
+            return Ok(None);
+        }
+        Err(rejected(&r, "users.info"))
+    }
 }
 
 impl Target for RocketChat {
@@ -167,18 +187,12 @@ impl Target for RocketChat {
         key: &str,
         stats: &mut CallStats,
     ) -> Result<Option<User>, CallError> {
-        let r = self.get("users.info", &[(by.name(), key)], stats)?;
-        if r.status == 200 {
-            let v = r.json().unwrap_or(Value::Null);
-            return Ok(Some(user_from_json(&v["user"])));
+        let found = self.lookup_exact(by, key, stats)?;
+        // users.info matches usernames exactly; servers usually hold them lowercase.
+        if found.is_none() && by == MatchKey::Username && key != key.to_lowercase() {
+            return self.lookup_exact(by, &key.to_lowercase(), stats);
         }
-        let text = error_text(&r);
-        if r.status == 400
-            && (text.starts_with("User not found") || text.contains("[error-invalid-user]"))
-        {
-            return Ok(None);
-        }
-        Err(rejected(&r, "users.info"))
+        Ok(found)
     }
 
     fn create(

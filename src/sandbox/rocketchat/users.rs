@@ -855,7 +855,7 @@ pub(super) fn update(rc: &RocketChat, ctx: &Ctx) -> Response {
 // ----- users.info / users.list ----------------------------------------------------------
 
 fn info_schema() -> Vec<Obj> {
-    ["userId", "username", "importId"]
+    ["userId", "username", "importId", "email"]
         .into_iter()
         .map(|key| Obj {
             props: vec![
@@ -869,11 +869,24 @@ fn info_schema() -> Vec<Obj> {
         .collect()
 }
 
-/// GET /api/v1/users.info?userId=|username=|importId=
+/// GET /api/v1/users.info?userId=|username=|importId=|email=
+/// (`email` as 8.x added it: an exact, case-insensitive match for holders of
+/// view-full-other-user-info.)
 pub(super) fn info(rc: &RocketChat, ctx: &Ctx) -> Response {
     let mut params = ctx.params.clone();
     if let Err(m) = ajv::validate_any_of(&info_schema(), &mut params) {
         return RocketChat::invalid_params(&m);
+    }
+    if let Some(email) = params.get("email").and_then(Value::as_str) {
+        if !ctx.caller.can("view-full-other-user-info") {
+            return RocketChat::forbidden_permission();
+        }
+        let st = rc.read();
+        let Some(user) = st.by_email(email) else {
+            return RocketChat::failure("User not found.");
+        };
+        let is_self = user.id == ctx.caller.user.id;
+        return RocketChat::success(json!({"user": user.info_view(true, is_self)}));
     }
     let value = ["userId", "username", "importId"]
         .iter()
@@ -933,11 +946,37 @@ pub(super) fn list(rc: &RocketChat, ctx: &Ctx) -> Response {
         users.reverse();
     }
     let take = if count == 0 { usize::MAX } else { count };
+    // `fields` (deprecated, still honoured): extra keys a client asks for by name.
+    let fields: Vec<String> = p
+        .get("fields")
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<serde_json::Map<String, Value>>(s).ok())
+        .map(|m| {
+            m.into_iter()
+                .filter(|(_, v)| v.as_i64() == Some(1))
+                .map(|(k, _)| k)
+                .collect()
+        })
+        .unwrap_or_default();
+    let full = ctx.caller.can("view-full-other-user-info");
     let page: Vec<Value> = users
         .into_iter()
         .skip(offset)
         .take(take)
-        .map(RcUser::list_view)
+        .map(|u| {
+            let mut v = u.list_view();
+            if !fields.is_empty()
+                && let (Some(m), Value::Object(info)) =
+                    (v.as_object_mut(), u.info_view(full, false))
+            {
+                for f in &fields {
+                    if let Some(x) = info.get(f) {
+                        m.entry(f.clone()).or_insert_with(|| x.clone());
+                    }
+                }
+            }
+            v
+        })
         .collect();
     RocketChat::success(json!({
         "users": page,
