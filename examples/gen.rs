@@ -121,7 +121,7 @@ fn generate(a: &Args, w: &mut dyn Write) -> io::Result<()> {
         let user = format!("user{i:07}");
         let mail = format!("{user}@{}", a.domain);
         let name = format!("{first} {last}");
-        let active = rng.next() % 50 != 0;
+        let active = !rng.next().is_multiple_of(50);
         match a.format.as_str() {
             "csv" => {
                 let q = if name.contains('\'') || name.contains(',') {

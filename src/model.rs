@@ -200,10 +200,16 @@ impl From<String> for Value {
     }
 }
 
+/// An attribute name: shared, since every row of a CSV file has the same ones.
+pub type Name = std::sync::Arc<str>;
+
+/// An attribute's values: nearly always one, kept inline (no allocation of its own).
+pub type Values = smallvec::SmallVec<[Value; 1]>;
+
 /// Attributes of a raw record, in source order. Names keep their source spelling;
 /// lookups ignore ASCII case (LDAP attribute names and CSV headers alike).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Attrs(pub Vec<(String, Vec<Value>)>);
+pub struct Attrs(pub Vec<(Name, Values)>);
 
 impl Attrs {
     pub fn new() -> Self {
@@ -228,11 +234,11 @@ impl Attrs {
         {
             v.push(value);
         } else {
-            self.0.push((name.to_string(), vec![value]));
+            self.0.push((Name::from(name), smallvec::smallvec![value]));
         }
     }
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(n, _)| n.as_str())
+        self.0.iter().map(|(n, _)| &**n)
     }
     pub fn len(&self) -> usize {
         self.0.len()

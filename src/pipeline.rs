@@ -18,9 +18,9 @@ use crate::source::{CsvDialect, Format, Source, SourceError, SourceItem};
 use crate::validate::{Dedup, Validator};
 
 /// Items per chunk handed to the parallel stage.
-const CHUNK: usize = 2048;
+const CHUNK: usize = 1024;
 /// Chunks buffered between the reader and the consumer.
-const CHANNEL_CHUNKS: usize = 4;
+const CHANNEL_CHUNKS: usize = 2;
 
 /// One input row after mapping and validation.
 #[derive(Clone, Debug)]
@@ -35,12 +35,10 @@ pub struct Checked {
 
 #[derive(Clone, Debug)]
 pub enum Outcome {
-    Valid {
-        user: User,
-        intent: Intent,
-    },
+    /// Boxed: rows move through several queues, and a `User` is large.
+    Valid { user: Box<User>, intent: Intent },
     Rejected {
-        user: Option<User>,
+        user: Option<Box<User>>,
         problems: Vec<Problem>,
     },
 }
@@ -62,11 +60,15 @@ impl Checked {
         e
     }
 
+    pub fn is_valid(&self) -> bool {
+        matches!(self.outcome, Outcome::Valid { .. })
+    }
+
     /// Username and email for reports, whatever the outcome.
     pub fn user(&self) -> Option<&User> {
         match &self.outcome {
-            Outcome::Valid { user, .. } => Some(user),
-            Outcome::Rejected { user, .. } => user.as_ref(),
+            Outcome::Valid { user, .. } => Some(&**user),
+            Outcome::Rejected { user, .. } => user.as_deref(),
         }
     }
 }
@@ -88,21 +90,32 @@ enum Msg {
     Error(SourceError, Vec<String>),
 }
 
+/// What the mapping stage hands to the consumer.
+enum MappedMsg {
+    Chunk {
+        checked: Vec<Checked>,
+        warnings: Vec<String>,
+    },
+    Error(PipelineError, Vec<String>),
+}
+
+/// Three stages run at once: the reader thread parses, the mapping thread maps and
+/// validates each chunk on the rayon pool, and the consumer (`next`) finds duplicates
+/// in input order while the next chunk is being mapped.
 pub struct Pipeline {
-    rx: Receiver<Msg>,
+    rx: Receiver<MappedMsg>,
     reader: Option<JoinHandle<()>>,
+    mapper: Option<JoinHandle<()>>,
+    deduper: Option<JoinHandle<()>>,
     mapping: Arc<Mapping>,
-    validator: Arc<Validator>,
-    dedup: Dedup,
     pending: VecDeque<Checked>,
     dialect: Arc<OnceLock<CsvDialect>>,
     warnings: Vec<String>,
     format: Format,
     describe: String,
-    configured: bool,
     done: bool,
     complete: bool,
-    check_dups: bool,
+    check_dups: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Pipeline {
@@ -160,21 +173,38 @@ impl Pipeline {
                 }
             })
             .ok();
+        let dialect = Arc::new(OnceLock::new());
+        let (mtx, mrx) = bounded::<MappedMsg>(CHANNEL_CHUNKS);
+        let mapper = {
+            let (mapping, dialect, describe) = (mapping.clone(), dialect.clone(), describe.clone());
+            std::thread::Builder::new()
+                .name("roster-mapper".into())
+                .spawn(move || map_stage(rx, mtx, mapping, validator, dialect, describe))
+                .ok()
+        };
+        let check_dups = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (dtx, drx) = bounded::<MappedMsg>(CHANNEL_CHUNKS);
+        let deduper = {
+            let check_dups = check_dups.clone();
+            std::thread::Builder::new()
+                .name("roster-dedup".into())
+                .spawn(move || dedup_stage(mrx, dtx, check_dups))
+                .ok()
+        };
         Pipeline {
-            rx,
+            rx: drx,
             reader,
+            mapper,
+            deduper,
             mapping: Arc::new(mapping),
-            validator: Arc::new(validator),
-            dedup: Dedup::new(),
             pending: VecDeque::new(),
-            dialect: Arc::new(OnceLock::new()),
+            dialect,
             warnings: Vec::new(),
             format,
             describe,
-            configured: false,
             done: false,
             complete: false,
-            check_dups: true,
+            check_dups,
         }
     }
 
@@ -184,8 +214,11 @@ impl Pipeline {
     }
 
     /// Turns duplicate detection off (for `convert`, which only transcodes).
-    pub fn without_duplicate_check(mut self) -> Self {
-        self.check_dups = false;
+    pub fn without_duplicate_check(self) -> Self {
+        // Set before the first chunk can reach the dedup stage: it waits for the
+        // mapper, which waits for the reader's first chunk.
+        self.check_dups
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         self
     }
 
@@ -216,54 +249,106 @@ impl Pipeline {
     pub fn is_complete(&self) -> bool {
         self.complete
     }
+}
 
-    /// Source dialect becomes known with the first chunk: set the mapping's options and
-    /// check configured templates against the header before any row is processed.
-    fn configure(&mut self) -> Result<(), MappingError> {
-        if self.configured {
-            return Ok(());
+/// The duplicate stage: in input order, so "the first one wins" is well defined.
+fn dedup_stage(
+    rx: Receiver<MappedMsg>,
+    tx: crossbeam_channel::Sender<MappedMsg>,
+    check_dups: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let mut dedup = Dedup::new();
+    for msg in rx {
+        let msg = match msg {
+            MappedMsg::Chunk {
+                mut checked,
+                warnings,
+            } => {
+                if check_dups.load(std::sync::atomic::Ordering::Relaxed) {
+                    for c in &mut checked {
+                        mark_duplicate(&mut dedup, c);
+                    }
+                }
+                MappedMsg::Chunk { checked, warnings }
+            }
+            e => e,
+        };
+        if tx.send(msg).is_err() {
+            return;
         }
-        self.configured = true;
-        if let Some(d) = self.dialect.get() {
-            let m = (*self.mapping).clone().with_options(&MappingOptions {
-                multi_sep: Some(d.multi_sep),
-            });
-            m.check_attributes(&d.header, &self.describe)?;
-            self.mapping = Arc::new(m);
-        }
-        Ok(())
     }
+}
 
-    fn process(&mut self, items: Vec<SourceItem>) {
-        let mapping = &self.mapping;
-        let validator = &self.validator;
-        let checked: Vec<Checked> = items
-            .into_par_iter()
-            .map(|item| check_item(item, mapping, validator))
-            .collect();
-        for mut c in checked {
-            if self.check_dups
-                && let Outcome::Valid { user, .. } = &c.outcome
-            {
-                let dup = self.dedup.check(user);
-                if !dup.is_empty() {
-                    let user = match std::mem::replace(
-                        &mut c.outcome,
-                        Outcome::Rejected {
-                            user: None,
-                            problems: Vec::new(),
-                        },
-                    ) {
-                        Outcome::Valid { user, .. } => Some(user),
-                        Outcome::Rejected { user, .. } => user,
-                    };
-                    c.outcome = Outcome::Rejected {
-                        user,
-                        problems: dup,
-                    };
+fn mark_duplicate(dedup: &mut Dedup, c: &mut Checked) {
+    let Outcome::Valid { user, .. } = &c.outcome else {
+        return;
+    };
+    let dup = dedup.check(user);
+    if dup.is_empty() {
+        return;
+    }
+    let user = match std::mem::replace(
+        &mut c.outcome,
+        Outcome::Rejected {
+            user: None,
+            problems: Vec::new(),
+        },
+    ) {
+        Outcome::Valid { user, .. } => Some(user),
+        Outcome::Rejected { user, .. } => user,
+    };
+    c.outcome = Outcome::Rejected {
+        user,
+        problems: dup,
+    };
+}
+
+/// The mapping stage. The source's dialect becomes known with the first chunk: the
+/// mapping's options are set and configured templates are checked against the header
+/// before any row is mapped.
+fn map_stage(
+    rx: Receiver<Msg>,
+    tx: crossbeam_channel::Sender<MappedMsg>,
+    mut mapping: Mapping,
+    validator: Validator,
+    dialect: Arc<OnceLock<CsvDialect>>,
+    describe: String,
+) {
+    let mut configured = false;
+    for msg in rx {
+        match msg {
+            Msg::Chunk {
+                items,
+                dialect: d,
+                warnings,
+            } => {
+                if let Some(d) = d {
+                    let _ = dialect.set(d);
+                }
+                if !configured {
+                    configured = true;
+                    if let Some(d) = dialect.get() {
+                        mapping = mapping.with_options(&MappingOptions {
+                            multi_sep: Some(d.multi_sep),
+                        });
+                        if let Err(e) = mapping.check_attributes(&d.header, &describe) {
+                            let _ = tx.send(MappedMsg::Error(e.into(), warnings));
+                            return;
+                        }
+                    }
+                }
+                let checked: Vec<Checked> = items
+                    .into_par_iter()
+                    .map(|item| check_item(item, &mapping, &validator))
+                    .collect();
+                if tx.send(MappedMsg::Chunk { checked, warnings }).is_err() {
+                    return;
                 }
             }
-            self.pending.push_back(c);
+            Msg::Error(e, warnings) => {
+                let _ = tx.send(MappedMsg::Error(e.into(), warnings));
+                return;
+            }
         }
     }
 }
@@ -286,12 +371,12 @@ fn check_item(item: SourceItem, mapping: &Mapping, validator: &Validator) -> Che
             problems.extend(validator.check(&mapped.user, &mapped.intent));
             let outcome = if problems.is_empty() {
                 Outcome::Valid {
-                    user: mapped.user,
+                    user: Box::new(mapped.user),
                     intent: mapped.intent,
                 }
             } else {
                 Outcome::Rejected {
-                    user: Some(mapped.user),
+                    user: Some(Box::new(mapped.user)),
                     problems,
                 }
             };
@@ -318,31 +403,23 @@ impl Iterator for Pipeline {
                 return None;
             }
             match self.rx.recv() {
-                Ok(Msg::Chunk {
-                    items,
-                    dialect,
-                    warnings,
-                }) => {
-                    if let Some(d) = dialect {
-                        let _ = self.dialect.set(d);
-                    }
+                Ok(MappedMsg::Chunk { checked, warnings }) => {
                     self.warnings.extend(warnings);
-                    if let Err(e) = self.configure() {
-                        self.done = true;
-                        return Some(Err(e.into()));
-                    }
-                    self.process(items);
+                    self.pending.extend(checked);
                 }
-                Ok(Msg::Error(e, warnings)) => {
+                Ok(MappedMsg::Error(e, warnings)) => {
                     self.warnings.extend(warnings);
                     self.done = true;
-                    return Some(Err(e.into()));
+                    return Some(Err(e));
                 }
                 Err(_) => {
-                    // Channel closed: the reader finished normally.
+                    // Channel closed: the reader and the mapper finished normally.
                     self.done = true;
                     self.complete = true;
-                    if let Some(h) = self.reader.take() {
+                    for h in [self.reader.take(), self.mapper.take(), self.deduper.take()]
+                        .into_iter()
+                        .flatten()
+                    {
                         let _ = h.join();
                     }
                 }
@@ -353,8 +430,10 @@ impl Iterator for Pipeline {
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
-        // Closing the receiver makes the reader's next send fail, so it stops;
-        // don't join: it may be blocked inside the source (a slow LDAP server).
+        // Closing the receiver makes the mapper's, then the reader's, next send fail, so
+        // they stop; don't join: the reader may be blocked inside a slow LDAP server.
         self.reader.take();
+        self.mapper.take();
+        self.deduper.take();
     }
 }

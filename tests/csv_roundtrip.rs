@@ -196,7 +196,7 @@ proptest! {
                 .attrs
                 .0
                 .iter()
-                .map(|(n, v)| (n.clone(), only_text(n, v)))
+                .map(|(n, v)| (n.to_string(), only_text(n, v)))
                 .collect();
             prop_assert_eq!(&got, &rendered(u, roles_sep));
             // The custom_fields cell is JSON that gives the map back.
@@ -233,7 +233,7 @@ proptest! {
                 .attrs
                 .0
                 .iter()
-                .map(|(n, v)| (n.clone(), v.iter().map(|v| v.text().into_owned()).collect()))
+                .map(|(n, v)| (n.to_string(), v.iter().map(|v| v.text().into_owned()).collect()))
                 .collect();
             got.sort();
             let mut want: Vec<(String, Vec<String>)> = Vec::new();

@@ -51,7 +51,7 @@ fn cells(item: &SourceItem) -> Vec<(&str, &str)> {
         .0
         .iter()
         .map(|(n, v)| match v.as_slice() {
-            [Value::Text(t)] => (n.as_str(), t.as_str()),
+            [Value::Text(t)] => (&**n, t.as_str()),
             other => panic!("{n}: {other:?}"),
         })
         .collect()

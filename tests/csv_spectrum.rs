@@ -80,7 +80,7 @@ fn read_rows(path: &Path) -> (Vec<String>, Vec<(String, Row)>, Vec<String>) {
                 let [Value::Text(v)] = values.as_slice() else {
                     panic!("{name}: expected one text value, got {values:?}");
                 };
-                (name.clone(), v.clone())
+                (name.to_string(), v.clone())
             })
             .collect();
         rows.push((rec.origin.0, row));

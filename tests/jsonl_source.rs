@@ -36,12 +36,7 @@ fn texts(values: &[Value]) -> Vec<&str> {
 /// The record's attributes as (name, texts), in order.
 fn attrs(item: &SourceItem) -> Vec<(&str, Vec<&str>)> {
     match item {
-        SourceItem::Record(r) => r
-            .attrs
-            .0
-            .iter()
-            .map(|(n, v)| (n.as_str(), texts(v)))
-            .collect(),
+        SourceItem::Record(r) => r.attrs.0.iter().map(|(n, v)| (&**n, texts(v))).collect(),
         SourceItem::Bad(b) => panic!("unexpected bad line: {b:?}"),
     }
 }

@@ -734,7 +734,12 @@ fn python_ldap_vectors() {
                         .0
                         .iter()
                         .filter(|(k, _)| !ignored.contains(&k.to_ascii_lowercase()))
-                        .map(|(k, vs)| (k.clone(), vs.iter().map(|v| v.bytes().to_vec()).collect()))
+                        .map(|(k, vs)| {
+                            (
+                                k.to_string(),
+                                vs.iter().map(|v| v.bytes().to_vec()).collect(),
+                            )
+                        })
                         .collect();
                     assert_eq!(got, want, "{name}");
                 }

@@ -233,7 +233,10 @@ fn work(i: &PlanItem, user: Option<User>, intent: Intent, known: Option<Option<U
             dn: None,
             attrs: Default::default(),
             raw: RawText::None,
-            outcome: Outcome::Valid { user, intent },
+            outcome: Outcome::Valid {
+                user: Box::new(user),
+                intent,
+            },
         },
         known,
     }

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 
 use super::import::{RunArgs, ServerArgs};
 use super::shared;
-use super::sync::{SyncArgs, build_plan, render_plan};
+use super::sync::{PlanInputs, SyncArgs, build_plan, render_plan};
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
 use crate::cli::exit;
 
@@ -47,16 +47,16 @@ pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     let job = shared::load_job(&args.mapping)?;
     let run = RunArgs::default();
-    let mut planned = build_plan(
-        args.source.as_deref(),
-        &args.server,
-        &args.sync,
-        &run,
-        &args.input,
-        &args.mapping,
-        &args.reports,
-        &job,
-    )?;
+    let mut planned = build_plan(PlanInputs {
+        source: args.source.as_deref(),
+        server: &args.server,
+        sync: &args.sync,
+        run: &run,
+        input: &args.input,
+        mapping: &args.mapping,
+        reports: &args.reports,
+        job: &job,
+    })?;
     // The report lists what would be done to every row.
     for p in &planned.pending {
         let row = p.work.checked.clone();

@@ -106,17 +106,30 @@ pub struct Planned {
     pub warnings: Vec<String>,
 }
 
+/// What `plan` and `sync` read their plan from.
+pub struct PlanInputs<'a> {
+    pub source: Option<&'a str>,
+    pub server: &'a ServerArgs,
+    pub sync: &'a SyncArgs,
+    pub run: &'a RunArgs,
+    pub input: &'a InputArgs,
+    pub mapping: &'a MappingArgs,
+    pub reports: &'a ReportArgs,
+    pub job: &'a JobConfig,
+}
+
 /// Reads the server snapshot and the source and plans the sync.
-pub fn build_plan(
-    source: Option<&str>,
-    server: &ServerArgs,
-    sync: &SyncArgs,
-    run: &RunArgs,
-    input: &InputArgs,
-    mapping: &MappingArgs,
-    reports: &ReportArgs,
-    job: &JobConfig,
-) -> Result<Planned> {
+pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
+    let PlanInputs {
+        source,
+        server,
+        sync,
+        run,
+        input,
+        mapping,
+        reports,
+        job,
+    } = i;
     let spec = shared::source_spec(source, job)?;
     let connected = connect(server, run, job)?;
     let target = connected.target.clone();
@@ -317,16 +330,16 @@ pub fn run(args: Args) -> Result<i32> {
         state_path,
         match_key,
         warnings,
-    } = build_plan(
-        args.source.as_deref(),
-        &args.server,
-        &args.sync,
-        &args.run,
-        &args.input,
-        &args.mapping,
-        &args.reports,
-        &job,
-    )?;
+    } = build_plan(PlanInputs {
+        source: args.source.as_deref(),
+        server: &args.server,
+        sync: &args.sync,
+        run: &args.run,
+        input: &args.input,
+        mapping: &args.mapping,
+        reports: &args.reports,
+        job: &job,
+    })?;
     shared::print_warnings(warnings, &mut outs.summary);
     if !args.reports.quiet || args.check {
         eprint!("{}", render_plan(&plan));

@@ -6,12 +6,23 @@
 
 pub mod template;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::model::{Attrs, Change, Field, Intent, ModKind, Problem, RawRecord, User};
+use crate::model::{Change, Field, Intent, ModKind, Problem, RawRecord, User};
 use crate::secret::Secret;
 
 pub use template::Template;
+
+use template::{Located, Lookup, Resolver};
+
+/// Identifies a mapping's resolver, for the per-thread record-shape cache.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    /// The last record shape seen on this thread: mapping id, attribute names, slots.
+    /// CSV rows all share one shape, LDIF entries mostly do.
+    static SHAPE: std::cell::RefCell<(u64, Vec<String>, Vec<u32>)> = const { std::cell::RefCell::new((0, Vec::new(), Vec::new())) };
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MappingError {
@@ -102,6 +113,10 @@ pub struct MappingOptions {
 #[derive(Clone, Debug)]
 pub struct Mapping {
     rules: Vec<(Field, Rule)>,
+    resolver: Resolver,
+    index: HashMap<String, usize>,
+    active_slots: Vec<usize>,
+    id: u64,
     /// Custom fields named in the configuration; when empty, `custom_fields.KEY` /
     /// `custom.KEY` attributes and a `custom_fields` JSON cell are read.
     custom: Vec<(String, Template)>,
@@ -188,15 +203,32 @@ impl Mapping {
             };
             rules.push((field, rule));
         }
-        let custom = custom
+        let mut custom = custom
             .into_iter()
             .map(|(k, t)| {
                 let tpl = compile(&format!("custom_fields.{k}"), &t)?;
                 Ok((k, tpl))
             })
             .collect::<Result<Vec<_>, MappingError>>()?;
+        let mut resolver = Resolver::default();
+        for (_, rule) in &mut rules {
+            if let Rule::Templates { templates, .. } = rule {
+                for t in templates {
+                    t.bind(&mut resolver);
+                }
+            }
+        }
+        for (_, t) in &mut custom {
+            t.bind(&mut resolver);
+        }
+        let active_slots = ACTIVE_ATTRS.iter().map(|a| resolver.slot(a)).collect();
+        let index = resolver.index();
         Ok(Mapping {
             rules,
+            resolver,
+            index,
+            active_slots,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             custom,
             multi_sep: None,
         })
@@ -271,15 +303,36 @@ impl Mapping {
 
     /// Maps one record.
     pub fn apply(&self, rec: &RawRecord) -> Mapped {
+        SHAPE.with(|cell| {
+            let mut shape = cell.borrow_mut();
+            let (id, names, at) = &mut *shape;
+            let same = *id == self.id
+                && names.len() == rec.attrs.len()
+                && names.iter().zip(rec.attrs.names()).all(|(a, b)| a == b);
+            if !same {
+                *id = self.id;
+                names.clear();
+                names.extend(rec.attrs.names().map(str::to_string));
+                self.resolver.locate(&rec.attrs, &self.index, at);
+            }
+            let located = Located {
+                attrs: &rec.attrs,
+                at,
+            };
+            self.apply_located(rec, &located)
+        })
+    }
+
+    fn apply_located(&self, rec: &RawRecord, attrs: &Located<'_>) -> Mapped {
         let mut problems = Vec::new();
         let mut user = User {
             origin: rec.origin.clone(),
             ..User::default()
         };
         for (field, rule) in &self.rules {
-            self.fill(&mut user, field, rule, &rec.attrs, &mut problems);
+            self.fill(&mut user, field, rule, attrs, &mut problems);
         }
-        self.fill_custom(&mut user, &rec.attrs, &mut problems);
+        self.fill_custom(&mut user, attrs, &mut problems);
 
         let intent = match &rec.change {
             Change::Entry => Intent::Upsert,
@@ -298,13 +351,13 @@ impl Mapping {
         user: &mut User,
         field: &Field,
         rule: &Rule,
-        attrs: &Attrs,
+        attrs: &Located<'_>,
         problems: &mut Vec<Problem>,
     ) {
         let values: Vec<String> = match rule {
             Rule::Off => return,
             Rule::ActiveDefault => {
-                match active_default(attrs) {
+                match active_default(attrs, &self.active_slots) {
                     Ok(v) => user.active = v,
                     Err(p) => problems.push(p),
                 }
@@ -319,7 +372,12 @@ impl Mapping {
         if values.is_empty() {
             return;
         }
-        let first = || values[0].clone();
+        if *field == Field::Roles {
+            user.roles = Some(self.split_list(&values));
+            return;
+        }
+        let mut values = values;
+        let mut first = move || values.swap_remove(0);
         match field {
             Field::Username => user.username = first(),
             Field::Email => user.email = Some(first()),
@@ -331,13 +389,12 @@ impl Mapping {
             Field::Locale => user.locale = Some(first()),
             Field::ExternalId => user.external_id = Some(first()),
             Field::Password => user.password = Some(Secret::new(first())),
-            Field::Roles => user.roles = Some(self.split_list(&values)),
-            Field::Active => user.active = bool_field(field, &values[0], problems),
-            Field::Verified => user.verified = bool_field(field, &values[0], problems),
+            Field::Active => user.active = bool_field(field, &first(), problems),
+            Field::Verified => user.verified = bool_field(field, &first(), problems),
             Field::RequirePasswordChange => {
-                user.require_password_change = bool_field(field, &values[0], problems)
+                user.require_password_change = bool_field(field, &first(), problems)
             }
-            Field::Custom(_) => {}
+            Field::Roles | Field::Custom(_) => {}
         }
     }
 
@@ -358,10 +415,11 @@ impl Mapping {
         out
     }
 
-    fn fill_custom(&self, user: &mut User, attrs: &Attrs, problems: &mut Vec<Problem>) {
+    fn fill_custom(&self, user: &mut User, located: &Located<'_>, problems: &mut Vec<Problem>) {
+        let attrs = located.attrs;
         if !self.custom.is_empty() {
             for (k, t) in &self.custom {
-                if let Some(v) = t.eval(attrs).into_iter().next() {
+                if let Some(v) = t.eval(located).into_iter().next() {
                     user.custom_fields.insert(k.clone(), v);
                 }
             }
@@ -581,9 +639,13 @@ fn bool_field(field: &Field, v: &str, problems: &mut Vec<Problem>) -> Option<boo
 /// Account state from the attributes directories and exports use: an `active`,
 /// `enabled` or `disabled` column, AD's userAccountControl ACCOUNTDISABLE bit,
 /// 389-DS/OpenLDAP `nsAccountLock`, ppolicy `pwdAccountLockedTime`.
-fn active_default(attrs: &Attrs) -> Result<Option<bool>, Problem> {
+fn active_default(attrs: &Located<'_>, slots: &[usize]) -> Result<Option<bool>, Problem> {
     let first = |name: &str| -> Option<String> {
-        attrs.get(name).and_then(|vs| {
+        let slot = ACTIVE_ATTRS
+            .iter()
+            .position(|a| *a == name)
+            .and_then(|i| slots.get(i).copied());
+        attrs.values(name, slot).and_then(|vs| {
             vs.iter()
                 .map(|v| v.text().trim().to_string())
                 .find(|v| !v.is_empty())
@@ -630,7 +692,7 @@ fn active_default(attrs: &Attrs) -> Result<Option<bool>, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ModOp, Origin, RawText, Value};
+    use crate::model::{Attrs, ModOp, Origin, RawText, Value};
 
     fn rec(pairs: &[(&str, &str)]) -> RawRecord {
         let mut attrs = Attrs::new();

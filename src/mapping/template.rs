@@ -26,6 +26,104 @@ pub struct Expr {
     /// Attribute names, tried in order.
     pub attrs: Vec<String>,
     pub filters: Vec<Filter>,
+    /// The attributes' slots in a [`Resolver`] (set by [`Template::bind`]).
+    slots: Vec<usize>,
+}
+
+/// Where a template finds an attribute's values: by name, or by a slot resolved once.
+pub trait Lookup {
+    fn values(&self, name: &str, slot: Option<usize>) -> Option<&[crate::model::Value]>;
+}
+
+impl Lookup for Attrs {
+    fn values(&self, name: &str, _slot: Option<usize>) -> Option<&[crate::model::Value]> {
+        self.get(name)
+    }
+}
+
+/// Numbers attribute names (ASCII case ignored) so a record's attributes can be located
+/// once per record shape instead of by name for every template.
+#[derive(Clone, Debug, Default)]
+pub struct Resolver {
+    names: Vec<String>,
+}
+
+impl Resolver {
+    /// The slot of `name` (lowercased), adding it when new.
+    pub fn slot(&mut self, name: &str) -> usize {
+        let lower = name.to_ascii_lowercase();
+        match self.names.iter().position(|n| *n == lower) {
+            Some(i) => i,
+            None => {
+                self.names.push(lower);
+                self.names.len() - 1
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// For each slot, 1 + the index of the first attribute of that name in `attrs`
+    /// (0 = absent). Names are looked up in a small hash map built on first use.
+    pub fn locate(
+        &self,
+        attrs: &Attrs,
+        index: &std::collections::HashMap<String, usize>,
+        out: &mut Vec<u32>,
+    ) {
+        out.clear();
+        out.resize(self.names.len(), 0);
+        let mut buf = [0u8; 64];
+        for (i, (name, _)) in attrs.0.iter().enumerate() {
+            let slot = if name.len() <= buf.len() && name.is_ascii() {
+                let b = &mut buf[..name.len()];
+                for (d, c) in b.iter_mut().zip(name.bytes()) {
+                    *d = c.to_ascii_lowercase();
+                }
+                std::str::from_utf8(b).ok().and_then(|k| index.get(k))
+            } else {
+                index.get(&name.to_ascii_lowercase())
+            };
+            if let Some(&s) = slot
+                && out[s] == 0
+            {
+                out[s] = i as u32 + 1;
+            }
+        }
+    }
+
+    /// The name → slot map [`Resolver::locate`] uses.
+    pub fn index(&self) -> std::collections::HashMap<String, usize> {
+        self.names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect()
+    }
+}
+
+/// A record's attributes with their slots located.
+pub struct Located<'a> {
+    pub attrs: &'a Attrs,
+    pub at: &'a [u32],
+}
+
+impl Lookup for Located<'_> {
+    fn values(&self, name: &str, slot: Option<usize>) -> Option<&[crate::model::Value]> {
+        match slot {
+            Some(s) => match self.at.get(s).copied().unwrap_or(0) {
+                0 => None,
+                i => self.attrs.0.get(i as usize - 1).map(|(_, v)| v.as_slice()),
+            },
+            None => self.attrs.get(name),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,7 +204,17 @@ impl Template {
             segments: vec![Segment::Expr(Expr {
                 attrs: vec![name.to_string()],
                 filters: Vec::new(),
+                slots: Vec::new(),
             })],
+        }
+    }
+
+    /// Gives every attribute the template reads a slot in `r`.
+    pub fn bind(&mut self, r: &mut Resolver) {
+        for s in &mut self.segments {
+            if let Segment::Expr(e) = s {
+                e.slots = e.attrs.iter().map(|a| r.slot(a)).collect();
+            }
         }
     }
 
@@ -127,7 +235,7 @@ impl Template {
     /// the values of the first attribute that has any (multi-valued attributes stay
     /// multi-valued); anything else yields one string built from the first value of
     /// each expression, or nothing when every expression came up empty.
-    pub fn eval(&self, attrs: &Attrs) -> Vec<String> {
+    pub fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Vec<String> {
         if let [Segment::Expr(e)] = self.segments.as_slice() {
             return e.eval(attrs);
         }
@@ -161,10 +269,10 @@ impl Template {
 }
 
 impl Expr {
-    fn eval(&self, attrs: &Attrs) -> Vec<String> {
+    fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Vec<String> {
         let mut values: Vec<String> = Vec::new();
-        for a in &self.attrs {
-            if let Some(vs) = attrs.get(a) {
+        for (i, a) in self.attrs.iter().enumerate() {
+            if let Some(vs) = attrs.values(a, self.slots.get(i).copied()) {
                 values = vs
                     .iter()
                     .map(|v| v.text().into_owned())
@@ -313,7 +421,11 @@ fn parse_expr(inner: &str) -> Result<Expr, String> {
     if attrs.is_empty() {
         return Err("empty {} in template".to_string());
     }
-    Ok(Expr { attrs, filters })
+    Ok(Expr {
+        attrs,
+        filters,
+        slots: Vec::new(),
+    })
 }
 
 fn split_pipes(s: &str) -> Result<Vec<String>, String> {

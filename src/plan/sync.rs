@@ -301,7 +301,7 @@ impl<'a> Planner<'a> {
     pub fn add(&mut self, checked: Checked) -> Option<ReportEntry> {
         self.plan.source_rows += 1;
         let (user, intent) = match &checked.outcome {
-            Outcome::Valid { user, intent } => (user.clone(), intent.clone()),
+            Outcome::Valid { user, intent } => ((**user).clone(), intent.clone()),
             Outcome::Rejected { .. } => {
                 self.plan.rejected += 1;
                 return Some(checked.offline_entry());
@@ -400,7 +400,10 @@ impl<'a> Planner<'a> {
             (_, i) => i.clone(),
         };
         let mut checked = checked;
-        checked.outcome = Outcome::Valid { user, intent };
+        checked.outcome = Outcome::Valid {
+            user: Box::new(user),
+            intent,
+        };
         self.pending.push(Pending {
             work: Work {
                 checked,
@@ -451,7 +454,7 @@ impl<'a> Planner<'a> {
                             attrs: Default::default(),
                             raw: RawText::None,
                             outcome: Outcome::Valid {
-                                user: target_user,
+                                user: Box::new(target_user),
                                 intent: Intent::Deactivate,
                             },
                         },

@@ -16,7 +16,7 @@ pub struct Summary {
     pub failed: u64,
     pub skipped: u64,
     /// Counts by action among rows that reached a decision (`create`, `update`, ...).
-    pub actions: BTreeMap<String, u64>,
+    pub actions: BTreeMap<&'static str, u64>,
     /// Rejections and failures grouped by reason (field: reason, values elided).
     pub reasons: BTreeMap<String, u64>,
     /// Requests made to the server.
@@ -42,13 +42,20 @@ impl Summary {
             Status::Skipped => self.skipped += 1,
         }
         if matches!(e.status, Status::Ok | Status::Skipped) || e.action != Action::None {
-            *self.actions.entry(e.action.name().to_string()).or_default() += 1;
+            *self.actions.entry(e.action.name()).or_default() += 1;
         }
         if matches!(e.status, Status::Rejected | Status::Failed) {
             for part in e.error.split("; ") {
                 *self.reasons.entry(reason_key(part)).or_default() += 1;
             }
         }
+    }
+
+    /// Counts a row that was fine and needed no action, as `add` would.
+    pub fn add_ok(&mut self) {
+        self.rows += 1;
+        self.ok += 1;
+        *self.actions.entry(Action::None.name()).or_default() += 1;
     }
 
     pub fn set_elapsed(&mut self, d: Duration) {

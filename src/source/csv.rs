@@ -57,6 +57,8 @@ pub struct CsvSource {
     /// Lone CRs consumed: with csv-core's LF count, the physical line.
     crs: LoneCrs,
     dialect: CsvDialect,
+    /// The header names, shared by every row's attributes.
+    names: Vec<crate::model::Name>,
     encoding: Encoding,
     /// Auto encoding: a row was already read as Windows-1252 (the warning is given once).
     fell_back: bool,
@@ -141,6 +143,7 @@ impl CsvSource {
                 headerless: opts.no_headers,
                 multi_sep: ';',
             },
+            names: Vec::new(),
             encoding: opts.encoding,
             fell_back: false,
             warnings: Vec::new(),
@@ -182,6 +185,12 @@ impl CsvSource {
             Some(names) => names,
             None => src.read_header()?,
         };
+        src.names = src
+            .dialect
+            .header
+            .iter()
+            .map(|h| h.as_str().into())
+            .collect();
         Ok(src)
     }
 
@@ -335,7 +344,7 @@ impl CsvSource {
     /// column becomes its attributes straight from the row buffer. `None` for anything
     /// else, which [`Self::item`] sorts out.
     fn utf8_attrs(&self, n: usize) -> Option<Attrs> {
-        let header = &self.dialect.header;
+        let header = &self.names;
         if n != header.len() || !matches!(self.encoding, Encoding::Auto | Encoding::Utf8) {
             return None;
         }
@@ -346,7 +355,10 @@ impl CsvSource {
         for (name, &end) in header.iter().zip(ends) {
             // A field boundary inside a multi-byte character: the fields are not UTF-8.
             let cell = text.get(start..end)?;
-            attrs.push((name.clone(), vec![Value::Text(cell.to_string())]));
+            attrs.push((
+                name.clone(),
+                smallvec::smallvec![Value::Text(cell.to_string())],
+            ));
             start = end;
         }
         Some(Attrs(attrs))
@@ -403,11 +415,10 @@ impl CsvSource {
             });
         }
         let attrs = self
-            .dialect
-            .header
+            .names
             .iter()
             .zip(fields)
-            .map(|(h, f)| (h.clone(), vec![Value::Text(f)]))
+            .map(|(h, f)| (h.clone(), smallvec::smallvec![Value::Text(f)]))
             .collect();
         SourceItem::Record(RawRecord {
             origin,

@@ -171,14 +171,14 @@ fn add<E: de::Error>(attrs: &mut Attrs, name: String, value: Json) -> Result<(),
     if value.is_null() {
         return Ok(());
     }
-    if attrs.0.iter().any(|(n, _)| *n == name) {
+    if attrs.0.iter().any(|(n, _)| **n == *name) {
         return Err(E::custom(format_args!("key {name:?} given twice")));
     }
     let values = match value {
         Json::Array(items) => items.into_iter().filter_map(scalar_text).collect(),
         other => scalar_text(other).into_iter().collect(),
     };
-    attrs.0.push((name, values));
+    attrs.0.push((name.into(), values));
     Ok(())
 }
 

@@ -533,7 +533,7 @@ fn push_attr(attrs: &mut Attrs, name: &str, value: Value) {
     };
     match found {
         Some(i) => attrs.0[i].1.push(value),
-        None => attrs.0.push((name.to_string(), vec![value])),
+        None => attrs.0.push((name.into(), smallvec::smallvec![value])),
     }
 }
 

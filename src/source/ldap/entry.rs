@@ -94,7 +94,7 @@ fn entry(tag: StructureTag) -> Result<RawRecord, EntryError> {
             .find(|(n, _)| n.eq_ignore_ascii_case(&name))
         {
             Some((_, existing)) => existing.extend(values),
-            None => attrs.0.push((name, values)),
+            None => attrs.0.push((name.into(), values.into())),
         }
     }
     Ok(RawRecord {
