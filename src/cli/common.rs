@@ -38,9 +38,11 @@ pub struct LdapArgs {
     /// Search base DN (overrides the URL's).
     #[arg(long)]
     pub base: Option<String>,
-    /// Search scope: base, one or sub.
-    #[arg(long)]
-    pub scope: Option<String>,
+    /// LDAP search scope: base, one or sub. With `plan` and `sync`, --scope also names the
+    /// server users a sync manages: domain=example.org, role=NAME or all (repeatable; the
+    /// two kinds of value never overlap).
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Vec<String>,
     /// Search filter, e.g. `(objectClass=inetOrgPerson)`.
     #[arg(long)]
     pub filter: Option<String>,
@@ -110,6 +112,21 @@ pub struct TlsArgs {
     /// Do not verify TLS certificates. Dangerous; never the default.
     #[arg(long)]
     pub insecure: bool,
+}
+
+/// `--scope` values: an LDAP search scope, and sync management scopes.
+pub fn split_scopes(values: &[String]) -> (Option<String>, Vec<String>) {
+    let mut ldap = None;
+    let mut sync = Vec::new();
+    for v in values {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "base" | "one" | "onelevel" | "sub" | "subtree" | "children" | "subordinates" => {
+                ldap = Some(v.trim().to_string())
+            }
+            _ => sync.push(v.clone()),
+        }
+    }
+    (ldap, sync)
 }
 
 /// Parses `,` `;` `|` `tab` `\t` or any single ASCII character.

@@ -139,3 +139,15 @@ fn exit_code_of(e: &anyhow::Error) -> i32 {
         .find_map(|c| c.downcast_ref::<ExitError>().map(|x| x.code))
         .unwrap_or(exit::USAGE)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command's flags are consistent (no two with one name, ...).
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

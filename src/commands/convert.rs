@@ -55,6 +55,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     let started = shared::started();
+    shared::no_sync_scope(&args.input)?;
     let job = shared::load_job(&args.mapping)?;
     let opts = shared::source_options(&args.input, &args.tls, &job)?;
     let mapping = shared::mapping(&args.mapping, &job)?;

@@ -125,6 +125,7 @@ pub struct RunArgs {
 
 pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
+    shared::no_sync_scope(&args.input)?;
     let job = shared::load_job(&args.mapping)?;
     let spec = shared::source_spec(args.source.as_deref(), &job)?;
     let connected = connect(&args.server, &args.run, &job)?;

@@ -32,6 +32,9 @@ pub struct Args {
     pub server: ServerArgs,
     #[command(flatten)]
     pub sync: SyncArgs,
+    /// Match input users with server users by username or email.
+    #[arg(long = "match", value_enum)]
+    pub match_key: Option<crate::target::MatchKey>,
     /// Save the plan as JSON (for `roster apply`).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -46,7 +49,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     let job = shared::load_job(&args.mapping)?;
-    let run = RunArgs::default();
+    let run = RunArgs {
+        match_key: args.match_key,
+        ..RunArgs::default()
+    };
     let mut planned = build_plan(PlanInputs {
         source: args.source.as_deref(),
         server: &args.server,

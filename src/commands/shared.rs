@@ -39,6 +39,7 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
         (None, None) => None,
     };
     let l = &input.ldap;
+    let (ldap_scope, _sync_scopes) = crate::cli::common::split_scopes(&l.scope);
     Ok(SourceOptions {
         format: input.format.or(s.format),
         delimiter,
@@ -49,7 +50,7 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
         url_max_bytes: None,
         ldap: source::ldap::LdapOptions {
             base: l.base.clone().or_else(|| s.base.clone()),
-            scope: l.scope.clone().or_else(|| s.scope.clone()),
+            scope: ldap_scope.or_else(|| s.scope.clone()),
             filter: l.filter.clone().or_else(|| s.filter.clone()),
             attrs: l.attrs.clone().or_else(|| s.attrs.clone()),
             page_size: l.page_size.or(s.page_size),
@@ -63,6 +64,17 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
             password: None,
         },
     })
+}
+
+/// Refuses sync-only `--scope` values on commands that are not syncs.
+pub fn no_sync_scope(input: &InputArgs) -> Result<()> {
+    let (_, sync) = crate::cli::common::split_scopes(&input.ldap.scope);
+    match sync.first() {
+        Some(v) => anyhow::bail!(
+            "--scope {v:?}: not an LDAP search scope (base, one, sub); management scopes (domain=..., role=..., all) are for `roster plan` and `roster sync`"
+        ),
+        None => Ok(()),
+    }
 }
 
 pub fn mapping(args: &MappingArgs, job: &JobConfig) -> Result<Mapping> {

@@ -57,12 +57,6 @@ pub struct SyncArgs {
     /// Never deactivate these users (usernames or emails, comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "USER,...")]
     pub protect: Vec<String>,
-    /// Also manage server users matching: domain=example.org, role=NAME or all (repeatable).
-    #[arg(long, value_name = "EXPR")]
-    pub scope: Vec<Scope>,
-    /// Match input users with server users by username or email.
-    #[arg(long = "match", value_enum)]
-    pub match_key: Option<MatchKey>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -137,12 +131,14 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         Flavor::Rocketchat => Profile::Rocketchat,
         Flavor::Mattermost => Profile::Mattermost,
     };
-    let match_key = sync
-        .match_key
-        .or(run.match_key)
-        .or(job.import.match_key)
-        .unwrap_or_default();
+    let match_key = run.match_key.or(job.import.match_key).unwrap_or_default();
     let state_path = sync.state.clone().or_else(|| job.sync.state.clone());
+    // --scope carries both the LDAP search scope and the management scopes.
+    let sync_scopes = crate::cli::common::split_scopes(&input.ldap.scope)
+        .1
+        .iter()
+        .map(|s| s.parse::<Scope>().map_err(|e| anyhow::anyhow!(e)))
+        .collect::<Result<Vec<Scope>>>()?;
     let state = match &state_path {
         Some(p) => State::load(p, match_key)?,
         None => State::default(),
@@ -162,7 +158,9 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         } else {
             sync.protect.clone()
         },
-        scope: if sync.scope.is_empty() {
+        scope: if !sync_scopes.is_empty() {
+            sync_scopes
+        } else {
             match &job.sync.scope {
                 Some(s) => vec![
                     s.parse()
@@ -170,8 +168,6 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
                 ],
                 None => Vec::new(),
             }
-        } else {
-            sync.scope.clone()
         },
     };
     let mut warnings = Vec::new();

@@ -34,6 +34,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     let started = shared::started();
+    shared::no_sync_scope(&args.input)?;
     let job = shared::load_job(&args.mapping)?;
     let spec = shared::source_spec(args.source.as_deref(), &job)?;
     let opts = shared::source_options(&args.input, &args.tls, &job)?;

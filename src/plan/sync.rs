@@ -508,16 +508,20 @@ impl<'a> Planner<'a> {
                 self.opts.threshold.describe(base)
             ));
         }
+        // The same threshold, applied to the source's size: it catches a source that lost
+        // many rows whose users were not (or no longer) counted as deactivations.
         if let Some(prev) = self.state.header.as_ref().map(|h| h.source_rows)
             && self.valid_rows < prev
         {
             let shrink = prev - self.valid_rows;
-            let allowed = self.opts.threshold.limit(prev);
-            if shrink as f64 > allowed {
+            if shrink as f64 > self.opts.threshold.limit(prev) {
                 return Some(format!(
                     "the source shrank from {prev} to {} valid rows since the last sync (more than {}); deactivations are refused until the source is checked (rerun with --force if the shrink is real)",
                     self.valid_rows,
-                    self.opts.threshold.describe(prev)
+                    self.opts
+                        .threshold
+                        .describe(prev)
+                        .replace("managed users", "rows")
                 ));
             }
         }
