@@ -348,6 +348,7 @@ fn empty_and_shrunken_sources_are_never_trusted() {
         err(&o)
     );
     assert!(err(&o).contains("no valid rows"), "{}", err(&o));
+    assert_eq!(writes(&sb), before, "nothing written");
     // Nine users were deactivated on the server meanwhile; the source lost ten rows. Only
     // one deactivation is left to do (within the threshold), but the source shrank by a
     // third since the last run: refused.
