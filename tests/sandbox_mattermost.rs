@@ -1025,6 +1025,33 @@ fn cookie_sessions_need_the_csrf_header_on_writes_and_logout_revokes() {
             .json(&json!({"nickname": "a"})),
     );
     assert_eq!(r.status, 200, "{}", r.text);
+    // Or the MMCSRF token a browser login hands out.
+    let r = send(
+        c.post(format!("{}/api/v4/users/login", sb.url()))
+            .header("X-Requested-With", "XMLHttpRequest")
+            .json(&json!({"login_id": "admin", "password": ADMIN_PW})),
+    );
+    let cookie_value = |name: &str| {
+        r.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string)
+            .expect("cookie")
+    };
+    let (token, csrf) = (cookie_value("MMAUTHTOKEN"), cookie_value("MMCSRF"));
+    let put = |csrf: &str| {
+        send(
+            c.put(&url)
+                .header("Cookie", format!("MMAUTHTOKEN={token}"))
+                .header("X-CSRF-Token", csrf)
+                .json(&json!({"nickname": "b"})),
+        )
+    };
+    assert_eq!(put(&csrf).status, 200);
+    assert_app_error(&put("wrong"), 401, "api.context.session_expired.app_error");
 
     let r = admin.post("/users/logout", &json!({}));
     assert_eq!((r.status, r.body.clone()), (200, json!({"status": "OK"})));
@@ -1183,6 +1210,40 @@ fn vary_by_user_adds_a_second_set_of_headers() {
 }
 
 #[test]
+fn vary_by_header_and_the_global_bucket() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(true),
+        mm_vary_by_remote_addr: false,
+        mm_vary_by_header: Some("X-Tenant".into()),
+        mm_max_burst: 2,
+        mm_clock: Some(ManualClock::new()),
+        ..mm()
+    });
+    let c = client();
+    let ping_as = |tenant: Option<&str>| {
+        let mut rb = c.get(format!("{}/api/v4/system/ping", sb.url()));
+        if let Some(t) = tenant {
+            rb = rb.header("X-Tenant", t);
+        }
+        send(rb)
+    };
+    let remaining = |r: &Reply| r.header("x-ratelimit-remaining").unwrap_or_default();
+    for left in ["2", "1", "0"] {
+        let r = ping_as(Some("Acme"));
+        assert_eq!((r.status, remaining(&r).as_str()), (200, left));
+        assert_eq!(r.header("x-ratelimit-limit").as_deref(), Some("3"));
+    }
+    // The header value is lowercased into the key: "ACME" is the same tenant.
+    assert_eq!(ping_as(Some("ACME")).status, 429);
+    let r = ping_as(Some("other"));
+    assert_eq!((r.status, remaining(&r).as_str()), (200, "2"));
+    // Without the header (and without the address) the key is "": one global bucket.
+    let r = ping_as(None);
+    assert_eq!((r.status, remaining(&r).as_str()), (200, "2"));
+    assert_eq!(remaining(&ping_as(Some(""))), "1");
+}
+
+#[test]
 fn faults_before_and_after_apply_on_create() {
     let sb = start(SandboxConfig {
         fault_rate: 1.0,
@@ -1242,6 +1303,7 @@ fn state_survives_a_restart_with_sessions_and_indexes() {
     sb.stop().expect("stop saves the state");
     let text = std::fs::read_to_string(&state).unwrap();
     assert!(!text.contains("Passw0rd-long") && !text.contains(ADMIN_PW));
+    assert!(!text.contains(&admin.token), "no usable session token");
     let saved: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(saved["flavor"], "mattermost");
 

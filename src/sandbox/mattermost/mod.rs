@@ -700,7 +700,7 @@ impl Mattermost {
     fn session(&self, token: &str) -> Option<(Session, MmUser)> {
         let now = util::now_ms();
         let st = self.read();
-        let s = st.session(token)?;
+        let s = st.session(&util::sha256_hex(token))?;
         if s.expires_at != 0 && s.expires_at < now {
             return None;
         }
@@ -761,7 +761,9 @@ impl Mattermost {
                 && req.method != "GET"
                 && let Some(session) = &ctx.session
             {
-                let csrf_ok = req.header("x-csrf-token") == Some(session.csrf.as_str())
+                let csrf_ok = req
+                    .header("x-csrf-token")
+                    .is_some_and(|h| util::sha256_hex(h) == session.csrf_hash)
                     || req.header("x-requested-with") == Some("XMLHttpRequest");
                 if !csrf_ok {
                     ctx.session = None;

@@ -152,16 +152,17 @@ impl MmUser {
     }
 }
 
-/// A login session. The token is the secret; it is kept so a restart keeps clients logged in.
+/// A login session. Only SHA-256 digests of its secrets are kept (the state file holds no
+/// usable token); a restart still keeps clients logged in.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Session {
     pub id: String,
-    pub token: String,
+    pub token_hash: String,
     pub user_id: String,
     pub create_at: i64,
     /// Milliseconds since the epoch; 0 = never.
     pub expires_at: i64,
-    pub csrf: String,
+    pub csrf_hash: String,
 }
 
 #[derive(Default)]
@@ -252,16 +253,16 @@ impl Store {
         Some(u)
     }
 
-    pub fn session(&self, token: &str) -> Option<&Session> {
-        self.sessions.get(token)
+    pub fn session(&self, token_hash: &str) -> Option<&Session> {
+        self.sessions.get(token_hash)
     }
 
     pub fn add_session(&mut self, s: Session) {
-        self.sessions.insert(s.token.clone(), s);
+        self.sessions.insert(s.token_hash.clone(), s);
     }
 
-    pub fn revoke_session(&mut self, token: &str) {
-        self.sessions.remove(token);
+    pub fn revoke_session(&mut self, token_hash: &str) {
+        self.sessions.remove(token_hash);
     }
 
     pub fn revoke_all_sessions(&mut self, user_id: &str) {

@@ -385,20 +385,21 @@ fn login_inner(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
         return Err(AppErr::new("api.user.login.inactive.app_error", 401));
     }
     let now = util::now_ms();
+    let (token, csrf) = (random_id(), random_id());
     let session = Session {
         id: random_id(),
-        token: random_id(),
+        token_hash: util::sha256_hex(&token),
         user_id: user.id.clone(),
         create_at: now,
         expires_at: now + SESSION_LENGTH_MS,
-        csrf: random_id(),
+        csrf_hash: util::sha256_hex(&csrf),
     };
     let current = {
         let mut st = mm.write();
         st.add_session(session.clone());
         st.get(&user.id).cloned().unwrap_or(user)
     };
-    let mut out = Out::json(200, &current.view(View::Full)).header("Token", session.token.clone());
+    let mut out = Out::json(200, &current.view(View::Full)).header("Token", token.clone());
     // Cookies only for browsers (`X-Requested-With: XMLHttpRequest`).
     if ctx.req.header("x-requested-with") == Some("XMLHttpRequest") {
         let max_age = SESSION_LENGTH_MS / 1000;
@@ -406,9 +407,9 @@ fn login_inner(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
             std::time::SystemTime::now() + std::time::Duration::from_secs(max_age as u64),
         );
         for (name, value, http_only) in [
-            ("MMAUTHTOKEN", &session.token, "; HttpOnly"),
+            ("MMAUTHTOKEN", &token, "; HttpOnly"),
             ("MMUSERID", &current.id, ""),
-            ("MMCSRF", &session.csrf, ""),
+            ("MMCSRF", &csrf, ""),
         ] {
             out = out.header(
                 "Set-Cookie",
@@ -424,7 +425,7 @@ fn login_inner(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
 /// `POST /users/logout`: revokes the session if there is one; always OK.
 pub(crate) fn logout(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
     if let Some(s) = &ctx.session {
-        mm.write().revoke_session(&s.token);
+        mm.write().revoke_session(&s.token_hash);
     }
     let mut out = Out::status_ok();
     out.headers = expired_cookies();
