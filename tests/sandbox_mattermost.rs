@@ -903,6 +903,24 @@ fn active_needs_a_json_bool_and_deactivation_revokes_sessions() {
     let r = admin.put(&path, &json!({"active": true}));
     assert_eq!(r.status, 200);
     assert_eq!(user_by_name(&sb, "hank")["delete_at"], 0);
+    // Guests cannot be reactivated while guest accounts are off.
+    let guest = admin.create("guest.one", "guest1@example.org");
+    admin.put(
+        &format!("/users/{guest}/roles"),
+        &json!({"roles": "system_guest"}),
+    );
+    assert_eq!(
+        admin
+            .put(&format!("/users/{guest}/active"), &json!({"active": false}))
+            .status,
+        200
+    );
+    let r = admin.put(&format!("/users/{guest}/active"), &json!({"active": true}));
+    assert_app_error(
+        &r,
+        401,
+        "api.user.update_active.cannot_enable_guest_when_guest_feature_is_disabled.app_error",
+    );
     assert_eq!(
         login_raw(&client(), &sb.url(), "hank", "Passw0rd-long").status,
         200

@@ -847,7 +847,9 @@ impl Flavor for Mattermost {
     fn handle(&self, req: &Request) -> Response {
         // The global limiter wraps the whole router; its headers come first.
         let mut limit_headers = Vec::new();
-        if let Some((limited, h)) = self.limit(&self.limit_key(req)) {
+        if self.limiter.is_some()
+            && let Some((limited, h)) = self.limit(&self.limit_key(req))
+        {
             if limited {
                 return Self::too_many(h);
             }

@@ -941,6 +941,13 @@ pub(crate) fn update_active(mm: &Mattermost, ctx: &Ctx, raw: &str) -> HandlerRes
             403,
         ));
     }
+    // GuestAccountsSettings.Enable is off.
+    if active && u.has_role("system_guest") {
+        return Err(AppErr::new(
+            "api.user.update_active.cannot_enable_guest_when_guest_feature_is_disabled.app_error",
+            401,
+        ));
+    }
     set_active(mm, u, active)?;
     Ok(Out::status_ok())
 }
