@@ -2,14 +2,17 @@
 //!  [--admin-password P] [--importer-password P] [--seed N] [--rate-limit-calls N]
 //!  [--rate-limit-window-ms MS] [--rate-limit | --no-rate-limit] [--no-admin-bypass] [--no-2fa]
 //!  [--fault-rate F] [--drop-rate F] [--fault-phase random|before|after] [--latency MS]
-//!  [--jitter MS] [--bcrypt-cost N] [--custom-fields JSON]`
+//!  [--jitter MS] [--bcrypt-cost N] [--custom-fields JSON] [--mm-per-sec N] [--mm-burst N]
+//!  [--mm-memory-store-size N] [--mm-vary-by-user] [--mm-no-vary-by-remote-addr]
+//!  [--mm-vary-by-header NAME] [--mm-enable-api-user-deletion] [--mm-open-server]`
 //!
 //! Runs a local emulator of the server's user-management REST API on 127.0.0.1 and prints
 //! its URL on one line on stdout once it accepts connections. Ctrl-C (or SIGTERM) stops it,
 //! saving the state to `--state` first; the exit code is then 0.
 //!
 //! Seeded accounts: `admin` (admin role: not rate limited by default) and `importer`
-//! (provisioning rights, rate limited). The password comes from `--admin-password`, else
+//! (provisioning rights, rate limited). On Mattermost both are system admins and the
+//! limiter (off by default, `--rate-limit`) applies to both. The password comes from `--admin-password`, else
 //! ROSTER_SANDBOX_ADMIN_PASSWORD(_FILE), else is generated and printed on stderr; the
 //! importer's is the same unless `--importer-password` / ROSTER_SANDBOX_IMPORTER_PASSWORD.
 
@@ -27,6 +30,10 @@ Seeded accounts:
   importer  provisioning role: create-user, edit-other-user-info,
             edit-other-user-active-status, edit-other-user-password, assign-roles,
             run-import, but NOT api-bypass-rate-limit: the limiter applies to it.
+Mattermost: admin and importer are both system admins (roles 'system_user
+system_admin'): only manage_system reaches the admin path of POST /api/v4/users. The
+rate limiter is off as on a real server; --rate-limit turns it on for everyone (GCRA,
+--mm-per-sec and --mm-burst; X-Ratelimit-Limit is burst + 1).
 Passwords: --admin-password or ROSTER_SANDBOX_ADMIN_PASSWORD(_FILE), else generated and
 printed on stderr; the importer uses the same unless --importer-password or
 ROSTER_SANDBOX_IMPORTER_PASSWORD(_FILE). They are reset at every start, also over --state.
@@ -75,6 +82,34 @@ pub struct Args {
     /// Limit the admin too (normally `api-bypass-rate-limit` exempts it).
     #[arg(long, help_heading = "Rate limiting")]
     pub no_admin_bypass: bool,
+    /// Mattermost `RateLimitSettings.PerSec`: sustained requests per second.
+    #[arg(long, default_value_t = 10, value_name = "N", help_heading = "Rate limiting",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000_000))]
+    pub mm_per_sec: u32,
+    /// Mattermost `RateLimitSettings.MaxBurst`: extra burst allowance.
+    #[arg(long, default_value_t = 100, value_name = "N", help_heading = "Rate limiting",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub mm_burst: u32,
+    /// Mattermost `RateLimitSettings.MemoryStoreSize`: keys the limiter remembers.
+    #[arg(long, default_value_t = 10_000, value_name = "N", help_heading = "Rate limiting",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub mm_memory_store_size: u64,
+    /// Mattermost `VaryByUser`: key by token, plus a second check per user id.
+    #[arg(long, help_heading = "Rate limiting")]
+    pub mm_vary_by_user: bool,
+    /// Mattermost: turn `VaryByRemoteAddr` off (with nothing else, one global bucket).
+    #[arg(long, help_heading = "Rate limiting")]
+    pub mm_no_vary_by_remote_addr: bool,
+    /// Mattermost `VaryByHeader`: append this header's lowercased value to the key.
+    #[arg(long, value_name = "NAME", help_heading = "Rate limiting")]
+    pub mm_vary_by_header: Option<String>,
+
+    /// Mattermost `EnableAPIUserDeletion`: allow DELETE /users/{id}?permanent=true.
+    #[arg(long)]
+    pub mm_enable_api_user_deletion: bool,
+    /// Mattermost `EnableOpenServer`: anonymous POST /users creates accounts.
+    #[arg(long)]
+    pub mm_open_server: bool,
 
     /// Rocket.Chat: no 2FA on users.update.
     #[arg(long = "no-2fa")]
@@ -157,6 +192,14 @@ pub fn config(args: Args) -> anyhow::Result<SandboxConfig> {
         latency_ms: args.latency,
         jitter_ms: args.jitter,
         bcrypt_cost: args.bcrypt_cost,
+        mm_per_sec: args.mm_per_sec,
+        mm_max_burst: args.mm_burst,
+        mm_memory_store_size: usize::try_from(args.mm_memory_store_size).unwrap_or(usize::MAX),
+        mm_vary_by_user: args.mm_vary_by_user,
+        mm_vary_by_remote_addr: !args.mm_no_vary_by_remote_addr,
+        mm_vary_by_header: args.mm_vary_by_header,
+        mm_enable_api_user_deletion: args.mm_enable_api_user_deletion,
+        mm_open_server: args.mm_open_server,
         ..SandboxConfig::default()
     })
 }

@@ -12,13 +12,16 @@
 //! - `importer`, a non-admin provisioning account (Rocket.Chat: roles `user` + `provisioner`,
 //!   which holds `create-user`, `edit-other-user-info`, `edit-other-user-active-status`,
 //!   `edit-other-user-password`, `view-full-other-user-info`, `assign-roles`, `run-import`,
-//!   but NOT `api-bypass-rate-limit`, so the limiter applies to it).
+//!   but NOT `api-bypass-rate-limit`, so the limiter applies to it). Mattermost: both are
+//!   system admins, because only `manage_system` reaches the admin path of `POST /users`;
+//!   Mattermost's limiter exempts nobody (see [`mattermost`]).
 //!
 //! Their passwords come from [`SandboxConfig::admin_password`] /
 //! [`SandboxConfig::importer_password`] (the importer's defaults to the admin's) and are
 //! (re)set at every start, also over a loaded state file, so the printed password works.
 
 pub mod http;
+pub mod mattermost;
 pub mod rocketchat;
 pub mod server;
 pub mod util;
@@ -112,6 +115,30 @@ pub struct SandboxConfig {
     pub jitter_ms: u64,
     /// bcrypt cost for stored passwords (10 like the real servers; tests use 4).
     pub bcrypt_cost: u32,
+    /// Mattermost `RateLimitSettings.PerSec` (default 10).
+    pub mm_per_sec: u32,
+    /// Mattermost `RateLimitSettings.MaxBurst` (default 100); `X-Ratelimit-Limit` is one more.
+    pub mm_max_burst: u32,
+    /// Mattermost `RateLimitSettings.MemoryStoreSize`: keys kept by the limiter's LRU (10000).
+    pub mm_memory_store_size: usize,
+    /// Mattermost `RateLimitSettings.VaryByRemoteAddr` (default true).
+    pub mm_vary_by_remote_addr: bool,
+    /// Mattermost `RateLimitSettings.VaryByUser` (default false): key by token, plus a
+    /// second check per user id that adds a second set of headers.
+    pub mm_vary_by_user: bool,
+    /// Mattermost `RateLimitSettings.VaryByHeader` (default none).
+    pub mm_vary_by_header: Option<String>,
+    /// For tests: the Mattermost limiter reads this clock instead of the monotonic one.
+    pub mm_clock: Option<mattermost::ManualClock>,
+    /// Mattermost `ServiceSettings.EnableAPIUserDeletion` (default false).
+    pub mm_enable_api_user_deletion: bool,
+    /// Mattermost `TeamSettings.EnableOpenServer` (default false): anonymous sign-up.
+    pub mm_open_server: bool,
+    /// Mattermost: usernames that [`Sandbox::seed_users`] makes LDAP-managed accounts
+    /// (auth_service `ldap`, auth_data = the username, no password).
+    pub mm_ldap_users: Vec<String>,
+    /// The Mattermost version `X-Version-Id` reports.
+    pub mm_version: String,
 }
 
 impl Default for SandboxConfig {
@@ -137,6 +164,17 @@ impl Default for SandboxConfig {
             latency_ms: 0,
             jitter_ms: 0,
             bcrypt_cost: 10,
+            mm_per_sec: 10,
+            mm_max_burst: 100,
+            mm_memory_store_size: 10_000,
+            mm_vary_by_remote_addr: true,
+            mm_vary_by_user: false,
+            mm_vary_by_header: None,
+            mm_clock: None,
+            mm_enable_api_user_deletion: false,
+            mm_open_server: false,
+            mm_ldap_users: Vec::new(),
+            mm_version: "10.11.0".to_string(),
         }
     }
 }
@@ -186,10 +224,7 @@ pub trait Flavor: Send + Sync {
 fn make_flavor(cfg: &SandboxConfig, admin_password: &Secret) -> io::Result<Arc<dyn Flavor>> {
     match cfg.flavor {
         FlavorKind::RocketChat => Ok(Arc::new(rocketchat::RocketChat::new(cfg, admin_password)?)),
-        FlavorKind::Mattermost => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the mattermost sandbox flavor is not implemented yet",
-        )),
+        FlavorKind::Mattermost => Ok(Arc::new(mattermost::Mattermost::new(cfg, admin_password)?)),
     }
 }
 

@@ -1,0 +1,282 @@
+//! Mattermost users and sessions in memory. Usernames and emails are stored lowercase (as
+//! `PreSave` leaves them), so the indexes are exact.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+pub type StringMap = BTreeMap<String, String>;
+
+/// `model.User`, the fields the emulator keeps.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MmUser {
+    pub id: String,
+    pub create_at: i64,
+    pub update_at: i64,
+    /// 0 = active; the deactivation time otherwise.
+    pub delete_at: i64,
+    pub username: String,
+    /// bcrypt of the password; empty = none.
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub auth_data: Option<String>,
+    #[serde(default)]
+    pub auth_service: String,
+    pub email: String,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub nickname: String,
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+    #[serde(default)]
+    pub position: String,
+    /// Space-separated, stored exactly as set.
+    pub roles: String,
+    #[serde(default)]
+    pub props: StringMap,
+    #[serde(default)]
+    pub notify_props: StringMap,
+    #[serde(default)]
+    pub last_password_update: i64,
+    #[serde(default)]
+    pub last_picture_update: i64,
+    #[serde(default)]
+    pub failed_attempts: i64,
+    #[serde(default)]
+    pub locale: String,
+    #[serde(default)]
+    pub timezone: StringMap,
+    #[serde(default)]
+    pub disable_welcome_email: bool,
+}
+
+/// How much of a user a response shows (`Sanitize` / `SanitizeProfile`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// `Sanitize({})`: yourself, login, create.
+    Full,
+    /// `SanitizeProfile(asAdmin=true)`: another user seen by a system admin.
+    Admin,
+    /// `SanitizeProfile(asAdmin=false)`: another user seen by anyone else.
+    Public,
+}
+
+impl MmUser {
+    pub fn is_active(&self) -> bool {
+        self.delete_at == 0
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.split_whitespace().any(|r| r == role)
+    }
+
+    pub fn is_system_admin(&self) -> bool {
+        self.has_role("system_admin")
+    }
+
+    pub fn is_ldap(&self) -> bool {
+        self.auth_service == "ldap"
+    }
+
+    /// The JSON the API returns (Go's field tags: `omitempty` ones only when set).
+    pub fn view(&self, view: View) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert("create_at".into(), json!(self.create_at));
+        m.insert("update_at".into(), json!(self.update_at));
+        m.insert("delete_at".into(), json!(self.delete_at));
+        m.insert("username".into(), json!(self.username));
+        // Sanitize sets a pointer to "": present, empty.
+        m.insert("auth_data".into(), json!(""));
+        let auth_service = if view == View::Public {
+            ""
+        } else {
+            self.auth_service.as_str()
+        };
+        m.insert("auth_service".into(), json!(auth_service));
+        m.insert("email".into(), json!(self.email));
+        if view == View::Full && self.email_verified {
+            m.insert("email_verified".into(), json!(true));
+        }
+        m.insert("nickname".into(), json!(self.nickname));
+        m.insert("first_name".into(), json!(self.first_name));
+        m.insert("last_name".into(), json!(self.last_name));
+        m.insert("position".into(), json!(self.position));
+        m.insert("roles".into(), json!(self.roles));
+        if !self.props.is_empty() {
+            m.insert("props".into(), json!(self.props));
+        }
+        if view != View::Public && !self.notify_props.is_empty() {
+            m.insert("notify_props".into(), json!(self.notify_props));
+        }
+        if view == View::Full {
+            if self.last_password_update != 0 {
+                m.insert(
+                    "last_password_update".into(),
+                    json!(self.last_password_update),
+                );
+            }
+            if self.failed_attempts != 0 {
+                m.insert("failed_attempts".into(), json!(self.failed_attempts));
+            }
+        }
+        if self.last_picture_update != 0 {
+            m.insert(
+                "last_picture_update".into(),
+                json!(self.last_picture_update),
+            );
+        }
+        m.insert("locale".into(), json!(self.locale));
+        m.insert("timezone".into(), json!(self.timezone));
+        if self.disable_welcome_email {
+            m.insert("disable_welcome_email".into(), json!(true));
+        }
+        Value::Object(m)
+    }
+
+    /// The sandbox's own state endpoint: the admin's view plus the real `auth_data`.
+    pub fn state_view(&self) -> Value {
+        let mut v = self.view(View::Full);
+        if let Value::Object(m) = &mut v {
+            m.insert(
+                "auth_data".into(),
+                json!(self.auth_data.clone().unwrap_or_default()),
+            );
+        }
+        v
+    }
+}
+
+/// A login session. Only SHA-256 digests of its secrets are kept (the state file holds no
+/// usable token); a restart still keeps clients logged in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: String,
+    pub create_at: i64,
+    /// Milliseconds since the epoch; 0 = never.
+    pub expires_at: i64,
+    pub csrf_hash: String,
+}
+
+#[derive(Default)]
+pub struct Store {
+    users: HashMap<String, MmUser>,
+    by_username: BTreeMap<String, String>,
+    by_email: HashMap<String, String>,
+    by_auth_data: HashMap<String, String>,
+    sessions: HashMap<String, Session>,
+}
+
+impl Store {
+    pub fn get(&self, id: &str) -> Option<&MmUser> {
+        self.users.get(id)
+    }
+
+    /// Exact match on the stored (lowercase) username.
+    pub fn by_username(&self, username: &str) -> Option<&MmUser> {
+        self.by_username
+            .get(username)
+            .and_then(|id| self.users.get(id))
+    }
+
+    pub fn by_email(&self, email: &str) -> Option<&MmUser> {
+        self.by_email.get(email).and_then(|id| self.users.get(id))
+    }
+
+    pub fn by_auth_data(&self, auth_data: &str) -> Option<&MmUser> {
+        self.by_auth_data
+            .get(auth_data)
+            .and_then(|id| self.users.get(id))
+    }
+
+    /// Users in username order (`ORDER BY Username ASC`, bytewise).
+    pub fn sorted(&self) -> impl Iterator<Item = &MmUser> {
+        self.by_username
+            .values()
+            .filter_map(|id| self.users.get(id))
+    }
+
+    pub fn count_active_admins(&self) -> usize {
+        self.users
+            .values()
+            .filter(|u| u.is_active() && u.is_system_admin())
+            .count()
+    }
+
+    /// Inserts a user whose username, email and auth data are free (the caller checked).
+    pub fn insert(&mut self, u: MmUser) {
+        self.index(&u);
+        self.users.insert(u.id.clone(), u);
+    }
+
+    fn index(&mut self, u: &MmUser) {
+        self.by_username.insert(u.username.clone(), u.id.clone());
+        self.by_email.insert(u.email.clone(), u.id.clone());
+        if let Some(a) = u.auth_data.as_ref().filter(|a| !a.is_empty()) {
+            self.by_auth_data.insert(a.clone(), u.id.clone());
+        }
+    }
+
+    fn unindex(&mut self, u: &MmUser) {
+        if self.by_username.get(&u.username) == Some(&u.id) {
+            self.by_username.remove(&u.username);
+        }
+        if self.by_email.get(&u.email) == Some(&u.id) {
+            self.by_email.remove(&u.email);
+        }
+        if let Some(a) = &u.auth_data
+            && self.by_auth_data.get(a) == Some(&u.id)
+        {
+            self.by_auth_data.remove(a);
+        }
+    }
+
+    /// Replaces a stored user, keeping the indexes right.
+    pub fn replace(&mut self, u: MmUser) {
+        if let Some(old) = self.users.remove(&u.id) {
+            self.unindex(&old);
+        }
+        self.insert(u);
+    }
+
+    pub fn remove(&mut self, id: &str) -> Option<MmUser> {
+        let u = self.users.remove(id)?;
+        self.unindex(&u);
+        self.revoke_all_sessions(id);
+        Some(u)
+    }
+
+    pub fn session(&self, token_hash: &str) -> Option<&Session> {
+        self.sessions.get(token_hash)
+    }
+
+    pub fn add_session(&mut self, s: Session) {
+        self.sessions.insert(s.token_hash.clone(), s);
+    }
+
+    pub fn revoke_session(&mut self, token_hash: &str) {
+        self.sessions.remove(token_hash);
+    }
+
+    pub fn revoke_all_sessions(&mut self, user_id: &str) {
+        self.sessions.retain(|_, s| s.user_id != user_id);
+    }
+
+    /// Sessions in a stable order, for the state file.
+    pub fn sessions_sorted(&self) -> Vec<&Session> {
+        let mut v: Vec<&Session> = self.sessions.values().collect();
+        v.sort_by(|a, b| (a.create_at, &a.id).cmp(&(b.create_at, &b.id)));
+        v
+    }
+
+    pub fn clear(&mut self) {
+        *self = Store::default();
+    }
+}

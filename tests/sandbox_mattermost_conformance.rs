@@ -1,0 +1,87 @@
+//! Conformance with a client nobody here wrote: the PyPI package `mattermostdriver` drives a
+//! Mattermost sandbox through tests/conformance/mattermost_client.py.
+//!
+//! The interpreter is `$ROSTER_TEST_PYTHON`, else `target/test-venv/bin/python`. Create it with
+//! `python3 -m venv target/test-venv && target/test-venv/bin/pip install rocketchat-api mattermostdriver`.
+
+mod sandbox_support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use roster::sandbox::{FlavorKind, SandboxConfig, SeedUser};
+use sandbox_support::*;
+
+const VENV_HELP: &str = "python3 -m venv target/test-venv && target/test-venv/bin/pip install rocketchat-api mattermostdriver";
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("ROSTER_TEST_PYTHON") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.exists(),
+            "ROSTER_TEST_PYTHON={} does not exist; unset it or create the venv: {VENV_HELP}",
+            p.display()
+        );
+        return p;
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    assert!(
+        p.exists(),
+        "no Python for the conformance test: set ROSTER_TEST_PYTHON or run, in {}: {VENV_HELP}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    p
+}
+
+#[test]
+fn mattermostdriver_package_against_the_sandbox() {
+    let python = python();
+    // The server's defaults: no rate limiter, no open sign-up.
+    let sb = start(SandboxConfig {
+        flavor: FlavorKind::Mattermost,
+        seed: Some(5),
+        ..config()
+    });
+    let seeded = 230;
+    let users: Vec<SeedUser> = (0..seeded)
+        .map(|i| SeedUser {
+            username: format!("seed.{i:03}"),
+            email: format!("seed.{i:03}@example.org"),
+            name: format!("Seed {i}"),
+            password: None,
+            active: i % 7 != 0,
+            roles: vec![],
+        })
+        .collect();
+    sb.seed_users(&users).expect("seed");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/mattermost_client.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(sb.url())
+        .arg(seeded.to_string())
+        .env("ROSTER_SANDBOX_ADMIN_PASSWORD", ADMIN_PW)
+        .output()
+        .expect("the Python interpreter runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n{stdout}\n{stderr}\n(if mattermostdriver is missing: {VENV_HELP})",
+        script.display(),
+        out.status
+    );
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    // The client really went through the sandbox.
+    let counters = sb.counters();
+    assert!(counters["GET /api/v4/users"].requests >= 5);
+    assert!(counters["PUT /api/v4/users/{user_id}/patch"].requests >= 2);
+    assert!(counters["PUT /api/v4/users/{user_id}/roles"].requests >= 3);
+    assert!(counters["POST /api/v4/users/usernames"].requests >= 1);
+    let conf = sb
+        .users()
+        .into_iter()
+        .find(|u| u["username"] == "conf.user")
+        .expect("the script's user exists");
+    assert!(conf["delete_at"].as_i64().unwrap_or(0) > 0);
+}
