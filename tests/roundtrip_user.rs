@@ -43,35 +43,57 @@ fn username() -> impl Strategy<Value = String> {
     "[a-z][a-z0-9._-]{0,15}"
 }
 
-fn opt<T: std::fmt::Debug + Clone>(s: impl Strategy<Value = T>) -> impl Strategy<Value = Option<T>> {
+fn opt<T: std::fmt::Debug + Clone>(
+    s: impl Strategy<Value = T>,
+) -> impl Strategy<Value = Option<T>> {
     prop::option::of(s)
 }
 
+/// A user as a CSV row holds it. The name is always given: without one, the default
+/// mapping composes it from first and last name, by design.
 fn csv_user() -> impl Strategy<Value = User> {
     (
         username(),
         opt("[a-z0-9.]{1,10}@[a-z]{1,8}\\.org"),
-        opt(text()),
+        text().prop_map(Some),
         (opt(text()), opt(text()), opt(text()), opt(text())),
-        (opt(any::<bool>()), opt(prop::collection::vec("[a-z-]{1,8}", 1..3)), opt(any::<bool>()), opt(any::<bool>())),
-        (opt("[A-Za-z0-9-]{1,12}"), prop::collection::btree_map("[a-z]{1,6}", text(), 0..3)),
+        (
+            opt(any::<bool>()),
+            opt(prop::collection::btree_set("[a-z-]{1,8}", 1..3)
+                .prop_map(|s| s.into_iter().collect::<Vec<_>>())),
+            opt(any::<bool>()),
+            opt(any::<bool>()),
+        ),
+        (
+            opt("[A-Za-z0-9-]{1,12}"),
+            prop::collection::btree_map("[a-z]{1,6}", text(), 0..3),
+        ),
     )
-        .prop_map(|(username, email, name, (first, last, nick, pos), (active, roles, verified, rpc), (ext, custom))| User {
-            username,
-            email,
-            name,
-            first_name: first,
-            last_name: last,
-            nickname: nick,
-            position: pos,
-            active,
-            roles,
-            verified,
-            require_password_change: rpc,
-            external_id: ext,
-            custom_fields: custom,
-            ..User::default()
-        })
+        .prop_map(
+            |(
+                username,
+                email,
+                name,
+                (first, last, nick, pos),
+                (active, roles, verified, rpc),
+                (ext, custom),
+            )| User {
+                username,
+                email,
+                name,
+                first_name: first,
+                last_name: last,
+                nickname: nick,
+                position: pos,
+                active,
+                roles,
+                verified,
+                require_password_change: rpc,
+                external_id: ext,
+                custom_fields: custom,
+                ..User::default()
+            },
+        )
 }
 
 fn read_back(src: &mut dyn Source, mapping: &Mapping) -> Vec<User> {
@@ -140,19 +162,26 @@ fn ldif_user() -> impl Strategy<Value = User> {
         opt("[a-z0-9.]{1,10}@[a-z]{1,8}\\.org"),
         text(),
         (opt(text()), text(), opt(text()), opt("[a-z]{2}")),
-        (prop::option::of(Just(false)), opt(prop::collection::vec("[a-z-]{1,8}", 1..3)), opt("[A-Za-z0-9-]{1,12}")),
+        (
+            prop::option::of(Just(false)),
+            opt(prop::collection::btree_set("[a-z-]{1,8}", 1..3)
+                .prop_map(|s| s.into_iter().collect::<Vec<_>>())),
+            opt("[A-Za-z0-9-]{1,12}"),
+        ),
     )
-        .prop_map(|(username, email, name, (first, last, pos, locale), (active, roles, ext))| User {
-            username,
-            email,
-            name: Some(name),
-            first_name: first,
-            last_name: Some(last),
-            position: pos,
-            locale,
-            active,
-            roles,
-            external_id: ext,
-            ..User::default()
-        })
+        .prop_map(
+            |(username, email, name, (first, last, pos, locale), (active, roles, ext))| User {
+                username,
+                email,
+                name: Some(name),
+                first_name: first,
+                last_name: Some(last),
+                position: pos,
+                locale,
+                active,
+                roles,
+                external_id: ext,
+                ..User::default()
+            },
+        )
 }
