@@ -45,8 +45,8 @@ impl Summary {
             *self.actions.entry(e.action.name()).or_default() += 1;
         }
         if matches!(e.status, Status::Rejected | Status::Failed) {
-            for part in e.error.split("; ") {
-                *self.reasons.entry(reason_key(part)).or_default() += 1;
+            for part in split_problems(&e.error) {
+                *self.reasons.entry(reason_key(&part)).or_default() += 1;
             }
         }
     }
@@ -106,6 +106,25 @@ impl Summary {
     }
 }
 
+/// The problems of one error text (joined with "; "); a piece that does not start with
+/// `field: ` belongs to the previous problem.
+fn split_problems(error: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in error.split("; ") {
+        let starts_field = part
+            .split_once(": ")
+            .is_some_and(|(f, _)| !f.is_empty() && f.len() <= 40 && !f.contains(' '));
+        match out.last_mut() {
+            Some(last) if !starts_field => {
+                last.push_str("; ");
+                last.push_str(part);
+            }
+            _ => out.push(part.to_string()),
+        }
+    }
+    out
+}
+
 /// Groups problems by kind: quoted values and origins are elided, so
 /// `email: "a@b" has no dot` and `email: "c@d" has no dot` count together.
 pub fn reason_key(problem: &str) -> String {
@@ -142,6 +161,14 @@ pub fn reason_key(problem: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn problems_split_on_field_boundaries_only() {
+        assert_eq!(
+            split_problems("username: bad (allowed: a; b lowercase); email: no dot"),
+            ["username: bad (allowed: a; b lowercase)", "email: no dot"]
+        );
+    }
 
     #[test]
     fn reasons_group_without_values() {

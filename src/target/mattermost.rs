@@ -295,12 +295,14 @@ impl Target for Mattermost {
             let mut have = created.roles.clone().unwrap_or_default();
             have.sort();
             if want != have && !want.is_empty() {
-                self.set_roles(&id, roles, stats)?;
+                self.set_roles(&id, roles, stats)
+                    .map_err(|e| after_create(&id, "roles were not set", e))?;
                 created.roles = Some(roles.clone());
             }
         }
         if user.active == Some(false) {
-            self.set_active(&id, false, stats)?;
+            self.set_active(&id, false, stats)
+                .map_err(|e| after_create(&id, "it was not deactivated", e))?;
             created.active = Some(false);
         }
         Ok(created)
@@ -421,11 +423,13 @@ impl Target for Mattermost {
         FIELDS
     }
 
-    /// Mattermost stores usernames and emails lowercased and trimmed.
+    /// Mattermost stores usernames and emails lowercased and trimmed, and names roles
+    /// `system_*`: the common names (user, admin, guest) are translated.
     fn normalize(&self, user: &User) -> User {
         let mut u = user.clone();
         u.username = u.username.trim().to_lowercase();
         u.email = u.email.map(|e| e.trim().to_lowercase());
+        u.roles = u.roles.map(|r| roles(&r));
         u
     }
 
@@ -441,6 +445,28 @@ impl Target for Mattermost {
                 .as_ref()
                 .is_some_and(|r| r.iter().any(|r| r == "system_admin"))
     }
+}
+
+/// Role names as Mattermost has them: `user`, `admin` and `guest` become `system_user`,
+/// `system_admin` and `system_guest`; every account but a guest keeps `system_user`
+/// (the server refuses `system_admin` alone). Other names pass through.
+pub fn roles(given: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in given {
+        let r = match r.trim().to_ascii_lowercase().as_str() {
+            "user" | "users" => "system_user".to_string(),
+            "admin" | "administrator" => "system_admin".to_string(),
+            "guest" => "system_guest".to_string(),
+            _ => r.trim().to_string(),
+        };
+        if !r.is_empty() && !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    if !out.iter().any(|r| r == "system_guest") && !out.iter().any(|r| r == "system_user") {
+        out.insert(0, "system_user".to_string());
+    }
+    out
 }
 
 /// A Mattermost user object → canonical user.
@@ -480,6 +506,22 @@ pub fn user_from_json(v: &Value) -> User {
         external_id: s("auth_data"),
         server_kind: kind,
         ..User::default()
+    }
+}
+
+/// A second call after a create failed: the user exists, say so (a rerun completes it).
+fn after_create(id: &str, what: &str, e: CallError) -> CallError {
+    let message = format!("user created (id {id}), but {what}: {e}");
+    match e {
+        CallError::Fatal(_) => CallError::Fatal(message),
+        CallError::Transient(_) => CallError::Transient(message),
+        CallError::Rejected { status, code, .. } => CallError::Rejected {
+            status,
+            code,
+            message,
+        },
+        CallError::Conflict { field, .. } => CallError::Conflict { field, message },
+        other => other,
     }
 }
 
@@ -631,6 +673,19 @@ mod tests {
             .saturating_duration_since(Instant::now());
         assert!(reset > Duration::from_secs(10) && reset <= Duration::from_secs(11));
         assert_eq!(i.retry_after, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn role_names_are_translated() {
+        let r = |v: &[&str]| roles(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(r(&["user"]), ["system_user"]);
+        assert_eq!(r(&["admin"]), ["system_user", "system_admin"]);
+        assert_eq!(r(&["user", "admin"]), ["system_user", "system_admin"]);
+        assert_eq!(r(&["guest"]), ["system_guest"]);
+        assert_eq!(
+            r(&["system_user", "custom_role"]),
+            ["system_user", "custom_role"]
+        );
     }
 
     #[test]
