@@ -1,15 +1,16 @@
 //! Source → mapping → validation, in input order, with duplicate detection.
 //!
 //! A reader thread pulls items from the source in chunks over a bounded channel (memory
-//! stays flat however large the input), rayon maps and validates each chunk in parallel,
-//! and duplicate detection runs in input order so "the first one wins" is well defined.
+//! stays flat however large the input), a few mapper threads map and validate chunks in
+//! parallel, and a duplicate stage puts them back in input order, so "the first one wins"
+//! is well defined. Every stage blocks on its channel when idle: on a two-core machine,
+//! threads that spin while waiting (as a work-stealing pool does) take the CPU the others need.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, bounded};
-use rayon::prelude::*;
 
 use crate::mapping::{Mapping, MappingError, MappingOptions};
 use crate::model::{Attrs, Intent, Origin, Problem, RawText, User};
@@ -18,7 +19,7 @@ use crate::source::{CsvDialect, Format, Source, SourceError, SourceItem};
 use crate::validate::{Dedup, Validator};
 
 /// Items per chunk handed to the parallel stage.
-const CHUNK: usize = 1024;
+const CHUNK: usize = 512;
 /// Chunks buffered between the reader and the consumer.
 const CHANNEL_CHUNKS: usize = 2;
 
@@ -84,7 +85,6 @@ pub enum PipelineError {
 enum Msg {
     Chunk {
         items: Vec<SourceItem>,
-        dialect: Option<CsvDialect>,
         warnings: Vec<String>,
     },
     Error(SourceError, Vec<String>),
@@ -99,13 +99,13 @@ enum MappedMsg {
     Error(PipelineError, Vec<String>),
 }
 
-/// Three stages run at once: the reader thread parses, the mapping thread maps and
-/// validates each chunk on the rayon pool, and the consumer (`next`) finds duplicates
-/// in input order while the next chunk is being mapped.
+/// The stages run at once: the reader thread parses, mapper threads map and validate
+/// chunks, the duplicate stage restores input order and marks duplicates, and the
+/// consumer (`next`) takes the rows.
 pub struct Pipeline {
     rx: Receiver<MappedMsg>,
     reader: Option<JoinHandle<()>>,
-    mapper: Option<JoinHandle<()>>,
+    mappers: Vec<JoinHandle<()>>,
     deduper: Option<JoinHandle<()>>,
     mapping: Arc<Mapping>,
     pending: VecDeque<Checked>,
@@ -122,12 +122,14 @@ impl Pipeline {
     pub fn new(source: Box<dyn Source>, mapping: Mapping, validator: Validator) -> Pipeline {
         let format = source.format();
         let describe = source.describe();
-        let (tx, rx) = bounded::<Msg>(CHANNEL_CHUNKS);
+        let dialect: Arc<OnceLock<CsvDialect>> = Arc::new(OnceLock::new());
+        let (tx, rx) = bounded::<(u64, Msg)>(CHANNEL_CHUNKS);
+        let reader_dialect = dialect.clone();
         let reader = std::thread::Builder::new()
             .name("roster-reader".into())
             .spawn(move || {
                 let mut source = source;
-                let mut dialect_sent = false;
+                let mut seq = 0u64;
                 loop {
                     let mut items = Vec::with_capacity(CHUNK);
                     let mut end = false;
@@ -145,26 +147,22 @@ impl Pipeline {
                             }
                         }
                     }
-                    let dialect = if dialect_sent {
-                        None
-                    } else {
-                        source.csv_dialect()
-                    };
-                    dialect_sent |= dialect.is_some();
-                    let warnings = source.take_warnings();
-                    if (!items.is_empty() || dialect.is_some() || !warnings.is_empty())
-                        && tx
-                            .send(Msg::Chunk {
-                                items,
-                                dialect,
-                                warnings,
-                            })
-                            .is_err()
+                    // The mappers configure themselves from the dialect: known before
+                    // the first chunk leaves.
+                    if reader_dialect.get().is_none()
+                        && let Some(d) = source.csv_dialect()
                     {
-                        return; // the consumer stopped (interrupted or failed)
+                        let _ = reader_dialect.set(d);
+                    }
+                    let warnings = source.take_warnings();
+                    if !items.is_empty() || !warnings.is_empty() || seq == 0 {
+                        if tx.send((seq, Msg::Chunk { items, warnings })).is_err() {
+                            return; // the consumer stopped (interrupted or failed)
+                        }
+                        seq += 1;
                     }
                     if let Some(e) = error {
-                        let _ = tx.send(Msg::Error(e, source.take_warnings()));
+                        let _ = tx.send((seq, Msg::Error(e, source.take_warnings())));
                         return;
                     }
                     if end {
@@ -173,15 +171,25 @@ impl Pipeline {
                 }
             })
             .ok();
-        let dialect = Arc::new(OnceLock::new());
-        let (mtx, mrx) = bounded::<MappedMsg>(CHANNEL_CHUNKS);
-        let mapper = {
-            let (mapping, dialect, describe) = (mapping.clone(), dialect.clone(), describe.clone());
-            std::thread::Builder::new()
-                .name("roster-mapper".into())
-                .spawn(move || map_stage(rx, mtx, mapping, validator, dialect, describe))
-                .ok()
-        };
+        let (mtx, mrx) = bounded::<(u64, MappedMsg)>(CHANNEL_CHUNKS);
+        let configured: Arc<OnceLock<Result<Mapping, String>>> = Arc::new(OnceLock::new());
+        let shared = Arc::new((
+            mapping.clone(),
+            validator,
+            dialect.clone(),
+            describe.clone(),
+        ));
+        let mappers: Vec<JoinHandle<()>> = (0..mapper_threads())
+            .filter_map(|i| {
+                let (rx, mtx, configured, shared) =
+                    (rx.clone(), mtx.clone(), configured.clone(), shared.clone());
+                std::thread::Builder::new()
+                    .name(format!("roster-mapper-{i}"))
+                    .spawn(move || map_stage(rx, mtx, configured, shared))
+                    .ok()
+            })
+            .collect();
+        drop((rx, mtx));
         let check_dups = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let (dtx, drx) = bounded::<MappedMsg>(CHANNEL_CHUNKS);
         let deduper = {
@@ -194,7 +202,7 @@ impl Pipeline {
         Pipeline {
             rx: drx,
             reader,
-            mapper,
+            mappers,
             deduper,
             mapping: Arc::new(mapping),
             pending: VecDeque::new(),
@@ -253,30 +261,45 @@ impl Pipeline {
 
 /// The duplicate stage: in input order, so "the first one wins" is well defined.
 fn dedup_stage(
-    rx: Receiver<MappedMsg>,
+    rx: Receiver<(u64, MappedMsg)>,
     tx: crossbeam_channel::Sender<MappedMsg>,
     check_dups: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let mut dedup = Dedup::new();
-    for msg in rx {
-        let msg = match msg {
-            MappedMsg::Chunk {
-                mut checked,
-                warnings,
-            } => {
-                if check_dups.load(std::sync::atomic::Ordering::Relaxed) {
-                    for c in &mut checked {
-                        mark_duplicate(&mut dedup, c);
+    // Chunks come back from the mappers in any order: hold them until their turn.
+    let mut waiting: std::collections::BTreeMap<u64, MappedMsg> = Default::default();
+    let mut next = 0u64;
+    for (seq, msg) in rx {
+        waiting.insert(seq, msg);
+        while let Some(msg) = waiting.remove(&next) {
+            next += 1;
+            let msg = match msg {
+                MappedMsg::Chunk {
+                    mut checked,
+                    warnings,
+                } => {
+                    if check_dups.load(std::sync::atomic::Ordering::Relaxed) {
+                        for c in &mut checked {
+                            mark_duplicate(&mut dedup, c);
+                        }
                     }
+                    MappedMsg::Chunk { checked, warnings }
                 }
-                MappedMsg::Chunk { checked, warnings }
+                e => e,
+            };
+            let stop = matches!(msg, MappedMsg::Error(..));
+            if tx.send(msg).is_err() || stop {
+                return;
             }
-            e => e,
-        };
-        if tx.send(msg).is_err() {
-            return;
         }
     }
+}
+
+/// Mapper threads: as many as there are cores, at most 4.
+fn mapper_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4)
 }
 
 fn mark_duplicate(dedup: &mut Dedup, c: &mut Checked) {
@@ -303,52 +326,48 @@ fn mark_duplicate(dedup: &mut Dedup, c: &mut Checked) {
     };
 }
 
-/// The mapping stage. The source's dialect becomes known with the first chunk: the
-/// mapping's options are set and configured templates are checked against the header
-/// before any row is mapped.
+/// A mapping stage thread. The source's dialect is known before the first chunk: the
+/// first mapper to need it sets the mapping's options and checks configured templates
+/// against the header before any row is mapped; the others use the same result.
 fn map_stage(
-    rx: Receiver<Msg>,
-    tx: crossbeam_channel::Sender<MappedMsg>,
-    mut mapping: Mapping,
-    validator: Validator,
-    dialect: Arc<OnceLock<CsvDialect>>,
-    describe: String,
+    rx: Receiver<(u64, Msg)>,
+    tx: crossbeam_channel::Sender<(u64, MappedMsg)>,
+    configured: Arc<OnceLock<Result<Mapping, String>>>,
+    shared: Arc<(Mapping, Validator, Arc<OnceLock<CsvDialect>>, String)>,
 ) {
-    let mut configured = false;
-    for msg in rx {
-        match msg {
-            Msg::Chunk {
-                items,
-                dialect: d,
-                warnings,
-            } => {
-                if let Some(d) = d {
-                    let _ = dialect.set(d);
-                }
-                if !configured {
-                    configured = true;
-                    if let Some(d) = dialect.get() {
-                        mapping = mapping.with_options(&MappingOptions {
+    let (mapping, validator, dialect, describe) = &*shared;
+    for (seq, msg) in rx {
+        let out = match msg {
+            Msg::Chunk { items, warnings } => {
+                let ready = configured.get_or_init(|| match dialect.get() {
+                    Some(d) => {
+                        let m = mapping.clone().with_options(&MappingOptions {
                             multi_sep: Some(d.multi_sep),
                         });
-                        if let Err(e) = mapping.check_attributes(&d.header, &describe) {
-                            let _ = tx.send(MappedMsg::Error(e.into(), warnings));
-                            return;
-                        }
+                        m.check_attributes(&d.header, describe)
+                            .map(|_| m)
+                            .map_err(|e| e.to_string())
                     }
-                }
-                let checked: Vec<Checked> = items
-                    .into_par_iter()
-                    .map(|item| check_item(item, &mapping, &validator))
-                    .collect();
-                if tx.send(MappedMsg::Chunk { checked, warnings }).is_err() {
-                    return;
+                    None => Ok(mapping.clone()),
+                });
+                match ready {
+                    Ok(m) => MappedMsg::Chunk {
+                        checked: items
+                            .into_iter()
+                            .map(|item| check_item(item, m, validator))
+                            .collect(),
+                        warnings,
+                    },
+                    Err(e) => MappedMsg::Error(
+                        PipelineError::Mapping(crate::mapping::MappingError::Invalid(e.clone())),
+                        warnings,
+                    ),
                 }
             }
-            Msg::Error(e, warnings) => {
-                let _ = tx.send(MappedMsg::Error(e.into(), warnings));
-                return;
-            }
+            Msg::Error(e, warnings) => MappedMsg::Error(e.into(), warnings),
+        };
+        if tx.send((seq, out)).is_err() {
+            return;
         }
     }
 }
@@ -416,9 +435,11 @@ impl Iterator for Pipeline {
                     // Channel closed: the reader and the mapper finished normally.
                     self.done = true;
                     self.complete = true;
-                    for h in [self.reader.take(), self.mapper.take(), self.deduper.take()]
+                    let mappers = std::mem::take(&mut self.mappers);
+                    for h in [self.reader.take(), self.deduper.take()]
                         .into_iter()
                         .flatten()
+                        .chain(mappers)
                     {
                         let _ = h.join();
                     }
@@ -433,7 +454,7 @@ impl Drop for Pipeline {
         // Closing the receiver makes the mapper's, then the reader's, next send fail, so
         // they stop; don't join: the reader may be blocked inside a slow LDAP server.
         self.reader.take();
-        self.mapper.take();
+        self.mappers.clear();
         self.deduper.take();
     }
 }

@@ -133,6 +133,16 @@ impl Engine {
         stats: &mut CallStats,
         entry: &mut ReportEntry,
     ) -> Result<Option<User>, CallError> {
+        // Create-only: most users are new (a mass onboarding), so create straight away and
+        // let the server's "already in use" say which ones exist: one request per new user
+        // instead of two.
+        if known.is_none()
+            && !self.opts.dry_run
+            && self.opts.mode == Mode::Create
+            && *intent == Intent::Upsert
+        {
+            return self.create(desired, stats, entry);
+        }
         let current = match known {
             Some(k) => k,
             None => self.lookup(desired, stats)?,
@@ -262,9 +272,17 @@ impl Engine {
                     std::thread::sleep(crate::target::http::backoff(attempt));
                     stats.retries += 1;
                 }
-                Err(CallError::Conflict { field, message }) if self.opts.mode == Mode::Upsert => {
-                    // Someone (another run, an earlier attempt) created it meanwhile.
+                Err(CallError::Conflict { field, message }) if self.opts.mode != Mode::Update => {
+                    // Someone (another run, an earlier attempt) created it meanwhile, or
+                    // (create mode) it was there all along.
                     match self.lookup(desired, stats)? {
+                        Some(cur) if self.opts.mode == Mode::Create => {
+                            entry.action = Action::None;
+                            entry.changed.clear();
+                            entry.status = Status::Skipped;
+                            entry.error = "already on the server (--mode create)".into();
+                            return Ok(Some(cur));
+                        }
                         Some(cur) => {
                             entry.action = Action::Update;
                             entry.changed.clear();

@@ -97,14 +97,24 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
-/// bcrypt of the SHA-256 hex of the password, as Meteor stores it. bcrypt costs outside
-/// 4..=31 are clamped.
+/// bcrypt of the SHA-256 hex of the password, as Meteor stores it. bcrypt costs above 31
+/// are clamped; cost 0 means no bcrypt at all (benchmarks of the client: the server's
+/// hashing is then not what is measured).
 pub fn meteor_password_hash(plain: &str, cost: u32) -> Result<String, String> {
+    if cost == 0 {
+        return Ok(format!("{UNHASHED}{}", sha256_hex(plain)));
+    }
     bcrypt::hash(sha256_hex(plain), cost.clamp(4, 31)).map_err(|e| e.to_string())
 }
+
+/// The prefix of passwords stored without bcrypt (`--bcrypt-cost 0`).
+pub const UNHASHED: &str = "sha256$";
 
 /// Checks a SHA-256 hex digest (what the client sends for 2FA, or what login computes)
 /// against a stored Meteor bcrypt hash.
 pub fn meteor_digest_matches(digest_hex: &str, stored: &str) -> bool {
+    if let Some(d) = stored.strip_prefix(UNHASHED) {
+        return d == digest_hex.to_ascii_lowercase();
+    }
     bcrypt::verify(digest_hex.to_ascii_lowercase(), stored).unwrap_or(false)
 }

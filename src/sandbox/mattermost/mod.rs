@@ -553,7 +553,11 @@ impl Mattermost {
                     .map(|u| validate::go_lower(u))
                     .collect(),
                 version: cfg.mm_version.clone(),
-                bcrypt_cost: cfg.bcrypt_cost.clamp(4, 31),
+                bcrypt_cost: if cfg.bcrypt_cost == 0 {
+                    0
+                } else {
+                    cfg.bcrypt_cost.clamp(4, 31)
+                },
                 password: PasswordPolicy::default(),
             },
             store: RwLock::new(Store::default()),
@@ -592,19 +596,27 @@ impl Mattermost {
     }
 
     pub(crate) fn hash_password(&self, plain: &str) -> Result<String, AppErr> {
+        if self.settings.bcrypt_cost == 0 {
+            return Ok(format!(
+                "{}{}",
+                crate::sandbox::util::UNHASHED,
+                crate::sandbox::util::sha256_hex(plain)
+            ));
+        }
         bcrypt::hash(plain, self.settings.bcrypt_cost)
             .map_err(|_| AppErr::new("app.user.save.app_error", 500))
     }
 
     /// Creates `admin` and `importer`, or resets their passwords and failed attempts.
     fn ensure_builtin_accounts(&self) -> Result<(), String> {
-        let cost = self.settings.bcrypt_cost;
-        let admin_hash =
-            bcrypt::hash(self.admin_password.expose(), cost).map_err(|e| e.to_string())?;
+        let admin_hash = self
+            .hash_password(self.admin_password.expose())
+            .map_err(|e| e.message().to_string())?;
         let importer_hash = if self.importer_password == self.admin_password {
             admin_hash.clone()
         } else {
-            bcrypt::hash(self.importer_password.expose(), cost).map_err(|e| e.to_string())?
+            self.hash_password(self.importer_password.expose())
+                .map_err(|e| e.message().to_string())?
         };
         // Older than the sandbox, like accounts of a server that has been running a while.
         let created = util::now_ms() - 30 * 24 * 3600 * 1000;
@@ -891,7 +903,7 @@ impl Flavor for Mattermost {
             if let Some(p) = &s.password
                 && !hashes.contains_key(p)
             {
-                let h = bcrypt::hash(p, self.settings.bcrypt_cost).map_err(|e| e.to_string())?;
+                let h = self.hash_password(p).map_err(|e| e.message().to_string())?;
                 hashes.insert(p.clone(), h);
             }
         }

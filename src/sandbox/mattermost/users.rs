@@ -307,7 +307,10 @@ fn check_password(mm: &Mattermost, user: &MmUser, password: &str) -> Result<(), 
     }
     let ok = !password.is_empty()
         && !user.password.is_empty()
-        && bcrypt::verify(password, &user.password).unwrap_or(false);
+        && match user.password.strip_prefix(crate::sandbox::util::UNHASHED) {
+            Some(d) => d == crate::sandbox::util::sha256_hex(password),
+            None => bcrypt::verify(password, &user.password).unwrap_or(false),
+        };
     let mut st = mm.write();
     if let Some(mut u) = st.get(&user.id).cloned() {
         let attempts = if ok { 0 } else { u.failed_attempts + 1 };

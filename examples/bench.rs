@@ -1,0 +1,504 @@
+//! Benchmarks against the sandbox (commands, not tests; figures go in the README).
+//!
+//! ```text
+//! cargo build --release && cargo run --release --example bench -- pacing
+//! cargo run --release --example bench -- workers     # unthrottled, 10 ms latency, 4/8/16 workers
+//! cargo run --release --example bench -- python      # roster against a sequential rocketchat-api loop
+//! cargo run --release --example bench -- mm-pacing   # Mattermost GCRA 10/s burst 100, 2,000 users
+//! cargo run --release --example bench -- sync        # 10,000 managed users, 1 % changed
+//! ```
+//! Each prints its figures as ratios against what the same run measures as ideal.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use roster::sandbox::{FlavorKind, Sandbox, SandboxConfig};
+use roster::secret::Secret;
+
+const ADMIN_PW: &str = "Bench-admin-pw-1";
+const IMPORTER_PW: &str = "Bench-importer-pw-2";
+
+fn roster_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    // target/release/examples/bench → target/release/roster
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|p| p.join("roster"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "build the binary first: cargo build --release ({})",
+        bin.display()
+    );
+    bin
+}
+
+fn sandbox(cfg: SandboxConfig) -> Sandbox {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Sandbox::start(SandboxConfig {
+        admin_password: Some(Secret::new(ADMIN_PW)),
+        importer_password: Some(Secret::new(IMPORTER_PW)),
+        bcrypt_cost: 4,
+        seed: Some(7),
+        ..cfg
+    })
+    .expect("sandbox")
+}
+
+fn csv(dir: &Path, n: usize, start: usize) -> PathBuf {
+    let mut s = String::from("username,email,first_name,last_name,name,password\n");
+    for i in start..start + n {
+        s.push_str(&format!(
+            "b{i:06},b{i:06}@example.org,First{i},Last{i},Bench User {i},Pw-{i:06}-long\n"
+        ));
+    }
+    let p = dir.join(format!("bench-{n}-{start}.csv"));
+    std::fs::write(&p, s).expect("write input");
+    p
+}
+
+fn run(args: &[&str], user: &str, pw: &str) -> (Duration, i32, String) {
+    let t = Instant::now();
+    let out = Command::new(roster_bin())
+        .args(args)
+        .env("ROSTER_USERNAME", user)
+        .env("ROSTER_PASSWORD", pw)
+        .stdin(Stdio::null())
+        .output()
+        .expect("roster runs");
+    (
+        t.elapsed(),
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn count(sb: &Sandbox, key_part: &str) -> (u64, u64) {
+    sb.counters()
+        .iter()
+        .filter(|(k, _)| k.contains(key_part))
+        .fold((0, 0), |(r, l), (_, c)| {
+            (r + c.requests, l + c.rate_limited)
+        })
+}
+
+/// Samples a counter every 5 ms: when it first moved and when it reached `n`.
+fn watch(
+    sb: &Sandbox,
+    key: &'static str,
+    n: u64,
+    stop: &AtomicBool,
+) -> (Option<Instant>, Option<Instant>) {
+    let (mut first, mut last) = (None, None);
+    while !stop.load(Ordering::Relaxed) && last.is_none() {
+        let ok = sb
+            .counters()
+            .get(key)
+            .map(|c| c.requests - c.rate_limited)
+            .unwrap_or(0);
+        let now = Instant::now();
+        if ok > 0 && first.is_none() {
+            first = Some(now);
+        }
+        if ok >= n {
+            last = Some(now);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (first, last)
+}
+
+fn pacing() {
+    let (n, limit, window_ms) = (600u64, 20u32, 2000u64);
+    let sb = Arc::new(sandbox(SandboxConfig {
+        rate_limit: Some(true),
+        rc_limit_calls: limit,
+        rc_limit_window_ms: window_ms,
+        ..SandboxConfig::default()
+    }));
+    let d = tempfile::tempdir().unwrap();
+    let input = csv(d.path(), n as usize, 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (sb, stop) = (sb.clone(), stop.clone());
+        std::thread::spawn(move || watch(&sb, "POST /api/v1/users.create", n, &stop))
+    };
+    let (wall, code, _) = run(
+        &[
+            "import",
+            input.to_str().unwrap(),
+            "--server",
+            &sb.url(),
+            "--quiet",
+        ],
+        "importer",
+        IMPORTER_PW,
+    );
+    stop.store(true, Ordering::Relaxed);
+    let (first, last) = watcher.join().unwrap();
+    let (Some(first), Some(last)) = (first, last) else {
+        panic!("creates did not complete (exit {code})");
+    };
+    // The creates occupied the windows from the first to the last: count each in full.
+    let span = last.duration_since(first).as_secs_f64() + window_ms as f64 / 1000.0;
+    let allowed = limit as f64 / (window_ms as f64 / 1000.0);
+    let achieved = n as f64 / span;
+    let (_, create_429) = count(&sb, "users.create");
+    let (_, info_429) = count(&sb, "users.info");
+    let windows = (n as f64 / limit as f64).ceil();
+    println!(
+        "pacing: Rocket.Chat limiter {limit} calls / {window_ms} ms per route, importer account, {n} new users, 4 workers"
+    );
+    println!("  exit {code}, wall {:.1} s", wall.as_secs_f64());
+    println!(
+        "  creates/s achieved {achieved:.2}, allowed {allowed:.2}: ratio {:.3}",
+        achieved / allowed
+    );
+    println!(
+        "  429s: users.create {create_429}, users.info {info_429} over {windows} windows each ({:.2} per window)",
+        (create_429 + info_429) as f64 / (2.0 * windows)
+    );
+}
+
+/// A sandbox in its own process (as administrators would run it), logging requests.
+fn external_sandbox(extra: &[&str], log: &Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(roster_bin())
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--admin-password",
+            ADMIN_PW,
+            "--log",
+            log.to_str().unwrap(),
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sandbox starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("URL line");
+    (child, line.trim().to_string())
+}
+
+/// First and last time of a route in a sandbox log, in seconds.
+fn log_span(log: &Path, route: &str) -> (f64, usize) {
+    let text = std::fs::read_to_string(log).expect("log");
+    let times: Vec<f64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["route"] == route && v["status"] == 200)
+        .filter_map(|v| {
+            v["time"]
+                .as_str()
+                .and_then(|t| humantime::parse_rfc3339(t).ok())
+        })
+        .map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+        })
+        .collect();
+    let (lo, hi) = times
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &t| (a.min(t), b.max(t)));
+    (hi - lo, times.len())
+}
+
+fn workers() {
+    let latency = 10u64;
+    let n = 2000usize;
+    println!(
+        "workers: admin (no limiter), sandbox latency {latency} ms, no bcrypt on the server, {n} new users"
+    );
+    println!(
+        "  (rate = creates between the first and the last create in the sandbox's log, so start-up is not counted)"
+    );
+    for w in [4usize, 8, 16] {
+        for mode in ["create", "upsert"] {
+            let d = tempfile::tempdir().unwrap();
+            let log = d.path().join("log.jsonl");
+            let lat = latency.to_string();
+            let (mut sb, url) = external_sandbox(
+                &["--no-rate-limit", "--bcrypt-cost", "0", "--latency", &lat],
+                &log,
+            );
+            let input = csv(d.path(), n, 1);
+            let ws = w.to_string();
+            let (_, code, _) = run(
+                &[
+                    "import",
+                    input.to_str().unwrap(),
+                    "--server",
+                    &url,
+                    "--workers",
+                    &ws,
+                    "--mode",
+                    mode,
+                    "--quiet",
+                ],
+                "admin",
+                ADMIN_PW,
+            );
+            let _ = Command::new("kill")
+                .args(["-INT", &sb.id().to_string()])
+                .status();
+            let _ = sb.wait();
+            let (span, creates) = log_span(&log, "POST /api/v1/users.create");
+            let rate = (creates.saturating_sub(1)) as f64 / span;
+            let target = 0.9 * w as f64 / (latency as f64 / 1000.0);
+            let text = std::fs::read_to_string(&log).unwrap();
+            let reqs = text.lines().count();
+            println!(
+                "  {w:>2} workers, --mode {mode:<6}: exit {code}, {rate:>7.1} creates/s; 0.9 x workers / latency = {target:.0}: ratio {:.2}; {:.2} requests per user",
+                rate / target,
+                reqs as f64 / n as f64
+            );
+        }
+    }
+}
+
+fn python() {
+    let py = std::env::var("ROSTER_TEST_PYTHON")
+        .unwrap_or_else(|_| "target/test-venv/bin/python".into());
+    assert!(
+        Path::new(&py).exists(),
+        "needs the test venv: scripts/test creates it ({py})"
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python_baseline.py");
+    let n = 600usize;
+    for (label, cfg) in [
+        (
+            "limited (importer, 20 calls / 2 s per route)",
+            SandboxConfig {
+                rate_limit: Some(true),
+                rc_limit_calls: 20,
+                rc_limit_window_ms: 2000,
+                two_factor: false,
+                ..SandboxConfig::default()
+            },
+        ),
+        (
+            "unlimited (admin), 10 ms latency",
+            SandboxConfig {
+                rate_limit: Some(false),
+                latency_ms: 10,
+                two_factor: false,
+                ..SandboxConfig::default()
+            },
+        ),
+    ] {
+        let (user, pw) = if label.starts_with("limited") {
+            ("importer", IMPORTER_PW)
+        } else {
+            ("admin", ADMIN_PW)
+        };
+        let sb = sandbox(cfg.clone());
+        let d = tempfile::tempdir().unwrap();
+        let input = csv(d.path(), n, 1);
+        let t = Instant::now();
+        let st = Command::new(&py)
+            .args([
+                script.to_str().unwrap(),
+                &sb.url(),
+                user,
+                pw,
+                input.to_str().unwrap(),
+            ])
+            .status()
+            .expect("python runs");
+        let py_wall = t.elapsed();
+        assert!(st.success(), "python baseline failed");
+        let sb2 = sandbox(cfg);
+        let (wall, code, _) = run(
+            &[
+                "import",
+                input.to_str().unwrap(),
+                "--server",
+                &sb2.url(),
+                "--quiet",
+            ],
+            user,
+            pw,
+        );
+        println!(
+            "python: {label}, {n} users: rocketchat-api loop {:.1} s, roster {:.1} s (exit {code}): roster is {:.2}x faster",
+            py_wall.as_secs_f64(),
+            wall.as_secs_f64(),
+            py_wall.as_secs_f64() / wall.as_secs_f64()
+        );
+    }
+}
+
+fn mm_pacing() {
+    let (n, per_sec, burst) = (2000u64, 10u32, 100u32);
+    let sb = Arc::new(sandbox(SandboxConfig {
+        flavor: FlavorKind::Mattermost,
+        rate_limit: Some(true),
+        mm_per_sec: per_sec,
+        mm_max_burst: burst,
+        ..SandboxConfig::default()
+    }));
+    let d = tempfile::tempdir().unwrap();
+    let input = csv(d.path(), n as usize, 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Total requests over time: the achieved rate after the burst is spent.
+    let sampler = {
+        let (sb, stop) = (sb.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut samples = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let (r, l) = sb.counters().values().fold((0u64, 0u64), |(r, l), c| {
+                    (r + c.requests, l + c.rate_limited)
+                });
+                samples.push((Instant::now(), r - l));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            samples
+        })
+    };
+    let (wall, code, _) = run(
+        &[
+            "import",
+            input.to_str().unwrap(),
+            "--server",
+            &sb.url(),
+            "--quiet",
+        ],
+        "importer",
+        IMPORTER_PW,
+    );
+    stop.store(true, Ordering::Relaxed);
+    let samples = sampler.join().unwrap();
+    let (total, limited) = sb.counters().values().fold((0u64, 0u64), |(r, l), c| {
+        (r + c.requests, l + c.rate_limited)
+    });
+    let t0 = samples
+        .iter()
+        .find(|(_, ok)| *ok >= u64::from(burst) + 1)
+        .map(|s| *s)
+        .expect("burst spent");
+    let t1 = samples.last().map(|s| *s).unwrap();
+    let achieved = (t1.1 - t0.1) as f64 / t1.0.duration_since(t0.0).as_secs_f64();
+    let lookups = sb
+        .counters()
+        .get("POST /api/v4/users/usernames")
+        .map(|c| c.requests)
+        .unwrap_or(0);
+    println!(
+        "mm-pacing: Mattermost GCRA {per_sec}/s, burst {burst}, importer, {n} new users, 4 workers"
+    );
+    println!(
+        "  exit {code}, wall {:.1} s, {total} requests",
+        wall.as_secs_f64()
+    );
+    println!(
+        "  after the burst: {achieved:.2} requests/s, allowed {per_sec}: ratio {:.3}",
+        achieved / per_sec as f64
+    );
+    println!(
+        "  429s: {limited} of {total} ({:.2} %)",
+        100.0 * limited as f64 / total as f64
+    );
+    println!(
+        "  lookup calls per user: {:.3} ({lookups} batched calls)",
+        lookups as f64 / n as f64
+    );
+}
+
+fn sync() {
+    let n = 10_000usize;
+    let sb = sandbox(SandboxConfig {
+        rate_limit: Some(false),
+        ..SandboxConfig::default()
+    });
+    let d = tempfile::tempdir().unwrap();
+    let input = csv(d.path(), n, 1);
+    let state = d.path().join("state.jsonl");
+    let url = sb.url();
+    let args = |src: &Path| {
+        vec![
+            "sync".to_string(),
+            src.to_str().unwrap().to_string(),
+            "--server".into(),
+            url.clone(),
+            "--state".into(),
+            state.to_str().unwrap().into(),
+            "--deactivate-missing".into(),
+            "--quiet".into(),
+        ]
+    };
+    let a: Vec<String> = args(&input);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (seed, code, _) = run(&a, "admin", ADMIN_PW);
+    assert_eq!(code, 0, "seeding sync");
+    let total = |sb: &Sandbox| {
+        sb.counters()
+            .iter()
+            .filter(|(k, _)| k.contains("/api/v1/"))
+            .map(|(_, c)| c.requests)
+            .sum::<u64>()
+    };
+    let before = total(&sb);
+    let (noop, code, _) = run(&a, "admin", ADMIN_PW);
+    let noop_reqs = total(&sb) - before;
+    // One night, 1 % changed: 100 renamed users.
+    let text = std::fs::read_to_string(&input).unwrap();
+    let changed: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i > 0 && i % 100 == 0 {
+                l.replace("Bench User", "Renamed User")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let night = d.path().join("night.csv");
+    std::fs::write(&night, changed + "\n").unwrap();
+    let b: Vec<String> = args(&night);
+    let b: Vec<&str> = b.iter().map(String::as_str).collect();
+    let before = total(&sb);
+    let (nightly, code2, _) = run(&b, "admin", ADMIN_PW);
+    let night_reqs = total(&sb) - before;
+    let users = n as u64 + 2;
+    let ideal = users.div_ceil(100) + 100;
+    println!("sync: {n} managed users on Rocket.Chat (admin), page size 100");
+    println!("  first sync (creates {n}): {:.1} s", seed.as_secs_f64());
+    println!(
+        "  no-op sync: exit {code}, {:.2} s, {noop_reqs} requests (ideal {} reads + 0 writes, plus login/me/info)",
+        noop.as_secs_f64(),
+        users.div_ceil(100)
+    );
+    println!(
+        "  1 % changed: exit {code2}, {:.2} s, {night_reqs} requests; ideal {ideal} ({} reads + 100 writes): ratio {:.3}",
+        nightly.as_secs_f64(),
+        users.div_ceil(100),
+        night_reqs as f64 / ideal as f64
+    );
+}
+
+fn main() {
+    let what = std::env::args().nth(1).unwrap_or_default();
+    match what.as_str() {
+        "pacing" => pacing(),
+        "workers" => workers(),
+        "python" => python(),
+        "mm-pacing" => mm_pacing(),
+        "sync" => sync(),
+        _ => {
+            eprintln!("usage: bench pacing|workers|python|mm-pacing|sync");
+            std::process::exit(2);
+        }
+    }
+}
