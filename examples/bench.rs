@@ -383,10 +383,10 @@ fn mm_pacing() {
     });
     let t0 = samples
         .iter()
-        .find(|(_, ok)| *ok >= u64::from(burst) + 1)
-        .map(|s| *s)
+        .find(|(_, ok)| *ok > u64::from(burst))
+        .copied()
         .expect("burst spent");
-    let t1 = samples.last().map(|s| *s).unwrap();
+    let t1 = samples.last().copied().unwrap();
     let achieved = (t1.1 - t0.1) as f64 / t1.0.duration_since(t0.0).as_secs_f64();
     let lookups = sb
         .counters()
