@@ -115,6 +115,10 @@ pub fn run(args: Args) -> Result<i32> {
         job,
         reports,
         base_dn: None,
+        count: Some((
+            input.to_string_lossy().into_owned(),
+            SourceOptions::default(),
+        )),
     })?;
     let counters = sandbox.counters();
     let (requests, limited): (u64, u64) = counters

@@ -144,6 +144,7 @@ pub fn run(args: Args) -> Result<i32> {
         job,
         reports: args.reports,
         base_dn: None,
+        count: Some((spec, opts)),
     })
 }
 
@@ -251,6 +252,8 @@ pub struct ImportRun {
     pub job: JobConfig,
     pub reports: ReportArgs,
     pub base_dn: Option<String>,
+    /// The source again, to count its rows for the progress display.
+    pub count: Option<(String, crate::source::SourceOptions)>,
 }
 
 pub fn execute(r: ImportRun) -> Result<i32> {
@@ -262,6 +265,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
         job,
         reports,
         base_dn,
+        count,
     } = r;
     let target = connected.target.clone();
     let flavor = target.flavor();
@@ -296,6 +300,10 @@ pub fn execute(r: ImportRun) -> Result<i32> {
     ));
 
     let mut outs = shared::Outputs::create(&reports, &pipeline)?;
+    let pb = shared::progress(reports.quiet, "rows");
+    if let Some((spec, opts)) = &count {
+        shared::count_rows_in_background(spec, opts, &pb);
+    }
     // LDAP: the whole directory is read before the first write, so a capped or broken
     // search stops the run with nothing changed.
     let rows: Box<
@@ -311,6 +319,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
                 }
             }
         }
+        shared::set_total(&pb, all.len() as u64);
         Box::new(all.into_iter().map(Ok))
     } else {
         Box::new(pipeline.by_ref())
@@ -368,7 +377,6 @@ pub fn execute(r: ImportRun) -> Result<i32> {
         }
     }
 
-    let pb = shared::progress(reports.quiet, "rows");
     let ticking = AtomicBool::new(true);
     let mut sink_error: Option<anyhow::Error> = None;
     let end = std::thread::scope(|s| {

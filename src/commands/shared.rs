@@ -205,6 +205,44 @@ pub fn progress(quiet: bool, what: &str) -> ProgressBar {
     pb
 }
 
+/// Once the total is known, the spinner becomes a bar with rows/s and an ETA.
+pub fn set_total(pb: &ProgressBar, total: u64) {
+    if pb.is_hidden() {
+        return;
+    }
+    pb.set_length(total);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} {msg} ({per_sec}, ETA {eta}, {elapsed})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+}
+
+/// Counts a file source's rows on a side thread (a fast second read) so the progress
+/// display can show a total and an ETA; only when a progress bar is shown.
+pub fn count_rows_in_background(spec: &str, opts: &SourceOptions, pb: &ProgressBar) {
+    if pb.is_hidden() || spec == "-" || Format::detect(spec) == Some(Format::Ldap) {
+        return;
+    }
+    let (spec, opts, pb) = (spec.to_string(), opts.clone(), pb.clone());
+    let _ = std::thread::Builder::new()
+        .name("roster-count".into())
+        .spawn(move || {
+            let Ok(mut src) = source::open(&spec, &opts) else {
+                return;
+            };
+            let mut n = 0u64;
+            while let Ok(Some(_)) = src.next_item() {
+                n += 1;
+                if crate::interrupt::requested() {
+                    return;
+                }
+            }
+            set_total(&pb, n);
+        });
+}
+
 /// Prints warnings and the summary on stderr (unless quiet), or JSON on stdout.
 pub fn print_summary(summary: &Summary, args: &ReportArgs) -> Result<()> {
     if args.json {
