@@ -29,7 +29,7 @@ use crate::model::User;
 use crate::output::{self, UserWriter, WriterOptions};
 use crate::plan::state::{Header, State};
 use crate::plan::sync::{Plan, Planner, Scope, Snapshot, SyncOptions, Threshold};
-use crate::report::{Action, ReportEntry, Status};
+use crate::report::{Action, Status};
 use crate::target::{CreateOptions, Flavor, MatchKey};
 use crate::validate::Profile;
 
@@ -501,9 +501,4 @@ pub fn record_applied(
         results.insert(key, after);
     }
     Ok(())
-}
-
-/// Unused entries are still report entries: kept for symmetry with `plan`.
-pub fn planned_entry(p: &crate::plan::sync::Pending) -> ReportEntry {
-    p.entry.clone()
 }
