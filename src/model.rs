@@ -14,8 +14,24 @@ use crate::secret::Secret;
 pub struct Origin(pub String);
 
 impl Origin {
+    /// `file:line`, built without `format!`: sources make one per row.
     pub fn line(file: &str, line: u64) -> Self {
-        Origin(format!("{file}:{line}"))
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut n = line;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut s = String::with_capacity(file.len() + 1 + digits.len() - i);
+        s.push_str(file);
+        s.push(':');
+        s.extend(digits[i..].iter().map(|&d| char::from(d)));
+        Origin(s)
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -12,7 +12,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 
@@ -204,9 +203,7 @@ pub fn run(mut args: Args) -> Result<i32> {
         d.finish().context("cannot write the dump")?;
     }
     let mut summary = outs.finish()?;
-    summary.requests = connected.http.requests.load(Ordering::Relaxed);
-    summary.rate_limited = connected.http.rate_limited.load(Ordering::Relaxed);
-    summary.retries = connected.http.retries.load(Ordering::Relaxed);
+    shared::add_counters(&mut summary, &connected.http);
     summary.set_elapsed(started.elapsed());
     if let Some(f) = &end.fatal {
         summary.stopped = Some(f.clone());

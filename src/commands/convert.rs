@@ -16,7 +16,6 @@ use anyhow::{Context, Result};
 
 use super::shared;
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
-use crate::cli::exit;
 use crate::model::Intent;
 use crate::output::{self, WriterOptions};
 use crate::pipeline::Outcome;
@@ -54,16 +53,16 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
-    let started = shared::started();
-    shared::no_sync_scope(&args.input)?;
-    let job = shared::load_job(&args.mapping)?;
-    let opts = shared::source_options(&args.input, &args.tls, &job)?;
-    let mapping = shared::mapping(&args.mapping, &job)?;
-    let validator = shared::validator(&args.mapping, &job, Profile::Generic);
     let out_format = shared::output_format(&args.output, args.to)?;
-    let mut pipeline =
-        shared::open_pipeline(&args.source, &opts, mapping, validator)?.without_duplicate_check();
-    let mut outs = shared::Outputs::create(&args.reports, &pipeline)?;
+    let input = shared::Input::open(
+        shared::load_job(&args.mapping)?,
+        Some(&args.source),
+        &args.input,
+        &args.mapping,
+        &args.tls,
+        Profile::Generic,
+        false,
+    )?;
     let mut writer = output::create(
         &args.output,
         out_format,
@@ -74,63 +73,32 @@ pub fn run(args: Args) -> Result<i32> {
         },
     )
     .with_context(|| format!("cannot create {}", args.output.display()))?;
-    let pb = shared::progress(args.reports.quiet, "users converted");
-
-    let mut stopped = None;
-    let mut fatal = None;
-    while let Some(item) = pipeline.next() {
-        let checked = match item {
-            Ok(c) => c,
-            Err(e) => {
-                fatal = Some(e);
-                break;
+    let pipeline = input.pipeline.without_duplicate_check();
+    let result = shared::drive_offline(
+        pipeline,
+        &args.reports,
+        "users converted",
+        &input.spec,
+        |checked| {
+            let mut entry = checked.offline_entry();
+            if let Outcome::Valid { user, intent } = &checked.outcome {
+                if *intent == Intent::Upsert {
+                    writer
+                        .write(user)
+                        .with_context(|| format!("cannot write {}", args.output.display()))?;
+                } else {
+                    entry.status = Status::Skipped;
+                    entry.error = format!(
+                        "{} records cannot be converted to a user list",
+                        intent.name()
+                    );
+                }
             }
-        };
-        let w = pipeline.take_warnings();
-        if !w.is_empty() {
-            pb.suspend(|| shared::print_warnings(w, &mut outs.summary));
-        }
-        let mut entry = checked.offline_entry();
-        if let Outcome::Valid { user, intent } = &checked.outcome {
-            if *intent == Intent::Upsert {
-                writer
-                    .write(user)
-                    .with_context(|| format!("cannot write {}", args.output.display()))?;
-            } else {
-                entry.status = Status::Skipped;
-                entry.error = format!(
-                    "{} records cannot be converted to a user list",
-                    intent.name()
-                );
-            }
-        }
-        outs.record(&entry, Some(&checked))?;
-        pb.inc(1);
-        if crate::interrupt::requested() {
-            stopped = Some("interrupted".to_string());
-            break;
-        }
-    }
-    pb.finish_and_clear();
+            Ok(Some(entry))
+        },
+    );
     writer
         .finish()
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    shared::print_warnings(pipeline.take_warnings(), &mut outs.summary);
-    let mut summary = outs.finish()?;
-    summary.set_elapsed(started.elapsed());
-    if let Some(e) = fatal {
-        summary.stopped = Some(e.to_string());
-        shared::print_summary(&summary, &args.reports)?;
-        return Err(anyhow::Error::new(e).context(format!(
-            "reading {}; {} is incomplete",
-            args.source,
-            args.output.display()
-        )));
-    }
-    summary.stopped = stopped.clone();
-    shared::print_summary(&summary, &args.reports)?;
-    if stopped.is_some() {
-        return Ok(exit::INTERRUPTED);
-    }
-    Ok(shared::rows_exit_code(&summary))
+    result.map_err(|e| e.context(format!("{} is incomplete", args.output.display())))
 }

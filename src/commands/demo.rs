@@ -21,7 +21,6 @@ use crate::secret::Secret;
 use crate::source::SourceOptions;
 use crate::target::Flavor;
 use crate::target::auth::Credentials;
-use crate::validate::Profile;
 
 /// The sample users, built in so the demo runs from any directory.
 const SAMPLE_CSV: &[u8] = include_bytes!("../../samples/users.csv");
@@ -89,10 +88,7 @@ pub fn run(args: Args) -> Result<i32> {
         password: importer_password,
     };
     let connected = connect_with(&server, &run, &job, &|_| Ok(creds.clone()))?;
-    let profile = match args.flavor {
-        Flavor::Rocketchat => Profile::Rocketchat,
-        Flavor::Mattermost => Profile::Mattermost,
-    };
+    let profile = super::import::profile_of(args.flavor);
     let mapping_args = MappingArgs::default();
     let validator = shared::validator(&mapping_args, &job, profile);
     let mapping = shared::mapping(&mapping_args, &job)?;

@@ -127,25 +127,51 @@ pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     shared::no_sync_scope(&args.input)?;
     let job = shared::load_job(&args.mapping)?;
-    let spec = shared::source_spec(args.source.as_deref(), &job)?;
+    // Fail on a missing SOURCE before connecting; credentials are checked before reading.
+    shared::source_spec(args.source.as_deref(), &job)?;
     let connected = connect(&args.server, &args.run, &job)?;
-    let profile = match connected.target.flavor() {
-        Flavor::Rocketchat => Profile::Rocketchat,
-        Flavor::Mattermost => Profile::Mattermost,
-    };
-    let opts = shared::source_options(&args.input, &args.server.tls, &job)?;
-    let mapping = shared::mapping(&args.mapping, &job)?;
-    let validator = shared::validator(&args.mapping, &job, profile);
-    let pipeline = shared::open_pipeline(&spec, &opts, mapping, validator)?;
+    let profile = profile_of(connected.target.flavor());
+    let input = shared::Input::open(
+        job,
+        args.source.as_deref(),
+        &args.input,
+        &args.mapping,
+        &args.server.tls,
+        profile,
+        false,
+    )?;
     execute(ImportRun {
         connected,
-        pipeline,
+        pipeline: input.pipeline,
         run: args.run,
-        job,
+        job: input.job,
         reports: args.reports,
         base_dn: None,
-        count: Some((spec, opts)),
+        count: Some((input.spec, input.opts)),
     })
+}
+
+/// The validation rules of a server.
+pub fn profile_of(flavor: Flavor) -> Profile {
+    match flavor {
+        Flavor::Rocketchat => Profile::Rocketchat,
+        Flavor::Mattermost => Profile::Mattermost,
+    }
+}
+
+/// Create options from flags over the job file.
+pub fn create_options(run: &RunArgs, job: &JobConfig) -> CreateOptions {
+    CreateOptions {
+        random_password: run.random_password || job.import.random_password.unwrap_or(false),
+        join_default_channels: run
+            .join_default_channels
+            .or(job.import.join_default_channels),
+        send_welcome_email: run.send_welcome_email.or(job.import.send_welcome_email),
+        auth_service: run
+            .auth_service
+            .clone()
+            .or_else(|| job.import.auth_service.clone()),
+    }
 }
 
 /// A target ready for work, with what the run needs of it.
@@ -285,17 +311,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
             dry_run: run.dry_run,
             reactivate: true,
             max_attempts: run.max_attempts.or(job.import.max_attempts).unwrap_or(5),
-            create: CreateOptions {
-                random_password: run.random_password || job.import.random_password.unwrap_or(false),
-                join_default_channels: run
-                    .join_default_channels
-                    .or(job.import.join_default_channels),
-                send_welcome_email: run.send_welcome_email.or(job.import.send_welcome_email),
-                auth_service: run
-                    .auth_service
-                    .clone()
-                    .or_else(|| job.import.auth_service.clone()),
-            },
+            create: create_options(&run, &job),
         },
     ));
 
@@ -432,9 +448,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
         d.finish().context("cannot write the dump")?;
     }
     let mut summary = outs.finish()?;
-    summary.requests = connected.http.requests.load(Ordering::Relaxed);
-    summary.rate_limited = connected.http.rate_limited.load(Ordering::Relaxed);
-    summary.retries = connected.http.retries.load(Ordering::Relaxed);
+    shared::add_counters(&mut summary, &connected.http);
     summary.set_elapsed(started.elapsed());
     if run.dry_run {
         summary

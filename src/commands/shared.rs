@@ -93,6 +93,108 @@ pub fn load_job(args: &MappingArgs) -> Result<JobConfig> {
     Ok(JobConfig::load_opt(args.config.as_deref())?)
 }
 
+/// A command's input, opened: the job file, the source spec and options, and the
+/// checking pipeline (flags over the job file).
+pub struct Input {
+    pub job: JobConfig,
+    pub spec: String,
+    pub opts: SourceOptions,
+    pub pipeline: Pipeline,
+}
+
+impl Input {
+    /// `default_profile` applies when neither `--profile` nor the job file names one.
+    /// Only `plan` and `sync` accept management scopes in `--scope`.
+    pub fn open(
+        job: JobConfig,
+        source: Option<&str>,
+        input: &InputArgs,
+        mapping_args: &MappingArgs,
+        tls: &TlsArgs,
+        default_profile: Profile,
+        sync_scopes: bool,
+    ) -> Result<Input> {
+        if !sync_scopes {
+            no_sync_scope(input)?;
+        }
+        let spec = source_spec(source, &job)?;
+        let opts = source_options(input, tls, &job)?;
+        let pipeline = open_pipeline(
+            &spec,
+            &opts,
+            mapping(mapping_args, &job)?,
+            validator(mapping_args, &job, default_profile),
+        )?;
+        Ok(Input {
+            job,
+            spec,
+            opts,
+            pipeline,
+        })
+    }
+}
+
+/// Runs every row of an offline command (`validate`, `convert`) through `each`, which
+/// says what became of it; writes the reports, prints the summary, and gives the exit code.
+pub fn drive_offline(
+    mut pipeline: Pipeline,
+    reports: &ReportArgs,
+    what: &str,
+    spec: &str,
+    mut each: impl FnMut(&Checked) -> Result<Option<ReportEntry>>,
+) -> Result<i32> {
+    let started = Instant::now();
+    let mut out = Outputs::create(reports, &pipeline)?;
+    let pb = progress(reports.quiet, what);
+    let mut stopped = None;
+    let mut fatal = None;
+    while let Some(item) = pipeline.next() {
+        let checked = match item {
+            Ok(c) => c,
+            Err(e) => {
+                fatal = Some(e);
+                break;
+            }
+        };
+        let w = pipeline.take_warnings();
+        if !w.is_empty() {
+            pb.suspend(|| print_warnings(w, &mut out.summary));
+        }
+        match each(&checked)? {
+            Some(entry) => out.record(&entry, Some(&checked))?,
+            None => out.summary.add_ok(),
+        }
+        pb.inc(1);
+        if crate::interrupt::requested() {
+            stopped = Some("interrupted".to_string());
+            break;
+        }
+    }
+    pb.finish_and_clear();
+    print_warnings(pipeline.take_warnings(), &mut out.summary);
+    let mut summary = out.finish()?;
+    summary.set_elapsed(started.elapsed());
+    if let Some(e) = fatal {
+        summary.stopped = Some(e.to_string());
+        print_summary(&summary, reports)?;
+        return Err(anyhow::Error::new(e).context(format!("reading {spec}")));
+    }
+    summary.stopped = stopped.clone();
+    print_summary(&summary, reports)?;
+    if stopped.is_some() {
+        return Ok(crate::cli::exit::INTERRUPTED);
+    }
+    Ok(rows_exit_code(&summary))
+}
+
+/// Adds a run's request counters to its summary.
+pub fn add_counters(summary: &mut Summary, c: &crate::target::http::Counters) {
+    use std::sync::atomic::Ordering;
+    summary.requests = c.requests.load(Ordering::Relaxed);
+    summary.rate_limited = c.rate_limited.load(Ordering::Relaxed);
+    summary.retries = c.retries.load(Ordering::Relaxed);
+}
+
 /// Opens the source and builds the checking pipeline.
 pub fn open_pipeline(
     spec: &str,

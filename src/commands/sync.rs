@@ -15,7 +15,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 
@@ -30,8 +29,7 @@ use crate::output::{self, UserWriter, WriterOptions};
 use crate::plan::state::{Header, State};
 use crate::plan::sync::{Plan, Planner, Scope, Snapshot, SyncOptions, Threshold};
 use crate::report::{Action, Status};
-use crate::target::{CreateOptions, Flavor, MatchKey};
-use crate::validate::Profile;
+use crate::target::MatchKey;
 
 /// Options shared by `plan` and `sync`.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -127,10 +125,7 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     let spec = shared::source_spec(source, job)?;
     let connected = connect(server, run, job)?;
     let target = connected.target.clone();
-    let profile = match target.flavor() {
-        Flavor::Rocketchat => Profile::Rocketchat,
-        Flavor::Mattermost => Profile::Mattermost,
-    };
+    let profile = super::import::profile_of(target.flavor());
     let match_key = run.match_key.or(job.import.match_key).unwrap_or_default();
     let state_path = sync.state.clone().or_else(|| job.sync.state.clone());
     // --scope carries both the LDAP search scope and the management scopes.
@@ -185,7 +180,7 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
             dry_run: true,
             reactivate,
             max_attempts: 1,
-            create: create_options(run, job),
+            create: super::import::create_options(run, job),
         },
     );
 
@@ -194,10 +189,16 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         .map_err(|e| ExitError::new(exit::USAGE, format!("reading the server's users: {e}")))?;
     pb.finish_and_clear();
 
-    let sopts = shared::source_options(input, &server.tls, job)?;
-    let mapping_ = shared::mapping(mapping, job)?;
-    let validator = shared::validator(mapping, job, profile);
-    let mut pipeline = shared::open_pipeline(&spec, &sopts, mapping_, validator)?;
+    let mut pipeline = shared::Input::open(
+        job.clone(),
+        Some(&spec),
+        input,
+        mapping,
+        &server.tls,
+        profile,
+        true,
+    )?
+    .pipeline;
     let mut outs = shared::Outputs::create(reports, &pipeline)?;
     let server_url = server
         .server
@@ -239,20 +240,6 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         match_key,
         warnings,
     })
-}
-
-pub fn create_options(run: &RunArgs, job: &JobConfig) -> CreateOptions {
-    CreateOptions {
-        random_password: run.random_password || job.import.random_password.unwrap_or(false),
-        join_default_channels: run
-            .join_default_channels
-            .or(job.import.join_default_channels),
-        send_welcome_email: run.send_welcome_email.or(job.import.send_welcome_email),
-        auth_service: run
-            .auth_service
-            .clone()
-            .or_else(|| job.import.auth_service.clone()),
-    }
 }
 
 /// The plan in words, for people: counts, then each change.
@@ -342,7 +329,7 @@ pub fn run(args: Args) -> Result<i32> {
     }
     if args.check {
         let mut summary = outs.finish()?;
-        summary.requests = connected.http.requests.load(Ordering::Relaxed);
+        shared::add_counters(&mut summary, &connected.http);
         summary.set_elapsed(started.elapsed());
         if args.reports.json {
             println!("{}", serde_json::to_string_pretty(&plan)?);
@@ -355,7 +342,7 @@ pub fn run(args: Args) -> Result<i32> {
     }
     if let Some(why) = &plan.refused {
         let mut summary = outs.finish()?;
-        summary.requests = connected.http.requests.load(Ordering::Relaxed);
+        shared::add_counters(&mut summary, &connected.http);
         summary.stopped = Some(format!("refused: {why}"));
         summary.set_elapsed(started.elapsed());
         shared::print_summary(&summary, &args.reports)?;
@@ -378,7 +365,7 @@ pub fn run(args: Args) -> Result<i32> {
                 .max_attempts
                 .or(job.import.max_attempts)
                 .unwrap_or(5),
-            create: create_options(&args.run, &job),
+            create: super::import::create_options(&args.run, &job),
         },
     ));
     let mut dump = open_dump(args.run.dump.as_ref())?;
@@ -413,9 +400,7 @@ pub fn run(args: Args) -> Result<i32> {
         d.finish().context("cannot write the dump")?;
     }
     let mut summary = outs.finish()?;
-    summary.requests = connected.http.requests.load(Ordering::Relaxed);
-    summary.rate_limited = connected.http.rate_limited.load(Ordering::Relaxed);
-    summary.retries = connected.http.retries.load(Ordering::Relaxed);
+    shared::add_counters(&mut summary, &connected.http);
     summary.set_elapsed(started.elapsed());
     if let Some(f) = &end.fatal {
         summary.stopped = Some(f.clone());

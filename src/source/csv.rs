@@ -366,7 +366,7 @@ impl CsvSource {
 
     /// Turns the row in `row`/`ends` into an item.
     fn item(&mut self, line: u64, n: usize) -> SourceItem {
-        let origin = line_origin(&self.name, line);
+        let origin = Origin::line(&self.name, line);
         if let Some(attrs) = self.utf8_attrs(n) {
             return SourceItem::Record(RawRecord {
                 origin,
@@ -582,26 +582,6 @@ impl LoneCrs {
     }
 }
 
-/// `name:line`, built without the formatting machinery: it runs once per row.
-fn line_origin(name: &str, line: u64) -> Origin {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = line;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut s = String::with_capacity(name.len() + 1 + digits.len() - i);
-    s.push_str(name);
-    s.push(':');
-    s.extend(digits[i..].iter().map(|&d| char::from(d)));
-    Origin(s)
-}
-
 /// Column names must be non-empty and distinct (ignoring ASCII case, as lookups do).
 fn check_column_names(names: &[String]) -> Result<(), String> {
     let empty: Vec<String> = names
@@ -752,10 +732,10 @@ mod tests {
 
     #[test]
     fn origin_digits() {
-        assert_eq!(line_origin("u.csv", 1).0, "u.csv:1");
-        assert_eq!(line_origin("u.csv", 1_234_567).0, "u.csv:1234567");
+        assert_eq!(Origin::line("u.csv", 1).0, "u.csv:1");
+        assert_eq!(Origin::line("u.csv", 1_234_567).0, "u.csv:1234567");
         assert_eq!(
-            line_origin("u.csv", u64::MAX).0,
+            Origin::line("u.csv", u64::MAX).0,
             format!("u.csv:{}", u64::MAX)
         );
     }

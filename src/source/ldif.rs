@@ -427,7 +427,7 @@ impl LdifSource {
             url_max: self.url_max,
         };
         let dn_line = self.lines[first].line;
-        let origin = origin(&self.name, dn_line);
+        let origin = Origin::line(&self.name, dn_line);
         let item = parse_record(&ctx, &self.text, &self.lines[first..], origin, raw_text);
         let prev = self.held.replace(Held {
             item,
@@ -500,26 +500,6 @@ fn text_of(b: &[u8]) -> String {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(b).into_owned(),
     }
-}
-
-/// `Origin::line` without `format!`, which shows in profiles at a million records.
-fn origin(name: &str, line: u64) -> Origin {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = line;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut s = String::with_capacity(name.len() + 1 + digits.len() - i);
-    s.push_str(name);
-    s.push(':');
-    s.extend(digits[i..].iter().map(|&d| d as char));
-    Origin(s)
 }
 
 /// `Attrs::push`, trying the last attribute first: repeated names are usually adjacent.

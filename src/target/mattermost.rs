@@ -472,17 +472,7 @@ pub fn roles(given: &[String]) -> Vec<String> {
 /// A Mattermost user object → canonical user.
 pub fn user_from_json(v: &Value) -> User {
     let s = |k: &str| v[k].as_str().filter(|s| !s.is_empty()).map(str::to_string);
-    let mut custom = BTreeMap::new();
-    if let Some(m) = v["props"].as_object() {
-        for (k, val) in m {
-            let text = match val {
-                Value::String(s) => s.clone(),
-                Value::Null => continue,
-                other => other.to_string(),
-            };
-            custom.insert(k.clone(), text);
-        }
-    }
+    let custom = super::string_map(&v["props"]);
     let kind = if v["is_bot"].as_bool() == Some(true) {
         Some("bot".to_string())
     } else {

@@ -212,5 +212,22 @@ pub trait Target: Send + Sync {
     fn is_protected(&self, user: &User) -> bool;
 }
 
+/// A JSON object as a string map (custom fields, props): strings as they are, other
+/// values as compact JSON, nulls left out.
+pub fn string_map(v: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(m) = v.as_object() {
+        for (k, val) in m {
+            let text = match val {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            out.insert(k.clone(), text);
+        }
+    }
+    out
+}
+
 /// Default timeout of one request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -398,17 +398,7 @@ impl Target for RocketChat {
 pub fn user_from_json(v: &Value) -> User {
     let s = |k: &str| v[k].as_str().map(str::to_string);
     let email = v["emails"].as_array().and_then(|a| a.first());
-    let mut custom = std::collections::BTreeMap::new();
-    if let Some(m) = v["customFields"].as_object() {
-        for (k, val) in m {
-            let text = match val {
-                Value::String(s) => s.clone(),
-                Value::Null => continue,
-                other => other.to_string(),
-            };
-            custom.insert(k.clone(), text);
-        }
-    }
+    let custom = super::string_map(&v["customFields"]);
     User {
         id: s("_id"),
         username: s("username").unwrap_or_default(),
