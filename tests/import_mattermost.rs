@@ -6,11 +6,11 @@
 mod sandbox_support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use roster::sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, SeedUser};
-use sandbox_support::{ADMIN_PW, IMPORTER_PW, config, start};
+use sandbox_support::{ADMIN_PW, IMPORTER_PW, Ran, as_importer, config, jsonl, roster, start};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
@@ -38,42 +38,6 @@ fn users(n: usize, start: usize) -> String {
         ));
     }
     s
-}
-
-fn roster(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(BIN);
-    c.args(args).current_dir(dir).stdin(Stdio::null());
-    for k in [
-        "ROSTER_TOKEN",
-        "ROSTER_USER_ID",
-        "ROSTER_USERNAME",
-        "ROSTER_PASSWORD",
-    ] {
-        c.env_remove(k);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("roster runs")
-}
-
-fn importer() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("ROSTER_USERNAME", "importer"),
-        ("ROSTER_PASSWORD", IMPORTER_PW),
-    ]
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn report(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 fn people(sb: &Sandbox) -> Vec<Value> {
@@ -118,9 +82,9 @@ fn upsert_lowercases_batches_lookups_and_patches_only_changes() {
             "--dump",
             "dump.jsonl",
         ],
-        &importer(),
+        &as_importer(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
     let held = people(&sb);
     assert_eq!(held.len(), 150);
     let u1 = held
@@ -133,7 +97,7 @@ fn upsert_lowercases_batches_lookups_and_patches_only_changes() {
     // Lookups are batched: POST /users/usernames, 100 names per call, no per-user GET.
     assert!(calls(&sb, "usernames") <= 4, "{:?}", sb.counters());
     assert_eq!(calls(&sb, "/users/username/"), 0);
-    let rep = report(&d.path().join("r.jsonl"));
+    let rep = jsonl(&d.path().join("r.jsonl"));
     assert!(
         rep.iter()
             .all(|e| e["action"] == "create" && e["status"] == "ok")
@@ -157,10 +121,10 @@ fn upsert_lowercases_batches_lookups_and_patches_only_changes() {
     let o = roster(
         d.path(),
         &["import", "u.csv", "--server", &url, "--report", "r2.jsonl"],
-        &importer(),
+        &as_importer(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let rep = report(&d.path().join("r2.jsonl"));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
+    let rep = jsonl(&d.path().join("r2.jsonl"));
     let by = |u: &str| rep.iter().find(|e| e["username"] == u).cloned().unwrap();
     assert_eq!(by("user0007")["changed"], serde_json::json!(["nickname"]));
     assert_eq!(by("user0009")["changed"], serde_json::json!(["roles"]));
@@ -213,12 +177,12 @@ fn gcra_pacing_loses_nothing_and_rarely_hits_429() {
             "--workers",
             "4",
         ],
-        &importer(),
+        &as_importer(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
     assert_eq!(people(&sb).len(), 120);
     assert!(
-        report(&d.path().join("r.jsonl"))
+        jsonl(&d.path().join("r.jsonl"))
             .iter()
             .all(|e| e["status"] == "ok")
     );
@@ -258,12 +222,12 @@ fn faults_create_nobody_twice_and_resume_completes() {
             "--max-attempts",
             "8",
         ],
-        &importer(),
+        &as_importer(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
     assert_eq!(people(&sb).len(), 40);
     assert!(
-        report(&d.path().join("r.jsonl"))
+        jsonl(&d.path().join("r.jsonl"))
             .iter()
             .all(|e| e["status"] == "ok")
     );
@@ -313,10 +277,10 @@ fn faults_create_nobody_twice_and_resume_completes() {
             "v.jsonl",
             "--resume",
         ],
-        &importer(),
+        &as_importer(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    assert_eq!(report(&d.path().join("v.jsonl")).len(), 30);
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
+    assert_eq!(jsonl(&d.path().join("v.jsonl")).len(), 30);
     assert_eq!(people(&sb).len(), 70);
 }
 
@@ -331,9 +295,13 @@ fn a_rejected_token_is_caught_before_any_write() {
         &["import", "u.csv", "--server", &sb.url()],
         &[("ROSTER_TOKEN", "notavalidtoken0000000000000")],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-    assert!(err(&o).contains("authentication failed"), "{}", err(&o));
-    assert!(!err(&o).contains("notavalidtoken"));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr());
+    assert!(
+        o.stderr().contains("authentication failed"),
+        "{}",
+        o.stderr()
+    );
+    assert!(!o.stderr().contains("notavalidtoken"));
     let o = roster(
         d.path(),
         &["import", "u.csv", "--server", &sb.url()],
@@ -342,8 +310,12 @@ fn a_rejected_token_is_caught_before_any_write() {
             ("ROSTER_PASSWORD", "wrong"),
         ],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-    assert!(err(&o).contains("login as importer failed"), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr());
+    assert!(
+        o.stderr().contains("login as importer failed"),
+        "{}",
+        o.stderr()
+    );
     assert_eq!(exact(&sb, "POST /api/v4/users"), 0);
     assert_eq!(people(&sb).len(), 0);
 }
@@ -379,13 +351,13 @@ fn ldap_managed_accounts_are_reported_not_retried_and_auth_service_preprovisions
             "--report",
             "r.jsonl",
         ],
-        &importer(),
+        &as_importer(),
     );
     assert_eq!(
         o.status.code(),
         Some(0),
         "deactivated through DELETE, which LDAP users allow: {}",
-        err(&o)
+        o.stderr()
     );
     // A field the directory owns cannot be patched: the 409 is reported as such, once.
     write(
@@ -404,10 +376,10 @@ fn ldap_managed_accounts_are_reported_not_retried_and_auth_service_preprovisions
             "--report",
             "p.jsonl",
         ],
-        &importer(),
+        &as_importer(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
-    let rep = report(&d.path().join("p.jsonl"));
+    assert_eq!(o.status.code(), Some(1), "{}", o.stderr());
+    let rep = jsonl(&d.path().join("p.jsonl"));
     assert!(
         rep[0]["error"]
             .as_str()
@@ -433,9 +405,9 @@ fn ldap_managed_accounts_are_reported_not_retried_and_auth_service_preprovisions
             "--auth-service",
             "ldap",
         ],
-        &importer(),
+        &as_importer(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
     let u = sb
         .users()
         .into_iter()
@@ -470,9 +442,9 @@ fn rejects_before_calls_and_secrets_stay_out() {
             "--dump",
             "d.jsonl",
         ],
-        &importer(),
+        &as_importer(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", o.stderr());
     assert_eq!(people(&sb).len(), 3);
     let fix = std::fs::read_to_string(d.path().join("x.csv")).unwrap();
     assert_eq!(fix.lines().count(), 4, "{fix}");

@@ -5,11 +5,11 @@
 mod sandbox_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use roster::sandbox::{FaultPhase, Sandbox, SandboxConfig};
-use sandbox_support::{ADMIN_PW, IMPORTER_PW, config, start};
+use sandbox_support::{ADMIN_PW, IMPORTER_PW, Ran, as_importer, config, jsonl, roster, start};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
@@ -41,57 +41,8 @@ fn users(n: usize, start: usize) -> String {
     csv(&refs)
 }
 
-struct Run {
-    out: Output,
-}
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.out.status.code().unwrap_or(-1)
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.out.stderr).into_owned()
-    }
-}
-
-fn roster(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut c = Command::new(BIN);
-    c.args(args).current_dir(dir).stdin(Stdio::null());
-    for k in [
-        "ROSTER_TOKEN",
-        "ROSTER_USER_ID",
-        "ROSTER_USERNAME",
-        "ROSTER_PASSWORD",
-        "ROSTER_PASSWORD_FILE",
-    ] {
-        c.env_remove(k);
-    }
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    Run {
-        out: c.output().expect("roster runs"),
-    }
-}
-
-fn as_importer() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("ROSTER_USERNAME", "importer"),
-        ("ROSTER_PASSWORD", IMPORTER_PW),
-    ]
-}
-
 fn as_admin() -> Vec<(&'static str, &'static str)> {
     vec![("ROSTER_USERNAME", "admin"), ("ROSTER_PASSWORD", ADMIN_PW)]
-}
-
-fn report(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .expect("report exists")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("report line is JSON"))
-        .collect()
 }
 
 fn server_users(sb: &Sandbox) -> Vec<Value> {
@@ -143,13 +94,13 @@ fn upsert_creates_then_updates_only_what_changed() {
         &as_importer(),
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let rep = report(&d.path().join("r1.jsonl"));
+    let rep = jsonl(&d.path().join("r1.jsonl"));
     assert_eq!(rep.len(), 5);
     assert!(rep.iter().all(|e| e["action"] == "create"
         && e["status"] == "ok"
         && !e["id"].as_str().unwrap_or("").is_empty()));
     assert_eq!(server_users(&sb).len(), 5);
-    let dump = report(&d.path().join("dump.jsonl"));
+    let dump = jsonl(&d.path().join("dump.jsonl"));
     assert_eq!(dump.len(), 5);
     assert!(dump.iter().all(|u| u["id"].is_string()));
     #[cfg(unix)]
@@ -183,7 +134,7 @@ fn upsert_creates_then_updates_only_what_changed() {
         &as_importer(),
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let rep = report(&d.path().join("r2.jsonl"));
+    let rep = jsonl(&d.path().join("r2.jsonl"));
     let by = |u: &str| rep.iter().find(|e| e["username"] == u).cloned().unwrap();
     assert_eq!(by("u0003")["action"], "update");
     assert_eq!(by("u0003")["changed"], serde_json::json!(["name"]));
@@ -278,7 +229,7 @@ fn rate_limited_run_loses_no_row_and_respects_the_window() {
         &as_importer(),
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let rep = report(&d.path().join("r.jsonl"));
+    let rep = jsonl(&d.path().join("r.jsonl"));
     assert_eq!(rep.len(), 24);
     assert!(
         rep.iter()
@@ -296,7 +247,7 @@ fn rate_limited_run_loses_no_row_and_respects_the_window() {
         limited <= 2,
         "the pacer keeps to the budget: {limited} 429s"
     );
-    let summary: Value = serde_json::from_slice(&r.out.stdout).expect("--json summary");
+    let summary: Value = serde_json::from_slice(&r.stdout).expect("--json summary");
     assert_eq!(summary["ok"], 24);
 }
 
@@ -326,7 +277,7 @@ fn faults_before_and_after_apply_create_nobody_twice() {
         &as_importer(),
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let rep = report(&d.path().join("r.jsonl"));
+    let rep = jsonl(&d.path().join("r.jsonl"));
     assert_eq!(rep.len(), 40);
     assert!(rep.iter().all(|e| e["status"] == "ok"), "{rep:?}");
     let held = server_users(&sb);
@@ -400,7 +351,7 @@ fn sigkill_then_resume_ends_as_an_uninterrupted_run() {
             &as_importer(),
         );
         assert_eq!(r.code(), 0, "cut {cut}: {}", r.stderr());
-        let rep = report(&d.path().join("r.jsonl"));
+        let rep = jsonl(&d.path().join("r.jsonl"));
         assert_eq!(
             rep.len(),
             30,
@@ -516,7 +467,7 @@ fn two_factor_is_answered_with_the_password_and_explained_without_it() {
         ],
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let rep = report(&d.path().join("r.jsonl"));
+    let rep = jsonl(&d.path().join("r.jsonl"));
     assert!(
         rep.iter()
             .any(|e| e["action"] == "update" && e["status"] == "ok")
@@ -553,7 +504,7 @@ fn secrets_never_reach_any_output() {
         &[("ROSTER_USERNAME", "importer")],
     );
     assert_eq!(r.code(), 1, "{}", r.stderr());
-    let stdout = String::from_utf8_lossy(&r.out.stdout).into_owned();
+    let stdout = String::from_utf8_lossy(&r.stdout).into_owned();
     for f in ["r.csv", "x.csv", "d.jsonl", "r.csv.journal"] {
         let body = std::fs::read_to_string(d.path().join(f)).unwrap();
         assert!(!body.contains(USER_PW), "{f} holds a user password");
@@ -595,7 +546,7 @@ dn: uid=u0999,ou=people,dc=example,dc=org\nchangetype: delete\n";
         &as_importer(),
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
-    let rep = report(&d.path().join("r.jsonl"));
+    let rep = jsonl(&d.path().join("r.jsonl"));
     let by = |u: &str| rep.iter().find(|e| e["username"] == u).cloned().unwrap();
     assert_eq!(by("u0001")["action"], "update");
     assert_eq!(by("u0001")["changed"], serde_json::json!(["name"]));
@@ -637,7 +588,7 @@ fn dry_run_and_modes_write_nothing_they_should_not() {
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(
-        report(&d.path().join("r.jsonl"))
+        jsonl(&d.path().join("r.jsonl"))
             .iter()
             .all(|e| e["action"] == "create")
     );
@@ -656,7 +607,7 @@ fn dry_run_and_modes_write_nothing_they_should_not() {
         0
     );
     assert!(
-        report(&d.path().join("r.jsonl"))
+        jsonl(&d.path().join("r.jsonl"))
             .iter()
             .all(|e| e["status"] == "skipped")
     );
@@ -687,7 +638,7 @@ fn dry_run_and_modes_write_nothing_they_should_not() {
         .code(),
         0
     );
-    let rep = report(&d.path().join("r.jsonl"));
+    let rep = jsonl(&d.path().join("r.jsonl"));
     assert_eq!(rep.iter().filter(|e| e["status"] == "skipped").count(), 3);
     assert_eq!(rep.iter().filter(|e| e["action"] == "create").count(), 1);
     let u1 = sb
@@ -742,7 +693,7 @@ fn sigint_finishes_rows_in_flight_and_exits_130() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let rep = report(&d.path().join("r.jsonl"));
+    let rep = jsonl(&d.path().join("r.jsonl"));
     assert!(!rep.is_empty() && rep.len() < 200);
     assert!(
         rep.iter().all(|e| e["status"] == "ok"),

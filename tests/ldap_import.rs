@@ -6,29 +6,17 @@ mod common;
 mod sandbox_support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use common::slapd::{PEOPLE, READER_DN, READER_PW, Slapd, SlapdOptions, user};
 use roster::sandbox::SandboxConfig;
-use sandbox_support::{IMPORTER_PW, config, start};
+use sandbox_support::{Ran, as_importer, config, start};
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
-
+/// As the importer, with the LDAP reader's password in the environment.
 fn roster(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .env_remove("ROSTER_TOKEN")
-        .env("ROSTER_USERNAME", "importer")
-        .env("ROSTER_PASSWORD", IMPORTER_PW)
-        .env("ROSTER_LDAP_PASSWORD", READER_PW)
-        .output()
-        .expect("roster runs")
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    let mut env = as_importer();
+    env.push(("ROSTER_LDAP_PASSWORD", READER_PW));
+    sandbox_support::roster(dir, args, &env)
 }
 
 #[test]
@@ -55,9 +43,9 @@ fn a_paged_directory_read_imports_everyone_and_a_capped_one_writes_nothing() {
             "--random-password",
         ],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
-    assert!(err(&o).contains("size limit exceeded"), "{}", err(&o));
-    assert!(err(&o).contains("nothing was written"), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr());
+    assert!(o.stderr().contains("size limit exceeded"), "{}", o.stderr());
+    assert!(o.stderr().contains("nothing was written"), "{}", o.stderr());
     assert_eq!(sb.users().len(), 2, "no user created from a partial read");
     let writes: u64 = sb
         .counters()
@@ -83,7 +71,7 @@ fn a_paged_directory_read_imports_everyone_and_a_capped_one_writes_nothing() {
             "all",
         ],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", o.stderr());
     assert_eq!(sb.users().len(), 2);
 
     // Paged: all 620, with their names as the directory has them.
@@ -103,7 +91,7 @@ fn a_paged_directory_read_imports_everyone_and_a_capped_one_writes_nothing() {
             "dump.jsonl",
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
     let users = sb.users();
     assert_eq!(users.len(), 622);
     for i in [0usize, 1, 2, 3, 619] {

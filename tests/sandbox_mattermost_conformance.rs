@@ -12,27 +12,6 @@ use std::process::Command;
 use roster::sandbox::{FlavorKind, SandboxConfig, SeedUser};
 use sandbox_support::*;
 
-const VENV_HELP: &str = "python3 -m venv target/test-venv && target/test-venv/bin/pip install rocketchat-api mattermostdriver";
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("ROSTER_TEST_PYTHON") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.exists(),
-            "ROSTER_TEST_PYTHON={} does not exist; unset it or create the venv: {VENV_HELP}",
-            p.display()
-        );
-        return p;
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
-    assert!(
-        p.exists(),
-        "no Python for the conformance test: set ROSTER_TEST_PYTHON or run, in {}: {VENV_HELP}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    p
-}
-
 #[test]
 fn mattermostdriver_package_against_the_sandbox() {
     let python = python();

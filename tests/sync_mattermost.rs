@@ -5,27 +5,14 @@
 mod sandbox_support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use roster::sandbox::{FlavorKind, Sandbox, SandboxConfig};
-use sandbox_support::{IMPORTER_PW, config, start};
+use sandbox_support::{Ran, as_importer, config, start};
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
-
+/// As the importer.
 fn roster(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .env_remove("ROSTER_TOKEN")
-        .env("ROSTER_USERNAME", "importer")
-        .env("ROSTER_PASSWORD", IMPORTER_PW)
-        .output()
-        .expect("roster runs")
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    sandbox_support::roster(dir, args, &as_importer())
 }
 
 fn users_csv(n: usize) -> String {
@@ -77,7 +64,7 @@ fn quiet_night_and_export_round_trip() {
             "sync", "hr.csv", "--server", &url, "--state", "s.jsonl", "--quiet",
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
     assert_eq!(sb.users().len(), 252);
 
     let (w, l) = (writes(&sb), lists(&sb));
@@ -94,18 +81,18 @@ fn quiet_night_and_export_round_trip() {
             "--quiet",
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
     assert_eq!(writes(&sb), w, "a quiet night writes nothing");
     assert_eq!(lists(&sb) - l, 2, "252 users at 200 per page");
 
     for f in ["all.csv", "all.jsonl", "all.ldif"] {
         let o = roster(d.path(), &["export", "--server", &url, "-o", f, "--quiet"]);
-        assert_eq!(o.status.code(), Some(0), "{f}: {}", err(&o));
+        assert_eq!(o.status.code(), Some(0), "{f}: {}", o.stderr());
         let o = roster(
             d.path(),
             &["sync", f, "--server", &url, "--quiet", "--report", "rt.csv"],
         );
-        assert_eq!(o.status.code(), Some(0), "{f}: {}", err(&o));
+        assert_eq!(o.status.code(), Some(0), "{f}: {}", o.stderr());
         assert_eq!(writes(&sb), w, "{f}: an export synced back changes nothing");
     }
 
@@ -124,7 +111,7 @@ fn quiet_night_and_export_round_trip() {
             "--quiet",
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.stderr());
     let users = sb.users();
     assert_eq!(users.len(), 252, "nobody deleted");
     let u = users.iter().find(|u| u["username"] == "user0250").unwrap();

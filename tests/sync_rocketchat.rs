@@ -5,36 +5,15 @@
 mod sandbox_support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use roster::sandbox::{Sandbox, SandboxConfig};
-use sandbox_support::{IMPORTER_PW, config, start};
+use sandbox_support::{IMPORTER_PW, Ran, as_importer, config, start};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
-
+/// As the importer.
 fn roster(dir: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .env_remove("ROSTER_TOKEN")
-        .env_remove("ROSTER_USER_ID")
-        .env("ROSTER_USERNAME", "importer")
-        .env("ROSTER_PASSWORD", IMPORTER_PW);
-    c.output().expect("roster runs")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    sandbox_support::roster(dir, args, &as_importer())
 }
 
 fn users_csv(n: usize) -> String {
@@ -114,7 +93,7 @@ fn setup(n: usize) -> (Sandbox, tempfile::TempDir) {
             "--quiet",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     (sb, d)
 }
 
@@ -143,8 +122,8 @@ fn plan_lists_creates_updates_per_field_deactivations_and_unchanged() {
             "plan.json",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    let text = out(&o);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(text.contains("+ u0007"), "{text}");
     assert!(text.contains("~ u0002"), "{text}");
     assert!(text.contains("name: \"User 2\" → \"User Two\""), "{text}");
@@ -182,17 +161,17 @@ fn plan_lists_creates_updates_per_field_deactivations_and_unchanged() {
             "applied.csv",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(user(&sb, "u0002")["name"], "User Two");
     assert_eq!(user(&sb, "u0003")["active"], false);
     assert_eq!(user(&sb, "u0007")["active"], true);
     let before = writes(&sb);
     let o = roster(d.path(), &["apply", "plan.json", "--server", &sb.url()]);
-    assert_eq!(code(&o), 4, "{}", err(&o));
+    assert_eq!(o.code(), 4, "{}", o.stderr());
     assert!(
-        err(&o).contains("changed on the server since the plan"),
+        o.stderr().contains("changed on the server since the plan"),
         "{}",
-        err(&o)
+        o.stderr()
     );
     assert_eq!(writes(&sb), before);
 }
@@ -215,7 +194,7 @@ fn a_quiet_night_costs_only_the_snapshot_reads() {
             "--json",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(writes(&sb), writes_before, "no writes when nothing changed");
     // 252 users (250 + admin + importer) at 100 per page.
     assert_eq!(route(&sb, "users.list") - reads_before, 3);
@@ -237,7 +216,7 @@ fn a_quiet_night_costs_only_the_snapshot_reads() {
             "--quiet",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(writes(&sb) - writes_before, 2);
 }
 
@@ -262,12 +241,12 @@ fn deactivation_guards_refuse_with_exit_4_and_write_nothing() {
             "r.csv",
         ],
     );
-    assert_eq!(code(&o), 4, "{}", err(&o));
-    assert!(err(&o).contains("exceed"), "{}", err(&o));
+    assert_eq!(o.code(), 4, "{}", o.stderr());
+    assert!(o.stderr().contains("exceed"), "{}", o.stderr());
     assert!(
-        err(&o).contains("--max-deactivate"),
+        o.stderr().contains("--max-deactivate"),
         "says how to override: {}",
-        err(&o)
+        o.stderr()
     );
     assert_eq!(writes(&sb), before, "nothing written");
     let report = std::fs::read_to_string(d.path().join("r.csv")).unwrap();
@@ -286,7 +265,7 @@ fn deactivation_guards_refuse_with_exit_4_and_write_nothing() {
             "--check",
         ],
     );
-    assert_eq!(code(&o), 3, "{}", err(&o));
+    assert_eq!(o.code(), 3, "{}", o.stderr());
     // An explicit threshold lets it through.
     let o = roster(
         d.path(),
@@ -303,7 +282,7 @@ fn deactivation_guards_refuse_with_exit_4_and_write_nothing() {
             "--quiet",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(user(&sb, "u0040")["active"], false);
     assert_eq!(user(&sb, "u0001")["active"], true);
     let o = roster(
@@ -319,7 +298,7 @@ fn deactivation_guards_refuse_with_exit_4_and_write_nothing() {
             "--check",
         ],
     );
-    assert_eq!(code(&o), 0, "in sync now: {}", err(&o));
+    assert_eq!(o.code(), 0, "in sync now: {}", o.stderr());
 }
 
 #[test]
@@ -342,12 +321,12 @@ fn empty_and_shrunken_sources_are_never_trusted() {
         ],
     );
     assert_eq!(
-        code(&o),
+        o.code(),
         4,
         "an empty source is refused even with --force: {}",
-        err(&o)
+        o.stderr()
     );
-    assert!(err(&o).contains("no valid rows"), "{}", err(&o));
+    assert!(o.stderr().contains("no valid rows"), "{}", o.stderr());
     assert_eq!(writes(&sb), before, "nothing written");
     // Nine users were deactivated on the server meanwhile; the source lost ten rows. Only
     // one deactivation is left to do (within the threshold), but the source shrank by a
@@ -381,8 +360,12 @@ fn empty_and_shrunken_sources_are_never_trusted() {
             "--deactivate-missing",
         ],
     );
-    assert_eq!(code(&o), 4, "{}", err(&o));
-    assert!(err(&o).contains("shrank from 30 to 20"), "{}", err(&o));
+    assert_eq!(o.code(), 4, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("shrank from 30 to 20"),
+        "{}",
+        o.stderr()
+    );
     assert_eq!(writes(&sb), before);
     // ...until the administrator says it is real.
     let o = roster(
@@ -399,7 +382,7 @@ fn empty_and_shrunken_sources_are_never_trusted() {
             "--quiet",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(user(&sb, "u0030")["active"], false);
 }
 
@@ -432,8 +415,8 @@ fn admin_deactivated_users_are_held_inactive_unless_reactivate() {
         d.path(),
         &["sync", "hr.csv", "--server", &url, "--report", "r.csv"],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
-    assert!(err(&o).contains("Held inactive"), "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(o.stderr().contains("Held inactive"), "{}", o.stderr());
     assert_eq!(user(&sb, "u0002")["active"], false);
     assert!(
         std::fs::read_to_string(d.path().join("r.csv"))
@@ -451,7 +434,7 @@ fn admin_deactivated_users_are_held_inactive_unless_reactivate() {
             "--quiet",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(user(&sb, "u0002")["active"], true);
 }
 
@@ -478,7 +461,7 @@ fn protected_admin_and_self_are_never_deactivated() {
             "r.csv",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     for (u, active) in [
         ("admin", true),
         ("importer", true),
@@ -505,7 +488,7 @@ fn protected_admin_and_self_are_never_deactivated() {
             "--quiet",
         ],
     );
-    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(user(&sb, "u0005")["active"], true);
     assert_eq!(user(&sb, "u0001")["active"], false);
 }
@@ -516,7 +499,7 @@ fn export_then_sync_with_the_export_changes_nothing() {
     let url = sb.url();
     for f in ["all.csv", "all.ldif", "all.jsonl"] {
         let o = roster(d.path(), &["export", "--server", &url, "-o", f]);
-        assert_eq!(code(&o), 0, "{f}: {}", err(&o));
+        assert_eq!(o.code(), 0, "{f}: {}", o.stderr());
         let body = std::fs::read_to_string(d.path().join(f)).unwrap();
         assert!(
             !body.contains("Pw-") && !body.contains(IMPORTER_PW),
@@ -538,7 +521,7 @@ fn export_then_sync_with_the_export_changes_nothing() {
             d.path(),
             &["sync", f, "--server", &url, "--quiet", "--report", "rt.csv"],
         );
-        assert_eq!(code(&o), 1, "{f}: {}", err(&o));
+        assert_eq!(o.code(), 1, "{f}: {}", o.stderr());
         assert_eq!(writes(&sb), before, "{f}: an export synced back is a no-op");
         let report = std::fs::read_to_string(d.path().join("rt.csv")).unwrap();
         let rejected: Vec<&str> = report
@@ -567,5 +550,5 @@ fn export_then_sync_with_the_export_changes_nothing() {
             "--active-only",
         ],
     );
-    assert_eq!(code(&o), 0);
+    assert_eq!(o.code(), 0);
 }

@@ -2,6 +2,8 @@
 //! it over HTTP with reqwest, as any client would.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder};
@@ -171,4 +173,82 @@ impl Session {
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+pub const VENV_HELP: &str = "python3 -m venv target/test-venv && target/test-venv/bin/pip install rocketchat-api mattermostdriver";
+
+/// The Python with the two client packages: `$ROSTER_TEST_PYTHON`, else
+/// `target/test-venv/bin/python` (scripts/test creates it). Missing is a failure, not a skip.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("ROSTER_TEST_PYTHON") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.exists(),
+            "ROSTER_TEST_PYTHON={} does not exist; unset it or create the venv: {VENV_HELP}",
+            p.display()
+        );
+        return p;
+    }
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    assert!(
+        p.exists(),
+        "no Python for the conformance test: set ROSTER_TEST_PYTHON or run, in {}: {VENV_HELP}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    p
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_roster");
+
+/// Runs the roster binary in `dir` with only the given ROSTER_* credentials set.
+pub fn roster(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args).current_dir(dir).stdin(Stdio::null());
+    for k in [
+        "ROSTER_TOKEN",
+        "ROSTER_USER_ID",
+        "ROSTER_USERNAME",
+        "ROSTER_PASSWORD",
+        "ROSTER_PASSWORD_FILE",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("roster runs")
+}
+
+/// The seeded `importer`'s credentials.
+pub fn as_importer() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("ROSTER_USERNAME", "importer"),
+        ("ROSTER_PASSWORD", IMPORTER_PW),
+    ]
+}
+
+/// What tests ask of a finished run.
+pub trait Ran {
+    /// The exit code (-1 when killed by a signal).
+    fn code(&self) -> i32;
+    fn stderr(&self) -> String;
+}
+
+impl Ran for Output {
+    fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// A JSON Lines file (report, dump), one value per line.
+pub fn jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("file exists")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
 }
