@@ -158,5 +158,11 @@ pub fn run(args: Args) -> Result<i32> {
         }
     }
     sandbox.stop().context("stopping the sandbox")?;
+    if code == crate::cli::exit::ROWS {
+        eprintln!(
+            "\nSome rows were rejected or failed, as the sample means them to be: `roster import` would exit with 1 here. The demo itself went fine."
+        );
+        return Ok(crate::cli::exit::OK);
+    }
     Ok(code)
 }
