@@ -201,6 +201,13 @@ pub fn connect_with(
         .ok_or_else(|| {
             anyhow::anyhow!("no server: give --server URL (or [server] url in the job file)")
         })?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!("server URL {url:?} must start with http:// or https://"),
+        )
+        .into());
+    }
     if server.tls.insecure {
         eprintln!(
             "roster: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read the credentials"
@@ -257,6 +264,19 @@ pub fn connect_with(
 }
 
 fn detect(client: &reqwest::blocking::Client, url: &str) -> Result<Flavor> {
+    // Say "cannot connect" when nothing answers at all, rather than "not a server".
+    if let Err(e) = client.get(url).send()
+        && (e.is_connect() || e.is_timeout())
+    {
+        let cause = format!(" ({})", http::root_cause(&e));
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!(
+                "cannot connect to {url}{cause}; check the URL and that the server is reachable"
+            ),
+        )
+        .into());
+    }
     if rocketchat::detect(client, url) {
         return Ok(Flavor::Rocketchat);
     }

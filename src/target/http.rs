@@ -260,7 +260,8 @@ fn describe_transport_error(e: &reqwest::Error, what: &str) -> String {
     format!("{what}: {kind}")
 }
 
-fn root_cause(mut e: &dyn std::error::Error) -> String {
+/// The innermost cause of an error, which is the one that names the problem.
+pub fn root_cause(mut e: &dyn std::error::Error) -> String {
     while let Some(s) = e.source() {
         e = s;
     }
