@@ -61,7 +61,7 @@ pub fn run(args: Args) -> Result<i32> {
         &args.mapping,
         &args.tls,
         Profile::Generic,
-        false,
+        shared::Purpose::Offline,
     )?;
     let mut writer = output::create(
         &args.output,

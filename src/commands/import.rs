@@ -138,8 +138,9 @@ pub fn run(args: Args) -> Result<i32> {
         &args.mapping,
         &args.server.tls,
         profile,
-        false,
-    )?;
+        shared::Purpose::Import,
+    )
+    .context("reading the source; nothing was written to the server")?;
     execute(ImportRun {
         connected,
         pipeline: input.pipeline,
@@ -340,26 +341,9 @@ pub fn execute(r: ImportRun) -> Result<i32> {
     if let Some((spec, opts)) = &count {
         shared::count_rows_in_background(spec, opts, &pb);
     }
-    // LDAP: the whole directory is read before the first write, so a capped or broken
-    // search stops the run with nothing changed.
-    let rows: Box<
-        dyn Iterator<Item = Result<crate::pipeline::Checked, crate::pipeline::PipelineError>>,
-    > = if pipeline.format() == crate::source::Format::Ldap {
-        let mut all = Vec::new();
-        for item in pipeline.by_ref() {
-            match item {
-                Ok(c) => all.push(c),
-                Err(e) => {
-                    return Err(anyhow::Error::new(e)
-                        .context("reading the directory; nothing was written to the server"));
-                }
-            }
-        }
-        shared::set_total(&pb, all.len() as u64);
-        Box::new(all.into_iter().map(Ok))
-    } else {
-        Box::new(pipeline.by_ref())
-    };
+    // An LDAP source was read whole (spooled) when it was opened: a capped or broken
+    // search has already stopped the run, with nothing written.
+    let rows = pipeline.by_ref();
 
     let mut dump: Option<Box<dyn UserWriter>> = match &run.dump {
         Some(p) => {

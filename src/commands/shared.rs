@@ -63,6 +63,7 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
             timeout: l.ldap_timeout.map(std::time::Duration::from_secs),
             password: None,
         },
+        spool: false,
     })
 }
 
@@ -93,6 +94,17 @@ pub fn load_job(args: &MappingArgs) -> Result<JobConfig> {
     Ok(JobConfig::load_opt(args.config.as_deref())?)
 }
 
+/// What a command does with its input, which decides how it is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// validate, convert: stream; `--scope` is only the LDAP search scope.
+    Offline,
+    /// import: an LDAP source is read whole before the first write.
+    Import,
+    /// plan, sync: `--scope` also names the managed users.
+    Sync,
+}
+
 /// A command's input, opened: the job file, the source spec and options, and the
 /// checking pipeline (flags over the job file).
 pub struct Input {
@@ -104,7 +116,6 @@ pub struct Input {
 
 impl Input {
     /// `default_profile` applies when neither `--profile` nor the job file names one.
-    /// Only `plan` and `sync` accept management scopes in `--scope`.
     pub fn open(
         job: JobConfig,
         source: Option<&str>,
@@ -112,13 +123,14 @@ impl Input {
         mapping_args: &MappingArgs,
         tls: &TlsArgs,
         default_profile: Profile,
-        sync_scopes: bool,
+        purpose: Purpose,
     ) -> Result<Input> {
-        if !sync_scopes {
+        if purpose != Purpose::Sync {
             no_sync_scope(input)?;
         }
         let spec = source_spec(source, &job)?;
-        let opts = source_options(input, tls, &job)?;
+        let mut opts = source_options(input, tls, &job)?;
+        opts.spool = purpose == Purpose::Import;
         let pipeline = open_pipeline(
             &spec,
             &opts,

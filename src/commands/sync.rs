@@ -196,7 +196,7 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         mapping,
         &server.tls,
         profile,
-        true,
+        shared::Purpose::Sync,
     )?
     .pipeline;
     let mut outs = shared::Outputs::create(reports, &pipeline)?;

@@ -39,7 +39,7 @@ pub fn run(args: Args) -> Result<i32> {
         &args.mapping,
         &args.tls,
         Profile::Generic,
-        false,
+        shared::Purpose::Offline,
     )?;
     let has_report = args.reports.report.is_some();
     shared::drive_offline(

@@ -10,6 +10,7 @@ pub mod encoding;
 pub mod jsonl;
 pub mod ldap;
 pub mod ldif;
+pub mod spool;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -86,6 +87,9 @@ pub struct SourceOptions {
     /// LDIF: largest value a `file://` URL may bring in (bytes).
     pub url_max_bytes: Option<u64>,
     pub ldap: ldap::LdapOptions,
+    /// Read an LDAP source to its end before handing on the first record (through a
+    /// temporary file), so a search cut short fails before anything is done with it.
+    pub spool: bool,
 }
 
 /// One item a source yields.
@@ -168,6 +172,9 @@ pub fn open(spec: &str, opts: &SourceOptions) -> Result<Box<dyn Source>, SourceE
         Format::Csv | Format::Tsv => Ok(Box::new(csv::CsvSource::open(spec, format, opts)?)),
         Format::Ldif => Ok(Box::new(ldif::LdifSource::open(spec, opts)?)),
         Format::Jsonl => Ok(Box::new(jsonl::JsonlSource::open(spec, opts)?)),
+        Format::Ldap if opts.spool => Ok(Box::new(spool::Spooled::new(Box::new(
+            ldap::LdapSource::open(spec, &opts.ldap)?,
+        ))?)),
         Format::Ldap => Ok(Box::new(ldap::LdapSource::open(spec, &opts.ldap)?)),
     }
 }
