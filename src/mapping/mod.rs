@@ -354,7 +354,7 @@ impl Mapping {
         attrs: &Located<'_>,
         problems: &mut Vec<Problem>,
     ) {
-        let values: Vec<String> = match rule {
+        let templates = match rule {
             Rule::Off => return,
             Rule::ActiveDefault => {
                 match active_default(attrs, &self.active_slots) {
@@ -363,21 +363,24 @@ impl Mapping {
                 }
                 return;
             }
-            Rule::Templates { templates, .. } => templates
+            Rule::Templates { templates, .. } => templates,
+        };
+        if *field == Field::Roles {
+            let values = templates
                 .iter()
                 .map(|t| t.eval(attrs))
                 .find(|v| !v.is_empty())
-                .unwrap_or_default(),
+                .unwrap_or_default();
+            if !values.is_empty() {
+                user.roles = Some(self.split_list(&values));
+            }
+            return;
+        }
+        let Some(value) = templates.iter().find_map(|t| t.eval_first(attrs)) else {
+            return;
         };
-        if values.is_empty() {
-            return;
-        }
-        if *field == Field::Roles {
-            user.roles = Some(self.split_list(&values));
-            return;
-        }
-        let mut values = values;
-        let mut first = move || values.swap_remove(0);
+        let mut value = Some(value);
+        let mut first = move || value.take().unwrap_or_default();
         match field {
             Field::Username => user.username = first(),
             Field::Email => user.email = Some(first()),

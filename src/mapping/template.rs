@@ -247,7 +247,7 @@ impl Template {
                 Segment::Literal(l) => out.push_str(l),
                 Segment::Expr(e) => {
                     any_expr = true;
-                    if let Some(v) = e.eval(attrs).into_iter().next() {
+                    if let Some(v) = e.eval_first(attrs) {
                         any_value = true;
                         out.push_str(&v);
                     }
@@ -268,7 +268,32 @@ impl Template {
     }
 }
 
+impl Template {
+    /// The first value [`Template::eval`] would give, without building the list: what
+    /// a single-valued field needs, once per field per row.
+    pub fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Option<String> {
+        if let [Segment::Expr(e)] = self.segments.as_slice() {
+            return e.eval_first(attrs);
+        }
+        self.eval(attrs).into_iter().next()
+    }
+}
+
 impl Expr {
+    fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Option<String> {
+        if !self.filters.is_empty() {
+            return self.eval(attrs).into_iter().next();
+        }
+        for (i, a) in self.attrs.iter().enumerate() {
+            if let Some(vs) = attrs.values(a, self.slots.get(i).copied())
+                && let Some(v) = vs.iter().find(|v| !v.bytes().is_empty())
+            {
+                return Some(v.text().into_owned());
+            }
+        }
+        None
+    }
+
     fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Vec<String> {
         let mut values: Vec<String> = Vec::new();
         for (i, a) in self.attrs.iter().enumerate() {
@@ -529,6 +554,27 @@ mod tests {
             ["{literal}"]
         );
         assert_eq!(Template::parse("{cn|slug}").unwrap().eval(&a), ["ann.lee"]);
+    }
+
+    #[test]
+    fn eval_first_agrees_with_eval() {
+        let a = attrs(&[
+            ("cn", &["", "Ann"]),
+            ("sn", &["Lee"]),
+            ("mail", &["A@X.org"]),
+        ]);
+        for t in [
+            "{cn}",
+            "{title|sn}",
+            "{mail|lower}",
+            "{cn} {sn}",
+            "{x|default:\"d\"}",
+            "{x}",
+            "lit",
+        ] {
+            let t = Template::parse(t).unwrap();
+            assert_eq!(t.eval_first(&a), t.eval(&a).into_iter().next(), "{t}");
+        }
     }
 
     #[test]
