@@ -120,6 +120,17 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(source: Box<dyn Source>, mapping: Mapping, validator: Validator) -> Pipeline {
+        Pipeline::with_size_hint(source, mapping, validator, None)
+    }
+
+    /// `input_bytes`: the size of the input file, when known, so the duplicate tables
+    /// can be sized once (growing them doubles their page faults and rehashes them).
+    pub fn with_size_hint(
+        source: Box<dyn Source>,
+        mapping: Mapping,
+        validator: Validator,
+        input_bytes: Option<u64>,
+    ) -> Pipeline {
         let format = source.format();
         let describe = source.describe();
         let dialect: Arc<OnceLock<CsvDialect>> = Arc::new(OnceLock::new());
@@ -196,7 +207,7 @@ impl Pipeline {
             let check_dups = check_dups.clone();
             std::thread::Builder::new()
                 .name("roster-dedup".into())
-                .spawn(move || dedup_stage(mrx, dtx, check_dups))
+                .spawn(move || dedup_stage(mrx, dtx, check_dups, input_bytes))
                 .ok()
         };
         Pipeline {
@@ -264,8 +275,9 @@ fn dedup_stage(
     rx: Receiver<(u64, MappedMsg)>,
     tx: crossbeam_channel::Sender<MappedMsg>,
     check_dups: Arc<std::sync::atomic::AtomicBool>,
+    input_bytes: Option<u64>,
 ) {
-    let mut dedup = Dedup::new();
+    let mut dedup: Option<Dedup> = None;
     // Chunks come back from the mappers in any order: hold them until their turn.
     let mut waiting: std::collections::BTreeMap<u64, MappedMsg> = Default::default();
     let mut next = 0u64;
@@ -279,8 +291,9 @@ fn dedup_stage(
                     warnings,
                 } => {
                     if check_dups.load(std::sync::atomic::Ordering::Relaxed) {
+                        let dedup = dedup.get_or_insert_with(|| sized_dedup(&checked, input_bytes));
                         for c in &mut checked {
-                            mark_duplicate(&mut dedup, c);
+                            mark_duplicate(dedup, c);
                         }
                     }
                     MappedMsg::Chunk { checked, warnings }
@@ -293,6 +306,46 @@ fn dedup_stage(
             }
         }
     }
+}
+
+/// A duplicate finder sized for the rows the input probably holds: its size divided by
+/// the bytes per row of the first chunk (the cells' text plus separators).
+fn sized_dedup(first: &[Checked], input_bytes: Option<u64>) -> Dedup {
+    let (Some(bytes), false) = (input_bytes, first.is_empty()) else {
+        return Dedup::new();
+    };
+    let sample: u64 = first
+        .iter()
+        .map(|c| match &c.dn {
+            // LDIF: `name: value` lines and the dn line.
+            Some(dn) => {
+                c.attrs
+                    .0
+                    .iter()
+                    .map(|(n, vs)| {
+                        vs.iter()
+                            .map(|v| (n.len() + v.bytes().len()) as u64 + 3)
+                            .sum::<u64>()
+                    })
+                    .sum::<u64>()
+                    + dn.len() as u64
+                    + 6
+            }
+            // CSV: cells and their separators.
+            None => {
+                c.attrs
+                    .0
+                    .iter()
+                    .map(|(_, vs)| vs.iter().map(|v| v.bytes().len() as u64 + 1).sum::<u64>())
+                    .sum::<u64>()
+                    + 1
+            }
+        })
+        .sum();
+    let per_row = (sample / first.len() as u64).max(8);
+    // A little headroom; capped so a strange first chunk cannot reserve gigabytes.
+    let rows = (bytes / per_row).saturating_mul(11) / 10;
+    Dedup::with_capacity(rows.min(20_000_000) as usize)
 }
 
 /// Mapper threads: as many as there are cores, at most 4.

@@ -215,7 +215,11 @@ pub fn open_pipeline(
     validator: Validator,
 ) -> Result<Pipeline> {
     let src = source::open(spec, opts)?;
-    Ok(Pipeline::new(src, mapping, validator))
+    let bytes = std::fs::metadata(spec)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    Ok(Pipeline::with_size_hint(src, mapping, validator, bytes))
 }
 
 /// The report and rejects files of a run, and the summary.
