@@ -6,14 +6,15 @@
 mod sandbox_support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use roster::sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, SeedUser};
-use sandbox_support::{ADMIN_PW, IMPORTER_PW, Ran, as_importer, config, jsonl, roster, start};
+use sandbox_support::{
+    ADMIN_PW, IMPORTER_PW, Ran, as_importer, config, jsonl, roster, spawn_as_importer, start,
+    wait_for_lines,
+};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
 const USER_PW: &str = "Sekr3t-mm-user-pw";
 
 fn mm(cfg: SandboxConfig) -> Sandbox {
@@ -236,8 +237,9 @@ fn faults_create_nobody_twice_and_resume_completes() {
     sb.set_faults(0.0, 0.0);
     sb.set_latency(20, 0);
     write(d.path(), "v.csv", &users(30, 100));
-    let mut child = Command::new(BIN)
-        .args([
+    let mut child = spawn_as_importer(
+        d.path(),
+        &[
             "import",
             "v.csv",
             "--server",
@@ -246,23 +248,9 @@ fn faults_create_nobody_twice_and_resume_completes() {
             "v.jsonl",
             "--workers",
             "2",
-        ])
-        .current_dir(d.path())
-        .env("ROSTER_USERNAME", "importer")
-        .env("ROSTER_PASSWORD", IMPORTER_PW)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::read_to_string(d.path().join("v.jsonl.journal"))
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
-        < 8
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        ],
+    );
+    wait_for_lines(&d.path().join("v.jsonl.journal"), 8);
     child.kill().unwrap();
     let _ = child.wait();
     assert!(people(&sb).len() < 70);

@@ -5,14 +5,16 @@
 mod sandbox_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use roster::sandbox::{FaultPhase, Sandbox, SandboxConfig};
-use sandbox_support::{ADMIN_PW, IMPORTER_PW, Ran, as_importer, config, jsonl, roster, start};
+use sandbox_support::{
+    ADMIN_PW, IMPORTER_PW, Ran, as_importer, config, jsonl, roster, spawn_as_importer, start,
+    wait_for_lines,
+};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
 /// Passwords of imported users: they must never appear in any output.
 const USER_PW: &str = "Sekr3t-user-pw";
 
@@ -303,8 +305,9 @@ fn sigkill_then_resume_ends_as_an_uninterrupted_run() {
         });
         let d = tmp();
         write(d.path(), "u.csv", &users(30, 1));
-        let mut child = Command::new(BIN)
-            .args([
+        let mut child = spawn_as_importer(
+            d.path(),
+            &[
                 "import",
                 "u.csv",
                 "--server",
@@ -313,26 +316,9 @@ fn sigkill_then_resume_ends_as_an_uninterrupted_run() {
                 "r.jsonl",
                 "--workers",
                 "2",
-            ])
-            .current_dir(d.path())
-            .env("ROSTER_USERNAME", "importer")
-            .env("ROSTER_PASSWORD", IMPORTER_PW)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let journal = d.path().join("r.jsonl.journal");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let done = std::fs::read_to_string(&journal)
-                .map(|s| s.lines().count())
-                .unwrap_or(0);
-            if done >= cut || Instant::now() > deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+            ],
+        );
+        wait_for_lines(&d.path().join("r.jsonl.journal"), cut);
         child.kill().expect("SIGKILL");
         let _ = child.wait();
         let before = server_users(&sb).len();
@@ -658,8 +644,9 @@ fn sigint_finishes_rows_in_flight_and_exits_130() {
     });
     let d = tmp();
     write(d.path(), "u.csv", &users(200, 1));
-    let child = Command::new(BIN)
-        .args([
+    let child = spawn_as_importer(
+        d.path(),
+        &[
             "import",
             "u.csv",
             "--server",
@@ -668,15 +655,8 @@ fn sigint_finishes_rows_in_flight_and_exits_130() {
             "r.jsonl",
             "--workers",
             "2",
-        ])
-        .current_dir(d.path())
-        .env("ROSTER_USERNAME", "importer")
-        .env("ROSTER_PASSWORD", IMPORTER_PW)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+        ],
+    );
     std::thread::sleep(Duration::from_millis(800));
     let pid = child.id().to_string();
     assert!(

@@ -6,15 +6,11 @@
 
 mod sandbox_support;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use roster::sandbox::{SandboxConfig, SeedUser};
 use sandbox_support::*;
 
 #[test]
 fn rocketchat_api_package_against_the_sandbox() {
-    let python = python();
     // 2FA and the rate limiter stay on, as on a real server.
     let sb = start(SandboxConfig {
         seed: Some(3),
@@ -32,24 +28,7 @@ fn rocketchat_api_package_against_the_sandbox() {
         })
         .collect();
     sb.seed_users(&users).expect("seed");
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/rocketchat_client.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg(sb.url())
-        .arg(seeded.to_string())
-        .env("ROSTER_SANDBOX_ADMIN_PASSWORD", ADMIN_PW)
-        .output()
-        .expect("the Python interpreter runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{} failed ({}):\n{stdout}\n{stderr}\n(if rocketchat_API is missing: {VENV_HELP})",
-        script.display(),
-        out.status
-    );
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    run_conformance("rocketchat_client.py", &sb.url(), seeded, "rocketchat_API");
     // The client really went through the sandbox.
     let counters = sb.counters();
     assert!(counters["POST /api/v1/users.update"].requests >= 3);

@@ -6,15 +6,11 @@
 
 mod sandbox_support;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use roster::sandbox::{FlavorKind, SandboxConfig, SeedUser};
 use sandbox_support::*;
 
 #[test]
 fn mattermostdriver_package_against_the_sandbox() {
-    let python = python();
     // The server's defaults: no rate limiter, no open sign-up.
     let sb = start(SandboxConfig {
         flavor: FlavorKind::Mattermost,
@@ -33,24 +29,12 @@ fn mattermostdriver_package_against_the_sandbox() {
         })
         .collect();
     sb.seed_users(&users).expect("seed");
-    let script =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/mattermost_client.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg(sb.url())
-        .arg(seeded.to_string())
-        .env("ROSTER_SANDBOX_ADMIN_PASSWORD", ADMIN_PW)
-        .output()
-        .expect("the Python interpreter runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{} failed ({}):\n{stdout}\n{stderr}\n(if mattermostdriver is missing: {VENV_HELP})",
-        script.display(),
-        out.status
+    run_conformance(
+        "mattermost_client.py",
+        &sb.url(),
+        seeded,
+        "mattermostdriver",
     );
-    assert!(stdout.contains("all checks passed"), "{stdout}");
     // The client really went through the sandbox.
     let counters = sb.counters();
     assert!(counters["GET /api/v4/users"].requests >= 5);

@@ -17,11 +17,11 @@ use anyhow::{Context, Result};
 
 use super::import::{RunArgs, ServerArgs, connect};
 use super::shared;
-use super::sync::{open_dump, record_applied};
+use super::sync::{Applied, apply_works};
 use crate::cli::common::ReportArgs;
 use crate::cli::{ExitError, exit};
 use crate::config::JobConfig;
-use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode, Work};
+use crate::exec::{Engine, EngineOptions, Mode, Work};
 use crate::model::{Field, Intent, Origin, RawText, User};
 use crate::pipeline::{Checked, Outcome};
 use crate::plan::sync::{Plan, PlanItem, field_value};
@@ -183,27 +183,17 @@ pub fn run(mut args: Args) -> Result<i32> {
             },
         },
     ));
-    let mut outs = shared::Outputs::without_source(&args.reports)?;
-    let mut dump = open_dump(args.run.dump.as_ref())?;
-    let mut results = std::collections::HashMap::new();
-    let mut sink_error = None;
-    let workers = args.run.workers.unwrap_or(4);
-    let end = Executor::new(engine, workers, 1).run(works.into_iter().map(Ok), |f: Finished| {
-        if sink_error.is_none()
-            && let Err(e) =
-                record_applied(&f, &mut outs, &mut dump, &mut results, by, target.as_ref())
-        {
-            sink_error = Some(e);
-        }
-    });
-    if let Some(e) = sink_error {
-        return Err(e);
-    }
-    if let Some(d) = dump {
-        d.finish().context("cannot write the dump")?;
-    }
-    let mut summary = outs.finish()?;
-    shared::add_counters(&mut summary, &connected.http);
+    let Applied {
+        mut summary, end, ..
+    } = apply_works(
+        &connected,
+        engine,
+        works.into_iter(),
+        args.run.workers.unwrap_or(4),
+        shared::Outputs::without_source(&args.reports)?,
+        args.run.dump.as_ref(),
+        args.reports.quiet,
+    )?;
     summary.set_elapsed(started.elapsed());
     if let Some(f) = &end.fatal {
         summary.stopped = Some(f.clone());

@@ -23,12 +23,12 @@ use super::shared;
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
 use crate::cli::{ExitError, exit};
 use crate::config::JobConfig;
-use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode};
+use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode, RunEnd, Work};
 use crate::model::User;
 use crate::output::{self, UserWriter, WriterOptions};
 use crate::plan::state::{Header, State};
 use crate::plan::sync::{Plan, Planner, Scope, Snapshot, SyncOptions, Threshold};
-use crate::report::{Action, Status};
+use crate::report::{Action, Status, Summary};
 use crate::target::MatchKey;
 
 /// Options shared by `plan` and `sync`.
@@ -368,39 +368,20 @@ pub fn run(args: Args) -> Result<i32> {
             create: super::import::create_options(&args.run, &job),
         },
     ));
-    let mut dump = open_dump(args.run.dump.as_ref())?;
     let workers = args.run.workers.or(job.import.workers).unwrap_or(4);
-    let mut results: HashMap<String, Option<User>> = HashMap::new();
-    let mut sink_error = None;
-    let pb = shared::progress(args.reports.quiet, "changes applied");
-    let end = Executor::new(engine.clone(), workers, 1).run(
-        pending.into_iter().map(|p| Ok(p.work)),
-        |f: Finished| {
-            if sink_error.is_some() {
-                return;
-            }
-            pb.inc(1);
-            if let Err(e) = record_applied(
-                &f,
-                &mut outs,
-                &mut dump,
-                &mut results,
-                match_key,
-                connected.target.as_ref(),
-            ) {
-                sink_error = Some(e);
-            }
-        },
-    );
-    pb.finish_and_clear();
-    if let Some(e) = sink_error {
-        return Err(e);
-    }
-    if let Some(d) = dump {
-        d.finish().context("cannot write the dump")?;
-    }
-    let mut summary = outs.finish()?;
-    shared::add_counters(&mut summary, &connected.http);
+    let Applied {
+        mut summary,
+        end,
+        mut results,
+    } = apply_works(
+        &connected,
+        engine,
+        pending.into_iter().map(|p| p.work),
+        workers,
+        outs,
+        args.run.dump.as_ref(),
+        args.reports.quiet,
+    )?;
     summary.set_elapsed(started.elapsed());
     if let Some(f) = &end.fatal {
         summary.stopped = Some(f.clone());
@@ -440,6 +421,61 @@ pub fn run(args: Args) -> Result<i32> {
     }
     shared::print_summary(&summary, &args.reports)?;
     Ok(shared::rows_exit_code(&summary))
+}
+
+/// What applying a plan's rows left: the summary, how the run ended, and each
+/// touched user as the server now holds it (None once deactivated), by match key.
+pub struct Applied {
+    pub summary: Summary,
+    pub end: RunEnd,
+    pub results: HashMap<String, Option<User>>,
+}
+
+/// Runs planned rows through the executor, writing the report, rejects and dump.
+pub fn apply_works(
+    connected: &Connected,
+    engine: Arc<Engine>,
+    works: impl Iterator<Item = Work>,
+    workers: usize,
+    mut outs: shared::Outputs,
+    dump_path: Option<&PathBuf>,
+    quiet: bool,
+) -> Result<Applied> {
+    let match_key = engine.options().match_key;
+    let mut dump = open_dump(dump_path)?;
+    let mut results = HashMap::new();
+    let mut sink_error = None;
+    let pb = shared::progress(quiet, "changes applied");
+    let end = Executor::new(engine, workers, 1).run(works.map(Ok), |f: Finished| {
+        if sink_error.is_some() {
+            return;
+        }
+        pb.inc(1);
+        if let Err(e) = record_applied(
+            &f,
+            &mut outs,
+            &mut dump,
+            &mut results,
+            match_key,
+            connected.target.as_ref(),
+        ) {
+            sink_error = Some(e);
+        }
+    });
+    pb.finish_and_clear();
+    if let Some(e) = sink_error {
+        return Err(e);
+    }
+    if let Some(d) = dump {
+        d.finish().context("cannot write the dump")?;
+    }
+    let mut summary = outs.finish()?;
+    shared::add_counters(&mut summary, &connected.http);
+    Ok(Applied {
+        summary,
+        end,
+        results,
+    })
 }
 
 pub fn open_dump(path: Option<&PathBuf>) -> Result<Option<Box<dyn UserWriter>>> {

@@ -198,6 +198,31 @@ pub fn python() -> PathBuf {
     p
 }
 
+/// Runs tests/conformance/SCRIPT against a sandbox (the URL and the number of seeded
+/// users as arguments) and checks it reports success; returns its stdout.
+pub fn run_conformance(script: &str, url: &str, seeded: usize, package: &str) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/conformance")
+        .join(script);
+    let out = Command::new(python())
+        .arg(&script)
+        .arg(url)
+        .arg(seeded.to_string())
+        .env("ROSTER_SANDBOX_ADMIN_PASSWORD", ADMIN_PW)
+        .output()
+        .expect("the Python interpreter runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n{stdout}\n{stderr}\n(if {package} is missing: {VENV_HELP})",
+        script.display(),
+        out.status
+    );
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    stdout
+}
+
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 /// Runs the roster binary in `dir` with only the given ROSTER_* credentials set.
@@ -217,6 +242,36 @@ pub fn roster(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         c.env(k, v);
     }
     c.output().expect("roster runs")
+}
+
+/// Starts the roster binary in `dir` in the background, as the seeded `importer`;
+/// stdout is discarded, stderr is kept to read after the run.
+pub fn spawn_as_importer(dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("ROSTER_TOKEN")
+        .env_remove("ROSTER_USER_ID")
+        .env("ROSTER_USERNAME", "importer")
+        .env("ROSTER_PASSWORD", IMPORTER_PW)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn roster")
+}
+
+/// Waits (up to 30 s) until `path` has at least `n` lines: a journal filling up.
+pub fn wait_for_lines(path: &Path, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(path)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+        < n
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The seeded `importer`'s credentials.
