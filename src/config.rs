@@ -35,6 +35,7 @@ pub struct JobConfig {
     pub server: ServerConfig,
     pub import: ImportConfig,
     pub sync: SyncConfig,
+    pub safety: SafetyConfig,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -99,6 +100,17 @@ pub struct SyncConfig {
     pub scope: Option<String>,
     pub state: Option<PathBuf>,
     pub reactivate: Option<bool>,
+}
+
+/// Explicit opt-ins to write accounts roster otherwise never touches.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SafetyConfig {
+    /// Usernames or emails that import, sync and apply may update or deactivate although
+    /// they are admins, bots, the account roster runs as, or protected.
+    pub write_privileged: Option<Vec<String>>,
+    /// Allow removing the admin role (Rocket.Chat `admin`, Mattermost `system_admin`).
+    pub demote_admins: Option<bool>,
 }
 
 impl JobConfig {

@@ -251,21 +251,25 @@ fn deactivation_guards_refuse_with_exit_4_and_write_nothing() {
     assert_eq!(writes(&sb), before, "nothing written");
     let report = std::fs::read_to_string(d.path().join("r.csv")).unwrap();
     assert!(report.contains("refused:"), "{report}");
-    // --check reports the drift (exit 3) without writing.
-    let o = roster(
-        d.path(),
-        &[
-            "sync",
-            "hr.csv",
-            "--server",
-            &url,
-            "--state",
-            "state.jsonl",
-            "--deactivate-missing",
-            "--check",
-        ],
-    );
-    assert_eq!(o.code(), 3, "{}", o.stderr());
+    // --check and --dry-run say what sync would (refused: exit 4) without writing.
+    for flag in ["--check", "--dry-run"] {
+        let o = roster(
+            d.path(),
+            &[
+                "sync",
+                "hr.csv",
+                "--server",
+                &url,
+                "--state",
+                "state.jsonl",
+                "--deactivate-missing",
+                flag,
+            ],
+        );
+        assert_eq!(o.code(), 4, "{flag}: {}", o.stderr());
+        assert!(o.stderr().contains("REFUSED"), "{}", o.stderr());
+    }
+    assert_eq!(writes(&sb), before, "nothing written");
     // An explicit threshold lets it through.
     let o = roster(
         d.path(),

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::exec::pacer::Rate;
 use crate::source::{Encoding, Format};
 use crate::validate::Profile;
 
@@ -112,6 +113,50 @@ pub struct TlsArgs {
     /// Do not verify TLS certificates. Dangerous; never the default.
     #[arg(long)]
     pub insecure: bool,
+}
+
+/// Workers and pacing (import, sync, apply).
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Execution")]
+pub struct ExecArgs {
+    /// Parallel workers (default 4).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Client-side cap per server rate-limit bucket, e.g. 20/2s, 10/min.
+    #[arg(long, value_name = "CALLS/PERIOD")]
+    pub rate: Option<Rate>,
+    /// Attempts for a request that hits 5xx, a timeout or a dropped connection (default 5).
+    #[arg(long)]
+    pub max_attempts: Option<u32>,
+}
+
+/// How new users are created (import, plan, sync, apply).
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "New users")]
+pub struct CreateArgs {
+    /// Let the server set a random password for new users (they must change it).
+    #[arg(long)]
+    pub random_password: bool,
+    /// Rocket.Chat: add new users to the default channels (server default: yes).
+    #[arg(long, value_name = "BOOL")]
+    pub join_default_channels: Option<bool>,
+    /// Send the welcome email to new users.
+    #[arg(long, value_name = "BOOL")]
+    pub send_welcome_email: Option<bool>,
+    /// Mattermost: create accounts that log in through ldap or saml (auth_data = external_id or username).
+    #[arg(long, value_name = "SERVICE")]
+    pub auth_service: Option<String>,
+}
+
+/// Accounts never written.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Safety")]
+pub struct GuardArgs {
+    /// Never update or deactivate these users (usernames or emails, comma-separated;
+    /// adds to [sync] protect). Admins, bots and the account roster runs as are always
+    /// protected unless the job file names them in [safety] write_privileged.
+    #[arg(long, value_delimiter = ',', value_name = "USER,...")]
+    pub protect: Vec<String>,
 }
 
 /// `--scope` values: an LDAP search scope, and sync management scopes.

@@ -15,20 +15,23 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::import::{RunArgs, ServerArgs, connect};
-use super::shared;
+use super::import::{ServerArgs, connect};
+use super::shared::{self, ExecSettings};
 use super::sync::{Applied, apply_works};
 use crate::cli::common::ReportArgs;
+use crate::cli::common::{CreateArgs, ExecArgs, GuardArgs};
 use crate::cli::{ExitError, exit};
 use crate::config::JobConfig;
 use crate::exec::{Engine, EngineOptions, Mode, Work};
 use crate::model::{Field, Intent, Origin, RawText, User};
 use crate::pipeline::{Checked, Outcome};
 use crate::plan::sync::{Plan, PlanItem, field_value};
-use crate::target::{CallStats, CreateOptions};
+use crate::target::{CallStats, MatchKey};
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Credentials: as for `roster import`.")]
+#[command(after_help = "Credentials: as for `roster import`.
+
+A partly applied plan is not resumed: make a new plan, which holds only what is still different.")]
 pub struct Args {
     /// The plan file written by `roster plan -o`.
     pub plan: PathBuf,
@@ -37,8 +40,29 @@ pub struct Args {
     /// Apply a plan that a guard refused when it was made.
     #[arg(long)]
     pub force: bool,
+    /// Check the plan against the server and report what would be done; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The users as the server now holds them after the apply (with ids), mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub exec: ExecArgs,
+    /// New users: given options override those the plan was made with.
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Adds to the users the plan protects.
+    #[command(flatten)]
+    pub guard: GuardArgs,
+    /// Deprecated, no effect: the plan decides what is done.
+    #[arg(long, hide = true)]
+    pub resume: bool,
+    /// Deprecated, no effect: the plan decides what is done.
+    #[arg(long, hide = true, value_enum)]
+    pub mode: Option<Mode>,
+    /// Deprecated: the plan's match key is used; a different one is refused.
+    #[arg(long = "match", hide = true, value_enum)]
+    pub match_key: Option<MatchKey>,
     #[command(flatten)]
     pub reports: ReportArgs,
 }
@@ -46,10 +70,30 @@ pub struct Args {
 pub fn run(mut args: Args) -> Result<i32> {
     crate::interrupt::install();
     let started = shared::started();
+    for (given, flag) in [(args.resume, "--resume"), (args.mode.is_some(), "--mode")] {
+        if given {
+            eprintln!(
+                "roster: warning: {flag} has no effect on apply and will be removed: the plan decides what is done"
+            );
+        }
+    }
     let text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("cannot read {}", args.plan.display()))?;
     let plan: Plan = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a roster plan", args.plan.display()))?;
+    if let Some(m) = args.match_key
+        && m != plan.match_key
+    {
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!(
+                "--match {}: the plan was made matching by {}; make a new plan to match otherwise",
+                m.name(),
+                plan.match_key.name()
+            ),
+        )
+        .into());
+    }
     let given = args
         .server
         .server
@@ -76,10 +120,14 @@ pub fn run(mut args: Args) -> Result<i32> {
         )
         .into());
     }
+    if let Some(why) = &plan.deactivations_refused {
+        eprintln!("roster: warning: the plan holds no deactivations of missing users: {why}");
+    }
     args.server.server = Some(given);
     args.server.flavor = Some(plan.flavor);
     let job = JobConfig::default();
-    let connected = connect(&args.server, &args.run, &job)?;
+    let exec = ExecSettings::resolve(&args.exec, &job)?;
+    let connected = connect(&args.server, &exec, &job)?;
     let target = connected.target.clone();
 
     // Check every touched user against the plan before the first write.
@@ -94,14 +142,32 @@ pub fn run(mut args: Args) -> Result<i32> {
         }
     };
     for i in &plan.creates {
-        let now = target
-            .lookup(by, &key_of(i), &mut stats)
-            .map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
-        if now.is_some() {
-            changed.push(format!("{}: now exists on the server", i.username));
-            continue;
+        // Neither its username nor its email may have been taken meanwhile: a create
+        // that finds "already in use" would otherwise update someone else.
+        let mut taken = false;
+        for (k, v) in [
+            (MatchKey::Username, &i.username),
+            (MatchKey::Email, &i.email),
+        ] {
+            if v.trim().is_empty() {
+                continue;
+            }
+            let now = target
+                .lookup(k, &v.to_lowercase(), &mut stats)
+                .map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
+            if now.is_some() {
+                changed.push(format!(
+                    "{}: its {} {v:?} now exists on the server",
+                    i.username,
+                    k.name()
+                ));
+                taken = true;
+                break;
+            }
         }
-        works.push(work(i, i.user.clone(), Intent::Upsert, Some(None)));
+        if !taken {
+            works.push(work(i, i.user.clone(), Intent::Upsert, Some(None)));
+        }
     }
     for (i, deactivation) in plan
         .updates
@@ -118,16 +184,29 @@ pub fn run(mut args: Args) -> Result<i32> {
         };
         let cur_n = target.normalize(&cur);
         let mut ok = true;
+        if let (Some(planned), Some(now)) = (&i.id, &cur.id)
+            && planned != now
+        {
+            changed.push(format!(
+                "{}: is now another account (id {now}, the plan had {planned})",
+                i.username
+            ));
+            ok = false;
+        }
         for c in &i.changes {
-            if let Some(f) = Field::parse(&c.field)
-                && field_value(&cur_n, &f).trim() != c.old.trim()
-            {
+            let Some(f) = Field::parse(&c.field) else {
                 changed.push(format!(
-                    "{}: {} is now {:?}, the plan expected {:?}",
-                    i.username,
-                    c.field,
-                    field_value(&cur_n, &f),
-                    c.old
+                    "{}: unknown field {:?} in the plan",
+                    i.username, c.field
+                ));
+                ok = false;
+                continue;
+            };
+            let now = field_value(&cur_n, &f);
+            if now.trim() != c.old.trim() {
+                changed.push(format!(
+                    "{}: {} is now {now:?}, the plan expected {:?}",
+                    i.username, c.field, c.old
                 ));
                 ok = false;
             }
@@ -167,20 +246,26 @@ pub fn run(mut args: Args) -> Result<i32> {
         return Err(ExitError::new(exit::GUARD, msg).into());
     }
 
+    let mut create = plan.create.clone();
+    let c = &args.create;
+    create.random_password |= c.random_password;
+    create.join_default_channels = c.join_default_channels.or(create.join_default_channels);
+    create.send_welcome_email = c.send_welcome_email.or(create.send_welcome_email);
+    create.auth_service = c.auth_service.clone().or(create.auth_service);
+    // Plans hold no passwords: new users get a random one unless a directory logs them in.
+    create.random_password |= create.auth_service.is_none();
+    let mut guard = plan.guard.clone();
+    guard.protect.extend(args.guard.protect.iter().cloned());
     let engine = Arc::new(Engine::new(
         target.clone(),
         EngineOptions {
             mode: Mode::Upsert,
             match_key: by,
-            dry_run: false,
+            dry_run: args.dry_run,
             reactivate: true,
-            max_attempts: args.run.max_attempts.unwrap_or(5),
-            create: CreateOptions {
-                random_password: args.run.auth_service.is_none(),
-                join_default_channels: args.run.join_default_channels,
-                send_welcome_email: args.run.send_welcome_email,
-                auth_service: args.run.auth_service.clone(),
-            },
+            max_attempts: exec.max_attempts,
+            create,
+            guard,
         },
     ));
     let Applied {
@@ -189,9 +274,9 @@ pub fn run(mut args: Args) -> Result<i32> {
         &connected,
         engine,
         works.into_iter(),
-        args.run.workers.unwrap_or(4),
+        exec.workers,
         shared::Outputs::without_source(&args.reports)?,
-        args.run.dump.as_ref(),
+        args.dump.as_ref(),
         args.reports.quiet,
     )?;
     summary.set_elapsed(started.elapsed());

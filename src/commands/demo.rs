@@ -79,15 +79,15 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let run = RunArgs {
         dump: Some(args.dir.join("dump.jsonl")),
-        workers: Some(4),
         ..RunArgs::default()
     };
     let job = JobConfig::default();
+    let exec = shared::ExecSettings::default();
     let creds = Credentials::Login {
         username: "importer".into(),
         password: importer_password,
     };
-    let connected = connect_with(&server, &run, &job, &|_| Ok(creds.clone()))?;
+    let connected = connect_with(&server, &exec, &job, &|_| Ok(creds.clone()))?;
     let profile = super::import::profile_of(args.flavor);
     let mapping_args = MappingArgs::default();
     let validator = shared::validator(&mapping_args, &job, profile);

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 
-use super::import::{RunArgs, ServerArgs, connect};
+use super::import::{ServerArgs, connect};
 use super::shared;
 use crate::cli::common::MappingArgs;
 use crate::cli::{ExitError, exit};
@@ -62,7 +62,7 @@ pub fn run(args: Args) -> Result<i32> {
         ..MappingArgs::default()
     })?;
     let format = shared::output_format(&args.output, args.to)?;
-    let connected = connect(&args.server, &RunArgs::default(), &job)?;
+    let connected = connect(&args.server, &super::shared::ExecSettings::default(), &job)?;
     let mut writer = output::create(
         &args.output,
         format,

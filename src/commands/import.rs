@@ -17,19 +17,21 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::shared;
-use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
+use super::shared::{self, ExecSettings};
+use crate::cli::common::{
+    CreateArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs, TlsArgs,
+};
 use crate::cli::{ExitError, exit};
 use crate::config::JobConfig;
 use crate::exec::journal::{self, Journal};
-use crate::exec::pacer::{Model, Pacer, Rate};
+use crate::exec::pacer::{Model, Pacer};
 use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode};
 use crate::output::{self, UserWriter, WriterOptions};
 use crate::pipeline::{Outcome, Pipeline};
 use crate::report::Status;
 use crate::target::auth::{self, Credentials};
 use crate::target::http::{self, Http, HttpOptions};
-use crate::target::{CreateOptions, Flavor, MatchKey, Target, mattermost, rocketchat};
+use crate::target::{Flavor, MatchKey, Target, mattermost, rocketchat};
 use crate::validate::Profile;
 
 const ENV_HELP: &str = "\
@@ -91,15 +93,6 @@ pub struct RunArgs {
     /// Match input users with server users by username or email.
     #[arg(long = "match", value_enum)]
     pub match_key: Option<MatchKey>,
-    /// Parallel workers (default 4).
-    #[arg(long)]
-    pub workers: Option<usize>,
-    /// Client-side cap per server rate-limit bucket, e.g. 20/2s, 10/min.
-    #[arg(long, value_name = "CALLS/PERIOD")]
-    pub rate: Option<Rate>,
-    /// Attempts for a request that hits 5xx, a timeout or a dropped connection (default 5).
-    #[arg(long)]
-    pub max_attempts: Option<u32>,
     /// The users as the server now holds them (with ids): .jsonl, .csv or .ldif, mode 0600.
     #[arg(long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
@@ -109,18 +102,12 @@ pub struct RunArgs {
     /// Only read: report what would be created, updated or deactivated.
     #[arg(long)]
     pub dry_run: bool,
-    /// Let the server set a random password for new users (they must change it).
-    #[arg(long)]
-    pub random_password: bool,
-    /// Rocket.Chat: add new users to the default channels (server default: yes).
-    #[arg(long, value_name = "BOOL")]
-    pub join_default_channels: Option<bool>,
-    /// Send the welcome email to new users.
-    #[arg(long, value_name = "BOOL")]
-    pub send_welcome_email: Option<bool>,
-    /// Mattermost: create accounts that log in through ldap or saml (auth_data = external_id or username).
-    #[arg(long, value_name = "SERVICE")]
-    pub auth_service: Option<String>,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    #[command(flatten)]
+    pub create: CreateArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
 }
 
 pub fn run(args: Args) -> Result<i32> {
@@ -129,7 +116,8 @@ pub fn run(args: Args) -> Result<i32> {
     let job = shared::load_job(&args.mapping)?;
     // Fail on a missing SOURCE before connecting; credentials are checked before reading.
     shared::source_spec(args.source.as_deref(), &job)?;
-    let connected = connect(&args.server, &args.run, &job)?;
+    let exec = shared::ExecSettings::resolve(&args.run.exec, &job)?;
+    let connected = connect(&args.server, &exec, &job)?;
     let profile = profile_of(connected.target.flavor());
     let input = shared::Input::open(
         job,
@@ -160,21 +148,6 @@ pub fn profile_of(flavor: Flavor) -> Profile {
     }
 }
 
-/// Create options from flags over the job file.
-pub fn create_options(run: &RunArgs, job: &JobConfig) -> CreateOptions {
-    CreateOptions {
-        random_password: run.random_password || job.import.random_password.unwrap_or(false),
-        join_default_channels: run
-            .join_default_channels
-            .or(job.import.join_default_channels),
-        send_welcome_email: run.send_welcome_email.or(job.import.send_welcome_email),
-        auth_service: run
-            .auth_service
-            .clone()
-            .or_else(|| job.import.auth_service.clone()),
-    }
-}
-
 /// A target ready for work, with what the run needs of it.
 pub struct Connected {
     pub target: Arc<dyn Target>,
@@ -184,14 +157,14 @@ pub struct Connected {
 
 /// Builds the client, detects the flavor, authenticates and checks the credentials,
 /// before any row is read: a bad token fails at once, with exit code 2.
-pub fn connect(server: &ServerArgs, run: &RunArgs, job: &JobConfig) -> Result<Connected> {
+pub fn connect(server: &ServerArgs, exec: &ExecSettings, job: &JobConfig) -> Result<Connected> {
     let creds_for = |flavor| auth::from_env(flavor, server.password_file.as_deref());
-    connect_with(server, run, job, &creds_for)
+    connect_with(server, exec, job, &creds_for)
 }
 
 pub fn connect_with(
     server: &ServerArgs,
-    run: &RunArgs,
+    exec: &ExecSettings,
     job: &JobConfig,
     creds_for: &dyn Fn(Flavor) -> Result<Credentials, auth::AuthError>,
 ) -> Result<Connected> {
@@ -214,7 +187,6 @@ pub fn connect_with(
             "roster: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read the credentials"
         );
     }
-    let workers = run.workers.or(job.import.workers).unwrap_or(4);
     let hopts = HttpOptions {
         ca_file: server
             .tls
@@ -222,8 +194,8 @@ pub fn connect_with(
             .clone()
             .or_else(|| job.server.ca_file.clone()),
         insecure: server.tls.insecure,
-        max_attempts: run.max_attempts.or(job.import.max_attempts).unwrap_or(5),
-        pool: workers,
+        max_attempts: exec.max_attempts,
+        pool: exec.workers,
         ..HttpOptions::default()
     };
     let client = http::client(&hopts)?;
@@ -231,20 +203,12 @@ pub fn connect_with(
         Some(f) => f,
         None => detect(&client, &url)?,
     };
-    let rate = match (&run.rate, &job.import.rate) {
-        (Some(r), _) => Some(*r),
-        (None, Some(s)) => Some(
-            s.parse::<Rate>()
-                .map_err(|e| anyhow::anyhow!("job file [import] rate: {e}"))?,
-        ),
-        (None, None) => None,
-    };
     let creds = creds_for(flavor).map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
     let (model, parser): (Model, http::RateParser) = match flavor {
         Flavor::Rocketchat => (Model::FixedWindow, rocketchat::parse_rate),
         Flavor::Mattermost => (Model::Gcra, mattermost::parse_rate),
     };
-    let pacer = Arc::new(Pacer::new(model, rate));
+    let pacer = Arc::new(Pacer::new(model, exec.rate));
     let h = Http::new(&url, client, pacer.clone(), parser, hopts.max_attempts)?;
     let counters = h.counters.clone();
     let target: Arc<dyn Target> = match flavor {
@@ -321,7 +285,8 @@ pub fn execute(r: ImportRun) -> Result<i32> {
             "--resume needs the --report of the interrupted run (its journal is REPORT.journal)"
         );
     }
-    let workers = run.workers.or(job.import.workers).unwrap_or(4);
+    let exec = shared::ExecSettings::resolve(&run.exec, &job)?;
+    let workers = exec.workers;
     let match_key = run.match_key.or(job.import.match_key).unwrap_or_default();
     let mode = run.mode.or(job.import.mode).unwrap_or_default();
     let engine = Arc::new(Engine::new(
@@ -331,8 +296,9 @@ pub fn execute(r: ImportRun) -> Result<i32> {
             match_key,
             dry_run: run.dry_run,
             reactivate: true,
-            max_attempts: run.max_attempts.or(job.import.max_attempts).unwrap_or(5),
-            create: create_options(&run, &job),
+            max_attempts: exec.max_attempts,
+            create: shared::create_options(&run.create, &job),
+            guard: shared::write_guard(&run.guard, &job),
         },
     ));
 

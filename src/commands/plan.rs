@@ -3,6 +3,7 @@
 //! ```text
 //! roster plan SOURCE --server URL [--deactivate-missing] [-o plan.json] [--state FILE]
 //!             [--max-deactivate N|P%] [--protect USER,...] [--scope EXPR] [--reactivate]
+//!             [--match K] [--mode M] [--random-password] [--auth-service S]
 //! ```
 //! Reads one snapshot of the server and the source, and prints the creates, the updates
 //! with each changed field (old → new), the deactivations and the unchanged count.
@@ -13,9 +14,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::import::{RunArgs, ServerArgs};
-use super::shared;
+use super::import::ServerArgs;
+use super::shared::{self, ExecSettings};
 use super::sync::{PlanInputs, SyncArgs, build_plan, render_plan};
+use crate::cli::common::ExecArgs;
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
 use crate::cli::exit;
 
@@ -32,9 +34,6 @@ pub struct Args {
     pub server: ServerArgs,
     #[command(flatten)]
     pub sync: SyncArgs,
-    /// Match input users with server users by username or email.
-    #[arg(long = "match", value_enum)]
-    pub match_key: Option<crate::target::MatchKey>,
     /// Save the plan as JSON (for `roster apply`).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -49,15 +48,13 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     let job = shared::load_job(&args.mapping)?;
-    let run = RunArgs {
-        match_key: args.match_key,
-        ..RunArgs::default()
-    };
+    // Planning only reads; the job file's workers and rate still pace those reads.
+    let exec = ExecSettings::resolve(&ExecArgs::default(), &job)?;
     let mut planned = build_plan(PlanInputs {
         source: args.source.as_deref(),
         server: &args.server,
         sync: &args.sync,
-        run: &run,
+        exec: &exec,
         input: &args.input,
         mapping: &args.mapping,
         reports: &args.reports,
@@ -87,7 +84,7 @@ pub fn run(args: Args) -> Result<i32> {
         print!("{}", render_plan(plan));
     }
     planned.outs.finish()?;
-    Ok(if plan.refused.is_some() {
+    Ok(if plan.refusal().is_some() {
         exit::GUARD
     } else {
         exit::OK

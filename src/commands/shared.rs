@@ -9,14 +9,93 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
+use crate::cli::common::{
+    CreateArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs, TlsArgs,
+};
 use crate::config::JobConfig;
+use crate::exec::engine::WriteGuard;
+use crate::exec::pacer::Rate;
 use crate::mapping::Mapping;
 use crate::pipeline::{Checked, Pipeline};
 use crate::report::rejects::RejectedRow;
 use crate::report::{RejectsWriter, ReportEntry, ReportWriter, Status, Summary};
 use crate::source::{self, CsvDialect, Format, SourceOptions};
+use crate::target::CreateOptions;
 use crate::validate::{Profile, ValidateOptions, Validator};
+
+/// Parallel workers when neither `--workers` nor `[import] workers` says.
+pub const DEFAULT_WORKERS: usize = 4;
+/// Attempts of a retried request when neither `--max-attempts` nor the job file says.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// Workers and pacing, flags over the job file's `[import]` table.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecSettings {
+    pub workers: usize,
+    pub rate: Option<Rate>,
+    pub max_attempts: u32,
+}
+
+impl Default for ExecSettings {
+    fn default() -> Self {
+        ExecSettings {
+            workers: DEFAULT_WORKERS,
+            rate: None,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+impl ExecSettings {
+    pub fn resolve(a: &ExecArgs, job: &JobConfig) -> Result<ExecSettings> {
+        let rate = match (&a.rate, &job.import.rate) {
+            (Some(r), _) => Some(*r),
+            (None, Some(s)) => Some(
+                s.parse::<Rate>()
+                    .map_err(|e| anyhow::anyhow!("job file [import] rate: {e}"))?,
+            ),
+            (None, None) => None,
+        };
+        Ok(ExecSettings {
+            workers: a
+                .workers
+                .or(job.import.workers)
+                .unwrap_or(DEFAULT_WORKERS)
+                .max(1),
+            rate,
+            max_attempts: a
+                .max_attempts
+                .or(job.import.max_attempts)
+                .unwrap_or(DEFAULT_MAX_ATTEMPTS)
+                .max(1),
+        })
+    }
+}
+
+/// Create options from flags over the job file.
+pub fn create_options(a: &CreateArgs, job: &JobConfig) -> CreateOptions {
+    CreateOptions {
+        random_password: a.random_password || job.import.random_password.unwrap_or(false),
+        join_default_channels: a.join_default_channels.or(job.import.join_default_channels),
+        send_welcome_email: a.send_welcome_email.or(job.import.send_welcome_email),
+        auth_service: a
+            .auth_service
+            .clone()
+            .or_else(|| job.import.auth_service.clone()),
+    }
+}
+
+/// The accounts never written: `--protect` and `[sync] protect` together, less what
+/// the job file's `[safety]` table explicitly allows.
+pub fn write_guard(a: &GuardArgs, job: &JobConfig) -> WriteGuard {
+    let mut protect = a.protect.clone();
+    protect.extend(job.sync.protect.clone().unwrap_or_default());
+    WriteGuard {
+        protect,
+        allowed: job.safety.write_privileged.clone().unwrap_or_default(),
+        demote_admins: job.safety.demote_admins.unwrap_or(false),
+    }
+}
 
 /// The SOURCE argument, or `[source] path` of the job file.
 pub fn source_spec(arg: Option<&str>, job: &JobConfig) -> Result<String> {

@@ -18,9 +18,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::import::{Connected, RunArgs, ServerArgs, connect};
-use super::shared;
-use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
+use super::import::{Connected, ServerArgs, connect};
+use super::shared::{self, ExecSettings};
+use crate::cli::common::{CreateArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs};
 use crate::cli::{ExitError, exit};
 use crate::config::JobConfig;
 use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode, RunEnd, Work};
@@ -31,7 +31,7 @@ use crate::plan::sync::{Plan, Planner, Scope, Snapshot, SyncOptions, Threshold};
 use crate::report::{Action, Status, Summary};
 use crate::target::MatchKey;
 
-/// Options shared by `plan` and `sync`.
+/// Options shared by `plan` and `sync`: everything that changes what a sync decides.
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Sync")]
 pub struct SyncArgs {
@@ -42,7 +42,8 @@ pub struct SyncArgs {
     /// Default: 5 % of managed users or 50, whichever is smaller.
     #[arg(long, value_name = "N|P%")]
     pub max_deactivate: Option<Threshold>,
-    /// Override the deactivation threshold and the source-shrink guard, for this run.
+    /// Override the deactivation threshold, the source-shrink guard and the
+    /// rejected-rows guard, for this run.
     #[arg(long)]
     pub force: bool,
     /// Ledger of managed users and the source size, read before and written after a sync
@@ -52,13 +53,23 @@ pub struct SyncArgs {
     /// Reactivate users an administrator deactivated though the source lists them active.
     #[arg(long)]
     pub reactivate: bool,
-    /// Never deactivate these users (usernames or emails, comma-separated).
-    #[arg(long, value_delimiter = ',', value_name = "USER,...")]
-    pub protect: Vec<String>,
+    /// Match input users with server users by username or email.
+    #[arg(long = "match", value_enum)]
+    pub match_key: Option<MatchKey>,
+    /// upsert (default): create and update; create: only create missing users;
+    /// update: never create. Deactivations follow --deactivate-missing either way.
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    #[command(flatten)]
+    pub create: CreateArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
 }
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Credentials: as for `roster import`.
+
+A sync needs no --resume: run it again and it does only what is still different.
 
 Examples:
   roster sync 'ldap://dc1/ou=people,dc=corp?uid,mail,cn' --server https://chat.example.org \\
@@ -74,8 +85,18 @@ pub struct Args {
     /// Plan only: exit 3 when changes are pending, 0 when the server is in sync.
     #[arg(long)]
     pub check: bool,
+    /// Write nothing: the same as --check (print the plan, report what would be done,
+    /// exit 3 when changes are pending).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The users as the server now holds them after the sync (with ids), mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
+    /// Deprecated, no effect (a sync always resumes: it does only what is still different).
+    #[arg(long, hide = true)]
+    pub resume: bool,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub exec: ExecArgs,
     #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
@@ -103,7 +124,7 @@ pub struct PlanInputs<'a> {
     pub source: Option<&'a str>,
     pub server: &'a ServerArgs,
     pub sync: &'a SyncArgs,
-    pub run: &'a RunArgs,
+    pub exec: &'a ExecSettings,
     pub input: &'a InputArgs,
     pub mapping: &'a MappingArgs,
     pub reports: &'a ReportArgs,
@@ -116,17 +137,17 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         source,
         server,
         sync,
-        run,
+        exec,
         input,
         mapping,
         reports,
         job,
     } = i;
     let spec = shared::source_spec(source, job)?;
-    let connected = connect(server, run, job)?;
+    let connected = connect(server, exec, job)?;
     let target = connected.target.clone();
     let profile = super::import::profile_of(target.flavor());
-    let match_key = run.match_key.or(job.import.match_key).unwrap_or_default();
+    let match_key = sync.match_key.or(job.import.match_key).unwrap_or_default();
     let state_path = sync.state.clone().or_else(|| job.sync.state.clone());
     // --scope carries both the LDAP search scope and the management scopes.
     let sync_scopes = crate::cli::common::split_scopes(&input.ldap.scope)
@@ -148,11 +169,6 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
             (None, None) => Threshold::Default,
         },
         force: sync.force,
-        protect: if sync.protect.is_empty() {
-            job.sync.protect.clone().unwrap_or_default()
-        } else {
-            sync.protect.clone()
-        },
         scope: if !sync_scopes.is_empty() {
             sync_scopes
         } else {
@@ -175,12 +191,13 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     let planning = Engine::new(
         target.clone(),
         EngineOptions {
-            mode: Mode::Upsert,
+            mode: sync.mode.or(job.import.mode).unwrap_or_default(),
             match_key,
             dry_run: true,
             reactivate,
             max_attempts: 1,
-            create: super::import::create_options(run, job),
+            create: shared::create_options(&sync.create, job),
+            guard: shared::write_guard(&sync.guard, job),
         },
     );
 
@@ -225,7 +242,8 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     for e in planner.finish() {
         outs.record(&e, None)?;
     }
-    let seen: Vec<User> = planner.seen_users().cloned().collect();
+    let mut seen: Vec<User> = planner.seen_users().cloned().collect();
+    seen.append(&mut planner.kept);
     let valid_rows = planner.valid_rows();
     let pending = std::mem::take(&mut planner.pending);
     let plan = planner.plan.clone();
@@ -245,19 +263,31 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
 /// The plan in words, for people: counts, then each change.
 pub fn render_plan(plan: &Plan) -> String {
     let mut s = format!(
-        "Plan for {} ({}), source {}: {} rows, {} rejected\n  create      {:>7}\n  update      {:>7}\n  deactivate  {:>7}\n  unchanged   {:>7}\n  held inactive {:>5}\n  managed users on the server: {}\n",
+        "Plan for {} ({}), source {}: {} rows\n  create      {:>7}\n  update      {:>7}\n  deactivate  {:>7}\n  unchanged   {:>7}\n  skipped     {:>7}\n  rejected    {:>7}\n",
         plan.server,
         plan.flavor,
         plan.source,
         plan.source_rows,
-        plan.rejected,
         plan.creates.len(),
         plan.updates.len(),
         plan.deactivations.len(),
         plan.unchanged,
-        plan.held_inactive.len(),
-        plan.managed,
+        plan.skipped,
+        plan.rejected,
     );
+    let mut reasons: Vec<(&String, &u64)> = plan.reasons.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (k, v) in reasons.iter().take(20) {
+        s.push_str(&format!("    {v:>9}  {k}\n"));
+    }
+    if reasons.len() > 20 {
+        s.push_str(&format!("    ... and {} more kinds\n", reasons.len() - 20));
+    }
+    s.push_str(&format!(
+        "  held inactive {:>5}\n  managed users on the server: {}\n",
+        plan.held_inactive.len(),
+        plan.managed
+    ));
     if !plan.creates.is_empty() {
         s.push_str("\nCreates:\n");
         for i in &plan.creates {
@@ -296,13 +326,22 @@ pub fn render_plan(plan: &Plan) -> String {
     if let Some(r) = &plan.refused {
         s.push_str(&format!("\nREFUSED: {r}\n"));
     }
+    if let Some(r) = &plan.deactivations_refused {
+        s.push_str(&format!("\nDEACTIVATIONS REFUSED: {r}\n"));
+    }
     s
 }
 
 pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     let started = shared::started();
+    if args.resume {
+        eprintln!(
+            "roster: warning: --resume has no effect on sync and will be removed: a sync run again does only what is still different"
+        );
+    }
     let job = shared::load_job(&args.mapping)?;
+    let exec = ExecSettings::resolve(&args.exec, &job)?;
     let Planned {
         connected,
         plan,
@@ -317,22 +356,30 @@ pub fn run(args: Args) -> Result<i32> {
         source: args.source.as_deref(),
         server: &args.server,
         sync: &args.sync,
-        run: &args.run,
+        exec: &exec,
         input: &args.input,
         mapping: &args.mapping,
         reports: &args.reports,
         job: &job,
     })?;
     shared::print_warnings(warnings, &mut outs.summary);
-    if !args.reports.quiet || args.check {
+    let only_plan = args.check || args.dry_run;
+    if !args.reports.quiet || only_plan {
         eprint!("{}", render_plan(&plan));
     }
-    if args.check {
+    if only_plan {
+        // The report says what would be done to every row, as `roster plan`'s does.
+        for p in &pending {
+            outs.record(&p.entry, Some(&p.work.checked))?;
+        }
         let mut summary = outs.finish()?;
         shared::add_counters(&mut summary, &connected.http);
         summary.set_elapsed(started.elapsed());
         if args.reports.json {
             println!("{}", serde_json::to_string_pretty(&plan)?);
+        }
+        if let Some(why) = plan.refusal() {
+            return Err(ExitError::new(exit::GUARD, format!("sync refused: {why}")).into());
         }
         return Ok(if plan.pending() > 0 {
             exit::PENDING
@@ -360,15 +407,11 @@ pub fn run(args: Args) -> Result<i32> {
             match_key,
             dry_run: false,
             reactivate: args.sync.reactivate || job.sync.reactivate.unwrap_or(false),
-            max_attempts: args
-                .run
-                .max_attempts
-                .or(job.import.max_attempts)
-                .unwrap_or(5),
-            create: super::import::create_options(&args.run, &job),
+            max_attempts: exec.max_attempts,
+            create: plan.create.clone(),
+            guard: plan.guard.clone(),
         },
     ));
-    let workers = args.run.workers.or(job.import.workers).unwrap_or(4);
     let Applied {
         mut summary,
         end,
@@ -377,9 +420,9 @@ pub fn run(args: Args) -> Result<i32> {
         &connected,
         engine,
         pending.into_iter().map(|p| p.work),
-        workers,
+        exec.workers,
         outs,
-        args.run.dump.as_ref(),
+        args.dump.as_ref(),
         args.reports.quiet,
     )?;
     summary.set_elapsed(started.elapsed());
@@ -418,6 +461,15 @@ pub fn run(args: Args) -> Result<i32> {
             managed: ledger.len() as u64,
         };
         State::save(p, &header, &ledger)?;
+    }
+    if let Some(why) = &plan.deactivations_refused {
+        summary.stopped = Some(format!("deactivations refused: {why}"));
+        shared::print_summary(&summary, &args.reports)?;
+        return Err(ExitError::new(
+            exit::GUARD,
+            format!("deactivations refused (creates and updates were applied): {why}"),
+        )
+        .into());
     }
     shared::print_summary(&summary, &args.reports)?;
     Ok(shared::rows_exit_code(&summary))

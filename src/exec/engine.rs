@@ -35,6 +35,35 @@ pub struct EngineOptions {
     pub reactivate: bool,
     /// Attempts of a create that ends ambiguously (5xx, timeout, dropped connection).
     pub max_attempts: u32,
+    /// Accounts never written (admins, bots, the running account, `--protect`).
+    pub guard: WriteGuard,
+}
+
+/// Which existing accounts roster may write. Admins, bots and apps, the account roster
+/// runs as and `--protect` users are never updated, demoted or deactivated, unless the
+/// job file names them (`[safety] write_privileged`): a source row named `admin` must
+/// not turn the server's administrator into a plain user.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WriteGuard {
+    /// `--protect`: usernames or emails never updated or deactivated.
+    pub protect: Vec<String>,
+    /// `[safety] write_privileged`: usernames or emails roster may write although the
+    /// server or `--protect` protects them.
+    pub allowed: Vec<String>,
+    /// `[safety] demote_admins`: allow removing the admin role (Rocket.Chat `admin`,
+    /// Mattermost `system_admin`).
+    pub demote_admins: bool,
+}
+
+fn names_user(list: &[String], u: &User) -> bool {
+    list.iter().any(|p| {
+        let p = p.trim();
+        p.eq_ignore_ascii_case(u.username.trim())
+            || u.email
+                .as_deref()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case(p))
+    })
 }
 
 pub struct Engine {
@@ -68,6 +97,23 @@ impl Engine {
 
     pub fn options(&self) -> &EngineOptions {
         &self.opts
+    }
+
+    /// Why an existing account must not be written, or `None` when it may be.
+    pub fn protection(&self, cur: &User) -> Option<String> {
+        let g = &self.opts.guard;
+        if names_user(&g.allowed, cur) {
+            return None;
+        }
+        if let Some(why) = self.target.protection(cur) {
+            return Some(format!(
+                "protected: {why}; never updated or deactivated unless the job file names it in [safety] write_privileged"
+            ));
+        }
+        if names_user(&g.protect, cur) {
+            return Some("protected by --protect: never updated or deactivated".into());
+        }
+        None
     }
 
     /// Processes one row. `known` is the result of a lookup already made (batched).
@@ -189,6 +235,12 @@ impl Engine {
             entry.action = Action::None;
             return Ok(Some(cur));
         }
+        if let Some(why) = self.protection(&cur) {
+            entry.action = Action::None;
+            entry.status = Status::Skipped;
+            entry.error = why;
+            return Ok(Some(cur));
+        }
         entry.changed = vec![Field::Active.name().into_owned()];
         if self.opts.dry_run {
             return Ok(Some(cur));
@@ -213,12 +265,40 @@ impl Engine {
             // Matched by username: a difference in its case is not a rename.
             fields.retain(|f| *f != Field::Username);
         }
+        if fields.contains(&Field::Roles) && !self.opts.guard.demote_admins {
+            let admin = self.target.admin_role();
+            let has = |u: &User| {
+                u.roles
+                    .as_ref()
+                    .is_some_and(|r| r.iter().any(|x| x == admin))
+            };
+            if has(&cur) && !has(desired) {
+                // Demoting an administrator needs its own opt-in: keep the role.
+                fields.retain(|f| *f != Field::Roles);
+                entry.error = format!(
+                    "roles not changed: removing {admin:?} needs [safety] demote_admins = true in the job file"
+                );
+            }
+        }
         entry.changed = fields.iter().map(|f| f.name().into_owned()).collect();
         if fields.is_empty() {
             entry.action = Action::None;
             return Ok(Some(cur));
         }
-        entry.action = Action::Update;
+        if let Some(why) = self.protection(&cur) {
+            entry.action = Action::None;
+            entry.status = Status::Skipped;
+            entry.changed.clear();
+            entry.error = why;
+            return Ok(Some(cur));
+        }
+        // An update that deactivates (the source says disabled) is a deactivation, in
+        // plans, reports and summaries alike.
+        entry.action = if desired.active == Some(false) && fields.contains(&Field::Active) {
+            Action::Deactivate
+        } else {
+            Action::Update
+        };
         if self.opts.dry_run {
             return Ok(Some(cur));
         }

@@ -5,17 +5,18 @@
 //! The per-row decision is the import engine's own, run as a dry run against the
 //! snapshot, so a plan and its application can never disagree.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::exec::Work;
-use crate::exec::engine::{Engine, HELD_INACTIVE};
+use crate::exec::engine::{Engine, HELD_INACTIVE, WriteGuard};
 use crate::model::{Field, Intent, Origin, RawText, User};
 use crate::pipeline::{Checked, Outcome};
 use crate::plan::state::State;
+use crate::report::summary::{reason_key, split_problems};
 use crate::report::{Action, ReportEntry, Status};
-use crate::target::{CallError, CallStats, Flavor, MatchKey, Target};
+use crate::target::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Target};
 
 /// The deactivation threshold (`--max-deactivate N|P%`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -117,7 +118,6 @@ pub struct SyncOptions {
     pub deactivate_missing: bool,
     pub threshold: Threshold,
     pub force: bool,
-    pub protect: Vec<String>,
     pub scope: Vec<Scope>,
 }
 
@@ -125,6 +125,10 @@ pub struct SyncOptions {
 pub struct Snapshot {
     pub users: Vec<User>,
     index: HashMap<String, usize>,
+    /// Every user by lowercased username and by lowercased email, whatever the match
+    /// key: a rejected row protects whoever it names either way.
+    by_name: HashMap<String, usize>,
+    by_email: HashMap<String, usize>,
     pub requests: u32,
 }
 
@@ -152,11 +156,28 @@ impl Snapshot {
             .enumerate()
             .filter_map(|(i, u)| by.of(&target.normalize(u)).map(|k| (k, i)))
             .collect();
+        let of = |key: MatchKey| {
+            users
+                .iter()
+                .enumerate()
+                .filter_map(|(i, u)| key.of(u).map(|k| (k, i)))
+                .collect::<HashMap<_, _>>()
+        };
+        let (by_name, by_email) = (of(MatchKey::Username), of(MatchKey::Email));
         Ok(Snapshot {
             users,
             index,
+            by_name,
+            by_email,
             requests: stats.requests,
         })
+    }
+
+    /// The server user a (possibly half-mapped, rejected) row names by username or email.
+    pub fn named_by(&self, u: &User) -> Option<usize> {
+        let name = MatchKey::Username.of(u).and_then(|k| self.by_name.get(&k));
+        let email = MatchKey::Email.of(u).and_then(|k| self.by_email.get(&k));
+        name.or(email).copied()
     }
 
     pub fn get(&self, key: &str) -> Option<(usize, &User)> {
@@ -201,7 +222,14 @@ pub struct Plan {
     pub created: String,
     pub source: String,
     pub source_rows: u64,
+    /// Rows rejected, by validation or by the planning decision (a new user without a
+    /// password); `reasons` groups them as the run summary does.
     pub rejected: u64,
+    #[serde(default)]
+    pub reasons: BTreeMap<String, u64>,
+    /// Rows left alone on purpose (protected accounts, disabled at the source, --mode).
+    #[serde(default)]
+    pub skipped: u64,
     pub unchanged: u64,
     pub managed: u64,
     pub creates: Vec<PlanItem>,
@@ -211,11 +239,41 @@ pub struct Plan {
     /// Set when a guard refuses the plan: why, and how to override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// Set when only the deactivation of missing users is refused (rejected rows that
+    /// name nobody on the server): creates and updates still go ahead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivations_refused: Option<String>,
+    /// How new users are created, so `apply` creates them as planned.
+    #[serde(default)]
+    pub create: CreateOptions,
+    /// The accounts never written, so `apply` protects what the plan protected.
+    #[serde(default)]
+    pub guard: WriteGuard,
 }
 
 impl Plan {
     pub fn pending(&self) -> usize {
         self.creates.len() + self.updates.len() + self.deactivations.len()
+    }
+
+    /// Why the plan, or part of it, was refused.
+    pub fn refusal(&self) -> Option<&str> {
+        self.refused
+            .as_deref()
+            .or(self.deactivations_refused.as_deref())
+    }
+
+    fn count_final(&mut self, e: &ReportEntry) {
+        match e.status {
+            Status::Rejected | Status::Failed => {
+                self.rejected += 1;
+                for part in split_problems(&e.error) {
+                    *self.reasons.entry(reason_key(&part)).or_default() += 1;
+                }
+            }
+            Status::Skipped => self.skipped += 1,
+            Status::Ok => self.unchanged += 1,
+        }
     }
 }
 
@@ -237,6 +295,11 @@ pub struct Planner<'a> {
     pub plan: Plan,
     pub pending: Vec<Pending>,
     valid_rows: u64,
+    /// Origins of rejected rows that name no server user: who they are is unknown, so
+    /// nobody missing is deactivated on their account.
+    unmatched_rejects: Vec<String>,
+    /// Missing users whose deactivation was refused: still managed, for the ledger.
+    pub kept: Vec<User>,
 }
 
 impl<'a> Planner<'a> {
@@ -266,6 +329,8 @@ impl<'a> Planner<'a> {
                 source: source.to_string(),
                 source_rows: 0,
                 rejected: 0,
+                reasons: BTreeMap::new(),
+                skipped: 0,
                 unchanged: 0,
                 managed: 0,
                 creates: Vec::new(),
@@ -273,20 +338,19 @@ impl<'a> Planner<'a> {
                 deactivations: Vec::new(),
                 held_inactive: Vec::new(),
                 refused: None,
+                deactivations_refused: None,
+                create: engine.options().create.clone(),
+                guard: engine.options().guard.clone(),
             },
             pending: Vec::new(),
             valid_rows: 0,
+            unmatched_rejects: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
     fn protected(&self, u: &User) -> bool {
-        self.engine.target().is_protected(u)
-            || self.opts.protect.iter().any(|p| {
-                p.eq_ignore_ascii_case(&u.username)
-                    || u.email
-                        .as_deref()
-                        .is_some_and(|e| e.eq_ignore_ascii_case(p))
-            })
+        self.engine.protection(u).is_some()
     }
 
     fn managed(&self, u: &User) -> bool {
@@ -299,11 +363,26 @@ impl<'a> Planner<'a> {
     /// Adds one source row; returns its report entry when it is final now (unchanged,
     /// rejected, skipped), or `None` when it waits to be applied.
     pub fn add(&mut self, checked: Checked) -> Option<ReportEntry> {
+        let entry = self.decide(checked)?;
+        self.plan.count_final(&entry);
+        Some(entry)
+    }
+
+    fn decide(&mut self, checked: Checked) -> Option<ReportEntry> {
         self.plan.source_rows += 1;
         let (user, intent) = match &checked.outcome {
             Outcome::Valid { user, intent } => ((**user).clone(), intent.clone()),
-            Outcome::Rejected { .. } => {
-                self.plan.rejected += 1;
+            Outcome::Rejected { user, .. } => {
+                // A bad row never deactivates its user: whoever it names by username or
+                // email counts as present.
+                let named = user
+                    .as_deref()
+                    .map(|u| self.engine.target().normalize(u))
+                    .and_then(|u| self.snapshot.named_by(&u));
+                match named {
+                    Some(i) => self.seen[i] = true,
+                    None => self.unmatched_rejects.push(checked.origin.to_string()),
+                }
                 return Some(checked.offline_entry());
             }
         };
@@ -359,44 +438,32 @@ impl<'a> Planner<'a> {
                 .collect(),
             None => Vec::new(),
         };
-        let is_deactivation = entry.action == Action::Deactivate
-            || (entry.action == Action::Update
-                && desired.active == Some(false)
-                && entry.changed.iter().any(|f| f == "active"));
-        if is_deactivation && current.as_ref().is_some_and(|c| self.protected(c)) {
-            entry.status = Status::Skipped;
-            entry.error = "protected: admins, bots, apps, the account roster runs as and --protect are never deactivated".into();
-            entry.action = Action::None;
-            entry.changed.clear();
-            return Some(entry);
-        }
-        match entry.action {
-            Action::None => {
-                self.plan.unchanged += 1;
-                return Some(entry);
-            }
-            Action::Create => self.plan.creates.push(item(None, Vec::new(), true)),
-            Action::Update if is_deactivation => self.plan.deactivations.push(item(
-                Some("disabled at the source".into()),
-                changes.clone(),
-                true,
-            )),
-            Action::Update => self.plan.updates.push(item(None, changes.clone(), true)),
-            Action::Deactivate => self.plan.deactivations.push(item(
+        match (entry.action, &intent) {
+            (Action::None, _) => return Some(entry),
+            (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),
+            (Action::Deactivate, Intent::Deactivate) => self.plan.deactivations.push(item(
                 Some("deleted at the source (LDIF delete)".into()),
                 Vec::new(),
                 false,
             )),
+            (Action::Deactivate, _) => self.plan.deactivations.push(item(
+                Some("disabled at the source".into()),
+                changes,
+                true,
+            )),
+            (Action::Update, _) => self.plan.updates.push(item(None, changes, true)),
         }
         // Apply exactly what was planned: a modify of the changed fields.
         let intent = match (entry.action, &intent) {
-            (Action::Update, _) => Intent::Modify(
-                entry
-                    .changed
-                    .iter()
-                    .filter_map(|f| Field::parse(f))
-                    .collect(),
-            ),
+            (Action::Update | Action::Deactivate, Intent::Upsert | Intent::Modify(_)) => {
+                Intent::Modify(
+                    entry
+                        .changed
+                        .iter()
+                        .filter_map(|f| Field::parse(f))
+                        .collect(),
+                )
+            }
             (_, i) => i.clone(),
         };
         let mut checked = checked;
@@ -425,13 +492,47 @@ impl<'a> Planner<'a> {
             .filter(|u| u.active != Some(false) && !self.protected(u) && self.managed(u))
             .count() as u64;
         self.plan.managed = base;
+        let mut refused_entries = Vec::new();
         if self.opts.deactivate_missing {
-            for (i, u) in self.snapshot.users.iter().enumerate() {
-                if self.seen[i] || u.active == Some(false) || self.protected(u) || !self.managed(u)
-                {
+            let missing: Vec<&User> = self
+                .snapshot
+                .users
+                .iter()
+                .enumerate()
+                .filter(|(i, u)| {
+                    !self.seen[*i]
+                        && u.active != Some(false)
+                        && !self.protected(u)
+                        && self.managed(u)
+                })
+                .map(|(_, u)| u)
+                .collect();
+            let unmatched = &self.unmatched_rejects;
+            let refuse = (!missing.is_empty() && !unmatched.is_empty() && !self.opts.force).then(|| {
+                let mut shown: Vec<&str> = unmatched.iter().take(5).map(String::as_str).collect();
+                if unmatched.len() > 5 {
+                    shown.push("…");
+                }
+                format!(
+                    "{} rejected rows name no server user ({}), so who is really missing from the source is unknown; {} missing users were not deactivated (fix the rows, or rerun with --force)",
+                    unmatched.len(),
+                    shown.join(", "),
+                    missing.len()
+                )
+            });
+            for u in missing {
+                let origin = format!("server:{}", u.username);
+                let mut entry = ReportEntry::new(origin.clone(), &u.username, u.email.as_deref());
+                entry.action = Action::Deactivate;
+                if let Some(why) = &refuse {
+                    entry.status = Status::Skipped;
+                    entry.error = format!("refused: {why}");
+                    self.plan.skipped += 1;
+                    refused_entries.push(entry);
+                    self.kept.push(u.clone());
                     continue;
                 }
-                let origin = format!("server:{}", u.username);
+                entry.changed = vec!["active".into()];
                 self.plan.deactivations.push(PlanItem {
                     origin: origin.clone(),
                     username: u.username.clone(),
@@ -443,9 +544,6 @@ impl<'a> Planner<'a> {
                 });
                 let mut target_user = u.clone();
                 target_user.origin = Origin(origin.clone());
-                let mut entry = ReportEntry::new(origin.clone(), &u.username, u.email.as_deref());
-                entry.action = Action::Deactivate;
-                entry.changed = vec!["active".into()];
                 self.pending.push(Pending {
                     work: Work {
                         checked: Checked {
@@ -464,9 +562,9 @@ impl<'a> Planner<'a> {
                     entry,
                 });
             }
+            self.plan.deactivations_refused = refuse;
         }
         let refused = self.guard(base);
-        let mut refused_entries = Vec::new();
         if let Some(why) = refused {
             self.plan.refused = Some(why.clone());
             for p in self.pending.drain(..) {

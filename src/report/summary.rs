@@ -108,7 +108,7 @@ impl Summary {
 
 /// The problems of one error text (joined with "; "); a piece that does not start with
 /// `field: ` belongs to the previous problem.
-fn split_problems(error: &str) -> Vec<String> {
+pub fn split_problems(error: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for part in error.split("; ") {
         let starts_field = part

@@ -433,17 +433,28 @@ impl Target for Mattermost {
         u
     }
 
-    fn is_protected(&self, user: &User) -> bool {
+    fn protection(&self, user: &User) -> Option<&'static str> {
         let is_me = self
             .me
             .as_ref()
             .is_some_and(|m| m.id.is_some() && m.id == user.id);
-        is_me
-            || user.server_kind.is_some()
-            || user
-                .roles
-                .as_ref()
-                .is_some_and(|r| r.iter().any(|r| r == "system_admin"))
+        if is_me {
+            Some("the account roster runs as")
+        } else if user.server_kind.is_some() {
+            Some("a bot account")
+        } else if user
+            .roles
+            .as_ref()
+            .is_some_and(|r| r.iter().any(|r| r == "system_admin"))
+        {
+            Some("a system administrator")
+        } else {
+            None
+        }
+    }
+
+    fn admin_role(&self) -> &'static str {
+        "system_admin"
     }
 }
 

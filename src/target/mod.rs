@@ -129,7 +129,8 @@ pub struct CallStats {
 }
 
 /// Options for creating users.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CreateOptions {
     /// Let the server pick a password (Rocket.Chat setRandomPassword; Mattermost: roster
     /// generates one).
@@ -208,8 +209,17 @@ pub trait Target: Send + Sync {
         user.clone()
     }
 
-    /// Accounts a sync must never deactivate (admins, bots, apps).
-    fn is_protected(&self, user: &User) -> bool;
+    /// Why roster must never write this account, if it must not: an admin, a bot or
+    /// app, or the account roster runs as.
+    fn protection(&self, user: &User) -> Option<&'static str>;
+
+    /// Accounts a sync must never deactivate (admins, bots, apps, itself).
+    fn is_protected(&self, user: &User) -> bool {
+        self.protection(user).is_some()
+    }
+
+    /// The role that makes an administrator (`admin`, `system_admin`).
+    fn admin_role(&self) -> &'static str;
 }
 
 /// A JSON object as a string map (custom fields, props): strings as they are, other

@@ -380,17 +380,29 @@ impl Target for RocketChat {
         FIELDS
     }
 
-    fn is_protected(&self, user: &User) -> bool {
+    fn protection(&self, user: &User) -> Option<&'static str> {
         let is_me = self
             .me
             .as_ref()
             .is_some_and(|m| m.id.is_some() && m.id == user.id);
-        is_me
-            || user.roles.as_ref().is_some_and(|r| {
-                r.iter()
-                    .any(|r| matches!(r.as_str(), "admin" | "bot" | "app"))
-            })
-            || user.server_kind.is_some()
+        let has = |name: &str| {
+            user.roles
+                .as_ref()
+                .is_some_and(|r| r.iter().any(|r| r == name))
+        };
+        if is_me {
+            Some("the account roster runs as")
+        } else if has("admin") {
+            Some("an administrator")
+        } else if has("bot") || has("app") || user.server_kind.is_some() {
+            Some("a bot or app account")
+        } else {
+            None
+        }
+    }
+
+    fn admin_role(&self) -> &'static str {
+        "admin"
     }
 }
 
