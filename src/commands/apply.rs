@@ -38,13 +38,13 @@ pub struct Args {
     #[command(flatten)]
     pub server: ServerArgs,
     /// Apply a plan that a guard refused when it was made.
-    #[arg(long)]
+    #[arg(help_heading = "Run", long)]
     pub force: bool,
     /// Check the plan against the server and report what would be done; write nothing.
-    #[arg(long)]
+    #[arg(help_heading = "Run", long)]
     pub dry_run: bool,
     /// The users as the server now holds them after the apply (with ids), mode 0600.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Run", long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
     #[command(flatten)]
     pub exec: ExecArgs,
@@ -55,13 +55,13 @@ pub struct Args {
     #[command(flatten)]
     pub guard: GuardArgs,
     /// Deprecated, no effect: the plan decides what is done.
-    #[arg(long, hide = true)]
+    #[arg(help_heading = "Run", long, hide = true)]
     pub resume: bool,
     /// Deprecated, no effect: the plan decides what is done.
-    #[arg(long, hide = true, value_enum)]
+    #[arg(help_heading = "Run", long, hide = true, value_enum)]
     pub mode: Option<Mode>,
     /// Deprecated: the plan's match key is used; a different one is refused.
-    #[arg(long = "match", hide = true, value_enum)]
+    #[arg(help_heading = "Run", long = "match", hide = true, value_enum)]
     pub match_key: Option<MatchKey>,
     #[command(flatten)]
     pub reports: ReportArgs,

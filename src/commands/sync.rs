@@ -83,17 +83,17 @@ pub struct Args {
     #[command(flatten)]
     pub sync: SyncArgs,
     /// Plan only: exit 3 when changes are pending, 0 when the server is in sync.
-    #[arg(long)]
+    #[arg(help_heading = "Run", long)]
     pub check: bool,
     /// Write nothing: the same as --check (print the plan, report what would be done,
     /// exit 3 when changes are pending).
-    #[arg(long)]
+    #[arg(help_heading = "Run", long)]
     pub dry_run: bool,
     /// The users as the server now holds them after the sync (with ids), mode 0600.
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Run", long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
     /// Deprecated, no effect (a sync always resumes: it does only what is still different).
-    #[arg(long, hide = true)]
+    #[arg(help_heading = "Run", long, hide = true)]
     pub resume: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
