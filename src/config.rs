@@ -97,6 +97,9 @@ pub struct SyncConfig {
     pub deactivate_missing: Option<bool>,
     pub max_deactivate: Option<String>,
     pub protect: Option<Vec<String>>,
+    /// Server users the sync manages besides its ledger (`--manage`).
+    pub manage: Option<Vec<String>>,
+    /// Deprecated: the one management scope, now `manage`.
     pub scope: Option<String>,
     pub state: Option<PathBuf>,
     pub reactivate: Option<bool>,

@@ -67,7 +67,7 @@ fn a_paged_directory_read_imports_everyone_and_a_capped_one_writes_nothing() {
             READER_DN,
             "--no-paging",
             "--deactivate-missing",
-            "--scope",
+            "--manage",
             "all",
         ],
     );

@@ -456,7 +456,7 @@ fn protected_admin_and_self_are_never_deactivated() {
             "--server",
             &url,
             "--deactivate-missing",
-            "--scope",
+            "--manage",
             "all",
             "--protect",
             "u0005,u0006@example.org",

@@ -519,3 +519,89 @@ fn apply_refuses_when_what_it_would_write_changed_since_the_plan() {
     assert!(o.stderr().contains("u0004@example.org"), "{}", o.stderr());
     assert_eq!(writes(&sb), before, "nothing written");
 }
+
+#[test]
+fn manage_replaces_the_sync_meaning_of_scope_which_still_works_with_a_warning() {
+    let (sb, d) = synced(4);
+    let url = sb.url();
+    std::fs::write(d.path().join("hr.csv"), users_csv(3)).unwrap();
+    // No ledger: only --manage (or the old --scope) makes u0004 managed.
+    let o = roster(
+        d.path(),
+        &[
+            "plan",
+            "hr.csv",
+            "--server",
+            &url,
+            "--deactivate-missing",
+            "--max-deactivate",
+            "1",
+            "--manage",
+            "domain=example.org",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(stdout(&o).contains("- u0004"), "{}", stdout(&o));
+    assert!(!o.stderr().contains("warning"), "{}", o.stderr());
+    let o = roster(
+        d.path(),
+        &[
+            "plan",
+            "hr.csv",
+            "--server",
+            &url,
+            "--deactivate-missing",
+            "--max-deactivate",
+            "1",
+            "--scope",
+            "domain=example.org",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(stdout(&o).contains("- u0004"), "{}", stdout(&o));
+    assert!(
+        o.stderr().contains("--manage domain=example.org"),
+        "{}",
+        o.stderr()
+    );
+    // The job file's [sync] manage works too; [sync] scope warns.
+    std::fs::write(
+        d.path().join("job.toml"),
+        "[sync]\nmanage = [\"role=user\"]\n",
+    )
+    .unwrap();
+    let o = roster(
+        d.path(),
+        &[
+            "plan",
+            "hr.csv",
+            "--server",
+            &url,
+            "--deactivate-missing",
+            "--max-deactivate",
+            "1",
+            "--config",
+            "job.toml",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(stdout(&o).contains("- u0004"), "{}", stdout(&o));
+    std::fs::write(d.path().join("job.toml"), "[sync]\nscope = \"all\"\n").unwrap();
+    let o = roster(
+        d.path(),
+        &[
+            "plan",
+            "hr.csv",
+            "--server",
+            &url,
+            "--deactivate-missing",
+            "--max-deactivate",
+            "1",
+            "--config",
+            "job.toml",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(stdout(&o).contains("- u0004"), "{}", stdout(&o));
+    assert!(o.stderr().contains("[sync] manage"), "{}", o.stderr());
+}

@@ -39,9 +39,8 @@ pub struct LdapArgs {
     /// Search base DN (overrides the URL's).
     #[arg(long)]
     pub base: Option<String>,
-    /// LDAP search scope: base, one or sub. With `plan` and `sync`, --scope also names the
-    /// server users a sync manages: domain=example.org, role=NAME or all (repeatable; the
-    /// two kinds of value never overlap).
+    /// LDAP search scope: base, one or sub. (`plan` and `sync` still take the old
+    /// management values domain=..., role=..., all here, with a warning: use --manage.)
     #[arg(long, value_name = "SCOPE")]
     pub scope: Vec<String>,
     /// Search filter, e.g. `(objectClass=inetOrgPerson)`.

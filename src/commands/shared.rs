@@ -151,7 +151,7 @@ pub fn no_sync_scope(input: &InputArgs) -> Result<()> {
     let (_, sync) = crate::cli::common::split_scopes(&input.ldap.scope);
     match sync.first() {
         Some(v) => anyhow::bail!(
-            "--scope {v:?}: not an LDAP search scope (base, one, sub); management scopes (domain=..., role=..., all) are for `roster plan` and `roster sync`"
+            "--scope {v:?}: not an LDAP search scope (base, one, sub); the users a sync manages are `roster plan`/`roster sync` --manage"
         ),
         None => Ok(()),
     }

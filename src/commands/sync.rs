@@ -53,6 +53,10 @@ pub struct SyncArgs {
     /// Reactivate users an administrator deactivated though the source lists them active.
     #[arg(long)]
     pub reactivate: bool,
+    /// Server users this sync manages besides its --state ledger: domain=example.org,
+    /// role=NAME or all (repeatable). Admins, bots and protected users never are.
+    #[arg(long, value_name = "SCOPE")]
+    pub manage: Vec<String>,
     /// Match input users with server users by username or email.
     #[arg(long = "match", value_enum)]
     pub match_key: Option<MatchKey>,
@@ -149,12 +153,8 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     let profile = super::import::profile_of(target.flavor());
     let match_key = sync.match_key.or(job.import.match_key).unwrap_or_default();
     let state_path = sync.state.clone().or_else(|| job.sync.state.clone());
-    // --scope carries both the LDAP search scope and the management scopes.
-    let sync_scopes = crate::cli::common::split_scopes(&input.ldap.scope)
-        .1
-        .iter()
-        .map(|s| s.parse::<Scope>().map_err(|e| anyhow::anyhow!(e)))
-        .collect::<Result<Vec<Scope>>>()?;
+    let mut warnings = Vec::new();
+    let manage = manage_scopes(sync, input, job, &mut warnings)?;
     let state = match &state_path {
         Some(p) => State::load(p, match_key)?,
         None => State::default(),
@@ -169,22 +169,11 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
             (None, None) => Threshold::Default,
         },
         force: sync.force,
-        scope: if !sync_scopes.is_empty() {
-            sync_scopes
-        } else {
-            match &job.sync.scope {
-                Some(s) => vec![
-                    s.parse()
-                        .map_err(|e: String| anyhow::anyhow!("job file [sync] scope: {e}"))?,
-                ],
-                None => Vec::new(),
-            }
-        },
+        scope: manage,
     };
-    let mut warnings = Vec::new();
     if opts.deactivate_missing && state.managed.is_empty() && opts.scope.is_empty() {
         warnings.push(
-            "--deactivate-missing: no user is managed yet (no --state ledger, no --scope), so nobody missing is deactivated; this run's --state will start the ledger".to_string(),
+            "--deactivate-missing: no user is managed yet (no --state ledger, no --manage), so nobody missing is deactivated; this run's --state will start the ledger".to_string(),
         );
     }
     let reactivate = sync.reactivate || job.sync.reactivate.unwrap_or(false);
@@ -258,6 +247,43 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         match_key,
         warnings,
     })
+}
+
+/// The server users a sync manages besides its ledger: `--manage` (and `[sync] manage`),
+/// plus the deprecated sync meaning of `--scope` and `[sync] scope`, with a warning.
+fn manage_scopes(
+    sync: &SyncArgs,
+    input: &InputArgs,
+    job: &JobConfig,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Scope>> {
+    let parse = |v: &String, what: &str| {
+        v.parse::<Scope>()
+            .map_err(|e| anyhow::anyhow!("{what}: {e}"))
+    };
+    let mut out = Vec::new();
+    for v in &sync.manage {
+        out.push(parse(v, "--manage")?);
+    }
+    let old = crate::cli::common::split_scopes(&input.ldap.scope).1;
+    for v in &old {
+        warnings.push(format!(
+            "--scope {v}: management scopes are now --manage {v}; --scope will keep only its LDAP meaning (base, one, sub) in the next release"
+        ));
+        out.push(parse(v, "--scope")?);
+    }
+    if out.is_empty() {
+        for v in job.sync.manage.iter().flatten() {
+            out.push(parse(v, "job file [sync] manage")?);
+        }
+        if let Some(v) = &job.sync.scope {
+            warnings.push(
+                "job file [sync] scope is now [sync] manage (a list); scope will be removed in the next release".into(),
+            );
+            out.push(parse(v, "job file [sync] scope")?);
+        }
+    }
+    Ok(out)
 }
 
 /// The plan in words, for people: counts, then each change.

@@ -67,7 +67,7 @@ impl Threshold {
     }
 }
 
-/// Which server users a sync manages, besides those in the state file (`--scope`).
+/// Which server users a sync manages, besides those in the state file (`--manage`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
     /// Every user (admins, bots, apps and protected users excepted).
@@ -93,7 +93,7 @@ impl std::str::FromStr for Scope {
                 Ok(Scope::Role(v.trim().to_string()))
             }
             _ => Err(format!(
-                "--scope {s:?}: expected domain=example.org, role=NAME or all"
+                "{s:?}: expected domain=example.org, role=NAME or all"
             )),
         }
     }
