@@ -98,11 +98,21 @@ pub fn main() -> i32 {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`roster convert … - | head`): nothing is
+        // wrong, as with ripgrep and xsv.
+        Err(e) if is_broken_pipe(&e) => exit::OK,
         Err(e) => {
             eprintln!("roster: error: {}", error_chain(&e));
             exit_code_of(&e)
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `outer: inner: innermost`, each cause once.

@@ -79,9 +79,9 @@ pub fn run(args: Args) -> Result<i32> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if args.reports.json {
-        println!("{}", serde_json::to_string_pretty(plan)?);
+        shared::stdout_line(&serde_json::to_string_pretty(plan)?)?;
     } else {
-        print!("{}", render_plan(plan));
+        shared::stdout_line(render_plan(plan).trim_end_matches('\n'))?;
     }
     planned.outs.finish()?;
     Ok(if plan.refusal().is_some() {

@@ -440,10 +440,22 @@ pub fn count_rows_in_background(spec: &str, opts: &SourceOptions, pb: &ProgressB
         });
 }
 
+/// Writes `text` and a newline to stdout. Unlike `println!`, a closed pipe
+/// (`roster plan … | head`) is an error the caller returns, which `main` turns into a
+/// quiet exit 0, rather than a panic.
+pub fn stdout_line(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Prints warnings and the summary on stderr (unless quiet), or JSON on stdout.
 pub fn print_summary(summary: &Summary, args: &ReportArgs) -> Result<()> {
     if args.json {
-        println!("{}", serde_json::to_string_pretty(summary)?);
+        stdout_line(&serde_json::to_string_pretty(summary)?)?;
     } else if !args.quiet {
         eprintln!("{}", summary.render());
     }

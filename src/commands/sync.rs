@@ -402,7 +402,7 @@ pub fn run(args: Args) -> Result<i32> {
         shared::add_counters(&mut summary, &connected.http);
         summary.set_elapsed(started.elapsed());
         if args.reports.json {
-            println!("{}", serde_json::to_string_pretty(&plan)?);
+            shared::stdout_line(&serde_json::to_string_pretty(&plan)?)?;
         }
         if let Some(why) = plan.refusal() {
             return Err(ExitError::new(exit::GUARD, format!("sync refused: {why}")).into());

@@ -116,11 +116,19 @@ impl State {
             path: path.display().to_string(),
             source: e,
         };
-        let mut tmp = path.as_os_str().to_os_string();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
+        // Written whole beside the ledger, synced, then renamed over it: a crash leaves the
+        // old ledger or the new one, never half of one (a half ledger would make the next
+        // night forget whom it manages).
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".roster-state")
+            .tempfile_in(dir)
+            .map_err(werr)?;
         {
-            let mut out = crate::output::create_output(&tmp, true).map_err(werr)?;
+            let mut out = std::io::BufWriter::new(tmp.as_file_mut());
             let h = HeaderLine {
                 roster_state: header.clone(),
             };
@@ -132,6 +140,12 @@ impl State {
             }
             out.flush().map_err(werr)?;
         }
-        std::fs::rename(&tmp, path).map_err(werr)
+        tmp.as_file().sync_all().map_err(werr)?;
+        tmp.persist(path).map_err(|e| werr(e.error))?;
+        // The rename itself is durable once the folder is synced.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
 }
