@@ -278,10 +278,11 @@ fn detect(client: &reqwest::blocking::Client, url: &str) -> Result<Flavor> {
         )
         .into());
     }
-    if rocketchat::detect(client, url) {
+    let redirected = |e: String| ExitError::new(exit::USAGE, format!("{url}: {e}"));
+    if rocketchat::detect(client, url).map_err(redirected)? {
         return Ok(Flavor::Rocketchat);
     }
-    if mattermost::detect(client, url) {
+    if mattermost::detect(client, url).map_err(redirected)? {
         return Ok(Flavor::Mattermost);
     }
     Err(ExitError::new(

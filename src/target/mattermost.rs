@@ -547,19 +547,28 @@ pub fn parse_rate(h: &HeaderMap, status: u16, _body: &str) -> RateInfo {
     info
 }
 
-/// Detects Mattermost: GET /api/v4/system/ping answers `{"status":"OK"}`.
-pub fn detect(client: &reqwest::blocking::Client, base: &str) -> bool {
+/// Detects Mattermost: GET /api/v4/system/ping answers `{"status":"OK"}`; a redirect
+/// is an error (roster would then talk to a URL other than the one given).
+pub fn detect(client: &reqwest::blocking::Client, base: &str) -> Result<bool, String> {
     let url = format!("{}/api/v4/system/ping", base.trim_end_matches('/'));
     match client.get(url).send() {
-        Ok(r) if r.status().is_success() => r
+        Ok(r) if r.status().is_redirection() => {
+            let loc = r.headers().get("location").and_then(|v| v.to_str().ok());
+            Err(super::http::redirect_error(
+                base,
+                "GET /api/v4/system/ping",
+                loc,
+            ))
+        }
+        Ok(r) if r.status().is_success() => Ok(r
             .json::<Value>()
             .map(|v| {
                 v["status"]
                     .as_str()
                     .is_some_and(|s| s.eq_ignore_ascii_case("ok"))
             })
-            .unwrap_or(false),
-        _ => false,
+            .unwrap_or(false)),
+        _ => Ok(false),
     }
 }
 

@@ -599,15 +599,20 @@ pub fn random_password() -> String {
     s
 }
 
-/// True when `GET /api/info` answers like Rocket.Chat.
-pub fn detect(client: &reqwest::blocking::Client, base: &str) -> bool {
+/// True when `GET /api/info` answers like Rocket.Chat; a redirect is an error (roster
+/// would then talk to a URL other than the one given).
+pub fn detect(client: &reqwest::blocking::Client, base: &str) -> Result<bool, String> {
     let url = format!("{}/api/info", base.trim_end_matches('/'));
     match client.get(url).send() {
-        Ok(r) if r.status().is_success() => r
+        Ok(r) if r.status().is_redirection() => {
+            let loc = r.headers().get("location").and_then(|v| v.to_str().ok());
+            Err(super::http::redirect_error(base, "GET /api/info", loc))
+        }
+        Ok(r) if r.status().is_success() => Ok(r
             .json::<Value>()
             .map(|v| v.get("version").is_some() || v["success"].as_bool() == Some(true))
-            .unwrap_or(false),
-        _ => false,
+            .unwrap_or(false)),
+        _ => Ok(false),
     }
 }
 
