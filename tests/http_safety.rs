@@ -192,3 +192,103 @@ fn a_redirect_after_login_stops_the_run_and_sends_nothing_elsewhere() {
         );
     }
 }
+
+/// Item 12: credentials never go in clear to a host that is not loopback, unless asked.
+#[test]
+fn plain_http_to_a_remote_host_is_refused_before_any_request() {
+    let d = tempfile::tempdir().unwrap();
+    users_csv(d.path());
+    for server in [
+        "http://10.255.255.1:9",
+        "http://127.0.0.1.roster-test.invalid:9",
+        "http://localhost.roster-test.invalid/",
+    ] {
+        let t = Instant::now();
+        let o = roster(
+            d.path(),
+            &["import", "u.csv", "--server", server],
+            &as_importer(),
+        );
+        let err = o.stderr();
+        assert_eq!(o.code(), 2, "{server}: {err}");
+        assert!(err.contains("--allow-http"), "{server}: {err}");
+        assert!(err.contains("not loopback"), "{server}: {err}");
+        // Refused before connecting: 10.255.255.1 would take the 10 s connect timeout.
+        assert!(t.elapsed() < Duration::from_secs(5), "{server}: {err}");
+    }
+    // The other commands that log in share the check.
+    for cmd in [
+        vec!["plan", "u.csv"],
+        vec!["sync", "u.csv"],
+        vec!["export", "-o", "out.csv"],
+    ] {
+        let mut args = cmd.clone();
+        args.extend(["--server", "http://10.255.255.1:9"]);
+        let o = roster(d.path(), &args, &as_importer());
+        assert_eq!(o.code(), 2, "{cmd:?}: {}", o.stderr());
+        assert!(
+            o.stderr().contains("--allow-http"),
+            "{cmd:?}: {}",
+            o.stderr()
+        );
+    }
+}
+
+#[test]
+fn allow_http_and_loopback_get_past_the_check() {
+    let d = tempfile::tempdir().unwrap();
+    users_csv(d.path());
+    // --allow-http: the run goes on and fails to resolve the name, not at the check.
+    let o = roster(
+        d.path(),
+        &[
+            "import",
+            "u.csv",
+            "--server",
+            "http://roster-test.invalid/",
+            "--allow-http",
+        ],
+        &as_importer(),
+    );
+    let err = o.stderr();
+    assert_eq!(o.code(), 2, "{err}");
+    assert!(!err.contains("--allow-http"), "{err}");
+    assert!(err.contains("cannot connect"), "{err}");
+    // The same from the job file.
+    std::fs::write(d.path().join("job.toml"), "[server]\nallow_http = true\n").unwrap();
+    let o = roster(
+        d.path(),
+        &[
+            "import",
+            "u.csv",
+            "--server",
+            "http://roster-test.invalid/",
+            "--config",
+            "job.toml",
+        ],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("cannot connect"), "{}", o.stderr());
+    // Loopback in every spelling needs no flag: a real import over http://localhost.
+    for host in ["localhost", "127.0.0.1", "[::1]"] {
+        let sb = start(SandboxConfig {
+            rate_limit: Some(false),
+            two_factor: false,
+            ..config()
+        });
+        let port = sb.url().rsplit(':').next().unwrap().to_string();
+        let url = format!("http://{host}:{port}");
+        let o = roster(
+            d.path(),
+            &["import", "u.csv", "--server", &url],
+            &as_importer(),
+        );
+        if host == "[::1]" {
+            // The sandbox listens on IPv4 only: reaching the connect step is the point.
+            assert!(!o.stderr().contains("--allow-http"), "{}", o.stderr());
+        } else {
+            assert_eq!(o.code(), 0, "{url}: {}", o.stderr());
+        }
+    }
+}

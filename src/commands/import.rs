@@ -77,6 +77,9 @@ pub struct ServerArgs {
     /// Read the password for ROSTER_USERNAME from this file.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Allow credentials over plain http:// to a host that is not loopback.
+    #[arg(long)]
+    pub allow_http: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -208,6 +211,11 @@ pub fn connect_with(
             format!("server URL {url:?} must start with http:// or https://"),
         )
         .into());
+    }
+    if !(server.allow_http || job.server.allow_http.unwrap_or(false))
+        && let Some(why) = http::clear_text_refusal(&url)
+    {
+        return Err(ExitError::new(exit::USAGE, why).into());
     }
     if server.tls.insecure {
         eprintln!(

@@ -237,6 +237,35 @@ impl Http {
     }
 }
 
+/// Why credentials must not go to `url`: plain `http://` to a host that is not
+/// loopback (`localhost`, 127.0.0.0/8, ::1) would carry the login password, tokens and
+/// user passwords in clear. `None` when sending is fine.
+pub fn clear_text_refusal(url: &str) -> Option<String> {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return Some(format!("server URL {url:?} is not a valid URL"));
+    };
+    if u.scheme() != "http" {
+        return None;
+    }
+    let host = u.host_str().unwrap_or("");
+    // The URL parser has already normalised the host (IPv4 forms, lowercase names);
+    // IPv6 literals come bracketed.
+    let loopback = match host.trim_start_matches('[').trim_end_matches(']').parse() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    };
+    if loopback {
+        return None;
+    }
+    Some(format!(
+        "refusing to send credentials in clear: http://{host}{} is plain http:// and {host} is not loopback; use https://, or --allow-http (job file: [server] allow_http = true) if the network is trusted",
+        port_part(&u)
+    ))
+}
+
 /// Why roster stopped at a 3xx answer: where it pointed (origin and path only: a query
 /// may hold a secret) and what to do about it.
 pub fn redirect_error(base: &str, what: &str, location: Option<&str>) -> String {
