@@ -121,7 +121,10 @@ impl Engine {
     }
 
     fn lookup(&self, u: &User, stats: &mut CallStats) -> Result<Option<User>, CallError> {
-        let key = self.key(u)?;
+        self.key(u)?;
+        // As the source spells it: Rocket.Chat's users.info?username= is case-sensitive,
+        // so a lowercased key misses `ANNA.LI`; each client folds case where its server does.
+        let key = self.opts.match_key.raw(u).unwrap_or_default();
         self.target.lookup(self.opts.match_key, &key, stats)
     }
 

@@ -68,8 +68,9 @@ impl MatchKey {
                 .filter(|s| !s.is_empty()),
         }
     }
-    /// The value to look the user up with, as the source spells it (Rocket.Chat's
-    /// users.info matches usernames exactly).
+    /// The value to look the user up with, as the source spells it: Rocket.Chat's
+    /// users.info matches usernames exactly (case-sensitively), so a lowercased key would
+    /// miss `ANNA.LI`; clients fold case themselves where their server does.
     pub fn raw(self, u: &User) -> Option<String> {
         match self {
             MatchKey::Username => Some(u.username.trim().to_string()).filter(|s| !s.is_empty()),

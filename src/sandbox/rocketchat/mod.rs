@@ -8,6 +8,17 @@
 //! apply, as on the real server, to callers WITHOUT `edit-other-user-info`: in practice to
 //! users editing themselves through users.update (the seeded `admin` and `importer` both
 //! hold the permission and are not affected).
+//!
+//! Username case, as on the real server (traced in the shared rocketchat-members-and-ops
+//! notes, §10): users.create stores the username as given and its "already in use" check
+//! ignores case (`apps/meteor/server/lib/users/checkUsernameAvailability.ts` →
+//! `Users.findOneByUsernameIgnoringCase`, collation en/2, in
+//! `packages/models/src/models/Users.ts`); users.info?username= is exact and
+//! case-sensitive (`apps/meteor/server/lib/users/getFullUserData.ts` →
+//! `Users.findOneByIdOrUsername`, `$or:[{_id},{username}]` without collation; 6.x/7.x:
+//! `apps/meteor/app/lib/server/functions/getFullUserData.ts`). Endpoints that go through
+//! `getUserFromParams` (`apps/meteor/app/api/server/helpers/getUserFromParams.ts`) match
+//! ignoring case.
 
 mod ajv;
 mod import;
