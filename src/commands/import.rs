@@ -406,6 +406,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
         }
     }
 
+    let mut unsupported = std::collections::BTreeSet::new();
     let ticking = AtomicBool::new(true);
     let mut sink_error: Option<anyhow::Error> = None;
     let end = std::thread::scope(|s| {
@@ -444,6 +445,9 @@ pub fn execute(r: ImportRun) -> Result<i32> {
             if sink_error.is_some() {
                 return;
             }
+            if let Outcome::Valid { user, .. } = &f.checked.outcome {
+                unsupported.extend(target.unsupported(&target.normalize(user)));
+            }
             if let Err(e) = record(&f, &mut outs, &mut dump, &mut journal, match_key) {
                 sink_error = Some(e);
             }
@@ -456,7 +460,9 @@ pub fn execute(r: ImportRun) -> Result<i32> {
     if let Some(e) = sink_error {
         return Err(e);
     }
-    shared::print_warnings(pipeline.take_warnings(), &mut outs.summary);
+    let mut warnings = pipeline.take_warnings();
+    warnings.extend(crate::target::unsupported_warning(flavor, &unsupported));
+    shared::print_warnings(warnings, &mut outs.summary);
     if let Some(d) = dump {
         d.finish().context("cannot write the dump")?;
     }

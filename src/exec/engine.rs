@@ -235,7 +235,10 @@ impl Engine {
         entry: &mut ReportEntry,
     ) -> Result<Option<User>, CallError> {
         entry.action = Action::Create;
+        // Only what the server receives: a field it has no place for is not "changed".
+        let dropped = self.target.unsupported(desired);
         entry.changed = set_fields(desired);
+        entry.changed.retain(|f| !dropped.contains(&f.as_str()));
         let needs_password =
             self.opts.create.auth_service.is_none() && !self.opts.create.random_password;
         if needs_password && desired.password.is_none() {

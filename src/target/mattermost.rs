@@ -425,12 +425,38 @@ impl Target for Mattermost {
 
     /// Mattermost stores usernames and emails lowercased and trimmed, and names roles
     /// `system_*`: the common names (user, admin, guest) are translated.
+    ///
+    /// Mattermost has no display-name field: a `name` given without first_name and
+    /// last_name becomes them (when they are given, `name` is only their sum and dropped), split at the last space ("Jean Paul Sartre" → "Jean Paul"
+    /// + "Sartre"; one word → first_name, last_name emptied), so create, diff and patch
+    /// all see the same first/last and a rename at the source is an update.
     fn normalize(&self, user: &User) -> User {
         let mut u = user.clone();
         u.username = u.username.trim().to_lowercase();
         u.email = u.email.map(|e| e.trim().to_lowercase());
         u.roles = u.roles.map(|r| roles(&r));
+        if u.first_name.is_none()
+            && u.last_name.is_none()
+            && let Some(name) = u.name.as_deref().map(str::trim).filter(|n| !n.is_empty())
+        {
+            let (first, last) = match name.rsplit_once(char::is_whitespace) {
+                Some((f, l)) => (f.trim().to_string(), l.trim().to_string()),
+                None => (name.to_string(), String::new()),
+            };
+            u.first_name = Some(first);
+            u.last_name = Some(last);
+        }
+        // Not a Mattermost field: carried by first/last (given, or derived above).
+        u.name = None;
         u
+    }
+
+    fn unsupported(&self, u: &User) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if u.require_password_change.is_some() {
+            out.push("require_password_change");
+        }
+        out
     }
 
     fn is_protected(&self, user: &User) -> bool {

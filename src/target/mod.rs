@@ -209,8 +209,32 @@ pub trait Target: Send + Sync {
         user.clone()
     }
 
+    /// The fields set in `user` (as [`Target::normalize`] left it) that this server has no
+    /// place for: they are never sent, so never reported as changed, and the run says so
+    /// once ([`unsupported_warning`]).
+    fn unsupported(&self, _user: &User) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// Accounts a sync must never deactivate (admins, bots, apps).
     fn is_protected(&self, user: &User) -> bool;
+}
+
+/// The summary's warning for mapped fields that `flavor` has no place for (`fields`
+/// gathered over the whole run); `None` when there are none.
+pub fn unsupported_warning(
+    flavor: Flavor,
+    fields: &std::collections::BTreeSet<&'static str>,
+) -> Option<String> {
+    if fields.is_empty() {
+        return None;
+    }
+    let list: Vec<&str> = fields.iter().copied().collect();
+    Some(format!(
+        "{} has no place for the mapped field(s) {}: roster does not send them",
+        flavor.display(),
+        list.join(", ")
+    ))
 }
 
 /// A JSON object as a string map (custom fields, props): strings as they are, other

@@ -380,6 +380,41 @@ impl Target for RocketChat {
         FIELDS
     }
 
+    /// Rocket.Chat has one display name: first_name/last_name are carried by `name`
+    /// (the default mapping builds it from them), or become it when no name is given.
+    fn normalize(&self, user: &User) -> User {
+        let mut u = user.clone();
+        if u.name.is_none() && (u.first_name.is_some() || u.last_name.is_some()) {
+            let parts = [u.first_name.as_deref(), u.last_name.as_deref()];
+            let joined: Vec<&str> = parts
+                .into_iter()
+                .flatten()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            if !joined.is_empty() {
+                u.name = Some(joined.join(" "));
+            }
+        }
+        u.first_name = None;
+        u.last_name = None;
+        u
+    }
+
+    fn unsupported(&self, u: &User) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        // external_id is roster's own key (Mattermost auth_data), not a server field.
+        for (set, name) in [
+            (u.position.is_some(), "position"),
+            (u.locale.is_some(), "locale"),
+        ] {
+            if set {
+                out.push(name);
+            }
+        }
+        out
+    }
+
     fn is_protected(&self, user: &User) -> bool {
         let is_me = self
             .me
