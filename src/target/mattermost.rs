@@ -427,9 +427,10 @@ impl Target for Mattermost {
     /// `system_*`: the common names (user, admin, guest) are translated.
     ///
     /// Mattermost has no display-name field: a `name` given without first_name and
-    /// last_name becomes them (when they are given, `name` is only their sum and dropped), split at the last space ("Jean Paul Sartre" → "Jean Paul"
-    /// + "Sartre"; one word → first_name, last_name emptied), so create, diff and patch
-    /// all see the same first/last and a rename at the source is an update.
+    /// last_name becomes them, split at the last space ("Jean Paul Sartre" is first
+    /// "Jean Paul", last "Sartre"; one word is a first name and empties the last), so
+    /// create, diff and patch all see the same first/last and a rename at the source is
+    /// an update. When first/last are given, `name` is only their sum and is dropped.
     fn normalize(&self, user: &User) -> User {
         let mut u = user.clone();
         u.username = u.username.trim().to_lowercase();
