@@ -180,3 +180,106 @@ fn rocket_chat_gets_name_from_first_and_last_and_names_what_it_cannot_keep() {
         "{err}"
     );
 }
+
+fn rc_calls(sb: &Sandbox, route: &str) -> u64 {
+    sb.counters()
+        .iter()
+        .filter(|(k, _)| k.contains(route))
+        .map(|(_, c)| c.requests)
+        .sum()
+}
+
+fn dept_csv(dept: &str) -> String {
+    format!(
+        "username,email,name,password,custom_fields.dept\n\
+         anna,anna@example.org,Anna Li,{PW},{dept}\n\
+         bob,bob@example.org,Bob Roe,{PW},{dept}\n\
+         carl,carl@example.org,Carl Poe,{PW},{dept}\n"
+    )
+}
+
+/// Item 5: a custom field the server does not keep (no Accounts_CustomFields entry) is
+/// named once and never rewritten night after night.
+#[test]
+fn rocket_chat_custom_fields_the_server_drops_are_not_rewritten() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        rc_custom_fields: None,
+        ..config()
+    });
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    write(d.path(), "u.csv", &dept_csv("R&D"));
+    let import = |report: &str| {
+        roster(
+            d.path(),
+            &["import", "u.csv", "--server", &url, "--report", report],
+            &as_importer(),
+        )
+    };
+    let o = import("r1.jsonl");
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let err = o.stderr();
+    assert_eq!(err.matches("custom field 'dept'").count(), 1, "{err}");
+    assert!(err.contains("not kept by the server"), "{err}");
+    for e in jsonl(&d.path().join("r1.jsonl")) {
+        assert!(!e["changed"].to_string().contains("dept"), "not sent: {e}");
+    }
+
+    let updates = rc_calls(&sb, "users.update");
+    let o = import("r2.jsonl");
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(
+        rc_calls(&sb, "users.update"),
+        updates,
+        "a re-run writes nothing"
+    );
+    assert!(
+        jsonl(&d.path().join("r2.jsonl"))
+            .iter()
+            .all(|e| e["action"] == "none")
+    );
+    assert_eq!(o.stderr().matches("custom field 'dept'").count(), 1);
+
+    // A sync plans nothing for it either.
+    write(d.path(), "u.csv", &dept_csv("Sales"));
+    let o = roster(
+        d.path(),
+        &["sync", "u.csv", "--server", &url],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(rc_calls(&sb, "users.update"), updates);
+    assert!(o.stderr().contains("custom field 'dept'"), "{}", o.stderr());
+}
+
+/// A key the setting defines is kept, sent and updated as before.
+#[test]
+fn rocket_chat_custom_fields_the_server_keeps_are_still_synced() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        rc_custom_fields: Some(serde_json::json!({"dept": {"type": "text"}})),
+        ..config()
+    });
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    write(d.path(), "u.csv", &dept_csv("R&D"));
+    let o = roster(
+        d.path(),
+        &["import", "u.csv", "--server", &url],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(!o.stderr().contains("custom field"), "{}", o.stderr());
+    assert_eq!(user(&sb, "anna")["customFields"]["dept"], "R&D");
+    write(d.path(), "u.csv", &dept_csv("Sales"));
+    let updates = rc_calls(&sb, "users.update");
+    let o = roster(
+        d.path(),
+        &["import", "u.csv", "--server", &url],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(rc_calls(&sb, "users.update"), updates + 3);
+    assert_eq!(user(&sb, "anna")["customFields"]["dept"], "Sales");
+}

@@ -462,6 +462,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
     }
     let mut warnings = pipeline.take_warnings();
     warnings.extend(crate::target::unsupported_warning(flavor, &unsupported));
+    warnings.extend(target.warnings());
     shared::print_warnings(warnings, &mut outs.summary);
     if let Some(d) = dump {
         d.finish().context("cannot write the dump")?;

@@ -230,6 +230,7 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         target.flavor(),
         &unsupported,
     ));
+    warnings.extend(target.warnings());
     for e in planner.finish() {
         outs.record(&e, None)?;
     }

@@ -216,6 +216,12 @@ pub trait Target: Send + Sync {
         Vec::new()
     }
 
+    /// What the run learned about the server that the summary should say once (custom
+    /// fields it does not keep, ...).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Accounts a sync must never deactivate (admins, bots, apps).
     fn is_protected(&self, user: &User) -> bool;
 }

@@ -9,7 +9,15 @@
 //!   Callers with api-bypass-rate-limit (admins) get no headers at all.
 //! - Errors are 400 `{"error":"<reason> [<code>]","errorType":"<code>"}`; conflicts are
 //!   400 `error-field-unavailable`, never 409.
+//! - customFields keys not defined in the `Accounts_CustomFields` setting are silently
+//!   dropped, all of them when it is empty (`validateCustomFields.ts`,
+//!   `saveCustomFieldsWithoutValidation.ts` in `apps/meteor/app/lib/server/functions/`).
+//!   The setting is public (`apps/meteor/server/settings/accounts.ts`), so it is read
+//!   once from GET /api/v1/settings.public and such keys are never sent nor diffed; when
+//!   it cannot be read, the keys an answer leaves out are learned and dropped from then on.
 
+use std::collections::BTreeSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
@@ -45,6 +53,11 @@ pub struct RocketChat {
     two_factor: Option<String>,
     /// Who we are, to never deactivate ourselves.
     pub me: Option<User>,
+    /// Keys `Accounts_CustomFields` defines: `Some(None)` when the setting could not be
+    /// read. Read on the first user with custom fields.
+    kept_custom: OnceLock<Option<BTreeSet<String>>>,
+    /// Custom-field keys the server does not keep, met so far (for the warning).
+    discarded_custom: Mutex<BTreeSet<String>>,
 }
 
 impl RocketChat {
@@ -89,6 +102,8 @@ impl RocketChat {
             token,
             two_factor,
             me: None,
+            kept_custom: OnceLock::new(),
+            discarded_custom: Mutex::new(BTreeSet::new()),
         };
         let me = rc.whoami(&mut stats)?;
         rc.me = Some(me);
@@ -140,6 +155,67 @@ impl RocketChat {
 
     pub fn http(&self) -> &Http {
         &self.http
+    }
+
+    /// The keys `Accounts_CustomFields` defines, from the public settings (no
+    /// credentials needed, none sent); `None` when the server does not say.
+    fn read_kept_custom(&self) -> Option<BTreeSet<String>> {
+        let url = self.http.url("/api/v1/settings.public");
+        let mut stats = CallStats::default();
+        let r = self
+            .http
+            .send(
+                "settings.public",
+                "settings.public",
+                true,
+                &mut stats,
+                |c| c.get(&url).query(&[("_id", "Accounts_CustomFields")]),
+            )
+            .ok()?;
+        if r.status != 200 {
+            return None;
+        }
+        let v = r.json()?;
+        // Servers that ignore `_id` answer a page of other settings: no conclusion.
+        let setting = v["settings"]
+            .as_array()?
+            .iter()
+            .find(|s| s["_id"] == "Accounts_CustomFields")?;
+        match &setting["value"] {
+            Value::String(text) if text.trim().is_empty() => Some(BTreeSet::new()),
+            Value::String(text) => serde_json::from_str::<Value>(text)
+                .ok()?
+                .as_object()
+                .map(|m| m.keys().cloned().collect()),
+            _ => None,
+        }
+    }
+
+    fn kept_custom(&self) -> Option<&BTreeSet<String>> {
+        self.kept_custom
+            .get_or_init(|| self.read_kept_custom())
+            .as_ref()
+    }
+
+    fn lock_discarded(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.discarded_custom
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// After a write that sent `sent`: the keys with a value that the saved user (a
+    /// full view, which lists customFields) does not hold were dropped by the server.
+    fn learn_discarded(&self, sent: &std::collections::BTreeMap<String, String>, answer: &Value) {
+        if sent.is_empty() || answer.get("roles").is_none() {
+            return;
+        }
+        let saved = super::string_map(&answer["customFields"]);
+        let mut d = self.lock_discarded();
+        for (k, v) in sent {
+            if !v.trim().is_empty() && !saved.contains_key(k) {
+                d.insert(k.clone());
+            }
+        }
     }
 
     fn lookup_exact(
@@ -244,7 +320,9 @@ impl Target for RocketChat {
         }
         let r = self.post("users.create", &Value::Object(body), false, stats)?;
         if r.status == 200 {
-            return Ok(user_from_json(&r.json().unwrap_or(Value::Null)["user"]));
+            let v = r.json().unwrap_or(Value::Null);
+            self.learn_discarded(&user.custom_fields, &v["user"]);
+            return Ok(user_from_json(&v["user"]));
         }
         Err(conflict_or_rejected(&r, "users.create", user))
     }
@@ -315,7 +393,11 @@ impl Target for RocketChat {
         loop {
             let r = self.post("users.update", &body, true, stats)?;
             if r.status == 200 {
-                return Ok(user_from_json(&r.json().unwrap_or(Value::Null)["user"]));
+                let v = r.json().unwrap_or(Value::Null);
+                if custom_changed {
+                    self.learn_discarded(&desired.custom_fields, &v["user"]);
+                }
+                return Ok(user_from_json(&v["user"]));
             }
             // The hard-coded 1-per-60-s limit on name/email/username changes for callers
             // without edit-other-user-info comes back as a Meteor error, not a 429.
@@ -398,7 +480,31 @@ impl Target for RocketChat {
         }
         u.first_name = None;
         u.last_name = None;
+        if !u.custom_fields.is_empty() {
+            // Keys the server would drop are neither sent nor compared: otherwise every
+            // run would rewrite them.
+            let kept = self.kept_custom();
+            let mut discarded = self.lock_discarded();
+            u.custom_fields.retain(|k, _| match kept {
+                Some(kept) if !kept.contains(k) => {
+                    discarded.insert(k.clone());
+                    false
+                }
+                _ => !discarded.contains(k),
+            });
+        }
         u
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.lock_discarded()
+            .iter()
+            .map(|k| {
+                format!(
+                    "custom field '{k}' is not kept by the server (no Accounts_CustomFields entry); roster stops sending it"
+                )
+            })
+            .collect()
     }
 
     fn unsupported(&self, u: &User) -> Vec<&'static str> {

@@ -501,6 +501,29 @@ impl RocketChat {
         Ok(())
     }
 
+    /// GET /api/v1/settings.public (no authentication): the public settings, of which
+    /// the emulator holds one, `Accounts_CustomFields` (`public: true` in
+    /// `apps/meteor/server/settings/accounts.ts`; its value is the JSON text, `''` when
+    /// empty). `_id` (comma-separated ids, 6.x+) filters; the limiter is not emulated here.
+    fn public_settings(&self, req: &Request) -> Response {
+        let value = match &self.settings.custom_fields {
+            Some(v) => v.to_string(),
+            None => String::new(),
+        };
+        let all = vec![json!({"_id": "Accounts_CustomFields", "value": value})];
+        let settings: Vec<Value> = match req.query_param("_id") {
+            Some(ids) => {
+                let ids: Vec<&str> = ids.split(',').map(str::trim).collect();
+                all.into_iter()
+                    .filter(|s| ids.contains(&s["_id"].as_str().unwrap_or("")))
+                    .collect()
+            }
+            None => all,
+        };
+        let n = settings.len();
+        Self::success(json!({"settings": settings, "count": n, "offset": 0, "total": n}))
+    }
+
     fn route_request(&self, req: &Request) -> Response {
         let path = req.path.trim_end_matches('/');
         if path == "/api/info" {
@@ -509,6 +532,9 @@ impl RocketChat {
                 return Self::success(json!({"version": self.settings.version}));
             }
             return not_found();
+        }
+        if path == "/api/v1/settings.public" && req.method == "GET" {
+            return self.public_settings(req);
         }
         let Some(name) = path.strip_prefix("/api/v1/") else {
             return not_found();
