@@ -740,4 +740,22 @@ fn rerun_with_capitalised_usernames_is_a_no_op() {
         "no create attempted"
     );
     assert_eq!(requests(&sb, "users.update"), updates, "no update either");
+
+    // Spelt yet another way: users.info misses both spellings, users.create says "in
+    // use", and the user is found ignoring case: nothing fails, nobody is duplicated.
+    write(
+        d.path(),
+        "users.csv",
+        &csv(&[
+            ("Anna.Li", "anna.li@example.org", "Anna Li"),
+            ("bob.roe", "Bob.Roe@Example.org", "Bob Roe"),
+            ("carl", "carl@example.org", "Carl"),
+        ]),
+    );
+    let r = run("r3.jsonl");
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(server_users(&sb).len(), 3);
+    let rep = jsonl(&d.path().join("r3.jsonl"));
+    assert!(rep.iter().all(|e| e["status"] == "ok"), "{rep:?}");
+    assert_eq!(requests(&sb, "users.update"), updates, "no update either");
 }

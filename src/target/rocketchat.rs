@@ -58,6 +58,9 @@ pub struct RocketChat {
     kept_custom: OnceLock<Option<BTreeSet<String>>>,
     /// Custom-field keys the server does not keep, met so far (for the warning).
     discarded_custom: Mutex<BTreeSet<String>>,
+    /// Usernames (lowercase) users.create called "in use" although users.info, which
+    /// is case-sensitive, found neither spelling: looked up ignoring case next time.
+    in_use: Mutex<BTreeSet<String>>,
 }
 
 impl RocketChat {
@@ -104,6 +107,7 @@ impl RocketChat {
             me: None,
             kept_custom: OnceLock::new(),
             discarded_custom: Mutex::new(BTreeSet::new()),
+            in_use: Mutex::new(BTreeSet::new()),
         };
         let me = rc.whoami(&mut stats)?;
         rc.me = Some(me);
@@ -218,6 +222,34 @@ impl RocketChat {
         }
     }
 
+    /// A user by username ignoring case: users.getStatus goes through
+    /// `getUserFromParams` (`findOneByUsernameIgnoringCase`) and answers the id, which
+    /// users.info then resolves. Used only after users.create said the name is in use.
+    fn lookup_ignoring_case(
+        &self,
+        username: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<User>, CallError> {
+        let r = self.get("users.getStatus", &[("username", username)], stats)?;
+        if r.status != 200 {
+            let text = error_text(&r);
+            if r.status == 400 && text.contains("error-invalid-user") {
+                return Ok(None);
+            }
+            return Err(rejected(&r, "users.getStatus"));
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let Some(id) = v["_id"].as_str().filter(|id| !id.is_empty()) else {
+            return Ok(None);
+        };
+        let r = self.get("users.info", &[("userId", id)], stats)?;
+        if r.status == 200 {
+            let v = r.json().unwrap_or(Value::Null);
+            return Ok(Some(user_from_json(&v["user"])));
+        }
+        Err(rejected(&r, "users.info"))
+    }
+
     fn lookup_exact(
         &self,
         by: MatchKey,
@@ -264,11 +296,25 @@ impl Target for RocketChat {
         stats: &mut CallStats,
     ) -> Result<Option<User>, CallError> {
         let found = self.lookup_exact(by, key, stats)?;
-        // users.info matches usernames exactly; servers usually hold them lowercase.
-        if found.is_none() && by == MatchKey::Username && key != key.to_lowercase() {
-            return self.lookup_exact(by, &key.to_lowercase(), stats);
+        if found.is_some() || by != MatchKey::Username {
+            return Ok(found);
         }
-        Ok(found)
+        // users.info matches usernames exactly; servers usually hold them lowercase.
+        let lower = key.to_lowercase();
+        if key != lower
+            && let Some(u) = self.lookup_exact(by, &lower, stats)?
+        {
+            return Ok(Some(u));
+        }
+        let in_use = self
+            .in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&lower);
+        if in_use {
+            return self.lookup_ignoring_case(key, stats);
+        }
+        Ok(None)
     }
 
     fn create(
@@ -324,7 +370,14 @@ impl Target for RocketChat {
             self.learn_discarded(&user.custom_fields, &v["user"]);
             return Ok(user_from_json(&v["user"]));
         }
-        Err(conflict_or_rejected(&r, "users.create", user))
+        let e = conflict_or_rejected(&r, "users.create", user);
+        if matches!(&e, CallError::Conflict { field, .. } if field == "username") {
+            self.in_use
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(user.username.trim().to_lowercase());
+        }
+        Err(e)
     }
 
     fn update(
