@@ -815,6 +815,61 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// A client that never connects (nothing here sends a request).
+    fn offline_client() -> RocketChat {
+        let opts = super::super::http::HttpOptions::default();
+        let pacer = std::sync::Arc::new(crate::exec::pacer::Pacer::new(
+            crate::exec::pacer::Model::FixedWindow,
+            None,
+        ));
+        let http = Http::new(
+            "http://127.0.0.1:9",
+            super::super::http::client(&opts).unwrap(),
+            pacer,
+            parse_rate,
+            1,
+        )
+        .unwrap();
+        RocketChat {
+            http,
+            user_id: "u1".into(),
+            token: Secret::new("t"),
+            two_factor: None,
+            me: None,
+            kept_custom: OnceLock::new(),
+            discarded_custom: Mutex::new(BTreeSet::new()),
+            in_use: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    #[test]
+    fn custom_keys_a_saved_user_lacks_are_dropped_when_the_setting_is_unreadable() {
+        let rc = offline_client();
+        // As when GET settings.public did not say.
+        rc.kept_custom.set(None).unwrap();
+        let mut u = User {
+            username: "anna".into(),
+            ..User::default()
+        };
+        u.custom_fields.insert("dept".into(), "R&D".into());
+        u.custom_fields.insert("floor".into(), "3".into());
+        assert_eq!(rc.normalize(&u).custom_fields.len(), 2, "nothing known yet");
+        // A limited view (no roles, no customFields) proves nothing.
+        rc.learn_discarded(&u.custom_fields, &json!({"_id": "x", "username": "anna"}));
+        assert_eq!(rc.normalize(&u).custom_fields.len(), 2);
+        assert!(rc.warnings().is_empty());
+        // The saved user kept floor only.
+        rc.learn_discarded(
+            &u.custom_fields,
+            &json!({"_id": "x", "roles": ["user"], "customFields": {"floor": "3"}}),
+        );
+        let n = rc.normalize(&u);
+        assert_eq!(n.custom_fields.keys().collect::<Vec<_>>(), ["floor"]);
+        let w = rc.warnings();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("'dept'"), "{w:?}");
+    }
+
     #[test]
     fn reset_is_epoch_milliseconds() {
         let mut h = HeaderMap::new();
