@@ -340,6 +340,8 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
             .as_ref()
             .filter(|(path, _)| !internal && *path == req.path)
             .map(|(_, location)| location.clone());
+        // A redirected request never reaches the application: no fault either.
+        let fault = if redirect.is_some() { None } else { fault };
         (delay, fault, redirect)
     };
     if !delay.is_zero() {
@@ -347,10 +349,9 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
     }
 
     let response = match fault {
-        _ if redirect.is_some() => {
+        _ if let Some(location) = &redirect => {
             let mut r = Response::new(307);
-            r.headers
-                .push(("Location".into(), redirect.unwrap_or_default()));
+            r.headers.push(("Location".into(), location.clone()));
             Some(r)
         }
         None if internal => Some(internal_endpoint(shared, &req)),
