@@ -74,6 +74,8 @@ pub struct ServerConfig {
     pub url: Option<String>,
     pub flavor: Option<Flavor>,
     pub ca_file: Option<PathBuf>,
+    /// Credentials over plain http:// to a host that is not loopback (`--allow-http`).
+    pub allow_http: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -685,3 +685,77 @@ fn sigint_finishes_rows_in_flight_and_exits_130() {
         "the report covers every write"
     );
 }
+
+/// Issue 10 item 7: users.info?username= is an exact, case-sensitive match on the real
+/// server while users.create's "in use" check ignores case; a re-run of capitalised
+/// usernames must find them and change nothing.
+#[test]
+fn rerun_with_capitalised_usernames_is_a_no_op() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    let d = tmp();
+    write(
+        d.path(),
+        "users.csv",
+        &csv(&[
+            ("ANNA.LI", "anna.li@example.org", "Anna Li"),
+            ("Bob.Roe", "Bob.Roe@Example.org", "Bob Roe"),
+            ("carl", "carl@example.org", "Carl"),
+        ]),
+    );
+    let url = sb.url();
+    let run = |report: &str| {
+        roster(
+            d.path(),
+            &["import", "users.csv", "--server", &url, "--report", report],
+            &as_importer(),
+        )
+    };
+    let r = run("r1.jsonl");
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let names: Vec<String> = server_users(&sb)
+        .iter()
+        .map(|u| u["username"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        names.contains(&"ANNA.LI".to_string()),
+        "case kept: {names:?}"
+    );
+    let creates = requests(&sb, "users.create");
+    let updates = requests(&sb, "users.update");
+    let r = run("r2.jsonl");
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let rep = jsonl(&d.path().join("r2.jsonl"));
+    assert_eq!(rep.len(), 3);
+    assert!(
+        rep.iter()
+            .all(|e| e["action"] == "none" && e["status"] == "ok"),
+        "{rep:?}"
+    );
+    assert_eq!(
+        requests(&sb, "users.create"),
+        creates,
+        "no create attempted"
+    );
+    assert_eq!(requests(&sb, "users.update"), updates, "no update either");
+
+    // Spelt yet another way: users.info misses both spellings, users.create says "in
+    // use", and the user is found ignoring case: nothing fails, nobody is duplicated.
+    write(
+        d.path(),
+        "users.csv",
+        &csv(&[
+            ("Anna.Li", "anna.li@example.org", "Anna Li"),
+            ("bob.roe", "Bob.Roe@Example.org", "Bob Roe"),
+            ("carl", "carl@example.org", "Carl"),
+        ]),
+    );
+    let r = run("r3.jsonl");
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(server_users(&sb).len(), 3);
+    let rep = jsonl(&d.path().join("r3.jsonl"));
+    assert!(rep.iter().all(|e| e["status"] == "ok"), "{rep:?}");
+    assert_eq!(requests(&sb, "users.update"), updates, "no update either");
+}

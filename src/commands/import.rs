@@ -79,6 +79,9 @@ pub struct ServerArgs {
     /// Read the password for ROSTER_USERNAME from this file.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Allow credentials over plain http:// to a host that is not loopback.
+    #[arg(long)]
+    pub allow_http: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
 }
@@ -182,6 +185,11 @@ pub fn connect_with(
         )
         .into());
     }
+    if !(server.allow_http || job.server.allow_http.unwrap_or(false))
+        && let Some(why) = http::clear_text_refusal(&url)
+    {
+        return Err(ExitError::new(exit::USAGE, why).into());
+    }
     if server.tls.insecure {
         eprintln!(
             "roster: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read the credentials"
@@ -242,10 +250,11 @@ fn detect(client: &reqwest::blocking::Client, url: &str) -> Result<Flavor> {
         )
         .into());
     }
-    if rocketchat::detect(client, url) {
+    let redirected = |e: String| ExitError::new(exit::USAGE, format!("{url}: {e}"));
+    if rocketchat::detect(client, url).map_err(redirected)? {
         return Ok(Flavor::Rocketchat);
     }
-    if mattermost::detect(client, url) {
+    if mattermost::detect(client, url).map_err(redirected)? {
         return Ok(Flavor::Mattermost);
     }
     Err(ExitError::new(
@@ -363,6 +372,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
         }
     }
 
+    let mut unsupported = std::collections::BTreeSet::new();
     let ticking = AtomicBool::new(true);
     let mut sink_error: Option<anyhow::Error> = None;
     let end = std::thread::scope(|s| {
@@ -401,6 +411,9 @@ pub fn execute(r: ImportRun) -> Result<i32> {
             if sink_error.is_some() {
                 return;
             }
+            if let Outcome::Valid { user, .. } = &f.checked.outcome {
+                unsupported.extend(target.unsupported(&target.normalize(user)));
+            }
             if let Err(e) = record(&f, &mut outs, &mut dump, &mut journal, match_key) {
                 sink_error = Some(e);
             }
@@ -413,7 +426,10 @@ pub fn execute(r: ImportRun) -> Result<i32> {
     if let Some(e) = sink_error {
         return Err(e);
     }
-    shared::print_warnings(pipeline.take_warnings(), &mut outs.summary);
+    let mut warnings = pipeline.take_warnings();
+    warnings.extend(crate::target::unsupported_warning(flavor, &unsupported));
+    warnings.extend(target.warnings());
+    shared::print_warnings(warnings, &mut outs.summary);
     if let Some(d) = dump {
         d.finish().context("cannot write the dump")?;
     }

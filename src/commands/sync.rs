@@ -213,12 +213,16 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         .unwrap_or_default();
     let mut planner = Planner::new(&planning, &snapshot, &state, opts, &server_url, &spec);
     let pb = shared::progress(reports.quiet, "rows planned");
+    let mut unsupported = std::collections::BTreeSet::new();
     for item in pipeline.by_ref() {
         // A source that fails (an LDAP search cut short) stops everything: nothing has
         // been written, and nobody is deactivated on a partial list.
         let c = item.map_err(|e| {
             anyhow::Error::new(e).context("reading the source; nothing was written to the server")
         })?;
+        if let crate::pipeline::Outcome::Valid { user, .. } = &c.outcome {
+            unsupported.extend(target.unsupported(&target.normalize(user)));
+        }
         if let Some(entry) = planner.add(c.clone()) {
             outs.record(&entry, Some(&c))?;
         }
@@ -228,6 +232,11 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     for w in pipeline.take_warnings() {
         warnings.push(w);
     }
+    warnings.extend(crate::target::unsupported_warning(
+        target.flavor(),
+        &unsupported,
+    ));
+    warnings.extend(target.warnings());
     for e in planner.finish() {
         outs.record(&e, None)?;
     }

@@ -167,7 +167,10 @@ impl Engine {
     }
 
     fn lookup(&self, u: &User, stats: &mut CallStats) -> Result<Option<User>, CallError> {
-        let key = self.key(u)?;
+        self.key(u)?;
+        // As the source spells it: Rocket.Chat's users.info?username= is case-sensitive,
+        // so a lowercased key misses `ANNA.LI`; each client folds case where its server does.
+        let key = self.opts.match_key.raw(u).unwrap_or_default();
         self.target.lookup(self.opts.match_key, &key, stats)
     }
 
@@ -312,7 +315,10 @@ impl Engine {
         entry: &mut ReportEntry,
     ) -> Result<Option<User>, CallError> {
         entry.action = Action::Create;
+        // Only what the server receives: a field it has no place for is not "changed".
+        let dropped = self.target.unsupported(desired);
         entry.changed = set_fields(desired);
+        entry.changed.retain(|f| !dropped.contains(&f.as_str()));
         let needs_password =
             self.opts.create.auth_service.is_none() && !self.opts.create.random_password;
         if needs_password && desired.password.is_none() {

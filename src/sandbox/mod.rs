@@ -321,6 +321,13 @@ impl Sandbox {
         self.server.set_faults(fault_rate, drop_rate);
     }
 
+    /// Answers requests for `path` (exact, without the query) with 307 to `location`,
+    /// as a misconfigured reverse proxy would; None stops it.
+    pub fn set_redirect(&self, redirect: Option<(&str, &str)>) {
+        self.server
+            .set_redirect(redirect.map(|(p, l)| (p.to_string(), l.to_string())));
+    }
+
     /// Changes the fault phase at run time.
     pub fn set_fault_phase(&self, phase: FaultPhase) {
         self.server.set_fault_phase(phase);

@@ -69,6 +69,9 @@ struct Knobs {
     latency_ms: u64,
     jitter_ms: u64,
     rng: StdRng,
+    /// (path, Location): requests for `path` are answered 307 to Location, as a
+    /// misconfigured reverse proxy would.
+    redirect: Option<(String, String)>,
 }
 
 impl Knobs {
@@ -160,6 +163,7 @@ impl Server {
                 latency_ms: cfg.latency_ms,
                 jitter_ms: cfg.jitter_ms,
                 rng,
+                redirect: None,
             }),
             counters: Mutex::new(BTreeMap::new()),
             log,
@@ -205,6 +209,10 @@ impl Server {
 
     pub fn set_fault_phase(&self, phase: FaultPhase) {
         lock(&self.shared.knobs).phase = phase;
+    }
+
+    pub fn set_redirect(&self, redirect: Option<(String, String)>) {
+        lock(&self.shared.knobs).redirect = redirect;
     }
 
     pub fn set_latency(&self, latency_ms: u64, jitter_ms: u64) {
@@ -324,12 +332,28 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
             !login,
         )
     };
-    let (delay, fault) = lock(&shared.knobs).draw(write, droppable);
+    let (delay, fault, redirect) = {
+        let mut k = lock(&shared.knobs);
+        let (delay, fault) = k.draw(write, droppable);
+        let redirect = k
+            .redirect
+            .as_ref()
+            .filter(|(path, _)| !internal && *path == req.path)
+            .map(|(_, location)| location.clone());
+        // A redirected request never reaches the application: no fault either.
+        let fault = if redirect.is_some() { None } else { fault };
+        (delay, fault, redirect)
+    };
     if !delay.is_zero() {
         thread::sleep(delay);
     }
 
     let response = match fault {
+        _ if let Some(location) = &redirect => {
+            let mut r = Response::new(307);
+            r.headers.push(("Location".into(), location.clone()));
+            Some(r)
+        }
         None if internal => Some(internal_endpoint(shared, &req)),
         None => Some(shared.flavor.handle(&req)),
         Some(Fault::Error { status, after }) => {

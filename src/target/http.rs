@@ -98,7 +98,10 @@ pub fn client(opts: &HttpOptions) -> Result<Client, HttpSetupError> {
         .timeout(opts.timeout)
         .connect_timeout(Duration::from_secs(10))
         .pool_max_idle_per_host(opts.pool.max(1))
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        // Every request carries credentials (headers, login bodies): never let the
+        // client replay them to wherever a 3xx points; `Http::send` reports it instead.
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(path) = &opts.ca_file {
         let pem = std::fs::read(path).map_err(|e| HttpSetupError::CaFile {
             path: path.display().to_string(),
@@ -198,6 +201,13 @@ impl Http {
                         }
                         continue;
                     }
+                    if (300..400).contains(&reply.status) {
+                        return Err(CallError::Fatal(redirect_error(
+                            &self.base,
+                            what,
+                            reply.header("location"),
+                        )));
+                    }
                     if reply.status >= 500 {
                         format!("{what}: server error {}", reply.status)
                     } else {
@@ -225,6 +235,78 @@ impl Http {
     pub fn max_attempts(&self) -> u32 {
         self.max_attempts
     }
+}
+
+/// Why credentials must not go to `url`: plain `http://` to a host that is not
+/// loopback (`localhost`, 127.0.0.0/8, ::1) would carry the login password, tokens and
+/// user passwords in clear. `None` when sending is fine.
+pub fn clear_text_refusal(url: &str) -> Option<String> {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return Some(format!("server URL {url:?} is not a valid URL"));
+    };
+    if u.scheme() != "http" {
+        return None;
+    }
+    let host = u.host_str().unwrap_or("");
+    // The URL parser has already normalised the host (IPv4 forms, lowercase names);
+    // IPv6 literals come bracketed.
+    let loopback = match host.trim_start_matches('[').trim_end_matches(']').parse() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    };
+    if loopback {
+        return None;
+    }
+    Some(format!(
+        "refusing to send credentials in clear: http://{host}{} is plain http:// and {host} is not loopback; use https://, or --allow-http (job file: [server] allow_http = true) if the network is trusted",
+        port_part(&u)
+    ))
+}
+
+/// Why roster stopped at a 3xx answer: where it pointed (origin and path only: a query
+/// may hold a secret) and what to do about it.
+pub fn redirect_error(base: &str, what: &str, location: Option<&str>) -> String {
+    let base_url = reqwest::Url::parse(base).ok();
+    let target = match (&base_url, location) {
+        (Some(b), Some(l)) => b.join(l.trim()).ok(),
+        (None, Some(l)) => reqwest::Url::parse(l.trim()).ok(),
+        _ => None,
+    };
+    let Some(target) = target else {
+        return format!(
+            "the server answered {what} with a redirect; roster does not follow redirects with credentials: use the final URL as --server"
+        );
+    };
+    let origin = target.origin().ascii_serialization();
+    let shown = format!("{origin}{}", target.path());
+    let same_host_to_https = base_url.as_ref().is_some_and(|b| {
+        b.scheme() == "http" && target.scheme() == "https" && b.host_str() == target.host_str()
+    });
+    if same_host_to_https {
+        let https_base = base_url
+            .as_ref()
+            .map(|b| {
+                format!(
+                    "https://{}{}",
+                    target.host_str().unwrap_or(""),
+                    port_part(&target)
+                ) + b.path().trim_end_matches('/')
+            })
+            .unwrap_or_default();
+        return format!(
+            "the server redirected {what} to {shown}; roster does not follow redirects with credentials: use {https_base} as --server"
+        );
+    }
+    format!(
+        "the server redirected {what} to {shown}; roster does not follow redirects with credentials: use the final URL as --server"
+    )
+}
+
+fn port_part(u: &reqwest::Url) -> String {
+    u.port().map(|p| format!(":{p}")).unwrap_or_default()
 }
 
 /// Exponential backoff with jitter: 0.25 s, 0.5 s, 1 s, ... up to 15 s, each between half

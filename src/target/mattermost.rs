@@ -425,12 +425,39 @@ impl Target for Mattermost {
 
     /// Mattermost stores usernames and emails lowercased and trimmed, and names roles
     /// `system_*`: the common names (user, admin, guest) are translated.
+    ///
+    /// Mattermost has no display-name field: a `name` given without first_name and
+    /// last_name becomes them, split at the last space ("Jean Paul Sartre" is first
+    /// "Jean Paul", last "Sartre"; one word is a first name and empties the last), so
+    /// create, diff and patch all see the same first/last and a rename at the source is
+    /// an update. When first/last are given, `name` is only their sum and is dropped.
     fn normalize(&self, user: &User) -> User {
         let mut u = user.clone();
         u.username = u.username.trim().to_lowercase();
         u.email = u.email.map(|e| e.trim().to_lowercase());
         u.roles = u.roles.map(|r| roles(&r));
+        if u.first_name.is_none()
+            && u.last_name.is_none()
+            && let Some(name) = u.name.as_deref().map(str::trim).filter(|n| !n.is_empty())
+        {
+            let (first, last) = match name.rsplit_once(char::is_whitespace) {
+                Some((f, l)) => (f.trim().to_string(), l.trim().to_string()),
+                None => (name.to_string(), String::new()),
+            };
+            u.first_name = Some(first);
+            u.last_name = Some(last);
+        }
+        // Not a Mattermost field: carried by first/last (given, or derived above).
+        u.name = None;
         u
+    }
+
+    fn unsupported(&self, u: &User) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if u.require_password_change.is_some() {
+            out.push("require_password_change");
+        }
+        out
     }
 
     fn protection(&self, user: &User) -> Option<&'static str> {
@@ -558,19 +585,28 @@ pub fn parse_rate(h: &HeaderMap, status: u16, _body: &str) -> RateInfo {
     info
 }
 
-/// Detects Mattermost: GET /api/v4/system/ping answers `{"status":"OK"}`.
-pub fn detect(client: &reqwest::blocking::Client, base: &str) -> bool {
+/// Detects Mattermost: GET /api/v4/system/ping answers `{"status":"OK"}`; a redirect
+/// is an error (roster would then talk to a URL other than the one given).
+pub fn detect(client: &reqwest::blocking::Client, base: &str) -> Result<bool, String> {
     let url = format!("{}/api/v4/system/ping", base.trim_end_matches('/'));
     match client.get(url).send() {
-        Ok(r) if r.status().is_success() => r
+        Ok(r) if r.status().is_redirection() => {
+            let loc = r.headers().get("location").and_then(|v| v.to_str().ok());
+            Err(super::http::redirect_error(
+                base,
+                "GET /api/v4/system/ping",
+                loc,
+            ))
+        }
+        Ok(r) if r.status().is_success() => Ok(r
             .json::<Value>()
             .map(|v| {
                 v["status"]
                     .as_str()
                     .is_some_and(|s| s.eq_ignore_ascii_case("ok"))
             })
-            .unwrap_or(false),
-        _ => false,
+            .unwrap_or(false)),
+        _ => Ok(false),
     }
 }
 

@@ -68,8 +68,9 @@ impl MatchKey {
                 .filter(|s| !s.is_empty()),
         }
     }
-    /// The value to look the user up with, as the source spells it (Rocket.Chat's
-    /// users.info matches usernames exactly).
+    /// The value to look the user up with, as the source spells it: Rocket.Chat's
+    /// users.info matches usernames exactly (case-sensitively), so a lowercased key would
+    /// miss `ANNA.LI`; clients fold case themselves where their server does.
     pub fn raw(self, u: &User) -> Option<String> {
         match self {
             MatchKey::Username => Some(u.username.trim().to_string()).filter(|s| !s.is_empty()),
@@ -209,6 +210,20 @@ pub trait Target: Send + Sync {
         user.clone()
     }
 
+    /// The fields set in `user` (as [`Target::normalize`] left it) that this server has no
+    /// place for: they are never sent, so never reported as changed, and the run says so
+    /// once ([`unsupported_warning`]).
+    fn unsupported(&self, _user: &User) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// What the run learned about the server that the summary should say once (custom
+    /// fields it does not keep, ...).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+
     /// Why roster must never write this account, if it must not: an admin, a bot or
     /// app, or the account roster runs as.
     fn protection(&self, user: &User) -> Option<&'static str>;
@@ -220,6 +235,23 @@ pub trait Target: Send + Sync {
 
     /// The role that makes an administrator (`admin`, `system_admin`).
     fn admin_role(&self) -> &'static str;
+}
+
+/// The summary's warning for mapped fields that `flavor` has no place for (`fields`
+/// gathered over the whole run); `None` when there are none.
+pub fn unsupported_warning(
+    flavor: Flavor,
+    fields: &std::collections::BTreeSet<&'static str>,
+) -> Option<String> {
+    if fields.is_empty() {
+        return None;
+    }
+    let list: Vec<&str> = fields.iter().copied().collect();
+    Some(format!(
+        "{} has no place for the mapped field(s) {}: roster does not send them",
+        flavor.display(),
+        list.join(", ")
+    ))
 }
 
 /// A JSON object as a string map (custom fields, props): strings as they are, other

@@ -9,7 +9,15 @@
 //!   Callers with api-bypass-rate-limit (admins) get no headers at all.
 //! - Errors are 400 `{"error":"<reason> [<code>]","errorType":"<code>"}`; conflicts are
 //!   400 `error-field-unavailable`, never 409.
+//! - customFields keys not defined in the `Accounts_CustomFields` setting are silently
+//!   dropped, all of them when it is empty (`validateCustomFields.ts`,
+//!   `saveCustomFieldsWithoutValidation.ts` in `apps/meteor/app/lib/server/functions/`).
+//!   The setting is public (`apps/meteor/server/settings/accounts.ts`), so it is read
+//!   once from GET /api/v1/settings.public and such keys are never sent nor diffed; when
+//!   it cannot be read, the keys an answer leaves out are learned and dropped from then on.
 
+use std::collections::BTreeSet;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
@@ -45,6 +53,14 @@ pub struct RocketChat {
     two_factor: Option<String>,
     /// Who we are, to never deactivate ourselves.
     pub me: Option<User>,
+    /// Keys `Accounts_CustomFields` defines: `Some(None)` when the setting could not be
+    /// read. Read on the first user with custom fields.
+    kept_custom: OnceLock<Option<BTreeSet<String>>>,
+    /// Custom-field keys the server does not keep, met so far (for the warning).
+    discarded_custom: Mutex<BTreeSet<String>>,
+    /// Usernames (lowercase) users.create called "in use" although users.info, which
+    /// is case-sensitive, found neither spelling: looked up ignoring case next time.
+    in_use: Mutex<BTreeSet<String>>,
 }
 
 impl RocketChat {
@@ -89,6 +105,9 @@ impl RocketChat {
             token,
             two_factor,
             me: None,
+            kept_custom: OnceLock::new(),
+            discarded_custom: Mutex::new(BTreeSet::new()),
+            in_use: Mutex::new(BTreeSet::new()),
         };
         let me = rc.whoami(&mut stats)?;
         rc.me = Some(me);
@@ -142,6 +161,95 @@ impl RocketChat {
         &self.http
     }
 
+    /// The keys `Accounts_CustomFields` defines, from the public settings (no
+    /// credentials needed, none sent); `None` when the server does not say.
+    fn read_kept_custom(&self) -> Option<BTreeSet<String>> {
+        let url = self.http.url("/api/v1/settings.public");
+        let mut stats = CallStats::default();
+        let r = self
+            .http
+            .send(
+                "settings.public",
+                "settings.public",
+                true,
+                &mut stats,
+                |c| c.get(&url).query(&[("_id", "Accounts_CustomFields")]),
+            )
+            .ok()?;
+        if r.status != 200 {
+            return None;
+        }
+        let v = r.json()?;
+        // Servers that ignore `_id` answer a page of other settings: no conclusion.
+        let setting = v["settings"]
+            .as_array()?
+            .iter()
+            .find(|s| s["_id"] == "Accounts_CustomFields")?;
+        match &setting["value"] {
+            Value::String(text) if text.trim().is_empty() => Some(BTreeSet::new()),
+            Value::String(text) => serde_json::from_str::<Value>(text)
+                .ok()?
+                .as_object()
+                .map(|m| m.keys().cloned().collect()),
+            _ => None,
+        }
+    }
+
+    fn kept_custom(&self) -> Option<&BTreeSet<String>> {
+        self.kept_custom
+            .get_or_init(|| self.read_kept_custom())
+            .as_ref()
+    }
+
+    fn lock_discarded(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.discarded_custom
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// After a write that sent `sent`: the keys with a value that the saved user (a
+    /// full view, which lists customFields) does not hold were dropped by the server.
+    fn learn_discarded(&self, sent: &std::collections::BTreeMap<String, String>, answer: &Value) {
+        if sent.is_empty() || answer.get("roles").is_none() {
+            return;
+        }
+        let saved = super::string_map(&answer["customFields"]);
+        let mut d = self.lock_discarded();
+        for (k, v) in sent {
+            if !v.trim().is_empty() && !saved.contains_key(k) {
+                d.insert(k.clone());
+            }
+        }
+    }
+
+    /// A user by username ignoring case: users.getStatus goes through
+    /// `getUserFromParams` (`findOneByUsernameIgnoringCase`) and answers the id, which
+    /// users.info then resolves. Used only after users.create said the name is in use.
+    fn lookup_ignoring_case(
+        &self,
+        username: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<User>, CallError> {
+        let r = self.get("users.getStatus", &[("username", username)], stats)?;
+        if r.status != 200 {
+            let text = error_text(&r);
+            if r.status == 400 && text.contains("error-invalid-user") {
+                return Ok(None);
+            }
+            return Err(rejected(&r, "users.getStatus"));
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let Some(id) = v["_id"].as_str().filter(|id| !id.is_empty()) else {
+            return Ok(None);
+        };
+        let r = self.get("users.info", &[("userId", id)], stats)?;
+        if r.status == 200 {
+            let v = r.json().unwrap_or(Value::Null);
+            return Ok(Some(user_from_json(&v["user"])));
+        }
+        Err(rejected(&r, "users.info"))
+    }
+
     fn lookup_exact(
         &self,
         by: MatchKey,
@@ -188,11 +296,25 @@ impl Target for RocketChat {
         stats: &mut CallStats,
     ) -> Result<Option<User>, CallError> {
         let found = self.lookup_exact(by, key, stats)?;
-        // users.info matches usernames exactly; servers usually hold them lowercase.
-        if found.is_none() && by == MatchKey::Username && key != key.to_lowercase() {
-            return self.lookup_exact(by, &key.to_lowercase(), stats);
+        if found.is_some() || by != MatchKey::Username {
+            return Ok(found);
         }
-        Ok(found)
+        // users.info matches usernames exactly; servers usually hold them lowercase.
+        let lower = key.to_lowercase();
+        if key != lower
+            && let Some(u) = self.lookup_exact(by, &lower, stats)?
+        {
+            return Ok(Some(u));
+        }
+        let in_use = self
+            .in_use
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&lower);
+        if in_use {
+            return self.lookup_ignoring_case(key, stats);
+        }
+        Ok(None)
     }
 
     fn create(
@@ -244,9 +366,18 @@ impl Target for RocketChat {
         }
         let r = self.post("users.create", &Value::Object(body), false, stats)?;
         if r.status == 200 {
-            return Ok(user_from_json(&r.json().unwrap_or(Value::Null)["user"]));
+            let v = r.json().unwrap_or(Value::Null);
+            self.learn_discarded(&user.custom_fields, &v["user"]);
+            return Ok(user_from_json(&v["user"]));
         }
-        Err(conflict_or_rejected(&r, "users.create", user))
+        let e = conflict_or_rejected(&r, "users.create", user);
+        if matches!(&e, CallError::Conflict { field, .. } if field == "username") {
+            self.in_use
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(user.username.trim().to_lowercase());
+        }
+        Err(e)
     }
 
     fn update(
@@ -315,7 +446,11 @@ impl Target for RocketChat {
         loop {
             let r = self.post("users.update", &body, true, stats)?;
             if r.status == 200 {
-                return Ok(user_from_json(&r.json().unwrap_or(Value::Null)["user"]));
+                let v = r.json().unwrap_or(Value::Null);
+                if custom_changed {
+                    self.learn_discarded(&desired.custom_fields, &v["user"]);
+                }
+                return Ok(user_from_json(&v["user"]));
             }
             // The hard-coded 1-per-60-s limit on name/email/username changes for callers
             // without edit-other-user-info comes back as a Meteor error, not a 429.
@@ -378,6 +513,65 @@ impl Target for RocketChat {
 
     fn fields(&self) -> &'static [Field] {
         FIELDS
+    }
+
+    /// Rocket.Chat has one display name: first_name/last_name are carried by `name`
+    /// (the default mapping builds it from them), or become it when no name is given.
+    fn normalize(&self, user: &User) -> User {
+        let mut u = user.clone();
+        if u.name.is_none() && (u.first_name.is_some() || u.last_name.is_some()) {
+            let parts = [u.first_name.as_deref(), u.last_name.as_deref()];
+            let joined: Vec<&str> = parts
+                .into_iter()
+                .flatten()
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            if !joined.is_empty() {
+                u.name = Some(joined.join(" "));
+            }
+        }
+        u.first_name = None;
+        u.last_name = None;
+        if !u.custom_fields.is_empty() {
+            // Keys the server would drop are neither sent nor compared: otherwise every
+            // run would rewrite them.
+            let kept = self.kept_custom();
+            let mut discarded = self.lock_discarded();
+            u.custom_fields.retain(|k, _| match kept {
+                Some(kept) if !kept.contains(k) => {
+                    discarded.insert(k.clone());
+                    false
+                }
+                _ => !discarded.contains(k),
+            });
+        }
+        u
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.lock_discarded()
+            .iter()
+            .map(|k| {
+                format!(
+                    "custom field '{k}' is not kept by the server (no Accounts_CustomFields entry); roster stops sending it"
+                )
+            })
+            .collect()
+    }
+
+    fn unsupported(&self, u: &User) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        // external_id is roster's own key (Mattermost auth_data), not a server field.
+        for (set, name) in [
+            (u.position.is_some(), "position"),
+            (u.locale.is_some(), "locale"),
+        ] {
+            if set {
+                out.push(name);
+            }
+        }
+        out
     }
 
     fn protection(&self, user: &User) -> Option<&'static str> {
@@ -611,15 +805,20 @@ pub fn random_password() -> String {
     s
 }
 
-/// True when `GET /api/info` answers like Rocket.Chat.
-pub fn detect(client: &reqwest::blocking::Client, base: &str) -> bool {
+/// True when `GET /api/info` answers like Rocket.Chat; a redirect is an error (roster
+/// would then talk to a URL other than the one given).
+pub fn detect(client: &reqwest::blocking::Client, base: &str) -> Result<bool, String> {
     let url = format!("{}/api/info", base.trim_end_matches('/'));
     match client.get(url).send() {
-        Ok(r) if r.status().is_success() => r
+        Ok(r) if r.status().is_redirection() => {
+            let loc = r.headers().get("location").and_then(|v| v.to_str().ok());
+            Err(super::http::redirect_error(base, "GET /api/info", loc))
+        }
+        Ok(r) if r.status().is_success() => Ok(r
             .json::<Value>()
             .map(|v| v.get("version").is_some() || v["success"].as_bool() == Some(true))
-            .unwrap_or(false),
-        _ => false,
+            .unwrap_or(false)),
+        _ => Ok(false),
     }
 }
 
@@ -627,6 +826,61 @@ pub fn detect(client: &reqwest::blocking::Client, base: &str) -> bool {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    /// A client that never connects (nothing here sends a request).
+    fn offline_client() -> RocketChat {
+        let opts = super::super::http::HttpOptions::default();
+        let pacer = std::sync::Arc::new(crate::exec::pacer::Pacer::new(
+            crate::exec::pacer::Model::FixedWindow,
+            None,
+        ));
+        let http = Http::new(
+            "http://127.0.0.1:9",
+            super::super::http::client(&opts).unwrap(),
+            pacer,
+            parse_rate,
+            1,
+        )
+        .unwrap();
+        RocketChat {
+            http,
+            user_id: "u1".into(),
+            token: Secret::new("t"),
+            two_factor: None,
+            me: None,
+            kept_custom: OnceLock::new(),
+            discarded_custom: Mutex::new(BTreeSet::new()),
+            in_use: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    #[test]
+    fn custom_keys_a_saved_user_lacks_are_dropped_when_the_setting_is_unreadable() {
+        let rc = offline_client();
+        // As when GET settings.public did not say.
+        rc.kept_custom.set(None).unwrap();
+        let mut u = User {
+            username: "anna".into(),
+            ..User::default()
+        };
+        u.custom_fields.insert("dept".into(), "R&D".into());
+        u.custom_fields.insert("floor".into(), "3".into());
+        assert_eq!(rc.normalize(&u).custom_fields.len(), 2, "nothing known yet");
+        // A limited view (no roles, no customFields) proves nothing.
+        rc.learn_discarded(&u.custom_fields, &json!({"_id": "x", "username": "anna"}));
+        assert_eq!(rc.normalize(&u).custom_fields.len(), 2);
+        assert!(rc.warnings().is_empty());
+        // The saved user kept floor only.
+        rc.learn_discarded(
+            &u.custom_fields,
+            &json!({"_id": "x", "roles": ["user"], "customFields": {"floor": "3"}}),
+        );
+        let n = rc.normalize(&u);
+        assert_eq!(n.custom_fields.keys().collect::<Vec<_>>(), ["floor"]);
+        let w = rc.warnings();
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("'dept'"), "{w:?}");
+    }
 
     #[test]
     fn reset_is_epoch_milliseconds() {

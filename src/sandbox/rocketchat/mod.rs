@@ -8,6 +8,17 @@
 //! apply, as on the real server, to callers WITHOUT `edit-other-user-info`: in practice to
 //! users editing themselves through users.update (the seeded `admin` and `importer` both
 //! hold the permission and are not affected).
+//!
+//! Username case, as on the real server (traced in the shared rocketchat-members-and-ops
+//! notes, §10): users.create stores the username as given and its "already in use" check
+//! ignores case (`apps/meteor/server/lib/users/checkUsernameAvailability.ts` →
+//! `Users.findOneByUsernameIgnoringCase`, collation en/2, in
+//! `packages/models/src/models/Users.ts`); users.info?username= is exact and
+//! case-sensitive (`apps/meteor/server/lib/users/getFullUserData.ts` →
+//! `Users.findOneByIdOrUsername`, `$or:[{_id},{username}]` without collation; 6.x/7.x:
+//! `apps/meteor/app/lib/server/functions/getFullUserData.ts`). Endpoints that go through
+//! `getUserFromParams` (`apps/meteor/app/api/server/helpers/getUserFromParams.ts`) match
+//! ignoring case.
 
 mod ajv;
 mod import;
@@ -102,6 +113,7 @@ enum Route {
     UsersCreate,
     UsersUpdate,
     UsersInfo,
+    UsersGetStatus,
     UsersList,
     UsersSetActiveStatus,
     UsersDelete,
@@ -120,6 +132,7 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
         ("POST", "users.create") => Route::UsersCreate,
         ("POST", "users.update") => Route::UsersUpdate,
         ("GET", "users.info") => Route::UsersInfo,
+        ("GET", "users.getStatus") => Route::UsersGetStatus,
         ("GET", "users.list") => Route::UsersList,
         ("POST", "users.setActiveStatus") => Route::UsersSetActiveStatus,
         ("POST", "users.delete") => Route::UsersDelete,
@@ -490,6 +503,29 @@ impl RocketChat {
         Ok(())
     }
 
+    /// GET /api/v1/settings.public (no authentication): the public settings, of which
+    /// the emulator holds one, `Accounts_CustomFields` (`public: true` in
+    /// `apps/meteor/server/settings/accounts.ts`; its value is the JSON text, `''` when
+    /// empty). `_id` (comma-separated ids, 6.x+) filters; the limiter is not emulated here.
+    fn public_settings(&self, req: &Request) -> Response {
+        let value = match &self.settings.custom_fields {
+            Some(v) => v.to_string(),
+            None => String::new(),
+        };
+        let all = vec![json!({"_id": "Accounts_CustomFields", "value": value})];
+        let settings: Vec<Value> = match req.query_param("_id") {
+            Some(ids) => {
+                let ids: Vec<&str> = ids.split(',').map(str::trim).collect();
+                all.into_iter()
+                    .filter(|s| ids.contains(&s["_id"].as_str().unwrap_or("")))
+                    .collect()
+            }
+            None => all,
+        };
+        let n = settings.len();
+        Self::success(json!({"settings": settings, "count": n, "offset": 0, "total": n}))
+    }
+
     fn route_request(&self, req: &Request) -> Response {
         let path = req.path.trim_end_matches('/');
         if path == "/api/info" {
@@ -498,6 +534,9 @@ impl RocketChat {
                 return Self::success(json!({"version": self.settings.version}));
             }
             return not_found();
+        }
+        if path == "/api/v1/settings.public" && req.method == "GET" {
+            return self.public_settings(req);
         }
         let Some(name) = path.strip_prefix("/api/v1/") else {
             return not_found();
@@ -550,6 +589,7 @@ impl RocketChat {
                     Route::UsersCreate => users::create(self, &ctx),
                     Route::UsersUpdate => users::update(self, &ctx),
                     Route::UsersInfo => users::info(self, &ctx),
+                    Route::UsersGetStatus => users::get_status(self, &ctx),
                     Route::UsersList => users::list(self, &ctx),
                     Route::UsersSetActiveStatus => users::set_active_status(self, &ctx),
                     Route::UsersDelete => users::delete(self, &ctx),

@@ -903,6 +903,40 @@ pub(super) fn info(rc: &RocketChat, ctx: &Ctx) -> Response {
     RocketChat::success(json!({"user": user.info_view(full, is_self)}))
 }
 
+/// GET /api/v1/users.getStatus?userId=|username=|user= through `getUserFromParams`
+/// (`apps/meteor/app/api/server/helpers/getUserFromParams.ts`): the id, or the username
+/// ignoring case (`findOneByUsernameIgnoringCase`). Another user's answer is
+/// `{_id, status}`.
+pub(super) fn get_status(rc: &RocketChat, ctx: &Ctx) -> Response {
+    let param = |k: &str| {
+        ctx.params
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_string)
+    };
+    let st = rc.read();
+    let user = if let Some(id) = param("userId") {
+        st.get(&id)
+    } else if let Some(name) = param("username").or_else(|| param("user")) {
+        st.by_username(&name)
+    } else {
+        return RocketChat::meteor_error(
+            "error-user-param-not-provided",
+            "The required \"userId\" or \"username\" param was not provided",
+            None,
+        );
+    };
+    let Some(user) = user else {
+        return RocketChat::meteor_error(
+            "error-invalid-user",
+            "The required \"userId\" or \"username\" param provided does not match any users",
+            None,
+        );
+    };
+    RocketChat::success(json!({"_id": user.id, "status": user.status}))
+}
+
 /// `parseInt` of a query value; None for absent/empty/NaN.
 fn parse_int(v: Option<&Value>) -> Option<i64> {
     let s = v?.as_str()?.trim();
