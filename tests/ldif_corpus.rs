@@ -35,7 +35,11 @@ fn read_text(text: &str, name: &str, dir: Option<&Path>) -> Vec<SourceItem> {
         std::io::Cursor::new(text.as_bytes().to_vec()),
         name,
         dir.map(Path::to_path_buf),
-        &SourceOptions::default(),
+        // The examples' photos are written to temporary folders.
+        &SourceOptions {
+            allow_file_urls: Some(std::env::temp_dir()),
+            ..SourceOptions::default()
+        },
     );
     drain(src)
 }

@@ -422,6 +422,25 @@ fn control_characters_in_display_text() {
     }
 }
 
+/// `external_id` becomes Mattermost's `auth_data`: a control character there (say, a file
+/// read through an LDIF URL) is a data error like in any other field.
+#[test]
+fn control_characters_in_external_id() {
+    for p in ALL {
+        let mut u = good();
+        u.external_id = Some("abc\u{1b}[2J".into());
+        assert_eq!(
+            upsert(p, &u),
+            ["external_id: \"abc\\u{1b}[2J\" contains a control character (U+001B)"],
+            "{p:?}"
+        );
+        let modify = Intent::Modify(vec![Field::ExternalId]);
+        assert_eq!(validator(p).check(&u, &modify).len(), 1, "{p:?}");
+        u.external_id = Some("5f2b9c4e-uuid".into());
+        assert!(upsert(p, &u).is_empty(), "{p:?}");
+    }
+}
+
 #[test]
 fn roles_are_names_without_spaces() {
     for p in ALL {

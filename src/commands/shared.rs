@@ -38,6 +38,15 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
         ),
         (None, None) => None,
     };
+    let allow_file_urls = input
+        .allow_file_urls
+        .clone()
+        .or_else(|| s.allow_file_urls.clone());
+    if let Some(d) = &allow_file_urls
+        && !d.is_dir()
+    {
+        anyhow::bail!("--allow-file-urls {}: not a folder", d.display());
+    }
     let l = &input.ldap;
     let (ldap_scope, _sync_scopes) = crate::cli::common::split_scopes(&l.scope);
     Ok(SourceOptions {
@@ -48,6 +57,7 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
         encoding: input.encoding.or(s.encoding).unwrap_or_default(),
         multi_sep: input.multi_sep.or(s.multi_sep),
         url_max_bytes: None,
+        allow_file_urls,
         ldap: source::ldap::LdapOptions {
             base: l.base.clone().or_else(|| s.base.clone()),
             scope: ldap_scope.or_else(|| s.scope.clone()),

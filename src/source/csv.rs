@@ -374,6 +374,7 @@ impl CsvSource {
                 change: Change::Entry,
                 attrs,
                 raw: RawText::None,
+                url_values: Vec::new(),
             });
         }
         let mut problems = Vec::new();
@@ -426,6 +427,7 @@ impl CsvSource {
             change: Change::Entry,
             attrs: Attrs(attrs),
             raw: RawText::None,
+            url_values: Vec::new(),
         })
     }
 }
