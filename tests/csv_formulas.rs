@@ -92,7 +92,11 @@ fn convert_neutralises_formulas_and_round_trips() {
     let r = roster(d.path(), &["convert", "y.csv", "z.jsonl", "--quiet"], &[]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     let z = jsonl(&d.path().join("z.jsonl"));
-    let r = roster(d.path(), &["convert", "in.csv", "direct.jsonl", "--quiet"], &[]);
+    let r = roster(
+        d.path(),
+        &["convert", "in.csv", "direct.jsonl", "--quiet"],
+        &[],
+    );
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(z, jsonl(&d.path().join("direct.jsonl")));
     assert_eq!(z[0]["name"], LINK);
@@ -149,14 +153,26 @@ fn report_and_rejects_neutralise_formulas() {
     let r = roster(
         d.path(),
         &[
-            "validate", "in.csv", "--profile", "mattermost", "--report", "r.csv", "--rejects",
-            "j.csv", "--quiet",
+            "validate",
+            "in.csv",
+            "--profile",
+            "mattermost",
+            "--report",
+            "r.csv",
+            "--rejects",
+            "j.csv",
+            "--quiet",
         ],
         &[],
     );
     assert_eq!(r.code(), 1, "{}", r.stderr());
     let report = assert_no_formula(&d.path().join("r.csv"));
-    for want in [format!("'{LINK}"), "'-1".into(), "'@evil.example".into(), "'+1".into()] {
+    for want in [
+        format!("'{LINK}"),
+        "'-1".into(),
+        "'@evil.example".into(),
+        "'+1".into(),
+    ] {
         assert!(report.contains(&want), "report: {want:?} in {report:?}");
     }
     let rejects = assert_no_formula(&d.path().join("j.csv"));
@@ -172,7 +188,15 @@ fn report_and_rejects_neutralise_formulas() {
     // The rejects file fed back reads the original values: the same rows, the same errors.
     let r = roster(
         d.path(),
-        &["validate", "j.csv", "--profile", "mattermost", "--report", "r2.jsonl", "--quiet"],
+        &[
+            "validate",
+            "j.csv",
+            "--profile",
+            "mattermost",
+            "--report",
+            "r2.jsonl",
+            "--quiet",
+        ],
         &[],
     );
     assert_eq!(r.code(), 1, "{}", r.stderr());
@@ -202,8 +226,15 @@ fn dump_and_export_neutralise_formulas() {
     let r = roster(
         d.path(),
         &[
-            "import", "in.csv", "--server", &url, "--random-password", "--dump", "dump.csv",
-            "--report", "r.csv",
+            "import",
+            "in.csv",
+            "--server",
+            &url,
+            "--random-password",
+            "--dump",
+            "dump.csv",
+            "--report",
+            "r.csv",
             "--quiet",
         ],
         &as_importer(),
@@ -216,14 +247,27 @@ fn dump_and_export_neutralise_formulas() {
         std::fs::read_to_string(d.path().join("r.csv")).unwrap_or_default()
     );
     let dump = assert_no_formula(&d.path().join("dump.csv"));
-    for want in [format!("'{LINK}"), "'+1".into(), "'-2+3".into(), "'@SUM(A1)".into()] {
+    for want in [
+        format!("'{LINK}"),
+        "'+1".into(),
+        "'-2+3".into(),
+        "'@SUM(A1)".into(),
+    ] {
         assert!(dump.contains(&want), "dump: {want:?} in {dump:?}");
     }
     assert_no_formula(&d.path().join("r.csv"));
 
     let r = roster(
         d.path(),
-        &["export", "--server", &url, "-o", "export.csv", "--excel", "--quiet"],
+        &[
+            "export",
+            "--server",
+            &url,
+            "-o",
+            "export.csv",
+            "--excel",
+            "--quiet",
+        ],
         &as_importer(),
     );
     assert_eq!(r.code(), 0, "{}", r.stderr());

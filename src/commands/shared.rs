@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
 use crate::config::JobConfig;
 use crate::mapping::Mapping;
+use crate::output::paths::Files;
 use crate::pipeline::{Checked, Pipeline};
 use crate::report::rejects::RejectedRow;
 use crate::report::{RejectsWriter, ReportEntry, ReportWriter, Status, Summary};
@@ -98,6 +99,32 @@ pub fn validator(args: &MappingArgs, job: &JobConfig, default: Profile) -> Valid
         allow_unusual_emails: args.allow_unusual_emails
             || job.validate.allow_unusual_emails.unwrap_or(false),
     })
+}
+
+/// The files every command with a source reads (the source, the job file and what it
+/// names, `--ca-file`), for [`crate::output::paths::Files::guard`].
+pub fn files(spec: &str, m: &MappingArgs, job: &JobConfig, tls: &TlsArgs) -> Files {
+    Files::new()
+        .source(spec)
+        .job(m.config.as_deref(), job)
+        .read("--ca-file", tls.ca_file.as_deref())
+}
+
+/// The files every command that talks to a server reads (the source when there is one,
+/// the job file and what it names, `--ca-file`, `--password-file`).
+pub fn server_files(
+    spec: Option<&str>,
+    config: Option<&Path>,
+    job: &JobConfig,
+    server: &super::import::ServerArgs,
+) -> Files {
+    let f = match spec {
+        Some(s) => Files::new().source(s),
+        None => Files::new(),
+    };
+    f.job(config, job)
+        .read("--ca-file", server.tls.ca_file.as_deref())
+        .read("--password-file", server.password_file.as_deref())
 }
 
 pub fn load_job(args: &MappingArgs) -> Result<JobConfig> {

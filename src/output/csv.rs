@@ -183,8 +183,7 @@ impl<W: Write> CsvRecordWriter<W> {
             let f = neutralize_formula(f.as_ref());
             let formula = matches!(f, Cow::Owned(_));
             if formula
-                || f
-                    .bytes()
+                || f.bytes()
                     .any(|b| b == d || b == b'"' || b == b'\r' || b == b'\n')
             {
                 self.line.push(b'"');
