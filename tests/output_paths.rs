@@ -96,6 +96,29 @@ fn report_or_rejects_naming_the_input_is_refused() {
     );
 }
 
+/// Password files named in the environment are inputs too.
+#[test]
+fn a_password_file_from_the_environment_is_not_overwritten() {
+    let d = setup();
+    std::fs::write(d.path().join("pw.txt"), "Sekr3t\n").unwrap();
+    let r = roster(
+        d.path(),
+        &["validate", "users.csv", "--rejects", "pw.txt"],
+        &[("ROSTER_LDAP_PASSWORD_FILE", "pw.txt")],
+    );
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("--rejects pw.txt is the same file as ROSTER_LDAP_PASSWORD_FILE pw.txt"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("pw.txt")).unwrap(),
+        "Sekr3t\n"
+    );
+}
+
 #[test]
 fn two_outputs_naming_one_file_are_refused() {
     let d = setup();

@@ -108,6 +108,7 @@ pub fn files(spec: &str, m: &MappingArgs, job: &JobConfig, tls: &TlsArgs) -> Fil
         .source(spec)
         .job(m.config.as_deref(), job)
         .read("--ca-file", tls.ca_file.as_deref())
+        .env("ROSTER_LDAP_PASSWORD_FILE")
 }
 
 /// The files every command that talks to a server reads (the source when there is one,
@@ -125,6 +126,8 @@ pub fn server_files(
     f.job(config, job)
         .read("--ca-file", server.tls.ca_file.as_deref())
         .read("--password-file", server.password_file.as_deref())
+        .env("ROSTER_PASSWORD_FILE")
+        .env("ROSTER_LDAP_PASSWORD_FILE")
 }
 
 pub fn load_job(args: &MappingArgs) -> Result<JobConfig> {

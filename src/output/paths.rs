@@ -64,6 +64,12 @@ impl Files {
         self.add(what, p, true, true)
     }
 
+    /// A file named by an environment variable, read (`ROSTER_PASSWORD_FILE`).
+    pub fn env(self, var: &str) -> Files {
+        let p = std::env::var_os(var).map(PathBuf::from);
+        self.read(var, p.as_deref())
+    }
+
     /// The source: a path, `-` or an LDAP URL (not a file).
     pub fn source(self, spec: &str) -> Files {
         let url = spec
