@@ -512,6 +512,13 @@ fn file_urls_need_an_allowed_folder() {
         );
         assert_eq!(rec(&item).url_values, ["secret"]);
     }
+    // Whether a file outside the folder exists is not told.
+    let item = url_item("file:../missing.txt", Some(&dir), &allow(&dir));
+    assert!(
+        reason(&item).contains("is outside the --allow-file-urls folder"),
+        "{}",
+        reason(&item)
+    );
     // A folder that cannot be resolved refuses every URL, per record.
     let item = url_item("file:me.jpg", Some(&dir), &allow(&dir.join("nope")));
     assert!(

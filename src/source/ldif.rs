@@ -754,16 +754,30 @@ fn read_url(ctx: &Ctx, url: &[u8]) -> Result<Vec<u8>, String> {
     };
     // Resolved before the check and opened by the resolved name, so neither `..` nor a
     // symlink leads outside DIR.
-    let full = std::fs::canonicalize(&full).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => format!("file not found: {}", full.display()),
-        _ => format!("cannot read {}: {e}", full.display()),
-    })?;
-    if !full.starts_with(dir) {
-        return Err(format!(
+    let outside = |p: &Path| {
+        format!(
             "{} is outside the --allow-file-urls folder {}",
-            full.display(),
+            p.display(),
             dir.display()
-        ));
+        )
+    };
+    let full = match std::fs::canonicalize(&full) {
+        Ok(f) => f,
+        // Whether a file outside DIR exists is not for the LDIF file to find out.
+        Err(e) => {
+            let inside = full
+                .parent()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .is_some_and(|p| p.starts_with(dir));
+            return Err(match e.kind() {
+                _ if !inside => outside(&full),
+                io::ErrorKind::NotFound => format!("file not found: {}", full.display()),
+                _ => format!("cannot read {}: {e}", full.display()),
+            });
+        }
+    };
+    if !full.starts_with(dir) {
+        return Err(outside(&full));
     }
     let meta = std::fs::metadata(&full).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => format!("file not found: {}", full.display()),
