@@ -670,3 +670,33 @@ fn many_distinct_users_are_not_duplicates() {
         Problem::new("username", "duplicate of big.csv:4323")
     );
 }
+
+/// Values read from LDIF `file:` URLs never show in messages: the quoted field value that
+/// holds one is replaced, and any other message that would show one loses its reason.
+#[test]
+fn values_read_from_urls_are_hidden_from_messages() {
+    let secret = "ROSTER_PASSWORD=hunter2\nHOME=/root".to_string();
+    let mut u = good();
+    u.name = Some(format!("Dr {secret}"));
+    let mut problems = validator(Profile::Rocketchat).check(&u, &Intent::Upsert);
+    assert!(!problems.is_empty());
+    problems.push(Problem::record(format!("custom check saw {secret}")));
+    roster::validate::hide_values(&mut problems, &u, std::slice::from_ref(&secret));
+    let text = texts(&problems).join("; ");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains(
+            "name: (a value read from a file: URL, not shown) contains a control character (U+000A)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("is not valid; (a value read from a file: URL, not shown)"),
+        "{text}"
+    );
+    // Without URL values nothing changes.
+    let mut same = validator(Profile::Rocketchat).check(&u, &Intent::Upsert);
+    let before = same.clone();
+    roster::validate::hide_values(&mut same, &u, &[]);
+    assert_eq!(same, before);
+}
