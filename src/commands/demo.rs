@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<i32> {
     ]
     .iter()
     .fold(crate::output::paths::Files::new(), |f, n| {
-        f.write("--dir file", Some(&args.dir.join(n)))
+        f.write("--dir", Some(&args.dir.join(n)))
     })
     .guard()?;
     let input = args.dir.join("users.csv");
