@@ -49,6 +49,8 @@ pub struct SourceConfig {
     pub columns: Option<Vec<String>>,
     pub encoding: Option<Encoding>,
     pub multi_sep: Option<char>,
+    /// LDIF `file://` values may be read from this folder only (`--allow-file-urls`).
+    pub allow_file_urls: Option<PathBuf>,
     // LDAP
     pub base: Option<String>,
     pub scope: Option<String>,

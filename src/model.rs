@@ -313,6 +313,8 @@ pub struct RawRecord {
     /// JSON Lines: the object's keys with string values (lists for arrays).
     pub attrs: Attrs,
     pub raw: RawText,
+    /// LDIF: the values read from `file:` URLs (as text), which messages must not show.
+    pub url_values: Vec<String>,
 }
 
 /// One problem with one row: the field it concerns (if any) and why.

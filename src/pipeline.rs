@@ -441,6 +441,7 @@ fn check_item(item: SourceItem, mapping: &Mapping, validator: &Validator) -> Che
             let mapped = mapping.apply(&rec);
             let mut problems = mapped.problems;
             problems.extend(validator.check(&mapped.user, &mapped.intent));
+            crate::validate::hide_values(&mut problems, &mapped.user, &rec.url_values);
             let outcome = if problems.is_empty() {
                 Outcome::Valid {
                     user: Box::new(mapped.user),

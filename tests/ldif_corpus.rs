@@ -35,7 +35,11 @@ fn read_text(text: &str, name: &str, dir: Option<&Path>) -> Vec<SourceItem> {
         std::io::Cursor::new(text.as_bytes().to_vec()),
         name,
         dir.map(Path::to_path_buf),
-        &SourceOptions::default(),
+        // The examples' photos are written to temporary folders.
+        &SourceOptions {
+            allow_file_urls: Some(std::env::temp_dir()),
+            ..SourceOptions::default()
+        },
     );
     drain(src)
 }
@@ -565,7 +569,10 @@ fn rfc2849_unreachable_photo_is_a_bad_record_not_a_panic() {
     assert!(
         bad[0].problems[0]
             .reason
-            .contains("file not found: /usr/local/directory/photos/hjensen.jpg"),
+            // Outside the allowed folder: whether it exists is not even looked at.
+            .contains(
+                "/usr/local/directory/photos/hjensen.jpg is outside the --allow-file-urls folder"
+            ),
         "{:?}",
         bad[0].problems
     );
@@ -575,7 +582,7 @@ fn rfc2849_unreachable_photo_is_a_bad_record_not_a_panic() {
     let SourceItem::Bad(fiona) = &items[0] else {
         panic!("{:?}", items[0])
     };
-    assert!(all_problems(fiona).contains("file not found"));
+    assert!(all_problems(fiona).contains("is outside the --allow-file-urls folder"));
     assert_eq!(records(&items).len(), 3);
 }
 

@@ -411,6 +411,14 @@ fn photo_dir() -> (tempfile::TempDir, PathBuf) {
     (tmp, sub)
 }
 
+/// Options that let URLs read from `dir`.
+fn allow(dir: &Path) -> SourceOptions {
+    SourceOptions {
+        allow_file_urls: Some(dir.to_path_buf()),
+        ..SourceOptions::default()
+    }
+}
+
 fn url_item(url: &str, dir: Option<&Path>, opts: &SourceOptions) -> SourceItem {
     let text = format!("dn: uid=a,dc=x\njpegPhoto:< {url}\n");
     let mut items = read_with(text.as_bytes(), dir, opts);
@@ -421,7 +429,7 @@ fn url_item(url: &str, dir: Option<&Path>, opts: &SourceOptions) -> SourceItem {
 #[test]
 fn file_urls() {
     let (_tmp, dir) = photo_dir();
-    let opts = SourceOptions::default();
+    let opts = allow(&dir);
     let photo = vec![0xffu8, 0xd8, 0, 1];
     let abs = dir.join("me.jpg");
     let escaped = abs.display().to_string().replace(' ', "%20");
@@ -474,12 +482,58 @@ fn file_urls() {
     }
 }
 
+/// Without `allow_file_urls` no URL is read; with it, only inside the folder.
+#[test]
+fn file_urls_need_an_allowed_folder() {
+    let (tmp, dir) = photo_dir();
+    std::fs::write(tmp.path().join("outside.txt"), "secret").unwrap();
+    std::os::unix::fs::symlink("../outside.txt", dir.join("out.txt")).unwrap();
+    let abs = dir.join("me.jpg").display().to_string().replace(' ', "%20");
+    for url in [format!("file://{abs}"), "file:me.jpg".into()] {
+        let item = url_item(&url, Some(&dir), &SourceOptions::default());
+        assert_eq!(
+            reason(&item),
+            "jpegPhoto: line 2: file:// URLs are refused; use --allow-file-urls DIR"
+        );
+    }
+    for url in ["file:../outside.txt", "file:out.txt"] {
+        let item = url_item(url, Some(&dir), &allow(&dir));
+        assert!(
+            reason(&item).contains("is outside the --allow-file-urls folder"),
+            "{url}: {}",
+            reason(&item)
+        );
+        assert!(!reason(&item).contains("secret"));
+        // The same file is read when its own folder is allowed.
+        let item = url_item(url, Some(&dir), &allow(tmp.path()));
+        assert_eq!(
+            rec(&item).attrs.get("jpegPhoto").unwrap()[0].bytes(),
+            b"secret"
+        );
+        assert_eq!(rec(&item).url_values, ["secret"]);
+    }
+    // Whether a file outside the folder exists is not told.
+    let item = url_item("file:../missing.txt", Some(&dir), &allow(&dir));
+    assert!(
+        reason(&item).contains("is outside the --allow-file-urls folder"),
+        "{}",
+        reason(&item)
+    );
+    // A folder that cannot be resolved refuses every URL, per record.
+    let item = url_item("file:me.jpg", Some(&dir), &allow(&dir.join("nope")));
+    assert!(
+        reason(&item).contains("cannot resolve it"),
+        "{}",
+        reason(&item)
+    );
+}
+
 #[test]
 fn file_urls_are_size_capped() {
     let (_tmp, dir) = photo_dir();
     let opts = SourceOptions {
         url_max_bytes: Some(4),
-        ..SourceOptions::default()
+        ..allow(&dir)
     };
     rec(&url_item("file:me.jpg", Some(&dir), &opts)); // exactly 4 bytes
     let item = url_item("file:note.txt", Some(&dir), &opts);
@@ -491,10 +545,10 @@ fn file_urls_are_size_capped() {
     // The default cap is 1 MiB.
     let big = dir.join("big.bin");
     std::fs::write(&big, vec![7u8; (1 << 20) + 1]).unwrap();
-    let item = url_item("file:big.bin", Some(&dir), &SourceOptions::default());
+    let item = url_item("file:big.bin", Some(&dir), &allow(&dir));
     assert!(reason(&item).contains("is larger than the 1048576-byte limit"));
     std::fs::write(&big, vec![7u8; 1 << 20]).unwrap();
-    let item = url_item("file:big.bin", Some(&dir), &SourceOptions::default());
+    let item = url_item("file:big.bin", Some(&dir), &allow(&dir));
     assert_eq!(
         rec(&item).attrs.get("jpegPhoto").unwrap()[0].bytes().len(),
         1 << 20
@@ -507,7 +561,7 @@ fn open_resolves_relative_urls_against_the_file_directory() {
     let path = dir.join("people.ldif");
     std::fs::write(&path, "dn: uid=a,dc=x\njpegPhoto:< file:me.jpg\n").unwrap();
     let spec = path.to_str().unwrap();
-    let mut src = LdifSource::open(spec, &SourceOptions::default()).unwrap();
+    let mut src = LdifSource::open(spec, &allow(&dir)).unwrap();
     assert_eq!(src.describe(), spec);
     let item = src.next_item().unwrap().unwrap();
     let r = rec(&item);
@@ -520,7 +574,7 @@ fn open_resolves_relative_urls_against_the_file_directory() {
     assert!(src.next_item().unwrap().is_none());
 
     // Through the generic opener, by extension.
-    let mut src = roster::source::open(spec, &SourceOptions::default()).unwrap();
+    let mut src = roster::source::open(spec, &allow(&dir)).unwrap();
     assert_eq!(src.format(), roster::source::Format::Ldif);
     assert!(matches!(
         src.next_item().unwrap(),

@@ -35,6 +35,8 @@ fn text() -> impl Strategy<Value = String> {
         "[A-Za-z][A-Za-z .,'\"-]{0,20}",
         "[ ]{1,2}[A-Za-zé ]{1,10}[ ]{0,2}",
         "[a-zA-Z0-9äöüßéèçñ李小龙Дмитрий ,;:<\"'\n\r-]{1,30}",
+        // Formula-like: neutralised on the way out, restored on the way in.
+        "'{0,2}[=+@\t\r-][A-Za-z0-9(),=+@'-]{0,10}",
     ]
     .prop_filter("not blank", |s| !s.trim().is_empty())
 }

@@ -422,6 +422,25 @@ fn control_characters_in_display_text() {
     }
 }
 
+/// `external_id` becomes Mattermost's `auth_data`: a control character there (say, a file
+/// read through an LDIF URL) is a data error like in any other field.
+#[test]
+fn control_characters_in_external_id() {
+    for p in ALL {
+        let mut u = good();
+        u.external_id = Some("abc\u{1b}[2J".into());
+        assert_eq!(
+            upsert(p, &u),
+            ["external_id: \"abc\\u{1b}[2J\" contains a control character (U+001B)"],
+            "{p:?}"
+        );
+        let modify = Intent::Modify(vec![Field::ExternalId]);
+        assert_eq!(validator(p).check(&u, &modify).len(), 1, "{p:?}");
+        u.external_id = Some("5f2b9c4e-uuid".into());
+        assert!(upsert(p, &u).is_empty(), "{p:?}");
+    }
+}
+
 #[test]
 fn roles_are_names_without_spaces() {
     for p in ALL {
@@ -650,4 +669,34 @@ fn many_distinct_users_are_not_duplicates() {
         d.check(&u)[0],
         Problem::new("username", "duplicate of big.csv:4323")
     );
+}
+
+/// Values read from LDIF `file:` URLs never show in messages: the quoted field value that
+/// holds one is replaced, and any other message that would show one loses its reason.
+#[test]
+fn values_read_from_urls_are_hidden_from_messages() {
+    let secret = "ROSTER_PASSWORD=hunter2\nHOME=/root".to_string();
+    let mut u = good();
+    u.name = Some(format!("Dr {secret}"));
+    let mut problems = validator(Profile::Rocketchat).check(&u, &Intent::Upsert);
+    assert!(!problems.is_empty());
+    problems.push(Problem::record(format!("custom check saw {secret}")));
+    roster::validate::hide_values(&mut problems, &u, std::slice::from_ref(&secret));
+    let text = texts(&problems).join("; ");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains(
+            "name: (a value read from a file: URL, not shown) contains a control character (U+000A)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("is not valid; (a value read from a file: URL, not shown)"),
+        "{text}"
+    );
+    // Without URL values nothing changes.
+    let mut same = validator(Profile::Rocketchat).check(&u, &Intent::Upsert);
+    let before = same.clone();
+    roster::validate::hide_values(&mut same, &u, &[]);
+    assert_eq!(same, before);
 }

@@ -28,6 +28,9 @@ pub struct InputArgs {
     /// Separator inside multi-valued CSV cells such as roles (default `;`, or `,` when the delimiter is `;`).
     #[arg(long)]
     pub multi_sep: Option<char>,
+    /// Let LDIF `attr:< file://` values read files, only inside DIR (after resolving `..` and symlinks); refused otherwise.
+    #[arg(long, value_name = "DIR")]
+    pub allow_file_urls: Option<PathBuf>,
     #[command(flatten)]
     pub ldap: LdapArgs,
 }

@@ -77,6 +77,11 @@ pub fn run(mut args: Args) -> Result<i32> {
             );
         }
     }
+    shared::server_files(None, None, &Default::default(), &args.server)
+        .read("PLAN", Some(&args.plan))
+        .reports(&args.reports)
+        .write("--dump", args.dump.as_deref())
+        .guard()?;
     let text = std::fs::read_to_string(&args.plan)
         .with_context(|| format!("cannot read {}", args.plan.display()))?;
     let plan: Plan = serde_json::from_str(&text)

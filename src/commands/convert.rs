@@ -63,6 +63,10 @@ pub fn run(args: Args) -> Result<i32> {
         Profile::Generic,
         shared::Purpose::Offline,
     )?;
+    shared::files(&input.spec, &args.mapping, &input.job, &args.tls)
+        .reports(&args.reports)
+        .write("OUTPUT", Some(&args.output))
+        .guard()?;
     let mut writer = output::create(
         &args.output,
         out_format,

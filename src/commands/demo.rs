@@ -45,6 +45,18 @@ pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    [
+        "users.csv",
+        "report.csv",
+        "report.csv.journal",
+        "rejects.csv",
+        "dump.jsonl",
+    ]
+    .iter()
+    .fold(crate::output::paths::Files::new(), |f, n| {
+        f.write("--dir", Some(&args.dir.join(n)))
+    })
+    .guard()?;
     let input = args.dir.join("users.csv");
     std::fs::write(&input, SAMPLE_CSV)
         .with_context(|| format!("cannot write {}", input.display()))?;

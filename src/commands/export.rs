@@ -62,6 +62,9 @@ pub fn run(args: Args) -> Result<i32> {
         ..MappingArgs::default()
     })?;
     let format = shared::output_format(&args.output, args.to)?;
+    shared::server_files(None, args.config.as_deref(), &job, &args.server)
+        .write("--output", Some(&args.output))
+        .guard()?;
     let connected = connect(&args.server, &super::shared::ExecSettings::default(), &job)?;
     let mut writer = output::create(
         &args.output,

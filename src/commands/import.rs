@@ -118,7 +118,16 @@ pub fn run(args: Args) -> Result<i32> {
     shared::no_sync_scope(&args.input)?;
     let job = shared::load_job(&args.mapping)?;
     // Fail on a missing SOURCE before connecting; credentials are checked before reading.
-    shared::source_spec(args.source.as_deref(), &job)?;
+    let spec = shared::source_spec(args.source.as_deref(), &job)?;
+    shared::server_files(
+        Some(&spec),
+        args.mapping.config.as_deref(),
+        &job,
+        &args.server,
+    )
+    .reports(&args.reports)
+    .write("--dump", args.run.dump.as_deref())
+    .guard()?;
     let exec = shared::ExecSettings::resolve(&args.run.exec, &job)?;
     let connected = connect(&args.server, &exec, &job)?;
     let profile = profile_of(connected.target.flavor());

@@ -48,6 +48,19 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     crate::interrupt::install();
     let job = shared::load_job(&args.mapping)?;
+    shared::server_files(
+        Some(&shared::source_spec(args.source.as_deref(), &job)?),
+        args.mapping.config.as_deref(),
+        &job,
+        &args.server,
+    )
+    .read(
+        "--state",
+        args.sync.state.as_deref().or(job.sync.state.as_deref()),
+    )
+    .reports(&args.reports)
+    .write("--output", args.output.as_deref())
+    .guard()?;
     // Planning only reads; the job file's workers and rate still pace those reads.
     let exec = ExecSettings::resolve(&ExecArgs::default(), &job)?;
     let mut planned = build_plan(PlanInputs {

@@ -16,6 +16,7 @@ use crate::config::JobConfig;
 use crate::exec::engine::WriteGuard;
 use crate::exec::pacer::Rate;
 use crate::mapping::Mapping;
+use crate::output::paths::Files;
 use crate::pipeline::{Checked, Pipeline};
 use crate::report::rejects::RejectedRow;
 use crate::report::{RejectsWriter, ReportEntry, ReportWriter, Status, Summary};
@@ -117,6 +118,15 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
         ),
         (None, None) => None,
     };
+    let allow_file_urls = input
+        .allow_file_urls
+        .clone()
+        .or_else(|| s.allow_file_urls.clone());
+    if let Some(d) = &allow_file_urls
+        && !d.is_dir()
+    {
+        anyhow::bail!("--allow-file-urls {}: not a folder", d.display());
+    }
     let l = &input.ldap;
     let (ldap_scope, _sync_scopes) = crate::cli::common::split_scopes(&l.scope);
     Ok(SourceOptions {
@@ -127,6 +137,7 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
         encoding: input.encoding.or(s.encoding).unwrap_or_default(),
         multi_sep: input.multi_sep.or(s.multi_sep),
         url_max_bytes: None,
+        allow_file_urls,
         ldap: source::ldap::LdapOptions {
             base: l.base.clone().or_else(|| s.base.clone()),
             scope: ldap_scope.or_else(|| s.scope.clone()),
@@ -167,6 +178,35 @@ pub fn validator(args: &MappingArgs, job: &JobConfig, default: Profile) -> Valid
         allow_unusual_emails: args.allow_unusual_emails
             || job.validate.allow_unusual_emails.unwrap_or(false),
     })
+}
+
+/// The files every command with a source reads (the source, the job file and what it
+/// names, `--ca-file`), for [`crate::output::paths::Files::guard`].
+pub fn files(spec: &str, m: &MappingArgs, job: &JobConfig, tls: &TlsArgs) -> Files {
+    Files::new()
+        .source(spec)
+        .job(m.config.as_deref(), job)
+        .read("--ca-file", tls.ca_file.as_deref())
+        .env("ROSTER_LDAP_PASSWORD_FILE")
+}
+
+/// The files every command that talks to a server reads (the source when there is one,
+/// the job file and what it names, `--ca-file`, `--password-file`).
+pub fn server_files(
+    spec: Option<&str>,
+    config: Option<&Path>,
+    job: &JobConfig,
+    server: &super::import::ServerArgs,
+) -> Files {
+    let f = match spec {
+        Some(s) => Files::new().source(s),
+        None => Files::new(),
+    };
+    f.job(config, job)
+        .read("--ca-file", server.tls.ca_file.as_deref())
+        .read("--password-file", server.password_file.as_deref())
+        .env("ROSTER_PASSWORD_FILE")
+        .env("ROSTER_LDAP_PASSWORD_FILE")
 }
 
 pub fn load_job(args: &MappingArgs) -> Result<JobConfig> {

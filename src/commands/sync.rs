@@ -376,6 +376,19 @@ pub fn run(args: Args) -> Result<i32> {
         );
     }
     let job = shared::load_job(&args.mapping)?;
+    shared::server_files(
+        Some(&shared::source_spec(args.source.as_deref(), &job)?),
+        args.mapping.config.as_deref(),
+        &job,
+        &args.server,
+    )
+    .read_write(
+        "--state",
+        args.sync.state.as_deref().or(job.sync.state.as_deref()),
+    )
+    .reports(&args.reports)
+    .write("--dump", args.dump.as_deref())
+    .guard()?;
     let exec = ExecSettings::resolve(&args.exec, &job)?;
     let Planned {
         connected,

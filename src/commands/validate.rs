@@ -41,6 +41,9 @@ pub fn run(args: Args) -> Result<i32> {
         Profile::Generic,
         shared::Purpose::Offline,
     )?;
+    shared::files(&input.spec, &args.mapping, &input.job, &args.tls)
+        .reports(&args.reports)
+        .guard()?;
     let has_report = args.reports.report.is_some();
     shared::drive_offline(
         input.pipeline,

@@ -708,6 +708,7 @@ mod tests {
             change: Change::Entry,
             attrs,
             raw: RawText::None,
+            url_values: Vec::new(),
         }
     }
 

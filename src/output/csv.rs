@@ -1,10 +1,15 @@
 //! CSV (and TSV) writer of users.
 //!
 //! UTF-8, RFC 4180: CRLF line ends (RFC 4180's, and what Excel writes), fields quoted only
-//! when they hold the delimiter, a quote, CR or LF. Always the same [`COLUMNS`], in that
+//! when they hold the delimiter, a quote, CR or LF, or are formula-like. Always the same [`COLUMNS`], in that
 //! order, so exports from different servers line up; `None` is an empty cell. There is
 //! no password column: secrets are never written.
+//!
+//! Every CSV roster writes (this one for `convert`, `export` and `--dump`, the report, the
+//! rejects file) goes through [`CsvRecordWriter`], which neutralises spreadsheet formulas, and
+//! the CSV source undoes exactly that with [`restore_formula`]: see [`neutralize_formula`].
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::{UserWriter, WriterOptions};
@@ -32,7 +37,7 @@ pub const COLUMNS: [&str; 15] = [
 ];
 
 pub struct CsvUserWriter {
-    csv: csv::Writer<Box<dyn Write + Send>>,
+    csv: CsvRecordWriter<Box<dyn Write + Send>>,
     /// Joins roles: `;`, or `,` when `;` is the delimiter (what the CSV source splits on).
     roles_sep: char,
     cells: Vec<String>,
@@ -49,13 +54,8 @@ impl CsvUserWriter {
             // Without it Excel reads UTF-8 as the local ANSI code page.
             out.write_all(UTF8_BOM)?;
         }
-        let mut csv = csv::WriterBuilder::new()
-            .delimiter(delimiter)
-            .terminator(csv::Terminator::CRLF)
-            .quote_style(csv::QuoteStyle::Necessary)
-            .buffer_capacity(1 << 16)
-            .from_writer(out);
-        csv.write_record(COLUMNS)?;
+        let mut csv = CsvRecordWriter::new(out, delimiter, true);
+        csv.write_record(&COLUMNS)?;
         Ok(CsvUserWriter {
             csv,
             roles_sep: default_multi_sep(delimiter),
@@ -103,11 +103,107 @@ impl UserWriter for CsvUserWriter {
             opt(&u.id),
             custom,
         ]);
-        self.csv.write_record(&self.cells)?;
-        Ok(())
+        self.csv.write_record(&self.cells)
     }
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         self.csv.flush()
+    }
+}
+
+/// Whether a cell would be a formula to a spreadsheet, looking past leading `'`s (so that
+/// the prefix below is reversible): `=`, `+`, `-`, `@`, TAB or CR first (OWASP's list).
+fn formula_like(s: &str) -> bool {
+    matches!(
+        s.trim_start_matches('\'').as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
+/// The cell as written to a CSV file a person may open in Excel or LibreOffice: one `'`
+/// in front of a formula-like value, which makes it text there (`=HYPERLINK(...)` is
+/// written `'=HYPERLINK(...)`, `'=x` is written `''=x`). [`restore_formula`] undoes it.
+pub fn neutralize_formula(s: &str) -> Cow<'_, str> {
+    if formula_like(s) {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// The inverse of [`neutralize_formula`], for the CSV reader: drops one leading `'` when
+/// what follows is formula-like, so a file written by roster reads back exactly.
+pub fn restore_formula(s: &str) -> Cow<'_, str> {
+    match s.strip_prefix('\'') {
+        Some(rest) if formula_like(rest) => Cow::Borrowed(rest),
+        _ => Cow::Borrowed(s),
+    }
+}
+
+/// [`restore_formula`] on an owned cell, without copying when nothing changes.
+pub fn restore_formula_in_place(s: &mut String) {
+    if s.starts_with('\'') && formula_like(&s[1..]) {
+        s.remove(0);
+    }
+}
+
+/// The CSV encoder of every CSV file roster writes: RFC 4180, a cell quoted when it holds
+/// the delimiter, a quote, CR or LF (as the csv crate's `QuoteStyle::Necessary`), and
+/// formula-like cells neutralised ([`neutralize_formula`]) and quoted. Our own, because the
+/// csv crate chooses quoting for a whole file, never for one cell.
+pub struct CsvRecordWriter<W: Write> {
+    out: W,
+    delimiter: u8,
+    crlf: bool,
+    line: Vec<u8>,
+}
+
+impl<W: Write> CsvRecordWriter<W> {
+    /// `crlf`: end records with CRLF rather than LF.
+    pub fn new(out: W, delimiter: u8, crlf: bool) -> Self {
+        CsvRecordWriter {
+            out,
+            delimiter,
+            crlf,
+            line: Vec::with_capacity(256),
+        }
+    }
+
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    pub fn write_record<S: AsRef<str>>(&mut self, fields: &[S]) -> io::Result<()> {
+        let d = self.delimiter;
+        self.line.clear();
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                self.line.push(d);
+            }
+            let f = neutralize_formula(f.as_ref());
+            let formula = matches!(f, Cow::Owned(_));
+            if formula
+                || f.bytes()
+                    .any(|b| b == d || b == b'"' || b == b'\r' || b == b'\n')
+            {
+                self.line.push(b'"');
+                for b in f.bytes() {
+                    if b == b'"' {
+                        self.line.push(b'"');
+                    }
+                    self.line.push(b);
+                }
+                self.line.push(b'"');
+            } else {
+                self.line.extend_from_slice(f.as_bytes());
+            }
+        }
+        self.line
+            .extend_from_slice(if self.crlf { b"\r\n" } else { b"\n" });
+        self.out.write_all(&self.line)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }

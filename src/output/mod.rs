@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod jsonl;
 pub mod ldif;
+pub mod paths;
 
 use std::io::{self, Write};
 use std::path::Path;

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::output::csv::CsvRecordWriter;
 pub use rejects::RejectsWriter;
 pub use summary::Summary;
 
@@ -109,7 +110,7 @@ pub const COLUMNS: [&str; 9] = [
 ];
 
 enum Sink {
-    Csv(Box<csv::Writer<Box<dyn Write + Send>>>),
+    Csv(Box<CsvRecordWriter<Box<dyn Write + Send>>>),
     Jsonl(Box<dyn Write + Send>),
 }
 
@@ -136,8 +137,8 @@ impl ReportWriter {
         let sink = if jsonl {
             Sink::Jsonl(out)
         } else {
-            let mut w = csv::WriterBuilder::new().from_writer(out);
-            w.write_record(COLUMNS).map_err(io::Error::other)?;
+            let mut w = CsvRecordWriter::new(out, b',', false);
+            w.write_record(&COLUMNS)?;
             Sink::Csv(Box::new(w))
         };
         Ok(ReportWriter { sink })
@@ -152,7 +153,7 @@ impl ReportWriter {
             Sink::Csv(w) => {
                 let attempts = e.attempts.to_string();
                 let changed = e.changed.join(";");
-                w.write_record([
+                let fields = [
                     e.origin.as_str(),
                     &e.username,
                     &e.email,
@@ -162,8 +163,8 @@ impl ReportWriter {
                     &attempts,
                     &changed,
                     &e.error,
-                ])
-                .map_err(io::Error::other)
+                ];
+                w.write_record(&fields)
             }
         }
     }

@@ -12,11 +12,12 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::model::{Attrs, RawText, Value};
+use crate::output::csv::CsvRecordWriter;
 use crate::source::{CsvDialect, Format};
 
 enum Kind {
     Csv {
-        w: Option<Box<csv::Writer<Box<dyn Write + Send>>>>,
+        w: Option<Box<CsvRecordWriter<Box<dyn Write + Send>>>>,
         out: Option<Box<dyn Write + Send>>,
         error_col: Option<usize>,
         width: usize,
@@ -105,13 +106,12 @@ impl RejectsWriter {
                         Some(d) => (d.delimiter, d.header.clone(), d.headerless),
                         None => (b',', row.attrs.names().map(String::from).collect(), false),
                     };
-                    let mut writer = csv::WriterBuilder::new()
-                        .delimiter(delim)
-                        .flexible(true)
-                        .from_writer(
-                            out.take()
-                                .ok_or_else(|| io::Error::other("rejects writer reused"))?,
-                        );
+                    let mut writer = CsvRecordWriter::new(
+                        out.take()
+                            .ok_or_else(|| io::Error::other("rejects writer reused"))?,
+                        delim,
+                        false,
+                    );
                     *error_col = header.iter().position(|h| h.eq_ignore_ascii_case("error"));
                     *width = header.len();
                     self.secret_cols = header
@@ -125,7 +125,7 @@ impl RejectsWriter {
                         if error_col.is_none() {
                             h.push("error".to_string());
                         }
-                        writer.write_record(&h).map_err(io::Error::other)?;
+                        writer.write_record(&h)?;
                     }
                     *w = Some(Box::new(writer));
                 }
@@ -151,7 +151,7 @@ impl RejectsWriter {
                     Some(i) if fields.len() == *width => fields[i] = row.error.to_string(),
                     _ => fields.push(row.error.to_string()),
                 }
-                writer.write_record(&fields).map_err(io::Error::other)
+                writer.write_record(&fields)
             }
             Kind::Ldif(out) => {
                 if self.count == 1 {

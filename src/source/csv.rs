@@ -9,6 +9,10 @@
 //!
 //! Memory is one input buffer, one record buffer (as large as the largest row, capped at
 //! [`MAX_ROW_BYTES`]) and the header.
+//!
+//! A cell that is `'` followed by a formula-like value (`'=x`, `''-1`) loses that one `'`:
+//! roster's CSV writers add it so spreadsheets do not run formulas
+//! ([`crate::output::csv::neutralize_formula`]).
 
 use std::io::{self, Read};
 
@@ -19,6 +23,8 @@ use super::{
     CsvDialect, Format, Source, SourceError, SourceItem, SourceOptions, open_input, origin_name,
 };
 use crate::model::{Attrs, BadRecord, Change, Origin, Problem, RawRecord, RawText, Value};
+// Undoes exactly what roster's CSV writers do to formula-like cells, so round trips are exact.
+use crate::output::csv::{restore_formula, restore_formula_in_place};
 
 /// Input buffer size; also how much of the input delimiter detection looks at.
 const BUF_SIZE: usize = 64 * 1024;
@@ -357,7 +363,7 @@ impl CsvSource {
             let cell = text.get(start..end)?;
             attrs.push((
                 name.clone(),
-                smallvec::smallvec![Value::Text(cell.to_string())],
+                smallvec::smallvec![Value::Text(restore_formula(cell).into_owned())],
             ));
             start = end;
         }
@@ -374,6 +380,7 @@ impl CsvSource {
                 change: Change::Entry,
                 attrs,
                 raw: RawText::None,
+                url_values: Vec::new(),
             });
         }
         let mut problems = Vec::new();
@@ -426,6 +433,7 @@ impl CsvSource {
             change: Change::Entry,
             attrs: Attrs(attrs),
             raw: RawText::None,
+            url_values: Vec::new(),
         })
     }
 }
@@ -494,6 +502,14 @@ enum Decoded {
 }
 
 fn decode_row(row: &[u8], ends: &[usize], enc: Encoding) -> Decoded {
+    let mut d = decode_cells(row, ends, enc);
+    let (Decoded::Text(f) | Decoded::Fallback(f) | Decoded::Invalid { fields: f, .. }) = &mut d;
+    f.iter_mut().for_each(restore_formula_in_place);
+    d
+}
+
+/// The cells as written, before the formula prefix is undone.
+fn decode_cells(row: &[u8], ends: &[usize], enc: Encoding) -> Decoded {
     let single = |enc: Encoding| {
         let mut start = 0;
         ends.iter()

@@ -99,6 +99,7 @@ impl Source for JsonlSource {
                     change: Change::Entry,
                     attrs,
                     raw,
+                    url_values: Vec::new(),
                 }),
                 Err(reason) => SourceItem::Bad(BadRecord {
                     origin,

@@ -17,6 +17,10 @@
 //! `file://localhost/abs/path`, `file:/abs/path`, and the relative form `file:rel/path`
 //! (as OpenLDAP's ldapmodify accepts it), resolved against the LDIF file's directory (the
 //! current directory for stdin). Reads are capped at `url_max_bytes` (default 1 MiB).
+//! URLs are refused (per record) unless `allow_file_urls` names a folder, and then only a
+//! file inside that folder is read, once `..` and symlinks are resolved: an LDIF file from
+//! elsewhere must not turn `/etc/shadow` or `/proc/self/environ` into a user's name. Values
+//! read from URLs are listed in [`RawRecord::url_values`] so later messages can hide them.
 //!
 //! The DN is kept in [`RawRecord::dn`] and its first RDN's values are added to the
 //! attributes when the entry lacks that attribute (LDAP semantics: the RDN is part of the
@@ -89,6 +93,8 @@ pub struct LdifSource {
     reader: BufReader<Box<dyn Read + Send>>,
     base_dir: Option<PathBuf>,
     url_max: u64,
+    /// The resolved `allow_file_urls` folder (`Err`: it could not be resolved).
+    allow_dir: Option<Result<PathBuf, String>>,
     /// Physical lines consumed so far.
     line_no: u64,
     /// The current block, CR stripped, every line ending in `\n`.
@@ -150,6 +156,11 @@ impl LdifSource {
             reader: BufReader::with_capacity(READ_BUFFER, reader),
             base_dir,
             url_max: opts.url_max_bytes.unwrap_or(DEFAULT_URL_MAX_BYTES),
+            allow_dir: opts.allow_file_urls.as_ref().map(|d| {
+                std::fs::canonicalize(d).map_err(|e| {
+                    format!("--allow-file-urls {}: cannot resolve it: {e}", d.display())
+                })
+            }),
             line_no: 0,
             raw: Vec::with_capacity(4096),
             starts: Vec::with_capacity(64),
@@ -425,6 +436,8 @@ impl LdifSource {
         let ctx = Ctx {
             base_dir: self.base_dir.as_deref(),
             url_max: self.url_max,
+            allow_dir: self.allow_dir.as_ref().map(|r| r.as_deref()),
+            url_values: std::cell::RefCell::new(Vec::new()),
         };
         let dn_line = self.lines[first].line;
         let origin = Origin::line(&self.name, dn_line);
@@ -534,6 +547,9 @@ fn into_bad(item: SourceItem, p: Problem) -> SourceItem {
 struct Ctx<'a> {
     base_dir: Option<&'a Path>,
     url_max: u64,
+    allow_dir: Option<Result<&'a Path, &'a String>>,
+    /// Values read from URLs for the current record (they may be secrets: hidden later).
+    url_values: std::cell::RefCell<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -679,8 +695,14 @@ fn decode_value(
                 format!("line {line}: base64 value does not decode ({e})"),
             )
         }),
-        ValueKind::Url => read_url(ctx, trim_end_spaces(value))
-            .map_err(|e| Problem::new(attr, format!("line {line}: {e}"))),
+        ValueKind::Url => {
+            let v = read_url(ctx, trim_end_spaces(value))
+                .map_err(|e| Problem::new(attr, format!("line {line}: {e}")))?;
+            ctx.url_values
+                .borrow_mut()
+                .push(String::from_utf8_lossy(&v).into_owned());
+            Ok(v)
+        }
     }
 }
 
@@ -725,6 +747,38 @@ fn read_url(ctx: &Ctx, url: &[u8]) -> Result<Vec<u8>, String> {
         Some(base) if p.is_relative() => base.join(p),
         _ => p,
     };
+    let dir = match ctx.allow_dir {
+        None => return Err("file:// URLs are refused; use --allow-file-urls DIR".into()),
+        Some(Err(e)) => return Err(e.clone()),
+        Some(Ok(d)) => d,
+    };
+    // Resolved before the check and opened by the resolved name, so neither `..` nor a
+    // symlink leads outside DIR.
+    let outside = |p: &Path| {
+        format!(
+            "{} is outside the --allow-file-urls folder {}",
+            p.display(),
+            dir.display()
+        )
+    };
+    let full = match std::fs::canonicalize(&full) {
+        Ok(f) => f,
+        // Whether a file outside DIR exists is not for the LDIF file to find out.
+        Err(e) => {
+            let inside = full
+                .parent()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .is_some_and(|p| p.starts_with(dir));
+            return Err(match e.kind() {
+                _ if !inside => outside(&full),
+                io::ErrorKind::NotFound => format!("file not found: {}", full.display()),
+                _ => format!("cannot read {}: {e}", full.display()),
+            });
+        }
+    };
+    if !full.starts_with(dir) {
+        return Err(outside(&full));
+    }
     let meta = std::fs::metadata(&full).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => format!("file not found: {}", full.display()),
         _ => format!("cannot read {}: {e}", full.display()),
@@ -873,6 +927,7 @@ fn parse_record(
             change,
             attrs,
             raw: RawText::Text(raw),
+            url_values: ctx.url_values.take(),
         })
     } else {
         SourceItem::Bad(BadRecord {

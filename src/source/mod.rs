@@ -86,6 +86,9 @@ pub struct SourceOptions {
     pub multi_sep: Option<char>,
     /// LDIF: largest value a `file://` URL may bring in (bytes).
     pub url_max_bytes: Option<u64>,
+    /// LDIF: the folder `file://` URLs may read from (`--allow-file-urls`); `None` refuses
+    /// them all, so an LDIF file cannot make roster read `/etc/shadow` unasked.
+    pub allow_file_urls: Option<PathBuf>,
     pub ldap: ldap::LdapOptions,
     /// Read an LDAP source to its end before handing on the first record (through a
     /// temporary file), so a search cut short fails before anything is done with it.

@@ -223,7 +223,6 @@ pub trait Target: Send + Sync {
         Vec::new()
     }
 
-
     /// Why roster must never write this account, if it must not: an admin, a bot or
     /// app, or the account roster runs as.
     fn protection(&self, user: &User) -> Option<&'static str>;

@@ -11,8 +11,9 @@
 //!   `^[^@]+@[^@]+$`, which only matters for quoted local parts).
 //! - `name`: Rocket.Chat requires it and refuses `<`, `>`, `\`, `/`, also after its
 //!   `decodeURI` (so `%3C` is refused, and so is a `%` that is not a valid escape).
-//! - `name`, `first_name`, `last_name`, `nickname`, `position`: no control characters
-//!   (a newline or tab in a display name is always a data error).
+//! - `name`, `first_name`, `last_name`, `nickname`, `position`, `external_id`: no control
+//!   characters (a newline or tab in a display name is always a data error; `external_id`
+//!   becomes Mattermost's `auth_data`, matched against the identity provider's).
 //! - lengths: Rocket.Chat nickname ≤ 120 (JavaScript length: UTF-16 units); Mattermost
 //!   nickname ≤ 64, position ≤ 128, first_name ≤ 64, last_name ≤ 64 (characters).
 //! - `locale`, Mattermost: at most 5 characters, shaped like a language tag (`en`, `pt-BR`,
@@ -75,7 +76,7 @@ pub const MATTERMOST_LOCALE_MAX: usize = 5;
 pub const MATTERMOST_ROLES_MAX_BYTES: usize = 256;
 
 /// The fields checked besides the username, in report order.
-const CHECKED: [Field; 8] = [
+const CHECKED: [Field; 9] = [
     Field::Email,
     Field::Name,
     Field::FirstName,
@@ -84,6 +85,7 @@ const CHECKED: [Field; 8] = [
     Field::Position,
     Field::Locale,
     Field::Roles,
+    Field::ExternalId,
 ];
 
 /// Per-row checks. Pure and `Sync`, so rows can be checked in parallel.
@@ -222,6 +224,11 @@ impl Validator {
             Field::Roles => {
                 if let Some(roles) = &user.roles {
                     self.roles(roles, &mut push);
+                }
+            }
+            Field::ExternalId => {
+                if let Some(v) = present(&user.external_id) {
+                    text(v, &mut push);
                 }
             }
             _ => {}
@@ -424,4 +431,62 @@ fn mattermost_locale(v: &str) -> Option<String> {
             quote(v)
         )
     })
+}
+
+/// What messages show instead of a value read from an LDIF `file:` URL.
+const URL_VALUE: &str = "(a value read from a file: URL, not shown)";
+
+/// Hides `secret` values (LDIF values read from `file:` URLs: any local file, perhaps
+/// `/proc/self/environ`) from problem messages. A field's quoted value that contains one is
+/// replaced; a message that still contains one some other way loses its whole reason.
+pub fn hide_values(problems: &mut [Problem], user: &User, secret: &[String]) {
+    let secret: Vec<&str> = secret
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if secret.is_empty() || problems.is_empty() {
+        return;
+    }
+    // Escaped as `quote` escapes, for values with newlines or quotes.
+    let escaped: Vec<String> = secret
+        .iter()
+        .map(|s| {
+            let q = format!("{s:?}");
+            q[1..q.len() - 1].to_string()
+        })
+        .collect();
+    let shown = |v: &str| {
+        secret.iter().any(|s| v.contains(s))
+            || escaped
+                .iter()
+                .any(|s| s.len() >= 2 && v.contains(s.as_str()))
+    };
+    let mut values: Vec<&str> = [
+        Some(user.username.as_str()),
+        user.email.as_deref(),
+        user.name.as_deref(),
+        user.first_name.as_deref(),
+        user.last_name.as_deref(),
+        user.nickname.as_deref(),
+        user.position.as_deref(),
+        user.locale.as_deref(),
+        user.external_id.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    values.extend(user.roles.iter().flatten().map(String::as_str));
+    values.extend(user.custom_fields.values().map(String::as_str));
+    let tainted: Vec<String> = values.into_iter().filter(|v| shown(v)).map(quote).collect();
+    for p in problems {
+        for q in &tainted {
+            if p.reason.contains(q.as_str()) {
+                p.reason = p.reason.replace(q.as_str(), URL_VALUE);
+            }
+        }
+        if shown(&p.reason) {
+            p.reason = format!("is not valid; {URL_VALUE}");
+        }
+    }
 }

@@ -103,6 +103,7 @@ fn entry(tag: StructureTag) -> Result<RawRecord, EntryError> {
         change: Change::Entry,
         attrs,
         raw: RawText::None,
+        url_values: Vec::new(),
     })
 }
 
