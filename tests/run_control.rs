@@ -101,3 +101,149 @@ fn a_second_run_on_the_same_report_is_refused() {
     let again = roster(d.path(), &args, &as_importer());
     assert_eq!(again.code(), 0, "{}", again.stderr());
 }
+
+/// The roster binary in the background with the given environment (ROSTER_* cleared).
+fn spawn_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_roster"));
+    c.args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for k in [
+        "ROSTER_TOKEN",
+        "ROSTER_USER_ID",
+        "ROSTER_USERNAME",
+        "ROSTER_PASSWORD",
+        "ROSTER_PASSWORD_FILE",
+        "ROSTER_LDAP_PASSWORD",
+    ] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.spawn().expect("spawn roster")
+}
+
+#[test]
+fn ctrl_c_during_a_rate_limit_wait_stops_at_once_and_resume_finishes() {
+    // 3 calls per route per minute: the 4th lookup waits about 60 s.
+    let sb = start(SandboxConfig {
+        rate_limit: Some(true),
+        rc_limit_calls: 3,
+        rc_limit_window_ms: 60_000,
+        ..config()
+    });
+    let d = tmp();
+    write(d.path(), "u.csv", &users(8, 1));
+    let child = spawn_as_importer(
+        d.path(),
+        &[
+            "import",
+            "u.csv",
+            "--server",
+            &sb.url(),
+            "--report",
+            "r.jsonl",
+            "--workers",
+            "1",
+        ],
+    );
+    wait_for_lines(&d.path().join("r.jsonl.journal"), 3);
+    // Now the 4th lookup waits for the window to end.
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    sigint(&child);
+    let out = child.wait_with_output().expect("run ends");
+    let took = t.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(3), "stopped after {took:?}");
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(rep.len(), 3, "the rows done, no row not sent: {rep:?}");
+    assert!(
+        rep.iter()
+            .all(|e| e["status"] == "ok" && e["action"] == "create")
+    );
+    assert_eq!(server_users(&sb).len(), 3);
+
+    // The admin is not rate limited: --resume finishes the other 5 at once.
+    let r = roster(
+        d.path(),
+        &[
+            "import",
+            "u.csv",
+            "--server",
+            &sb.url(),
+            "--report",
+            "r.jsonl",
+            "--resume",
+        ],
+        &[
+            ("ROSTER_USERNAME", "admin"),
+            ("ROSTER_PASSWORD", sandbox_support::ADMIN_PW),
+        ],
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(rep.len(), 8, "{rep:?}");
+    assert!(
+        rep.iter()
+            .all(|e| e["status"] == "ok" && e["action"] == "create")
+    );
+    assert_eq!(server_users(&sb).len(), 8);
+}
+
+#[test]
+fn ctrl_c_during_a_hung_ldap_bind_exits_130_at_once() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    // An LDAP server that accepts and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let d = tmp();
+    let url = format!("ldap://127.0.0.1:{port}/ou=people,dc=example,dc=org??sub");
+    let mut env = as_importer();
+    env.push(("ROSTER_LDAP_PASSWORD", "reader-pw"));
+    let child = spawn_with(
+        d.path(),
+        &[
+            "import",
+            &url,
+            "--server",
+            &sb.url(),
+            "--bind-dn",
+            "cn=reader,dc=example,dc=org",
+            "--random-password",
+            "--report",
+            "r.jsonl",
+        ],
+        &env,
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = Instant::now();
+    sigint(&child);
+    let out = child.wait_with_output().expect("run ends");
+    let took = t.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(3), "stopped after {took:?}");
+    assert_eq!(server_users(&sb).len(), 0);
+}

@@ -129,18 +129,22 @@ pub fn run(args: Args) -> Result<i32> {
     let job = shared::load_job(&args.mapping)?;
     // Fail on a missing SOURCE before connecting; credentials are checked before reading.
     shared::source_spec(args.source.as_deref(), &job)?;
-    let connected = connect(&args.server, &args.run, &job)?;
-    let profile = profile_of(connected.target.flavor());
-    let input = shared::Input::open(
-        job,
-        args.source.as_deref(),
-        &args.input,
-        &args.mapping,
-        &args.server.tls,
-        profile,
-        shared::Purpose::Import,
-    )
-    .context("reading the source; nothing was written to the server")?;
+    // Connecting, logging in and reading the source write nothing: Ctrl-C stops at once.
+    let (connected, input) = crate::interrupt::nothing_written(|| -> Result<_> {
+        let connected = connect(&args.server, &args.run, &job)?;
+        let profile = profile_of(connected.target.flavor());
+        let input = shared::Input::open(
+            job,
+            args.source.as_deref(),
+            &args.input,
+            &args.mapping,
+            &args.server.tls,
+            profile,
+            shared::Purpose::Import,
+        )
+        .context("reading the source; nothing was written to the server")?;
+        Ok((connected, input))
+    })?;
     execute(ImportRun {
         connected,
         pipeline: input.pipeline,

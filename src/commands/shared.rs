@@ -131,12 +131,16 @@ impl Input {
         let spec = source_spec(source, &job)?;
         let mut opts = source_options(input, tls, &job)?;
         opts.spool = purpose == Purpose::Import;
-        let pipeline = open_pipeline(
-            &spec,
-            &opts,
-            mapping(mapping_args, &job)?,
-            validator(mapping_args, &job, default_profile),
-        )?;
+        // Opening (an LDAP bind and, for an import, the whole search) writes nothing:
+        // Ctrl-C stops it at once.
+        let pipeline = crate::interrupt::nothing_written(|| {
+            open_pipeline(
+                &spec,
+                &opts,
+                mapping(mapping_args, &job)?,
+                validator(mapping_args, &job, default_profile),
+            )
+        })?;
         Ok(Input {
             job,
             spec,

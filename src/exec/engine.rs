@@ -51,6 +51,9 @@ pub struct Done {
     /// Set when the run cannot go on (credentials, permissions, 2FA).
     pub fatal: Option<String>,
     pub stats: CallStats,
+    /// Ctrl-C stopped the row before its next request was sent: it is neither done nor
+    /// failed, goes to no report and no journal, and `--resume` does it.
+    pub interrupted: bool,
 }
 
 /// A user that the source lists as active but an administrator deactivated.
@@ -93,6 +96,7 @@ impl Engine {
                     server_user,
                     fatal: None,
                     stats,
+                    interrupted: false,
                 }
             }
             Err(e) => {
@@ -104,6 +108,7 @@ impl Engine {
                     server_user: None,
                     fatal,
                     stats,
+                    interrupted: e == CallError::Interrupted,
                 }
             }
         }
@@ -269,8 +274,8 @@ impl Engine {
                             "{msg} (gave up after {attempt} attempts)"
                         )));
                     }
-                    std::thread::sleep(crate::target::http::backoff(attempt));
-                    stats.retries += 1;
+                    // Counted in the run's `retries`; Ctrl-C during the wait stops here.
+                    self.target.backoff(attempt, stats)?;
                 }
                 Err(CallError::Conflict { field, message }) if self.opts.mode != Mode::Update => {
                     // Someone (another run, an earlier attempt) created it meanwhile, or

@@ -114,6 +114,10 @@ impl Executor {
                                 })
                             });
                             let done = run_row(engine, user, intent, pre);
+                            if done.interrupted {
+                                // Not sent: no report entry, no journal line; --resume does it.
+                                continue;
+                            }
                             if let Some(f) = &done.fatal {
                                 stop.store(true, Ordering::SeqCst);
                                 let mut g = fatal.lock().unwrap_or_else(|e| e.into_inner());
@@ -160,6 +164,7 @@ impl Executor {
                         server_user: None,
                         fatal: None,
                         stats: CallStats::default(),
+                        interrupted: false,
                     };
                     if done_tx.send(Finished { checked, done }).is_err() {
                         break;

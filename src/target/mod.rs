@@ -109,6 +109,10 @@ pub enum CallError {
     /// The whole run cannot go on: bad credentials, 2FA needed, missing permission.
     #[error("{0}")]
     Fatal(String),
+    /// Ctrl-C came before the request was sent: the row is not done (nor failed); the
+    /// journal does not record it, so `--resume` does it.
+    #[error("interrupted before the request was sent")]
+    Interrupted,
     /// Still rate limited after waiting as told many times (should not happen).
     #[error("still rate limited after {0} waits")]
     RateLimited(u32),
@@ -210,6 +214,11 @@ pub trait Target: Send + Sync {
 
     /// Accounts a sync must never deactivate (admins, bots, apps).
     fn is_protected(&self, user: &User) -> bool;
+
+    /// Waits before the caller re-sends a request it retries itself (a create after an
+    /// ambiguous failure) and counts the retry in the run's counters;
+    /// `Err(Interrupted)` when Ctrl-C came during the wait.
+    fn backoff(&self, attempt: u32, stats: &mut CallStats) -> Result<(), CallError>;
 }
 
 /// A JSON object as a string map (custom fields, props): strings as they are, other
