@@ -247,3 +247,115 @@ fn ctrl_c_during_a_hung_ldap_bind_exits_130_at_once() {
     assert!(took < Duration::from_secs(3), "stopped after {took:?}");
     assert_eq!(server_users(&sb).len(), 0);
 }
+
+/// (origin, username, action, status) of each report row, sorted by origin.
+fn rows(path: &Path) -> Vec<(String, String, String, String)> {
+    let mut v: Vec<_> = jsonl(path)
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (s("origin"), s("username"), s("action"), s("status"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn counter(sb: &Sandbox, route: &str, f: fn(&roster::sandbox::RouteCounters) -> u64) -> u64 {
+    sb.counters()
+        .iter()
+        .filter(|(k, _)| k.contains(route))
+        .map(|(_, c)| f(c))
+        .sum()
+}
+
+#[test]
+fn a_create_cut_off_by_sigkill_is_reported_as_a_create_after_resume() {
+    for mode in ["upsert", "create"] {
+        let d = tmp();
+        write(d.path(), "u.csv", &users(6, 1));
+        let args = |report: &'static str| {
+            vec![
+                "import".to_string(),
+                "u.csv".into(),
+                "--report".into(),
+                report.into(),
+                "--workers".into(),
+                "1".into(),
+                "--mode".into(),
+                mode.into(),
+                "--max-attempts".into(),
+                "50".into(),
+            ]
+        };
+        let with_server = |mut a: Vec<String>, url: &str| {
+            a.push("--server".into());
+            a.push(url.into());
+            a
+        };
+
+        // What an uninterrupted run reports.
+        let fresh = start(SandboxConfig {
+            rate_limit: Some(false),
+            ..config()
+        });
+        let a = with_server(args("ref.jsonl"), &fresh.url());
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let r = roster(d.path(), &a, &as_importer());
+        assert_eq!(r.code(), 0, "{mode}: {}", r.stderr());
+        let reference = rows(&d.path().join("ref.jsonl"));
+        assert_eq!(reference.len(), 6);
+
+        // Two rows go through, then every create is applied and answered 500 slowly:
+        // SIGKILL as soon as one is applied, while its row cannot have finished (the
+        // lookup that would resolve it takes 300 ms).
+        let sb = start(SandboxConfig {
+            rate_limit: Some(false),
+            latency_ms: 20,
+            fault_phase: roster::sandbox::FaultPhase::After,
+            ..config()
+        });
+        let a = with_server(args("r.jsonl"), &sb.url());
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let mut child = spawn_as_importer(d.path(), &a);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while server_users(&sb).len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        sb.set_latency(300, 0);
+        sb.set_faults(1.0, 0.0);
+        while counter(&sb, "users.create", |c| c.faults_after) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            counter(&sb, "users.create", |c| c.faults_after) > 0,
+            "{mode}"
+        );
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        sb.set_faults(0.0, 0.0);
+        sb.set_latency(0, 0);
+        let created = server_users(&sb).len();
+        let journaled = std::fs::read_to_string(d.path().join("r.jsonl.journal"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"entry\""))
+            .count();
+        assert!(
+            journaled < created && created < 6,
+            "{mode}: a user created but not journaled ({journaled} journaled, {created} created)"
+        );
+
+        let mut a = with_server(args("r.jsonl"), &sb.url());
+        a.push("--resume".into());
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let r = roster(d.path(), &a, &as_importer());
+        assert_eq!(r.code(), 0, "{mode}: {}", r.stderr());
+        assert_eq!(
+            rows(&d.path().join("r.jsonl")),
+            reference,
+            "{mode}: the report after resume is the uninterrupted run's"
+        );
+        assert_eq!(server_users(&sb).len(), 6, "{mode}");
+    }
+}

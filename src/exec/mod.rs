@@ -19,7 +19,7 @@ use crate::model::{Intent, User};
 use crate::pipeline::{Checked, Outcome, PipelineError};
 use crate::target::{CallError, CallStats, MatchKey};
 
-pub use engine::{Done, Engine, EngineOptions, Mode};
+pub use engine::{Done, Engine, EngineOptions, JournalLink, Mode};
 
 /// A row to run, with the server's state of its user when already known (a sync's
 /// snapshot: `Some(None)` = not on the server); `None` = look it up.
