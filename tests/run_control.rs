@@ -359,3 +359,48 @@ fn a_create_cut_off_by_sigkill_is_reported_as_a_create_after_resume() {
         assert_eq!(server_users(&sb).len(), 6, "{mode}");
     }
 }
+
+#[test]
+fn the_summary_counts_every_re_sent_request_as_a_retry() {
+    // Creates answered 5xx and lookups and creates dropped, always before anything is
+    // applied: each failure is re-sent (creates after a lookup finds nobody).
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        fault_rate: 0.3,
+        drop_rate: 0.15,
+        fault_phase: roster::sandbox::FaultPhase::Before,
+        ..config()
+    });
+    let d = tmp();
+    let n = 30u64;
+    write(d.path(), "u.csv", &users(n as usize, 1));
+    let r = roster(
+        d.path(),
+        &[
+            "import",
+            "u.csv",
+            "--server",
+            &sb.url(),
+            "--max-attempts",
+            "30",
+            "--json",
+        ],
+        &as_importer(),
+    );
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let summary: Value = serde_json::from_slice(&r.stdout).expect("--json summary");
+    let lookups = counter(&sb, "users.info", |c| c.requests);
+    let creates = counter(&sb, "users.create", |c| c.requests);
+    let failed_creates = counter(&sb, "users.create", |c| c.faults + c.drops);
+    assert!(failed_creates > 0, "some creates failed");
+    // First sends: one lookup per row, one more after each failed create (nobody
+    // created twice: they all failed before applying), one create per row.
+    let first_sends = n + failed_creates + n;
+    assert_eq!(server_users(&sb).len() as u64, n);
+    assert_eq!(
+        summary["retries"].as_u64(),
+        Some(lookups + creates - first_sends),
+        "{summary}"
+    );
+    assert!(summary["retries"].as_u64() > Some(0));
+}
