@@ -2,6 +2,7 @@
 //! promptly (rate-limit waits, a hung LDAP server), resume after a crash that reports
 //! what an uninterrupted run reports, the retries count, and bounded LDAP messages.
 
+mod common;
 mod sandbox_support;
 
 use std::path::{Path, PathBuf};
@@ -403,4 +404,161 @@ fn the_summary_counts_every_re_sent_request_as_a_retry() {
         "{summary}"
     );
     assert!(summary["retries"].as_u64() > Some(0));
+}
+
+/// An LDAP server that answers the bind with a message announcing 2 GiB, then streams
+/// zeros for as long as the client reads.
+fn hostile_ldap_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut req = [0u8; 4096];
+                if s.read(&mut req).unwrap_or(0) == 0 {
+                    return;
+                }
+                // SEQUENCE, length 0x80000000 in four bytes.
+                if s.write_all(&[0x30, 0x84, 0x80, 0, 0, 0]).is_err() {
+                    return;
+                }
+                let zeros = vec![0u8; 1 << 16];
+                let end = Instant::now() + Duration::from_secs(30);
+                while Instant::now() < end && s.write_all(&zeros).is_ok() {}
+            });
+        }
+    });
+    port
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_huge_ldap_message_ends_the_read_with_an_error_not_the_memory() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    let port = hostile_ldap_server();
+    let d = tmp();
+    let url = format!("ldap://127.0.0.1:{port}/ou=people,dc=example,dc=org??sub");
+    let mut env = as_importer();
+    env.push(("ROSTER_LDAP_PASSWORD", "reader-pw"));
+    let server = sb.url();
+    write(
+        d.path(),
+        "job.toml",
+        "[source]\nldap_max_message = 1048576\n",
+    );
+    for extra in [
+        None,
+        Some(["--ldap-max-message", "1M"]),
+        Some(["--config", "job.toml"]),
+    ] {
+        let mut args = vec![
+            "import",
+            &url,
+            "--server",
+            &server,
+            "--bind-dn",
+            "cn=reader,dc=example,dc=org",
+            "--random-password",
+        ];
+        if let Some(more) = extra {
+            args.extend(more);
+        }
+        let mut child = spawn_with(d.path(), &args, &env);
+        let pid = child.id();
+        let t = Instant::now();
+        let mut peak = 0;
+        let status = loop {
+            peak = peak.max(peak_rss_kib(pid));
+            if let Some(s) = child.try_wait().expect("wait") {
+                break s;
+            }
+            // Stop early when the memory grows: the machine is shared.
+            if t.elapsed() > Duration::from_secs(10) || peak > 300 * 1024 {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{extra:?}: still running after {:?}, peak RSS {peak} KiB",
+                    t.elapsed()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        use std::io::Read;
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("stderr");
+        assert_eq!(status.code(), Some(2), "{extra:?}: {stderr}");
+        eprintln!("{extra:?}: {stderr}");
+        let limit = if extra.is_some() {
+            "1048576"
+        } else {
+            "16777216"
+        };
+        assert!(
+            stderr.contains("an LDAP message of 2147483654 bytes")
+                && stderr.contains(&format!("the limit of {limit} bytes")),
+            "{extra:?}: {stderr}"
+        );
+        assert!(peak < 200 * 1024, "{extra:?}: peak RSS {peak} KiB");
+        assert_eq!(server_users(&sb).len(), 0);
+    }
+}
+
+#[test]
+fn a_directory_entry_over_the_limit_stops_the_search_with_an_error() {
+    use common::slapd::{PEOPLE, READER_DN, READER_PW, Slapd, SlapdOptions};
+    use roster::secret::Secret;
+    use roster::source::Source;
+    use roster::source::ldap::{LdapOptions, LdapSource, LdapSourceError};
+    let ldap = Slapd::start(SlapdOptions::users(5));
+    let url = format!("{}/{PEOPLE}??sub?(objectClass=inetOrgPerson)", ldap.url());
+    let opts = |max| LdapOptions {
+        bind_dn: Some(READER_DN.into()),
+        password: Some(Secret::new(READER_PW)),
+        max_message: max,
+        ..Default::default()
+    };
+    // The default limit reads everyone.
+    let mut src = LdapSource::open(&url, &opts(None)).expect("open");
+    let mut n = 0;
+    while src.next_item().expect("read").is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 5);
+    // 100 bytes: the bind answer fits, a user entry does not.
+    let err = match LdapSource::open(&url, &opts(Some(100))) {
+        Ok(mut src) => loop {
+            match src.next_item() {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("the search ended without an error"),
+                Err(e) => break e,
+            }
+        },
+        Err(e) => e,
+    };
+    let roster::source::SourceError::Ldap(err) = err else {
+        panic!("not an LDAP error: {err:?}");
+    };
+    assert!(matches!(err, LdapSourceError::Oversized { .. }), "{err}");
+    assert!(
+        err.to_string().contains("more than the limit of 100 bytes"),
+        "{err}"
+    );
 }

@@ -61,6 +61,7 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
             insecure: tls.insecure,
             connect_timeout: None,
             timeout: l.ldap_timeout.map(std::time::Duration::from_secs),
+            max_message: l.ldap_max_message.or(s.ldap_max_message),
             password: None,
         },
         spool: false,

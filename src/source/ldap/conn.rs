@@ -21,12 +21,22 @@ pub(crate) struct Conn {
     pub rt: Runtime,
     pub ldap: Ldap,
     driver: Option<JoinHandle<ldap3::result::Result<()>>>,
+    /// The size-bounding relay (plain ldap://), which may have cut the connection.
+    relay: Option<super::relay::Relay>,
 }
 
 impl Conn {
+    /// Why the size-bounding relay cut the connection, if it did.
+    pub fn cut_reason(&self) -> Option<String> {
+        self.relay.as_ref().and_then(|r| r.cut_reason())
+    }
+
     /// Why the connection ended, when the driving task has ended: the socket error,
-    /// or that the server closed it.
+    /// or that the server closed it (or that the relay cut it).
     pub fn ended_because(&mut self) -> Option<String> {
+        if let Some(why) = self.cut_reason() {
+            return Some(why);
+        }
         let handle = self.driver.as_mut()?;
         // The task ends as the socket does; give it a moment to record why.
         let res = self.rt.block_on(async {
@@ -87,6 +97,33 @@ pub(crate) fn connect(
         }
     }
 
+    // Plain ldap://: connect here and hand ldap3 a relay that bounds message sizes.
+    let mut relay = None;
+    if !spec.uses_tls() {
+        let max = opts
+            .max_message
+            .unwrap_or(super::relay::DEFAULT_MAX_MESSAGE);
+        let host = spec.host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = rt
+            .block_on(async {
+                ldap3::tokio::time::timeout(
+                    spec.connect_timeout,
+                    ldap3::tokio::net::TcpStream::connect((host, spec.port)),
+                )
+                .await
+            })
+            .map_err(LdapError::from)
+            .and_then(|r| r.map_err(LdapError::from))
+            .map_err(|e| connect_error(e, spec))?;
+        let (stream, r) =
+            super::relay::start(&rt, tcp, max).map_err(|e| LdapSourceError::Connect {
+                server: server.clone(),
+                reason: format!("cannot set up the local relay: {e}"),
+            })?;
+        settings = settings.set_std_stream(ldap3::StdStream::Tcp(stream));
+        relay = Some(r);
+    }
+
     let url = spec.connect_url();
     let (conn, ldap) = rt
         .block_on(async { LdapConnAsync::with_settings(settings, &url).await })
@@ -96,6 +133,7 @@ pub(crate) fn connect(
         rt,
         ldap,
         driver: Some(driver),
+        relay,
     })
 }
 
@@ -292,6 +330,12 @@ pub(crate) fn bind(
             });
         }
         Err(e) => {
+            if let Some(reason) = conn.cut_reason() {
+                return Err(LdapSourceError::Oversized {
+                    server: spec.server(),
+                    reason,
+                });
+            }
             let why = conn.ended_because().unwrap_or_else(|| e.to_string());
             let hint = if spec.uses_tls() {
                 String::new()
