@@ -527,38 +527,51 @@ fn a_directory_entry_over_the_limit_stops_the_search_with_an_error() {
     use roster::secret::Secret;
     use roster::source::Source;
     use roster::source::ldap::{LdapOptions, LdapSource, LdapSourceError};
-    let ldap = Slapd::start(SlapdOptions::users(5));
-    let url = format!("{}/{PEOPLE}??sub?(objectClass=inetOrgPerson)", ldap.url());
-    let opts = |max| LdapOptions {
-        bind_dn: Some(READER_DN.into()),
-        password: Some(Secret::new(READER_PW)),
-        max_message: max,
+    let ldap = Slapd::start(SlapdOptions {
+        users: 5,
+        tls: true,
         ..Default::default()
-    };
-    // The default limit reads everyone.
-    let mut src = LdapSource::open(&url, &opts(None)).expect("open");
-    let mut n = 0;
-    while src.next_item().expect("read").is_some() {
-        n += 1;
-    }
-    assert_eq!(n, 5);
-    // 100 bytes: the bind answer fits, a user entry does not.
-    let err = match LdapSource::open(&url, &opts(Some(100))) {
-        Ok(mut src) => loop {
-            match src.next_item() {
-                Ok(Some(_)) => continue,
-                Ok(None) => panic!("the search ended without an error"),
-                Err(e) => break e,
-            }
-        },
-        Err(e) => e,
-    };
-    let roster::source::SourceError::Ldap(err) = err else {
-        panic!("not an LDAP error: {err:?}");
-    };
-    assert!(matches!(err, LdapSourceError::Oversized { .. }), "{err}");
-    assert!(
-        err.to_string().contains("more than the limit of 100 bytes"),
-        "{err}"
+    });
+    let plain = format!("{}/{PEOPLE}??sub?(objectClass=inetOrgPerson)", ldap.url());
+    let ldaps = format!(
+        "{}/{PEOPLE}??sub?(objectClass=inetOrgPerson)",
+        ldap.ldaps_url()
     );
+    // Plain, StartTLS and ldaps: the relay sees every message in clear.
+    for (url, starttls) in [(&plain, false), (&plain, true), (&ldaps, false)] {
+        let opts = |max| LdapOptions {
+            bind_dn: Some(READER_DN.into()),
+            password: Some(Secret::new(READER_PW)),
+            ca_file: Some(ldap.ca_file()),
+            starttls,
+            max_message: max,
+            ..Default::default()
+        };
+        // The default limit reads everyone.
+        let mut src = LdapSource::open(url, &opts(None)).expect("open");
+        let mut n = 0;
+        while src.next_item().expect("read").is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 5, "{url} starttls={starttls}");
+        // 100 bytes: the bind answer fits, a user entry does not.
+        let err = match LdapSource::open(url, &opts(Some(100))) {
+            Ok(mut src) => loop {
+                match src.next_item() {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("{url}: the search ended without an error"),
+                    Err(e) => break e,
+                }
+            },
+            Err(e) => e,
+        };
+        let roster::source::SourceError::Ldap(err) = err else {
+            panic!("not an LDAP error: {err:?}");
+        };
+        assert!(matches!(err, LdapSourceError::Oversized { .. }), "{err}");
+        assert!(
+            err.to_string().contains("more than the limit of 100 bytes"),
+            "{err}"
+        );
+    }
 }

@@ -87,8 +87,7 @@ pub struct LdapOptions {
     /// default 120 s.
     pub timeout: Option<Duration>,
     /// The largest LDAP message accepted from the server, in bytes (default
-    /// [`DEFAULT_MAX_MESSAGE`]); a larger one ends the read with an error. Plain
-    /// ldap:// only: over TLS ldap3 reads the socket itself.
+    /// [`DEFAULT_MAX_MESSAGE`]); a larger one ends the read with an error.
     pub max_message: Option<u64>,
     /// Addition: the bind password when the caller already has it (library use).
     /// Never fill this from a command-line flag; when `None` it comes from

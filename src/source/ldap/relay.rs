@@ -8,15 +8,14 @@
 //! the server and cutting the connection as soon as one announces more than the limit.
 //! The reason is kept for the error message ([`Relay::cut_reason`]).
 //!
-//! The relay must see plaintext, so it is used for plain `ldap://` only; over TLS
-//! (ldaps:// and StartTLS, whose handshake ldap3 does on the stream it is given) the
-//! relay would see ciphertext, and ldap3 connects itself as before (unbounded).
+//! The relay must see plaintext, so it does the TLS itself (ldaps://, and StartTLS: the
+//! extended operation, then the handshake) and ldap3 speaks plain LDAP to it over the
+//! loopback connection; see `conn::connect`.
 
 use std::sync::{Arc, Mutex};
 
-use ldap3::tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ldap3::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ldap3::tokio::net::TcpStream;
-use ldap3::tokio::runtime::Runtime;
 
 /// Default bound on one LDAP message from the server: far above any user entry (a
 /// large photo is a few hundred KB), far below what hurts the machine.
@@ -50,13 +49,14 @@ impl Relay {
     }
 }
 
-/// Starts relaying between `server` (connected) and a new loopback connection, whose
-/// other end is returned for ldap3.
-pub(crate) fn start(
-    rt: &Runtime,
-    server: TcpStream,
-    max: u64,
-) -> std::io::Result<(std::net::TcpStream, Relay)> {
+/// Starts relaying between `server` (connected, TLS done) and a new loopback
+/// connection, whose other end is returned for ldap3. Runs inside the connection's
+/// runtime (the tasks are spawned on it).
+pub(crate) async fn start<S>(server: S, max: u64) -> std::io::Result<(std::net::TcpStream, Relay)>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    // Loopback connect and accept complete at once: blocking here is fine.
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     let for_ldap3 = std::net::TcpStream::connect(listener.local_addr()?)?;
     let (ours, _) = listener.accept()?;
@@ -66,37 +66,58 @@ pub(crate) fn start(
     ours.set_nonblocking(true)?;
     let cut = Arc::new(Mutex::new(None));
     let relay = Relay { cut: cut.clone() };
-    rt.block_on(async move {
-        let ours = TcpStream::from_std(ours)?;
-        let (mut from_ldap3, mut to_ldap3) = ours.into_split();
-        let (mut from_server, mut to_server) = server.into_split();
-        ldap3::tokio::spawn(async move {
-            let _ = ldap3::tokio::io::copy(&mut from_ldap3, &mut to_server).await;
-            let _ = to_server.shutdown().await;
-        });
-        ldap3::tokio::spawn(async move {
-            let mut env = Envelope::new(max);
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = match from_server.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                if let Err(why) = env.feed(&buf[..n]) {
-                    *cut.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
-                    // Dropping both halves closes the loopback connection: ldap3's
-                    // pending operation fails at once.
-                    break;
-                }
-                if to_ldap3.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
+    let ours = TcpStream::from_std(ours)?;
+    let (mut from_ldap3, mut to_ldap3) = ours.into_split();
+    let (mut from_server, mut to_server) = ldap3::tokio::io::split(server);
+    ldap3::tokio::spawn(async move {
+        let _ = ldap3::tokio::io::copy(&mut from_ldap3, &mut to_server).await;
+        let _ = to_server.shutdown().await;
+    });
+    ldap3::tokio::spawn(async move {
+        let mut env = Envelope::new(max);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match from_server.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if let Err(why) = env.feed(&buf[..n]) {
+                *cut.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                // Dropping both halves closes the loopback connection: ldap3's
+                // pending operation fails at once.
+                break;
             }
-            let _ = to_ldap3.shutdown().await;
-        });
-        Ok::<_, std::io::Error>(())
-    })?;
+            if to_ldap3.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = to_ldap3.shutdown().await;
+    });
     Ok((for_ldap3, relay))
+}
+
+/// Reads one whole message (at most `max` bytes), for the StartTLS answer.
+pub(crate) async fn read_message<S>(s: &mut S, max: u64) -> std::io::Result<Result<Vec<u8>, String>>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut msg = Vec::new();
+    let mut byte = [0u8; 1];
+    let total = loop {
+        if s.read(&mut byte).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        msg.push(byte[0]);
+        match header(&msg, max) {
+            Err(why) => return Ok(Err(why)),
+            Ok(Some((h, c))) => break h + c,
+            Ok(None) => {}
+        }
+    };
+    let start = msg.len();
+    msg.resize(total as usize, 0);
+    s.read_exact(&mut msg[start..]).await?;
+    Ok(Ok(msg))
 }
 
 /// Follows the message boundaries of a stream of BER-encoded LDAP messages.
@@ -128,36 +149,32 @@ impl Envelope {
             }
             self.header.push(bytes[0]);
             bytes = &bytes[1..];
-            if let Some((header_len, content_len)) = self.parse_header()? {
-                let total = header_len.saturating_add(content_len);
-                if total > self.max {
-                    return Err(format!(
-                        "the server sent an LDAP message of {total} bytes, more than the limit of {} bytes (raise it with --ldap-max-message)",
-                        self.max
-                    ));
-                }
+            if let Some((_, content_len)) = header(&self.header, self.max)? {
                 self.remaining = content_len;
                 self.header.clear();
             }
         }
         Ok(())
     }
+}
 
-    /// `Some((header bytes, content bytes))` once the header is complete.
-    fn parse_header(&self) -> Result<Option<(u64, u64)>, String> {
-        let h = &self.header;
-        if h[0] != 0x30 {
-            return Err(format!(
-                "the server sent something that is not an LDAP message (tag 0x{:02x})",
-                h[0]
-            ));
-        }
-        let Some(&first) = h.get(1) else {
-            return Ok(None);
-        };
-        if first < 0x80 {
-            return Ok(Some((2, u64::from(first))));
-        }
+/// `Some((header bytes, content bytes))` once the header `h` of a message is complete;
+/// `Err` when it is not an LDAP message or announces more than `max` bytes in all.
+fn header(h: &[u8], max: u64) -> Result<Option<(u64, u64)>, String> {
+    let Some(&tag) = h.first() else {
+        return Ok(None);
+    };
+    if tag != 0x30 {
+        return Err(format!(
+            "the server sent something that is not an LDAP message (tag 0x{tag:02x})"
+        ));
+    }
+    let Some(&first) = h.get(1) else {
+        return Ok(None);
+    };
+    let (header_len, content_len) = if first < 0x80 {
+        (2, u64::from(first))
+    } else {
         let n = usize::from(first & 0x7f);
         if n == 0 || n > 8 {
             return Err("the server sent an LDAP message with an invalid length".into());
@@ -168,8 +185,15 @@ impl Envelope {
         let len = h[2..2 + n]
             .iter()
             .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-        Ok(Some((2 + n as u64, len)))
+        (2 + n as u64, len)
+    };
+    let total = header_len.saturating_add(content_len);
+    if total > max {
+        return Err(format!(
+            "the server sent an LDAP message of {total} bytes, more than the limit of {max} bytes (raise it with --ldap-max-message)"
+        ));
     }
+    Ok(Some((header_len, content_len)))
 }
 
 #[cfg(test)]
