@@ -61,6 +61,8 @@ pub struct SourceConfig {
     pub starttls: Option<bool>,
     pub ca_file: Option<PathBuf>,
     pub bind_dn: Option<String>,
+    /// Largest LDAP message accepted from the server, in bytes.
+    pub ldap_max_message: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -67,6 +67,9 @@ pub struct LdapArgs {
     /// Longest wait for the LDAP server's bind answer and each search page, in seconds (default 120).
     #[arg(long, value_name = "SECS")]
     pub ldap_timeout: Option<u64>,
+    /// Largest LDAP message accepted from the server, in bytes (K, M, G suffixes: powers of 1024; default 16M).
+    #[arg(long, value_name = "BYTES", value_parser = crate::source::ldap::parse_size)]
+    pub ldap_max_message: Option<u64>,
 }
 
 /// Mapping and validation.

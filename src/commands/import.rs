@@ -11,8 +11,8 @@
 //! Credentials come from the environment (see `--help`), never from the command line.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -25,7 +25,7 @@ use crate::cli::{ExitError, exit};
 use crate::config::JobConfig;
 use crate::exec::journal::{self, Journal};
 use crate::exec::pacer::{Model, Pacer};
-use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode};
+use crate::exec::{Engine, EngineOptions, Executor, Finished, JournalLink, Mode};
 use crate::output::{self, UserWriter, WriterOptions};
 use crate::pipeline::{Outcome, Pipeline};
 use crate::report::Status;
@@ -128,19 +128,23 @@ pub fn run(args: Args) -> Result<i32> {
     .reports(&args.reports)
     .write("--dump", args.run.dump.as_deref())
     .guard()?;
+    // Connecting, logging in and reading the source write nothing: Ctrl-C stops at once.
     let exec = shared::ExecSettings::resolve(&args.run.exec, &job)?;
-    let connected = connect(&args.server, &exec, &job)?;
-    let profile = profile_of(connected.target.flavor());
-    let input = shared::Input::open(
-        job,
-        args.source.as_deref(),
-        &args.input,
-        &args.mapping,
-        &args.server.tls,
-        profile,
-        shared::Purpose::Import,
-    )
-    .context("reading the source; nothing was written to the server")?;
+    let (connected, input) = crate::interrupt::nothing_written(|| -> Result<_> {
+        let connected = connect(&args.server, &exec, &job)?;
+        let profile = profile_of(connected.target.flavor());
+        let input = shared::Input::open(
+            job,
+            args.source.as_deref(),
+            &args.input,
+            &args.mapping,
+            &args.server.tls,
+            profile,
+            shared::Purpose::Import,
+        )
+        .context("reading the source; nothing was written to the server")?;
+        Ok((connected, input))
+    })?;
     execute(ImportRun {
         connected,
         pipeline: input.pipeline,
@@ -307,7 +311,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
     let workers = exec.workers;
     let match_key = run.match_key.or(job.import.match_key).unwrap_or_default();
     let mode = run.mode.or(job.import.mode).unwrap_or_default();
-    let engine = Arc::new(Engine::new(
+    let engine = Engine::new(
         target.clone(),
         EngineOptions {
             mode,
@@ -318,7 +322,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
             create: shared::create_options(&run.create, &job),
             guard: shared::write_guard(&run.guard, &job),
         },
-    ));
+    );
 
     let mut outs = shared::Outputs::create(&reports, &pipeline)?;
     let pb = shared::progress(reports.quiet, "rows");
@@ -349,11 +353,12 @@ pub fn execute(r: ImportRun) -> Result<i32> {
     };
 
     let mut done_keys = std::collections::HashSet::new();
+    let mut intents = std::collections::HashSet::new();
     let mut journal: Option<Journal> = None;
     if let Some(report) = &reports.report {
         let jpath = journal::path_for(report);
         if run.resume {
-            let (j, done) = Journal::resume(&jpath, |line| {
+            let (j, resumed) = Journal::resume(&jpath, |line| {
                 outs.summary.add(&line.entry);
                 if let Some(r) = &mut outs.report {
                     r.write(&line.entry)?;
@@ -367,11 +372,12 @@ pub fn execute(r: ImportRun) -> Result<i32> {
             if !reports.quiet {
                 eprintln!(
                     "roster: resuming: {} rows already done (journal {})",
-                    done.len(),
+                    resumed.done.len(),
                     jpath.display()
                 );
             }
-            done_keys = done;
+            done_keys = resumed.done;
+            intents = resumed.intents;
             journal = Some(j);
         } else if !run.dry_run {
             journal = Some(
@@ -382,6 +388,16 @@ pub fn execute(r: ImportRun) -> Result<i32> {
     }
 
     let mut unsupported = std::collections::BTreeSet::new();
+    // Shared with the workers, which write create intents before sending.
+    let journal = journal.map(|j| Arc::new(Mutex::new(j)));
+    let engine = Arc::new(match &journal {
+        Some(j) => engine.with_journal(JournalLink {
+            journal: j.clone(),
+            intents,
+        }),
+        None => engine,
+    });
+
     let ticking = AtomicBool::new(true);
     let mut sink_error: Option<anyhow::Error> = None;
     let end = std::thread::scope(|s| {
@@ -423,7 +439,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
             if let Outcome::Valid { user, .. } = &f.checked.outcome {
                 unsupported.extend(target.unsupported(&target.normalize(user)));
             }
-            if let Err(e) = record(&f, &mut outs, &mut dump, &mut journal, match_key) {
+            if let Err(e) = record(&f, &mut outs, &mut dump, journal.as_deref(), match_key) {
                 sink_error = Some(e);
             }
             pb.inc(1);
@@ -478,17 +494,18 @@ fn record(
     f: &Finished,
     outs: &mut shared::Outputs,
     dump: &mut Option<Box<dyn UserWriter>>,
-    journal: &mut Option<Journal>,
+    journal: Option<&Mutex<Journal>>,
     match_key: MatchKey,
 ) -> Result<()> {
     outs.record(&f.done.entry, Some(&f.checked))?;
     if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
         d.write(u).context("cannot write the dump")?;
     }
-    if let (Some(j), Outcome::Valid { user, intent }) = (journal.as_mut(), &f.checked.outcome)
+    if let (Some(j), Outcome::Valid { user, intent }) = (journal, &f.checked.outcome)
         && f.done.entry.status != Status::Rejected
     {
         let key = journal::row_key(user, intent, match_key);
+        let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
         j.record(&key, &f.done.entry, f.done.server_user.as_ref())
             .with_context(|| format!("cannot write the journal {}", j.path().display()))?;
     }

@@ -151,6 +151,7 @@ pub fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Resu
             insecure: tls.insecure,
             connect_timeout: None,
             timeout: l.ldap_timeout.map(std::time::Duration::from_secs),
+            max_message: l.ldap_max_message.or(s.ldap_max_message),
             password: None,
         },
         spool: false,
@@ -250,12 +251,16 @@ impl Input {
         let spec = source_spec(source, &job)?;
         let mut opts = source_options(input, tls, &job)?;
         opts.spool = purpose == Purpose::Import;
-        let pipeline = open_pipeline(
-            &spec,
-            &opts,
-            mapping(mapping_args, &job)?,
-            validator(mapping_args, &job, default_profile),
-        )?;
+        // Opening (an LDAP bind and, for an import, the whole search) writes nothing:
+        // Ctrl-C stops it at once.
+        let pipeline = crate::interrupt::nothing_written(|| {
+            open_pipeline(
+                &spec,
+                &opts,
+                mapping(mapping_args, &job)?,
+                validator(mapping_args, &job, default_profile),
+            )
+        })?;
         Ok(Input {
             job,
             spec,
@@ -341,6 +346,55 @@ pub fn open_pipeline(
     Ok(Pipeline::with_size_hint(src, mapping, validator, bytes))
 }
 
+/// Locks held until the process ends (a run's report, hence its journal).
+static HELD_LOCKS: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+
+/// Takes an exclusive advisory lock on the report file before it is truncated, held
+/// until the process ends: two runs on one report (and its journal, REPORT.journal)
+/// would interleave their rows. The report itself is locked so that no lock file is
+/// left behind; stdout and non-regular files (a pipe) are not locked.
+pub fn lock_report(args: &ReportArgs) -> Result<()> {
+    let Some(path) = &args.report else {
+        return Ok(());
+    };
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => return Ok(()),
+        _ => {}
+    }
+    let mut o = std::fs::OpenOptions::new();
+    // Not truncated here: the file may belong to the other run.
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let f = o
+        .open(path)
+        .with_context(|| format!("cannot create report {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(crate::cli::ExitError::new(
+                crate::cli::exit::USAGE,
+                format!(
+                    "another roster run is using {} (it and its journal {} are locked); wait for it or choose another --report",
+                    path.display(),
+                    crate::exec::journal::path_for(path).display()
+                ),
+            )
+            .into());
+        }
+        // A file system without locks (some network mounts): run unprotected, as before.
+        Err(std::fs::TryLockError::Error(_)) => return Ok(()),
+    }
+    HELD_LOCKS.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+    Ok(())
+}
+
 /// The report and rejects files of a run, and the summary.
 pub struct Outputs {
     pub report: Option<ReportWriter>,
@@ -352,6 +406,7 @@ pub struct Outputs {
 impl Outputs {
     pub fn create(args: &ReportArgs, pipeline: &Pipeline) -> Result<Outputs> {
         let input_format = pipeline.format();
+        lock_report(args)?;
         let report = match &args.report {
             Some(p) => Some(
                 ReportWriter::create(p)
@@ -377,6 +432,7 @@ impl Outputs {
 
     /// Outputs for a run without a source (`apply`): no rejects file.
     pub fn without_source(args: &ReportArgs) -> Result<Outputs> {
+        lock_report(args)?;
         let report = match &args.report {
             Some(p) => Some(
                 ReportWriter::create(p)

@@ -1,7 +1,8 @@
 //! What happens to one row: look the user up, then create, update only what differs,
 //! deactivate, or do nothing; never create anyone twice.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +70,15 @@ fn names_user(list: &[String], u: &User) -> bool {
 pub struct Engine {
     target: Arc<dyn Target>,
     opts: EngineOptions,
+    journal: Option<JournalLink>,
+}
+
+/// The resume journal as the engine sees it: where create intents go, and the rows
+/// whose create an interrupted run may have applied.
+pub struct JournalLink {
+    pub journal: Arc<Mutex<super::journal::Journal>>,
+    /// Keys of rows with a create intent and no finished line (`--resume`).
+    pub intents: HashSet<String>,
 }
 
 /// The outcome of one row.
@@ -80,6 +90,9 @@ pub struct Done {
     /// Set when the run cannot go on (credentials, permissions, 2FA).
     pub fatal: Option<String>,
     pub stats: CallStats,
+    /// Ctrl-C stopped the row before its next request was sent: it is neither done nor
+    /// failed, goes to no report and no journal, and `--resume` does it.
+    pub interrupted: bool,
 }
 
 /// A user that the source lists as active but an administrator deactivated.
@@ -88,7 +101,18 @@ pub const HELD_INACTIVE: &str =
 
 impl Engine {
     pub fn new(target: Arc<dyn Target>, opts: EngineOptions) -> Engine {
-        Engine { target, opts }
+        Engine {
+            target,
+            opts,
+            journal: None,
+        }
+    }
+
+    /// Writes a create intent to `link.journal` before each create is sent, and treats
+    /// the rows of `link.intents` as possibly created already.
+    pub fn with_journal(mut self, link: JournalLink) -> Engine {
+        self.journal = Some(link);
+        self
     }
 
     pub fn target(&self) -> &Arc<dyn Target> {
@@ -125,7 +149,18 @@ impl Engine {
             desired.email.as_deref(),
         );
         let mut stats = CallStats::default();
-        let result = self.decide(&desired, intent, known, &mut stats, &mut entry);
+        let key = self
+            .journal
+            .as_ref()
+            .map(|_| super::journal::row_key(user, intent, self.opts.match_key));
+        let result = self.decide(
+            &desired,
+            intent,
+            key.as_deref(),
+            known,
+            &mut stats,
+            &mut entry,
+        );
         entry.attempts = stats.requests;
         match result {
             Ok(server_user) => {
@@ -139,6 +174,7 @@ impl Engine {
                     server_user,
                     fatal: None,
                     stats,
+                    interrupted: false,
                 }
             }
             Err(e) => {
@@ -150,6 +186,7 @@ impl Engine {
                     server_user: None,
                     fatal,
                     stats,
+                    interrupted: e == CallError::Interrupted,
                 }
             }
         }
@@ -174,28 +211,41 @@ impl Engine {
         self.target.lookup(self.opts.match_key, &key, stats)
     }
 
+    /// `key`: the row's journal key, when there is a journal.
     fn decide(
         &self,
         desired: &User,
         intent: &Intent,
+        key: Option<&str>,
         known: Option<Option<User>>,
         stats: &mut CallStats,
         entry: &mut ReportEntry,
     ) -> Result<Option<User>, CallError> {
+        // An interrupted run sent this row's create and did not record the answer: if
+        // the user exists, this job created it; report it as the create it was.
+        let resumed_create = *intent == Intent::Upsert
+            && !self.opts.dry_run
+            && key.is_some_and(|k| self.journal.as_ref().is_some_and(|j| j.intents.contains(k)));
         // Create-only: most users are new (a mass onboarding), so create straight away and
         // let the server's "already in use" say which ones exist: one request per new user
         // instead of two.
         if known.is_none()
+            && !resumed_create
             && !self.opts.dry_run
             && self.opts.mode == Mode::Create
             && *intent == Intent::Upsert
         {
-            return self.create(desired, stats, entry);
+            return self.create(desired, key, stats, entry);
         }
         let current = match known {
             Some(k) => k,
             None => self.lookup(desired, stats)?,
         };
+        if resumed_create && let Some(cur) = current {
+            entry.action = Action::Create;
+            entry.changed = set_fields(desired);
+            return self.finish_after_ambiguous(desired, cur, stats).map(Some);
+        }
         match (intent, current) {
             (Intent::Deactivate, None) => {
                 entry.status = Status::Skipped;
@@ -217,7 +267,7 @@ impl Engine {
                 entry.error = "not on the server (--mode update)".into();
                 Ok(None)
             }
-            (Intent::Upsert, None) => self.create(desired, stats, entry),
+            (Intent::Upsert, None) => self.create(desired, key, stats, entry),
             (Intent::Upsert, Some(cur)) if self.opts.mode == Mode::Create => {
                 entry.status = Status::Skipped;
                 entry.error = "already on the server (--mode create)".into();
@@ -311,6 +361,7 @@ impl Engine {
     fn create(
         &self,
         desired: &User,
+        key: Option<&str>,
         stats: &mut CallStats,
         entry: &mut ReportEntry,
     ) -> Result<Option<User>, CallError> {
@@ -331,6 +382,19 @@ impl Engine {
         }
         if self.opts.dry_run {
             return Ok(None);
+        }
+        if let (Some(link), Some(key)) = (&self.journal, key) {
+            // Ctrl-C before the first request: nothing to record, nothing sent.
+            if crate::interrupt::requested() {
+                return Err(CallError::Interrupted);
+            }
+            let mut j = link.journal.lock().unwrap_or_else(|e| e.into_inner());
+            j.record_intent(key).map_err(|e| {
+                CallError::Fatal(format!(
+                    "cannot write the journal {}: {e}",
+                    j.path().display()
+                ))
+            })?;
         }
         let max = self.opts.max_attempts.max(1);
         let mut attempt = 0;
@@ -355,8 +419,8 @@ impl Engine {
                             "{msg} (gave up after {attempt} attempts)"
                         )));
                     }
-                    std::thread::sleep(crate::target::http::backoff(attempt));
-                    stats.retries += 1;
+                    // Counted in the run's `retries`; Ctrl-C during the wait stops here.
+                    self.target.backoff(attempt, stats)?;
                 }
                 Err(CallError::Conflict { field, message }) if self.opts.mode != Mode::Update => {
                     // Someone (another run, an earlier attempt) created it meanwhile, or

@@ -2,6 +2,11 @@
 //! content (not its line number), flushed as rows finish. `--resume` skips rows the
 //! journal records as done and replays their report entries and users, so the end state
 //! and the reports are those of an uninterrupted run.
+//!
+//! Before a create is sent, an intent line `{"key":…,"intent":"create"}` is written and
+//! flushed: a row killed between the create and its finished line is then known, on
+//! `--resume`, as created by this job (reported `create`, not `none` or `skipped`).
+//! Journals without intent lines (older versions) resume as before.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -20,6 +25,23 @@ pub struct Line {
     pub entry: ReportEntry,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
+}
+
+/// A create about to be sent (written before the request).
+#[derive(Debug, Serialize, Deserialize)]
+struct IntentLine {
+    key: String,
+    intent: String,
+}
+
+/// What `--resume` learns from a journal.
+#[derive(Debug, Default)]
+pub struct Resumed {
+    /// Rows done (ok or skipped): not done again.
+    pub done: HashSet<String>,
+    /// Rows whose create was about to be sent, with no finished line since: the create
+    /// may have been applied.
+    pub intents: HashSet<String>,
 }
 
 pub struct Journal {
@@ -71,23 +93,31 @@ impl Journal {
     }
 
     /// Reads a journal for `--resume`: calls `replay` for each row done (ok or skipped),
-    /// returns their keys, and reopens the journal for appending.
+    /// returns their keys and the creates that may have been applied, and reopens the
+    /// journal for appending.
     pub fn resume(
         path: &Path,
         mut replay: impl FnMut(Line) -> io::Result<()>,
-    ) -> io::Result<(Journal, HashSet<String>)> {
-        let mut done = HashSet::new();
+    ) -> io::Result<(Journal, Resumed)> {
+        let mut r = Resumed::default();
         match File::open(path) {
             Ok(f) => {
                 for line in BufReader::new(f).lines() {
                     let line = line?;
                     // A line cut by a crash is the last one: the row was not recorded.
                     let Ok(l) = serde_json::from_str::<Line>(&line) else {
+                        if let Ok(i) = serde_json::from_str::<IntentLine>(&line)
+                            && i.intent == "create"
+                            && !r.done.contains(&i.key)
+                        {
+                            r.intents.insert(i.key);
+                        }
                         continue;
                     };
                     if matches!(l.entry.status, Status::Ok | Status::Skipped)
-                        && done.insert(l.key.clone())
+                        && r.done.insert(l.key.clone())
                     {
+                        r.intents.remove(&l.key);
                         replay(l)?;
                     }
                 }
@@ -102,7 +132,21 @@ impl Journal {
         };
         // A crash may have cut the last line: start on a fresh one.
         j.w.write_all(b"\n")?;
-        Ok((j, done))
+        Ok((j, r))
+    }
+
+    /// Records that a create for the row `key` is about to be sent, and flushes: once
+    /// the request is out, a crash cannot hide that this job may have created the user.
+    pub fn record_intent(&mut self, key: &str) -> io::Result<()> {
+        serde_json::to_writer(
+            &mut self.w,
+            &IntentLine {
+                key: key.to_string(),
+                intent: "create".into(),
+            },
+        )?;
+        self.w.write_all(b"\n")?;
+        self.w.flush()
     }
 
     /// Records a finished row and flushes, so a crash loses at most rows in flight.
@@ -142,4 +186,46 @@ fn private_open(path: &Path, append: bool) -> io::Result<File> {
         o.mode(0o600);
     }
     o.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(status: Status) -> ReportEntry {
+        let mut e = ReportEntry::new("in.csv:2", "alice", None);
+        e.status = status;
+        e
+    }
+
+    #[test]
+    fn intents_without_a_finished_line_are_pending_and_old_journals_still_resume() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.jsonl.journal");
+        let mut j = Journal::create(&p).unwrap();
+        j.record_intent("a").unwrap();
+        j.record("a", &entry(Status::Ok), None).unwrap();
+        j.record_intent("b").unwrap();
+        j.record_intent("c").unwrap();
+        j.record("c", &entry(Status::Failed), None).unwrap();
+        drop(j);
+        let mut replayed = 0;
+        let (_, r) = Journal::resume(&p, |_| {
+            replayed += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(replayed, 1);
+        assert_eq!(r.done, HashSet::from(["a".to_string()]));
+        // A failed create may still have been applied.
+        assert_eq!(r.intents, HashSet::from(["b".into(), "c".into()]));
+
+        // A journal of an older roster: finished lines only.
+        let old = d.path().join("old.journal");
+        let line = serde_json::json!({"key": "k", "entry": entry(Status::Ok)});
+        std::fs::write(&old, format!("{line}\n")).unwrap();
+        let (_, r) = Journal::resume(&old, |_| Ok(())).unwrap();
+        assert_eq!(r.done.len(), 1);
+        assert!(r.intents.is_empty());
+    }
 }

@@ -19,7 +19,7 @@ use crate::model::{Intent, User};
 use crate::pipeline::{Checked, Outcome, PipelineError};
 use crate::target::{CallError, CallStats, MatchKey};
 
-pub use engine::{Done, Engine, EngineOptions, Mode};
+pub use engine::{Done, Engine, EngineOptions, JournalLink, Mode};
 
 /// A row to run, with the server's state of its user when already known (a sync's
 /// snapshot: `Some(None)` = not on the server); `None` = look it up.
@@ -114,6 +114,10 @@ impl Executor {
                                 })
                             });
                             let done = run_row(engine, user, intent, pre);
+                            if done.interrupted {
+                                // Not sent: no report entry, no journal line; --resume does it.
+                                continue;
+                            }
                             if let Some(f) = &done.fatal {
                                 stop.store(true, Ordering::SeqCst);
                                 let mut g = fatal.lock().unwrap_or_else(|e| e.into_inner());
@@ -160,6 +164,7 @@ impl Executor {
                         server_user: None,
                         fatal: None,
                         stats: CallStats::default(),
+                        interrupted: false,
                     };
                     if done_tx.send(Finished { checked, done }).is_err() {
                         break;

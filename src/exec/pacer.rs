@@ -179,15 +179,18 @@ impl Pacer {
             .clone()
     }
 
-    /// Blocks until a request to `bucket` may be sent.
-    pub fn acquire(&self, bucket: &str) -> Permit {
+    /// Blocks until a request to `bucket` may be sent; `None` when Ctrl-C was pressed
+    /// meanwhile (the request must then not be sent: the run is stopping).
+    pub fn acquire(&self, bucket: &str) -> Option<Permit> {
         let b = self.bucket(bucket);
         if let Some(g) = &b.governor {
             let clock = DefaultClock::default();
             while let Err(not_until) = g.check() {
                 let wait = not_until.wait_time_from(clock.now());
                 self.note_wait(&b, Instant::now() + wait);
-                std::thread::sleep(wait.min(MAX_NAP));
+                if !crate::interrupt::sleep(wait.min(MAX_NAP)) {
+                    return None;
+                }
             }
         }
         loop {
@@ -206,9 +209,12 @@ impl Pacer {
                     }
                 }
             };
-            std::thread::sleep(wait.min(MAX_NAP));
+            if !crate::interrupt::sleep(wait.min(MAX_NAP)) {
+                lock(&b.state).waiting_until = None;
+                return None;
+            }
         }
-        Permit { bucket: b }
+        Some(Permit { bucket: b })
     }
 
     fn note_wait(&self, b: &Bucket, until: Instant) {
@@ -452,10 +458,12 @@ mod tests {
     #[test]
     fn unlimited_buckets_do_not_wait() {
         let p = Pacer::new(Model::FixedWindow, None);
-        let a = p.acquire("x");
+        let a = p.acquire("x").expect("not interrupted");
         p.observe(a, &RateInfo::default(), false);
         let t = Instant::now();
-        let permits: Vec<Permit> = (0..10).map(|_| p.acquire("x")).collect();
+        let permits: Vec<Permit> = (0..10)
+            .map(|_| p.acquire("x").expect("not interrupted"))
+            .collect();
         assert!(t.elapsed() < Duration::from_millis(50));
         for q in permits {
             p.observe(q, &RateInfo::default(), false);
@@ -473,14 +481,14 @@ mod tests {
             window: Some(1),
             retry_after: None,
         };
-        let a = p.acquire("c");
+        let a = p.acquire("c").expect("not interrupted");
         p.observe(a, &info(2), false);
-        let b = p.acquire("c");
-        let c = p.acquire("c");
+        let b = p.acquire("c").expect("not interrupted");
+        let c = p.acquire("c").expect("not interrupted");
         p.observe(b, &info(1), false);
         p.observe(c, &info(0), false);
         let t = Instant::now();
-        let d = p.acquire("c");
+        let d = p.acquire("c").expect("not interrupted");
         assert!(Instant::now() >= end, "waited {:?}", t.elapsed());
         p.abandon(d);
     }

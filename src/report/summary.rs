@@ -21,9 +21,12 @@ pub struct Summary {
     pub reasons: BTreeMap<String, u64>,
     /// Requests made to the server.
     pub requests: u64,
-    /// 429 answers received.
+    /// 429 answers received. A request re-sent after a 429 is counted here, not in
+    /// `retries` (the server refused it before doing anything).
     pub rate_limited: u64,
-    /// Retries after 5xx, timeouts and dropped connections.
+    /// Requests re-sent after a 5xx, a timeout or a dropped connection: retried
+    /// idempotent requests and creates re-sent after an ambiguous failure. Every re-sent
+    /// request counts once.
     pub retries: u64,
     pub elapsed_seconds: f64,
     pub warnings: Vec<String>,

@@ -36,6 +36,7 @@
 mod conn;
 mod entry;
 mod error;
+mod relay;
 mod url;
 
 use std::time::Duration;
@@ -56,6 +57,7 @@ use crate::model::RawRecord;
 use crate::secret::{self, Secret};
 use conn::Conn;
 use entry::Response;
+pub use relay::{DEFAULT_MAX_MESSAGE, parse_size};
 
 /// The environment variable holding the bind password (`_FILE` suffix: a file holding it).
 pub const PASSWORD_VAR: &str = "ROSTER_LDAP_PASSWORD";
@@ -84,6 +86,9 @@ pub struct LdapOptions {
     /// Addition: the longest wait for the bind's answer and for each search response;
     /// default 120 s.
     pub timeout: Option<Duration>,
+    /// The largest LDAP message accepted from the server, in bytes (default
+    /// [`DEFAULT_MAX_MESSAGE`]); a larger one ends the read with an error.
+    pub max_message: Option<u64>,
     /// Addition: the bind password when the caller already has it (library use).
     /// Never fill this from a command-line flag; when `None` it comes from
     /// `ROSTER_LDAP_PASSWORD(_FILE)` or a prompt.
@@ -399,6 +404,12 @@ impl LdapSource {
                     "; the search stopped after {} entries and the result is incomplete",
                     self.entries
                 ),
+            };
+        }
+        if let Some(reason) = self.conn.as_ref().and_then(|c| c.cut_reason()) {
+            return LdapSourceError::Oversized {
+                server: self.spec.server(),
+                reason: format!("{reason} (after {} entries)", self.entries),
             };
         }
         let why = self

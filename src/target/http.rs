@@ -171,7 +171,11 @@ impl Http {
         let mut attempt: u32 = 0;
         let mut limited: u32 = 0;
         loop {
-            let permit = self.pacer.acquire(bucket);
+            // Ctrl-C during a wait: the request is not sent (rows in flight are those
+            // whose request already went out).
+            let Some(permit) = self.pacer.acquire(bucket) else {
+                return Err(CallError::Interrupted);
+            };
             stats.requests += 1;
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             let outcome = build(&self.client).send().and_then(|resp| {
@@ -219,17 +223,24 @@ impl Http {
             if !retry || attempt >= self.max_attempts {
                 return Err(CallError::Transient(error));
             }
+            if !crate::interrupt::sleep(backoff(attempt)) {
+                return Err(CallError::Interrupted);
+            }
             stats.retries += 1;
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
-            std::thread::sleep(backoff(attempt));
         }
     }
 
-    /// Sleeps before another attempt of a request the caller retries itself (creates).
-    pub fn backoff(&self, attempt: u32, stats: &mut CallStats) {
+    /// Sleeps before another attempt of a request the caller retries itself (creates)
+    /// and counts the retry; `Err(Interrupted)` when Ctrl-C came during the sleep (the
+    /// request is then not sent again).
+    pub fn backoff(&self, attempt: u32, stats: &mut CallStats) -> Result<(), CallError> {
+        if !crate::interrupt::sleep(backoff(attempt)) {
+            return Err(CallError::Interrupted);
+        }
         stats.retries += 1;
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
-        std::thread::sleep(backoff(attempt));
+        Ok(())
     }
 
     pub fn max_attempts(&self) -> u32 {

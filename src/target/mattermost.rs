@@ -174,6 +174,10 @@ impl Target for Mattermost {
         Flavor::Mattermost
     }
 
+    fn backoff(&self, attempt: u32, stats: &mut CallStats) -> Result<(), CallError> {
+        self.http.backoff(attempt, stats)
+    }
+
     fn whoami(&self, stats: &mut CallStats) -> Result<User, CallError> {
         match self.get_user("/users/me", stats)? {
             Some(u) if u.id.is_some() => Ok(u),

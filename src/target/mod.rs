@@ -110,6 +110,10 @@ pub enum CallError {
     /// The whole run cannot go on: bad credentials, 2FA needed, missing permission.
     #[error("{0}")]
     Fatal(String),
+    /// Ctrl-C came before the request was sent: the row is not done (nor failed); the
+    /// journal does not record it, so `--resume` does it.
+    #[error("interrupted before the request was sent")]
+    Interrupted,
     /// Still rate limited after waiting as told many times (should not happen).
     #[error("still rate limited after {0} waits")]
     RateLimited(u32),
@@ -234,6 +238,11 @@ pub trait Target: Send + Sync {
 
     /// The role that makes an administrator (`admin`, `system_admin`).
     fn admin_role(&self) -> &'static str;
+
+    /// Waits before the caller re-sends a request it retries itself (a create after an
+    /// ambiguous failure) and counts the retry in the run's counters;
+    /// `Err(Interrupted)` when Ctrl-C came during the wait.
+    fn backoff(&self, attempt: u32, stats: &mut CallStats) -> Result<(), CallError>;
 }
 
 /// The summary's warning for mapped fields that `flavor` has no place for (`fields`

@@ -276,6 +276,10 @@ impl Target for RocketChat {
         Flavor::Rocketchat
     }
 
+    fn backoff(&self, attempt: u32, stats: &mut CallStats) -> Result<(), CallError> {
+        self.http.backoff(attempt, stats)
+    }
+
     fn whoami(&self, stats: &mut CallStats) -> Result<User, CallError> {
         let r = self.get("me", &[], stats)?;
         let v = r.json().unwrap_or(Value::Null);
@@ -456,7 +460,10 @@ impl Target for RocketChat {
             // without edit-other-user-info comes back as a Meteor error, not a 429.
             if let Some(wait) = method_rate_limit(&r) {
                 stats.rate_limited += 1;
-                std::thread::sleep(wait);
+                // Up to 60 s: Ctrl-C must not wait for it (the update was refused, not sent).
+                if !crate::interrupt::sleep(wait) {
+                    return Err(CallError::Interrupted);
+                }
                 continue;
             }
             return Err(conflict_or_rejected(&r, "users.update", desired));

@@ -21,12 +21,22 @@ pub(crate) struct Conn {
     pub rt: Runtime,
     pub ldap: Ldap,
     driver: Option<JoinHandle<ldap3::result::Result<()>>>,
+    /// The size-bounding relay (plain ldap://), which may have cut the connection.
+    relay: Option<super::relay::Relay>,
 }
 
 impl Conn {
+    /// Why the size-bounding relay cut the connection, if it did.
+    pub fn cut_reason(&self) -> Option<String> {
+        self.relay.as_ref().and_then(|r| r.cut_reason())
+    }
+
     /// Why the connection ended, when the driving task has ended: the socket error,
-    /// or that the server closed it.
+    /// or that the server closed it (or that the relay cut it).
     pub fn ended_because(&mut self) -> Option<String> {
+        if let Some(why) = self.cut_reason() {
+            return Some(why);
+        }
         let handle = self.driver.as_mut()?;
         // The task ends as the socket does; give it a moment to record why.
         let res = self.rt.block_on(async {
@@ -44,13 +54,16 @@ impl Conn {
 }
 
 /// Opens the TCP (and TLS) connection. Warnings about TLS settings go to `warnings`.
+///
+/// roster connects, does StartTLS and the TLS handshake itself, and hands ldap3 a
+/// plain-LDAP loopback connection to a relay that bounds the size of each message from
+/// the server (`relay`): ldap3 has no such limit.
 pub(crate) fn connect(
     spec: &SearchSpec,
     opts: &LdapOptions,
     warnings: &mut Vec<String>,
 ) -> Result<Conn, LdapSourceError> {
     let server = spec.server();
-    // ldap3 builds its own rustls config under --insecure, from the process default.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = Builder::new_current_thread()
         .enable_all()
@@ -60,19 +73,16 @@ pub(crate) fn connect(
             reason: format!("cannot start the network runtime: {e}"),
         })?;
 
-    let mut settings = LdapConnSettings::new()
-        .set_conn_timeout(spec.connect_timeout)
-        .set_starttls(spec.starttls);
-    if spec.uses_tls() {
+    let tls = if spec.uses_tls() {
         if opts.insecure {
             warnings.push(format!(
                 "WARNING: TLS certificate verification is OFF (--insecure): anyone on the path \
                  to {server} can impersonate the directory and read the bind password. Use \
                  --ca-file instead."
             ));
-            settings = settings.set_no_tls_verify(true);
+            Some(insecure_config()?)
         } else {
-            settings = settings.set_config(tls_config(opts.ca_file.as_deref())?);
+            Some(tls_config(opts.ca_file.as_deref())?)
         }
     } else {
         if opts.ca_file.is_some() {
@@ -85,9 +95,25 @@ pub(crate) fn connect(
         if opts.insecure {
             warnings.push("--insecure has no effect on a plain ldap:// connection".into());
         }
-    }
+        None
+    };
 
-    let url = spec.connect_url();
+    let max = opts
+        .max_message
+        .unwrap_or(super::relay::DEFAULT_MAX_MESSAGE);
+    let (stream, relay) = rt.block_on(async {
+        match ldap3::tokio::time::timeout(spec.connect_timeout, open_relayed(spec, tls, max)).await
+        {
+            Ok(r) => r,
+            Err(elapsed) => Err(connect_error(LdapError::from(elapsed), spec)),
+        }
+    })?;
+
+    // ldap3 speaks plain LDAP to the relay; the URL only names the connection.
+    let settings = LdapConnSettings::new()
+        .set_conn_timeout(spec.connect_timeout)
+        .set_std_stream(ldap3::StdStream::Tcp(stream));
+    let url = format!("ldap://{server}");
     let (conn, ldap) = rt
         .block_on(async { LdapConnAsync::with_settings(settings, &url).await })
         .map_err(|e| connect_error(e, spec))?;
@@ -96,7 +122,182 @@ pub(crate) fn connect(
         rt,
         ldap,
         driver: Some(driver),
+        relay: Some(relay),
     })
+}
+
+/// TCP, StartTLS and TLS as `spec` says, then the relay.
+async fn open_relayed(
+    spec: &SearchSpec,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    max: u64,
+) -> Result<(std::net::TcpStream, super::relay::Relay), LdapSourceError> {
+    let relay_error = |e: io::Error| LdapSourceError::Connect {
+        server: spec.server(),
+        reason: format!("cannot set up the local relay: {e}"),
+    };
+    let host = spec.host.trim_start_matches('[').trim_end_matches(']');
+    let mut tcp = ldap3::tokio::net::TcpStream::connect((host, spec.port))
+        .await
+        .map_err(|e| connect_error(LdapError::from(e), spec))?;
+    let _ = tcp.set_nodelay(true);
+    let Some(config) = tls else {
+        return super::relay::start(tcp, max).await.map_err(relay_error);
+    };
+    if spec.starttls {
+        starttls(&mut tcp, spec, max).await?;
+    }
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+        LdapSourceError::Tls {
+            server: spec.server(),
+            reason: format!("{} is not a usable TLS server name ({e})", spec.host),
+            hint: "Use the host name or IP address the certificate names".into(),
+        }
+    })?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| io_error(&e, spec))?;
+    super::relay::start(stream, max).await.map_err(relay_error)
+}
+
+/// The StartTLS extended operation (RFC 4511 4.14) on the plain connection.
+async fn starttls(
+    tcp: &mut ldap3::tokio::net::TcpStream,
+    spec: &SearchSpec,
+    max: u64,
+) -> Result<(), LdapSourceError> {
+    use ldap3::tokio::io::AsyncWriteExt;
+    const OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
+    // LDAPMessage { messageID 1, ExtendedRequest [APPLICATION 23] { [0] OID } }
+    let mut req = vec![0x30, 5 + 2 + OID.len() as u8, 0x02, 0x01, 0x01];
+    req.extend([0x77, 2 + OID.len() as u8, 0x80, OID.len() as u8]);
+    req.extend(OID);
+    let refused = |reason: String| LdapSourceError::StartTls {
+        server: spec.server(),
+        reason,
+    };
+    tcp.write_all(&req)
+        .await
+        .map_err(|e| connect_error(LdapError::from(e), spec))?;
+    let msg = super::relay::read_message(tcp, max)
+        .await
+        .map_err(|e| connect_error(LdapError::from(e), spec))?
+        .map_err(|reason| LdapSourceError::Oversized {
+            server: spec.server(),
+            reason,
+        })?;
+    let bad = || refused("the server's answer is not an LDAP extended response".into());
+    // SEQUENCE { INTEGER id, [APPLICATION 24] { ENUMERATED rc, matchedDN, message, ... } }
+    let (_, body, _) = tlv(&msg).ok_or_else(bad)?;
+    let (_, _, rest) = tlv(body).ok_or_else(bad)?;
+    let (tag, resp, _) = tlv(rest).ok_or_else(bad)?;
+    if tag != 0x78 {
+        return Err(bad());
+    }
+    let (tag, rc, rest) = tlv(resp).ok_or_else(bad)?;
+    if tag != 0x0a || rc.len() != 1 {
+        return Err(bad());
+    }
+    let rc = u32::from(rc[0]);
+    if rc == 0 {
+        return Ok(());
+    }
+    let text = tlv(rest)
+        .and_then(|(_, _, rest)| tlv(rest))
+        .map(|(_, t, _)| String::from_utf8_lossy(t).into_owned())
+        .unwrap_or_default();
+    Err(refused(format!(
+        "{} (rc={rc}{})",
+        rc_name(rc),
+        server_text(&text)
+    )))
+}
+
+/// One BER element: (tag, content, the bytes after it).
+fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *b.first()?;
+    let first = *b.get(1)?;
+    let (start, len) = if first < 0x80 {
+        (2, usize::from(first))
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let len = b
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |acc, x| (acc << 8) | usize::from(*x));
+        (2 + n, len)
+    };
+    let end = start.checked_add(len)?;
+    Some((tag, b.get(start..end)?, b.get(end..)?))
+}
+
+/// --insecure: a TLS configuration that accepts any certificate (signatures are still
+/// checked, so the handshake is sound; only who the server is goes unverified).
+fn insecure_config() -> Result<Arc<rustls::ClientConfig>, LdapSourceError> {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{DigitallySignedStruct, SignatureScheme};
+
+    #[derive(Debug)]
+    struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+    impl ServerCertVerifier for AnyCertificate {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| LdapSourceError::Tls {
+            server: String::new(),
+            reason: e.to_string(),
+            hint: "This is a bug in roster's TLS setup".into(),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// The rustls configuration: the system's trust store plus `ca_file`.
@@ -292,6 +493,12 @@ pub(crate) fn bind(
             });
         }
         Err(e) => {
+            if let Some(reason) = conn.cut_reason() {
+                return Err(LdapSourceError::Oversized {
+                    server: spec.server(),
+                    reason,
+                });
+            }
             let why = conn.ended_because().unwrap_or_else(|| e.to_string());
             let hint = if spec.uses_tls() {
                 String::new()

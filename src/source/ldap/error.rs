@@ -46,6 +46,14 @@ pub enum LdapSourceError {
     )]
     Connect { server: String, reason: String },
 
+    /// The server sent a message larger than `--ldap-max-message` (or not LDAP at all):
+    /// the connection was cut before it could take the memory.
+    #[error(
+        "LDAP server {server}: {reason}; the read stopped there. Check that the URL points \
+         to an LDAP server"
+    )]
+    Oversized { server: String, reason: String },
+
     /// The server did not answer in time.
     #[error(
         "LDAP server {server} did not answer {what} within {secs} s{partial}. Check that the \
