@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::client::{Flavor, MatchKey};
 use crate::exec::Mode;
 use crate::source::{Encoding, Format};
-use crate::target::{Flavor, MatchKey};
 use crate::validate::Profile;
 
 #[derive(Debug, thiserror::Error)]

@@ -2,14 +2,16 @@
 //!
 //! Data flows one way, and the modules follow it:
 //! `source` (raw records) → `mapping` (canonical [`model::User`]) → `validate` →
-//! `plan` (what to change) → `exec` (paced worker pool) → `target` (server clients),
+//! `plan` (what to change) → `exec` (paced worker pool) → `client` (server clients),
 //! with `report` and `output` on the side. `sandbox` emulates the servers for tests and demos.
 
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod exit;
 pub mod interrupt;
 pub mod mapping;
 pub mod model;
@@ -20,7 +22,6 @@ pub mod report;
 pub mod sandbox;
 pub mod secret;
 pub mod source;
-pub mod target;
 pub mod validate;
 
 /// The User-Agent sent on every request. Kept constant: Rocket.Chat remembers a 2FA check

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::exec::pacer::Rate;
+use crate::client::pacer::Rate;
 use crate::source::{Encoding, Format};
 use crate::validate::Profile;
 

@@ -5,22 +5,7 @@ pub mod common;
 use clap::{Parser, Subcommand};
 
 use crate::commands;
-
-/// Exit codes: a contract with administrators' scripts.
-pub mod exit {
-    /// Every row was fine.
-    pub const OK: i32 = 0;
-    /// Some rows were rejected or failed (the report says which).
-    pub const ROWS: i32 = 1;
-    /// Usage, configuration, unreadable input, authentication or connection failure.
-    pub const USAGE: i32 = 2;
-    /// `--check`: changes are pending.
-    pub const PENDING: i32 = 3;
-    /// Refused by a safety guard (deactivation threshold, incomplete source).
-    pub const GUARD: i32 = 4;
-    /// Interrupted (Ctrl-C); reports were written for the rows done.
-    pub const INTERRUPTED: i32 = 130;
-}
+use crate::exit;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -103,7 +88,7 @@ pub fn main() -> i32 {
         Err(e) if is_broken_pipe(&e) => exit::OK,
         Err(e) => {
             eprintln!("roster: error: {}", error_chain(&e));
-            exit_code_of(&e)
+            exit::code_of(&e)
         }
     }
 }
@@ -125,29 +110,6 @@ pub fn error_chain(e: &anyhow::Error) -> String {
         }
     }
     parts.join(": ")
-}
-
-/// Errors carry their exit code when they are not plain usage/config errors.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct ExitError {
-    pub code: i32,
-    pub message: String,
-}
-
-impl ExitError {
-    pub fn new(code: i32, message: impl Into<String>) -> Self {
-        ExitError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-fn exit_code_of(e: &anyhow::Error) -> i32 {
-    e.chain()
-        .find_map(|c| c.downcast_ref::<ExitError>().map(|x| x.code))
-        .unwrap_or(exit::USAGE)
 }
 
 #[cfg(test)]

@@ -20,13 +20,13 @@ use super::shared::{self, ExecSettings};
 use super::sync::{Applied, apply_works};
 use crate::cli::common::ReportArgs;
 use crate::cli::common::{CreateArgs, ExecArgs, GuardArgs};
-use crate::cli::{ExitError, exit};
+use crate::client::{CallStats, MatchKey};
 use crate::config::JobConfig;
 use crate::exec::{Engine, EngineOptions, Mode, Work};
+use crate::exit::{self, ExitError};
 use crate::model::{Field, Intent, Origin, RawText, User};
 use crate::pipeline::{Checked, Outcome};
-use crate::plan::sync::{Plan, PlanItem, field_value};
-use crate::target::{CallStats, MatchKey};
+use crate::plan::planner::{Plan, PlanItem, field_value};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Credentials: as for `roster import`.
@@ -142,8 +142,8 @@ pub fn run(mut args: Args) -> Result<i32> {
     let by = plan.match_key;
     let key_of = |i: &PlanItem| -> String {
         match by {
-            crate::target::MatchKey::Username => i.username.to_lowercase(),
-            crate::target::MatchKey::Email => i.email.to_lowercase(),
+            crate::client::MatchKey::Username => i.username.to_lowercase(),
+            crate::client::MatchKey::Email => i.email.to_lowercase(),
         }
     };
     for i in &plan.creates {

@@ -15,12 +15,12 @@ use anyhow::{Context, Result};
 use super::import::{ImportRun, RunArgs, ServerArgs, connect_with, execute};
 use super::shared;
 use crate::cli::common::{MappingArgs, ReportArgs};
+use crate::client::Flavor;
+use crate::client::auth::Credentials;
 use crate::config::JobConfig;
 use crate::sandbox::{FlavorKind, Sandbox, SandboxConfig};
 use crate::secret::Secret;
 use crate::source::SourceOptions;
-use crate::target::Flavor;
-use crate::target::auth::Credentials;
 
 /// The sample users, built in so the demo runs from any directory.
 const SAMPLE_CSV: &[u8] = include_bytes!("../../samples/users.csv");
@@ -61,7 +61,7 @@ pub fn run(args: Args) -> Result<i32> {
     std::fs::write(&input, SAMPLE_CSV)
         .with_context(|| format!("cannot write {}", input.display()))?;
 
-    let importer_password = Secret::new(crate::target::rocketchat::random_password());
+    let importer_password = Secret::new(crate::client::rocketchat::random_password());
     let (flavor_kind, rate_limit) = match args.flavor {
         Flavor::Rocketchat => (FlavorKind::RocketChat, Some(true)),
         Flavor::Mattermost => (FlavorKind::Mattermost, Some(true)),
@@ -170,11 +170,11 @@ pub fn run(args: Args) -> Result<i32> {
         }
     }
     sandbox.stop().context("stopping the sandbox")?;
-    if code == crate::cli::exit::ROWS {
+    if code == crate::exit::ROWS {
         eprintln!(
             "\nSome rows were rejected or failed, as the sample means them to be: `roster import` would exit with 1 here. The demo itself went fine."
         );
-        return Ok(crate::cli::exit::OK);
+        return Ok(crate::exit::OK);
     }
     Ok(code)
 }

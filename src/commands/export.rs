@@ -16,10 +16,10 @@ use anyhow::{Context, Result};
 use super::import::{ServerArgs, connect};
 use super::shared;
 use crate::cli::common::MappingArgs;
-use crate::cli::{ExitError, exit};
+use crate::client::{CallStats, UserApi};
+use crate::exit::{self, ExitError};
 use crate::output::{self, WriterOptions};
 use crate::source::Format;
-use crate::target::{CallStats, Target};
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -108,7 +108,7 @@ pub fn run(args: Args) -> Result<i32> {
 /// Pages through every user of the server, calling `each` in the server's order.
 /// Returns how many were passed on.
 pub fn export_all(
-    target: &dyn Target,
+    target: &dyn UserApi,
     active_only: bool,
     each: &mut dyn FnMut(&crate::model::User) -> Result<()>,
 ) -> Result<u64> {

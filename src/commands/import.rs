@@ -21,17 +21,17 @@ use super::shared::{self, ExecSettings};
 use crate::cli::common::{
     CreateArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs, TlsArgs,
 };
-use crate::cli::{ExitError, exit};
+use crate::client::auth::{self, Credentials};
+use crate::client::http::{self, Http, HttpOptions};
+use crate::client::pacer::{Limiter, Pacer};
+use crate::client::{Flavor, MatchKey, UserApi, mattermost, rocketchat};
 use crate::config::JobConfig;
 use crate::exec::journal::{self, Journal};
-use crate::exec::pacer::{Model, Pacer};
 use crate::exec::{Engine, EngineOptions, Executor, Finished, JournalLink, Mode};
+use crate::exit::{self, ExitError};
 use crate::output::{self, UserWriter, WriterOptions};
 use crate::pipeline::{Outcome, Pipeline};
 use crate::report::Status;
-use crate::target::auth::{self, Credentials};
-use crate::target::http::{self, Http, HttpOptions};
-use crate::target::{Flavor, MatchKey, Target, mattermost, rocketchat};
 use crate::validate::Profile;
 
 const ENV_HELP: &str = "\
@@ -166,7 +166,7 @@ pub fn profile_of(flavor: Flavor) -> Profile {
 
 /// A target ready for work, with what the run needs of it.
 pub struct Connected {
-    pub target: Arc<dyn Target>,
+    pub target: Arc<dyn UserApi>,
     pub http: Arc<http::Counters>,
     pub pacer: Arc<Pacer>,
 }
@@ -225,14 +225,14 @@ pub fn connect_with(
         None => detect(&client, &url)?,
     };
     let creds = creds_for(flavor).map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
-    let (model, parser): (Model, http::RateParser) = match flavor {
-        Flavor::Rocketchat => (Model::FixedWindow, rocketchat::parse_rate),
-        Flavor::Mattermost => (Model::Gcra, mattermost::parse_rate),
+    let (limiter, parser): (Limiter, http::RateParser) = match flavor {
+        Flavor::Rocketchat => (Limiter::FixedWindow, rocketchat::parse_rate),
+        Flavor::Mattermost => (Limiter::Gcra, mattermost::parse_rate),
     };
-    let pacer = Arc::new(Pacer::new(model, exec.rate));
+    let pacer = Arc::new(Pacer::new(limiter, exec.rate));
     let h = Http::new(&url, client, pacer.clone(), parser, hopts.max_attempts)?;
     let counters = h.counters.clone();
-    let target: Arc<dyn Target> = match flavor {
+    let target: Arc<dyn UserApi> = match flavor {
         Flavor::Rocketchat => Arc::new(
             rocketchat::RocketChat::connect(h, &creds)
                 .map_err(|e| ExitError::new(exit::USAGE, format!("{url}: {e}")))?,
@@ -452,7 +452,7 @@ pub fn execute(r: ImportRun) -> Result<i32> {
         return Err(e);
     }
     let mut warnings = pipeline.take_warnings();
-    warnings.extend(crate::target::unsupported_warning(flavor, &unsupported));
+    warnings.extend(crate::client::unsupported_warning(flavor, &unsupported));
     warnings.extend(target.warnings());
     shared::print_warnings(warnings, &mut outs.summary);
     if let Some(d) = dump {

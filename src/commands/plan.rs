@@ -19,7 +19,7 @@ use super::shared::{self, ExecSettings};
 use super::sync::{PlanInputs, SyncArgs, build_plan, render_plan};
 use crate::cli::common::ExecArgs;
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs};
-use crate::cli::exit;
+use crate::exit;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Credentials: as for `roster import`.

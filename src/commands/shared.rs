@@ -12,16 +12,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::common::{
     CreateArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs, TlsArgs,
 };
+use crate::client::CreateOptions;
+use crate::client::pacer::Rate;
 use crate::config::JobConfig;
 use crate::exec::engine::WriteGuard;
-use crate::exec::pacer::Rate;
 use crate::mapping::Mapping;
 use crate::output::paths::Files;
 use crate::pipeline::{Checked, Pipeline};
 use crate::report::rejects::RejectedRow;
 use crate::report::{RejectsWriter, ReportEntry, ReportWriter, Status, Summary};
 use crate::source::{self, CsvDialect, Format, SourceOptions};
-use crate::target::CreateOptions;
 use crate::validate::{Profile, ValidateOptions, Validator};
 
 /// Parallel workers when neither `--workers` nor `[import] workers` says.
@@ -318,13 +318,13 @@ pub fn drive_offline(
     summary.stopped = stopped.clone();
     print_summary(&summary, reports)?;
     if stopped.is_some() {
-        return Ok(crate::cli::exit::INTERRUPTED);
+        return Ok(crate::exit::INTERRUPTED);
     }
     Ok(rows_exit_code(&summary))
 }
 
 /// Adds a run's request counters to its summary.
-pub fn add_counters(summary: &mut Summary, c: &crate::target::http::Counters) {
+pub fn add_counters(summary: &mut Summary, c: &crate::client::http::Counters) {
     use std::sync::atomic::Ordering;
     summary.requests = c.requests.load(Ordering::Relaxed);
     summary.rate_limited = c.rate_limited.load(Ordering::Relaxed);
@@ -378,8 +378,8 @@ pub fn lock_report(args: &ReportArgs) -> Result<()> {
     match f.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(crate::cli::ExitError::new(
-                crate::cli::exit::USAGE,
+            return Err(crate::exit::ExitError::new(
+                crate::exit::USAGE,
                 format!(
                     "another roster run is using {} (it and its journal {} are locked); wait for it or choose another --report",
                     path.display(),
@@ -569,9 +569,9 @@ pub fn print_warnings(warnings: Vec<String>, summary: &mut Summary) {
 /// Exit code for a finished run: 0 when every row was fine, else 1.
 pub fn rows_exit_code(s: &Summary) -> i32 {
     if s.rejected > 0 || s.failed > 0 {
-        crate::cli::exit::ROWS
+        crate::exit::ROWS
     } else {
-        crate::cli::exit::OK
+        crate::exit::OK
     }
 }
 

@@ -21,15 +21,15 @@ use anyhow::{Context, Result};
 use super::import::{Connected, ServerArgs, connect};
 use super::shared::{self, ExecSettings};
 use crate::cli::common::{CreateArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs};
-use crate::cli::{ExitError, exit};
+use crate::client::MatchKey;
 use crate::config::JobConfig;
 use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode, RunEnd, Work};
+use crate::exit::{self, ExitError};
 use crate::model::User;
 use crate::output::{self, UserWriter, WriterOptions};
+use crate::plan::planner::{Plan, Planner, Scope, Snapshot, SyncOptions, Threshold};
 use crate::plan::state::{Header, State};
-use crate::plan::sync::{Plan, Planner, Scope, Snapshot, SyncOptions, Threshold};
 use crate::report::{Action, Status, Summary};
-use crate::target::MatchKey;
 
 /// Options shared by `plan` and `sync`: everything that changes what a sync decides.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -113,7 +113,7 @@ pub struct Args {
 pub struct Planned {
     pub connected: Connected,
     pub plan: Plan,
-    pub pending: Vec<crate::plan::sync::Pending>,
+    pub pending: Vec<crate::plan::planner::Pending>,
     pub outs: shared::Outputs,
     /// Source-matched server users (for the state ledger).
     pub seen: Vec<User>,
@@ -232,7 +232,7 @@ pub fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     for w in pipeline.take_warnings() {
         warnings.push(w);
     }
-    warnings.extend(crate::target::unsupported_warning(
+    warnings.extend(crate::client::unsupported_warning(
         target.flavor(),
         &unsupported,
     ));
@@ -606,7 +606,7 @@ pub fn record_applied(
     dump: &mut Option<Box<dyn UserWriter>>,
     results: &mut HashMap<String, Option<User>>,
     match_key: MatchKey,
-    target: &dyn crate::target::Target,
+    target: &dyn crate::client::UserApi,
 ) -> Result<()> {
     outs.record(&f.done.entry, Some(&f.checked))?;
     if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {

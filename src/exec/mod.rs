@@ -7,7 +7,6 @@
 
 pub mod engine;
 pub mod journal;
-pub mod pacer;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,11 +14,13 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::bounded;
 
+use crate::client::{CallError, CallStats, MatchKey};
 use crate::model::{Intent, User};
 use crate::pipeline::{Checked, Outcome, PipelineError};
-use crate::target::{CallError, CallStats, MatchKey};
 
-pub use engine::{Done, Engine, EngineOptions, JournalLink, Mode};
+pub mod diff;
+
+pub use engine::{Done, Engine, EngineOptions, JournalLink, Mode, Note};
 
 /// A row to run, with the server's state of its user when already known (a sync's
 /// snapshot: `Some(None)` = not on the server); `None` = look it up.
@@ -165,6 +166,7 @@ impl Executor {
                         fatal: None,
                         stats: CallStats::default(),
                         interrupted: false,
+                        note: None,
                     };
                     if done_tx.send(Finished { checked, done }).is_err() {
                         break;

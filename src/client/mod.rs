@@ -1,7 +1,7 @@
-//! Targets: clients of the servers' user-management REST APIs.
+//! Clients of the servers' user-management REST APIs.
 //!
 //! Each server has its own file; both sit on [`http::Http`], which paces every request
-//! through the per-bucket [`crate::exec::pacer::Pacer`] and turns answers into
+//! through the per-bucket [`crate::client::pacer::Pacer`] and turns answers into
 //! [`CallError`]s with one meaning across servers. Rate-limit headers are parsed by each
 //! server's own code: their units differ (epoch milliseconds on Rocket.Chat, seconds
 //! from now on Mattermost).
@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod http;
 pub mod mattermost;
+pub mod pacer;
 pub mod rocketchat;
 
 use std::fmt;
@@ -155,7 +156,7 @@ pub struct Page {
 }
 
 /// A user-management API.
-pub trait Target: Send + Sync {
+pub trait UserApi: Send + Sync {
     fn flavor(&self) -> Flavor;
 
     /// The account roster runs as (checks the credentials).
@@ -214,7 +215,7 @@ pub trait Target: Send + Sync {
         user.clone()
     }
 
-    /// The fields set in `user` (as [`Target::normalize`] left it) that this server has no
+    /// The fields set in `user` (as [`UserApi::normalize`] left it) that this server has no
     /// place for: they are never sent, so never reported as changed, and the run says so
     /// once ([`unsupported_warning`]).
     fn unsupported(&self, _user: &User) -> Vec<&'static str> {

@@ -11,7 +11,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 
 use super::{CallError, CallStats, REQUEST_TIMEOUT};
-use crate::exec::pacer::{Pacer, RateInfo};
+use crate::client::pacer::{Pacer, RateInfo};
 
 /// How to reach the server.
 #[derive(Clone, Debug)]

@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Credentials;
 use super::http::{Http, Reply};
-use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, Target};
-use crate::exec::pacer::RateInfo;
+use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
+use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
 use crate::secret::Secret;
 
@@ -169,7 +169,7 @@ impl Mattermost {
     }
 }
 
-impl Target for Mattermost {
+impl UserApi for Mattermost {
     fn flavor(&self) -> Flavor {
         Flavor::Mattermost
     }

@@ -9,14 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, UserApi};
 use crate::exec::Work;
-use crate::exec::engine::{Engine, HELD_INACTIVE, WriteGuard};
+use crate::exec::engine::{Engine, Note, WriteGuard};
 use crate::model::{Field, Intent, Origin, RawText, User};
 use crate::pipeline::{Checked, Outcome};
 use crate::plan::state::State;
 use crate::report::summary::{reason_key, split_problems};
 use crate::report::{Action, ReportEntry, Status};
-use crate::target::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Target};
 
 /// The deactivation threshold (`--max-deactivate N|P%`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -134,7 +134,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn take(
-        target: &dyn Target,
+        target: &dyn UserApi,
         by: MatchKey,
         mut progress: impl FnMut(usize),
     ) -> Result<Snapshot, CallError> {
@@ -410,10 +410,12 @@ impl<'a> Planner<'a> {
             changes,
             user: with_user.then(|| desired.clone()),
         };
-        if entry.error == HELD_INACTIVE {
-            self.plan
-                .held_inactive
-                .push(item(Some(HELD_INACTIVE.into()), Vec::new(), false));
+        if done.note == Some(Note::HeldInactive) {
+            self.plan.held_inactive.push(item(
+                Some(Note::HeldInactive.message().into()),
+                Vec::new(),
+                false,
+            ));
         }
         if entry.status != Status::Ok {
             return Some(entry);

@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256};
 
 use super::auth::Credentials;
 use super::http::{Http, Reply};
-use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, Target};
-use crate::exec::pacer::RateInfo;
+use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
+use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
 use crate::secret::Secret;
 
@@ -271,7 +271,7 @@ impl RocketChat {
     }
 }
 
-impl Target for RocketChat {
+impl UserApi for RocketChat {
     fn flavor(&self) -> Flavor {
         Flavor::Rocketchat
     }
@@ -837,8 +837,8 @@ mod tests {
     /// A client that never connects (nothing here sends a request).
     fn offline_client() -> RocketChat {
         let opts = super::super::http::HttpOptions::default();
-        let pacer = std::sync::Arc::new(crate::exec::pacer::Pacer::new(
-            crate::exec::pacer::Model::FixedWindow,
+        let pacer = std::sync::Arc::new(crate::client::pacer::Pacer::new(
+            crate::client::pacer::Limiter::FixedWindow,
             None,
         ));
         let http = Http::new(
