@@ -15,12 +15,14 @@ pub mod exit;
 pub mod interrupt;
 pub mod mapping;
 pub mod model;
+pub mod ops;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod sandbox;
 pub mod secret;
+pub mod settings;
 pub mod source;
 pub mod validate;
 

@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file under `commands/`, shared options here.
 
 pub mod common;
+pub mod settings;
 
 use clap::{Parser, Subcommand};
 

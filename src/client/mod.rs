@@ -7,6 +7,7 @@
 //! from now on Mattermost).
 
 pub mod auth;
+pub mod connect;
 pub mod http;
 pub mod mattermost;
 pub mod pacer;

@@ -12,15 +12,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::import::{ImportRun, RunArgs, ServerArgs, connect_with, execute};
-use super::shared;
-use crate::cli::common::{MappingArgs, ReportArgs};
 use crate::client::Flavor;
-use crate::client::auth::Credentials;
-use crate::config::JobConfig;
 use crate::sandbox::{FlavorKind, Sandbox, SandboxConfig};
 use crate::secret::Secret;
-use crate::source::SourceOptions;
+use crate::settings::{ImportSettings, ReportSettings};
 
 /// The sample users, built in so the demo runs from any directory.
 const SAMPLE_CSV: &[u8] = include_bytes!("../../samples/users.csv");
@@ -84,50 +79,23 @@ pub fn run(args: Args) -> Result<i32> {
         args.flavor
     );
 
-    let server = ServerArgs {
-        server: Some(url.clone()),
-        flavor: Some(args.flavor),
-        ..ServerArgs::default()
-    };
-    let run = RunArgs {
-        dump: Some(args.dir.join("dump.jsonl")),
-        ..RunArgs::default()
-    };
-    let job = JobConfig::default();
-    let exec = shared::ExecSettings::default();
-    let creds = Credentials::Login {
-        username: "importer".into(),
-        password: importer_password,
-    };
-    let connected = connect_with(&server, &exec, &job, &|_| Ok(creds.clone()))?;
-    let profile = super::import::profile_of(args.flavor);
-    let mapping_args = MappingArgs::default();
-    let validator = shared::validator(&mapping_args, &job, profile);
-    let mapping = shared::mapping(&mapping_args, &job)?;
-    let pipeline = shared::open_pipeline(
-        &input.to_string_lossy(),
-        &SourceOptions::default(),
-        mapping,
-        validator,
+    let code = crate::ops::demo_import(
+        &url,
+        args.flavor,
+        "importer",
+        importer_password,
+        &input,
+        &ImportSettings {
+            dump: Some(args.dir.join("dump.jsonl")),
+            ..ImportSettings::default()
+        },
+        &ReportSettings {
+            report: Some(args.dir.join("report.csv")),
+            rejects: Some(args.dir.join("rejects.csv")),
+            json: false,
+            quiet: args.quiet,
+        },
     )?;
-    let reports = ReportArgs {
-        report: Some(args.dir.join("report.csv")),
-        rejects: Some(args.dir.join("rejects.csv")),
-        json: false,
-        quiet: args.quiet,
-    };
-    let code = execute(ImportRun {
-        connected,
-        pipeline,
-        run,
-        job,
-        reports,
-        base_dn: None,
-        count: Some((
-            input.to_string_lossy().into_owned(),
-            SourceOptions::default(),
-        )),
-    })?;
     let counters = sandbox.counters();
     let (requests, limited): (u64, u64) = counters
         .values()

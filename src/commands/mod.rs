@@ -7,6 +7,5 @@ pub mod export;
 pub mod import;
 pub mod plan;
 pub mod sandbox;
-pub mod shared;
 pub mod sync;
 pub mod validate;

@@ -3,4 +3,5 @@
 //! executor's ([`crate::exec::diff`]), so a plan and a run decide alike.
 
 pub mod planner;
+pub mod render;
 pub mod state;
