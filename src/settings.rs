@@ -17,10 +17,7 @@ use crate::validate::Profile;
 
 pub use crate::client::connect::ServerSettings;
 
-/// Parallel workers when neither `--workers` nor `[import] workers` says.
-pub const DEFAULT_WORKERS: usize = 4;
-/// Attempts of a retried request when neither `--max-attempts` nor the job file says.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+pub use crate::client::{DEFAULT_MAX_ATTEMPTS, DEFAULT_WORKERS};
 
 /// Workers and pacing, flags over the job file's `[import]` table.
 #[derive(Clone, Copy, Debug)]

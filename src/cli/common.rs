@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::client::pacer::Rate;
-use crate::client::{Flavor, MatchKey};
+use crate::client::{DEFAULT_MAX_ATTEMPTS, DEFAULT_WORKERS, Flavor, MatchKey};
 use crate::exec::Mode;
 use crate::plan::planner::Threshold;
 use crate::source::{Encoding, Format};
@@ -127,14 +127,14 @@ pub struct TlsArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Execution")]
 pub struct ExecArgs {
-    /// Parallel workers (default 4).
-    #[arg(long)]
+    #[arg(long, help = format!("Parallel workers (default {DEFAULT_WORKERS})"))]
     pub workers: Option<usize>,
     /// Client-side cap per server rate-limit bucket, e.g. 20/2s, 10/min.
     #[arg(long, value_name = "CALLS/PERIOD")]
     pub rate: Option<Rate>,
-    /// Attempts for a request that hits 5xx, a timeout or a dropped connection (default 5).
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "Attempts for a request that hits 5xx, a timeout or a dropped connection (default {DEFAULT_MAX_ATTEMPTS})"
+    ))]
     pub max_attempts: Option<u32>,
 }
 

@@ -31,8 +31,8 @@ impl Default for HttpOptions {
             ca_file: None,
             insecure: false,
             timeout: REQUEST_TIMEOUT,
-            max_attempts: 5,
-            pool: 4,
+            max_attempts: super::DEFAULT_MAX_ATTEMPTS,
+            pool: super::DEFAULT_WORKERS,
         }
     }
 }

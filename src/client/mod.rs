@@ -20,6 +20,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Field, User};
 
+/// Parallel workers (and pooled connections) when neither `--workers` nor the job file
+/// says.
+pub const DEFAULT_WORKERS: usize = 4;
+/// Attempts of a request that hits 5xx, a timeout or a dropped connection, when neither
+/// `--max-attempts` nor the job file says.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
 /// Which server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

@@ -24,7 +24,10 @@ use crate::ops::ApplySettings;
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Credentials: as for `roster import`.
 
-A partly applied plan is not resumed: make a new plan, which holds only what is still different.")]
+A partly applied plan is not resumed: make a new plan, which holds only what is still different.
+
+No --config: the plan carries what the job file said when it was made (new-user options,
+protected users, [safety]); the server is the plan's.")]
 pub struct Args {
     /// The plan file written by `roster plan -o`.
     pub plan: PathBuf,
