@@ -21,8 +21,6 @@ pub enum ConfigError {
     },
     #[error("job file {path}: {message}")]
     Parse { path: String, message: String },
-    #[error("{0}")]
-    Invalid(String),
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -5,21 +5,18 @@
 //! `plan` (what to change) → `exec` (paced worker pool) → `client` (server clients),
 //! with `report` and `output` on the side. `sandbox` emulates the servers for tests and demos.
 
-pub mod cli;
-pub mod client;
-pub mod commands;
-pub mod config;
-pub mod error;
-pub mod exec;
+mod client;
+mod config;
+mod exec;
 pub mod exit;
 pub mod interrupt;
 pub mod mapping;
 pub mod model;
 pub mod ops;
 pub mod output;
-pub mod pipeline;
-pub mod plan;
-pub mod report;
+mod pipeline;
+mod plan;
+mod report;
 pub mod sandbox;
 pub mod secret;
 pub mod settings;

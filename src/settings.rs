@@ -7,15 +7,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::client::connect::Pacing;
-use crate::client::pacer::Rate;
-use crate::client::{CreateOptions, MatchKey};
-use crate::exec::Mode;
-use crate::exec::engine::WriteGuard;
-use crate::plan::planner::{Scope, Threshold};
 use crate::source::SourceOptions;
 use crate::validate::Profile;
 
+// The vocabulary the binary resolves flags into.
 pub use crate::client::connect::ServerSettings;
+pub use crate::client::pacer::Rate;
+pub use crate::client::{CreateOptions, Flavor, MatchKey};
+pub use crate::config::JobConfig;
+pub use crate::exec::Mode;
+pub use crate::exec::engine::WriteGuard;
+pub use crate::exec::journal::path_for as journal_path;
+pub use crate::plan::planner::{Scope, Threshold};
 
 pub use crate::client::{DEFAULT_MAX_ATTEMPTS, DEFAULT_WORKERS};
 

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::client::pacer::Rate;
-use crate::client::{DEFAULT_MAX_ATTEMPTS, DEFAULT_WORKERS, Flavor, MatchKey};
-use crate::exec::Mode;
-use crate::plan::planner::Threshold;
-use crate::source::{Encoding, Format};
-use crate::validate::Profile;
+use roster::settings::Mode;
+use roster::settings::Rate;
+use roster::settings::Threshold;
+use roster::settings::{DEFAULT_MAX_ATTEMPTS, DEFAULT_WORKERS, Flavor, MatchKey};
+use roster::source::{Encoding, Format};
+use roster::validate::Profile;
 
 /// How to read the source.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -71,7 +71,7 @@ pub struct LdapArgs {
     #[arg(long, value_name = "SECS")]
     pub ldap_timeout: Option<u64>,
     /// Largest LDAP message accepted from the server, in bytes (K, M, G suffixes: powers of 1024; default 16M).
-    #[arg(long, value_name = "BYTES", value_parser = crate::source::ldap::parse_size)]
+    #[arg(long, value_name = "BYTES", value_parser = roster::source::ldap::parse_size)]
     pub ldap_max_message: Option<u64>,
 }
 

@@ -6,7 +6,7 @@ pub mod settings;
 use clap::{Parser, Subcommand};
 
 use crate::commands;
-use crate::exit;
+use roster::exit;
 
 const EXIT_CODES: &str = "\
 Exit codes:

@@ -11,17 +11,17 @@ use super::common::{
     CreateArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs, RunArgs, ServerArgs,
     SyncArgs, TlsArgs, parse_delimiter, split_scopes,
 };
-use crate::client::CreateOptions;
-use crate::client::pacer::Rate;
-use crate::config::JobConfig;
-use crate::exec::engine::WriteGuard;
-use crate::output::paths::Files;
-use crate::plan::planner::{Scope, Threshold};
-use crate::settings::{
+use roster::output::paths::Files;
+use roster::settings::CreateOptions;
+use roster::settings::JobConfig;
+use roster::settings::Rate;
+use roster::settings::WriteGuard;
+use roster::settings::{
     DEFAULT_MAX_ATTEMPTS, DEFAULT_WORKERS, ExecSettings, ImportSettings, ReportSettings,
     ServerSettings, SourceSettings, SyncSettings, WriteSettings,
 };
-use crate::source::{self, SourceOptions};
+use roster::settings::{Scope, Threshold};
+use roster::source::{self, SourceOptions};
 
 pub fn load_job(config: Option<&Path>) -> Result<JobConfig> {
     Ok(JobConfig::load_opt(config)?)
@@ -304,7 +304,7 @@ pub fn server_files(
 
 /// `--report`, its journal (REPORT.journal) and `--rejects`, for [`Files::guard`].
 pub fn report_files(files: Files, r: &ReportArgs) -> Files {
-    let journal = r.report.as_deref().map(crate::exec::journal::path_for);
+    let journal = r.report.as_deref().map(roster::settings::journal_path);
     files.reports(
         r.report.as_deref(),
         journal.as_deref(),

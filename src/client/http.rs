@@ -142,16 +142,8 @@ impl Http {
         })
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 
     /// Sends a request built by `build`, paced through `bucket`. A 429 waits as the
@@ -241,10 +233,6 @@ impl Http {
         stats.retries += 1;
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
         Ok(())
-    }
-
-    pub fn max_attempts(&self) -> u32 {
-        self.max_attempts
     }
 }
 

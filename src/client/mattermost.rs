@@ -163,10 +163,6 @@ impl Mattermost {
             _ => Err(failure(&r, &format!("GET {}", route_name(path)))),
         }
     }
-
-    pub fn http(&self) -> &Http {
-        &self.http
-    }
 }
 
 impl UserApi for Mattermost {
@@ -412,15 +408,7 @@ impl UserApi for Mattermost {
             .and_then(|v| v.as_array().map(|a| a.iter().map(user_from_json).collect()))
             .unwrap_or_default();
         let more = users.len() as u64 == PAGE_SIZE;
-        Ok(Page {
-            users,
-            total: None,
-            more,
-        })
-    }
-
-    fn page_size(&self) -> u64 {
-        PAGE_SIZE
+        Ok(Page { users, more })
     }
 
     fn fields(&self) -> &'static [Field] {

@@ -128,12 +128,6 @@ pub enum CallError {
     RateLimited(u32),
 }
 
-impl CallError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, CallError::Transient(_))
-    }
-}
-
 /// Per-row call accounting: requests made and retries, for the report and summary.
 #[derive(Clone, Debug, Default)]
 pub struct CallStats {
@@ -158,8 +152,6 @@ pub struct CreateOptions {
 /// A page of users from a listing.
 pub struct Page {
     pub users: Vec<User>,
-    /// The server's total, when it says.
-    pub total: Option<u64>,
     pub more: bool,
 }
 
@@ -212,9 +204,6 @@ pub trait UserApi: Send + Sync {
     /// One page of all users, `page` from 0, at the server's largest page size.
     fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError>;
 
-    /// The largest page size of `list`.
-    fn page_size(&self) -> u64;
-
     /// The fields this server stores, which a diff may compare and an update may send.
     fn fields(&self) -> &'static [Field];
 
@@ -239,11 +228,6 @@ pub trait UserApi: Send + Sync {
     /// Why roster must never write this account, if it must not: an admin, a bot or
     /// app, or the account roster runs as.
     fn protection(&self, user: &User) -> Option<&'static str>;
-
-    /// Accounts a sync must never deactivate (admins, bots, apps, itself).
-    fn is_protected(&self, user: &User) -> bool {
-        self.protection(user).is_some()
-    }
 
     /// The role that makes an administrator (`admin`, `system_admin`).
     fn admin_role(&self) -> &'static str;

@@ -156,10 +156,6 @@ impl Pacer {
         }
     }
 
-    pub fn limiter(&self) -> Limiter {
-        self.limiter
-    }
-
     fn bucket(&self, name: &str) -> Arc<Bucket> {
         let mut map = lock(&self.buckets);
         map.entry(name.to_string())

@@ -157,10 +157,6 @@ impl RocketChat {
         Ok(r)
     }
 
-    pub fn http(&self) -> &Http {
-        &self.http
-    }
-
     /// The keys `Accounts_CustomFields` defines, from the public settings (no
     /// credentials needed, none sent); `None` when the server does not say.
     fn read_kept_custom(&self) -> Option<BTreeSet<String>> {
@@ -511,11 +507,7 @@ impl UserApi for RocketChat {
             Some(t) => (page + 1) * PAGE_SIZE < t,
             None => users.len() as u64 == PAGE_SIZE,
         };
-        Ok(Page { users, total, more })
-    }
-
-    fn page_size(&self) -> u64 {
-        PAGE_SIZE
+        Ok(Page { users, more })
     }
 
     fn fields(&self) -> &'static [Field] {

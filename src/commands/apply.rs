@@ -16,10 +16,10 @@ use anyhow::Result;
 
 use crate::cli::common::{CreateArgs, ExecArgs, GuardArgs, ReportArgs, ServerArgs};
 use crate::cli::settings;
-use crate::client::MatchKey;
-use crate::config::JobConfig;
-use crate::exec::Mode;
-use crate::ops::ApplySettings;
+use roster::ops::ApplySettings;
+use roster::settings::JobConfig;
+use roster::settings::MatchKey;
+use roster::settings::Mode;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Credentials: as for `roster import`.
@@ -64,7 +64,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
+    roster::interrupt::install();
     for (given, flag) in [(args.resume, "--resume"), (args.mode.is_some(), "--mode")] {
         if given {
             eprintln!(
@@ -79,7 +79,7 @@ pub fn run(args: Args) -> Result<i32> {
     settings::report_files(files, &args.reports)
         .write("--dump", args.dump.as_deref())
         .guard()?;
-    crate::ops::apply(
+    roster::ops::apply(
         &settings::server(&args.server, &job),
         &ApplySettings {
             plan: args.plan,

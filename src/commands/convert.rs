@@ -16,9 +16,9 @@ use anyhow::Result;
 
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
 use crate::cli::settings;
-use crate::ops::{self, ConvertSettings};
-use crate::output;
-use crate::source::Format;
+use roster::ops::{self, ConvertSettings};
+use roster::output;
+use roster::source::Format;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -49,7 +49,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
+    roster::interrupt::install();
     let format = ops::output_format(&args.output, args.to)?;
     settings::no_sync_scope(&args.input)?;
     let config = args.mapping.config.as_deref();

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::client::Flavor;
-use crate::sandbox::{FlavorKind, Sandbox, SandboxConfig};
-use crate::secret::Secret;
-use crate::settings::{ImportSettings, ReportSettings};
+use roster::sandbox::{FlavorKind, Sandbox, SandboxConfig};
+use roster::secret::Secret;
+use roster::settings::Flavor;
+use roster::settings::{ImportSettings, ReportSettings};
 
 /// The sample users, built in so the demo runs from any directory.
 const SAMPLE_CSV: &[u8] = include_bytes!("../../samples/users.csv");
@@ -37,7 +37,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
+    roster::interrupt::install();
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     [
@@ -48,7 +48,7 @@ pub fn run(args: Args) -> Result<i32> {
         "dump.jsonl",
     ]
     .iter()
-    .fold(crate::output::paths::Files::new(), |f, n| {
+    .fold(roster::output::paths::Files::new(), |f, n| {
         f.write("--dir", Some(&args.dir.join(n)))
     })
     .guard()?;
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> Result<i32> {
     std::fs::write(&input, SAMPLE_CSV)
         .with_context(|| format!("cannot write {}", input.display()))?;
 
-    let importer_password = Secret::new(crate::client::rocketchat::random_password());
+    let importer_password = Secret::new(roster::ops::random_password());
     let (flavor_kind, rate_limit) = match args.flavor {
         Flavor::Rocketchat => (FlavorKind::RocketChat, Some(true)),
         Flavor::Mattermost => (FlavorKind::Mattermost, Some(true)),
@@ -79,7 +79,7 @@ pub fn run(args: Args) -> Result<i32> {
         args.flavor
     );
 
-    let code = crate::ops::demo_import(
+    let code = roster::ops::demo_import(
         &url,
         args.flavor,
         "importer",
@@ -133,16 +133,16 @@ pub fn run(args: Args) -> Result<i32> {
     }
     if args.keep_running {
         eprintln!("\nSandbox still running at {url}; Ctrl-C to stop.");
-        while !crate::interrupt::requested() {
+        while !roster::interrupt::requested() {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     }
     sandbox.stop().context("stopping the sandbox")?;
-    if code == crate::exit::ROWS {
+    if code == roster::exit::ROWS {
         eprintln!(
             "\nSome rows were rejected or failed, as the sample means them to be: `roster import` would exit with 1 here. The demo itself went fine."
         );
-        return Ok(crate::exit::OK);
+        return Ok(roster::exit::OK);
     }
     Ok(code)
 }

@@ -14,9 +14,9 @@ use anyhow::Result;
 
 use crate::cli::common::ServerArgs;
 use crate::cli::settings;
-use crate::ops::{self, ExportSettings};
-use crate::output;
-use crate::source::Format;
+use roster::ops::{self, ExportSettings};
+use roster::output;
+use roster::source::Format;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -53,7 +53,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
+    roster::interrupt::install();
     let job = settings::load_job(args.config.as_deref())?;
     let format = ops::output_format(&args.output, args.to)?;
     settings::server_files(None, args.config.as_deref(), &job, &args.server)

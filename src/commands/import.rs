@@ -48,7 +48,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
+    roster::interrupt::install();
     settings::no_sync_scope(&args.input)?;
     let config = args.mapping.config.as_deref();
     let job = settings::load_job(config)?;
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<i32> {
         .guard()?;
     let run = settings::import(&args.run, &job)?;
     let source = settings::source(spec, &args.input, &args.mapping, &args.server.tls, &job)?;
-    crate::ops::import(
+    roster::ops::import(
         &source,
         &settings::server(&args.server, &job),
         &run,

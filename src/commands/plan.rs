@@ -41,7 +41,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
+    roster::interrupt::install();
     let config = args.mapping.config.as_deref();
     let job = settings::load_job(config)?;
     let spec = settings::source_spec(args.source.as_deref(), &job)?;
@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<i32> {
     // Planning only reads; the job file's workers and rate still pace those reads.
     let exec = settings::exec(&ExecArgs::default(), &job)?;
     let source = settings::source(spec, &args.input, &args.mapping, &args.server.tls, &job)?;
-    crate::ops::plan(
+    roster::ops::plan(
         &source,
         &settings::server(&args.server, &job),
         &sync,

@@ -59,7 +59,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
+    roster::interrupt::install();
     if args.resume {
         eprintln!(
             "roster: warning: --resume has no effect on sync and will be removed: a sync run again does only what is still different"
@@ -76,7 +76,7 @@ pub fn run(args: Args) -> Result<i32> {
         .guard()?;
     let exec = settings::exec(&args.exec, &job)?;
     let source = settings::source(spec, &args.input, &args.mapping, &args.server.tls, &job)?;
-    crate::ops::sync(
+    roster::ops::sync(
         &source,
         &settings::server(&args.server, &job),
         &sync,

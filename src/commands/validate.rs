@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
+    roster::interrupt::install();
     settings::no_sync_scope(&args.input)?;
     let config = args.mapping.config.as_deref();
     let job = settings::load_job(config)?;
@@ -41,5 +41,5 @@ pub fn run(args: Args) -> Result<i32> {
     )
     .guard()?;
     let source = settings::source(spec, &args.input, &args.mapping, &args.tls, &job)?;
-    crate::ops::validate(&source, &settings::reports(&args.reports))
+    roster::ops::validate(&source, &settings::reports(&args.reports))
 }

@@ -89,7 +89,6 @@ pub struct Done {
     pub server_user: Option<User>,
     /// Set when the run cannot go on (credentials, permissions, 2FA).
     pub fatal: Option<String>,
-    pub stats: CallStats,
     /// Ctrl-C stopped the row before its next request was sent: it is neither done nor
     /// failed, goes to no report and no journal, and `--resume` does it.
     pub interrupted: bool,
@@ -200,7 +199,6 @@ impl Engine {
                     entry,
                     server_user,
                     fatal: None,
-                    stats,
                     interrupted: false,
                     note,
                 }
@@ -213,7 +211,6 @@ impl Engine {
                     entry,
                     server_user: None,
                     fatal,
-                    stats,
                     interrupted: e == CallError::Interrupted,
                     note,
                 }

@@ -20,7 +20,7 @@ use crate::pipeline::{Checked, Outcome, PipelineError};
 
 pub mod diff;
 
-pub use engine::{Done, Engine, EngineOptions, JournalLink, Mode, Note};
+pub use engine::{Done, Engine, EngineOptions, JournalLink, Mode};
 
 /// A row to run, with the server's state of its user when already known (a sync's
 /// snapshot: `Some(None)` = not on the server); `None` = look it up.
@@ -164,7 +164,6 @@ impl Executor {
                         entry,
                         server_user: None,
                         fatal: None,
-                        stats: CallStats::default(),
                         interrupted: false,
                         note: None,
                     };

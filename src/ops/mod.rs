@@ -19,3 +19,6 @@ pub use offline::{ConvertSettings, convert, validate};
 pub use outputs::output_format;
 pub use plan::plan;
 pub use sync::sync;
+
+/// A password for an account the demo creates.
+pub use crate::client::rocketchat::random_password;

@@ -129,7 +129,6 @@ pub struct Snapshot {
     /// key: a rejected row protects whoever it names either way.
     by_name: HashMap<String, usize>,
     by_email: HashMap<String, usize>,
-    pub requests: u32,
 }
 
 impl Snapshot {
@@ -169,7 +168,6 @@ impl Snapshot {
             index,
             by_name,
             by_email,
-            requests: stats.requests,
         })
     }
 
