@@ -1,15 +1,20 @@
 //! roster: bulk user accounts from CSV, LDIF and LDAP into Rocket.Chat and Mattermost.
 //!
-//! Data flows one way, and the modules follow it:
-//! `source` (raw records) → `mapping` (canonical [`model::User`]) → `validate` →
-//! `plan` (what to change) → `exec` (paced worker pool) → `client` (server clients),
-//! with `report` and `output` on the side. `sandbox` emulates the servers for tests and demos.
+//! Data flows one way, and the modules follow it: `source` (raw records) → `mapping`
+//! (canonical [`model::User`]) → `validate` → `pipeline` → `plan` (what to change) →
+//! `exec` (paced worker pool) → `client` (server clients), with `report` and `output` on
+//! the side. In the code the layers import downward only (`layering.rs` holds the order
+//! and its test): `ops` (one function per command, called by the binary's command files
+//! with [`settings`]) on top, exit codes and secrets at the bottom. `sandbox` emulates the
+//! servers for tests and demos.
 
 mod client;
 mod config;
 mod exec;
 pub mod exit;
 pub mod interrupt;
+#[cfg(test)]
+mod layering;
 pub mod mapping;
 pub mod model;
 pub mod ops;

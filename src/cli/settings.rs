@@ -273,12 +273,17 @@ fn manage_scopes(
     Ok(out)
 }
 
+/// The job file and the files it names for reading (CA certificates).
+fn job_files(f: Files, config: Option<&Path>, job: &JobConfig) -> Files {
+    f.read("--config", config)
+        .read("[source] ca_file", job.source.ca_file.as_deref())
+        .read("[server] ca_file", job.server.ca_file.as_deref())
+}
+
 /// The files every command with a source reads (the source, the job file and what it
 /// names, `--ca-file`), for [`Files::guard`].
 pub fn files(spec: &str, config: Option<&Path>, job: &JobConfig, tls: &TlsArgs) -> Files {
-    Files::new()
-        .source(spec)
-        .job(config, job)
+    job_files(Files::new().source(spec), config, job)
         .read("--ca-file", tls.ca_file.as_deref())
         .env("ROSTER_LDAP_PASSWORD_FILE")
 }
@@ -295,7 +300,7 @@ pub fn server_files(
         Some(s) => Files::new().source(s),
         None => Files::new(),
     };
-    f.job(config, job)
+    job_files(f, config, job)
         .read("--ca-file", server.tls.ca_file.as_deref())
         .read("--password-file", server.password_file.as_deref())
         .env("ROSTER_PASSWORD_FILE")

@@ -10,8 +10,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::JobConfig;
-
 /// Two of a command's files are the same file.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -90,13 +88,6 @@ impl Files {
         self.write("--report", report)
             .write("the report's journal", journal)
             .write("--rejects", rejects)
-    }
-
-    /// The job file and the files it names for reading (CA certificates).
-    pub fn job(self, config: Option<&Path>, job: &JobConfig) -> Files {
-        self.read("--config", config)
-            .read("[source] ca_file", job.source.ca_file.as_deref())
-            .read("[server] ca_file", job.server.ca_file.as_deref())
     }
 
     /// Refuses when an output is an input or another output; otherwise the warnings to
