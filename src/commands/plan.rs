@@ -63,7 +63,9 @@ pub fn run(args: Args) -> Result<i32> {
     .guard()?;
     // Planning only reads; the job file's workers and rate still pace those reads.
     let exec = ExecSettings::resolve(&ExecArgs::default(), &job)?;
-    let mut planned = build_plan(PlanInputs {
+    let mut planned = // Connecting, reading the server and planning write nothing to the server: Ctrl-C
+    // stops at once (an LDAP search or a snapshot page cannot be cut short otherwise).
+    crate::interrupt::nothing_written(|| build_plan(PlanInputs {
         source: args.source.as_deref(),
         server: &args.server,
         sync: &args.sync,
@@ -72,7 +74,7 @@ pub fn run(args: Args) -> Result<i32> {
         mapping: &args.mapping,
         reports: &args.reports,
         job: &job,
-    })?;
+    }))?;
     // The report lists what would be done to every row.
     for p in &planned.pending {
         let row = p.work.checked.clone();

@@ -400,7 +400,9 @@ pub fn run(args: Args) -> Result<i32> {
         state_path,
         match_key,
         warnings,
-    } = build_plan(PlanInputs {
+    } = // Connecting, reading the server and planning write nothing to the server: Ctrl-C
+    // stops at once (an LDAP search or a snapshot page cannot be cut short otherwise).
+    crate::interrupt::nothing_written(|| build_plan(PlanInputs {
         source: args.source.as_deref(),
         server: &args.server,
         sync: &args.sync,
@@ -409,7 +411,7 @@ pub fn run(args: Args) -> Result<i32> {
         mapping: &args.mapping,
         reports: &args.reports,
         job: &job,
-    })?;
+    }))?;
     shared::print_warnings(warnings, &mut outs.summary);
     let only_plan = args.check || args.dry_run;
     if !args.reports.quiet || only_plan {
