@@ -123,9 +123,13 @@ fn sync_dry_run_writes_nothing_and_says_what_sync_would_do() {
             "--random-password",
             "--report",
             "r.jsonl",
+            "--dump",
+            "dump.jsonl",
         ],
     );
     assert_eq!(o.code(), 3, "changes pending: {}", o.stderr());
+    assert!(o.stderr().contains("no dump"), "{}", o.stderr());
+    assert!(!d.path().join("dump.jsonl").exists());
     assert_eq!(writes(&sb), before, "--dry-run wrote");
     assert!(user(&sb, "u0001").is_null(), "created under --dry-run");
     // The report says what would be done to every row.
@@ -228,7 +232,26 @@ fn apply_dry_run_writes_nothing_and_hidden_flags_warn() {
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["actions"]["create"], 1, "{summary}");
     assert_eq!(summary["actions"]["update"], 1, "{summary}");
-    // --match that differs from the plan's is refused, not silently ignored.
+    // --flavor and --match that differ from the plan's are refused, not silently ignored.
+    let o = roster(
+        d.path(),
+        &[
+            "apply",
+            "plan.json",
+            "--server",
+            &url,
+            "--flavor",
+            "mattermost",
+        ],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    // Apply has no source rows to reject: it offers no --rejects.
+    let o = roster(
+        d.path(),
+        &["apply", "plan.json", "--server", &url, "--rejects", "x.csv"],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(!d.path().join("x.csv").exists());
     let o = roster(
         d.path(),
         &["apply", "plan.json", "--server", &url, "--match", "email"],

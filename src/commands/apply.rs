@@ -18,8 +18,7 @@ use anyhow::{Context, Result};
 use super::import::{ServerArgs, connect};
 use super::shared::{self, ExecSettings};
 use super::sync::{Applied, apply_works};
-use crate::cli::common::ReportArgs;
-use crate::cli::common::{CreateArgs, ExecArgs, GuardArgs};
+use crate::cli::common::{ExecArgs, GuardArgs, ReportArgs};
 use crate::cli::{ExitError, exit};
 use crate::config::JobConfig;
 use crate::exec::{Engine, EngineOptions, Mode, Work};
@@ -48,9 +47,8 @@ pub struct Args {
     pub dump: Option<PathBuf>,
     #[command(flatten)]
     pub exec: ExecArgs,
-    /// New users: given options override those the plan was made with.
     #[command(flatten)]
-    pub create: CreateArgs,
+    pub create: ApplyCreateArgs,
     /// Adds to the users the plan protects.
     #[command(flatten)]
     pub guard: GuardArgs,
@@ -63,13 +61,52 @@ pub struct Args {
     /// Deprecated: the plan's match key is used; a different one is refused.
     #[arg(help_heading = "Run", long = "match", hide = true, value_enum)]
     pub match_key: Option<MatchKey>,
-    #[command(flatten)]
-    pub reports: ReportArgs,
+    /// Per-row report: .csv or .jsonl (origin, username, email, action, status, id, attempts, changed, error).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub report: Option<PathBuf>,
+    /// Print the final summary as JSON on stdout.
+    #[arg(long, help_heading = "Reports")]
+    pub json: bool,
+    /// No progress bar and no summary on stderr (errors are still printed).
+    #[arg(long, short, help_heading = "Reports")]
+    pub quiet: bool,
+}
+
+/// New users of an applied plan: given options override those the plan was made with.
+/// (Plans hold no passwords, so new users always get a random one, unless a directory
+/// logs them in: `--random-password` has nothing to change here.)
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "New users")]
+pub struct ApplyCreateArgs {
+    /// Rocket.Chat: add new users to the default channels (server default: yes).
+    #[arg(long, value_name = "BOOL")]
+    pub join_default_channels: Option<bool>,
+    /// Send the welcome email to new users.
+    #[arg(long, value_name = "BOOL")]
+    pub send_welcome_email: Option<bool>,
+    /// Mattermost: create accounts that log in through ldap or saml (auth_data = external_id or username).
+    #[arg(long, value_name = "SERVICE")]
+    pub auth_service: Option<String>,
+    /// Deprecated, no effect: new users of a plan always get a random password.
+    #[arg(long, hide = true)]
+    pub random_password: bool,
 }
 
 pub fn run(mut args: Args) -> Result<i32> {
     crate::interrupt::install();
     let started = shared::started();
+    // Apply has no source rows, so no rejects file.
+    let reports = ReportArgs {
+        report: args.report.clone(),
+        rejects: None,
+        json: args.json,
+        quiet: args.quiet,
+    };
+    if args.create.random_password {
+        eprintln!(
+            "roster: warning: --random-password has no effect on apply and will be removed: new users of a plan always get a random password"
+        );
+    }
     for (given, flag) in [(args.resume, "--resume"), (args.mode.is_some(), "--mode")] {
         if given {
             eprintln!(
@@ -79,7 +116,7 @@ pub fn run(mut args: Args) -> Result<i32> {
     }
     shared::server_files(None, None, &Default::default(), &args.server)
         .read("PLAN", Some(&args.plan))
-        .reports(&args.reports)
+        .reports(&reports)
         .write("--dump", args.dump.as_deref())
         .guard()?;
     let text = std::fs::read_to_string(&args.plan)
@@ -127,6 +164,19 @@ pub fn run(mut args: Args) -> Result<i32> {
     }
     if let Some(why) = &plan.deactivations_refused {
         eprintln!("roster: warning: the plan holds no deactivations of missing users: {why}");
+    }
+    if let Some(f) = args.server.flavor
+        && f != plan.flavor
+    {
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!(
+                "--flavor {}: the plan was made for {}",
+                f.name(),
+                plan.flavor
+            ),
+        )
+        .into());
     }
     args.server.server = Some(given);
     args.server.flavor = Some(plan.flavor);
@@ -259,7 +309,6 @@ pub fn run(mut args: Args) -> Result<i32> {
 
     let mut create = plan.create.clone();
     let c = &args.create;
-    create.random_password |= c.random_password;
     create.join_default_channels = c.join_default_channels.or(create.join_default_channels);
     create.send_welcome_email = c.send_welcome_email.or(create.send_welcome_email);
     create.auth_service = c.auth_service.clone().or(create.auth_service);
@@ -288,17 +337,17 @@ pub fn run(mut args: Args) -> Result<i32> {
         engine,
         works.into_iter(),
         exec.workers,
-        shared::Outputs::without_source(&args.reports)?,
+        shared::Outputs::without_source(&reports)?,
         args.dump.as_ref(),
-        args.reports.quiet,
+        reports.quiet,
     )?;
     summary.set_elapsed(started.elapsed());
     if let Some(f) = &end.fatal {
         summary.stopped = Some(f.clone());
-        shared::print_summary(&summary, &args.reports)?;
+        shared::print_summary(&summary, &reports)?;
         return Err(ExitError::new(exit::USAGE, f.clone()).into());
     }
-    shared::print_summary(&summary, &args.reports)?;
+    shared::print_summary(&summary, &reports)?;
     if end.interrupted {
         return Ok(exit::INTERRUPTED);
     }

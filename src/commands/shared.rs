@@ -203,11 +203,20 @@ pub fn server_files(
         Some(s) => Files::new().source(s),
         None => Files::new(),
     };
-    f.job(config, job)
+    let f = f
+        .job(config, job)
         .read("--ca-file", server.tls.ca_file.as_deref())
-        .read("--password-file", server.password_file.as_deref())
-        .env("ROSTER_PASSWORD_FILE")
-        .env("ROSTER_LDAP_PASSWORD_FILE")
+        .read("--password-file", server.password_file.as_deref());
+    // Every credential variable may name a file instead (`NAME_FILE`).
+    [
+        "ROSTER_PASSWORD_FILE",
+        "ROSTER_TOKEN_FILE",
+        "ROSTER_USER_ID_FILE",
+        "ROSTER_USERNAME_FILE",
+        "ROSTER_LDAP_PASSWORD_FILE",
+    ]
+    .into_iter()
+    .fold(f, Files::env)
 }
 
 pub fn load_job(args: &MappingArgs) -> Result<JobConfig> {
@@ -388,8 +397,14 @@ pub fn lock_report(args: &ReportArgs) -> Result<()> {
             )
             .into());
         }
-        // A file system without locks (some network mounts): run unprotected, as before.
-        Err(std::fs::TryLockError::Error(_)) => return Ok(()),
+        // A file system without locks (some network mounts): run unprotected, and say so.
+        Err(std::fs::TryLockError::Error(e)) => {
+            eprintln!(
+                "roster: warning: cannot lock {} ({e}); another run on the same --report would not be stopped",
+                path.display()
+            );
+            return Ok(());
+        }
     }
     HELD_LOCKS.lock().unwrap_or_else(|e| e.into_inner()).push(f);
     Ok(())

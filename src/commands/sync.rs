@@ -418,6 +418,11 @@ pub fn run(args: Args) -> Result<i32> {
         eprint!("{}", render_plan(&plan));
     }
     if only_plan {
+        if args.dump.is_some() {
+            eprintln!(
+                "roster: warning: --dump: nothing is written under --check or --dry-run, so no dump either (`roster export` writes the server's users)"
+            );
+        }
         // The report says what would be done to every row, as `roster plan`'s does.
         for p in &pending {
             outs.record(&p.entry, Some(&p.work.checked))?;
