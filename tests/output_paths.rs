@@ -285,3 +285,36 @@ fn import_dump_naming_the_report_or_the_input_is_refused_before_connecting() {
     assert_eq!(r.code(), 1, "{}", r.stderr());
     input_unchanged(d.path());
 }
+
+#[test]
+fn credential_files_named_by_the_environment_are_never_overwritten() {
+    let d = setup();
+    for var in [
+        "ROSTER_TOKEN_FILE",
+        "ROSTER_USER_ID_FILE",
+        "ROSTER_USERNAME_FILE",
+        "ROSTER_PASSWORD_FILE",
+    ] {
+        std::fs::write(d.path().join("cred.txt"), "Sekr3t\n").unwrap();
+        // The check comes before any connection: the server is never contacted.
+        let r = roster(
+            d.path(),
+            &[
+                "import",
+                "users.csv",
+                "--server",
+                "http://127.0.0.1:9",
+                "--report",
+                "cred.txt",
+            ],
+            &[(var, "cred.txt")],
+        );
+        assert_eq!(r.code(), 2, "{var}: {}", r.stderr());
+        assert!(r.stderr().contains(var), "{var}: {}", r.stderr());
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("cred.txt")).unwrap(),
+            "Sekr3t\n",
+            "{var}"
+        );
+    }
+}

@@ -123,9 +123,13 @@ fn sync_dry_run_writes_nothing_and_says_what_sync_would_do() {
             "--random-password",
             "--report",
             "r.jsonl",
+            "--dump",
+            "dump.jsonl",
         ],
     );
     assert_eq!(o.code(), 3, "changes pending: {}", o.stderr());
+    assert!(o.stderr().contains("no dump"), "{}", o.stderr());
+    assert!(!d.path().join("dump.jsonl").exists());
     assert_eq!(writes(&sb), before, "--dry-run wrote");
     assert!(user(&sb, "u0001").is_null(), "created under --dry-run");
     // The report says what would be done to every row.
@@ -228,7 +232,26 @@ fn apply_dry_run_writes_nothing_and_hidden_flags_warn() {
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["actions"]["create"], 1, "{summary}");
     assert_eq!(summary["actions"]["update"], 1, "{summary}");
-    // --match that differs from the plan's is refused, not silently ignored.
+    // --flavor and --match that differ from the plan's are refused, not silently ignored.
+    let o = roster(
+        d.path(),
+        &[
+            "apply",
+            "plan.json",
+            "--server",
+            &url,
+            "--flavor",
+            "mattermost",
+        ],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    // Apply has no source rows to reject: it offers no --rejects.
+    let o = roster(
+        d.path(),
+        &["apply", "plan.json", "--server", &url, "--rejects", "x.csv"],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(!d.path().join("x.csv").exists());
     let o = roster(
         d.path(),
         &["apply", "plan.json", "--server", &url, "--match", "email"],
@@ -604,4 +627,90 @@ fn manage_replaces_the_sync_meaning_of_scope_which_still_works_with_a_warning() 
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert!(stdout(&o).contains("- u0004"), "{}", stdout(&o));
     assert!(o.stderr().contains("[sync] manage"), "{}", o.stderr());
+}
+
+#[test]
+fn apply_never_turns_a_planned_create_into_an_update_of_someone_else() {
+    let (sb, d) = synced(2);
+    let url = sb.url();
+    std::fs::write(
+        d.path().join("hr.csv"),
+        "username,email,name,password\nanna.li,anna@example.org,Anna Li,Pw-anna-long-1\n",
+    )
+    .unwrap();
+    let o = roster(
+        d.path(),
+        &["plan", "hr.csv", "--server", &url, "-o", "plan.json"],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    // Meanwhile someone else gets the name under another spelling (Rocket.Chat's
+    // users.info matches usernames exactly, so a lookup does not see it).
+    let admin = sandbox_support::Session::admin(&sb);
+    admin.create_user("ANNA.LI", "someone@example.org", "Pw-someone-long-1");
+    let o = roster(
+        d.path(),
+        &[
+            "apply",
+            "plan.json",
+            "--server",
+            &url,
+            "--report",
+            "r.jsonl",
+        ],
+    );
+    assert!(o.code() <= 1, "{}", o.stderr());
+    let report = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(report.len(), 1);
+    assert_ne!(report[0]["status"], "ok", "{report:?}");
+    assert_ne!(report[0]["action"], "update", "{report:?}");
+    let other = user(&sb, "ANNA.LI");
+    assert_eq!(
+        other["emails"][0]["address"], "someone@example.org",
+        "{other}"
+    );
+    assert_eq!(other["name"], "ANNA.LI", "{other}");
+}
+
+#[test]
+fn ctrl_c_while_sync_reads_the_server_exits_130_at_once() {
+    let (sb, d) = synced(3);
+    // Every answer now takes 20 s: the snapshot read hangs.
+    sb.set_latency(20_000, 0);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args([
+            "sync",
+            "hr.csv",
+            "--server",
+            &sb.url(),
+            "--deactivate-missing",
+        ])
+        .current_dir(d.path())
+        .env("ROSTER_USERNAME", "importer")
+        .env("ROSTER_PASSWORD", sandbox_support::IMPORTER_PW)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let t = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        t.elapsed()
+    );
+    sb.set_latency(0, 0);
+    assert!(active(&sb, "u0003"));
 }

@@ -175,11 +175,6 @@ pub fn create_options(a: &CreateArgs, job: &JobConfig) -> CreateOptions {
     }
 }
 
-/// Create options from flags only (`apply`: they override the plan's).
-pub fn create_flags(a: &CreateArgs) -> CreateOptions {
-    create_options(a, &JobConfig::default())
-}
-
 /// The accounts never written: `--protect` and `[sync] protect` together, less what
 /// the job file's `[safety]` table explicitly allows.
 pub fn write_guard(a: &GuardArgs, job: &JobConfig) -> WriteGuard {
@@ -300,11 +295,19 @@ pub fn server_files(
         Some(s) => Files::new().source(s),
         None => Files::new(),
     };
-    job_files(f, config, job)
+    let f = job_files(f, config, job)
         .read("--ca-file", server.tls.ca_file.as_deref())
-        .read("--password-file", server.password_file.as_deref())
-        .env("ROSTER_PASSWORD_FILE")
-        .env("ROSTER_LDAP_PASSWORD_FILE")
+        .read("--password-file", server.password_file.as_deref());
+    // Every credential variable may name a file instead (`NAME_FILE`).
+    [
+        "ROSTER_PASSWORD_FILE",
+        "ROSTER_TOKEN_FILE",
+        "ROSTER_USER_ID_FILE",
+        "ROSTER_USERNAME_FILE",
+        "ROSTER_LDAP_PASSWORD_FILE",
+    ]
+    .into_iter()
+    .fold(f, Files::env)
 }
 
 /// `--report`, its journal (REPORT.journal) and `--rejects`, for [`Files::guard`].

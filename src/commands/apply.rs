@@ -14,12 +14,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cli::common::{CreateArgs, ExecArgs, GuardArgs, ReportArgs, ServerArgs};
+use crate::cli::common::{ExecArgs, GuardArgs, ReportArgs, ServerArgs};
 use crate::cli::settings;
 use roster::ops::ApplySettings;
-use roster::settings::JobConfig;
-use roster::settings::MatchKey;
-use roster::settings::Mode;
+use roster::settings::{CreateOptions, JobConfig, MatchKey, Mode};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Credentials: as for `roster import`.
@@ -44,9 +42,8 @@ pub struct Args {
     pub dump: Option<PathBuf>,
     #[command(flatten)]
     pub exec: ExecArgs,
-    /// New users: given options override those the plan was made with.
     #[command(flatten)]
-    pub create: CreateArgs,
+    pub create: ApplyCreateArgs,
     /// Adds to the users the plan protects.
     #[command(flatten)]
     pub guard: GuardArgs,
@@ -59,12 +56,44 @@ pub struct Args {
     /// Deprecated: the plan's match key is used; a different one is refused.
     #[arg(help_heading = "Run", long = "match", hide = true, value_enum)]
     pub match_key: Option<MatchKey>,
-    #[command(flatten)]
-    pub reports: ReportArgs,
+    /// Per-row report: .csv or .jsonl (origin, username, email, action, status, id, attempts, changed, error).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub report: Option<PathBuf>,
+    /// Print the final summary as JSON on stdout.
+    #[arg(long, help_heading = "Reports")]
+    pub json: bool,
+    /// No progress bar and no summary on stderr (errors are still printed).
+    #[arg(long, short, help_heading = "Reports")]
+    pub quiet: bool,
+}
+
+/// New users of an applied plan: given options override those the plan was made with.
+/// (Plans hold no passwords, so new users always get a random one, unless a directory
+/// logs them in: `--random-password` has nothing to change here.)
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "New users")]
+pub struct ApplyCreateArgs {
+    /// Rocket.Chat: add new users to the default channels (server default: yes).
+    #[arg(long, value_name = "BOOL")]
+    pub join_default_channels: Option<bool>,
+    /// Send the welcome email to new users.
+    #[arg(long, value_name = "BOOL")]
+    pub send_welcome_email: Option<bool>,
+    /// Mattermost: create accounts that log in through ldap or saml (auth_data = external_id or username).
+    #[arg(long, value_name = "SERVICE")]
+    pub auth_service: Option<String>,
+    /// Deprecated, no effect: new users of a plan always get a random password.
+    #[arg(long, hide = true)]
+    pub random_password: bool,
 }
 
 pub fn run(args: Args) -> Result<i32> {
     roster::interrupt::install();
+    if args.create.random_password {
+        eprintln!(
+            "roster: warning: --random-password has no effect on apply and will be removed: new users of a plan always get a random password"
+        );
+    }
     for (given, flag) in [(args.resume, "--resume"), (args.mode.is_some(), "--mode")] {
         if given {
             eprintln!(
@@ -74,11 +103,19 @@ pub fn run(args: Args) -> Result<i32> {
     }
     // No job file: the plan holds what the job file said when it was made.
     let job = JobConfig::default();
+    // Apply has no source rows, so no rejects file.
+    let reports = ReportArgs {
+        report: args.report.clone(),
+        rejects: None,
+        json: args.json,
+        quiet: args.quiet,
+    };
     let files =
         settings::server_files(None, None, &job, &args.server).read("PLAN", Some(&args.plan));
-    settings::report_files(files, &args.reports)
+    settings::report_files(files, &reports)
         .write("--dump", args.dump.as_deref())
         .guard()?;
+    let c = &args.create;
     roster::ops::apply(
         &settings::server(&args.server, &job),
         &ApplySettings {
@@ -87,10 +124,15 @@ pub fn run(args: Args) -> Result<i32> {
             dry_run: args.dry_run,
             dump: args.dump,
             exec: settings::exec(&args.exec, &job)?,
-            create: settings::create_flags(&args.create),
+            create: CreateOptions {
+                random_password: false,
+                join_default_channels: c.join_default_channels,
+                send_welcome_email: c.send_welcome_email,
+                auth_service: c.auth_service.clone(),
+            },
             protect: args.guard.protect,
             match_key: args.match_key,
         },
-        &settings::reports(&args.reports),
+        &settings::reports(&reports),
     )
 }

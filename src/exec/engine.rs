@@ -270,8 +270,8 @@ impl Engine {
         };
         if resumed_create && let Some(cur) = current {
             entry.action = Action::Create;
-            entry.changed = set_fields(desired);
-            return self.finish_after_ambiguous(desired, cur, stats).map(Some);
+            entry.changed = self.created_fields(desired);
+            return self.finish_after_ambiguous(desired, cur, stats, entry);
         }
         match (intent, current) {
             (Intent::Deactivate, None) => {
@@ -347,21 +347,7 @@ impl Engine {
             // Matched by username: a difference in its case is not a rename.
             fields.retain(|f| *f != Field::Username);
         }
-        if fields.contains(&Field::Roles) && !self.opts.guard.demote_admins {
-            let admin = self.target.admin_role();
-            let has = |u: &User| {
-                u.roles
-                    .as_ref()
-                    .is_some_and(|r| r.iter().any(|x| x == admin))
-            };
-            if has(&cur) && !has(desired) {
-                // Demoting an administrator needs its own opt-in: keep the role.
-                fields.retain(|f| *f != Field::Roles);
-                entry.error = format!(
-                    "roles not changed: removing {admin:?} needs [safety] demote_admins = true in the job file"
-                );
-            }
-        }
+        self.keep_admin_role(desired, &cur, &mut fields, entry);
         entry.changed = fields.iter().map(|f| f.name().into_owned()).collect();
         if fields.is_empty() {
             entry.action = Action::None;
@@ -396,10 +382,7 @@ impl Engine {
         note: &mut Option<Note>,
     ) -> Result<Option<User>, CallError> {
         entry.action = Action::Create;
-        // Only what the server receives: a field it has no place for is not "changed".
-        let dropped = self.target.unsupported(desired);
-        entry.changed = set_fields(desired);
-        entry.changed.retain(|f| !dropped.contains(&f.as_str()));
+        entry.changed = self.created_fields(desired);
         let needs_password =
             self.opts.create.auth_service.is_none() && !self.opts.create.random_password;
         if needs_password && desired.password.is_none() {
@@ -437,8 +420,7 @@ impl Engine {
                     // look before trying again, so nobody is created twice.
                     match self.lookup(desired, stats) {
                         Ok(Some(cur)) => {
-                            let u = self.finish_after_ambiguous(desired, cur, stats)?;
-                            return Ok(Some(u));
+                            return self.finish_after_ambiguous(desired, cur, stats, entry);
                         }
                         Ok(None) => {}
                         Err(CallError::Transient(_)) => {}
@@ -484,18 +466,80 @@ impl Engine {
     }
 
     /// After an ambiguous create that did happen: make sure the user is as wanted.
+    ///
+    /// The user found may also be an account that was there all along (the create was
+    /// refused, and its answer lost): the same guards as an update apply, and under
+    /// `--mode create` an account whose email is not the row's is left alone.
     fn finish_after_ambiguous(
         &self,
         desired: &User,
         cur: User,
         stats: &mut CallStats,
-    ) -> Result<User, CallError> {
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        let leave = |why: String, entry: &mut ReportEntry| {
+            entry.action = Action::None;
+            entry.status = Status::Skipped;
+            entry.changed.clear();
+            entry.error = why;
+        };
+        if let Some(why) = self.protection(&cur) {
+            leave(why, entry);
+            return Ok(Some(cur));
+        }
+        let same_email = match (&desired.email, &cur.email) {
+            (Some(d), Some(c)) => d.trim().eq_ignore_ascii_case(c.trim()),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        if self.opts.mode == Mode::Create && !same_email {
+            leave("already on the server (--mode create)".into(), entry);
+            return Ok(Some(cur));
+        }
         let mut fields = diff(self.target.fields(), desired, &cur, None);
         fields.retain(|f| *f != Field::Username);
+        self.keep_admin_role(desired, &cur, &mut fields, entry);
         if fields.is_empty() {
-            return Ok(cur);
+            return Ok(Some(cur));
         }
-        self.target.update(&cur, desired, &fields, stats)
+        self.target.update(&cur, desired, &fields, stats).map(Some)
+    }
+
+    /// Drops a roles change that would remove the admin role, unless the job file allows
+    /// demoting admins.
+    fn keep_admin_role(
+        &self,
+        desired: &User,
+        cur: &User,
+        fields: &mut Vec<Field>,
+        entry: &mut ReportEntry,
+    ) {
+        if !fields.contains(&Field::Roles) || self.opts.guard.demote_admins {
+            return;
+        }
+        let admin = self.target.admin_role();
+        let has = |u: &User| {
+            u.roles
+                .as_ref()
+                .is_some_and(|r| r.iter().any(|x| x == admin))
+        };
+        if has(cur) && !has(desired) {
+            // Demoting an administrator needs its own opt-in: keep the role.
+            fields.retain(|f| *f != Field::Roles);
+            entry.error = format!(
+                "roles not changed: removing {admin:?} needs [safety] demote_admins = true in the job file"
+            );
+        }
+    }
+}
+
+impl Engine {
+    /// The fields a create sends: a field the server has no place for is not "changed".
+    fn created_fields(&self, desired: &User) -> Vec<String> {
+        let dropped = self.target.unsupported(desired);
+        let mut v = set_fields(desired);
+        v.retain(|f| !dropped.contains(&f.as_str()));
+        v
     }
 }
 
@@ -526,4 +570,195 @@ fn set_fields(u: &User) -> Vec<String> {
         v.push(Field::Custom(k.clone()).name().into_owned());
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decision table on an in-memory server: what each row does, and what the
+    //! guards never let it do.
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::exec::fake::{FakeServer, user};
+
+    fn engine(server: &Arc<FakeServer>, mode: Mode, guard: WriteGuard) -> Engine {
+        Engine::new(
+            server.clone(),
+            EngineOptions {
+                mode,
+                match_key: MatchKey::Username,
+                dry_run: false,
+                reactivate: false,
+                max_attempts: 3,
+                create: CreateOptions {
+                    random_password: true,
+                    ..CreateOptions::default()
+                },
+                guard,
+            },
+        )
+    }
+
+    fn row(name: &str, email: &str, roles: &[&str]) -> User {
+        let mut u = user(name, email, roles);
+        u.id = None;
+        u
+    }
+
+    #[test]
+    fn the_decision_table() {
+        let s = Arc::new(FakeServer::new(&[("ann", "ann@example.org")]));
+        let e = engine(&s, Mode::Upsert, WriteGuard::default());
+        // New: create; the same again: nothing; one field differs: only that field.
+        let d = e.run(
+            &row("bob", "bob@example.org", &["user"]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(
+            (d.entry.action, d.entry.status),
+            (Action::Create, Status::Ok)
+        );
+        let d = e.run(
+            &row("bob", "bob@example.org", &["user"]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(d.entry.action, Action::None, "{:?}", d.entry);
+        let mut ann = row("ann", "ann@example.org", &["user"]);
+        ann.name = Some("Ann Lee".into());
+        let d = e.run(&ann, &Intent::Upsert, None);
+        assert_eq!(d.entry.action, Action::Update);
+        assert_eq!(d.entry.changed, ["name"]);
+        // Disabled at the source: a deactivation, in the report too.
+        ann.active = Some(false);
+        let d = e.run(&ann, &Intent::Upsert, None);
+        assert_eq!(d.entry.action, Action::Deactivate, "{:?}", d.entry);
+        // Active at the source, deactivated on the server: held unless --reactivate.
+        ann.active = Some(true);
+        let d = e.run(&ann, &Intent::Upsert, None);
+        assert_eq!(d.entry.action, Action::None);
+        assert_eq!(d.note, Some(Note::HeldInactive));
+        assert_eq!(d.entry.error, Note::HeldInactive.message());
+        assert_eq!(s.get("ann").and_then(|u| u.active), Some(false));
+        // --mode update never creates; --mode create never updates.
+        let u = engine(&s, Mode::Update, WriteGuard::default());
+        let d = u.run(
+            &row("cy", "cy@example.org", &["user"]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(d.entry.status, Status::Skipped);
+        assert!(s.get("cy").is_none());
+        let c = engine(&s, Mode::Create, WriteGuard::default());
+        let mut bob = row("bob", "bob@example.org", &["user"]);
+        bob.name = Some("Robert".into());
+        let d = c.run(&bob, &Intent::Upsert, None);
+        assert_eq!(d.entry.status, Status::Skipped, "{:?}", d.entry);
+        assert_ne!(s.get("bob").and_then(|u| u.name), Some("Robert".into()));
+    }
+
+    #[test]
+    fn admins_self_and_protected_users_are_never_written() {
+        let s = Arc::new(FakeServer::new(&[("ann", "ann@example.org")]));
+        let guard = WriteGuard {
+            protect: vec!["ann@example.org".into()],
+            ..WriteGuard::default()
+        };
+        let e = engine(&s, Mode::Upsert, guard);
+        for name in ["admin", "importer", "ann"] {
+            let d = e.run(
+                &row(name, "x@example.org", &["user"]),
+                &Intent::Upsert,
+                None,
+            );
+            assert_eq!(d.entry.status, Status::Skipped, "{name}: {:?}", d.entry);
+            assert!(d.entry.error.starts_with("protected"), "{:?}", d.entry);
+            let d = e.run(&row(name, "", &[]), &Intent::Deactivate, None);
+            assert_eq!(d.entry.status, Status::Skipped, "{name}: {:?}", d.entry);
+        }
+        assert!(s.writes().is_empty(), "{:?}", s.writes());
+
+        // Named in the job file: written, but the admin role stays unless demotion is
+        // allowed too.
+        let allowed = WriteGuard {
+            allowed: vec!["admin".into()],
+            ..WriteGuard::default()
+        };
+        let e = engine(&s, Mode::Upsert, allowed.clone());
+        let d = e.run(
+            &row("admin", "new@example.org", &["user"]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(
+            (d.entry.action, d.entry.status),
+            (Action::Update, Status::Ok)
+        );
+        assert_eq!(d.entry.changed, ["email"]);
+        let a = s.get("admin").unwrap();
+        assert_eq!(a.email.as_deref(), Some("new@example.org"));
+        assert!(a.roles.unwrap().contains(&"admin".to_string()));
+        let e = engine(
+            &s,
+            Mode::Upsert,
+            WriteGuard {
+                demote_admins: true,
+                ..allowed
+            },
+        );
+        e.run(
+            &row("admin", "new@example.org", &["user"]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(s.get("admin").unwrap().roles, Some(vec!["user".into()]));
+    }
+
+    #[test]
+    fn an_ambiguous_create_never_rewrites_an_account_that_was_there() {
+        let s = Arc::new(FakeServer::new(&[("ann", "ann@example.org")]));
+        s.lose_answers.store(true, Ordering::SeqCst);
+        // The create of `admin` was refused and its answer lost: the lookup finds the
+        // administrator, who must not get the row's email and roles.
+        for mode in [Mode::Upsert, Mode::Create] {
+            let e = engine(&s, mode, WriteGuard::default());
+            let d = e.run(
+                &row("admin", "hijack@example.org", &["user"]),
+                &Intent::Upsert,
+                None,
+            );
+            assert_eq!(d.entry.status, Status::Skipped, "{mode:?}: {:?}", d.entry);
+            assert_eq!(
+                s.get("admin").unwrap().email.as_deref(),
+                Some("admin@example.org")
+            );
+        }
+        // --mode create: an account with another email was there all along: left alone.
+        let e = engine(&s, Mode::Create, WriteGuard::default());
+        let d = e.run(
+            &row("ann", "other@example.org", &["user"]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(d.entry.status, Status::Skipped, "{:?}", d.entry);
+        assert_eq!(
+            s.get("ann").unwrap().email.as_deref(),
+            Some("ann@example.org")
+        );
+        assert!(s.writes().is_empty(), "{:?}", s.writes());
+        // A create that did happen is finished and reported as the create it was.
+        let e = engine(&s, Mode::Upsert, WriteGuard::default());
+        let d = e.run(
+            &row("dee", "dee@example.org", &["user"]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(
+            (d.entry.action, d.entry.status),
+            (Action::Create, Status::Ok)
+        );
+        assert_eq!(s.writes(), ["create dee"]);
+    }
 }

@@ -6,6 +6,8 @@
 //! outcomes to one collector thread that writes every report in completion order.
 
 pub mod engine;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod journal;
 
 use std::collections::HashMap;

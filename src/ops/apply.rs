@@ -85,116 +85,135 @@ pub fn apply(
     if let Some(why) = &plan.deactivations_refused {
         eprintln!("roster: warning: the plan holds no deactivations of missing users: {why}");
     }
+    if let Some(f) = server.flavor
+        && f != plan.flavor
+    {
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!(
+                "--flavor {}: the plan was made for {}",
+                f.name(),
+                plan.flavor
+            ),
+        )
+        .into());
+    }
     let server = ServerSettings {
         url: Some(given),
         flavor: Some(plan.flavor),
         ..server.clone()
     };
     let exec = args.exec;
-    let connected = connect::connect(&server, exec.pacing())?;
-    let target = connected.target.clone();
-
-    // Check every touched user against the plan before the first write.
-    let mut stats = CallStats::default();
-    let mut works: Vec<Work> = Vec::new();
-    let mut changed: Vec<String> = Vec::new();
-    let by = plan.match_key;
-    let key_of = |i: &PlanItem| -> String {
-        match by {
-            crate::client::MatchKey::Username => i.username.to_lowercase(),
-            crate::client::MatchKey::Email => i.email.to_lowercase(),
-        }
-    };
-    for i in &plan.creates {
-        // Neither its username nor its email may have been taken meanwhile: a create
-        // that finds "already in use" would otherwise update someone else.
-        let mut taken = false;
-        for (k, v) in [
-            (MatchKey::Username, &i.username),
-            (MatchKey::Email, &i.email),
-        ] {
-            if v.trim().is_empty() {
-                continue;
+    // Connecting and checking the plan write nothing: Ctrl-C stops at once.
+    let (connected, works, changed) = crate::interrupt::nothing_written(|| -> Result<_> {
+        let connected = connect::connect(&server, exec.pacing())?;
+        let target = connected.target.clone();
+        // Check every touched user against the plan before the first write.
+        let mut stats = CallStats::default();
+        let mut works: Vec<Work> = Vec::new();
+        let mut changed: Vec<String> = Vec::new();
+        let by = plan.match_key;
+        let key_of = |i: &PlanItem| -> String {
+            match by {
+                // As spelled: Rocket.Chat's users.info matches usernames exactly.
+                MatchKey::Username => i.username.clone(),
+                MatchKey::Email => i.email.to_lowercase(),
             }
-            let now = target
-                .lookup(k, &v.to_lowercase(), &mut stats)
-                .map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
-            if now.is_some() {
-                changed.push(format!(
-                    "{}: its {} {v:?} now exists on the server",
-                    i.username,
-                    k.name()
-                ));
-                taken = true;
-                break;
-            }
-        }
-        if !taken {
-            works.push(work(i, i.user.clone(), Intent::Upsert, Some(None)));
-        }
-    }
-    for (i, deactivation) in plan
-        .updates
-        .iter()
-        .map(|i| (i, false))
-        .chain(plan.deactivations.iter().map(|i| (i, true)))
-    {
-        let now = target
-            .lookup(by, &key_of(i), &mut stats)
-            .map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
-        let Some(cur) = now else {
-            changed.push(format!("{}: no longer on the server", i.username));
-            continue;
         };
-        let cur_n = target.normalize(&cur);
-        let mut ok = true;
-        if let (Some(planned), Some(now)) = (&i.id, &cur.id)
-            && planned != now
-        {
-            changed.push(format!(
-                "{}: is now another account (id {now}, the plan had {planned})",
-                i.username
-            ));
-            ok = false;
+        for i in &plan.creates {
+            // Neither its username nor its email may have been taken meanwhile: a create
+            // that finds "already in use" would otherwise update someone else.
+            let mut taken = false;
+            for (k, v) in [
+                (MatchKey::Username, &i.username),
+                (MatchKey::Email, &i.email),
+            ] {
+                if v.trim().is_empty() {
+                    continue;
+                }
+                let now = target
+                    .lookup(k, v, &mut stats)
+                    .map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
+                if now.is_some() {
+                    changed.push(format!(
+                        "{}: its {} {v:?} now exists on the server",
+                        i.username,
+                        k.name()
+                    ));
+                    taken = true;
+                    break;
+                }
+            }
+            if !taken {
+                works.push(work(i, i.user.clone(), Intent::Upsert, Some(None)));
+            }
         }
-        for c in &i.changes {
-            let Some(f) = Field::parse(&c.field) else {
-                changed.push(format!(
-                    "{}: unknown field {:?} in the plan",
-                    i.username, c.field
-                ));
-                ok = false;
+        for (i, deactivation) in plan
+            .updates
+            .iter()
+            .map(|i| (i, false))
+            .chain(plan.deactivations.iter().map(|i| (i, true)))
+        {
+            let now = target
+                .lookup(by, &key_of(i), &mut stats)
+                .map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
+            let Some(cur) = now else {
+                changed.push(format!("{}: no longer on the server", i.username));
                 continue;
             };
-            let now = field_value(&cur_n, &f);
-            if now.trim() != c.old.trim() {
+            let cur_n = target.normalize(&cur);
+            let mut ok = true;
+            if let (Some(planned), Some(now)) = (&i.id, &cur.id)
+                && planned != now
+            {
                 changed.push(format!(
-                    "{}: {} is now {now:?}, the plan expected {:?}",
-                    i.username, c.field, c.old
+                    "{}: is now another account (id {now}, the plan had {planned})",
+                    i.username
                 ));
                 ok = false;
             }
+            for c in &i.changes {
+                let Some(f) = Field::parse(&c.field) else {
+                    changed.push(format!(
+                        "{}: unknown field {:?} in the plan",
+                        i.username, c.field
+                    ));
+                    ok = false;
+                    continue;
+                };
+                let now = field_value(&cur_n, &f);
+                if now.trim() != c.old.trim() {
+                    changed.push(format!(
+                        "{}: {} is now {now:?}, the plan expected {:?}",
+                        i.username, c.field, c.old
+                    ));
+                    ok = false;
+                }
+            }
+            if deactivation && cur.active == Some(false) {
+                changed.push(format!("{}: already deactivated", i.username));
+                ok = false;
+            }
+            if !ok {
+                continue;
+            }
+            let fields: Vec<Field> = i
+                .changes
+                .iter()
+                .filter_map(|c| Field::parse(&c.field))
+                .collect();
+            let intent = if deactivation && i.user.is_none() {
+                Intent::Deactivate
+            } else {
+                Intent::Modify(fields)
+            };
+            let user = i.user.clone().or_else(|| Some(cur.clone()));
+            works.push(work(i, user, intent, Some(Some(cur))));
         }
-        if deactivation && cur.active == Some(false) {
-            changed.push(format!("{}: already deactivated", i.username));
-            ok = false;
-        }
-        if !ok {
-            continue;
-        }
-        let fields: Vec<Field> = i
-            .changes
-            .iter()
-            .filter_map(|c| Field::parse(&c.field))
-            .collect();
-        let intent = if deactivation && i.user.is_none() {
-            Intent::Deactivate
-        } else {
-            Intent::Modify(fields)
-        };
-        let user = i.user.clone().or_else(|| Some(cur.clone()));
-        works.push(work(i, user, intent, Some(Some(cur))));
-    }
+        Ok((connected, works, changed))
+    })?;
+    let target = connected.target.clone();
+
     if !changed.is_empty() {
         let mut msg = format!(
             "{} users changed on the server since the plan was made; nothing was written:",
@@ -212,7 +231,6 @@ pub fn apply(
 
     let mut create = plan.create.clone();
     let c = &args.create;
-    create.random_password |= c.random_password;
     create.join_default_channels = c.join_default_channels.or(create.join_default_channels);
     create.send_welcome_email = c.send_welcome_email.or(create.send_welcome_email);
     create.auth_service = c.auth_service.clone().or(create.auth_service);
@@ -223,8 +241,10 @@ pub fn apply(
     let engine = Arc::new(Engine::new(
         target.clone(),
         EngineOptions {
-            mode: Mode::Upsert,
-            match_key: by,
+            // A planned create never becomes an update of an account found meanwhile
+            // (under another spelling of its name, say): create mode skips it instead.
+            mode: Mode::Create,
+            match_key: plan.match_key,
             dry_run: args.dry_run,
             reactivate: true,
             max_attempts: exec.max_attempts,

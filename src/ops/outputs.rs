@@ -67,8 +67,14 @@ fn lock_report(args: &ReportSettings) -> Result<()> {
             )
             .into());
         }
-        // A file system without locks (some network mounts): run unprotected, as before.
-        Err(std::fs::TryLockError::Error(_)) => return Ok(()),
+        // A file system without locks (some network mounts): run unprotected, and say so.
+        Err(std::fs::TryLockError::Error(e)) => {
+            eprintln!(
+                "roster: warning: cannot lock {} ({e}); another run on the same --report would not be stopped",
+                path.display()
+            );
+            return Ok(());
+        }
     }
     HELD_LOCKS.lock().unwrap_or_else(|e| e.into_inner()).push(f);
     Ok(())

@@ -19,12 +19,16 @@ pub fn plan(
     output: Option<&Path>,
     reports: &ReportSettings,
 ) -> Result<i32> {
-    let mut planned = build_plan(PlanInputs {
-        source,
-        server,
-        sync,
-        exec,
-        reports,
+    // Connecting, reading the server and planning write nothing to the server: Ctrl-C
+    // stops at once (an LDAP search or a snapshot page cannot be cut short otherwise).
+    let mut planned = crate::interrupt::nothing_written(|| {
+        build_plan(PlanInputs {
+            source,
+            server,
+            sync,
+            exec,
+            reports,
+        })
     })?;
     // The report lists what would be done to every row.
     for p in &planned.pending {

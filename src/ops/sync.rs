@@ -168,12 +168,16 @@ pub fn sync(
         state_path,
         match_key,
         warnings,
-    } = build_plan(PlanInputs {
-        source,
-        server,
-        sync,
-        exec,
-        reports,
+    } = // Connecting, reading the server and planning write nothing to the server: Ctrl-C
+    // stops at once (an LDAP search or a snapshot page cannot be cut short otherwise).
+    crate::interrupt::nothing_written(|| {
+        build_plan(PlanInputs {
+            source,
+            server,
+            sync,
+            exec,
+            reports,
+        })
     })?;
     outputs::print_warnings(warnings, &mut outs.summary);
     let only_plan = check;
@@ -181,6 +185,11 @@ pub fn sync(
         eprint!("{}", crate::plan::render::render(&plan));
     }
     if only_plan {
+        if dump.is_some() {
+            eprintln!(
+                "roster: warning: --dump: nothing is written under --check or --dry-run, so no dump either (`roster export` writes the server's users)"
+            );
+        }
         // The report says what would be done to every row, as `roster plan`'s does.
         for p in &pending {
             outs.record(&p.entry, Some(&p.work.checked))?;

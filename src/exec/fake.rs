@@ -1,0 +1,218 @@
+//! An in-memory server for fast unit tests of the engine's decisions: a list of users,
+//! admins marked by role, the running account, and creates whose answer can be "lost"
+//! (the server decided, the client saw a 502). The real clients are tested against the
+//! sandbox servers; this fake only lets the decision table run without HTTP.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
+use crate::model::{Field, User};
+
+const FIELDS: &[Field] = &[Field::Email, Field::Name, Field::Active, Field::Roles];
+
+pub struct FakeServer {
+    users: Mutex<Vec<User>>,
+    me: String,
+    /// Every create's answer is lost: whatever the server did, the client sees a 502.
+    pub lose_answers: AtomicBool,
+    /// The writes made, as `create NAME` / `update NAME fields` / `deactivate NAME`.
+    pub writes: Mutex<Vec<String>>,
+}
+
+impl FakeServer {
+    /// A server with `admin` (an administrator), `importer` (the running account) and
+    /// the given plain users.
+    pub fn new(users: &[(&str, &str)]) -> FakeServer {
+        let mut all = vec![
+            user("admin", "admin@example.org", &["user", "admin"]),
+            user("importer", "importer@example.org", &["user"]),
+        ];
+        all.extend(users.iter().map(|(n, e)| user(n, e, &["user"])));
+        FakeServer {
+            users: Mutex::new(all),
+            me: "id-importer".into(),
+            lose_answers: AtomicBool::new(false),
+            writes: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn get(&self, username: &str) -> Option<User> {
+        self.lock().iter().find(|u| u.username == username).cloned()
+    }
+
+    pub fn writes(&self) -> Vec<String> {
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<User>> {
+        self.users.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wrote(&self, what: String) {
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(what);
+    }
+}
+
+pub fn user(name: &str, email: &str, roles: &[&str]) -> User {
+    User {
+        id: Some(format!("id-{name}")),
+        username: name.into(),
+        email: Some(email.into()),
+        name: Some(name.to_uppercase()),
+        active: Some(true),
+        roles: Some(roles.iter().map(|r| r.to_string()).collect()),
+        ..User::default()
+    }
+}
+
+impl UserApi for FakeServer {
+    fn flavor(&self) -> Flavor {
+        Flavor::Rocketchat
+    }
+
+    fn whoami(&self, _stats: &mut CallStats) -> Result<User, CallError> {
+        self.get("importer")
+            .ok_or_else(|| CallError::Fatal("no importer".into()))
+    }
+
+    fn lookup(
+        &self,
+        by: MatchKey,
+        key: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<User>, CallError> {
+        stats.requests += 1;
+        let key = key.to_lowercase();
+        Ok(self
+            .lock()
+            .iter()
+            .find(|u| by.of(u).as_deref() == Some(key.as_str()))
+            .cloned())
+    }
+
+    fn create(
+        &self,
+        u: &User,
+        _opts: &CreateOptions,
+        stats: &mut CallStats,
+    ) -> Result<User, CallError> {
+        stats.requests += 1;
+        let outcome = {
+            let mut users = self.lock();
+            let taken = users.iter().any(|x| {
+                x.username.eq_ignore_ascii_case(&u.username)
+                    || (x.email.is_some() && x.email == u.email)
+            });
+            if taken {
+                Err(CallError::Conflict {
+                    field: "username".into(),
+                    message: "already in use".into(),
+                })
+            } else {
+                let mut new = u.clone();
+                new.id = Some(format!("id-{}", u.username));
+                new.password = None;
+                users.push(new.clone());
+                Ok(new)
+            }
+        };
+        if outcome.is_ok() {
+            self.wrote(format!("create {}", u.username));
+        }
+        if self.lose_answers.load(Ordering::SeqCst) {
+            return Err(CallError::Transient("502 (answer lost)".into()));
+        }
+        outcome
+    }
+
+    fn update(
+        &self,
+        current: &User,
+        desired: &User,
+        fields: &[Field],
+        stats: &mut CallStats,
+    ) -> Result<User, CallError> {
+        stats.requests += 1;
+        let names: Vec<String> = fields.iter().map(|f| f.name().into_owned()).collect();
+        self.wrote(format!("update {} {}", current.username, names.join(",")));
+        let mut users = self.lock();
+        let Some(u) = users.iter_mut().find(|u| u.id == current.id) else {
+            return Err(CallError::Rejected {
+                status: 404,
+                code: None,
+                message: "no such user".into(),
+            });
+        };
+        for f in fields {
+            match f {
+                Field::Email => u.email = desired.email.clone(),
+                Field::Name => u.name = desired.name.clone(),
+                Field::Active => u.active = desired.active,
+                Field::Roles => u.roles = desired.roles.clone(),
+                _ => {}
+            }
+        }
+        Ok(u.clone())
+    }
+
+    fn deactivate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
+        stats.requests += 1;
+        self.wrote(format!("deactivate {}", current.username));
+        let mut users = self.lock();
+        match users.iter_mut().find(|u| u.id == current.id) {
+            Some(u) => {
+                u.active = Some(false);
+                Ok(u.clone())
+            }
+            None => Err(CallError::Rejected {
+                status: 404,
+                code: None,
+                message: "no such user".into(),
+            }),
+        }
+    }
+
+    fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError> {
+        stats.requests += 1;
+        let users = if page == 0 {
+            self.lock().clone()
+        } else {
+            Vec::new()
+        };
+        Ok(Page { users, more: false })
+    }
+
+    fn fields(&self) -> &'static [Field] {
+        FIELDS
+    }
+
+    fn protection(&self, u: &User) -> Option<&'static str> {
+        if u.id.as_deref() == Some(self.me.as_str()) {
+            Some("the account roster runs as")
+        } else if u
+            .roles
+            .as_ref()
+            .is_some_and(|r| r.iter().any(|r| r == "admin"))
+        {
+            Some("an administrator")
+        } else {
+            None
+        }
+    }
+
+    fn admin_role(&self) -> &'static str {
+        "admin"
+    }
+
+    fn backoff(&self, _attempt: u32, stats: &mut CallStats) -> Result<(), CallError> {
+        stats.retries += 1;
+        Ok(())
+    }
+}
