@@ -10,7 +10,7 @@ fn main() {
     // speed here, and peak memory stays with the rows in flight and the duplicate keys.
     // SAFETY: sets a process-wide allocator option before any thread is started.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
-    std::process::exit(cli::main());
+    std::process::exit(commands::main());
 }
 
 // Rows are built on the reader thread and freed on others; mimalloc handles that
