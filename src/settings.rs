@@ -1,7 +1,8 @@
 //! Typed settings: what each operation runs with, after the command line, the job file
 //! (`--config`) and the defaults were merged, once, by the binary's `cli::settings`.
-//! Everything below reads these and never looks at a flag or the job file again; every
-//! default is a named constant here.
+//! Everything below reads these and never looks at a flag or the job file again. Defaults
+//! are named constants, each defined once (the worker and attempt counts in `client`,
+//! re-exported here) or the `Default` of the type they fill.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -124,11 +124,145 @@ pub fn error_chain(e: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
+    use std::path::{Path, PathBuf};
 
     /// Every command's flags are consistent (no two with one name, ...).
     #[test]
     fn cli_is_well_formed() {
-        use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    /// `roster` and each subcommand with the help text a user sees, at a fixed width.
+    fn helps() -> Vec<(String, String)> {
+        let mut root = Cli::command().term_width(100);
+        root.build();
+        let mut out = vec![("roster".to_string(), root.render_long_help().to_string())];
+        for sub in root.get_subcommands_mut() {
+            let name = format!("roster-{}", sub.get_name());
+            out.push((name, sub.render_long_help().to_string()));
+        }
+        out
+    }
+
+    /// The `--help` of every command, as snapshots (cargo's `tests/testsuite/*/help`): a
+    /// changed interface shows up in review. `ROSTER_SNAPSHOTS=overwrite` rewrites them.
+    #[test]
+    fn help_snapshots() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands/help");
+        let overwrite = std::env::var("ROSTER_SNAPSHOTS").is_ok_and(|v| v == "overwrite");
+        let mut stale = Vec::new();
+        for (name, text) in helps() {
+            let path = dir.join(format!("{name}.txt"));
+            if overwrite {
+                std::fs::create_dir_all(&dir).expect("create the snapshot folder");
+                std::fs::write(&path, &text).expect("write a snapshot");
+                continue;
+            }
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                stale.push(path.display().to_string());
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "--help changed (review, then ROSTER_SNAPSHOTS=overwrite cargo test --bin roster):\n  {}",
+            stale.join("\n  ")
+        );
+    }
+
+    /// Options that no test names yet. The list only shrinks: a new option comes with
+    /// a test that passes it.
+    const UNTESTED: &[&str] = &[
+        "--attrs",
+        "--base-dn",
+        "--delimiter",
+        "--dir",
+        "--filter",
+        "--format",
+        "--join-default-channels",
+        "--keep-running",
+        "--ldap-timeout",
+        "--map",
+        "--multi-sep",
+        "--rate",
+        "--send-welcome-email",
+        // The emulator's own switches (roster sandbox).
+        "--admin-password",
+        "--custom-fields",
+        "--drop-rate",
+        "--fault-phase",
+        "--importer-password",
+        "--jitter",
+        "--latency",
+        "--log",
+        "--mm-enable-api-user-deletion",
+        "--mm-memory-store-size",
+        "--mm-no-vary-by-remote-addr",
+        "--mm-open-server",
+        "--mm-vary-by-header",
+        "--mm-vary-by-user",
+        "--rate-limit-window-ms",
+        "--seed",
+    ];
+
+    fn test_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                test_sources(&p, out);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "rs" || x == "py" || x == "sh")
+            {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Walks clap's command tree: every long option of every command (hidden ones
+    /// too) is named by some test, or listed in [`UNTESTED`].
+    #[test]
+    fn every_option_is_exercised_by_a_test() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        test_sources(&root.join("tests"), &mut files);
+        if let Ok(crates) = std::fs::read_dir(root.join("crates")) {
+            for c in crates.flatten() {
+                test_sources(&c.path().join("tests"), &mut files);
+            }
+        }
+        let corpus: String = files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect();
+        let named = |flag: &str| {
+            corpus.match_indices(flag).any(|(i, _)| {
+                let next = corpus[i + flag.len()..].chars().next();
+                !next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+        };
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        for sub in cmd.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                let flag = format!("--{long}");
+                if long == "help" || long == "version" || UNTESTED.contains(&flag.as_str()) {
+                    continue;
+                }
+                if !named(&flag) {
+                    missing.push(format!("roster {} {flag}", sub.get_name()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "options no test passes (add a test, not an UNTESTED entry):\n  {}",
+            missing.join("\n  ")
+        );
     }
 }
