@@ -319,3 +319,63 @@ pub fn report_files(files: Files, r: &ReportArgs) -> Files {
         r.rejects.as_deref(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(toml: &str) -> JobConfig {
+        JobConfig::parse(toml).expect("a valid job file")
+    }
+
+    #[test]
+    fn defaults_when_neither_flag_nor_job_says() {
+        let e = exec(&ExecArgs::default(), &JobConfig::default()).expect("settings");
+        assert_eq!(e.workers, DEFAULT_WORKERS);
+        assert_eq!(e.max_attempts, DEFAULT_MAX_ATTEMPTS);
+        assert!(e.rate.is_none());
+    }
+
+    #[test]
+    fn flags_win_over_the_job_file_and_its_strings_are_parsed_once() {
+        let j = job("[import]\nworkers = 2\nrate = \"10/min\"\nmax_attempts = 3\n");
+        let from_job = exec(&ExecArgs::default(), &j).expect("settings");
+        assert_eq!((from_job.workers, from_job.max_attempts), (2, 3));
+        assert!(from_job.rate.is_some());
+        let flags = ExecArgs {
+            workers: Some(8),
+            max_attempts: Some(1),
+            ..ExecArgs::default()
+        };
+        let e = exec(&flags, &j).expect("settings");
+        assert_eq!((e.workers, e.max_attempts), (8, 1));
+        let bad = exec(&ExecArgs::default(), &job("[import]\nrate = \"often\"\n"));
+        assert!(bad.is_err_and(|e| e.to_string().contains("[import] rate")));
+    }
+
+    #[test]
+    fn sync_settings_take_manage_and_the_deprecated_scope_with_a_warning() {
+        let j = job("[sync]\nmax_deactivate = \"2%\"\nmanage = [\"role=staff\"]\n");
+        let s = sync(&SyncArgs::default(), &InputArgs::default(), &j).expect("settings");
+        assert_eq!(s.threshold, Threshold::Percent(2.0));
+        assert_eq!(s.manage, vec![Scope::Role("staff".into())]);
+        assert!(s.warnings.is_empty());
+
+        let mut input = InputArgs::default();
+        input.ldap.scope = vec!["sub".into(), "domain=example.org".into()];
+        let s = sync(&SyncArgs::default(), &input, &JobConfig::default()).expect("settings");
+        assert_eq!(s.manage, vec![Scope::Domain("example.org".into())]);
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        // The LDAP meaning stays with the source.
+        let src = source(
+            "x.csv".into(),
+            &input,
+            &MappingArgs::default(),
+            &TlsArgs::default(),
+            &JobConfig::default(),
+        )
+        .expect("settings");
+        assert_eq!(src.opts.ldap.scope.as_deref(), Some("sub"));
+        assert!(no_sync_scope(&input).is_err());
+    }
+}
