@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod interrupt;
+pub mod ldif_syntax;
 pub mod mapping;
 pub mod model;
 pub mod output;

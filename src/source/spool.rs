@@ -41,11 +41,11 @@ impl Spooled {
                 SourceItem::Bad(b) => bad.push_back(b),
                 SourceItem::Record(r) => {
                     let dn = r.dn.clone().unwrap_or_else(|| r.origin.to_string());
-                    crate::output::ldif::write_attr_into(&mut out, &mut line, "dn", dn.as_bytes())
+                    crate::ldif_syntax::write_attr_into(&mut out, &mut line, "dn", dn.as_bytes())
                         .map_err(io_err)?;
                     for (name, values) in &r.attrs.0 {
                         for v in values {
-                            crate::output::ldif::write_attr_into(
+                            crate::ldif_syntax::write_attr_into(
                                 &mut out,
                                 &mut line,
                                 name,
