@@ -1,9 +1,9 @@
 //! LDIF source: a streaming RFC 2849 reader of our own.
 //!
 //! The input is read one *block* at a time (the lines up to the next blank line, see
-//! [`block`]), so memory depends on the largest record, never on the file. A block is
-//! unfolded into logical lines ([`line`]), then parsed as a content record or a change record
-//! ([`record`]), whose values are decoded by [`value`] (base64, `file:` URLs under the
+//! `block`), so memory depends on the largest record, never on the file. A block is
+//! unfolded into logical lines (`line`), then parsed as a content record or a change record
+//! (`record`), whose values are decoded by `value` (base64, `file:` URLs under the
 //! `--allow-file-urls` rules). DNs are parsed by [`crate::ldif_syntax::dn`], which the
 //! writer shares.
 //!
