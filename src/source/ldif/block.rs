@@ -17,10 +17,10 @@ const READ_BUFFER: usize = 256 << 10;
 pub(super) struct LLine {
     /// 1-based physical line number of its first line.
     pub(super) line: u64,
-    /// Its bytes in `LdifSource::text`.
+    /// Its bytes in `Blocks::text`.
     pub(super) start: usize,
     pub(super) end: usize,
-    /// Index of its first physical line in `LdifSource::starts`, and one past its last.
+    /// Index of its first physical line in `Blocks::starts`, and one past its last.
     pub(super) phys: usize,
     pub(super) phys_end: usize,
 }
