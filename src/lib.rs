@@ -8,9 +8,11 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod csv_syntax;
 pub mod error;
 pub mod exec;
 pub mod interrupt;
+pub mod ldif_syntax;
 pub mod mapping;
 pub mod model;
 pub mod output;
