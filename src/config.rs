@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::client::{Flavor, MatchKey};
 use crate::exec::Mode;
 use crate::source::{Encoding, Format};
-use crate::target::{Flavor, MatchKey};
 use crate::validate::Profile;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +21,6 @@ pub enum ConfigError {
     },
     #[error("job file {path}: {message}")]
     Parse { path: String, message: String },
-    #[error("{0}")]
-    Invalid(String),
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -10,11 +10,11 @@ static NOTHING_WRITTEN: AtomicUsize = AtomicUsize::new(0);
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
         if REQUESTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(crate::cli::exit::INTERRUPTED);
+            std::process::exit(crate::exit::INTERRUPTED);
         }
         if NOTHING_WRITTEN.load(Ordering::SeqCst) > 0 {
             eprintln!("\nroster: interrupted; nothing was written");
-            std::process::exit(crate::cli::exit::INTERRUPTED);
+            std::process::exit(crate::exit::INTERRUPTED);
         }
         eprintln!(
             "\nroster: interrupted; finishing rows in flight and writing reports (Ctrl-C again to quit now)"
@@ -39,7 +39,7 @@ pub fn nothing_written<T>(f: impl FnOnce() -> T) -> T {
     // Ctrl-C just before the phase began was not acted on: act now.
     if requested() {
         eprintln!("roster: interrupted; nothing was written");
-        std::process::exit(crate::cli::exit::INTERRUPTED);
+        std::process::exit(crate::exit::INTERRUPTED);
     }
     f()
 }

@@ -1,28 +1,33 @@
 //! roster: bulk user accounts from CSV, LDIF and LDAP into Rocket.Chat and Mattermost.
 //!
-//! Data flows one way, and the modules follow it:
-//! `source` (raw records) → `mapping` (canonical [`model::User`]) → `validate` →
-//! `plan` (what to change) → `exec` (paced worker pool) → `target` (server clients),
-//! with `report` and `output` on the side. `sandbox` emulates the servers for tests and demos.
+//! Data flows one way, and the modules follow it: `source` (raw records) → `mapping`
+//! (canonical [`model::User`]) → `validate` → `pipeline` → `plan` (what to change) →
+//! `exec` (paced worker pool) → `client` (server clients), with `report` and `output` on
+//! the side. In the code the layers import downward only (`layering.rs` holds the order
+//! and its test): `ops` (one function per command, called by the binary's command files
+//! with [`settings`]) on top, exit codes and secrets at the bottom. `sandbox` emulates the
+//! servers for tests and demos.
 
-pub mod cli;
-pub mod commands;
-pub mod config;
+mod client;
+mod config;
 pub mod csv_syntax;
-pub mod error;
-pub mod exec;
+mod exec;
+pub mod exit;
 pub mod interrupt;
+#[cfg(test)]
+mod layering;
 pub mod ldif_syntax;
 pub mod mapping;
 pub mod model;
+pub mod ops;
 pub mod output;
-pub mod pipeline;
-pub mod plan;
-pub mod report;
+mod pipeline;
+mod plan;
+mod report;
 pub mod sandbox;
 pub mod secret;
+pub mod settings;
 pub mod source;
-pub mod target;
 pub mod validate;
 
 /// The User-Agent sent on every request. Kept constant: Rocket.Chat remembers a 2FA check

@@ -112,7 +112,6 @@ pub struct Pipeline {
     dialect: Arc<OnceLock<CsvDialect>>,
     warnings: Vec<String>,
     format: Format,
-    describe: String,
     done: bool,
     complete: bool,
     check_dups: Arc<std::sync::atomic::AtomicBool>,
@@ -220,7 +219,6 @@ impl Pipeline {
             dialect,
             warnings: Vec::new(),
             format,
-            describe,
             done: false,
             complete: false,
             check_dups,
@@ -245,15 +243,6 @@ impl Pipeline {
         self.format
     }
 
-    pub fn describe(&self) -> &str {
-        &self.describe
-    }
-
-    /// The CSV dialect, once the first chunk has arrived.
-    pub fn dialect(&self) -> Option<&CsvDialect> {
-        self.dialect.get()
-    }
-
     /// A handle that sees the CSV dialect once it is known, for writers on other threads.
     pub fn dialect_handle(&self) -> Arc<OnceLock<CsvDialect>> {
         self.dialect.clone()
@@ -262,11 +251,6 @@ impl Pipeline {
     /// Warnings from the source so far (drained).
     pub fn take_warnings(&mut self) -> Vec<String> {
         std::mem::take(&mut self.warnings)
-    }
-
-    /// True once the source ended normally: every record was read.
-    pub fn is_complete(&self) -> bool {
-        self.complete
     }
 }
 

@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::exec::pacer::Rate;
-use crate::source::{Encoding, Format};
-use crate::validate::Profile;
+use roster::settings::Mode;
+use roster::settings::Rate;
+use roster::settings::Threshold;
+use roster::settings::{DEFAULT_MAX_ATTEMPTS, DEFAULT_WORKERS, Flavor, MatchKey};
+use roster::source::{Encoding, Format};
+use roster::validate::Profile;
 
 /// How to read the source.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -68,7 +71,7 @@ pub struct LdapArgs {
     #[arg(long, value_name = "SECS")]
     pub ldap_timeout: Option<u64>,
     /// Largest LDAP message accepted from the server, in bytes (K, M, G suffixes: powers of 1024; default 16M).
-    #[arg(long, value_name = "BYTES", value_parser = crate::source::ldap::parse_size)]
+    #[arg(long, value_name = "BYTES", value_parser = roster::source::ldap::parse_size)]
     pub ldap_max_message: Option<u64>,
 }
 
@@ -124,14 +127,14 @@ pub struct TlsArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Execution")]
 pub struct ExecArgs {
-    /// Parallel workers (default 4).
-    #[arg(long)]
+    #[arg(long, help = format!("Parallel workers (default {DEFAULT_WORKERS})"))]
     pub workers: Option<usize>,
     /// Client-side cap per server rate-limit bucket, e.g. 20/2s, 10/min.
     #[arg(long, value_name = "CALLS/PERIOD")]
     pub rate: Option<Rate>,
-    /// Attempts for a request that hits 5xx, a timeout or a dropped connection (default 5).
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "Attempts for a request that hits 5xx, a timeout or a dropped connection (default {DEFAULT_MAX_ATTEMPTS})"
+    ))]
     pub max_attempts: Option<u32>,
 }
 
@@ -162,6 +165,92 @@ pub struct GuardArgs {
     /// protected unless the job file names them in [safety] write_privileged.
     #[arg(long, value_delimiter = ',', value_name = "USER,...")]
     pub protect: Vec<String>,
+}
+
+/// Which server and how to reach it.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Server")]
+pub struct ServerArgs {
+    /// Server base URL, e.g. https://chat.example.org.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Server kind; detected by default (GET /api/info, GET /api/v4/system/ping).
+    #[arg(long, value_enum)]
+    pub flavor: Option<Flavor>,
+    /// Read the password for ROSTER_USERNAME from this file.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Allow credentials over plain http:// to a host that is not loopback.
+    #[arg(long)]
+    pub allow_http: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How to run the import.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Import")]
+pub struct RunArgs {
+    /// upsert: create or update; create: only create; update: only update.
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    /// Match input users with server users by username or email.
+    #[arg(long = "match", value_enum)]
+    pub match_key: Option<MatchKey>,
+    /// The users as the server now holds them (with ids): .jsonl, .csv or .ldif, mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
+    /// Continue an interrupted run: skip rows its journal (REPORT.journal) records as done.
+    #[arg(long)]
+    pub resume: bool,
+    /// Only read: report what would be created, updated or deactivated.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    #[command(flatten)]
+    pub create: CreateArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+/// Options shared by `plan` and `sync`: everything that changes what a sync decides.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Sync")]
+pub struct SyncArgs {
+    /// Deactivate managed users that are missing from the source.
+    #[arg(long)]
+    pub deactivate_missing: bool,
+    /// Most deactivations allowed: a count (20) or a percentage of managed users (2%).
+    /// Default: 5 % of managed users or 50, whichever is smaller.
+    #[arg(long, value_name = "N|P%")]
+    pub max_deactivate: Option<Threshold>,
+    /// Override the deactivation threshold, the source-shrink guard and the
+    /// rejected-rows guard, for this run.
+    #[arg(long)]
+    pub force: bool,
+    /// Ledger of managed users and the source size, read before and written after a sync
+    /// (JSON Lines; an import --dump is accepted as a first one).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Reactivate users an administrator deactivated though the source lists them active.
+    #[arg(long)]
+    pub reactivate: bool,
+    /// Server users this sync manages besides its --state ledger: domain=example.org,
+    /// role=NAME or all (repeatable). Admins, bots and protected users never are.
+    #[arg(long, value_name = "SCOPE")]
+    pub manage: Vec<String>,
+    /// Match input users with server users by username or email.
+    #[arg(long = "match", value_enum)]
+    pub match_key: Option<MatchKey>,
+    /// upsert (default): create and update; create: only create missing users;
+    /// update: never create. Deactivations follow --deactivate-missing either way.
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    #[command(flatten)]
+    pub create: CreateArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
 }
 
 /// `--scope` values: an LDAP search scope, and sync management scopes.

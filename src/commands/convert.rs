@@ -12,16 +12,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::shared;
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
-use crate::model::Intent;
-use crate::output::{self, WriterOptions};
-use crate::pipeline::Outcome;
-use crate::report::Status;
-use crate::source::Format;
-use crate::validate::Profile;
+use crate::cli::settings;
+use roster::ops::{self, ConvertSettings};
+use roster::output;
+use roster::source::Format;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -52,57 +49,24 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
-    let out_format = shared::output_format(&args.output, args.to)?;
-    let input = shared::Input::open(
-        shared::load_job(&args.mapping)?,
-        Some(&args.source),
-        &args.input,
-        &args.mapping,
-        &args.tls,
-        Profile::Generic,
-        shared::Purpose::Offline,
-    )?;
-    shared::files(&input.spec, &args.mapping, &input.job, &args.tls)
-        .reports(&args.reports)
+    roster::interrupt::install();
+    let format = ops::output_format(&args.output, args.to)?;
+    settings::no_sync_scope(&args.input)?;
+    let config = args.mapping.config.as_deref();
+    let job = settings::load_job(config)?;
+    let files = settings::files(&args.source, config, &job, &args.tls);
+    settings::report_files(files, &args.reports)
         .write("OUTPUT", Some(&args.output))
         .guard()?;
-    let mut writer = output::create(
-        &args.output,
-        out_format,
-        &WriterOptions {
-            base_dn: Some(args.base_dn.clone()),
+    let source = settings::source(args.source, &args.input, &args.mapping, &args.tls, &job)?;
+    ops::convert(
+        &source,
+        &ConvertSettings {
+            output: &args.output,
+            format,
+            base_dn: args.base_dn,
             excel: args.excel,
-            private: false,
         },
+        &settings::reports(&args.reports),
     )
-    .with_context(|| format!("cannot create {}", args.output.display()))?;
-    let pipeline = input.pipeline.without_duplicate_check();
-    let result = shared::drive_offline(
-        pipeline,
-        &args.reports,
-        "users converted",
-        &input.spec,
-        |checked| {
-            let mut entry = checked.offline_entry();
-            if let Outcome::Valid { user, intent } = &checked.outcome {
-                if *intent == Intent::Upsert {
-                    writer
-                        .write(user)
-                        .with_context(|| format!("cannot write {}", args.output.display()))?;
-                } else {
-                    entry.status = Status::Skipped;
-                    entry.error = format!(
-                        "{} records cannot be converted to a user list",
-                        intent.name()
-                    );
-                }
-            }
-            Ok(Some(entry))
-        },
-    );
-    writer
-        .finish()
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    result.map_err(|e| e.context(format!("{} is incomplete", args.output.display())))
 }

@@ -12,15 +12,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::import::{ImportRun, RunArgs, ServerArgs, connect_with, execute};
-use super::shared;
-use crate::cli::common::{MappingArgs, ReportArgs};
-use crate::config::JobConfig;
-use crate::sandbox::{FlavorKind, Sandbox, SandboxConfig};
-use crate::secret::Secret;
-use crate::source::SourceOptions;
-use crate::target::Flavor;
-use crate::target::auth::Credentials;
+use roster::sandbox::{FlavorKind, Sandbox, SandboxConfig};
+use roster::secret::Secret;
+use roster::settings::Flavor;
+use roster::settings::{ImportSettings, ReportSettings};
 
 /// The sample users, built in so the demo runs from any directory.
 const SAMPLE_CSV: &[u8] = include_bytes!("../../samples/users.csv");
@@ -42,7 +37,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
+    roster::interrupt::install();
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     [
@@ -53,7 +48,7 @@ pub fn run(args: Args) -> Result<i32> {
         "dump.jsonl",
     ]
     .iter()
-    .fold(crate::output::paths::Files::new(), |f, n| {
+    .fold(roster::output::paths::Files::new(), |f, n| {
         f.write("--dir", Some(&args.dir.join(n)))
     })
     .guard()?;
@@ -61,7 +56,7 @@ pub fn run(args: Args) -> Result<i32> {
     std::fs::write(&input, SAMPLE_CSV)
         .with_context(|| format!("cannot write {}", input.display()))?;
 
-    let importer_password = Secret::new(crate::target::rocketchat::random_password());
+    let importer_password = Secret::new(roster::ops::random_password());
     let (flavor_kind, rate_limit) = match args.flavor {
         Flavor::Rocketchat => (FlavorKind::RocketChat, Some(true)),
         Flavor::Mattermost => (FlavorKind::Mattermost, Some(true)),
@@ -84,50 +79,23 @@ pub fn run(args: Args) -> Result<i32> {
         args.flavor
     );
 
-    let server = ServerArgs {
-        server: Some(url.clone()),
-        flavor: Some(args.flavor),
-        ..ServerArgs::default()
-    };
-    let run = RunArgs {
-        dump: Some(args.dir.join("dump.jsonl")),
-        ..RunArgs::default()
-    };
-    let job = JobConfig::default();
-    let exec = shared::ExecSettings::default();
-    let creds = Credentials::Login {
-        username: "importer".into(),
-        password: importer_password,
-    };
-    let connected = connect_with(&server, &exec, &job, &|_| Ok(creds.clone()))?;
-    let profile = super::import::profile_of(args.flavor);
-    let mapping_args = MappingArgs::default();
-    let validator = shared::validator(&mapping_args, &job, profile);
-    let mapping = shared::mapping(&mapping_args, &job)?;
-    let pipeline = shared::open_pipeline(
-        &input.to_string_lossy(),
-        &SourceOptions::default(),
-        mapping,
-        validator,
+    let code = roster::ops::demo_import(
+        &url,
+        args.flavor,
+        "importer",
+        importer_password,
+        &input,
+        &ImportSettings {
+            dump: Some(args.dir.join("dump.jsonl")),
+            ..ImportSettings::default()
+        },
+        &ReportSettings {
+            report: Some(args.dir.join("report.csv")),
+            rejects: Some(args.dir.join("rejects.csv")),
+            json: false,
+            quiet: args.quiet,
+        },
     )?;
-    let reports = ReportArgs {
-        report: Some(args.dir.join("report.csv")),
-        rejects: Some(args.dir.join("rejects.csv")),
-        json: false,
-        quiet: args.quiet,
-    };
-    let code = execute(ImportRun {
-        connected,
-        pipeline,
-        run,
-        job,
-        reports,
-        base_dn: None,
-        count: Some((
-            input.to_string_lossy().into_owned(),
-            SourceOptions::default(),
-        )),
-    })?;
     let counters = sandbox.counters();
     let (requests, limited): (u64, u64) = counters
         .values()
@@ -165,16 +133,16 @@ pub fn run(args: Args) -> Result<i32> {
     }
     if args.keep_running {
         eprintln!("\nSandbox still running at {url}; Ctrl-C to stop.");
-        while !crate::interrupt::requested() {
+        while !roster::interrupt::requested() {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     }
     sandbox.stop().context("stopping the sandbox")?;
-    if code == crate::cli::exit::ROWS {
+    if code == roster::exit::ROWS {
         eprintln!(
             "\nSome rows were rejected or failed, as the sample means them to be: `roster import` would exit with 1 here. The demo itself went fine."
         );
-        return Ok(crate::cli::exit::OK);
+        return Ok(roster::exit::OK);
     }
     Ok(code)
 }

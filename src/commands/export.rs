@@ -9,17 +9,14 @@
 //! with mode 0600 (it holds personal data). Never includes secrets.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::import::{ServerArgs, connect};
-use super::shared;
-use crate::cli::common::MappingArgs;
-use crate::cli::{ExitError, exit};
-use crate::output::{self, WriterOptions};
-use crate::source::Format;
-use crate::target::{CallStats, Target};
+use crate::cli::common::ServerArgs;
+use crate::cli::settings;
+use roster::ops::{self, ExportSettings};
+use roster::output;
+use roster::source::Format;
 
 #[derive(clap::Args, Debug)]
 #[command(
@@ -56,83 +53,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
-    let job = shared::load_job(&MappingArgs {
-        config: args.config.clone(),
-        ..MappingArgs::default()
-    })?;
-    let format = shared::output_format(&args.output, args.to)?;
-    shared::server_files(None, args.config.as_deref(), &job, &args.server)
+    roster::interrupt::install();
+    let job = settings::load_job(args.config.as_deref())?;
+    let format = ops::output_format(&args.output, args.to)?;
+    settings::server_files(None, args.config.as_deref(), &job, &args.server)
         .write("--output", Some(&args.output))
         .guard()?;
-    let connected = connect(&args.server, &super::shared::ExecSettings::default(), &job)?;
-    let mut writer = output::create(
-        &args.output,
-        format,
-        &WriterOptions {
-            base_dn: Some(args.base_dn.clone()),
+    ops::export(
+        &settings::server(&args.server, &job),
+        &ExportSettings {
+            output: &args.output,
+            format,
+            active_only: args.active_only,
+            base_dn: args.base_dn,
             excel: args.excel,
-            private: true,
+            quiet: args.quiet,
         },
     )
-    .with_context(|| format!("cannot create {}", args.output.display()))?;
-    let pb = shared::progress(args.quiet, "users exported");
-    let n = export_all(connected.target.as_ref(), args.active_only, &mut |u| {
-        pb.inc(1);
-        writer
-            .write(u)
-            .with_context(|| format!("cannot write {}", args.output.display()))
-    })?;
-    pb.finish_and_clear();
-    writer
-        .finish()
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    if crate::interrupt::requested() {
-        eprintln!(
-            "roster: interrupted; {} is incomplete",
-            args.output.display()
-        );
-        return Ok(exit::INTERRUPTED);
-    }
-    if !args.quiet {
-        eprintln!(
-            "{} users written to {} ({} requests)",
-            n,
-            args.output.display(),
-            connected.http.requests.load(Ordering::Relaxed)
-        );
-    }
-    Ok(exit::OK)
-}
-
-/// Pages through every user of the server, calling `each` in the server's order.
-/// Returns how many were passed on.
-pub fn export_all(
-    target: &dyn Target,
-    active_only: bool,
-    each: &mut dyn FnMut(&crate::model::User) -> Result<()>,
-) -> Result<u64> {
-    let mut stats = CallStats::default();
-    let mut page = 0;
-    let mut n = 0;
-    loop {
-        if crate::interrupt::requested() {
-            break;
-        }
-        let p = target.list(page, &mut stats).map_err(|e| {
-            ExitError::new(exit::USAGE, format!("listing users (page {page}): {e}"))
-        })?;
-        for u in &p.users {
-            if active_only && u.active == Some(false) {
-                continue;
-            }
-            each(u)?;
-            n += 1;
-        }
-        if !p.more || p.users.is_empty() {
-            break;
-        }
-        page += 1;
-    }
-    Ok(n)
 }

@@ -20,8 +20,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use crate::sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig};
-use crate::secret::{self, Secret};
+use roster::sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig};
+use roster::secret::{self, Secret};
 
 const AFTER_HELP: &str = "\
 Seeded accounts:

@@ -9,9 +9,8 @@
 
 use anyhow::Result;
 
-use super::shared;
 use crate::cli::common::{InputArgs, MappingArgs, ReportArgs, TlsArgs};
-use crate::validate::Profile;
+use crate::cli::settings;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
@@ -31,28 +30,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<i32> {
-    crate::interrupt::install();
-    let input = shared::Input::open(
-        shared::load_job(&args.mapping)?,
-        args.source.as_deref(),
-        &args.input,
-        &args.mapping,
-        &args.tls,
-        Profile::Generic,
-        shared::Purpose::Offline,
-    )?;
-    shared::files(&input.spec, &args.mapping, &input.job, &args.tls)
-        .reports(&args.reports)
-        .guard()?;
-    let has_report = args.reports.report.is_some();
-    shared::drive_offline(
-        input.pipeline,
+    roster::interrupt::install();
+    settings::no_sync_scope(&args.input)?;
+    let config = args.mapping.config.as_deref();
+    let job = settings::load_job(config)?;
+    let spec = settings::source_spec(args.source.as_deref(), &job)?;
+    settings::report_files(
+        settings::files(&spec, config, &job, &args.tls),
         &args.reports,
-        "rows checked",
-        &input.spec,
-        |checked| {
-            // Nothing to write for a good row when there is no report: count it only.
-            Ok((has_report || !checked.is_valid()).then(|| checked.offline_entry()))
-        },
     )
+    .guard()?;
+    let source = settings::source(spec, &args.input, &args.mapping, &args.tls, &job)?;
+    roster::ops::validate(&source, &settings::reports(&args.reports))
 }

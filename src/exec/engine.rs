@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::{CallError, CallStats, CreateOptions, MatchKey, UserApi};
+use crate::exec::diff::diff;
 use crate::model::{Field, Intent, User};
-use crate::plan::diff;
 use crate::report::{Action, ReportEntry, Status};
-use crate::target::{CallError, CallStats, CreateOptions, MatchKey, Target};
 
 /// `--mode`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -68,7 +68,7 @@ fn names_user(list: &[String], u: &User) -> bool {
 }
 
 pub struct Engine {
-    target: Arc<dyn Target>,
+    target: Arc<dyn UserApi>,
     opts: EngineOptions,
     journal: Option<JournalLink>,
 }
@@ -89,18 +89,40 @@ pub struct Done {
     pub server_user: Option<User>,
     /// Set when the run cannot go on (credentials, permissions, 2FA).
     pub fatal: Option<String>,
-    pub stats: CallStats,
     /// Ctrl-C stopped the row before its next request was sent: it is neither done nor
     /// failed, goes to no report and no journal, and `--resume` does it.
     pub interrupted: bool,
+    /// What the engine decided besides the action, for callers that sort rows by it.
+    pub note: Option<Note>,
 }
 
-/// A user that the source lists as active but an administrator deactivated.
-pub const HELD_INACTIVE: &str =
-    "held inactive: deactivated on the server; not reactivated without --reactivate";
+/// What one row's decision writes to as it goes.
+struct Row<'a> {
+    stats: &'a mut CallStats,
+    entry: &'a mut ReportEntry,
+    note: &'a mut Option<Note>,
+}
+
+/// A decision worth telling apart from the report text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// A user that the source lists as active but an administrator deactivated.
+    HeldInactive,
+}
+
+impl Note {
+    /// The report's wording.
+    pub fn message(self) -> &'static str {
+        match self {
+            Note::HeldInactive => {
+                "held inactive: deactivated on the server; not reactivated without --reactivate"
+            }
+        }
+    }
+}
 
 impl Engine {
-    pub fn new(target: Arc<dyn Target>, opts: EngineOptions) -> Engine {
+    pub fn new(target: Arc<dyn UserApi>, opts: EngineOptions) -> Engine {
         Engine {
             target,
             opts,
@@ -115,7 +137,7 @@ impl Engine {
         self
     }
 
-    pub fn target(&self) -> &Arc<dyn Target> {
+    pub fn target(&self) -> &Arc<dyn UserApi> {
         &self.target
     }
 
@@ -149,6 +171,7 @@ impl Engine {
             desired.email.as_deref(),
         );
         let mut stats = CallStats::default();
+        let mut note = None;
         let key = self
             .journal
             .as_ref()
@@ -158,8 +181,11 @@ impl Engine {
             intent,
             key.as_deref(),
             known,
-            &mut stats,
-            &mut entry,
+            &mut Row {
+                stats: &mut stats,
+                entry: &mut entry,
+                note: &mut note,
+            },
         );
         entry.attempts = stats.requests;
         match result {
@@ -173,8 +199,8 @@ impl Engine {
                     entry,
                     server_user,
                     fatal: None,
-                    stats,
                     interrupted: false,
+                    note,
                 }
             }
             Err(e) => {
@@ -185,8 +211,8 @@ impl Engine {
                     entry,
                     server_user: None,
                     fatal,
-                    stats,
                     interrupted: e == CallError::Interrupted,
+                    note,
                 }
             }
         }
@@ -218,9 +244,10 @@ impl Engine {
         intent: &Intent,
         key: Option<&str>,
         known: Option<Option<User>>,
-        stats: &mut CallStats,
-        entry: &mut ReportEntry,
+        row: &mut Row,
     ) -> Result<Option<User>, CallError> {
+        let Row { stats, entry, note } = row;
+        let (stats, entry, note) = (&mut **stats, &mut **entry, &mut **note);
         // An interrupted run sent this row's create and did not record the answer: if
         // the user exists, this job created it; report it as the create it was.
         let resumed_create = *intent == Intent::Upsert
@@ -235,7 +262,7 @@ impl Engine {
             && self.opts.mode == Mode::Create
             && *intent == Intent::Upsert
         {
-            return self.create(desired, key, stats, entry);
+            return self.create(desired, key, stats, entry, note);
         }
         let current = match known {
             Some(k) => k,
@@ -260,20 +287,20 @@ impl Engine {
                 Ok(None)
             }
             (Intent::Modify(fields), Some(cur)) => {
-                self.update(desired, cur, Some(fields), stats, entry)
+                self.update(desired, cur, Some(fields), stats, entry, note)
             }
             (Intent::Upsert, None) if self.opts.mode == Mode::Update => {
                 entry.status = Status::Skipped;
                 entry.error = "not on the server (--mode update)".into();
                 Ok(None)
             }
-            (Intent::Upsert, None) => self.create(desired, key, stats, entry),
+            (Intent::Upsert, None) => self.create(desired, key, stats, entry, note),
             (Intent::Upsert, Some(cur)) if self.opts.mode == Mode::Create => {
                 entry.status = Status::Skipped;
                 entry.error = "already on the server (--mode create)".into();
                 Ok(Some(cur))
             }
-            (Intent::Upsert, Some(cur)) => self.update(desired, cur, None, stats, entry),
+            (Intent::Upsert, Some(cur)) => self.update(desired, cur, None, stats, entry, note),
         }
     }
 
@@ -308,11 +335,13 @@ impl Engine {
         only: Option<&[Field]>,
         stats: &mut CallStats,
         entry: &mut ReportEntry,
+        note: &mut Option<Note>,
     ) -> Result<Option<User>, CallError> {
         let mut fields = diff(self.target.fields(), desired, &cur, only);
         if !self.opts.reactivate && desired.active == Some(true) && cur.active == Some(false) {
             fields.retain(|f| *f != Field::Active);
-            entry.error = HELD_INACTIVE.into();
+            entry.error = Note::HeldInactive.message().into();
+            *note = Some(Note::HeldInactive);
         }
         if self.opts.match_key == MatchKey::Username {
             // Matched by username: a difference in its case is not a rename.
@@ -350,6 +379,7 @@ impl Engine {
         key: Option<&str>,
         stats: &mut CallStats,
         entry: &mut ReportEntry,
+        note: &mut Option<Note>,
     ) -> Result<Option<User>, CallError> {
         entry.action = Action::Create;
         entry.changed = self.created_fields(desired);
@@ -418,7 +448,7 @@ impl Engine {
                         Some(cur) => {
                             entry.action = Action::Update;
                             entry.changed.clear();
-                            return self.update(desired, cur, None, stats, entry);
+                            return self.update(desired, cur, None, stats, entry, note);
                         }
                         None => {
                             return Err(CallError::Conflict {
@@ -609,7 +639,8 @@ mod tests {
         ann.active = Some(true);
         let d = e.run(&ann, &Intent::Upsert, None);
         assert_eq!(d.entry.action, Action::None);
-        assert_eq!(d.entry.error, HELD_INACTIVE);
+        assert_eq!(d.note, Some(Note::HeldInactive));
+        assert_eq!(d.entry.error, Note::HeldInactive.message());
         assert_eq!(s.get("ann").and_then(|u| u.active), Some(false));
         // --mode update never creates; --mode create never updates.
         let u = engine(&s, Mode::Update, WriteGuard::default());

@@ -6,8 +6,8 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
 use crate::model::{Field, User};
-use crate::target::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, Target};
 
 const FIELDS: &[Field] = &[Field::Email, Field::Name, Field::Active, Field::Roles];
 
@@ -72,7 +72,7 @@ pub fn user(name: &str, email: &str, roles: &[&str]) -> User {
     }
 }
 
-impl Target for FakeServer {
+impl UserApi for FakeServer {
     fn flavor(&self) -> Flavor {
         Flavor::Rocketchat
     }
@@ -186,15 +186,7 @@ impl Target for FakeServer {
         } else {
             Vec::new()
         };
-        Ok(Page {
-            total: Some(users.len() as u64),
-            users,
-            more: false,
-        })
-    }
-
-    fn page_size(&self) -> u64 {
-        u64::MAX
+        Ok(Page { users, more: false })
     }
 
     fn fields(&self) -> &'static [Field] {

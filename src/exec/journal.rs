@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::MatchKey;
 use crate::model::{Intent, User};
 use crate::report::{ReportEntry, Status};
-use crate::target::MatchKey;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Line {

@@ -9,7 +9,6 @@ pub mod engine;
 #[cfg(test)]
 pub(crate) mod fake;
 pub mod journal;
-pub mod pacer;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,9 +16,11 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::bounded;
 
+use crate::client::{CallError, CallStats, MatchKey};
 use crate::model::{Intent, User};
 use crate::pipeline::{Checked, Outcome, PipelineError};
-use crate::target::{CallError, CallStats, MatchKey};
+
+pub mod diff;
 
 pub use engine::{Done, Engine, EngineOptions, JournalLink, Mode};
 
@@ -165,8 +166,8 @@ impl Executor {
                         entry,
                         server_user: None,
                         fatal: None,
-                        stats: CallStats::default(),
                         interrupted: false,
+                        note: None,
                     };
                     if done_tx.send(Finished { checked, done }).is_err() {
                         break;

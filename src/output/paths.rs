@@ -10,9 +10,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::common::ReportArgs;
-use crate::config::JobConfig;
-
 /// Two of a command's files are the same file.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -82,18 +79,15 @@ impl Files {
     }
 
     /// `--report`, its journal (`REPORT.journal`) and `--rejects`.
-    pub fn reports(self, r: &ReportArgs) -> Files {
-        let journal = r.report.as_deref().map(crate::exec::journal::path_for);
-        self.write("--report", r.report.as_deref())
-            .write("the report's journal", journal.as_deref())
-            .write("--rejects", r.rejects.as_deref())
-    }
-
-    /// The job file and the files it names for reading (CA certificates).
-    pub fn job(self, config: Option<&Path>, job: &JobConfig) -> Files {
-        self.read("--config", config)
-            .read("[source] ca_file", job.source.ca_file.as_deref())
-            .read("[server] ca_file", job.server.ca_file.as_deref())
+    pub fn reports(
+        self,
+        report: Option<&Path>,
+        journal: Option<&Path>,
+        rejects: Option<&Path>,
+    ) -> Files {
+        self.write("--report", report)
+            .write("the report's journal", journal)
+            .write("--rejects", rejects)
     }
 
     /// Refuses when an output is an input or another output; otherwise the warnings to

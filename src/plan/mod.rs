@@ -1,8 +1,7 @@
 //! Plan: compare the input with what the server holds and decide create / update (only
-//! changed fields) / deactivate / nothing.
+//! changed fields) / deactivate / nothing. The per-user decision itself is the
+//! executor's ([`crate::exec::diff`]), so a plan and a run decide alike.
 
-pub mod diff;
+pub mod planner;
+pub mod render;
 pub mod state;
-pub mod sync;
-
-pub use diff::diff;

@@ -12,11 +12,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::MatchKey;
 use crate::mapping::Mapping;
 use crate::model::User;
 use crate::pipeline::{Outcome, Pipeline};
 use crate::source::{self, Format, SourceOptions};
-use crate::target::MatchKey;
 use crate::validate::{ValidateOptions, Validator};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -83,11 +83,6 @@ impl RejectsWriter {
         self
     }
 
-    /// Rows written so far.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
     /// Writes one row. `dialect` is the CSV source's (header, delimiter), needed for the
     /// first CSV row.
     pub fn write(&mut self, row: &RejectedRow<'_>, dialect: Option<&CsvDialect>) -> io::Result<()> {

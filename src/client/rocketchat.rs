@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256};
 
 use super::auth::Credentials;
 use super::http::{Http, Reply};
-use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, Target};
-use crate::exec::pacer::RateInfo;
+use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
+use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
 use crate::secret::Secret;
 
@@ -157,10 +157,6 @@ impl RocketChat {
         Ok(r)
     }
 
-    pub fn http(&self) -> &Http {
-        &self.http
-    }
-
     /// The keys `Accounts_CustomFields` defines, from the public settings (no
     /// credentials needed, none sent); `None` when the server does not say.
     fn read_kept_custom(&self) -> Option<BTreeSet<String>> {
@@ -271,7 +267,7 @@ impl RocketChat {
     }
 }
 
-impl Target for RocketChat {
+impl UserApi for RocketChat {
     fn flavor(&self) -> Flavor {
         Flavor::Rocketchat
     }
@@ -511,11 +507,7 @@ impl Target for RocketChat {
             Some(t) => (page + 1) * PAGE_SIZE < t,
             None => users.len() as u64 == PAGE_SIZE,
         };
-        Ok(Page { users, total, more })
-    }
-
-    fn page_size(&self) -> u64 {
-        PAGE_SIZE
+        Ok(Page { users, more })
     }
 
     fn fields(&self) -> &'static [Field] {
@@ -837,8 +829,8 @@ mod tests {
     /// A client that never connects (nothing here sends a request).
     fn offline_client() -> RocketChat {
         let opts = super::super::http::HttpOptions::default();
-        let pacer = std::sync::Arc::new(crate::exec::pacer::Pacer::new(
-            crate::exec::pacer::Model::FixedWindow,
+        let pacer = std::sync::Arc::new(crate::client::pacer::Pacer::new(
+            crate::client::pacer::Limiter::FixedWindow,
             None,
         ));
         let http = Http::new(

@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Credentials;
 use super::http::{Http, Reply};
-use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, Target};
-use crate::exec::pacer::RateInfo;
+use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
+use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
 use crate::secret::Secret;
 
@@ -163,13 +163,9 @@ impl Mattermost {
             _ => Err(failure(&r, &format!("GET {}", route_name(path)))),
         }
     }
-
-    pub fn http(&self) -> &Http {
-        &self.http
-    }
 }
 
-impl Target for Mattermost {
+impl UserApi for Mattermost {
     fn flavor(&self) -> Flavor {
         Flavor::Mattermost
     }
@@ -412,15 +408,7 @@ impl Target for Mattermost {
             .and_then(|v| v.as_array().map(|a| a.iter().map(user_from_json).collect()))
             .unwrap_or_default();
         let more = users.len() as u64 == PAGE_SIZE;
-        Ok(Page {
-            users,
-            total: None,
-            more,
-        })
-    }
-
-    fn page_size(&self) -> u64 {
-        PAGE_SIZE
+        Ok(Page { users, more })
     }
 
     fn fields(&self) -> &'static [Field] {

@@ -11,8 +11,8 @@
 
 use std::path::Path;
 
+use crate::client::Flavor;
 use crate::secret::{self, Secret, SecretError};
-use crate::target::Flavor;
 
 #[derive(Clone, Debug)]
 pub enum Credentials {

@@ -1,14 +1,16 @@
-//! Targets: clients of the servers' user-management REST APIs.
+//! Clients of the servers' user-management REST APIs.
 //!
 //! Each server has its own file; both sit on [`http::Http`], which paces every request
-//! through the per-bucket [`crate::exec::pacer::Pacer`] and turns answers into
+//! through the per-bucket [`crate::client::pacer::Pacer`] and turns answers into
 //! [`CallError`]s with one meaning across servers. Rate-limit headers are parsed by each
 //! server's own code: their units differ (epoch milliseconds on Rocket.Chat, seconds
 //! from now on Mattermost).
 
 pub mod auth;
+pub mod connect;
 pub mod http;
 pub mod mattermost;
+pub mod pacer;
 pub mod rocketchat;
 
 use std::fmt;
@@ -17,6 +19,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Field, User};
+
+/// Parallel workers (and pooled connections) when neither `--workers` nor the job file
+/// says.
+pub const DEFAULT_WORKERS: usize = 4;
+/// Attempts of a request that hits 5xx, a timeout or a dropped connection, when neither
+/// `--max-attempts` nor the job file says.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
 /// Which server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
@@ -119,12 +128,6 @@ pub enum CallError {
     RateLimited(u32),
 }
 
-impl CallError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, CallError::Transient(_))
-    }
-}
-
 /// Per-row call accounting: requests made and retries, for the report and summary.
 #[derive(Clone, Debug, Default)]
 pub struct CallStats {
@@ -149,13 +152,11 @@ pub struct CreateOptions {
 /// A page of users from a listing.
 pub struct Page {
     pub users: Vec<User>,
-    /// The server's total, when it says.
-    pub total: Option<u64>,
     pub more: bool,
 }
 
 /// A user-management API.
-pub trait Target: Send + Sync {
+pub trait UserApi: Send + Sync {
     fn flavor(&self) -> Flavor;
 
     /// The account roster runs as (checks the credentials).
@@ -203,9 +204,6 @@ pub trait Target: Send + Sync {
     /// One page of all users, `page` from 0, at the server's largest page size.
     fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError>;
 
-    /// The largest page size of `list`.
-    fn page_size(&self) -> u64;
-
     /// The fields this server stores, which a diff may compare and an update may send.
     fn fields(&self) -> &'static [Field];
 
@@ -214,7 +212,7 @@ pub trait Target: Send + Sync {
         user.clone()
     }
 
-    /// The fields set in `user` (as [`Target::normalize`] left it) that this server has no
+    /// The fields set in `user` (as [`UserApi::normalize`] left it) that this server has no
     /// place for: they are never sent, so never reported as changed, and the run says so
     /// once ([`unsupported_warning`]).
     fn unsupported(&self, _user: &User) -> Vec<&'static str> {
@@ -230,11 +228,6 @@ pub trait Target: Send + Sync {
     /// Why roster must never write this account, if it must not: an admin, a bot or
     /// app, or the account roster runs as.
     fn protection(&self, user: &User) -> Option<&'static str>;
-
-    /// Accounts a sync must never deactivate (admins, bots, apps, itself).
-    fn is_protected(&self, user: &User) -> bool {
-        self.protection(user).is_some()
-    }
 
     /// The role that makes an administrator (`admin`, `system_admin`).
     fn admin_role(&self) -> &'static str;

@@ -2,12 +2,12 @@
 //! whole API on Mattermost), shared by every worker.
 //!
 //! It caps the client at `--rate` (governor) and obeys the server. What "obey" means
-//! depends on the server's algorithm, so each bucket follows one [`Model`]:
-//! - [`Model::FixedWindow`] (Rocket.Chat, Meteor's rate limiter): N calls per window;
+//! depends on the server's algorithm, so each bucket follows one [`Limiter`]:
+//! - [`Limiter::FixedWindow`] (Rocket.Chat, Meteor's rate limiter): N calls per window;
 //!   the window's end is known from `X-RateLimit-Reset`. The pacer counts the calls it
 //!   sends in the current window and stops at the server's budget until the window ends,
 //!   so a run gets at most one 429 per window (when another client shares the budget).
-//! - [`Model::Gcra`] (Mattermost, throttled): a continuous token bucket. The pacer keeps
+//! - [`Limiter::Gcra`] (Mattermost, throttled): a continuous token bucket. The pacer keeps
 //!   a mirror of the server's bucket, resynchronised from `X-Ratelimit-Remaining` on every
 //!   answer, and learns the refill rate from how Remaining moves.
 //!
@@ -24,7 +24,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 /// The server's rate-limit algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Model {
+pub enum Limiter {
     FixedWindow,
     Gcra,
 }
@@ -102,7 +102,7 @@ pub struct Waiting {
 }
 
 pub struct Pacer {
-    model: Model,
+    limiter: Limiter,
     cap: Option<Rate>,
     buckets: Mutex<HashMap<String, Arc<Bucket>>>,
 }
@@ -148,16 +148,12 @@ pub struct Permit {
 }
 
 impl Pacer {
-    pub fn new(model: Model, cap: Option<Rate>) -> Pacer {
+    pub fn new(limiter: Limiter, cap: Option<Rate>) -> Pacer {
         Pacer {
-            model,
+            limiter,
             cap,
             buckets: Mutex::new(HashMap::new()),
         }
-    }
-
-    pub fn model(&self) -> Model {
-        self.model
     }
 
     fn bucket(&self, name: &str) -> Arc<Bucket> {
@@ -241,8 +237,8 @@ impl Pacer {
             }
             Some(true) => {}
         }
-        match self.model {
-            Model::FixedWindow => {
+        match self.limiter {
+            Limiter::FixedWindow => {
                 if let Some(end) = s.window_end
                     && now >= end + WINDOW_MARGIN
                 {
@@ -271,7 +267,7 @@ impl Pacer {
                     )
                 }
             }
-            Model::Gcra => {
+            Limiter::Gcra => {
                 if let (Some(rate), Some(at)) = (s.rate, s.refilled_at) {
                     let add = rate * now.saturating_duration_since(at).as_secs_f64();
                     s.tokens = (s.tokens + add).min(s.limit as f64);
@@ -313,9 +309,9 @@ impl Pacer {
         if let Some(l) = info.limit {
             s.limit = l;
         }
-        match self.model {
-            Model::FixedWindow => observe_window(&mut s, info, rejected, now),
-            Model::Gcra => observe_gcra(&mut s, info, rejected, now),
+        match self.limiter {
+            Limiter::FixedWindow => observe_window(&mut s, info, rejected, now),
+            Limiter::Gcra => observe_gcra(&mut s, info, rejected, now),
         }
         if rejected {
             let until = info
@@ -457,7 +453,7 @@ mod tests {
 
     #[test]
     fn unlimited_buckets_do_not_wait() {
-        let p = Pacer::new(Model::FixedWindow, None);
+        let p = Pacer::new(Limiter::FixedWindow, None);
         let a = p.acquire("x").expect("not interrupted");
         p.observe(a, &RateInfo::default(), false);
         let t = Instant::now();
@@ -472,7 +468,7 @@ mod tests {
 
     #[test]
     fn fixed_window_stops_at_the_budget() {
-        let p = Pacer::new(Model::FixedWindow, None);
+        let p = Pacer::new(Limiter::FixedWindow, None);
         let end = Instant::now() + Duration::from_millis(300);
         let info = |rem| RateInfo {
             limit: Some(3),

@@ -11,7 +11,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::header::HeaderMap;
 
 use super::{CallError, CallStats, REQUEST_TIMEOUT};
-use crate::exec::pacer::{Pacer, RateInfo};
+use crate::client::pacer::{Pacer, RateInfo};
 
 /// How to reach the server.
 #[derive(Clone, Debug)]
@@ -31,8 +31,8 @@ impl Default for HttpOptions {
             ca_file: None,
             insecure: false,
             timeout: REQUEST_TIMEOUT,
-            max_attempts: 5,
-            pool: 4,
+            max_attempts: super::DEFAULT_MAX_ATTEMPTS,
+            pool: super::DEFAULT_WORKERS,
         }
     }
 }
@@ -142,16 +142,8 @@ impl Http {
         })
     }
 
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 
     /// Sends a request built by `build`, paced through `bucket`. A 429 waits as the
@@ -241,10 +233,6 @@ impl Http {
         stats.retries += 1;
         self.counters.retries.fetch_add(1, Ordering::Relaxed);
         Ok(())
-    }
-
-    pub fn max_attempts(&self) -> u32 {
-        self.max_attempts
     }
 }
 

@@ -9,14 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, UserApi};
 use crate::exec::Work;
-use crate::exec::engine::{Engine, HELD_INACTIVE, WriteGuard};
+use crate::exec::engine::{Engine, Note, WriteGuard};
 use crate::model::{Field, Intent, Origin, RawText, User};
 use crate::pipeline::{Checked, Outcome};
 use crate::plan::state::State;
 use crate::report::summary::{reason_key, split_problems};
 use crate::report::{Action, ReportEntry, Status};
-use crate::target::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Target};
 
 /// The deactivation threshold (`--max-deactivate N|P%`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -129,12 +129,11 @@ pub struct Snapshot {
     /// key: a rejected row protects whoever it names either way.
     by_name: HashMap<String, usize>,
     by_email: HashMap<String, usize>,
-    pub requests: u32,
 }
 
 impl Snapshot {
     pub fn take(
-        target: &dyn Target,
+        target: &dyn UserApi,
         by: MatchKey,
         mut progress: impl FnMut(usize),
     ) -> Result<Snapshot, CallError> {
@@ -169,7 +168,6 @@ impl Snapshot {
             index,
             by_name,
             by_email,
-            requests: stats.requests,
         })
     }
 
@@ -410,10 +408,12 @@ impl<'a> Planner<'a> {
             changes,
             user: with_user.then(|| desired.clone()),
         };
-        if entry.error == HELD_INACTIVE {
-            self.plan
-                .held_inactive
-                .push(item(Some(HELD_INACTIVE.into()), Vec::new(), false));
+        if done.note == Some(Note::HeldInactive) {
+            self.plan.held_inactive.push(item(
+                Some(Note::HeldInactive.message().into()),
+                Vec::new(),
+                false,
+            ));
         }
         if entry.status != Status::Ok {
             return Some(entry);

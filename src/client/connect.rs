@@ -1,0 +1,139 @@
+//! Reaching a server: build the HTTP client, detect the flavor, log in and check the
+//! credentials, before any row is read, so a bad token fails at once with exit code 2.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::auth::{self, Credentials};
+use super::http::{self, Http, HttpOptions};
+use super::pacer::{Limiter, Pacer, Rate};
+use super::{Flavor, UserApi, mattermost, rocketchat};
+use crate::exit::{self, ExitError};
+
+/// Which server and how to reach it, flags already merged over the job file's `[server]`.
+#[derive(Clone, Debug, Default)]
+pub struct ServerSettings {
+    /// `None`: neither `--server` nor `[server] url`; connecting says so.
+    pub url: Option<String>,
+    /// `None`: detected (GET /api/info, GET /api/v4/system/ping).
+    pub flavor: Option<Flavor>,
+    pub password_file: Option<PathBuf>,
+    pub allow_http: bool,
+    pub ca_file: Option<PathBuf>,
+    pub insecure: bool,
+}
+
+/// How hard a run may use the connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Pacing {
+    /// Parallel workers: the connection pool's size.
+    pub workers: usize,
+    pub rate: Option<Rate>,
+    pub max_attempts: u32,
+}
+
+/// A client ready for work, with what the run needs of it.
+pub struct Connected {
+    pub target: Arc<dyn UserApi>,
+    pub http: Arc<http::Counters>,
+    pub pacer: Arc<Pacer>,
+}
+
+/// Connects with the credentials of the environment (`ROSTER_*`, `--password-file`).
+pub fn connect(server: &ServerSettings, pacing: Pacing) -> Result<Connected> {
+    let creds_for = |flavor| auth::from_env(flavor, server.password_file.as_deref());
+    connect_with(server, pacing, &creds_for)
+}
+
+/// Connects with the credentials `creds_for` gives for the server's flavor.
+pub fn connect_with(
+    server: &ServerSettings,
+    pacing: Pacing,
+    creds_for: &dyn Fn(Flavor) -> Result<Credentials, auth::AuthError>,
+) -> Result<Connected> {
+    let url = server.url.clone().ok_or_else(|| {
+        anyhow::anyhow!("no server: give --server URL (or [server] url in the job file)")
+    })?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!("server URL {url:?} must start with http:// or https://"),
+        )
+        .into());
+    }
+    if !server.allow_http
+        && let Some(why) = http::clear_text_refusal(&url)
+    {
+        return Err(ExitError::new(exit::USAGE, why).into());
+    }
+    if server.insecure {
+        eprintln!(
+            "roster: WARNING: --insecure: TLS certificates are NOT verified; anyone on the path can read the credentials"
+        );
+    }
+    let hopts = HttpOptions {
+        ca_file: server.ca_file.clone(),
+        insecure: server.insecure,
+        max_attempts: pacing.max_attempts,
+        pool: pacing.workers,
+        ..HttpOptions::default()
+    };
+    let client = http::client(&hopts)?;
+    let flavor = match server.flavor {
+        Some(f) => f,
+        None => detect(&client, &url)?,
+    };
+    let creds = creds_for(flavor).map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
+    let (limiter, parser): (Limiter, http::RateParser) = match flavor {
+        Flavor::Rocketchat => (Limiter::FixedWindow, rocketchat::parse_rate),
+        Flavor::Mattermost => (Limiter::Gcra, mattermost::parse_rate),
+    };
+    let pacer = Arc::new(Pacer::new(limiter, pacing.rate));
+    let h = Http::new(&url, client, pacer.clone(), parser, hopts.max_attempts)?;
+    let counters = h.counters.clone();
+    let target: Arc<dyn UserApi> = match flavor {
+        Flavor::Rocketchat => Arc::new(
+            rocketchat::RocketChat::connect(h, &creds)
+                .map_err(|e| ExitError::new(exit::USAGE, format!("{url}: {e}")))?,
+        ),
+        Flavor::Mattermost => Arc::new(
+            mattermost::Mattermost::connect(h, &creds)
+                .map_err(|e| ExitError::new(exit::USAGE, format!("{url}: {e}")))?,
+        ),
+    };
+    Ok(Connected {
+        target,
+        http: counters,
+        pacer,
+    })
+}
+
+fn detect(client: &reqwest::blocking::Client, url: &str) -> Result<Flavor> {
+    // Say "cannot connect" when nothing answers at all, rather than "not a server".
+    if let Err(e) = client.get(url).send()
+        && (e.is_connect() || e.is_timeout())
+    {
+        let cause = format!(" ({})", http::root_cause(&e));
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!(
+                "cannot connect to {url}{cause}; check the URL and that the server is reachable"
+            ),
+        )
+        .into());
+    }
+    let redirected = |e: String| ExitError::new(exit::USAGE, format!("{url}: {e}"));
+    if rocketchat::detect(client, url).map_err(redirected)? {
+        return Ok(Flavor::Rocketchat);
+    }
+    if mattermost::detect(client, url).map_err(redirected)? {
+        return Ok(Flavor::Mattermost);
+    }
+    Err(ExitError::new(
+        exit::USAGE,
+        format!("{url} answers neither like Rocket.Chat (GET /api/info) nor like Mattermost (GET /api/v4/system/ping); check the URL or give --flavor"),
+    )
+    .into())
+}

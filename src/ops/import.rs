@@ -1,0 +1,326 @@
+//! `import`: push every checked row to the server through the executor, with the
+//! report, the rejects, the dump and the resume journal.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::input::{self, Purpose};
+use super::outputs::{self, Outputs};
+use crate::client::auth::Credentials;
+use crate::client::connect::{self, Connected};
+use crate::client::{Flavor, MatchKey, mattermost};
+use crate::exec::journal::{self, Journal};
+use crate::exec::{Engine, EngineOptions, Executor, Finished, JournalLink};
+use crate::exit::{self, ExitError};
+use crate::output::UserWriter;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::report::Status;
+use crate::secret::Secret;
+use crate::settings::{ImportSettings, ReportSettings, ServerSettings, SourceSettings};
+use crate::source::SourceOptions;
+use crate::validate::Profile;
+
+/// `roster import`: connects and logs in, reads the source (an LDAP source whole),
+/// then writes.
+pub fn import(
+    source: &SourceSettings,
+    server: &ServerSettings,
+    run: &ImportSettings,
+    reports: &ReportSettings,
+) -> Result<i32> {
+    // Connecting, logging in and reading the source write nothing: Ctrl-C stops at once.
+    let (connected, pipeline) = crate::interrupt::nothing_written(|| -> Result<_> {
+        let connected = connect::connect(server, run.exec.pacing())?;
+        let profile = profile_of(connected.target.flavor());
+        let pipeline = input::open(source, profile, Purpose::Import)
+            .context("reading the source; nothing was written to the server")?;
+        Ok((connected, pipeline))
+    })?;
+    execute(ImportRun {
+        connected,
+        pipeline,
+        run,
+        reports,
+        base_dn: None,
+        count: Some((source.spec.clone(), source.opts.clone())),
+    })
+}
+
+/// `roster demo`'s import: `input` (a CSV file) into the sandbox at `url` as the account
+/// `username`, with the default settings.
+pub fn demo_import(
+    url: &str,
+    flavor: Flavor,
+    username: &str,
+    password: Secret,
+    input: &Path,
+    run: &ImportSettings,
+    reports: &ReportSettings,
+) -> Result<i32> {
+    let server = ServerSettings {
+        url: Some(url.to_string()),
+        flavor: Some(flavor),
+        ..ServerSettings::default()
+    };
+    let creds = Credentials::Login {
+        username: username.into(),
+        password,
+    };
+    let connected = connect::connect_with(&server, run.exec.pacing(), &|_| Ok(creds.clone()))?;
+    let spec = input.to_string_lossy().into_owned();
+    let source = SourceSettings {
+        spec: spec.clone(),
+        ..SourceSettings::default()
+    };
+    let pipeline = input::open_pipeline(
+        &spec,
+        &SourceOptions::default(),
+        crate::mapping::Mapping::new(&source.mapping, &source.maps)?,
+        input::validator(&source, profile_of(flavor)),
+    )?;
+    execute(ImportRun {
+        connected,
+        pipeline,
+        run,
+        reports,
+        base_dn: None,
+        count: Some((spec, SourceOptions::default())),
+    })
+}
+
+/// The validation rules of a server.
+pub(crate) fn profile_of(flavor: Flavor) -> Profile {
+    match flavor {
+        Flavor::Rocketchat => Profile::Rocketchat,
+        Flavor::Mattermost => Profile::Mattermost,
+    }
+}
+
+/// Everything an import needs once connected.
+struct ImportRun<'a> {
+    connected: Connected,
+    pipeline: Pipeline,
+    run: &'a ImportSettings,
+    reports: &'a ReportSettings,
+    base_dn: Option<String>,
+    /// The source again, to count its rows for the progress display.
+    count: Option<(String, SourceOptions)>,
+}
+
+fn execute(r: ImportRun<'_>) -> Result<i32> {
+    let started = Instant::now();
+    let ImportRun {
+        connected,
+        mut pipeline,
+        run,
+        reports,
+        base_dn,
+        count,
+    } = r;
+    let target = connected.target.clone();
+    let flavor = target.flavor();
+    if run.resume && reports.report.is_none() {
+        anyhow::bail!(
+            "--resume needs the --report of the interrupted run (its journal is REPORT.journal)"
+        );
+    }
+    let exec = run.exec;
+    let workers = exec.workers;
+    let match_key = run.write.match_key;
+    let mode = run.write.mode;
+    let engine = Engine::new(
+        target.clone(),
+        EngineOptions {
+            mode,
+            match_key,
+            dry_run: run.dry_run,
+            reactivate: true,
+            max_attempts: exec.max_attempts,
+            create: run.write.create.clone(),
+            guard: run.write.guard.clone(),
+        },
+    );
+
+    let mut outs = Outputs::create(reports, &pipeline)?;
+    let pb = outputs::progress(reports.quiet, "rows");
+    if let Some((spec, opts)) = &count {
+        outputs::count_rows_in_background(spec, opts, &pb);
+    }
+    // An LDAP source was read whole (spooled) when it was opened: a capped or broken
+    // search has already stopped the run, with nothing written.
+    let rows = pipeline.by_ref();
+
+    let mut dump = outputs::open_dump(run.dump.as_deref(), base_dn)?;
+
+    let mut done_keys = HashSet::new();
+    let mut intents = HashSet::new();
+    let mut journal: Option<Journal> = None;
+    if let Some(report) = &reports.report {
+        let jpath = journal::path_for(report);
+        if run.resume {
+            let (j, resumed) = Journal::resume(&jpath, |line| {
+                outs.summary.add(&line.entry);
+                if let Some(r) = &mut outs.report {
+                    r.write(&line.entry)?;
+                }
+                if let (Some(d), Some(u)) = (&mut dump, &line.user) {
+                    d.write(u)?;
+                }
+                Ok(())
+            })
+            .with_context(|| format!("cannot read the journal {}", jpath.display()))?;
+            if !reports.quiet {
+                eprintln!(
+                    "roster: resuming: {} rows already done (journal {})",
+                    resumed.done.len(),
+                    jpath.display()
+                );
+            }
+            done_keys = resumed.done;
+            intents = resumed.intents;
+            journal = Some(j);
+        } else if !run.dry_run {
+            journal = Some(
+                Journal::create(&jpath)
+                    .with_context(|| format!("cannot create the journal {}", jpath.display()))?,
+            );
+        }
+    }
+
+    let mut unsupported = std::collections::BTreeSet::new();
+    // Shared with the workers, which write create intents before sending.
+    let journal = journal.map(|j| Arc::new(Mutex::new(j)));
+    let engine = Arc::new(match &journal {
+        Some(j) => engine.with_journal(JournalLink {
+            journal: j.clone(),
+            intents,
+        }),
+        None => engine,
+    });
+
+    let ticking = AtomicBool::new(true);
+    let mut sink_error: Option<anyhow::Error> = None;
+    let end = std::thread::scope(|s| {
+        let (pb2, pacer, ticking_ref) = (pb.clone(), connected.pacer.clone(), &ticking);
+        s.spawn(move || {
+            while ticking_ref.load(Ordering::Relaxed) {
+                let msg = match pacer.waiting().first() {
+                    Some(w) => format!(
+                        "rows; waiting for rate limit on {} ({} s)",
+                        w.bucket,
+                        w.until
+                            .saturating_duration_since(std::time::Instant::now())
+                            .as_secs()
+                            + 1
+                    ),
+                    None => "rows".to_string(),
+                };
+                pb2.set_message(msg);
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+        let filtered = rows
+            .filter(|item| match item {
+                Ok(c) => match &c.outcome {
+                    Outcome::Valid { user, intent } => {
+                        done_keys.is_empty()
+                            || !done_keys.contains(&journal::row_key(user, intent, match_key))
+                    }
+                    Outcome::Rejected { .. } => true,
+                },
+                Err(_) => true,
+            })
+            .map(|item| item.map(crate::exec::Work::from));
+        let executor = Executor::new(engine.clone(), workers, batch_size(flavor, match_key));
+        let end = executor.run(filtered, |f: Finished| {
+            if sink_error.is_some() {
+                return;
+            }
+            if let Outcome::Valid { user, .. } = &f.checked.outcome {
+                unsupported.extend(target.unsupported(&target.normalize(user)));
+            }
+            if let Err(e) = record(&f, &mut outs, &mut dump, journal.as_deref(), match_key) {
+                sink_error = Some(e);
+            }
+            pb.inc(1);
+        });
+        ticking.store(false, Ordering::Relaxed);
+        end
+    });
+    pb.finish_and_clear();
+    if let Some(e) = sink_error {
+        return Err(e);
+    }
+    let mut warnings = pipeline.take_warnings();
+    warnings.extend(crate::client::unsupported_warning(flavor, &unsupported));
+    warnings.extend(target.warnings());
+    outputs::print_warnings(warnings, &mut outs.summary);
+    if let Some(d) = dump {
+        d.finish().context("cannot write the dump")?;
+    }
+    let mut summary = outs.finish()?;
+    outputs::add_counters(&mut summary, &connected.http);
+    summary.set_elapsed(started.elapsed());
+    if run.dry_run {
+        summary
+            .warnings
+            .push("dry run: nothing was changed on the server".into());
+    }
+    if let Some(f) = &end.fatal {
+        summary.stopped = Some(f.clone());
+        outputs::print_summary(&summary, reports)?;
+        return Err(ExitError::new(exit::USAGE, f.clone()).into());
+    }
+    if let Some(e) = end.source_error {
+        summary.stopped = Some(e.to_string());
+        outputs::print_summary(&summary, reports)?;
+        return Err(anyhow::Error::new(e)
+            .context("reading the source; the rows before the error were imported"));
+    }
+    if end.interrupted {
+        summary.stopped = Some(if reports.report.is_some() {
+            "interrupted; run again with --resume to finish".into()
+        } else {
+            "interrupted".into()
+        });
+        outputs::print_summary(&summary, reports)?;
+        return Ok(exit::INTERRUPTED);
+    }
+    outputs::print_summary(&summary, reports)?;
+    Ok(outputs::rows_exit_code(&summary))
+}
+
+fn record(
+    f: &Finished,
+    outs: &mut Outputs,
+    dump: &mut Option<Box<dyn UserWriter>>,
+    journal: Option<&Mutex<Journal>>,
+    match_key: MatchKey,
+) -> Result<()> {
+    outs.record(&f.done.entry, Some(&f.checked))?;
+    if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
+        d.write(u).context("cannot write the dump")?;
+    }
+    if let (Some(j), Outcome::Valid { user, intent }) = (journal, &f.checked.outcome)
+        && f.done.entry.status != Status::Rejected
+    {
+        let key = journal::row_key(user, intent, match_key);
+        let mut j = j.lock().unwrap_or_else(|e| e.into_inner());
+        j.record(&key, &f.done.entry, f.done.server_user.as_ref())
+            .with_context(|| format!("cannot write the journal {}", j.path().display()))?;
+    }
+    Ok(())
+}
+
+/// Rows per lookup call: Mattermost can look up many usernames at once.
+fn batch_size(flavor: Flavor, by: MatchKey) -> usize {
+    match (flavor, by) {
+        (Flavor::Mattermost, MatchKey::Username) => mattermost::LOOKUP_BATCH,
+        _ => 1,
+    }
+}

@@ -1,0 +1,24 @@
+//! Operations: one function per command, as cargo's `ops` (`ops::import`, `ops::sync`,
+//! …). The binary's command files resolve their arguments into [`crate::settings`]
+//! and make one call here; this layer opens the input, connects, runs the executor and
+//! turns how a run ended (summary, fatal error, interruption, refusal) into an exit code.
+
+mod apply;
+mod export;
+mod import;
+mod input;
+mod offline;
+mod outputs;
+mod plan;
+mod sync;
+
+pub use apply::{ApplySettings, apply};
+pub use export::{ExportSettings, export};
+pub use import::{demo_import, import};
+pub use offline::{ConvertSettings, convert, validate};
+pub use outputs::output_format;
+pub use plan::plan;
+pub use sync::sync;
+
+/// A password for an account the demo creates.
+pub use crate::client::rocketchat::random_password;

@@ -1,0 +1,378 @@
+//! `plan`, `sync` and the loop that applies planned rows (shared with `apply`): one
+//! snapshot of the server, the source planned against it, then writes only for real
+//! differences, under the deactivation guards.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use super::import::profile_of;
+use super::input::{self, Purpose};
+use super::outputs::{self, Outputs};
+use crate::client::MatchKey;
+use crate::client::connect::{self, Connected};
+use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode, RunEnd, Work};
+use crate::exit::{self, ExitError};
+use crate::model::User;
+use crate::output::UserWriter;
+use crate::plan::planner::{Pending, Plan, Planner, Snapshot, SyncOptions};
+use crate::plan::state::{Header, State};
+use crate::report::{Action, Status, Summary};
+use crate::settings::{ExecSettings, ReportSettings, ServerSettings, SourceSettings, SyncSettings};
+
+/// A plan built against a live server, ready to print, save or apply.
+pub(crate) struct Planned {
+    pub connected: Connected,
+    pub plan: Plan,
+    pub pending: Vec<Pending>,
+    pub outs: Outputs,
+    /// Source-matched server users (for the state ledger).
+    pub seen: Vec<User>,
+    pub valid_rows: u64,
+    pub state_path: Option<PathBuf>,
+    pub match_key: MatchKey,
+    pub warnings: Vec<String>,
+}
+
+/// What `plan` and `sync` read their plan from.
+pub(crate) struct PlanInputs<'a> {
+    pub source: &'a SourceSettings,
+    pub server: &'a ServerSettings,
+    pub sync: &'a SyncSettings,
+    pub exec: &'a ExecSettings,
+    pub reports: &'a ReportSettings,
+}
+
+/// Reads the server snapshot and the source and plans the sync.
+pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
+    let PlanInputs {
+        source,
+        server,
+        sync,
+        exec,
+        reports,
+    } = i;
+    let spec = &source.spec;
+    let connected = connect::connect(server, exec.pacing())?;
+    let target = connected.target.clone();
+    let profile = profile_of(target.flavor());
+    let match_key = sync.write.match_key;
+    let state_path = sync.state.clone();
+    let mut warnings = sync.warnings.clone();
+    let state = match &state_path {
+        Some(p) => State::load(p, match_key)?,
+        None => State::default(),
+    };
+    let opts = SyncOptions {
+        deactivate_missing: sync.deactivate_missing,
+        threshold: sync.threshold,
+        force: sync.force,
+        scope: sync.manage.clone(),
+    };
+    if opts.deactivate_missing && state.managed.is_empty() && opts.scope.is_empty() {
+        warnings.push(
+            "--deactivate-missing: no user is managed yet (no --state ledger, no --manage), so nobody missing is deactivated; this run's --state will start the ledger".to_string(),
+        );
+    }
+    let reactivate = sync.reactivate;
+    let planning = Engine::new(
+        target.clone(),
+        EngineOptions {
+            mode: sync.write.mode,
+            match_key,
+            dry_run: true,
+            reactivate,
+            max_attempts: 1,
+            create: sync.write.create.clone(),
+            guard: sync.write.guard.clone(),
+        },
+    );
+
+    let pb = outputs::progress(reports.quiet, "server users read");
+    let snapshot = Snapshot::take(target.as_ref(), match_key, |n| pb.set_position(n as u64))
+        .map_err(|e| ExitError::new(exit::USAGE, format!("reading the server's users: {e}")))?;
+    pb.finish_and_clear();
+
+    let mut pipeline = input::open(source, profile, Purpose::Stream)?;
+    let mut outs = Outputs::create(reports, &pipeline)?;
+    let server_url = server.url.clone().unwrap_or_default();
+    let mut planner = Planner::new(&planning, &snapshot, &state, opts, &server_url, spec);
+    let pb = outputs::progress(reports.quiet, "rows planned");
+    let mut unsupported = std::collections::BTreeSet::new();
+    for item in pipeline.by_ref() {
+        // A source that fails (an LDAP search cut short) stops everything: nothing has
+        // been written, and nobody is deactivated on a partial list.
+        let c = item.map_err(|e| {
+            anyhow::Error::new(e).context("reading the source; nothing was written to the server")
+        })?;
+        if let crate::pipeline::Outcome::Valid { user, .. } = &c.outcome {
+            unsupported.extend(target.unsupported(&target.normalize(user)));
+        }
+        if let Some(entry) = planner.add(c.clone()) {
+            outs.record(&entry, Some(&c))?;
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    for w in pipeline.take_warnings() {
+        warnings.push(w);
+    }
+    warnings.extend(crate::client::unsupported_warning(
+        target.flavor(),
+        &unsupported,
+    ));
+    warnings.extend(target.warnings());
+    for e in planner.finish() {
+        outs.record(&e, None)?;
+    }
+    let mut seen: Vec<User> = planner.seen_users().cloned().collect();
+    seen.append(&mut planner.kept);
+    let valid_rows = planner.valid_rows();
+    let pending = std::mem::take(&mut planner.pending);
+    let plan = planner.plan.clone();
+    Ok(Planned {
+        connected,
+        plan,
+        pending,
+        outs,
+        seen,
+        valid_rows,
+        state_path,
+        match_key,
+        warnings,
+    })
+}
+
+/// `roster sync`: plan, then apply unless `check` (`--check`, `--dry-run`) or a guard
+/// refuses.
+pub fn sync(
+    source: &SourceSettings,
+    server: &ServerSettings,
+    sync: &SyncSettings,
+    exec: &ExecSettings,
+    check: bool,
+    dump: Option<&Path>,
+    reports: &ReportSettings,
+) -> Result<i32> {
+    let started = Instant::now();
+    let Planned {
+        connected,
+        plan,
+        pending,
+        mut outs,
+        seen,
+        valid_rows,
+        state_path,
+        match_key,
+        warnings,
+    } = // Connecting, reading the server and planning write nothing to the server: Ctrl-C
+    // stops at once (an LDAP search or a snapshot page cannot be cut short otherwise).
+    crate::interrupt::nothing_written(|| {
+        build_plan(PlanInputs {
+            source,
+            server,
+            sync,
+            exec,
+            reports,
+        })
+    })?;
+    outputs::print_warnings(warnings, &mut outs.summary);
+    let only_plan = check;
+    if !reports.quiet || only_plan {
+        eprint!("{}", crate::plan::render::render(&plan));
+    }
+    if only_plan {
+        if dump.is_some() {
+            eprintln!(
+                "roster: warning: --dump: nothing is written under --check or --dry-run, so no dump either (`roster export` writes the server's users)"
+            );
+        }
+        // The report says what would be done to every row, as `roster plan`'s does.
+        for p in &pending {
+            outs.record(&p.entry, Some(&p.work.checked))?;
+        }
+        let mut summary = outs.finish()?;
+        outputs::add_counters(&mut summary, &connected.http);
+        summary.set_elapsed(started.elapsed());
+        if reports.json {
+            outputs::stdout_line(&serde_json::to_string_pretty(&plan)?)?;
+        }
+        if let Some(why) = plan.refusal() {
+            return Err(ExitError::new(exit::GUARD, format!("sync refused: {why}")).into());
+        }
+        return Ok(if plan.pending() > 0 {
+            exit::PENDING
+        } else {
+            exit::OK
+        });
+    }
+    if let Some(why) = &plan.refused {
+        let mut summary = outs.finish()?;
+        outputs::add_counters(&mut summary, &connected.http);
+        summary.stopped = Some(format!("refused: {why}"));
+        summary.set_elapsed(started.elapsed());
+        outputs::print_summary(&summary, reports)?;
+        return Err(ExitError::new(
+            exit::GUARD,
+            format!("sync refused, nothing was written: {why}"),
+        )
+        .into());
+    }
+
+    let engine = Arc::new(Engine::new(
+        connected.target.clone(),
+        EngineOptions {
+            mode: Mode::Upsert,
+            match_key,
+            dry_run: false,
+            reactivate: sync.reactivate,
+            max_attempts: exec.max_attempts,
+            create: plan.create.clone(),
+            guard: plan.guard.clone(),
+        },
+    ));
+    let Applied {
+        mut summary,
+        end,
+        mut results,
+    } = apply_works(
+        &connected,
+        engine,
+        pending.into_iter().map(|p| p.work),
+        exec.workers,
+        outs,
+        dump,
+        reports.quiet,
+    )?;
+    summary.set_elapsed(started.elapsed());
+    if let Some(f) = &end.fatal {
+        summary.stopped = Some(f.clone());
+        outputs::print_summary(&summary, reports)?;
+        return Err(ExitError::new(exit::USAGE, f.clone()).into());
+    }
+    if end.interrupted {
+        summary.stopped = Some(
+            "interrupted; run the sync again to finish (it only does what is still different)"
+                .into(),
+        );
+        outputs::print_summary(&summary, reports)?;
+        return Ok(exit::INTERRUPTED);
+    }
+    if let Some(p) = &state_path {
+        // The ledger: every source user now on the server, as it now is.
+        let target = connected.target.clone();
+        let mut ledger: Vec<User> = Vec::new();
+        for u in &seen {
+            let key = match_key.of(&target.normalize(u)).unwrap_or_default();
+            match results.remove(&key) {
+                Some(Some(after)) => ledger.push(after),
+                Some(None) => {}
+                None => ledger.push(u.clone()),
+            }
+        }
+        ledger.extend(results.into_values().flatten());
+        ledger.retain(|u| u.active != Some(false));
+        let header = Header {
+            version: 1,
+            server: plan.server.clone(),
+            written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            source_rows: valid_rows,
+            managed: ledger.len() as u64,
+        };
+        State::save(p, &header, &ledger)?;
+    }
+    if let Some(why) = &plan.deactivations_refused {
+        summary.stopped = Some(format!("deactivations refused: {why}"));
+        outputs::print_summary(&summary, reports)?;
+        return Err(ExitError::new(
+            exit::GUARD,
+            format!("deactivations refused (creates and updates were applied): {why}"),
+        )
+        .into());
+    }
+    outputs::print_summary(&summary, reports)?;
+    Ok(outputs::rows_exit_code(&summary))
+}
+
+/// What applying a plan's rows left: the summary, how the run ended, and each
+/// touched user as the server now holds it (None once deactivated), by match key.
+pub(crate) struct Applied {
+    pub summary: Summary,
+    pub end: RunEnd,
+    pub results: HashMap<String, Option<User>>,
+}
+
+/// Runs planned rows through the executor, writing the report, rejects and dump.
+pub(crate) fn apply_works(
+    connected: &Connected,
+    engine: Arc<Engine>,
+    works: impl Iterator<Item = Work>,
+    workers: usize,
+    mut outs: Outputs,
+    dump_path: Option<&Path>,
+    quiet: bool,
+) -> Result<Applied> {
+    let match_key = engine.options().match_key;
+    let mut dump = outputs::open_dump(dump_path, None)?;
+    let mut results = HashMap::new();
+    let mut sink_error = None;
+    let pb = outputs::progress(quiet, "changes applied");
+    let end = Executor::new(engine, workers, 1).run(works.map(Ok), |f: Finished| {
+        if sink_error.is_some() {
+            return;
+        }
+        pb.inc(1);
+        if let Err(e) = record_applied(
+            &f,
+            &mut outs,
+            &mut dump,
+            &mut results,
+            match_key,
+            connected.target.as_ref(),
+        ) {
+            sink_error = Some(e);
+        }
+    });
+    pb.finish_and_clear();
+    if let Some(e) = sink_error {
+        return Err(e);
+    }
+    if let Some(d) = dump {
+        d.finish().context("cannot write the dump")?;
+    }
+    let mut summary = outs.finish()?;
+    outputs::add_counters(&mut summary, &connected.http);
+    Ok(Applied {
+        summary,
+        end,
+        results,
+    })
+}
+
+/// Writes an applied row's outcome and remembers the user as the server now holds it.
+fn record_applied(
+    f: &Finished,
+    outs: &mut Outputs,
+    dump: &mut Option<Box<dyn UserWriter>>,
+    results: &mut HashMap<String, Option<User>>,
+    match_key: MatchKey,
+    target: &dyn crate::client::UserApi,
+) -> Result<()> {
+    outs.record(&f.done.entry, Some(&f.checked))?;
+    if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
+        d.write(u).context("cannot write the dump")?;
+    }
+    if let Some(u) = f.checked.user() {
+        let key = match_key.of(&target.normalize(u)).unwrap_or_default();
+        let after = match (&f.done.entry.status, f.done.entry.action) {
+            (Status::Ok, Action::Deactivate) => None,
+            (Status::Ok, _) => f.done.server_user.clone(),
+            _ => return Ok(()),
+        };
+        results.insert(key, after);
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Typed settings: what each operation runs with, after the command line, the job file
+//! (`--config`) and the defaults were merged, once, by the binary's `cli::settings`.
+//! Everything below reads these and never looks at a flag or the job file again; every
+//! default is a named constant here.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::client::connect::Pacing;
+use crate::source::SourceOptions;
+use crate::validate::Profile;
+
+// The vocabulary the binary resolves flags into.
+pub use crate::client::connect::ServerSettings;
+pub use crate::client::pacer::Rate;
+pub use crate::client::{CreateOptions, Flavor, MatchKey};
+pub use crate::config::JobConfig;
+pub use crate::exec::Mode;
+pub use crate::exec::engine::WriteGuard;
+pub use crate::exec::journal::path_for as journal_path;
+pub use crate::plan::planner::{Scope, Threshold};
+
+pub use crate::client::{DEFAULT_MAX_ATTEMPTS, DEFAULT_WORKERS};
+
+/// Workers and pacing, flags over the job file's `[import]` table.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecSettings {
+    pub workers: usize,
+    pub rate: Option<Rate>,
+    pub max_attempts: u32,
+}
+
+impl Default for ExecSettings {
+    fn default() -> Self {
+        ExecSettings {
+            workers: DEFAULT_WORKERS,
+            rate: None,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+}
+
+impl ExecSettings {
+    pub fn pacing(&self) -> Pacing {
+        Pacing {
+            workers: self.workers,
+            rate: self.rate,
+            max_attempts: self.max_attempts,
+        }
+    }
+}
+
+/// The per-row report, the rejects file and how the summary is shown.
+#[derive(Clone, Debug, Default)]
+pub struct ReportSettings {
+    pub report: Option<PathBuf>,
+    pub rejects: Option<PathBuf>,
+    /// The summary as JSON on stdout.
+    pub json: bool,
+    /// No progress and no summary on stderr.
+    pub quiet: bool,
+}
+
+/// The source and how its rows become checked users.
+#[derive(Clone, Debug, Default)]
+pub struct SourceSettings {
+    /// A path, `-` or an LDAP URL.
+    pub spec: String,
+    pub opts: SourceOptions,
+    /// The job file's `[mapping]` table.
+    pub mapping: BTreeMap<String, toml::Value>,
+    /// `--map FIELD=TEMPLATE`, over the table.
+    pub maps: Vec<String>,
+    /// `None`: the operation's default (the server's rules, or generic offline).
+    pub profile: Option<Profile>,
+    pub allow_unusual_emails: bool,
+}
+
+/// How rows are written: the options `import`, `sync` and `apply` share.
+#[derive(Clone, Debug, Default)]
+pub struct WriteSettings {
+    pub match_key: MatchKey,
+    pub mode: Mode,
+    pub create: CreateOptions,
+    pub guard: WriteGuard,
+}
+
+/// `roster import`.
+#[derive(Clone, Debug, Default)]
+pub struct ImportSettings {
+    pub write: WriteSettings,
+    pub exec: ExecSettings,
+    pub dump: Option<PathBuf>,
+    pub resume: bool,
+    pub dry_run: bool,
+}
+
+/// What changes what a sync decides (`plan` and `sync`).
+#[derive(Clone, Debug, Default)]
+pub struct SyncSettings {
+    pub write: WriteSettings,
+    pub deactivate_missing: bool,
+    pub threshold: Threshold,
+    pub force: bool,
+    /// The ledger of managed users.
+    pub state: Option<PathBuf>,
+    pub reactivate: bool,
+    /// Server users managed besides the ledger (`--manage`, `[sync] manage`).
+    pub manage: Vec<Scope>,
+    /// Deprecation warnings met while resolving (`--scope domain=…`, `[sync] scope`),
+    /// shown with the run's other warnings.
+    pub warnings: Vec<String>,
+}
