@@ -3,7 +3,8 @@
 //! Data flows one way, and the modules follow it:
 //! `source` (raw records) → `mapping` (canonical [`model::User`]) → `validate` →
 //! `plan` (what to change) → `exec` (paced worker pool) → `target` (server clients),
-//! with `report` and `output` on the side. `sandbox` emulates the servers for tests and demos.
+//! with `report` and `output` on the side. The emulators of both servers (for tests and demos)
+//! are their own crate, `roster-sandbox` (crates/roster-sandbox).
 
 pub mod cli;
 pub mod commands;
@@ -17,7 +18,6 @@ pub mod output;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
-pub mod sandbox;
 pub mod secret;
 pub mod source;
 pub mod target;

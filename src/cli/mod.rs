@@ -56,8 +56,10 @@ pub enum Command {
     /// Push users to a Rocket.Chat or Mattermost server.
     Import(commands::import::Args),
     /// Run the main job end to end on an embedded sandbox server.
+    #[cfg(feature = "sandbox")]
     Demo(commands::demo::Args),
     /// Run a local emulator of a Rocket.Chat or Mattermost server.
+    #[cfg(feature = "sandbox")]
     Sandbox(commands::sandbox::Args),
     /// Write every user of a server to CSV, LDIF or JSON Lines.
     Export(commands::export::Args),
@@ -89,7 +91,9 @@ pub fn main() -> i32 {
         Command::Validate(a) => commands::validate::run(a),
         Command::Convert(a) => commands::convert::run(a),
         Command::Import(a) => commands::import::run(a),
+        #[cfg(feature = "sandbox")]
         Command::Demo(a) => commands::demo::run(a),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(a) => commands::sandbox::run(a),
         Command::Export(a) => commands::export::run(a),
         Command::Plan(a) => commands::plan::run(a),

@@ -16,11 +16,11 @@ use super::import::{ImportRun, RunArgs, ServerArgs, connect_with, execute};
 use super::shared;
 use crate::cli::common::{MappingArgs, ReportArgs};
 use crate::config::JobConfig;
-use crate::sandbox::{FlavorKind, Sandbox, SandboxConfig};
 use crate::secret::Secret;
 use crate::source::SourceOptions;
 use crate::target::Flavor;
 use crate::target::auth::Credentials;
+use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
 
 /// The sample users, built in so the demo runs from any directory.
 const SAMPLE_CSV: &[u8] = include_bytes!("../../samples/users.csv");

@@ -20,8 +20,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use crate::sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig};
 use crate::secret::{self, Secret};
+use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig};
 
 const AFTER_HELP: &str = "\
 Seeded accounts:
