@@ -42,12 +42,18 @@ fn child_open() {
 fn run(url: &str, bind_dn: Option<&str>, env: &[(&str, &str)]) -> String {
     let exe = std::env::current_exe().expect("test binary");
     let mut cmd = Command::new(exe);
-    cmd.args(["--ignored", "--exact", "child_open", "--nocapture"])
-        .env_remove("ROSTER_LDAP_PASSWORD")
-        .env_remove("ROSTER_LDAP_PASSWORD_FILE")
-        .env_remove(DN_VAR)
-        .env(URL_VAR, url)
-        .stdin(Stdio::null());
+    // The test's name in the one integration binary is its module path.
+    cmd.args([
+        "--ignored",
+        "--exact",
+        "ldap_password::child_open",
+        "--nocapture",
+    ])
+    .env_remove("ROSTER_LDAP_PASSWORD")
+    .env_remove("ROSTER_LDAP_PASSWORD_FILE")
+    .env_remove(DN_VAR)
+    .env(URL_VAR, url)
+    .stdin(Stdio::null());
     if let Some(dn) = bind_dn {
         cmd.env(DN_VAR, dn);
     }

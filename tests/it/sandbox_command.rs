@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{BIN, client, login_raw, send};
+use crate::support::{BIN, client, login_raw, mm_login_raw, send};
 
 #[test]
 fn the_binary_prints_its_url_and_serves() {
@@ -104,7 +104,7 @@ fn the_binary_serves_mattermost_with_its_limiter_flags() {
     let c = client();
     let r = send(c.get(format!("{url}/api/v4/system/ping")));
     assert_eq!(r.header("x-ratelimit-limit").as_deref(), Some("4"));
-    let r = login_raw(&c, &url, "importer", "bin-admin-pw");
+    let r = mm_login_raw(&c, &url, "importer", "bin-admin-pw");
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["roles"], "system_user system_admin");
     let _ = child.kill();

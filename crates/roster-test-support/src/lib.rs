@@ -87,6 +87,15 @@ pub fn login_raw(client: &Client, base: &str, user: &str, password: &str) -> Rep
     )
 }
 
+/// Mattermost's POST /api/v4/users/login without a session.
+pub fn mm_login_raw(client: &Client, base: &str, login_id: &str, password: &str) -> Reply {
+    send(
+        client
+            .post(format!("{base}/api/v4/users/login"))
+            .json(&json!({"login_id": login_id, "password": password})),
+    )
+}
+
 /// A logged-in client.
 pub struct Session {
     pub base: String,

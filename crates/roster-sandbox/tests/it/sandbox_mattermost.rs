@@ -8,7 +8,9 @@ use reqwest::Method;
 use reqwest::blocking::Client;
 use roster_sandbox::mattermost::ManualClock;
 use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, SeedUser};
-use roster_test_support::{ADMIN_PW, IMPORTER_PW, Reply, client, config, send, start};
+use roster_test_support::{
+    ADMIN_PW, IMPORTER_PW, Reply, client, config, mm_login_raw, send, start,
+};
 use serde_json::{Value, json};
 
 /// A Mattermost sandbox with the test defaults (fast bcrypt, known passwords, seed 42).
@@ -17,13 +19,6 @@ fn mm() -> SandboxConfig {
         flavor: FlavorKind::Mattermost,
         ..config()
     }
-}
-
-fn login_raw(c: &Client, base: &str, login_id: &str, password: &str) -> Reply {
-    send(
-        c.post(format!("{base}/api/v4/users/login"))
-            .json(&json!({"login_id": login_id, "password": password})),
-    )
 }
 
 /// A logged-in client using `Authorization: Bearer`.
@@ -37,7 +32,7 @@ struct Mm {
 impl Mm {
     fn login(sb: &Sandbox, user: &str, password: &str) -> Mm {
         let client = client();
-        let r = login_raw(&client, &sb.url(), user, password);
+        let r = mm_login_raw(&client, &sb.url(), user, password);
         assert_eq!(r.status, 200, "login as {user}: {}", r.text);
         Mm {
             base: sb.url(),
@@ -175,7 +170,7 @@ fn user_by_name(sb: &Sandbox, name: &str) -> Value {
 fn login_is_200_with_the_token_header_and_every_token_form_works() {
     let sb = start(mm());
     let c = client();
-    let r = login_raw(&c, &sb.url(), "admin", ADMIN_PW);
+    let r = mm_login_raw(&c, &sb.url(), "admin", ADMIN_PW);
     assert_eq!(r.status, 200, "{}", r.text);
     let token = r.header("token").expect("Token header");
     assert!(is_mm_id(&token), "{token}");
@@ -229,7 +224,7 @@ fn login_is_200_with_the_token_header_and_every_token_form_works() {
     assert_app_error(&r, 401, "api.context.token_provided.app_error");
 
     // Email login, any case; the id form.
-    let r = login_raw(&c, &sb.url(), "ADMIN@example.COM", ADMIN_PW);
+    let r = mm_login_raw(&c, &sb.url(), "ADMIN@example.COM", ADMIN_PW);
     assert_eq!(r.status, 200, "{}", r.text);
     let admin_id = r.body["id"].as_str().unwrap().to_string();
     let r = send(
@@ -238,16 +233,16 @@ fn login_is_200_with_the_token_header_and_every_token_form_works() {
     );
     assert_eq!(r.status, 200);
     assert_eq!(
-        login_raw(&c, &sb.url(), "importer", IMPORTER_PW).status,
+        mm_login_raw(&c, &sb.url(), "importer", IMPORTER_PW).status,
         200
     );
 
     // Masked failures, the blank-password exception.
     for (user, pw) in [("admin", "wrong"), ("nobody", "whatever")] {
-        let r = login_raw(&c, &sb.url(), user, pw);
+        let r = mm_login_raw(&c, &sb.url(), user, pw);
         assert_app_error(&r, 401, "api.user.login.invalid_credentials_email_username");
     }
-    let r = login_raw(&c, &sb.url(), "admin", "");
+    let r = mm_login_raw(&c, &sb.url(), "admin", "");
     assert_app_error(&r, 400, "api.user.login.blank_pwd.app_error");
     // A non-string password reads as "" (MapFromJSON).
     let r = send(
@@ -288,12 +283,12 @@ fn failed_logins_lock_the_account_after_ten_attempts() {
     admin.create("locky", "locky@example.org");
     let c = client();
     for _ in 0..10 {
-        let r = login_raw(&c, &sb.url(), "locky", "wrong-password");
+        let r = mm_login_raw(&c, &sb.url(), "locky", "wrong-password");
         assert_app_error(&r, 401, "api.user.login.invalid_credentials_email_username");
     }
     assert_eq!(user_by_name(&sb, "locky")["failed_attempts"], 10);
     // Now even the right password is refused, with the unmasked id.
-    let r = login_raw(&c, &sb.url(), "locky", "Passw0rd-long");
+    let r = mm_login_raw(&c, &sb.url(), "locky", "Passw0rd-long");
     assert_app_error(
         &r,
         401,
@@ -893,9 +888,9 @@ fn active_needs_a_json_bool_and_deactivation_revokes_sessions() {
     assert!(user_by_name(&sb, "hank")["delete_at"].as_i64().unwrap() > 0);
     let r = hank.get("/users/me");
     assert_app_error(&r, 401, "api.context.session_expired.app_error");
-    let r = login_raw(&client(), &sb.url(), "hank", "Passw0rd-long");
+    let r = mm_login_raw(&client(), &sb.url(), "hank", "Passw0rd-long");
     assert_app_error(&r, 401, "api.user.login.inactive.app_error");
-    let r = login_raw(&client(), &sb.url(), "hank", "not-his-password");
+    let r = mm_login_raw(&client(), &sb.url(), "hank", "not-his-password");
     assert_app_error(&r, 401, "api.user.login.invalid_credentials_email_username");
 
     let r = admin.put(&path, &json!({"active": true}));
@@ -920,7 +915,7 @@ fn active_needs_a_json_bool_and_deactivation_revokes_sessions() {
         "api.user.update_active.cannot_enable_guest_when_guest_feature_is_disabled.app_error",
     );
     assert_eq!(
-        login_raw(&client(), &sb.url(), "hank", "Passw0rd-long").status,
+        mm_login_raw(&client(), &sb.url(), "hank", "Passw0rd-long").status,
         200
     );
 }
@@ -1014,7 +1009,7 @@ fn ldap_managed_users_refuse_status_and_provider_attribute_changes() {
         assert_eq!(r.body["props"], json!({"k": "v"}));
     }
     // They log in against the directory, which the sandbox does not have.
-    let r = login_raw(&client(), &sb.url(), "lee", "anything");
+    let r = mm_login_raw(&client(), &sb.url(), "lee", "anything");
     assert_app_error(&r, 401, "api.user.login.invalid_credentials_email_username");
     // DELETE still deactivates them.
     assert_eq!(admin.delete(&format!("/users/{lee}")).status, 200);
@@ -1155,7 +1150,7 @@ fn gcra_numbers_are_throttled_v2_2_5s_exactly() {
         assert_eq!(ping(&c, &base).status, 429);
     }
     // Every request counts, authenticated or not, errors too: login is refused as well.
-    let r = login_raw(&c, &base, "admin", ADMIN_PW);
+    let r = mm_login_raw(&c, &base, "admin", ADMIN_PW);
     assert_eq!(r.status, 429);
     // A full refill after tau (10.1 s).
     clock.advance(Duration::from_millis(10_100));
@@ -1203,7 +1198,7 @@ fn vary_by_user_adds_a_second_set_of_headers() {
     });
     // Logins carry no token: keyed by address, one set of headers.
     let c = client();
-    let r = login_raw(&c, &sb.url(), "admin", ADMIN_PW);
+    let r = mm_login_raw(&c, &sb.url(), "admin", ADMIN_PW);
     assert_eq!(all(&r, "x-ratelimit-remaining"), ["100"]);
     let a = Mm::admin(&sb);
     let b = Mm::admin(&sb);
@@ -1334,7 +1329,7 @@ fn state_survives_a_restart_with_sessions_and_indexes() {
     let r = admin.get(&format!("/users/{id}"));
     assert_eq!((r.status, r.body["props"]["k"].as_str()), (200, Some("v")));
     assert_eq!(
-        login_raw(&client(), &sb.url(), "admin", ADMIN_PW).status,
+        mm_login_raw(&client(), &sb.url(), "admin", ADMIN_PW).status,
         401
     );
     let admin = Mm::login(&sb, "admin", "changed-pw-1");
@@ -1350,7 +1345,7 @@ fn state_survives_a_restart_with_sessions_and_indexes() {
         200
     );
     assert_eq!(
-        login_raw(&client(), &sb.url(), "olga", "Passw0rd-long").status,
+        mm_login_raw(&client(), &sb.url(), "olga", "Passw0rd-long").status,
         200
     );
     drop(sb);
