@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::requests;
 use crate::support::write;
 use crate::support::{
     ADMIN_PW, IMPORTER_PW, Ran, as_importer, config, jsonl, roster, spawn_as_importer, start,
@@ -46,14 +47,6 @@ fn people(sb: &Sandbox) -> Vec<Value> {
         .collect()
 }
 
-fn calls(sb: &Sandbox, route: &str) -> u64 {
-    sb.counters()
-        .iter()
-        .filter(|(k, _)| k.contains(route))
-        .map(|(_, c)| c.requests)
-        .sum()
-}
-
 /// Requests to exactly this route key (`POST /api/v4/users` is the create).
 fn exact(sb: &Sandbox, key: &str) -> u64 {
     sb.counters().get(key).map(|c| c.requests).unwrap_or(0)
@@ -90,8 +83,8 @@ fn upsert_lowercases_batches_lookups_and_patches_only_changes() {
     assert_eq!(u1["first_name"], "First1");
     assert_eq!(u1["roles"], "system_user");
     // Lookups are batched: POST /users/usernames, 100 names per call, no per-user GET.
-    assert!(calls(&sb, "usernames") <= 4, "{:?}", sb.counters());
-    assert_eq!(calls(&sb, "/users/username/"), 0);
+    assert!(requests(&sb, "usernames") <= 4, "{:?}", sb.counters());
+    assert_eq!(requests(&sb, "/users/username/"), 0);
     let rep = jsonl(&d.path().join("r.jsonl"));
     assert!(
         rep.iter()
@@ -104,8 +97,8 @@ fn upsert_lowercases_batches_lookups_and_patches_only_changes() {
         &format!("{USER_PW}-9,user;admin"),
     );
     write(d.path(), "u.csv", &text);
-    let patches = calls(&sb, "/patch");
-    let roles = calls(&sb, "/roles");
+    let patches = requests(&sb, "/patch");
+    let roles = requests(&sb, "/roles");
     let creates = exact(&sb, "POST /api/v4/users");
     assert_eq!(
         creates,
@@ -125,11 +118,11 @@ fn upsert_lowercases_batches_lookups_and_patches_only_changes() {
     assert_eq!(by("user0009")["changed"], serde_json::json!(["roles"]));
     assert_eq!(by("user0001")["action"], "none");
     assert_eq!(
-        calls(&sb, "/patch") - patches,
+        requests(&sb, "/patch") - patches,
         1,
         "one patch, for the one changed field"
     );
-    assert_eq!(calls(&sb, "/roles") - roles, 1);
+    assert_eq!(requests(&sb, "/roles") - roles, 1);
     assert_eq!(exact(&sb, "POST /api/v4/users") - creates, 0);
     let u7 = sb
         .users()
@@ -347,7 +340,7 @@ fn ldap_managed_accounts_are_reported_not_retried_and_auth_service_preprovisions
         "p.csv",
         "username,email,first_name\ndir.user,dir.user@example.org,Renamed\n",
     );
-    let before = calls(&sb, "/patch");
+    let before = requests(&sb, "/patch");
     let o = roster(
         d.path(),
         &[
@@ -369,7 +362,7 @@ fn ldap_managed_accounts_are_reported_not_retried_and_auth_service_preprovisions
             .contains("managed by LDAP"),
         "{rep:?}"
     );
-    assert_eq!(calls(&sb, "/patch") - before, 1, "not retried");
+    assert_eq!(requests(&sb, "/patch") - before, 1, "not retried");
 
     // --auth-service ldap creates accounts that log in through the directory: no password.
     write(

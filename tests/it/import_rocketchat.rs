@@ -5,12 +5,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::requests;
 use crate::support::{
-    ADMIN_PW, IMPORTER_PW, Ran, as_importer, config, jsonl, roster, spawn_as_importer, start,
-    wait_for_lines,
+    ADMIN_PW, IMPORTER_PW, Ran, as_importer, config, jsonl, roster, server_users,
+    spawn_as_importer, start, tmp, wait_for_lines, write,
 };
-use crate::support::{server_users, tmp, write};
-use roster_sandbox::{FaultPhase, Sandbox, SandboxConfig};
+use roster_sandbox::{FaultPhase, SandboxConfig};
 use serde_json::Value;
 
 /// Passwords of imported users: they must never appear in any output.
@@ -43,14 +43,6 @@ fn users(n: usize, start: usize) -> String {
 
 fn as_admin() -> Vec<(&'static str, &'static str)> {
     vec![("ROSTER_USERNAME", "admin"), ("ROSTER_PASSWORD", ADMIN_PW)]
-}
-
-fn requests(sb: &Sandbox, route: &str) -> u64 {
-    sb.counters()
-        .iter()
-        .filter(|(k, _)| k.contains(route))
-        .map(|(_, c)| c.requests)
-        .sum()
 }
 
 #[test]

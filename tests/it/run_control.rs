@@ -7,9 +7,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Ran, as_importer, config, jsonl, roster, spawn_as_importer, start, wait_for_lines,
+    Ran, as_importer, config, jsonl, roster, server_users, spawn_as_importer, start, tmp,
+    wait_for_lines, write,
 };
-use crate::support::{server_users, tmp, write};
 use roster_sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value;
 

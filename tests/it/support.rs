@@ -5,6 +5,9 @@
 use std::path::Path;
 use std::process::{Child, Output};
 
+use roster_sandbox::Sandbox;
+use tempfile::TempDir;
+
 pub use roster_test_support::*;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_roster");
@@ -22,4 +25,26 @@ pub fn roster_as_importer(dir: &Path, args: &[&str]) -> Output {
 /// Starts roster in the background as the seeded `importer` (see [`spawn_as_importer_at`]).
 pub fn spawn_as_importer(dir: &Path, args: &[&str]) -> Child {
     spawn_as_importer_at(Path::new(BIN), dir, args)
+}
+
+/// A Rocket.Chat sandbox synced from `n` users (hr.csv, see [`users_csv`]) with a state
+/// ledger (state.jsonl) in the returned folder.
+pub fn synced(n: usize) -> (Sandbox, TempDir) {
+    let sb = rocketchat();
+    let d = tmp();
+    write(d.path(), "hr.csv", &users_csv(n));
+    let o = roster_as_importer(
+        d.path(),
+        &[
+            "sync",
+            "hr.csv",
+            "--server",
+            &sb.url(),
+            "--state",
+            "state.jsonl",
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    (sb, d)
 }

@@ -2,8 +2,7 @@
 //! ⌈users / 200⌉ pages and writes nothing; an export synced back changes nothing;
 //! deactivations go through DELETE (deactivate, never permanent).
 
-use crate::support::{Ran, config, start};
-use crate::support::{roster_as_importer, writes};
+use crate::support::{Ran, config, roster_as_importer, start, writes};
 use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
 
 fn users_csv(n: usize) -> String {

@@ -2,25 +2,9 @@
 //! field, economy (a quiet night makes no writes), the deactivation guards, held-inactive
 //! users, protected accounts, drift checks and the export round trip.
 
-use crate::support::{IMPORTER_PW, Ran, config, start};
-use crate::support::{roster_as_importer, user, users_csv, writes};
-use roster_sandbox::{Sandbox, SandboxConfig};
+use crate::support::requests;
+use crate::support::{IMPORTER_PW, Ran, roster_as_importer, synced, user, users_csv, writes};
 use serde_json::Value;
-
-fn sandbox() -> Sandbox {
-    start(SandboxConfig {
-        rate_limit: Some(false),
-        ..config()
-    })
-}
-
-fn route(sb: &Sandbox, r: &str) -> u64 {
-    sb.counters()
-        .iter()
-        .filter(|(k, _)| k.contains(r))
-        .map(|(_, c)| c.requests)
-        .sum()
-}
 
 fn admin_session(url: &str) -> (reqwest::blocking::Client, String, String) {
     let c = crate::support::client();
@@ -33,29 +17,9 @@ fn admin_session(url: &str) -> (reqwest::blocking::Client, String, String) {
     (c, uid, tok)
 }
 
-fn setup(n: usize) -> (Sandbox, tempfile::TempDir) {
-    let sb = sandbox();
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("hr.csv"), users_csv(n)).unwrap();
-    let o = roster_as_importer(
-        d.path(),
-        &[
-            "sync",
-            "hr.csv",
-            "--server",
-            &sb.url(),
-            "--state",
-            "state.jsonl",
-            "--quiet",
-        ],
-    );
-    assert_eq!(o.code(), 0, "{}", o.stderr());
-    (sb, d)
-}
-
 #[test]
 fn plan_lists_creates_updates_per_field_deactivations_and_unchanged() {
-    let (sb, d) = setup(6);
+    let (sb, d) = synced(6);
     // u0002 renamed, u0003 gone, u0007 new.
     let csv = users_csv(7)
         .replace("User 2,", "User Two,")
@@ -134,8 +98,8 @@ fn plan_lists_creates_updates_per_field_deactivations_and_unchanged() {
 
 #[test]
 fn a_quiet_night_costs_only_the_snapshot_reads() {
-    let (sb, d) = setup(250);
-    let reads_before = route(&sb, "users.list");
+    let (sb, d) = synced(250);
+    let reads_before = requests(&sb, "users.list");
     let writes_before = writes(&sb);
     let o = roster_as_importer(
         d.path(),
@@ -153,8 +117,12 @@ fn a_quiet_night_costs_only_the_snapshot_reads() {
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(writes(&sb), writes_before, "no writes when nothing changed");
     // 252 users (250 + admin + importer) at 100 per page.
-    assert_eq!(route(&sb, "users.list") - reads_before, 3);
-    assert_eq!(route(&sb, "users.info"), 0, "no per-user lookups in a sync");
+    assert_eq!(requests(&sb, "users.list") - reads_before, 3);
+    assert_eq!(
+        requests(&sb, "users.info"),
+        0,
+        "no per-user lookups in a sync"
+    );
     // Two changed users: exactly two writes.
     let csv = users_csv(250)
         .replace("User 10,", "User Ten,")
@@ -178,7 +146,7 @@ fn a_quiet_night_costs_only_the_snapshot_reads() {
 
 #[test]
 fn deactivation_guards_refuse_with_exit_4_and_write_nothing() {
-    let (sb, d) = setup(40);
+    let (sb, d) = synced(40);
     let url = sb.url();
     // 3 of 40 missing (7.5 % > 5 %): refused.
     std::fs::write(d.path().join("hr.csv"), users_csv(37)).unwrap();
@@ -263,7 +231,7 @@ fn deactivation_guards_refuse_with_exit_4_and_write_nothing() {
 
 #[test]
 fn empty_and_shrunken_sources_are_never_trusted() {
-    let (sb, d) = setup(30);
+    let (sb, d) = synced(30);
     let url = sb.url();
     let before = writes(&sb);
     std::fs::write(d.path().join("empty.csv"), "username,email,name,password\n").unwrap();
@@ -348,7 +316,7 @@ fn empty_and_shrunken_sources_are_never_trusted() {
 
 #[test]
 fn admin_deactivated_users_are_held_inactive_unless_reactivate() {
-    let (sb, d) = setup(5);
+    let (sb, d) = synced(5);
     let url = sb.url();
     // An administrator deactivates u0002 on the server.
     let c = crate::support::client();
@@ -400,7 +368,7 @@ fn admin_deactivated_users_are_held_inactive_unless_reactivate() {
 
 #[test]
 fn protected_admin_and_self_are_never_deactivated() {
-    let (sb, d) = setup(10);
+    let (sb, d) = synced(10);
     let url = sb.url();
     // Source lists nobody but u0001 and u0002; scope=all makes everyone managed.
     std::fs::write(d.path().join("hr.csv"), users_csv(2)).unwrap();
@@ -455,7 +423,7 @@ fn protected_admin_and_self_are_never_deactivated() {
 
 #[test]
 fn export_then_sync_with_the_export_changes_nothing() {
-    let (sb, d) = setup(120);
+    let (sb, d) = synced(120);
     let url = sb.url();
     for f in ["all.csv", "all.ldif", "all.jsonl"] {
         let o = roster_as_importer(d.path(), &["export", "--server", &url, "-o", f]);

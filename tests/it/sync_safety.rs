@@ -5,17 +5,11 @@
 
 use std::process::Output;
 
-use crate::support::{Ran, config, jsonl, start};
-use crate::support::{roster_as_importer, user, users_csv, writes};
+use crate::support::{
+    Ran, config, jsonl, rocketchat, roster_as_importer, start, synced, user, users_csv, writes,
+};
 use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
 use serde_json::Value;
-
-fn rocketchat() -> Sandbox {
-    start(SandboxConfig {
-        rate_limit: Some(false),
-        ..config()
-    })
-}
 
 fn mattermost() -> Sandbox {
     start(SandboxConfig {
@@ -34,27 +28,6 @@ fn active(sb: &Sandbox, name: &str) -> bool {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A synced server of `n` users with a state ledger, on Rocket.Chat.
-fn synced(n: usize) -> (Sandbox, tempfile::TempDir) {
-    let sb = rocketchat();
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("hr.csv"), users_csv(n)).unwrap();
-    let o = roster_as_importer(
-        d.path(),
-        &[
-            "sync",
-            "hr.csv",
-            "--server",
-            &sb.url(),
-            "--state",
-            "state.jsonl",
-            "--quiet",
-        ],
-    );
-    assert_eq!(o.code(), 0, "{}", o.stderr());
-    (sb, d)
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! maps reaches the server in the server's own fields, nothing is reported as changed
 //! that was not sent, and fields without a place are named once (issue 10 items 4, 5).
 
-use crate::support::{Ran, as_importer, config, jsonl, roster, start};
-use crate::support::{write, writes};
+use crate::support::requests;
+use crate::support::{Ran, as_importer, config, jsonl, roster, start, write, writes};
 use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
 use serde_json::Value;
 
@@ -162,14 +162,6 @@ fn rocket_chat_gets_name_from_first_and_last_and_names_what_it_cannot_keep() {
     );
 }
 
-fn rc_calls(sb: &Sandbox, route: &str) -> u64 {
-    sb.counters()
-        .iter()
-        .filter(|(k, _)| k.contains(route))
-        .map(|(_, c)| c.requests)
-        .sum()
-}
-
 fn dept_csv(dept: &str) -> String {
     format!(
         "username,email,name,password,custom_fields.dept\n\
@@ -207,11 +199,11 @@ fn rocket_chat_custom_fields_the_server_drops_are_not_rewritten() {
         assert!(!e["changed"].to_string().contains("dept"), "not sent: {e}");
     }
 
-    let updates = rc_calls(&sb, "users.update");
+    let updates = requests(&sb, "users.update");
     let o = import("r2.jsonl");
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(
-        rc_calls(&sb, "users.update"),
+        requests(&sb, "users.update"),
         updates,
         "a re-run writes nothing"
     );
@@ -230,7 +222,7 @@ fn rocket_chat_custom_fields_the_server_drops_are_not_rewritten() {
         &as_importer(),
     );
     assert_eq!(o.code(), 0, "{}", o.stderr());
-    assert_eq!(rc_calls(&sb, "users.update"), updates);
+    assert_eq!(requests(&sb, "users.update"), updates);
     assert!(o.stderr().contains("custom field 'dept'"), "{}", o.stderr());
 }
 
@@ -254,13 +246,13 @@ fn rocket_chat_custom_fields_the_server_keeps_are_still_synced() {
     assert!(!o.stderr().contains("custom field"), "{}", o.stderr());
     assert_eq!(user(&sb, "anna")["customFields"]["dept"], "R&D");
     write(d.path(), "u.csv", &dept_csv("Sales"));
-    let updates = rc_calls(&sb, "users.update");
+    let updates = requests(&sb, "users.update");
     let o = roster(
         d.path(),
         &["import", "u.csv", "--server", &url],
         &as_importer(),
     );
     assert_eq!(o.code(), 0, "{}", o.stderr());
-    assert_eq!(rc_calls(&sb, "users.update"), updates + 3);
+    assert_eq!(requests(&sb, "users.update"), updates + 3);
     assert_eq!(user(&sb, "anna")["customFields"]["dept"], "Sales");
 }

@@ -34,6 +34,14 @@ pub fn start(cfg: SandboxConfig) -> Sandbox {
     Sandbox::start(cfg).expect("sandbox starts")
 }
 
+/// A Rocket.Chat sandbox with its rate limiter off, for tests about what is written.
+pub fn rocketchat() -> Sandbox {
+    start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    })
+}
+
 pub fn client() -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     Client::builder()
@@ -347,6 +355,15 @@ pub fn writes(sb: &Sandbox) -> u64 {
                 || k.starts_with("PUT")
                 || k.starts_with("DELETE")
         })
+        .map(|(_, c)| c.requests)
+        .sum()
+}
+
+/// Requests to every route whose key contains `route` (`users.create`, `/patch`, ...).
+pub fn requests(sb: &Sandbox, route: &str) -> u64 {
+    sb.counters()
+        .iter()
+        .filter(|(k, _)| k.contains(route))
         .map(|(_, c)| c.requests)
         .sum()
 }
