@@ -9,8 +9,8 @@ const LAYERS: &[(u8, &[&str])] = &[
     // Base: exit codes, secrets, and what a reader and its writer share.
     (0, &["exit", "secret", "csv_syntax", "ldif_syntax"]),
     (1, &["interrupt", "model"]),
-    // The servers' HTTP clients and their pacer; the emulators use secrets only.
-    (2, &["client", "sandbox"]),
+    // The servers' HTTP clients and their pacer.
+    (2, &["client"]),
     (3, &["source"]),
     (4, &["output"]),
     (5, &["mapping", "validate", "report"]),
