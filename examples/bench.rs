@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use roster::sandbox::{FlavorKind, Sandbox, SandboxConfig};
 use roster::secret::Secret;
+use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
 
 const ADMIN_PW: &str = "Bench-admin-pw-1";
 const IMPORTER_PW: &str = "Bench-importer-pw-2";

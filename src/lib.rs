@@ -5,16 +5,18 @@
 //! `exec` (paced worker pool) → `client` (server clients), with `report` and `output` on
 //! the side. In the code the layers import downward only (`layering.rs` holds the order
 //! and its test): `ops` (one function per command, called by the binary's command files
-//! with [`settings`]) on top, exit codes and secrets at the bottom. `sandbox` emulates the
-//! servers for tests and demos.
+//! with [`settings`]) on top, exit codes and secrets at the bottom. The emulators of both
+//! servers (for tests and demos) are their own crate, `roster-sandbox`.
 
 mod client;
 mod config;
+pub mod csv_syntax;
 mod exec;
 pub mod exit;
 pub mod interrupt;
 #[cfg(test)]
 mod layering;
+pub mod ldif_syntax;
 pub mod mapping;
 pub mod model;
 pub mod ops;
@@ -22,7 +24,6 @@ pub mod output;
 mod pipeline;
 mod plan;
 mod report;
-pub mod sandbox;
 pub mod secret;
 pub mod settings;
 pub mod source;

@@ -3,50 +3,10 @@
 //! A [`Secret`] never shows its value through Debug, Display or Serialize; the only way
 //! to read it is [`Secret::expose`], which call sites use right where the value is sent.
 
-use std::fmt;
 use std::path::Path;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-    /// The value itself. Call only where it is sent over the wire or hashed.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("***")
-    }
-}
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
-    }
-}
+/// The type lives in its own crate so the sandbox can share it without depending on roster.
+pub use roster_secret::Secret;
 
 /// Errors reading a secret. They name the variable or file, never the value.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +30,7 @@ pub fn from_env(name: &str) -> Result<Option<Secret>, SecretError> {
         if v.is_empty() {
             return Err(SecretError::Empty(name.to_string()));
         }
-        return Ok(Some(Secret(v)));
+        return Ok(Some(Secret::new(v)));
     }
     let file_var = format!("{name}_FILE");
     match std::env::var_os(&file_var) {
@@ -98,7 +58,7 @@ pub fn read_file(what: &str, path: &Path) -> Result<Secret, SecretError> {
             path.display()
         )));
     }
-    Ok(Secret(s))
+    Ok(Secret::new(s))
 }
 
 /// Asks on the terminal without echo. Returns `None` when stdin is not a terminal,
@@ -113,19 +73,5 @@ pub fn prompt(what: &str) -> Result<Option<Secret>, SecretError> {
     if v.is_empty() {
         return Err(SecretError::Empty(what.to_string()));
     }
-    Ok(Some(Secret(v)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn never_shows_value() {
-        let s = Secret::new("hunter2");
-        assert_eq!(format!("{s:?}"), "Secret(***)");
-        assert_eq!(format!("{s}"), "***");
-        assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
-        assert_eq!(s.expose(), "hunter2");
-    }
+    Ok(Some(Secret::new(v)))
 }

@@ -12,10 +12,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use roster::sandbox::{FlavorKind, Sandbox, SandboxConfig};
 use roster::secret::Secret;
 use roster::settings::Flavor;
 use roster::settings::{ImportSettings, ReportSettings};
+use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
 
 /// The sample users, built in so the demo runs from any directory.
 const SAMPLE_CSV: &[u8] = include_bytes!("../../samples/users.csv");

@@ -4,10 +4,14 @@
 
 pub mod apply;
 pub mod convert;
+#[cfg(feature = "sandbox")]
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod export;
 pub mod import;
 pub mod plan;
+#[cfg(feature = "sandbox")]
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod sync;
 pub mod validate;
@@ -50,8 +54,10 @@ pub enum Command {
     /// Push users to a Rocket.Chat or Mattermost server.
     Import(import::Args),
     /// Run the main job end to end on an embedded sandbox server.
+    #[cfg(feature = "sandbox")]
     Demo(demo::Args),
     /// Run a local emulator of a Rocket.Chat or Mattermost server.
+    #[cfg(feature = "sandbox")]
     Sandbox(sandbox::Args),
     /// Write every user of a server to CSV, LDIF or JSON Lines.
     Export(export::Args),
@@ -83,7 +89,9 @@ pub fn main() -> i32 {
         Command::Validate(a) => validate::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Import(a) => import::run(a),
+        #[cfg(feature = "sandbox")]
         Command::Demo(a) => demo::run(a),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(a) => sandbox::run(a),
         Command::Export(a) => export::run(a),
         Command::Plan(a) => plan::run(a),

@@ -20,8 +20,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use roster::sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig};
 use roster::secret::{self, Secret};
+use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig};
 
 const AFTER_HELP: &str = "\
 Seeded accounts:

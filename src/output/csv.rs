@@ -7,15 +7,14 @@
 //!
 //! Every CSV roster writes (this one for `convert`, `export` and `--dump`, the report, the
 //! rejects file) goes through [`CsvRecordWriter`], which neutralises spreadsheet formulas, and
-//! the CSV source undoes exactly that with [`restore_formula`]: see [`neutralize_formula`].
+//! the CSV source undoes exactly that: see [`crate::csv_syntax`].
 
 use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::{UserWriter, WriterOptions};
+use crate::csv_syntax::{UTF8_BOM, default_multi_sep, neutralize_formula};
 use crate::model::User;
-use crate::source::csv::default_multi_sep;
-use crate::source::encoding::UTF8_BOM;
 
 /// The header row, in order.
 pub const COLUMNS: [&str; 15] = [
@@ -108,42 +107,6 @@ impl UserWriter for CsvUserWriter {
 
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         self.csv.flush()
-    }
-}
-
-/// Whether a cell would be a formula to a spreadsheet, looking past leading `'`s (so that
-/// the prefix below is reversible): `=`, `+`, `-`, `@`, TAB or CR first (OWASP's list).
-fn formula_like(s: &str) -> bool {
-    matches!(
-        s.trim_start_matches('\'').as_bytes().first(),
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-    )
-}
-
-/// The cell as written to a CSV file a person may open in Excel or LibreOffice: one `'`
-/// in front of a formula-like value, which makes it text there (`=HYPERLINK(...)` is
-/// written `'=HYPERLINK(...)`, `'=x` is written `''=x`). [`restore_formula`] undoes it.
-pub fn neutralize_formula(s: &str) -> Cow<'_, str> {
-    if formula_like(s) {
-        Cow::Owned(format!("'{s}"))
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
-/// The inverse of [`neutralize_formula`], for the CSV reader: drops one leading `'` when
-/// what follows is formula-like, so a file written by roster reads back exactly.
-pub fn restore_formula(s: &str) -> Cow<'_, str> {
-    match s.strip_prefix('\'') {
-        Some(rest) if formula_like(rest) => Cow::Borrowed(rest),
-        _ => Cow::Borrowed(s),
-    }
-}
-
-/// [`restore_formula`] on an owned cell, without copying when nothing changes.
-pub fn restore_formula_in_place(s: &mut String) {
-    if s.starts_with('\'') && formula_like(&s[1..]) {
-        s.remove(0);
     }
 }
 

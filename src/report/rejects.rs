@@ -252,5 +252,5 @@ fn is_secret(secret: &[String], attr: &str) -> bool {
 
 /// One LDIF attribute line, base64 when RFC 2849 requires it, folded at 76 columns.
 fn write_ldif_attr(out: &mut dyn Write, name: &str, v: &Value) -> io::Result<()> {
-    crate::output::ldif::write_attr_into(out, &mut Vec::new(), name, v.bytes())
+    crate::ldif_syntax::write_attr_into(out, &mut Vec::new(), name, v.bytes())
 }

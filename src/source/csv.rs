@@ -12,19 +12,19 @@
 //!
 //! A cell that is `'` followed by a formula-like value (`'=x`, `''-1`) loses that one `'`:
 //! roster's CSV writers add it so spreadsheets do not run formulas
-//! ([`crate::output::csv::neutralize_formula`]).
+//! ([`crate::csv_syntax::neutralize_formula`]).
 
 use std::io::{self, Read};
 
 use csv_core::{ReadRecordResult, Terminator};
 
-use super::encoding::{self, Encoding, UTF8_BOM};
+use super::encoding::{self, Encoding};
 use super::{
     CsvDialect, Format, Source, SourceError, SourceItem, SourceOptions, open_input, origin_name,
 };
-use crate::model::{Attrs, BadRecord, Change, Origin, Problem, RawRecord, RawText, Value};
 // Undoes exactly what roster's CSV writers do to formula-like cells, so round trips are exact.
-use crate::output::csv::{restore_formula, restore_formula_in_place};
+use crate::csv_syntax::{UTF8_BOM, default_multi_sep, restore_formula, restore_formula_in_place};
+use crate::model::{Attrs, BadRecord, Change, Origin, Problem, RawRecord, RawText, Value};
 
 /// Input buffer size; also how much of the input delimiter detection looks at.
 const BUF_SIZE: usize = 64 * 1024;
@@ -38,12 +38,6 @@ const MAX_ROW_FIELDS: usize = 1 << 20;
 
 /// The delimiters detection chooses among, in tie-breaking order.
 pub const DELIMITER_CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
-
-/// Separator inside multi-valued cells (roles) when none is given: `;`, or `,` when `;`
-/// is the delimiter. The CSV writer joins with the same rule, so files it writes read back.
-pub fn default_multi_sep(delimiter: u8) -> char {
-    if delimiter == b';' { ',' } else { ';' }
-}
 
 /// Reads CSV or TSV rows as raw records. See the module documentation.
 pub struct CsvSource {

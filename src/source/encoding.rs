@@ -39,8 +39,8 @@ impl Encoding {
     }
 }
 
-/// UTF-8 byte order mark.
-pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+// Defined with the CSV conventions the writer shares; every reader skips it.
+pub use crate::csv_syntax::UTF8_BOM;
 
 /// Windows-1252 as WHATWG defines it: every byte maps to a character (the five bytes
 /// Microsoft leaves undefined map to the C1 controls), so decoding never fails or loses bytes.

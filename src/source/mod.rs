@@ -82,7 +82,7 @@ pub struct SourceOptions {
     pub columns: Option<Vec<String>>,
     pub encoding: Encoding,
     /// CSV: separator inside multi-valued cells (`--multi-sep`); `None` = `;`, or `,` when
-    /// the delimiter is `;` (as `--help` says; [`csv::default_multi_sep`]).
+    /// the delimiter is `;` (as `--help` says; [`crate::csv_syntax::default_multi_sep`]).
     pub multi_sep: Option<char>,
     /// LDIF: largest value a `file://` URL may bring in (bytes).
     pub url_max_bytes: Option<u64>,

@@ -6,11 +6,11 @@
 //! 0600) and read back with the LDIF reader; each record keeps its DN as its origin.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
 use super::ldif::LdifSource;
 use super::{Format, Source, SourceError, SourceItem, SourceOptions};
+use crate::ldif_syntax::write_attr_into;
 use crate::model::{BadRecord, Origin};
 
 pub struct Spooled {
@@ -29,7 +29,10 @@ impl Spooled {
     /// record has been handed on.
     pub fn new(mut src: Box<dyn Source>) -> Result<Spooled, SourceError> {
         let describe = src.describe();
-        let file = anonymous_file().map_err(|e| SourceError::io("a temporary spool file", e))?;
+        // Unnamed (O_TMPFILE where the system has it, else unlinked at once) and mode 0600:
+        // nobody else can open it, and nothing is left behind however the run ends.
+        let file =
+            tempfile::tempfile().map_err(|e| SourceError::io("a temporary spool file", e))?;
         let io_err = |e: std::io::Error| SourceError::io("the temporary spool file", e);
         let mut out = BufWriter::with_capacity(1 << 16, file);
         out.write_all(b"version: 1\n\n").map_err(io_err)?;
@@ -41,17 +44,11 @@ impl Spooled {
                 SourceItem::Bad(b) => bad.push_back(b),
                 SourceItem::Record(r) => {
                     let dn = r.dn.clone().unwrap_or_else(|| r.origin.to_string());
-                    crate::output::ldif::write_attr_into(&mut out, &mut line, "dn", dn.as_bytes())
-                        .map_err(io_err)?;
+                    write_attr_into(&mut out, &mut line, "dn", dn.as_bytes()).map_err(io_err)?;
                     for (name, values) in &r.attrs.0 {
                         for v in values {
-                            crate::output::ldif::write_attr_into(
-                                &mut out,
-                                &mut line,
-                                name,
-                                v.bytes(),
-                            )
-                            .map_err(io_err)?;
+                            write_attr_into(&mut out, &mut line, name, v.bytes())
+                                .map_err(io_err)?;
                         }
                     }
                     out.write_all(b"\n").map_err(io_err)?;
@@ -100,25 +97,4 @@ impl Source for Spooled {
     fn describe(&self) -> String {
         self.describe.clone()
     }
-}
-
-/// A read-write file nobody else can open: created 0600 and unlinked at once.
-fn anonymous_file() -> std::io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.read(true).write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let path =
-        std::env::temp_dir().join(format!("roster-spool-{}-{nanos}.ldif", std::process::id()));
-    let f = o.open(&path)?;
-    // Unlinked: the data lives while the handle does, and nothing is left behind.
-    std::fs::remove_file(&path)?;
-    Ok(f)
 }

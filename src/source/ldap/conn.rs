@@ -8,6 +8,8 @@ use std::time::Duration;
 use ldap3::tokio::runtime::{Builder, Runtime};
 use ldap3::tokio::task::JoinHandle;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 
 use super::LdapOptions;
 use super::entry::{self, Response};
@@ -313,7 +315,7 @@ fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, LdapS
         };
         let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         let mut n = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for cert in CertificateDer::pem_slice_iter(&pem) {
             let cert = cert.map_err(|e| err(format!("not valid PEM: {e}")))?;
             roots
                 .add(cert)

@@ -1,0 +1,351 @@
+//! Sandbox servers: local emulators of the Rocket.Chat and Mattermost user-management REST
+//! APIs, for tests, demos, benchmarks and migration rehearsals. `roster sandbox` runs one.
+//!
+//! The core ([`server`]) owns the listener (127.0.0.1 only), keep-alive connections, fault
+//! injection (5xx before or after a write is applied, dropped connections), latency, the
+//! per-route counters, the JSON-lines request log and state persistence. A [`Flavor`]
+//! owns the API itself: routing, authentication, its own rate limiter, validation and the
+//! users. Rocket.Chat is [`rocketchat`]; Mattermost plugs in the same way.
+//!
+//! Seeded accounts (both flavors):
+//! - `admin`, with the admin role (holds `api-bypass-rate-limit`, `edit-other-user-info`, ...);
+//! - `importer`, a non-admin provisioning account (Rocket.Chat: roles `user` + `provisioner`,
+//!   which holds `create-user`, `edit-other-user-info`, `edit-other-user-active-status`,
+//!   `edit-other-user-password`, `view-full-other-user-info`, `assign-roles`, `run-import`,
+//!   but NOT `api-bypass-rate-limit`, so the limiter applies to it). Mattermost: both are
+//!   system admins, because only `manage_system` reaches the admin path of `POST /users`;
+//!   Mattermost's limiter exempts nobody (see [`mattermost`]).
+//!
+//! Their passwords come from [`SandboxConfig::admin_password`] /
+//! [`SandboxConfig::importer_password`] (the importer's defaults to the admin's) and are
+//! (re)set at every start, also over a loaded state file, so the printed password works.
+
+pub mod http;
+pub mod mattermost;
+pub mod rocketchat;
+pub mod server;
+pub mod util;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use http::{Request, Response};
+pub use server::RouteCounters;
+
+pub use roster_secret::Secret;
+
+/// Which server to emulate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FlavorKind {
+    #[default]
+    #[value(name = "rocketchat")]
+    RocketChat,
+    #[value(name = "mattermost")]
+    Mattermost,
+}
+
+impl FlavorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlavorKind::RocketChat => "rocketchat",
+            FlavorKind::Mattermost => "mattermost",
+        }
+    }
+}
+
+/// When an injected 5xx or drop happens relative to applying the write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum FaultPhase {
+    /// Half before, half after (the default; chosen by the seeded generator).
+    #[default]
+    Random,
+    /// Always before the write is applied: nothing changed on the server.
+    Before,
+    /// Always after the write is applied: it happened, the client sees an error.
+    After,
+}
+
+/// Everything a sandbox needs. `Default` gives the documented defaults, flavor rocketchat.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    pub flavor: FlavorKind,
+    /// 0 = any free port.
+    pub port: u16,
+    /// Loaded at start when it exists, saved at stop.
+    pub state_file: Option<PathBuf>,
+    /// One JSON line per request (no secrets, no bodies).
+    pub log_file: Option<PathBuf>,
+    /// None = generate a random one ([`Sandbox::admin_password`] tells it).
+    pub admin_password: Option<Secret>,
+    /// None = the admin's password.
+    pub importer_password: Option<Secret>,
+    /// Seeds the fault/latency generator and user ids; None = random.
+    pub seed: Option<u64>,
+    /// The flavor's REST rate limiter; None = the real server's default (Rocket.Chat
+    /// `API_Enable_Rate_Limiter`: on; Mattermost `RateLimitSettings.Enable`: off).
+    pub rate_limit: Option<bool>,
+    /// Callers holding `api-bypass-rate-limit` (the admin) skip the limiter (default true).
+    pub admin_bypass: bool,
+    /// Rocket.Chat calls per window per route and client IP (default 10).
+    pub rc_limit_calls: u32,
+    /// Rocket.Chat window length in ms (default 60000).
+    pub rc_limit_window_ms: u64,
+    /// Rocket.Chat REST 2FA on users.update (default on).
+    pub two_factor: bool,
+    /// Rocket.Chat `Accounts_CustomFields` (a JSON object of field definitions); None = the
+    /// setting is empty: customFields are accepted and silently dropped.
+    pub rc_custom_fields: Option<serde_json::Value>,
+    /// The version `/api/info` reports.
+    pub rc_version: String,
+    /// Fraction of writes (non-GET, not login) answered 500/502/503.
+    pub fault_rate: f64,
+    /// Fraction of requests (not login, not `/__sandbox/`) whose connection is dropped
+    /// without a response.
+    pub drop_rate: f64,
+    /// Whether faults and drops happen before or after the write is applied.
+    pub fault_phase: FaultPhase,
+    /// Added to every request.
+    pub latency_ms: u64,
+    /// Uniform extra delay in 0..=jitter_ms.
+    pub jitter_ms: u64,
+    /// bcrypt cost for stored passwords (10 like the real servers; tests use 4).
+    pub bcrypt_cost: u32,
+    /// Mattermost `RateLimitSettings.PerSec` (default 10).
+    pub mm_per_sec: u32,
+    /// Mattermost `RateLimitSettings.MaxBurst` (default 100); `X-Ratelimit-Limit` is one more.
+    pub mm_max_burst: u32,
+    /// Mattermost `RateLimitSettings.MemoryStoreSize`: keys kept by the limiter's LRU (10000).
+    pub mm_memory_store_size: usize,
+    /// Mattermost `RateLimitSettings.VaryByRemoteAddr` (default true).
+    pub mm_vary_by_remote_addr: bool,
+    /// Mattermost `RateLimitSettings.VaryByUser` (default false): key by token, plus a
+    /// second check per user id that adds a second set of headers.
+    pub mm_vary_by_user: bool,
+    /// Mattermost `RateLimitSettings.VaryByHeader` (default none).
+    pub mm_vary_by_header: Option<String>,
+    /// For tests: the Mattermost limiter reads this clock instead of the monotonic one.
+    pub mm_clock: Option<mattermost::ManualClock>,
+    /// Mattermost `ServiceSettings.EnableAPIUserDeletion` (default false).
+    pub mm_enable_api_user_deletion: bool,
+    /// Mattermost `TeamSettings.EnableOpenServer` (default false): anonymous sign-up.
+    pub mm_open_server: bool,
+    /// Mattermost: usernames that [`Sandbox::seed_users`] makes LDAP-managed accounts
+    /// (auth_service `ldap`, auth_data = the username, no password).
+    pub mm_ldap_users: Vec<String>,
+    /// The Mattermost version `X-Version-Id` reports.
+    pub mm_version: String,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            flavor: FlavorKind::RocketChat,
+            port: 0,
+            state_file: None,
+            log_file: None,
+            admin_password: None,
+            importer_password: None,
+            seed: None,
+            rate_limit: None,
+            admin_bypass: true,
+            rc_limit_calls: 10,
+            rc_limit_window_ms: 60_000,
+            two_factor: true,
+            rc_custom_fields: None,
+            rc_version: "7.10.0".to_string(),
+            fault_rate: 0.0,
+            drop_rate: 0.0,
+            fault_phase: FaultPhase::Random,
+            latency_ms: 0,
+            jitter_ms: 0,
+            bcrypt_cost: 10,
+            mm_per_sec: 10,
+            mm_max_burst: 100,
+            mm_memory_store_size: 10_000,
+            mm_vary_by_remote_addr: true,
+            mm_vary_by_user: false,
+            mm_vary_by_header: None,
+            mm_clock: None,
+            mm_enable_api_user_deletion: false,
+            mm_open_server: false,
+            mm_ldap_users: Vec::new(),
+            mm_version: "10.11.0".to_string(),
+        }
+    }
+}
+
+/// A user to put straight into the store (no validation, no rate limit), for tests and
+/// benchmarks that need a populated server.
+#[derive(Clone, Debug, Default)]
+pub struct SeedUser {
+    pub username: String,
+    pub email: String,
+    pub name: String,
+    /// None = the user cannot log in.
+    pub password: Option<String>,
+    pub active: bool,
+    /// Empty = the flavor's default roles.
+    pub roles: Vec<String>,
+}
+
+/// What the core needs from an emulated server.
+pub trait Flavor: Send + Sync {
+    /// `rocketchat` or `mattermost`.
+    fn name(&self) -> &'static str;
+    /// Counter and log key, e.g. `POST /api/v1/users.create`; path parameters must be
+    /// replaced by placeholders so the set of keys stays small.
+    fn route_key(&self, req: &Request) -> String;
+    /// The login route: never faulted or dropped (clients need a session to test anything).
+    fn is_login(&self, req: &Request) -> bool;
+    /// Whether a 5xx may be injected: by default every non-GET request except login.
+    fn is_write(&self, req: &Request) -> bool {
+        !matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS") && !self.is_login(req)
+    }
+    /// Answers one request. The flavor runs its own auth and rate limiter.
+    fn handle(&self, req: &Request) -> Response;
+    /// The body the application itself sends for an unexpected error (status 500).
+    fn internal_error(&self) -> Response;
+    /// Every user, as JSON, in the flavor's admin view (no password hashes).
+    fn users(&self) -> Vec<serde_json::Value>;
+    /// Inserts users directly; returns their ids.
+    fn seed(&self, users: &[SeedUser]) -> Result<Vec<String>, String>;
+    /// The persistent state (users, tokens, ...).
+    fn save_state(&self) -> serde_json::Value;
+    /// Replaces the state with a saved one, then re-seeds the built-in accounts' passwords.
+    fn load_state(&self, state: serde_json::Value) -> Result<(), String>;
+}
+
+/// Builds the flavor for a configuration.
+fn make_flavor(cfg: &SandboxConfig, admin_password: &Secret) -> io::Result<Arc<dyn Flavor>> {
+    match cfg.flavor {
+        FlavorKind::RocketChat => Ok(Arc::new(rocketchat::RocketChat::new(cfg, admin_password)?)),
+        FlavorKind::Mattermost => Ok(Arc::new(mattermost::Mattermost::new(cfg, admin_password)?)),
+    }
+}
+
+/// A running sandbox. Stops (and saves its state, if configured) on [`Sandbox::stop`] or drop.
+pub struct Sandbox {
+    server: server::Server,
+    admin_password: Secret,
+    generated_password: bool,
+}
+
+impl Sandbox {
+    /// Binds 127.0.0.1:`cfg.port` (0 = ephemeral), loads the state file if it exists,
+    /// seeds the built-in accounts and starts serving.
+    pub fn start(cfg: SandboxConfig) -> io::Result<Sandbox> {
+        let (admin_password, generated_password) = match &cfg.admin_password {
+            Some(p) if !p.is_empty() => (p.clone(), false),
+            _ => (Secret::new(util::random_password(20)), true),
+        };
+        let flavor = make_flavor(&cfg, &admin_password)?;
+        if let Some(path) = &cfg.state_file {
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    let state = server::parse_state_file(&bytes, flavor.name()).map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("state file {}: {e}", path.display()),
+                        )
+                    })?;
+                    flavor.load_state(state).map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("state file {}: {e}", path.display()),
+                        )
+                    })?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("cannot read state file {}: {e}", path.display()),
+                    ));
+                }
+            }
+        }
+        let server = server::Server::start(&cfg, flavor)?;
+        Ok(Sandbox {
+            server,
+            admin_password,
+            generated_password,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.addr().port()
+    }
+
+    /// The admin's password (generated when the configuration had none).
+    pub fn admin_password(&self) -> &Secret {
+        &self.admin_password
+    }
+
+    /// Whether [`Sandbox::admin_password`] was generated at start.
+    pub fn admin_password_generated(&self) -> bool {
+        self.generated_password
+    }
+
+    /// Every user in the flavor's admin view (as `users.info` shows them to an admin).
+    pub fn users(&self) -> Vec<serde_json::Value> {
+        self.server.flavor().users()
+    }
+
+    /// Per-route counters: requests, 429s, injected 5xx, drops.
+    pub fn counters(&self) -> BTreeMap<String, RouteCounters> {
+        self.server.counters()
+    }
+
+    /// The same JSON as `GET /__sandbox/state`.
+    pub fn state_json(&self) -> serde_json::Value {
+        self.server.state_json()
+    }
+
+    /// Inserts users directly (no validation, no rate limit); returns their ids.
+    pub fn seed_users(&self, users: &[SeedUser]) -> Result<Vec<String>, String> {
+        self.server.flavor().seed(users)
+    }
+
+    /// Changes the fault and drop rates at run time.
+    pub fn set_faults(&self, fault_rate: f64, drop_rate: f64) {
+        self.server.set_faults(fault_rate, drop_rate);
+    }
+
+    /// Answers requests for `path` (exact, without the query) with 307 to `location`,
+    /// as a misconfigured reverse proxy would; None stops it.
+    pub fn set_redirect(&self, redirect: Option<(&str, &str)>) {
+        self.server
+            .set_redirect(redirect.map(|(p, l)| (p.to_string(), l.to_string())));
+    }
+
+    /// Changes the fault phase at run time.
+    pub fn set_fault_phase(&self, phase: FaultPhase) {
+        self.server.set_fault_phase(phase);
+    }
+
+    /// Changes latency and jitter at run time.
+    pub fn set_latency(&self, latency_ms: u64, jitter_ms: u64) {
+        self.server.set_latency(latency_ms, jitter_ms);
+    }
+
+    /// Stops serving, closes every connection and saves the state if configured.
+    pub fn stop(mut self) -> io::Result<()> {
+        self.server.stop()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.server.stop();
+    }
+}

@@ -1,0 +1,795 @@
+//! The Rocket.Chat flavor (7.x behaviour), after /work/shared/docs/rocketchat-api.md.
+//!
+//! Request pipeline, in the real server's order: authentication (401) → the REST rate
+//! limiter (429; skipped for holders of `api-bypass-rate-limit`) → ajv parameter validation
+//! (400 `invalid-params`) → `permissionsRequired` (403) → 2FA → the action.
+//!
+//! The hard-coded 1-call-per-60-s limiters of `setUsername`, `setRealName` and `setEmail`
+//! apply, as on the real server, to callers WITHOUT `edit-other-user-info`: in practice to
+//! users editing themselves through users.update (the seeded `admin` and `importer` both
+//! hold the permission and are not affected).
+//!
+//! Username case, as on the real server (traced in the shared rocketchat-members-and-ops
+//! notes, §10): users.create stores the username as given and its "already in use" check
+//! ignores case (`apps/meteor/server/lib/users/checkUsernameAvailability.ts` →
+//! `Users.findOneByUsernameIgnoringCase`, collation en/2, in
+//! `packages/models/src/models/Users.ts`); users.info?username= is exact and
+//! case-sensitive (`apps/meteor/server/lib/users/getFullUserData.ts` →
+//! `Users.findOneByIdOrUsername`, `$or:[{_id},{username}]` without collation; 6.x/7.x:
+//! `apps/meteor/app/lib/server/functions/getFullUserData.ts`). Endpoints that go through
+//! `getUserFromParams` (`apps/meteor/app/api/server/helpers/getUserFromParams.ts`) match
+//! ignoring case.
+
+mod ajv;
+mod import;
+pub mod limiter;
+mod store;
+mod users;
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::{Map, Value, json};
+
+use super::http::{Request, Response};
+use super::util::{self, IdGen};
+use super::{Flavor, SandboxConfig, SeedUser};
+use limiter::{FixedWindow, Outcome};
+use roster_secret::Secret;
+use store::{Email, LoginToken, RcUser, Store};
+
+/// `Accounts_TwoFactorAuthentication_RememberFor`, also the "just registered" grace period.
+const TFA_REMEMBER_MS: i64 = 1800 * 1000;
+/// Role ids the server knows (users.create rejects others).
+const KNOWN_ROLES: &[&str] = &[
+    "admin",
+    "user",
+    "bot",
+    "app",
+    "guest",
+    "anonymous",
+    "owner",
+    "moderator",
+    "leader",
+    "livechat-agent",
+    "livechat-manager",
+    "livechat-monitor",
+    "provisioner",
+];
+/// The custom role of the seeded `importer` account.
+const PROVISIONER_PERMS: &[&str] = &[
+    "create-user",
+    "edit-other-user-info",
+    "edit-other-user-active-status",
+    "edit-other-user-password",
+    "view-full-other-user-info",
+    "view-d-room",
+    "assign-roles",
+    "run-import",
+];
+
+/// Whether any of these roles grants the permission. `admin` holds every permission.
+pub(crate) fn has_perm(roles: &[String], perm: &str) -> bool {
+    roles.iter().any(|r| {
+        let granted: &[&str] = match r.as_str() {
+            "admin" => return true,
+            "user" => &["view-d-room", "create-personal-access-tokens"],
+            "bot" => &["api-bypass-rate-limit", "view-d-room"],
+            "app" => &["api-bypass-rate-limit"],
+            "provisioner" => PROVISIONER_PERMS,
+            _ => &[],
+        };
+        granted.contains(&perm)
+    })
+}
+
+pub(crate) fn is_known_role(r: &str) -> bool {
+    KNOWN_ROLES.contains(&r)
+}
+
+/// Fixed settings of this server.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    rate_limit: bool,
+    admin_bypass: bool,
+    calls: u32,
+    window_ms: u64,
+    two_factor: bool,
+    /// `Accounts_CustomFields`; None = empty setting.
+    custom_fields: Option<Value>,
+    version: String,
+    bcrypt_cost: u32,
+}
+
+/// The routes the emulator implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Route {
+    Login,
+    Logout,
+    /// Deprecated but still served.
+    LogoutGet,
+    Me,
+    UsersCreate,
+    UsersUpdate,
+    UsersInfo,
+    UsersGetStatus,
+    UsersList,
+    UsersSetActiveStatus,
+    UsersDelete,
+    ImportNew,
+    ImportAddUsers,
+    ImportRun,
+    ImportStatus,
+}
+
+fn route_of(method: &str, name: &str) -> Option<Route> {
+    Some(match (method, name) {
+        ("POST", "login") => Route::Login,
+        ("POST", "logout") => Route::Logout,
+        ("GET", "logout") => Route::LogoutGet,
+        ("GET", "me") => Route::Me,
+        ("POST", "users.create") => Route::UsersCreate,
+        ("POST", "users.update") => Route::UsersUpdate,
+        ("GET", "users.info") => Route::UsersInfo,
+        ("GET", "users.getStatus") => Route::UsersGetStatus,
+        ("GET", "users.list") => Route::UsersList,
+        ("POST", "users.setActiveStatus") => Route::UsersSetActiveStatus,
+        ("POST", "users.delete") => Route::UsersDelete,
+        ("POST", "import.new") => Route::ImportNew,
+        ("POST", "import.addUsers") => Route::ImportAddUsers,
+        ("POST", "import.run") => Route::ImportRun,
+        ("GET", "import.status") => Route::ImportStatus,
+        _ => return None,
+    })
+}
+
+/// The authenticated caller of a request.
+pub(crate) struct Caller {
+    pub user: RcUser,
+    pub hashed_token: String,
+}
+
+impl Caller {
+    pub fn can(&self, perm: &str) -> bool {
+        has_perm(&self.user.roles, perm)
+    }
+}
+
+/// What a handler gets.
+pub(crate) struct Ctx<'a> {
+    pub req: &'a Request,
+    pub caller: Caller,
+    /// `{...queryParams, ...bodyParams}`.
+    pub params: Value,
+    pub client_ip: String,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+pub struct RocketChat {
+    settings: Settings,
+    store: Arc<RwLock<Store>>,
+    /// One fixed window per route and method, created lazily with the server's start as
+    /// the first window start (Meteor registers the rules at startup).
+    limiters: Mutex<HashMap<Route, FixedWindow>>,
+    /// `RateLimiter.limitFunction` wrappers of setUsername / setRealName / setEmail.
+    fn_limiters: Mutex<HashMap<&'static str, FixedWindow>>,
+    started_ms: i64,
+    ids: Arc<IdGen>,
+    import: Arc<Mutex<import::ImportState>>,
+    admin_password: Secret,
+    importer_password: Secret,
+}
+
+impl RocketChat {
+    pub fn new(cfg: &SandboxConfig, admin_password: &Secret) -> io::Result<Self> {
+        let importer_password = match &cfg.importer_password {
+            Some(p) if !p.is_empty() => p.clone(),
+            _ => admin_password.clone(),
+        };
+        let rc = RocketChat {
+            settings: Settings {
+                rate_limit: cfg.rate_limit.unwrap_or(true),
+                admin_bypass: cfg.admin_bypass,
+                calls: cfg.rc_limit_calls,
+                window_ms: cfg.rc_limit_window_ms,
+                two_factor: cfg.two_factor,
+                custom_fields: cfg.rc_custom_fields.clone(),
+                version: cfg.rc_version.clone(),
+                bcrypt_cost: cfg.bcrypt_cost,
+            },
+            store: Arc::new(RwLock::new(Store::default())),
+            limiters: Mutex::new(HashMap::new()),
+            fn_limiters: Mutex::new(HashMap::new()),
+            started_ms: util::now_ms(),
+            ids: Arc::new(IdGen::new(cfg.seed)),
+            import: Arc::new(Mutex::new(import::ImportState::default())),
+            admin_password: admin_password.clone(),
+            importer_password,
+        };
+        rc.ensure_builtin_accounts().map_err(io::Error::other)?;
+        Ok(rc)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Store> {
+        match self.store.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        match self.store.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Creates `admin` and `importer`, or resets their passwords when they exist.
+    fn ensure_builtin_accounts(&self) -> Result<(), String> {
+        let cost = self.settings.bcrypt_cost;
+        let admin_hash = util::meteor_password_hash(self.admin_password.expose(), cost)?;
+        let importer_hash = if self.importer_password == self.admin_password {
+            admin_hash.clone()
+        } else {
+            util::meteor_password_hash(self.importer_password.expose(), cost)?
+        };
+        // The built-in accounts predate the sandbox's start: the 2FA "just registered"
+        // grace period must not apply to them.
+        let created = util::now_ms() - 30 * 24 * 3600 * 1000;
+        let accounts = [
+            (
+                "admin",
+                "Administrator",
+                vec!["admin".to_string()],
+                admin_hash,
+            ),
+            (
+                "importer",
+                "Importer",
+                vec!["user".to_string(), "provisioner".to_string()],
+                importer_hash,
+            ),
+        ];
+        let mut st = self.write();
+        for (username, name, roles, hash) in accounts {
+            let existing = st.by_username(username).map(|u| u.id.clone());
+            match existing {
+                Some(id) => {
+                    st.update(&id, |u| u.bcrypt = Some(hash));
+                }
+                None => {
+                    let mut u = RcUser::new(self.ids.meteor_id(), username.to_string(), created);
+                    u.name = Some(name.to_string());
+                    u.emails = vec![Email {
+                        address: format!("{username}@example.com"),
+                        verified: true,
+                    }];
+                    u.roles = roles;
+                    u.bcrypt = Some(hash);
+                    st.insert(u);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ----- responses -------------------------------------------------------------------
+
+    /// `API.v1.success(payload)`.
+    pub(crate) fn success(payload: Value) -> Response {
+        let mut m = match payload {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        m.insert("success".into(), json!(true));
+        Response::json(200, &Value::Object(m))
+    }
+
+    /// A thrown `Meteor.Error(code, reason, details)`: 400, `"<reason> [<code>]"`.
+    pub(crate) fn meteor_error(code: &str, reason: &str, details: Option<Value>) -> Response {
+        let message = if reason.is_empty() {
+            format!("[{code}]")
+        } else {
+            format!("{reason} [{code}]")
+        };
+        let mut m = Map::new();
+        m.insert("success".into(), json!(false));
+        m.insert("error".into(), json!(message));
+        m.insert("errorType".into(), json!(code));
+        if let Some(d) = details {
+            m.insert("details".into(), d);
+        }
+        Response::json(400, &Value::Object(m))
+    }
+
+    /// `API.v1.failure('text')` or a thrown plain `Error`: 400 without errorType.
+    pub(crate) fn failure(text: &str) -> Response {
+        Response::json(400, &json!({"success": false, "error": text}))
+    }
+
+    /// ajv failure.
+    pub(crate) fn invalid_params(message: &str) -> Response {
+        Self::meteor_error("invalid-params", message, None)
+    }
+
+    /// `permissionsRequired` not met.
+    pub(crate) fn forbidden_permission() -> Response {
+        Response::json(
+            403,
+            &json!({
+                "success": false,
+                "error": "User does not have the permissions required for this action [error-unauthorized]"
+            }),
+        )
+    }
+
+    fn not_logged_in() -> Response {
+        Response::json(
+            401,
+            &json!({
+                "success": false,
+                "error": "You must be logged in to do this.",
+                "status": "error",
+                "message": "You must be logged in to do this."
+            }),
+        )
+    }
+
+    /// The message of Meteor's `error-too-many-requests`.
+    pub(crate) fn too_many_message(outcome: &Outcome) -> String {
+        format!(
+            "Error, too many requests. Please slow down. You must wait {} seconds before trying this endpoint again. [error-too-many-requests]",
+            outcome.wait_seconds()
+        )
+    }
+
+    fn too_many(outcome: &Outcome) -> Response {
+        Response::json(
+            429,
+            &json!({"success": false, "error": Self::too_many_message(outcome)}),
+        )
+    }
+
+    // ----- pipeline --------------------------------------------------------------------
+
+    /// X-User-Id + X-Auth-Token → the caller.
+    fn authenticate(&self, req: &Request) -> Option<Caller> {
+        let user_id = req.header("x-user-id")?;
+        let token = req.header("x-auth-token")?;
+        if user_id.is_empty() || token.is_empty() {
+            return None;
+        }
+        let hashed = util::sha256_hex(token);
+        let st = self.read();
+        let user = st.by_token(&hashed)?;
+        if user.id != user_id {
+            return None;
+        }
+        Some(Caller {
+            user: user.clone(),
+            hashed_token: hashed,
+        })
+    }
+
+    /// Runs the route's limiter; None when it did not run (disabled or exempt).
+    fn limit(&self, route: Route, ip: &str) -> Option<Outcome> {
+        if !self.settings.rate_limit {
+            return None;
+        }
+        let mut all = lock(&self.limiters);
+        let rule = all.entry(route).or_insert_with(|| {
+            FixedWindow::new(
+                self.settings.calls,
+                self.settings.window_ms,
+                self.started_ms,
+            )
+        });
+        Some(rule.hit(ip, util::now_ms()))
+    }
+
+    /// A `RateLimiter.limitFunction(fn, 1, 60000)` wrapper, keyed by the target user id.
+    pub(crate) fn limit_function(&self, name: &'static str, user_id: &str) -> Outcome {
+        let mut all = lock(&self.fn_limiters);
+        let rule = all
+            .entry(name)
+            .or_insert_with(|| FixedWindow::new(1, 60_000, self.started_ms));
+        rule.hit(user_id, util::now_ms())
+    }
+
+    fn params(req: &Request) -> Result<Value, Response> {
+        let mut m = Map::new();
+        for (k, v) in req.query_pairs() {
+            m.entry(k).or_insert(Value::String(v));
+        }
+        let body = trim_ascii(&req.body);
+        if !body.is_empty() {
+            let ct = req
+                .header("content-type")
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if ct.contains("application/x-www-form-urlencoded") {
+                let text = String::from_utf8_lossy(body);
+                for (k, v) in super::http::parse_urlencoded(&text) {
+                    m.insert(k, Value::String(v));
+                }
+            } else {
+                match serde_json::from_slice::<Value>(body) {
+                    Ok(Value::Object(b)) => m.extend(b),
+                    Ok(_) => {}
+                    Err(_) => {
+                        return Err(Self::failure("Invalid JSON body"));
+                    }
+                }
+            }
+        }
+        Ok(Value::Object(m))
+    }
+
+    /// REST 2FA (`processTwoFactor`) for the caller's token. Err = the 400 to send.
+    pub(crate) fn check_two_factor(&self, ctx: &Ctx) -> Result<(), Response> {
+        if !self.settings.two_factor {
+            return Ok(());
+        }
+        let now = util::now_ms();
+        let user = &ctx.caller.user;
+        let ua = ctx.req.header("user-agent").unwrap_or("");
+        let fingerprint = util::sha256_hex(&format!("{ua}\n{}", ctx.client_ip));
+        // isAuthorizedForToken: registered recently, or remembered for this token+UA+IP.
+        if user.created_at + TFA_REMEMBER_MS >= now {
+            return Ok(());
+        }
+        let token = user
+            .tokens
+            .iter()
+            .find(|t| t.hashed == ctx.caller.hashed_token);
+        if let Some(t) = token
+            && t.tfa_until.is_some_and(|until| until >= now)
+            && t.tfa_hash.as_deref() == Some(fingerprint.as_str())
+        {
+            return Ok(());
+        }
+        // The headers count only when both are present.
+        let (code, method) = match (ctx.req.header("x-2fa-code"), ctx.req.header("x-2fa-method")) {
+            (Some(c), Some(m)) => (Some(c.to_string()), m.to_string()),
+            _ => (None, String::new()),
+        };
+        // Only totp and email are looked up by name; anything else falls back to the
+        // password check (these users have no TOTP or e-mail 2FA).
+        let method_name = match method.as_str() {
+            "totp" | "email" => method.clone(),
+            _ => {
+                if user.bcrypt.is_none() {
+                    // No method applies (e.g. an account without a local password).
+                    return Ok(());
+                }
+                "password".to_string()
+            }
+        };
+        let details =
+            json!({"method": method_name, "codeGenerated": false, "availableMethods": []});
+        let Some(code) = code else {
+            return Err(Self::meteor_error(
+                "totp-required",
+                "TOTP Required",
+                Some(details),
+            ));
+        };
+        let valid = method_name == "password"
+            && user
+                .bcrypt
+                .as_deref()
+                .is_some_and(|h| util::meteor_digest_matches(code.trim(), h));
+        if !valid {
+            return Err(Self::meteor_error(
+                "totp-invalid",
+                "TOTP Invalid",
+                Some(details),
+            ));
+        }
+        let hashed = ctx.caller.hashed_token.clone();
+        self.write().update(&user.id, |u| {
+            if let Some(t) = u.tokens.iter_mut().find(|t| t.hashed == hashed) {
+                t.tfa_until = Some(now + TFA_REMEMBER_MS);
+                t.tfa_hash = Some(fingerprint);
+            }
+        });
+        Ok(())
+    }
+
+    /// GET /api/v1/settings.public (no authentication): the public settings, of which
+    /// the emulator holds one, `Accounts_CustomFields` (`public: true` in
+    /// `apps/meteor/server/settings/accounts.ts`; its value is the JSON text, `''` when
+    /// empty). `_id` (comma-separated ids, 6.x+) filters; the limiter is not emulated here.
+    fn public_settings(&self, req: &Request) -> Response {
+        let value = match &self.settings.custom_fields {
+            Some(v) => v.to_string(),
+            None => String::new(),
+        };
+        let all = vec![json!({"_id": "Accounts_CustomFields", "value": value})];
+        let settings: Vec<Value> = match req.query_param("_id") {
+            Some(ids) => {
+                let ids: Vec<&str> = ids.split(',').map(str::trim).collect();
+                all.into_iter()
+                    .filter(|s| ids.contains(&s["_id"].as_str().unwrap_or("")))
+                    .collect()
+            }
+            None => all,
+        };
+        let n = settings.len();
+        Self::success(json!({"settings": settings, "count": n, "offset": 0, "total": n}))
+    }
+
+    fn route_request(&self, req: &Request) -> Response {
+        let path = req.path.trim_end_matches('/');
+        if path == "/api/info" {
+            if req.method == "GET" {
+                // Unversioned: never rate limited.
+                return Self::success(json!({"version": self.settings.version}));
+            }
+            return not_found();
+        }
+        if path == "/api/v1/settings.public" && req.method == "GET" {
+            return self.public_settings(req);
+        }
+        let Some(name) = path.strip_prefix("/api/v1/") else {
+            return not_found();
+        };
+        let Some(route) = route_of(&req.method, name) else {
+            return not_found();
+        };
+        let client_ip = req.client_ip("x-real-ip");
+
+        if route == Route::Login {
+            // No user yet: the limiter always runs, then the handler.
+            let outcome = self.limit(route, &client_ip);
+            let resp = match outcome {
+                Some(o) if !o.allowed => Self::too_many(&o),
+                _ => match Self::params(req) {
+                    Ok(p) => users::login(self, req, p),
+                    Err(r) => r,
+                },
+            };
+            return with_limit_headers(resp, outcome);
+        }
+
+        let Some(caller) = self.authenticate(req) else {
+            return Self::not_logged_in();
+        };
+        let exempt = self.settings.admin_bypass && caller.can("api-bypass-rate-limit");
+        let outcome = if exempt {
+            None
+        } else {
+            self.limit(route, &client_ip)
+        };
+        if let Some(o) = outcome
+            && !o.allowed
+        {
+            return with_limit_headers(Self::too_many(&o), outcome);
+        }
+        let resp = match Self::params(req) {
+            Err(r) => r,
+            Ok(params) => {
+                let ctx = Ctx {
+                    req,
+                    caller,
+                    params,
+                    client_ip,
+                };
+                match route {
+                    Route::Login => unreachable_login(),
+                    Route::Logout | Route::LogoutGet => users::logout(self, &ctx),
+                    Route::Me => users::me(self, &ctx),
+                    Route::UsersCreate => users::create(self, &ctx),
+                    Route::UsersUpdate => users::update(self, &ctx),
+                    Route::UsersInfo => users::info(self, &ctx),
+                    Route::UsersGetStatus => users::get_status(self, &ctx),
+                    Route::UsersList => users::list(self, &ctx),
+                    Route::UsersSetActiveStatus => users::set_active_status(self, &ctx),
+                    Route::UsersDelete => users::delete(self, &ctx),
+                    Route::ImportNew => import::new_operation(self, &ctx),
+                    Route::ImportAddUsers => import::add_users(self, &ctx),
+                    Route::ImportRun => import::run(self, &ctx),
+                    Route::ImportStatus => import::status(self, &ctx),
+                }
+            }
+        };
+        with_limit_headers(resp, outcome)
+    }
+
+    /// 500 `Internal server error`.
+    pub(crate) fn internal(&self) -> Response {
+        self.internal_error()
+    }
+
+    /// Inserts a prepared user after a last uniqueness check under the write lock.
+    pub(crate) fn insert_unique(&self, user: RcUser) -> Result<(), Response> {
+        let mut st = self.write();
+        if st.by_username(&user.username).is_some() {
+            return Err(Self::meteor_error(
+                "error-field-unavailable",
+                &format!("{} is already in use :(", util::html_escape(&user.username)),
+                Some(json!({"method": "insertOrUpdateUser", "field": user.username})),
+            ));
+        }
+        if let Some(e) = user.emails.first()
+            && st.by_email(&e.address).is_some()
+        {
+            return Err(Self::meteor_error(
+                "error-field-unavailable",
+                &format!("{} is already in use :(", util::html_escape(&e.address)),
+                Some(json!({"method": "insertOrUpdateUser", "field": e.address})),
+            ));
+        }
+        st.insert(user);
+        Ok(())
+    }
+
+    /// Adds a login token to a user; returns the plaintext token.
+    pub(crate) fn issue_token(&self, user_id: &str) -> Option<String> {
+        let token = util::random_token(43);
+        let hashed = util::sha256_hex(&token);
+        let now = util::now_ms();
+        self.write().update(user_id, |u| {
+            u.tokens.push(LoginToken {
+                hashed,
+                when: now,
+                tfa_until: None,
+                tfa_hash: None,
+            });
+            u.last_login = Some(now);
+        })?;
+        Some(token)
+    }
+}
+
+fn unreachable_login() -> Response {
+    // Login is answered before authentication; keep a defined answer anyway.
+    not_found()
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map(|i| i + 1)
+        .unwrap_or(start);
+    &b[start..end.max(start)]
+}
+
+fn not_found() -> Response {
+    Response::json(
+        404,
+        &json!({"success": false, "error": "Resource not found"}),
+    )
+}
+
+fn with_limit_headers(mut resp: Response, outcome: Option<Outcome>) -> Response {
+    if let Some(o) = outcome {
+        resp.set_header("X-RateLimit-Limit", o.limit.to_string());
+        resp.set_header("X-RateLimit-Remaining", o.remaining.to_string());
+        resp.set_header("X-RateLimit-Reset", o.reset_at_ms.to_string());
+    }
+    resp
+}
+
+impl Flavor for RocketChat {
+    fn name(&self) -> &'static str {
+        "rocketchat"
+    }
+
+    fn route_key(&self, req: &Request) -> String {
+        let path = req.path.trim_end_matches('/');
+        if path == "/api/info" {
+            return format!("{} /api/info", req.method);
+        }
+        match path.strip_prefix("/api/v1/") {
+            Some(name) if route_of(&req.method, name).is_some() => {
+                format!("{} /api/v1/{name}", req.method)
+            }
+            _ => format!("{} (unknown route)", req.method),
+        }
+    }
+
+    fn is_login(&self, req: &Request) -> bool {
+        req.method == "POST" && req.path.trim_end_matches('/') == "/api/v1/login"
+    }
+
+    fn handle(&self, req: &Request) -> Response {
+        let mut resp = self.route_request(req);
+        // The router's headers on every response.
+        if resp.get_header("content-type").is_none() {
+            resp.set_header("Content-Type", "application/json");
+        }
+        resp.set_header("Cache-Control", "no-store");
+        resp.set_header("Pragma", "no-cache");
+        resp
+    }
+
+    fn internal_error(&self) -> Response {
+        Response::json(
+            500,
+            &json!({"success": false, "error": "Internal server error"}),
+        )
+        .header("Cache-Control", "no-store")
+        .header("Pragma", "no-cache")
+    }
+
+    fn users(&self) -> Vec<Value> {
+        self.read().sorted_users().map(RcUser::state_view).collect()
+    }
+
+    fn seed(&self, users: &[SeedUser]) -> Result<Vec<String>, String> {
+        // One bcrypt per distinct password: seeding thousands of users stays fast.
+        let mut hashes: HashMap<String, String> = HashMap::new();
+        for s in users {
+            if let Some(p) = &s.password
+                && !hashes.contains_key(p)
+            {
+                let h = util::meteor_password_hash(p, self.settings.bcrypt_cost)?;
+                hashes.insert(p.clone(), h);
+            }
+        }
+        let now = util::now_ms();
+        let mut st = self.write();
+        let mut ids = Vec::with_capacity(users.len());
+        for s in users {
+            if st.by_username(&s.username).is_some() {
+                return Err(format!("username {} is already in use", s.username));
+            }
+            if !s.email.is_empty() && st.by_email(&s.email).is_some() {
+                return Err(format!("email {} is already in use", s.email));
+            }
+            let mut u = RcUser::new(self.ids.meteor_id(), s.username.clone(), now);
+            u.name = Some(s.name.clone());
+            if !s.email.is_empty() {
+                u.emails = vec![Email {
+                    address: s.email.clone(),
+                    verified: false,
+                }];
+            }
+            if !s.roles.is_empty() {
+                u.roles = s.roles.clone();
+            }
+            u.active = s.active;
+            u.bcrypt = s.password.as_ref().and_then(|p| hashes.get(p).cloned());
+            ids.push(u.id.clone());
+            st.insert(u);
+        }
+        Ok(ids)
+    }
+
+    fn save_state(&self) -> Value {
+        let st = self.read();
+        let users: Vec<&RcUser> = st.sorted_users().collect();
+        json!({ "users": users })
+    }
+
+    fn load_state(&self, state: Value) -> Result<(), String> {
+        let users: Vec<RcUser> = match state.get("users") {
+            Some(u) => serde_json::from_value(u.clone()).map_err(|e| format!("users: {e}"))?,
+            None => return Err("no users recorded".into()),
+        };
+        {
+            let mut st = self.write();
+            st.clear();
+            for u in users {
+                if st.by_username(&u.username).is_some() || st.get(&u.id).is_some() {
+                    return Err(format!("duplicate user {}", u.username));
+                }
+                st.insert(u);
+            }
+        }
+        self.ensure_builtin_accounts()
+    }
+}

@@ -1,0 +1,211 @@
+//! From the configuration to rules: the job file's `[mapping]` table and `--map` flags
+//! (which win) are compiled into one [`Rule`] per field, defaults filling the rest, and
+//! configured templates can be checked against the attributes a source is known to have.
+
+use std::collections::BTreeMap;
+
+use super::defaults::{ACTIVE_ATTRS, DEFAULTS};
+use super::template::Resolver;
+use super::{Mapping, MappingError, MappingOptions, Rule, Template};
+use crate::model::Field;
+
+/// Identifies a mapping's resolver, for the per-thread record-shape cache.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Mapping {
+    /// Builds a mapping from the job file's `[mapping]` table and `--map` flags (which win).
+    pub fn new(
+        table: &BTreeMap<String, toml::Value>,
+        overrides: &[String],
+    ) -> Result<Mapping, MappingError> {
+        let mut configured: BTreeMap<Field, String> = BTreeMap::new();
+        let mut custom: BTreeMap<String, String> = BTreeMap::new();
+        for (key, value) in table {
+            if key == "custom_fields" {
+                let t = value.as_table().ok_or_else(|| {
+                    MappingError::Invalid(
+                        "[mapping] custom_fields must be a table of key = \"template\"".into(),
+                    )
+                })?;
+                for (k, v) in t {
+                    let s = v.as_str().ok_or_else(|| MappingError::Template {
+                        field: format!("custom_fields.{k}"),
+                        message: "must be a string template".into(),
+                    })?;
+                    custom.insert(k.clone(), s.to_string());
+                }
+                continue;
+            }
+            let s = value.as_str().ok_or_else(|| MappingError::Template {
+                field: key.clone(),
+                message: "must be a string template".into(),
+            })?;
+            insert_rule(&mut configured, &mut custom, key, s)?;
+        }
+        for o in overrides {
+            let (k, t) = o.split_once('=').ok_or_else(|| {
+                MappingError::Invalid(format!("--map {o:?}: expected FIELD=TEMPLATE"))
+            })?;
+            insert_rule(&mut configured, &mut custom, k.trim(), t)?;
+        }
+
+        let mut rules = Vec::new();
+        for field in Field::SCALARS {
+            let rule = match configured.get(&field) {
+                Some(t) if t.trim().is_empty() => Rule::Off,
+                Some(t) => Rule::Templates {
+                    templates: vec![compile(&field.name(), t)?],
+                    configured: true,
+                },
+                None if field == Field::Active => Rule::ActiveDefault,
+                None => {
+                    let name = field.name();
+                    let defaults = DEFAULTS
+                        .iter()
+                        .find(|(f, _)| *f == name)
+                        .map(|(_, t)| *t)
+                        .unwrap_or(&[]);
+                    let templates = defaults
+                        .iter()
+                        .map(|t| compile(&name, t))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Rule::Templates {
+                        templates,
+                        configured: false,
+                    }
+                }
+            };
+            rules.push((field, rule));
+        }
+        let mut custom = custom
+            .into_iter()
+            .map(|(k, t)| {
+                let tpl = compile(&format!("custom_fields.{k}"), &t)?;
+                Ok((k, tpl))
+            })
+            .collect::<Result<Vec<_>, MappingError>>()?;
+        let mut resolver = Resolver::default();
+        for (_, rule) in &mut rules {
+            if let Rule::Templates { templates, .. } = rule {
+                for t in templates {
+                    t.bind(&mut resolver);
+                }
+            }
+        }
+        for (_, t) in &mut custom {
+            t.bind(&mut resolver);
+        }
+        let active_slots = ACTIVE_ATTRS.iter().map(|a| resolver.slot(a)).collect();
+        let index = resolver.index();
+        Ok(Mapping {
+            rules,
+            resolver,
+            index,
+            active_slots,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            custom,
+            multi_sep: None,
+        })
+    }
+
+    /// Sets source-dependent options (the CSV multi-value separator).
+    pub fn with_options(mut self, opts: &MappingOptions) -> Self {
+        self.multi_sep = opts.multi_sep;
+        self
+    }
+
+    /// Checks configured templates against the attributes a source is known to have
+    /// (a CSV header, an LDAP attribute list): each expression must be able to read at
+    /// least one of its attributes. Defaults are not checked: they are fallbacks.
+    pub fn check_attributes(&self, available: &[String], source: &str) -> Result<(), MappingError> {
+        let has = |a: &str| available.iter().any(|c| c.eq_ignore_ascii_case(a));
+        let check = |field: String, t: &Template| -> Result<(), MappingError> {
+            for e in t.exprs() {
+                if !e.attrs.iter().any(|a| has(a)) {
+                    let names = e.attrs.join(", ");
+                    let mut cols = available.join(", ");
+                    if cols.len() > 300 {
+                        cols.truncate(300);
+                        cols.push_str(", ...");
+                    }
+                    return Err(MappingError::Template {
+                        field,
+                        message: format!(
+                            "{t}: {source} has no {} {names} (it has: {cols})",
+                            if e.attrs.len() > 1 {
+                                "attribute among"
+                            } else {
+                                "attribute"
+                            }
+                        ),
+                    });
+                }
+            }
+            Ok(())
+        };
+        for (field, rule) in &self.rules {
+            if let Rule::Templates {
+                templates,
+                configured: true,
+            } = rule
+            {
+                for t in templates {
+                    check(field.name().into_owned(), t)?;
+                }
+            }
+        }
+        for (k, t) in &self.custom {
+            check(format!("custom_fields.{k}"), t)?;
+        }
+        Ok(())
+    }
+
+    /// Attributes the password rule reads: they are secrets, never written back.
+    pub fn secret_attributes(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|(f, _)| *f == Field::Password)
+            .flat_map(|(_, r)| match r {
+                Rule::Templates { templates, .. } => templates
+                    .iter()
+                    .flat_map(|t| t.attributes().map(str::to_string).collect::<Vec<_>>())
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+}
+
+fn insert_rule(
+    configured: &mut BTreeMap<Field, String>,
+    custom: &mut BTreeMap<String, String>,
+    key: &str,
+    template: &str,
+) -> Result<(), MappingError> {
+    match Field::parse(key) {
+        Some(Field::Custom(k)) => {
+            custom.insert(k, template.to_string());
+        }
+        Some(f) => {
+            configured.insert(f, template.to_string());
+        }
+        None => {
+            let names: Vec<String> = Field::SCALARS
+                .iter()
+                .map(|f| f.name().into_owned())
+                .collect();
+            return Err(MappingError::Invalid(format!(
+                "unknown field {key:?} in mapping; fields are {}, and custom_fields.KEY",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn compile(field: &str, t: &str) -> Result<Template, MappingError> {
+    Template::parse(t).map_err(|message| MappingError::Template {
+        field: field.to_string(),
+        message: format!("{t:?}: {message}"),
+    })
+}
