@@ -26,8 +26,8 @@ const LAYERS: &[(u8, &[&str])] = &[
     (11, &["ops"]),
 ];
 
-/// Imports that break the order today, each with the work that removes it: `(file
-/// prefix, imported module)`. An entry no file needs any more is harmless; remove it.
+/// Imports that break the order, each with the work that removes it: `(file prefix,
+/// imported module)`. None today; keep it that way.
 const KNOWN: &[(&str, &str)] = &[];
 
 #[cfg(test)]
