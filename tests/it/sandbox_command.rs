@@ -1,5 +1,6 @@
 //! `roster sandbox`, the command: it prints its URL, serves either flavor with the
-//! limiter flags given, saves its state on SIGTERM and refuses bad flags (exit 2). The
+//! limiter flags given, saves its state on SIGTERM and refuses bad flags (exit 2); each of its
+//! switches has the effect its help states, seen over HTTP from a child process. The
 //! emulators themselves are tested in crates/roster-sandbox.
 
 use std::io::{BufRead, BufReader};
