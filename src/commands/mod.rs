@@ -197,23 +197,6 @@ mod tests {
         "--multi-sep",
         "--rate",
         "--send-welcome-email",
-        // The emulator's own switches (roster sandbox).
-        "--admin-password",
-        "--custom-fields",
-        "--drop-rate",
-        "--fault-phase",
-        "--importer-password",
-        "--jitter",
-        "--latency",
-        "--log",
-        "--mm-enable-api-user-deletion",
-        "--mm-memory-store-size",
-        "--mm-no-vary-by-remote-addr",
-        "--mm-open-server",
-        "--mm-vary-by-header",
-        "--mm-vary-by-user",
-        "--rate-limit-window-ms",
-        "--seed",
     ];
 
     fn test_sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -20,6 +20,7 @@
 //! [`SandboxConfig::importer_password`] (the importer's defaults to the admin's) and are
 //! (re)set at every start, also over a loaded state file, so the printed password works.
 
+pub mod clock;
 pub mod http;
 pub mod mattermost;
 pub mod rocketchat;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use clock::ManualClock;
 pub use http::{Request, Response};
 pub use server::RouteCounters;
 
@@ -128,8 +130,8 @@ pub struct SandboxConfig {
     pub mm_vary_by_user: bool,
     /// Mattermost `RateLimitSettings.VaryByHeader` (default none).
     pub mm_vary_by_header: Option<String>,
-    /// For tests: the Mattermost limiter reads this clock instead of the monotonic one.
-    pub mm_clock: Option<mattermost::ManualClock>,
+    /// For tests: both flavors' rate limiters read this clock instead of the real one.
+    pub clock: Option<ManualClock>,
     /// Mattermost `ServiceSettings.EnableAPIUserDeletion` (default false).
     pub mm_enable_api_user_deletion: bool,
     /// Mattermost `TeamSettings.EnableOpenServer` (default false): anonymous sign-up.
@@ -170,7 +172,7 @@ impl Default for SandboxConfig {
             mm_vary_by_remote_addr: true,
             mm_vary_by_user: false,
             mm_vary_by_header: None,
-            mm_clock: None,
+            clock: None,
             mm_enable_api_user_deletion: false,
             mm_open_server: false,
             mm_ldap_users: Vec::new(),

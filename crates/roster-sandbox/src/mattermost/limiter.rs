@@ -3,68 +3,12 @@
 //! (mattermost-api.md §2.3, §2.4).
 //!
 //! Times are nanoseconds of a monotonic clock. The arithmetic is Go's: `time.Duration` is an
-//! int64 of nanoseconds and `Duration / Duration` truncates toward zero.
+//! int64 of nanoseconds and `Duration / Duration` truncates toward zero. The server reads
+//! them from [`crate::clock`]; the arithmetic here takes them as arguments.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
 
 const SECOND_NS: i64 = 1_000_000_000;
-
-/// A clock tests move by hand, so rate-limit numbers are exact instead of depending on how
-/// fast requests travel. Clones share the same time.
-#[derive(Clone, Debug)]
-pub struct ManualClock(Arc<AtomicI64>);
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        ManualClock::new()
-    }
-}
-
-impl ManualClock {
-    /// Starts at an arbitrary non-zero instant and stands still until [`ManualClock::advance`].
-    pub fn new() -> Self {
-        ManualClock(Arc::new(AtomicI64::new(1_000 * SECOND_NS)))
-    }
-
-    pub fn advance(&self, by: Duration) {
-        let ns = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
-        self.0.fetch_add(ns, Ordering::SeqCst);
-    }
-
-    pub fn now_ns(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// Where the limiter reads the time.
-#[derive(Debug)]
-pub(crate) enum Clock {
-    /// Nanoseconds since the limiter was built.
-    Monotonic(Instant),
-    Manual(ManualClock),
-}
-
-impl Clock {
-    pub fn new(manual: Option<ManualClock>) -> Self {
-        match manual {
-            Some(m) => Clock::Manual(m),
-            None => Clock::Monotonic(Instant::now()),
-        }
-    }
-
-    pub fn now_ns(&self) -> i64 {
-        match self {
-            // Offset by one second so no real instant is 0.
-            Clock::Monotonic(start) => {
-                i64::try_from(start.elapsed().as_nanos()).unwrap_or(i64::MAX) + SECOND_NS
-            }
-            Clock::Manual(m) => m.now_ns(),
-        }
-    }
-}
 
 /// throttled's `RateLimitResult`; -1 = not set (the header is then not sent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

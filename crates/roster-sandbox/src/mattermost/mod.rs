@@ -33,7 +33,7 @@ mod store;
 mod users;
 mod validate;
 
-pub use limiter::ManualClock;
+pub use crate::clock::ManualClock;
 
 use std::collections::HashSet;
 use std::io;
@@ -45,7 +45,8 @@ use serde_json::{Value, json};
 use super::http::{Request, Response};
 use super::util::{self, IdGen};
 use super::{Flavor, SandboxConfig, SeedUser};
-use limiter::{Clock, Gcra};
+use crate::clock::Clock;
+use limiter::Gcra;
 use roster_secret::Secret;
 use store::{MmUser, Session, Store, StringMap};
 use validate::PasswordPolicy;
@@ -534,7 +535,7 @@ impl Mattermost {
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             Some(Mutex::new(Limiter {
                 gcra,
-                clock: Clock::new(cfg.mm_clock.clone()),
+                clock: Clock::new(cfg.clock.clone()),
             }))
         } else {
             None

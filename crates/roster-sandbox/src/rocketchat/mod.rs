@@ -35,6 +35,7 @@ use serde_json::{Map, Value, json};
 use super::http::{Request, Response};
 use super::util::{self, IdGen};
 use super::{Flavor, SandboxConfig, SeedUser};
+use crate::clock::Clock;
 use limiter::{FixedWindow, Outcome};
 use roster_secret::Secret;
 use store::{Email, LoginToken, RcUser, Store};
@@ -181,6 +182,8 @@ pub struct RocketChat {
     /// `RateLimiter.limitFunction` wrappers of setUsername / setRealName / setEmail.
     fn_limiters: Mutex<HashMap<&'static str, FixedWindow>>,
     started_ms: i64,
+    /// What the limiters read (epoch ms).
+    clock: Clock,
     ids: Arc<IdGen>,
     import: Arc<Mutex<import::ImportState>>,
     admin_password: Secret,
@@ -193,6 +196,7 @@ impl RocketChat {
             Some(p) if !p.is_empty() => p.clone(),
             _ => admin_password.clone(),
         };
+        let clock = Clock::new(cfg.clock.clone());
         let rc = RocketChat {
             settings: Settings {
                 rate_limit: cfg.rate_limit.unwrap_or(true),
@@ -207,7 +211,8 @@ impl RocketChat {
             store: Arc::new(RwLock::new(Store::default())),
             limiters: Mutex::new(HashMap::new()),
             fn_limiters: Mutex::new(HashMap::new()),
-            started_ms: util::now_ms(),
+            started_ms: clock.now_ms(),
+            clock,
             ids: Arc::new(IdGen::new(cfg.seed)),
             import: Arc::new(Mutex::new(import::ImportState::default())),
             admin_password: admin_password.clone(),
@@ -391,7 +396,7 @@ impl RocketChat {
                 self.started_ms,
             )
         });
-        Some(rule.hit(ip, util::now_ms()))
+        Some(rule.hit(ip, self.clock.now_ms()))
     }
 
     /// A `RateLimiter.limitFunction(fn, 1, 60000)` wrapper, keyed by the target user id.
@@ -400,7 +405,7 @@ impl RocketChat {
         let rule = all
             .entry(name)
             .or_insert_with(|| FixedWindow::new(1, 60_000, self.started_ms));
-        rule.hit(user_id, util::now_ms())
+        rule.hit(user_id, self.clock.now_ms())
     }
 
     fn params(req: &Request) -> Result<Value, Response> {

@@ -1088,7 +1088,7 @@ fn gcra_numbers_are_throttled_v2_2_5s_exactly() {
     let clock = ManualClock::new();
     let sb = start(SandboxConfig {
         rate_limit: Some(true),
-        mm_clock: Some(clock.clone()),
+        clock: Some(clock.clone()),
         ..mm()
     });
     let c = client();
@@ -1193,7 +1193,7 @@ fn vary_by_user_adds_a_second_set_of_headers() {
     let sb = start(SandboxConfig {
         rate_limit: Some(true),
         mm_vary_by_user: true,
-        mm_clock: Some(clock),
+        clock: Some(clock),
         ..mm()
     });
     // Logins carry no token: keyed by address, one set of headers.
@@ -1227,7 +1227,7 @@ fn vary_by_header_and_the_global_bucket() {
         mm_vary_by_remote_addr: false,
         mm_vary_by_header: Some("X-Tenant".into()),
         mm_max_burst: 2,
-        mm_clock: Some(ManualClock::new()),
+        clock: Some(ManualClock::new()),
         ..mm()
     });
     let c = client();

@@ -4,7 +4,7 @@
 use std::thread::sleep;
 use std::time::Duration;
 
-use roster_sandbox::{SandboxConfig, SeedUser};
+use roster_sandbox::{ManualClock, SandboxConfig, SeedUser};
 use roster_test_support::*;
 use serde_json::{Value, json};
 
@@ -640,18 +640,32 @@ fn rate_limit_headers_and_the_429_at_the_boundary() {
 
 #[test]
 fn rate_limit_window_resets_lazily() {
-    let sb = start(limited(2, 1500));
+    // A manual clock: the window arithmetic is exact and nothing sleeps.
+    let clock = ManualClock::new();
+    let sb = start(SandboxConfig {
+        clock: Some(clock.clone()),
+        ..limited(2, 1500)
+    });
     let importer = Session::importer(&sb);
-    // Start from a fresh window whatever the login took.
-    sleep(Duration::from_millis(1600));
+    // The window started with the server, and time stands still until advanced.
     assert_eq!(importer.get("/api/v1/me").status, 200);
     assert_eq!(importer.get("/api/v1/me").status, 200);
     let r = importer.get("/api/v1/me");
     assert_eq!(r.status, 429);
-    sleep(Duration::from_millis(1600));
+    assert_eq!(num(&r, "x-ratelimit-reset"), clock.now_ms() + 1500);
+    assert!(r.error().contains("You must wait 2 seconds"), "{}", r.text);
+    clock.advance(Duration::from_millis(1000));
+    let r = importer.get("/api/v1/me");
+    assert!(r.error().contains("You must wait 1 seconds"), "{}", r.text);
+    // Exactly at the interval the window has not expired (`>`, not `>=`).
+    clock.advance(Duration::from_millis(500));
+    assert_eq!(importer.get("/api/v1/me").status, 429);
+    // One millisecond later the first call restarts it.
+    clock.advance(Duration::from_millis(1));
     let r = importer.get("/api/v1/me");
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(num(&r, "x-ratelimit-remaining"), 1);
+    assert_eq!(num(&r, "x-ratelimit-reset"), clock.now_ms() + 1500);
 }
 
 #[test]
