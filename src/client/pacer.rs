@@ -13,14 +13,36 @@
 //!
 //! A bucket whose answers carry no rate-limit headers (admins bypass Rocket.Chat's
 //! limiter; Mattermost's is off by default) is left alone: the pacer stays out of the way.
+//!
+//! Time comes from a [`Clock`]: the machine's clock in a run, a manual one in unit tests,
+//! so the window and bucket arithmetic is tested by advancing time instead of sleeping.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// Where the pacer reads the time and how it waits.
+pub(crate) trait Clock: Send + Sync {
+    fn now(&self) -> Instant;
+    /// Waits `d`; `false` when Ctrl-C was pressed meanwhile.
+    fn sleep(&self, d: Duration) -> bool;
+}
+
+/// The machine's clock, with Ctrl-C-aware sleeps.
+struct RealClock;
+
+impl Clock for RealClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+    fn sleep(&self, d: Duration) -> bool {
+        crate::interrupt::sleep(d)
+    }
+}
 
 /// The server's rate-limit algorithm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,6 +127,7 @@ pub struct Pacer {
     limiter: Limiter,
     cap: Option<Rate>,
     buckets: Mutex<HashMap<String, Arc<Bucket>>>,
+    clock: Arc<dyn Clock>,
 }
 
 struct Bucket {
@@ -149,10 +172,17 @@ pub struct Permit {
 
 impl Pacer {
     pub fn new(limiter: Limiter, cap: Option<Rate>) -> Pacer {
+        Pacer::with_clock(limiter, cap, Arc::new(RealClock))
+    }
+
+    /// A pacer on another clock. The `--rate` cap (governor) keeps the machine's clock:
+    /// it is governor's arithmetic, tested there.
+    pub(crate) fn with_clock(limiter: Limiter, cap: Option<Rate>, clock: Arc<dyn Clock>) -> Pacer {
         Pacer {
             limiter,
             cap,
             buckets: Mutex::new(HashMap::new()),
+            clock,
         }
     }
 
@@ -183,14 +213,14 @@ impl Pacer {
             let clock = DefaultClock::default();
             while let Err(not_until) = g.check() {
                 let wait = not_until.wait_time_from(clock.now());
-                self.note_wait(&b, Instant::now() + wait);
-                if !crate::interrupt::sleep(wait.min(MAX_NAP)) {
+                self.note_wait(&b, self.clock.now() + wait);
+                if !self.clock.sleep(wait.min(MAX_NAP)) {
                     return None;
                 }
             }
         }
         loop {
-            let now = Instant::now();
+            let now = self.clock.now();
             let wait = {
                 let mut s = lock(&b.state);
                 match self.admit(&mut s, now) {
@@ -205,7 +235,7 @@ impl Pacer {
                     }
                 }
             };
-            if !crate::interrupt::sleep(wait.min(MAX_NAP)) {
+            if !self.clock.sleep(wait.min(MAX_NAP)) {
                 lock(&b.state).waiting_until = None;
                 return None;
             }
@@ -296,7 +326,7 @@ impl Pacer {
     pub fn observe(&self, permit: Permit, info: &RateInfo, rejected: bool) {
         let b = permit.bucket;
         let mut s = lock(&b.state);
-        let now = Instant::now();
+        let now = self.clock.now();
         s.in_flight = s.in_flight.saturating_sub(1);
         if !info.has_limits() && !rejected {
             // No headers: not limited for this caller (or the limiter is off).
@@ -331,7 +361,7 @@ impl Pacer {
 
     /// Buckets waiting now, longest wait first, for the progress display.
     pub fn waiting(&self) -> Vec<Waiting> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let buckets: Vec<Arc<Bucket>> = lock(&self.buckets).values().cloned().collect();
         let mut v: Vec<Waiting> = buckets
             .iter()
@@ -451,41 +481,202 @@ mod tests {
         assert!("5/parsec".parse::<Rate>().is_err());
     }
 
+    /// A clock that moves only when a test advances it or the pacer sleeps on it.
+    struct ManualClock {
+        start: Instant,
+        elapsed: Mutex<Duration>,
+    }
+
+    impl ManualClock {
+        fn new() -> Arc<ManualClock> {
+            Arc::new(ManualClock {
+                start: Instant::now(),
+                elapsed: Mutex::new(Duration::ZERO),
+            })
+        }
+        fn advance(&self, d: Duration) {
+            *lock(&self.elapsed) += d;
+        }
+        fn elapsed(&self) -> Duration {
+            *lock(&self.elapsed)
+        }
+    }
+
+    impl Clock for ManualClock {
+        fn now(&self) -> Instant {
+            self.start + self.elapsed()
+        }
+        fn sleep(&self, d: Duration) -> bool {
+            self.advance(d);
+            true
+        }
+    }
+
+    fn pacer(limiter: Limiter) -> (Pacer, Arc<ManualClock>) {
+        let clock = ManualClock::new();
+        (Pacer::with_clock(limiter, None, clock.clone()), clock)
+    }
+
+    fn window(limit: u64, rem: u64, id: u64, reset_at: Instant) -> RateInfo {
+        RateInfo {
+            limit: Some(limit),
+            remaining: Some(rem),
+            reset_at: Some(reset_at),
+            window: Some(id),
+            retry_after: None,
+        }
+    }
+
+    fn gcra(limit: u64, rem: u64, reset_at: Option<Instant>) -> RateInfo {
+        RateInfo {
+            limit: Some(limit),
+            remaining: Some(rem),
+            reset_at,
+            window: None,
+            retry_after: None,
+        }
+    }
+
+    fn go(p: &Pacer, bucket: &str) -> Permit {
+        p.acquire(bucket).expect("not interrupted")
+    }
+
     #[test]
     fn unlimited_buckets_do_not_wait() {
-        let p = Pacer::new(Limiter::FixedWindow, None);
-        let a = p.acquire("x").expect("not interrupted");
+        let (p, clock) = pacer(Limiter::FixedWindow);
+        let a = go(&p, "x");
         p.observe(a, &RateInfo::default(), false);
-        let t = Instant::now();
-        let permits: Vec<Permit> = (0..10)
-            .map(|_| p.acquire("x").expect("not interrupted"))
-            .collect();
-        assert!(t.elapsed() < Duration::from_millis(50));
+        let permits: Vec<Permit> = (0..10).map(|_| go(&p, "x")).collect();
+        assert_eq!(clock.elapsed(), Duration::ZERO);
         for q in permits {
             p.observe(q, &RateInfo::default(), false);
         }
+        assert!(p.waiting().is_empty());
     }
 
     #[test]
     fn fixed_window_stops_at_the_budget() {
-        let p = Pacer::new(Limiter::FixedWindow, None);
-        let end = Instant::now() + Duration::from_millis(300);
-        let info = |rem| RateInfo {
-            limit: Some(3),
-            remaining: Some(rem),
-            reset_at: Some(end),
-            window: Some(1),
-            retry_after: None,
-        };
-        let a = p.acquire("c").expect("not interrupted");
-        p.observe(a, &info(2), false);
-        let b = p.acquire("c").expect("not interrupted");
-        let c = p.acquire("c").expect("not interrupted");
-        p.observe(b, &info(1), false);
-        p.observe(c, &info(0), false);
-        let t = Instant::now();
-        let d = p.acquire("c").expect("not interrupted");
-        assert!(Instant::now() >= end, "waited {:?}", t.elapsed());
+        let (p, clock) = pacer(Limiter::FixedWindow);
+        let end = clock.now() + Duration::from_millis(300);
+        let a = go(&p, "c");
+        p.observe(a, &window(3, 2, 1, end), false);
+        let b = go(&p, "c");
+        let c = go(&p, "c");
+        p.observe(b, &window(3, 1, 1, end), false);
+        p.observe(c, &window(3, 0, 1, end), false);
+        assert_eq!(clock.elapsed(), Duration::ZERO, "the budget was there");
+        // The budget is spent: the next call waits for the window's end, plus the margin
+        // Meteor needs, and no longer than one nap past it.
+        let d = go(&p, "c");
+        assert!(clock.now() >= end + WINDOW_MARGIN, "{:?}", clock.elapsed());
+        assert!(
+            clock.now() < end + WINDOW_MARGIN + MAX_NAP,
+            "{:?}",
+            clock.elapsed()
+        );
         p.abandon(d);
+    }
+
+    #[test]
+    fn fixed_window_follows_the_latest_reset_and_counts_other_clients() {
+        let (p, clock) = pacer(Limiter::FixedWindow);
+        let first_end = clock.now() + Duration::from_secs(1);
+        // A later answer corrects the window's end (the Reset header, converted from the
+        // server's clock with its Date, moved): the later one wins.
+        let corrected_end = clock.now() + Duration::from_secs(3);
+        let a = go(&p, "c");
+        p.observe(a, &window(5, 4, 7, first_end), false);
+        let b = go(&p, "c");
+        // The server counts 4 used where we sent 2: another client spent 2, so only one
+        // call of the budget is ours.
+        p.observe(b, &window(5, 1, 7, corrected_end), false);
+        let c = go(&p, "c");
+        assert_eq!(clock.elapsed(), Duration::ZERO);
+        p.abandon(c);
+        let d = go(&p, "c");
+        assert!(
+            clock.now() >= corrected_end + WINDOW_MARGIN,
+            "{:?}",
+            clock.elapsed()
+        );
+        assert!(clock.now() < corrected_end + WINDOW_MARGIN + MAX_NAP);
+        p.abandon(d);
+    }
+
+    #[test]
+    fn a_429_blocks_the_bucket_for_retry_after() {
+        let (p, clock) = pacer(Limiter::FixedWindow);
+        let a = go(&p, "c");
+        let info = RateInfo {
+            retry_after: Some(Duration::from_secs(2)),
+            ..RateInfo::default()
+        };
+        p.observe(a, &info, true);
+        let b = go(&p, "c");
+        assert!(clock.elapsed() >= Duration::from_secs(2));
+        assert!(clock.elapsed() < Duration::from_secs(2) + MAX_NAP);
+        p.abandon(b);
+        // Another bucket is not blocked.
+        let other = go(&p, "other");
+        assert!(clock.elapsed() < Duration::from_secs(2) + MAX_NAP);
+        p.abandon(other);
+    }
+
+    #[test]
+    fn gcra_mirror_spends_remaining_then_waits_at_the_estimated_rate() {
+        let (p, clock) = pacer(Limiter::Gcra);
+        // Remaining 3 of 10, full again in 7 s: a first estimate of (7 - 1) / 7 tokens/s.
+        let reset = clock.now() + Duration::from_secs(7);
+        let a = go(&p, "api");
+        p.observe(a, &gcra(10, 3, Some(reset)), false);
+        let held: Vec<Permit> = (0..3).map(|_| go(&p, "api")).collect();
+        assert_eq!(
+            clock.elapsed(),
+            Duration::ZERO,
+            "three tokens were mirrored"
+        );
+        // Empty: one token takes 7/6 s at that rate.
+        let e = go(&p, "api");
+        let waited = clock.elapsed().as_secs_f64();
+        assert!((1.16..1.38).contains(&waited), "{waited}");
+        p.abandon(e);
+        // An answer while others are in flight: their tokens are not counted twice.
+        let mut held = held.into_iter();
+        if let Some(b) = held.next() {
+            p.observe(b, &gcra(10, 2, None), false);
+        }
+        // Remaining 2 minus the 2 calls still in flight: nothing to spend yet.
+        let before = clock.elapsed();
+        let f = go(&p, "api");
+        assert!(clock.elapsed() > before, "the mirror had no token");
+        p.abandon(f);
+        for q in held {
+            p.abandon(q);
+        }
+    }
+
+    #[test]
+    fn gcra_learns_the_refill_rate_from_remaining() {
+        let (p, clock) = pacer(Limiter::Gcra);
+        // A full bucket (9 left of 10 after the probe), no reset: no rate known yet.
+        let a = go(&p, "api");
+        p.observe(a, &gcra(10, 9, None), false);
+        let spent: Vec<Permit> = (0..9).map(|_| go(&p, "api")).collect();
+        for (q, rem) in spent.into_iter().zip((0..9).rev()) {
+            p.observe(q, &gcra(10, rem, None), false);
+        }
+        assert_eq!(clock.elapsed(), Duration::ZERO);
+        // One second later, a probe finds 1 left after 10 calls since the full bucket:
+        // 10 + 1 - 9 = 2 tokens refilled in 1 s.
+        clock.advance(Duration::from_secs(1));
+        let k = go(&p, "api");
+        p.observe(k, &gcra(10, 1, None), false);
+        let l = go(&p, "api");
+        let before = clock.elapsed();
+        let m = go(&p, "api");
+        let waited = (clock.elapsed() - before).as_secs_f64();
+        assert!((0.49..0.52).contains(&waited), "{waited}");
+        p.abandon(l);
+        p.abandon(m);
     }
 }

@@ -37,6 +37,16 @@ impl FakeServer {
         }
     }
 
+    /// Adds `u`, or replaces the user of the same username (a deactivated user, one in
+    /// another domain or with another role).
+    pub fn put(&self, u: User) {
+        let mut users = self.lock();
+        match users.iter_mut().find(|x| x.username == u.username) {
+            Some(x) => *x = u,
+            None => users.push(u),
+        }
+    }
+
     pub fn get(&self, username: &str) -> Option<User> {
         self.lock().iter().find(|u| u.username == username).cloned()
     }

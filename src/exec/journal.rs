@@ -228,4 +228,128 @@ mod tests {
         assert_eq!(r.done.len(), 1);
         assert!(r.intents.is_empty());
     }
+
+    fn resume(p: &Path) -> (Journal, Resumed, Vec<String>) {
+        let mut replayed = Vec::new();
+        let (j, r) = Journal::resume(p, |l| {
+            replayed.push(l.key);
+            Ok(())
+        })
+        .unwrap();
+        (j, r, replayed)
+    }
+
+    #[test]
+    fn a_line_cut_by_a_crash_is_not_done_and_the_journal_goes_on_after_it() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.jsonl.journal");
+        let mut j = Journal::create(&p).unwrap();
+        j.record("a", &entry(Status::Ok), None).unwrap();
+        drop(j);
+        // The crash: half of b's finished line, no newline.
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(br#"{"key":"b","entry":{"orig"#).unwrap();
+        drop(f);
+        let (mut j, r, replayed) = resume(&p);
+        assert_eq!(replayed, ["a"]);
+        assert!(r.intents.is_empty());
+        // Rows finished after the resume are readable next time: they start on a line
+        // of their own, not glued to the cut one.
+        j.record("b", &entry(Status::Ok), None).unwrap();
+        drop(j);
+        let (_, r, replayed) = resume(&p);
+        assert_eq!(replayed, ["a", "b"]);
+        assert_eq!(r.done.len(), 2);
+    }
+
+    #[test]
+    fn failed_rows_are_redone_and_a_done_row_replays_once() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.journal");
+        let mut j = Journal::create(&p).unwrap();
+        j.record("f", &entry(Status::Failed), None).unwrap();
+        j.record("x", &entry(Status::Rejected), None).unwrap();
+        j.record("s", &entry(Status::Skipped), None).unwrap();
+        // A second run of the same journal may record a row again: replayed once.
+        j.record("s", &entry(Status::Skipped), None).unwrap();
+        // An intent after the row is already done does not make it pending again.
+        j.record_intent("s").unwrap();
+        drop(j);
+        let (_, r, replayed) = resume(&p);
+        assert_eq!(replayed, ["s"]);
+        assert_eq!(r.done, HashSet::from(["s".to_string()]));
+        assert!(r.intents.is_empty());
+        // No journal at all: nothing done, and one is started.
+        let fresh = d.path().join("none.journal");
+        let (_, r, replayed) = resume(&fresh);
+        assert!(replayed.is_empty() && r.done.is_empty() && r.intents.is_empty());
+        assert!(fresh.exists());
+    }
+
+    #[test]
+    fn replay_gives_back_the_entry_and_the_user() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.journal");
+        let mut j = Journal::create(&p).unwrap();
+        let u = User {
+            username: "alice".into(),
+            id: Some("id-alice".into()),
+            ..User::default()
+        };
+        j.record("a", &entry(Status::Ok), Some(&u)).unwrap();
+        drop(j);
+        let mut lines = Vec::new();
+        Journal::resume(&p, |l| {
+            lines.push(l);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].entry.username, "alice");
+        assert_eq!(
+            lines[0].user.as_ref().and_then(|u| u.id.as_deref()),
+            Some("id-alice")
+        );
+    }
+
+    #[test]
+    fn a_row_edited_between_runs_has_another_key() {
+        let alice = User {
+            username: "alice".into(),
+            email: Some("alice@example.org".into()),
+            name: Some("Alice".into()),
+            ..User::default()
+        };
+        let key = |u: &User, i: &Intent| row_key(u, i, MatchKey::Username);
+        let k = key(&alice, &Intent::Upsert);
+        assert_eq!(
+            k,
+            key(&alice.clone(), &Intent::Upsert),
+            "stable across runs"
+        );
+        // The same user, edited: redone.
+        let edited = User {
+            name: Some("Alice Lee".into()),
+            ..alice.clone()
+        };
+        assert_ne!(k, key(&edited, &Intent::Upsert));
+        // The same row asking for something else: redone.
+        assert_ne!(k, key(&alice, &Intent::Deactivate));
+        assert_ne!(
+            key(&alice, &Intent::Modify(vec![crate::model::Field::Name])),
+            key(&alice, &Intent::Modify(vec![crate::model::Field::Email]))
+        );
+        // Matched by email instead: another identity.
+        assert_ne!(k, row_key(&alice, &Intent::Upsert, MatchKey::Email));
+
+        // Through a journal: the edited row is not among the rows done.
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.journal");
+        let mut j = Journal::create(&p).unwrap();
+        j.record(&k, &entry(Status::Ok), None).unwrap();
+        drop(j);
+        let (_, r, _) = resume(&p);
+        assert!(r.done.contains(&k));
+        assert!(!r.done.contains(&key(&edited, &Intent::Upsert)));
+    }
 }

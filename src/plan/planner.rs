@@ -695,4 +695,442 @@ mod tests {
         assert!("all".parse::<Scope>().unwrap().matches(&u));
         assert!("domain=".parse::<Scope>().is_err());
     }
+
+    // The sync guards, on the in-memory server: a snapshot of it, the planner driven row
+    // by row as `roster sync` and `roster plan` drive it, and what the plan holds.
+    use std::sync::Arc;
+
+    use crate::exec::engine::{EngineOptions, Mode};
+    use crate::exec::fake::{FakeServer, user};
+    use crate::model::Problem;
+    use crate::plan::state::Header;
+
+    /// A server with `admin`, `importer` and `n` plain users `u0`… at example.org.
+    fn server(n: usize) -> Arc<FakeServer> {
+        let names: Vec<(String, String)> = (0..n)
+            .map(|i| (format!("u{i}"), format!("u{i}@example.org")))
+            .collect();
+        let refs: Vec<(&str, &str)> = names.iter().map(|(a, b)| (&a[..], &b[..])).collect();
+        Arc::new(FakeServer::new(&refs))
+    }
+
+    /// The planning engine `roster sync` builds: a dry run, held-inactive kept.
+    fn engine(s: &Arc<FakeServer>, protect: &[&str]) -> Engine {
+        Engine::new(
+            s.clone(),
+            EngineOptions {
+                mode: Mode::Upsert,
+                match_key: MatchKey::Username,
+                dry_run: true,
+                reactivate: false,
+                max_attempts: 1,
+                create: CreateOptions {
+                    random_password: true,
+                    ..CreateOptions::default()
+                },
+                guard: WriteGuard {
+                    protect: protect.iter().map(|p| p.to_string()).collect(),
+                    ..WriteGuard::default()
+                },
+            },
+        )
+    }
+
+    fn checked(line: usize, outcome: Outcome) -> Checked {
+        Checked {
+            origin: Origin(format!("in.csv:{}", line + 2)),
+            dn: None,
+            attrs: Default::default(),
+            raw: RawText::None,
+            outcome,
+        }
+    }
+
+    /// A source row asking for the user exactly as the fake holds it (so: unchanged).
+    fn row(name: &str) -> User {
+        let mut u = user(name, &format!("{name}@example.org"), &["user"]);
+        u.id = None;
+        u
+    }
+
+    fn valid(u: User) -> Outcome {
+        Outcome::Valid {
+            user: Box::new(u),
+            intent: Intent::Upsert,
+        }
+    }
+
+    fn rejected(u: Option<User>) -> Outcome {
+        Outcome::Rejected {
+            user: u.map(Box::new),
+            problems: vec![Problem::new("email", "not an email address")],
+        }
+    }
+
+    /// Source rows `u0`…`u{n-1}`, unchanged.
+    fn listed(n: usize) -> Vec<Outcome> {
+        (0..n).map(|i| valid(row(&format!("u{i}")))).collect()
+    }
+
+    fn manage_all(threshold: Threshold, force: bool) -> SyncOptions {
+        SyncOptions {
+            deactivate_missing: true,
+            threshold,
+            force,
+            scope: vec![Scope::All],
+        }
+    }
+
+    struct Planned {
+        plan: Plan,
+        pending: Vec<String>,
+        refused: Vec<ReportEntry>,
+        final_entries: Vec<ReportEntry>,
+        kept: Vec<String>,
+    }
+
+    fn plan_with(e: &Engine, state: &State, opts: SyncOptions, rows: Vec<Outcome>) -> Planned {
+        let snapshot =
+            Snapshot::take(e.target().as_ref(), MatchKey::Username, |_| {}).expect("snapshot");
+        let mut p = Planner::new(e, &snapshot, state, opts, "http://fake", "in.csv");
+        let final_entries = rows
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, o)| p.add(checked(i, o)))
+            .collect();
+        let refused = p.finish();
+        Planned {
+            pending: p
+                .pending
+                .iter()
+                .map(|x| format!("{:?} {}", x.action, x.entry.username))
+                .collect(),
+            kept: p.kept.iter().map(|u| u.username.clone()).collect(),
+            plan: p.plan,
+            refused,
+            final_entries,
+        }
+    }
+
+    fn plan(s: &Arc<FakeServer>, opts: SyncOptions, rows: Vec<Outcome>) -> Planned {
+        plan_with(&engine(s, &[]), &State::default(), opts, rows)
+    }
+
+    fn deactivated(p: &Planned) -> Vec<&str> {
+        let mut v: Vec<&str> = p
+            .plan
+            .deactivations
+            .iter()
+            .map(|d| d.username.as_str())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_default_threshold_is_5_percent_of_managed_users() {
+        let s = server(100);
+        // Admin and importer are protected: 100 managed users, 5 may go.
+        let p = plan(&s, manage_all(Threshold::Default, false), listed(95));
+        assert_eq!(p.plan.managed, 100);
+        assert_eq!(p.plan.deactivations.len(), 5);
+        assert_eq!(p.plan.refused, None);
+        assert_eq!(p.pending.len(), 5);
+        assert_eq!(p.plan.unchanged, 95);
+
+        let p = plan(&s, manage_all(Threshold::Default, false), listed(94));
+        let why = p.plan.refused.as_deref().expect("refused");
+        assert!(
+            why.contains("6 deactivations exceed the default threshold"),
+            "{why}"
+        );
+        assert!(p.pending.is_empty(), "nothing is applied");
+        assert_eq!(p.refused.len(), 6);
+        assert!(p.refused.iter().all(|e| e.status == Status::Skipped
+            && e.action == Action::Deactivate
+            && e.error.starts_with("refused: ")));
+        // Nothing was written while planning.
+        assert!(s.writes().is_empty());
+    }
+
+    #[test]
+    fn count_and_percent_thresholds_and_force() {
+        let s = server(100);
+        let p = plan(&s, manage_all(Threshold::Count(10), false), listed(90));
+        assert_eq!((p.plan.deactivations.len(), p.plan.refused), (10, None));
+        let p = plan(&s, manage_all(Threshold::Count(10), false), listed(89));
+        assert!(
+            p.plan
+                .refused
+                .as_deref()
+                .is_some_and(|w| w.contains("--max-deactivate 10"))
+        );
+
+        let p = plan(&s, manage_all(Threshold::Percent(2.0), false), listed(98));
+        assert_eq!((p.plan.deactivations.len(), p.plan.refused), (2, None));
+        let p = plan(&s, manage_all(Threshold::Percent(2.0), false), listed(97));
+        assert!(
+            p.plan
+                .refused
+                .as_deref()
+                .is_some_and(|w| w.contains("--max-deactivate 2% of 100"))
+        );
+
+        let p = plan(&s, manage_all(Threshold::Default, true), listed(30));
+        assert_eq!((p.plan.deactivations.len(), p.plan.refused), (70, None));
+        assert_eq!(p.pending.len(), 70);
+    }
+
+    #[test]
+    fn an_empty_source_is_never_trusted_even_with_force() {
+        let s = server(10);
+        let p = plan(&s, manage_all(Threshold::Count(1000), true), Vec::new());
+        let why = p.plan.refused.as_deref().expect("refused");
+        assert!(why.contains("the source has no valid rows"), "{why}");
+        assert!(p.pending.is_empty());
+        assert_eq!(p.refused.len(), 10);
+        // Only rejected rows count as empty too.
+        let p = plan(
+            &s,
+            manage_all(Threshold::Count(1000), true),
+            vec![rejected(Some(row("u0")))],
+        );
+        assert!(
+            p.plan
+                .refused
+                .as_deref()
+                .is_some_and(|w| w.contains("no valid rows"))
+        );
+    }
+
+    #[test]
+    fn a_source_that_shrank_since_the_ledger_is_refused() {
+        let s = server(100);
+        let e = engine(&s, &[]);
+        let ledger = |rows| State {
+            header: Some(Header {
+                source_rows: rows,
+                ..Header::default()
+            }),
+            ..State::default()
+        };
+        // 3 deactivations pass the threshold, but the source had 200 rows last night.
+        let p = plan_with(
+            &e,
+            &ledger(200),
+            manage_all(Threshold::Default, false),
+            listed(97),
+        );
+        let why = p.plan.refused.as_deref().expect("refused");
+        assert!(
+            why.contains("the source shrank from 200 to 97 valid rows"),
+            "{why}"
+        );
+        assert!(why.contains("10.0)"), "the threshold of 200 rows: {why}");
+        assert!(p.pending.is_empty());
+        // A shrink within the threshold is fine; --force overrides.
+        let p = plan_with(
+            &e,
+            &ledger(100),
+            manage_all(Threshold::Default, false),
+            listed(97),
+        );
+        assert_eq!((p.plan.deactivations.len(), p.plan.refused), (3, None));
+        let p = plan_with(
+            &e,
+            &ledger(200),
+            manage_all(Threshold::Default, true),
+            listed(97),
+        );
+        assert_eq!((p.plan.deactivations.len(), p.plan.refused), (3, None));
+        // A first run (a ledger without header, or a dump): no shrink guard.
+        let p = plan_with(
+            &e,
+            &State::default(),
+            manage_all(Threshold::Default, false),
+            listed(97),
+        );
+        assert_eq!(p.plan.refused, None);
+    }
+
+    #[test]
+    fn a_rejected_row_that_names_a_server_user_protects_it() {
+        let s = server(10);
+        let mut rows = listed(8);
+        // By email only: the username is what failed validation.
+        rows.push(rejected(Some(User {
+            username: String::new(),
+            email: Some("U8@example.org".into()),
+            ..User::default()
+        })));
+        // By username.
+        rows.push(rejected(Some(User {
+            username: "u9".into(),
+            ..User::default()
+        })));
+        let p = plan(&s, manage_all(Threshold::Count(100), false), rows);
+        assert!(deactivated(&p).is_empty(), "{:?}", deactivated(&p));
+        assert_eq!(p.plan.rejected, 2);
+        assert_eq!(p.plan.deactivations_refused, None);
+        assert_eq!(
+            p.final_entries
+                .iter()
+                .filter(|e| e.status == Status::Rejected)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn rejected_rows_that_name_nobody_refuse_only_the_deactivations() {
+        let s = server(10);
+        let mut rows = listed(8);
+        let mut changed = row("u0");
+        changed.name = Some("Ann Lee".into());
+        rows[0] = valid(changed);
+        rows.push(valid(row("newcomer")));
+        rows.push(rejected(Some(User {
+            username: "ghost".into(),
+            ..User::default()
+        })));
+        rows.push(rejected(None));
+        let p = plan(&s, manage_all(Threshold::Count(100), false), rows.clone());
+        assert_eq!(p.plan.refused, None, "the plan itself stands");
+        let why = p.plan.deactivations_refused.as_deref().expect("refused");
+        assert!(
+            why.starts_with("2 rejected rows name no server user (in.csv:11, in.csv:12)"),
+            "{why}"
+        );
+        assert!(
+            why.contains("2 missing users were not deactivated"),
+            "{why}"
+        );
+        assert_eq!(p.plan.refusal(), Some(why));
+        // Creates and updates still go ahead; the missing users are kept for the ledger.
+        assert_eq!(p.plan.creates.len(), 1);
+        assert_eq!(p.plan.updates.len(), 1);
+        assert!(p.plan.deactivations.is_empty());
+        assert_eq!(p.pending, ["Update u0", "Create newcomer"]);
+        assert_eq!(p.kept, ["u8", "u9"]);
+        assert_eq!(p.refused.len(), 2);
+        assert!(p.refused.iter().all(|e| e.status == Status::Skipped));
+        assert_eq!(p.plan.skipped, 2);
+
+        // --force: the missing users go too.
+        let p = plan(&s, manage_all(Threshold::Count(100), true), rows);
+        assert_eq!(p.plan.deactivations_refused, None);
+        assert_eq!(deactivated(&p), ["u8", "u9"]);
+        assert!(p.kept.is_empty());
+    }
+
+    #[test]
+    fn protected_users_are_never_planned_for_deactivation() {
+        let s = server(5);
+        let e = engine(&s, &["u3", "U4@example.org"]);
+        // Only u0 is listed: admin (a role), importer (roster's own account), u3 and u4
+        // (--protect, by username and by email) all miss from the source.
+        let p = plan_with(
+            &e,
+            &State::default(),
+            manage_all(Threshold::Default, true),
+            listed(1),
+        );
+        assert_eq!(deactivated(&p), ["u1", "u2"]);
+        assert_eq!(p.plan.managed, 3, "protected users are not counted either");
+        // A row that disables a protected user is not a deactivation either.
+        let mut admin = user("admin", "admin@example.org", &["user", "admin"]);
+        admin.id = None;
+        admin.active = Some(false);
+        let mut u3 = row("u3");
+        u3.active = Some(false);
+        let p = plan_with(
+            &e,
+            &State::default(),
+            manage_all(Threshold::Default, true),
+            vec![
+                valid(row("u0")),
+                valid(row("u1")),
+                valid(row("u2")),
+                valid(admin),
+                valid(u3),
+            ],
+        );
+        assert!(deactivated(&p).is_empty(), "{:?}", deactivated(&p));
+        assert!(p.pending.is_empty());
+    }
+
+    #[test]
+    fn manage_scopes_and_the_ledger_choose_who_may_go() {
+        let s = server(2);
+        s.put(user("o0", "o0@other.org", &["user"]));
+        s.put(user("o1", "o1@Other.org", &["user"]));
+        s.put(user("g0", "g0@example.org", &["guest"]));
+        let opts = |scope: Vec<Scope>| SyncOptions {
+            scope,
+            ..manage_all(Threshold::Default, true)
+        };
+        // Nothing listed but u0; only what the sync manages is deactivated.
+        let rows = || listed(1);
+        let p = plan(&s, opts(vec![Scope::Domain("other.org".into())]), rows());
+        assert_eq!(deactivated(&p), ["o0", "o1"]);
+        assert_eq!(p.plan.managed, 2);
+        let p = plan(&s, opts(vec![Scope::Role("guest".into())]), rows());
+        assert_eq!(deactivated(&p), ["g0"]);
+        let both = vec![
+            Scope::Role("guest".into()),
+            Scope::Domain("other.org".into()),
+        ];
+        let p = plan(&s, opts(both), rows());
+        assert_eq!(deactivated(&p), ["g0", "o0", "o1"]);
+        // No --manage: the ledger alone says whom roster manages.
+        let ledger = State {
+            managed: ["u1".to_string(), "o1".to_string()].into(),
+            ..State::default()
+        };
+        let p = plan_with(&engine(&s, &[]), &ledger, opts(Vec::new()), rows());
+        assert_eq!(deactivated(&p), ["o1", "u1"]);
+        // Without --deactivate-missing nobody missing is touched.
+        let p = plan(
+            &s,
+            SyncOptions {
+                deactivate_missing: false,
+                ..opts(vec![Scope::All])
+            },
+            rows(),
+        );
+        assert!(p.plan.deactivations.is_empty());
+        assert!(p.pending.is_empty());
+    }
+
+    #[test]
+    fn held_inactive_users_are_reported_not_reactivated_nor_deactivated_again() {
+        let s = server(3);
+        let mut gone = user("u1", "u1@example.org", &["user"]);
+        gone.active = Some(false);
+        s.put(gone.clone());
+        s.put({
+            let mut g = user("u2", "u2@example.org", &["user"]);
+            g.active = Some(false);
+            g
+        });
+        // u1 is listed as active: held inactive. u2 is missing but already inactive.
+        let p = plan(&s, manage_all(Threshold::Default, true), listed(2));
+        assert_eq!(p.plan.held_inactive.len(), 1);
+        assert_eq!(p.plan.held_inactive[0].username, "u1");
+        assert_eq!(
+            p.plan.held_inactive[0].reason.as_deref(),
+            Some(crate::exec::engine::Note::HeldInactive.message())
+        );
+        assert!(p.plan.deactivations.is_empty());
+        assert!(p.pending.is_empty());
+        assert_eq!(p.plan.managed, 1, "inactive users are not counted");
+        // Listed as inactive too: unchanged.
+        let p = plan(
+            &s,
+            manage_all(Threshold::Default, true),
+            vec![valid(row("u0")), valid(User { id: None, ..gone })],
+        );
+        assert!(p.plan.held_inactive.is_empty());
+        assert!(p.pending.is_empty());
+    }
 }
