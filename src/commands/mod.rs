@@ -184,19 +184,6 @@ mod tests {
     /// Options that no test names yet. The list only shrinks: a new option comes with
     /// a test that passes it.
     const UNTESTED: &[&str] = &[
-        "--attrs",
-        "--base-dn",
-        "--delimiter",
-        "--dir",
-        "--filter",
-        "--format",
-        "--join-default-channels",
-        "--keep-running",
-        "--ldap-timeout",
-        "--map",
-        "--multi-sep",
-        "--rate",
-        "--send-welcome-email",
         // The emulator's own switches (roster sandbox).
         "--admin-password",
         "--custom-fields",
