@@ -22,6 +22,7 @@ mod ldap_url;
 mod ldif_corpus;
 mod ldif_reader;
 mod ldif_roundtrip;
+mod options;
 mod output_paths;
 mod roundtrip_user;
 mod run_control;

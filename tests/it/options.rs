@@ -1,0 +1,419 @@
+//! Options whose effect no other area's test shows: each test runs the binary with the
+//! option and checks what it changes (the output, the search, the request the server gets,
+//! the pacing, the demo's files and lifetime), not merely that it parses.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::slapd::{PEOPLE, READER_DN, READER_PW, Slapd, SlapdOptions, user};
+use crate::support::{
+    BIN, Ran, client, config, jsonl, roster, roster_as_importer, start, tmp, users_csv, write,
+};
+use roster_sandbox::SandboxConfig;
+
+/// `roster convert IN OUT ARGS... --quiet` in `dir`; asserts exit 0.
+fn convert(dir: &Path, input: &str, output: &str, args: &[&str]) {
+    let mut all = vec!["convert", input, output, "--quiet"];
+    all.extend_from_slice(args);
+    let o = roster(dir, &all, &[("ROSTER_LDAP_PASSWORD", READER_PW)]);
+    assert_eq!(o.code(), 0, "{all:?}: {}", o.stderr());
+}
+
+#[test]
+fn delimiter_overrides_detection() {
+    let d = tmp();
+    // Semicolon-separated, with as many commas as semicolons on every line: detection
+    // takes the comma (ties go to `,`) and finds no `username` column.
+    let csv = "username;email;name;note, site, city, floor\n\
+               alice;alice@example.org;Alice Archer;Eng, HQ, Berlin, 2\n\
+               bob;bob@example.org;Bob Baker;Ops, DC, Paris, 3\n";
+    write(d.path(), "in.csv", csv);
+    let o = roster(
+        d.path(),
+        &["convert", "in.csv", "sniffed.jsonl", "--quiet"],
+        &[],
+    );
+    assert_ne!(o.code(), 0, "detection was expected to misread this file");
+    convert(d.path(), "in.csv", "semi.jsonl", &["--delimiter", ";"]);
+    let rows = jsonl(&d.path().join("semi.jsonl"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0]["username"], "alice");
+    assert_eq!(rows[1]["name"], "Bob Baker");
+}
+
+#[test]
+fn multi_sep_splits_multi_valued_cells() {
+    let d = tmp();
+    write(
+        d.path(),
+        "in.csv",
+        "username,email,name,roles\nalice,alice@example.org,Alice A,user|bot\n",
+    );
+    convert(d.path(), "in.csv", "default.jsonl", &[]);
+    let rows = jsonl(&d.path().join("default.jsonl"));
+    assert_eq!(
+        rows[0]["roles"],
+        serde_json::json!(["user|bot"]),
+        "{rows:?}"
+    );
+    convert(d.path(), "in.csv", "piped.jsonl", &["--multi-sep", "|"]);
+    let rows = jsonl(&d.path().join("piped.jsonl"));
+    assert_eq!(
+        rows[0]["roles"],
+        serde_json::json!(["user", "bot"]),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn map_builds_a_field_from_a_template() {
+    let d = tmp();
+    write(
+        d.path(),
+        "in.csv",
+        "username,email,givenName,sn\nalice,alice@example.org,Alice,Archer\n",
+    );
+    convert(
+        d.path(),
+        "in.csv",
+        "out.jsonl",
+        &["--map", "name={givenName} {sn}"],
+    );
+    let rows = jsonl(&d.path().join("out.jsonl"));
+    assert_eq!(rows[0]["name"], "Alice Archer", "{rows:?}");
+}
+
+#[test]
+fn format_names_the_format_of_stdin() {
+    let d = tmp();
+    let run = |format: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.args(["convert", "-", "out.jsonl", "--quiet"]);
+        if let Some(f) = format {
+            c.args(["--format", f]);
+        }
+        let mut child = c
+            .current_dir(d.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("roster runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // The reader may refuse before reading: a closed pipe is then fine.
+        let _ = stdin.write_all(users_csv(2).as_bytes());
+        drop(stdin);
+        child.wait_with_output().expect("roster ends")
+    };
+    let o = run(Some("csv"));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let rows = jsonl(&d.path().join("out.jsonl"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1]["username"], "u0002");
+    // JSON Lines is not what stdin holds: the same bytes read as --format jsonl fail.
+    let o = run(Some("jsonl"));
+    assert_ne!(o.code(), 0, "CSV read as JSON Lines");
+}
+
+#[test]
+fn base_dn_places_ldif_entries() {
+    let d = tmp();
+    write(d.path(), "in.csv", &users_csv(2));
+    convert(
+        d.path(),
+        "in.csv",
+        "out.ldif",
+        &["--base-dn", "ou=staff,dc=corp,dc=test"],
+    );
+    let text = std::fs::read_to_string(d.path().join("out.ldif")).expect("LDIF written");
+    assert!(
+        text.contains("dn: uid=u0001,ou=staff,dc=corp,dc=test\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dn: uid=u0002,ou=staff,dc=corp,dc=test\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn filter_and_attrs_restrict_the_ldap_search() {
+    let slapd = Slapd::start(SlapdOptions::users(6));
+    let d = tmp();
+    let url = slapd.people_url();
+    let bind = ["--bind-dn", READER_DN];
+
+    let mut args = bind.to_vec();
+    args.extend(["--filter", "(|(uid=user00002)(uid=user00004))"]);
+    convert(d.path(), &url, "filtered.jsonl", &args);
+    let rows = jsonl(&d.path().join("filtered.jsonl"));
+    let names: Vec<_> = rows.iter().map(|r| r["username"].clone()).collect();
+    assert_eq!(names, ["user00002", "user00004"], "{rows:?}");
+    assert_eq!(rows[0]["name"], user(2).cn, "all attributes by default");
+
+    // Without displayName and cn the name has nothing to come from.
+    let mut args = bind.to_vec();
+    args.extend(["--filter", "(uid=user00003)", "--attrs", "uid,mail"]);
+    convert(d.path(), &url, "narrow.jsonl", &args);
+    let rows = jsonl(&d.path().join("narrow.jsonl"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["username"], "user00003");
+    assert_eq!(rows[0]["email"], user(3).mail);
+    assert!(
+        rows[0].get("name").is_none_or(|n| n.is_null() || n == ""),
+        "{rows:?}"
+    );
+}
+
+#[test]
+fn ldap_timeout_bounds_the_wait_for_a_silent_server() {
+    // The kernel completes the TCP handshake, but nobody ever answers the bind.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("port").port();
+    let d = tmp();
+    let t = Instant::now();
+    let o = roster(
+        d.path(),
+        &[
+            "convert",
+            &format!("ldap://127.0.0.1:{port}/{PEOPLE}"),
+            "out.jsonl",
+            "--ldap-timeout",
+            "1",
+        ],
+        &[],
+    );
+    let took = t.elapsed();
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("within 1 s"), "{}", o.stderr());
+    // The default is 120 s: well under 10 s is the option at work.
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    drop(listener);
+}
+
+/// A TCP relay in front of `upstream` that keeps every byte the client sends.
+fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<u8>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("proxy listener");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let keep = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let Ok(up) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut down_r, mut up_w) = (
+                conn.try_clone().expect("clone"),
+                up.try_clone().expect("clone"),
+            );
+            let (mut up_r, mut down_w) = (up, conn);
+            let keep = Arc::clone(&keep);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = down_r.read(&mut buf) {
+                    if n == 0 || up_w.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    keep.lock().expect("lock").extend_from_slice(&buf[..n]);
+                }
+                let _ = up_w.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut up_r, &mut down_w);
+                let _ = down_w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn join_default_channels_and_send_welcome_email_reach_users_create() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    let upstream = sb
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let d = tmp();
+    write(d.path(), "hr.csv", &users_csv(1));
+    let (url, seen) = recording_proxy(upstream);
+    let o = roster_as_importer(
+        d.path(),
+        &[
+            "import",
+            "hr.csv",
+            "--server",
+            &url,
+            "--join-default-channels",
+            "false",
+            "--send-welcome-email",
+            "true",
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let sent = String::from_utf8_lossy(&seen.lock().expect("lock")).into_owned();
+    let create = sent
+        .split("POST /api/v1/users.create")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no users.create in {sent}"));
+    assert!(create.contains("\"joinDefaultChannels\":false"), "{create}");
+    assert!(create.contains("\"sendWelcomeEmail\":true"), "{create}");
+
+    // Unset, neither is sent: the server's defaults apply.
+    let sb2 = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    let (url, seen) = recording_proxy(
+        sb2.url()
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string(),
+    );
+    let o = roster_as_importer(d.path(), &["import", "hr.csv", "--server", &url, "--quiet"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let sent = String::from_utf8_lossy(&seen.lock().expect("lock")).into_owned();
+    assert!(sent.contains("users.create"), "{sent}");
+    assert!(!sent.contains("joinDefaultChannels"), "{sent}");
+    assert!(!sent.contains("sendWelcomeEmail"), "{sent}");
+}
+
+/// Milliseconds since midnight UTC of an RFC 3339 time such as `2026-12-02T19:30:15.123Z`.
+fn ms_of_day(t: &str) -> i64 {
+    let hms = &t[11..23];
+    let h: i64 = hms[0..2].parse().expect("hour");
+    let m: i64 = hms[3..5].parse().expect("minute");
+    let s: f64 = hms[6..].parse().expect("seconds");
+    (h * 3600 + m * 60) * 1000 + (s * 1000.0).round() as i64
+}
+
+#[test]
+fn rate_caps_calls_per_period() {
+    let d = tmp();
+    let log = d.path().join("sandbox.log");
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        log_file: Some(log.clone()),
+        ..config()
+    });
+    write(d.path(), "hr.csv", &users_csv(15));
+    let o = roster_as_importer(
+        d.path(),
+        &[
+            "import",
+            "hr.csv",
+            "--server",
+            &sb.url(),
+            "--rate",
+            "5/1s",
+            "--quiet",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    sb.stop().expect("sandbox stops");
+    let creates: Vec<i64> = jsonl(&log)
+        .iter()
+        .filter(|l| {
+            l["route"]
+                .as_str()
+                .is_some_and(|r| r.contains("users.create"))
+        })
+        .map(|l| ms_of_day(l["time"].as_str().expect("time")))
+        .collect();
+    assert_eq!(creates.len(), 15);
+    // Loosely (two shared cores delay some requests into the next one): a burst of 5,
+    // then about 5 a second, never many more in one second. Without --rate all 15 land
+    // within a few hundred ms.
+    let busiest = creates
+        .iter()
+        .map(|&t0| {
+            creates
+                .iter()
+                .filter(|&&t| t >= t0 && t - t0 < 1000)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        busiest <= 7,
+        "{busiest} users.create within one second: {creates:?}"
+    );
+    let span = creates.iter().max().unwrap_or(&0) - creates.iter().min().unwrap_or(&0);
+    assert!(span >= 1500, "15 calls at 5/s took only {span} ms");
+}
+
+#[test]
+fn demo_writes_into_dir() {
+    let d = tmp();
+    let o = roster(d.path(), &["demo", "--dir", "out", "--quiet"], &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    for f in ["users.csv", "report.csv", "rejects.csv", "dump.jsonl"] {
+        assert!(d.path().join("out").join(f).is_file(), "{f} in --dir");
+    }
+    assert!(
+        !d.path().join("roster-demo").exists(),
+        "the default folder is unused"
+    );
+}
+
+#[test]
+fn demo_keep_running_serves_until_interrupted() {
+    let d = tmp();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--keep-running", "--quiet"])
+        .current_dir(d.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("roster demo runs");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("Sandbox still running at ") {
+                let url = rest.split(';').next().unwrap_or("").to_string();
+                let _ = tx.send(url);
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the demo says the sandbox keeps running");
+    // After the import the sandbox still answers.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().expect("wait").is_none(), "demo exited");
+    let r = client()
+        .get(format!("{url}/api/info"))
+        .send()
+        .expect("the sandbox answers");
+    assert!(r.status().is_success(), "{}", r.status());
+    // Ctrl-C ends it cleanly.
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "demo did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        client().get(format!("{url}/api/info")).send().is_err(),
+        "stopped"
+    );
+}
