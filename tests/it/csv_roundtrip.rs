@@ -161,7 +161,7 @@ fn only_text(name: &str, values: &[Value]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(crate::support::cases(200))]
 
     #[test]
     fn csv_writer_output_reads_back_exactly(

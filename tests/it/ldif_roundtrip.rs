@@ -185,6 +185,8 @@ fn user() -> impl Strategy<Value = User> {
 }
 
 proptest! {
+    #![proptest_config(crate::support::cases(256))]
+
     #[test]
     fn users_round_trip_byte_exact(
         users in prop::collection::vec(user(), 1..5),
@@ -316,6 +318,8 @@ fn corpus(rel: &str) -> Vec<u8> {
 }
 
 proptest! {
+    #![proptest_config(crate::support::cases(256))]
+
     #[test]
     fn reads_in_small_pieces_give_the_same_items(
         lines in prop::collection::vec(ldif_line(), 0..40),

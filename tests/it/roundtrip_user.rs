@@ -121,7 +121,7 @@ fn comparable(mut u: User) -> User {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(crate::support::cases(128))]
 
     #[test]
     fn user_csv_user(users in prop::collection::vec(csv_user(), 1..8), delimiter in prop::sample::select(vec![b',', b';', b'\t'])) {

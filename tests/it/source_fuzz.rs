@@ -72,7 +72,7 @@ fn check(src: &mut dyn Source, input_len: usize, columns: Option<usize>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(crate::support::cases(2000))]
 
     #[test]
     fn csv_source_never_panics(bytes in csvish_bytes(), opts in options()) {

@@ -10,6 +10,15 @@ use tempfile::TempDir;
 
 pub use roster_test_support::*;
 
+/// Property-test settings for `n` cases drawn with XorShift: ChaCha, unoptimised in a debug
+/// build, was most of the property tests' time.
+pub fn cases(n: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+        ..proptest::test_runner::Config::with_cases(n)
+    }
+}
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 /// Runs roster in `dir` with only the given ROSTER_* credentials set.

@@ -344,8 +344,9 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
         let fault = if redirect.is_some() { None } else { fault };
         (delay, fault, redirect)
     };
-    if !delay.is_zero() {
-        thread::sleep(delay);
+    if !delay.is_zero() && !sleep_unless_stopping(shared, delay) {
+        // Stopping: the request never reached the application; close without an answer.
+        return false;
     }
 
     let response = match fault {
@@ -385,6 +386,23 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
             let _ = writer.shutdown(Shutdown::Both);
             false
         }
+    }
+}
+
+/// Sleeps for the injected latency in short slices, so that stopping the server does not
+/// wait out a long latency; false if the server began to stop meanwhile.
+fn sleep_unless_stopping(shared: &Shared, delay: Duration) -> bool {
+    const SLICE: Duration = Duration::from_millis(20);
+    let end = Instant::now() + delay;
+    loop {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        thread::sleep(left.min(SLICE));
     }
 }
 
