@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
-use roster::model::Value;
+use roster::model::FieldValue;
 use roster::source::csv::CsvSource;
 use roster::source::{Format, Source, SourceItem, SourceOptions};
 
@@ -71,7 +71,7 @@ fn main() -> io::Result<()> {
 fn floors(data: &[u8]) {
     let names: Vec<String> = (0..8).map(|i| format!("column_{i}")).collect();
     let shared: Vec<Arc<str>> = names.iter().map(|n| Arc::from(n.as_str())).collect();
-    let text = |s: &str| Value::Text(s.to_string());
+    let text = |s: &str| FieldValue::Text(s.to_string());
     floor(data, "(a) parse only", |_| 0);
     floor(data, "(b) cell strings", |cells| {
         black_box(cells.iter().map(|c| c.to_string()).collect::<Vec<_>>()).len()

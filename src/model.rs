@@ -177,42 +177,42 @@ impl fmt::Display for Field {
 /// One attribute value as a source delivered it. LDIF `::` values and LDAP binary
 /// attributes (objectGUID) may not be UTF-8.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Value {
+pub enum FieldValue {
     Text(String),
     Binary(Vec<u8>),
 }
 
-impl Value {
+impl FieldValue {
     /// The value as text; binary values that are not UTF-8 are replaced lossily.
     pub fn text(&self) -> Cow<'_, str> {
         match self {
-            Value::Text(s) => Cow::Borrowed(s),
-            Value::Binary(b) => String::from_utf8_lossy(b),
+            FieldValue::Text(s) => Cow::Borrowed(s),
+            FieldValue::Binary(b) => String::from_utf8_lossy(b),
         }
     }
     pub fn bytes(&self) -> &[u8] {
         match self {
-            Value::Text(s) => s.as_bytes(),
-            Value::Binary(b) => b,
+            FieldValue::Text(s) => s.as_bytes(),
+            FieldValue::Binary(b) => b,
         }
     }
     /// Builds a value from bytes: text when they are UTF-8.
-    pub fn from_bytes(b: Vec<u8>) -> Value {
+    pub fn from_bytes(b: Vec<u8>) -> FieldValue {
         match String::from_utf8(b) {
-            Ok(s) => Value::Text(s),
-            Err(e) => Value::Binary(e.into_bytes()),
+            Ok(s) => FieldValue::Text(s),
+            Err(e) => FieldValue::Binary(e.into_bytes()),
         }
     }
 }
 
-impl From<&str> for Value {
+impl From<&str> for FieldValue {
     fn from(s: &str) -> Self {
-        Value::Text(s.to_string())
+        FieldValue::Text(s.to_string())
     }
 }
-impl From<String> for Value {
+impl From<String> for FieldValue {
     fn from(s: String) -> Self {
-        Value::Text(s)
+        FieldValue::Text(s)
     }
 }
 
@@ -220,7 +220,7 @@ impl From<String> for Value {
 pub type Name = std::sync::Arc<str>;
 
 /// An attribute's values: nearly always one, kept inline (no allocation of its own).
-pub type Values = smallvec::SmallVec<[Value; 1]>;
+pub type Values = smallvec::SmallVec<[FieldValue; 1]>;
 
 /// Attributes of a raw record, in source order. Names keep their source spelling;
 /// lookups ignore ASCII case (LDAP attribute names and CSV headers alike).
@@ -232,7 +232,7 @@ impl Attrs {
         Attrs(Vec::new())
     }
     /// Values of `name` (exact name including options such as `cn;lang-de`, ASCII case ignored).
-    pub fn get(&self, name: &str) -> Option<&[Value]> {
+    pub fn get(&self, name: &str) -> Option<&[FieldValue]> {
         self.0
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -242,7 +242,7 @@ impl Attrs {
         self.get(name).is_some()
     }
     /// Appends a value, merging with an existing attribute of the same name.
-    pub fn push(&mut self, name: &str, value: Value) {
+    pub fn push(&mut self, name: &str, value: FieldValue) {
         if let Some((_, v)) = self
             .0
             .iter_mut()
@@ -279,7 +279,7 @@ pub enum Change {
 pub struct ModOp {
     pub kind: ModKind,
     pub attr: String,
-    pub values: Vec<Value>,
+    pub values: Vec<FieldValue>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -32,11 +32,11 @@ pub struct Expr {
 
 /// Where a template finds an attribute's values: by name, or by a slot resolved once.
 pub trait Lookup {
-    fn values(&self, name: &str, slot: Option<usize>) -> Option<&[crate::model::Value]>;
+    fn values(&self, name: &str, slot: Option<usize>) -> Option<&[crate::model::FieldValue]>;
 }
 
 impl Lookup for Attrs {
-    fn values(&self, name: &str, _slot: Option<usize>) -> Option<&[crate::model::Value]> {
+    fn values(&self, name: &str, _slot: Option<usize>) -> Option<&[crate::model::FieldValue]> {
         self.get(name)
     }
 }
@@ -115,7 +115,7 @@ pub struct Located<'a> {
 }
 
 impl Lookup for Located<'_> {
-    fn values(&self, name: &str, slot: Option<usize>) -> Option<&[crate::model::Value]> {
+    fn values(&self, name: &str, slot: Option<usize>) -> Option<&[crate::model::FieldValue]> {
         match slot {
             Some(s) => match self.at.get(s).copied().unwrap_or(0) {
                 0 => None,
@@ -511,13 +511,13 @@ fn is_attr_name(p: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Value;
+    use crate::model::FieldValue;
 
     fn attrs(pairs: &[(&str, &[&str])]) -> Attrs {
         let mut a = Attrs::new();
         for (k, vs) in pairs {
             for v in *vs {
-                a.push(k, Value::from(*v));
+                a.push(k, FieldValue::from(*v));
             }
         }
         a

@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::model::{Attrs, ModOp, Origin, RawText, Value};
+use crate::model::{Attrs, FieldValue, ModOp, Origin, RawText};
 use crate::model::{Change, ModKind, RawRecord};
 
 fn rec(pairs: &[(&str, &str)]) -> RawRecord {
     let mut attrs = Attrs::new();
     for (k, v) in pairs {
-        attrs.push(k, Value::from(*v));
+        attrs.push(k, FieldValue::from(*v));
     }
     RawRecord {
         origin: Origin::line("t.csv", 2),
@@ -105,7 +105,7 @@ fn modify_touches_only_its_fields() {
         ModOp {
             kind: ModKind::Replace,
             attr: "mail".into(),
-            values: vec![Value::from("new@x.org")],
+            values: vec![FieldValue::from("new@x.org")],
         },
         ModOp {
             kind: ModKind::Delete,

@@ -11,7 +11,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use crate::model::{Attrs, RawText, Value};
+use crate::model::{Attrs, FieldValue, RawText};
 use crate::output::csv::CsvRecordWriter;
 use crate::source::{CsvDialect, Format};
 
@@ -187,7 +187,7 @@ impl RejectsWriter {
                     }
                     _ => {
                         if let Some(dn) = row.dn {
-                            write_ldif_attr(out, "dn", &Value::Text(dn.to_string()))?;
+                            write_ldif_attr(out, "dn", &FieldValue::Text(dn.to_string()))?;
                         }
                         for (name, values) in &row.attrs.0 {
                             if is_secret(name) {
@@ -251,6 +251,6 @@ fn is_secret(secret: &[String], attr: &str) -> bool {
 }
 
 /// One LDIF attribute line, base64 when RFC 2849 requires it, folded at 76 columns.
-fn write_ldif_attr(out: &mut dyn Write, name: &str, v: &Value) -> io::Result<()> {
+fn write_ldif_attr(out: &mut dyn Write, name: &str, v: &FieldValue) -> io::Result<()> {
     crate::ldif_syntax::write_attr_into(out, &mut Vec::new(), name, v.bytes())
 }

@@ -24,7 +24,7 @@ use super::{
 };
 // Undoes exactly what roster's CSV writers do to formula-like cells, so round trips are exact.
 use crate::csv_syntax::{UTF8_BOM, default_multi_sep, restore_formula, restore_formula_in_place};
-use crate::model::{Attrs, BadRecord, Change, Origin, Problem, RawRecord, RawText, Value};
+use crate::model::{Attrs, BadRecord, Change, FieldValue, Origin, Problem, RawRecord, RawText};
 
 /// Input buffer size; also how much of the input delimiter detection looks at.
 const BUF_SIZE: usize = 64 * 1024;
@@ -357,7 +357,7 @@ impl CsvSource {
             let cell = text.get(start..end)?;
             attrs.push((
                 name.clone(),
-                smallvec::smallvec![Value::Text(restore_formula(cell).into_owned())],
+                smallvec::smallvec![FieldValue::Text(restore_formula(cell).into_owned())],
             ));
             start = end;
         }
@@ -419,7 +419,7 @@ impl CsvSource {
             .names
             .iter()
             .zip(fields)
-            .map(|(h, f)| (h.clone(), smallvec::smallvec![Value::Text(f)]))
+            .map(|(h, f)| (h.clone(), smallvec::smallvec![FieldValue::Text(f)]))
             .collect();
         SourceItem::Record(RawRecord {
             origin,

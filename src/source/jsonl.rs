@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 
 use super::encoding::UTF8_BOM;
 use super::{Format, Source, SourceError, SourceItem, SourceOptions, open_input, origin_name};
-use crate::model::{Attrs, BadRecord, Change, Origin, Problem, RawRecord, RawText, Value};
+use crate::model::{Attrs, BadRecord, Change, FieldValue, Origin, Problem, RawRecord, RawText};
 
 /// The key whose object is flattened into `custom_fields.<key>` attributes.
 const CUSTOM_FIELDS: &str = "custom_fields";
@@ -184,8 +184,8 @@ fn add<E: de::Error>(attrs: &mut Attrs, name: String, value: Json) -> Result<(),
 }
 
 /// A value as text: scalars as themselves, containers as compact JSON; `None` for null.
-fn scalar_text(v: Json) -> Option<Value> {
-    Some(Value::Text(match v {
+fn scalar_text(v: Json) -> Option<FieldValue> {
+    Some(FieldValue::Text(match v {
         Json::Null => return None,
         Json::String(s) => s,
         Json::Bool(b) => b.to_string(),

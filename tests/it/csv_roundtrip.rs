@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-use roster::model::{User, Value};
+use roster::model::{FieldValue, User};
 use roster::output::csv::{COLUMNS, CsvUserWriter};
 use roster::output::jsonl::JsonlUserWriter;
 use roster::output::{UserWriter, WriterOptions};
@@ -153,9 +153,9 @@ fn drain(src: &mut dyn Source) -> Vec<SourceItem> {
     items
 }
 
-fn only_text(name: &str, values: &[Value]) -> String {
+fn only_text(name: &str, values: &[FieldValue]) -> String {
     match values {
-        [Value::Text(t)] => t.clone(),
+        [FieldValue::Text(t)] => t.clone(),
         other => panic!("{name}: {other:?}"),
     }
 }

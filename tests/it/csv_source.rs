@@ -2,7 +2,7 @@
 
 use std::io::{self, Read};
 
-use roster::model::{Problem, RawRecord, RawText, Value};
+use roster::model::{FieldValue, Problem, RawRecord, RawText};
 use roster::source::csv::CsvSource;
 use roster::source::{Encoding, Format, Source, SourceError, SourceItem, SourceOptions};
 
@@ -51,7 +51,7 @@ fn cells(item: &SourceItem) -> Vec<(&str, &str)> {
         .0
         .iter()
         .map(|(n, v)| match v.as_slice() {
-            [Value::Text(t)] => (&**n, t.as_str()),
+            [FieldValue::Text(t)] => (&**n, t.as_str()),
             other => panic!("{n}: {other:?}"),
         })
         .collect()
@@ -59,7 +59,7 @@ fn cells(item: &SourceItem) -> Vec<(&str, &str)> {
 
 fn cell<'a>(item: &'a SourceItem, column: &str) -> &'a str {
     match record(item).attrs.get(column) {
-        Some([Value::Text(t)]) => t,
+        Some([FieldValue::Text(t)]) => t,
         other => panic!("{column}: {other:?}"),
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use roster::model::Value;
+use roster::model::FieldValue;
 use roster::source::csv::CsvSource;
 use roster::source::{Format, Source, SourceItem, SourceOptions};
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
@@ -77,7 +77,7 @@ fn read_rows(path: &Path) -> (Vec<String>, Vec<(String, Row)>, Vec<String>) {
             .0
             .iter()
             .map(|(name, values)| {
-                let [Value::Text(v)] = values.as_slice() else {
+                let [FieldValue::Text(v)] = values.as_slice() else {
                     panic!("{name}: expected one text value, got {values:?}");
                 };
                 (name.to_string(), v.clone())

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use roster::model::{Problem, RawText, User, Value};
+use roster::model::{FieldValue, Problem, RawText, User};
 use roster::output::UserWriter;
 use roster::output::jsonl::JsonlUserWriter;
 use roster::source::jsonl::JsonlSource;
@@ -23,12 +23,12 @@ fn drain(text: &[u8]) -> Vec<SourceItem> {
     items
 }
 
-fn texts(values: &[Value]) -> Vec<&str> {
+fn texts(values: &[FieldValue]) -> Vec<&str> {
     values
         .iter()
         .map(|v| match v {
-            Value::Text(t) => t.as_str(),
-            Value::Binary(b) => panic!("binary {b:?}"),
+            FieldValue::Text(t) => t.as_str(),
+            FieldValue::Binary(b) => panic!("binary {b:?}"),
         })
         .collect()
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::support::slapd::{
     AD_SCHEMA, PEOPLE, PHOTO, READER_DN, READER_PW, SUFFIX, Slapd, SlapdOptions, user,
 };
-use roster::model::{BadRecord, Change, RawRecord, RawText, Value};
+use roster::model::{BadRecord, Change, FieldValue, RawRecord, RawText};
 use roster::secret::Secret;
 use roster::source::ldap::{LdapOptions, LdapSource, LdapSourceError};
 use roster::source::{Format, Source, SourceError, SourceItem};
@@ -235,7 +235,7 @@ fn non_ascii_binary_and_identity_values_arrive_intact() {
         assert_eq!(text(r, "givenName"), Some(u.given_name.clone()));
         assert_eq!(text(r, "sn"), Some(u.sn.clone()));
         assert_eq!(text(r, "mail"), Some(u.mail.clone()));
-        assert!(matches!(r.attrs.get("cn").unwrap()[0], Value::Text(_)));
+        assert!(matches!(r.attrs.get("cn").unwrap()[0], FieldValue::Text(_)));
         let uuid = text(r, "entryUUID").expect("entryUUID is requested by default");
         assert_eq!(uuid.len(), 36, "{uuid}");
         assert!(r.attrs.contains("objectClass"));
@@ -252,7 +252,7 @@ fn non_ascii_binary_and_identity_values_arrive_intact() {
             .attrs
             .get("jpegPhoto")
             .unwrap(),
-        &[Value::Binary(PHOTO.to_vec())]
+        &[FieldValue::Binary(PHOTO.to_vec())]
     );
 }
 
@@ -450,7 +450,9 @@ fn ad_object_guid_and_computer_accounts() {
     let ad1 = find(&d.records, "ad1");
     assert_eq!(
         ad1.attrs.get("objectGUID").unwrap(),
-        &[Value::Text("35918bc9-196d-40ea-9779-889d79b753f0".into())]
+        &[FieldValue::Text(
+            "35918bc9-196d-40ea-9779-889d79b753f0".into()
+        )]
     );
     let warnings = src.take_warnings();
     assert!(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use roster::model::{BadRecord, Change, ModKind, ModOp, RawRecord, RawText, Value};
+use roster::model::{BadRecord, Change, FieldValue, ModKind, ModOp, RawRecord, RawText};
 use roster::source::ldif::{LdifSource, parse_dn};
 use roster::source::{Source, SourceItem, SourceOptions};
 
@@ -64,7 +64,7 @@ fn bads(items: &[SourceItem]) -> Vec<&BadRecord> {
         .collect()
 }
 
-fn texts(vals: &[Value]) -> Vec<String> {
+fn texts(vals: &[FieldValue]) -> Vec<String> {
     vals.iter().map(|v| v.text().into_owned()).collect()
 }
 
@@ -194,7 +194,7 @@ fn test_ldif_values_decode_exactly() {
     assert_eq!(babs.origin.as_str(), format!("{file}:41"));
     assert_eq!(
         babs.attrs.get("sn").unwrap(),
-        &[Value::Text(" Jensen ".into())]
+        &[FieldValue::Text(" Jensen ".into())]
     );
     assert_eq!(attr(babs, "userPassword"), ["bjensen"]);
     assert_eq!(attr(babs, "cn"), ["Barbara Jensen", "Babs Jensen"]);
@@ -213,7 +213,7 @@ fn test_ldif_values_decode_exactly() {
     );
     let desc = itd.attrs.get("description").unwrap();
     assert_eq!(desc.len(), 2);
-    assert!(desc.iter().all(|v| matches!(v, Value::Text(_))));
+    assert!(desc.iter().all(|v| matches!(v, FieldValue::Text(_))));
     assert_eq!(
         desc.iter().map(|v| v.bytes().len()).collect::<Vec<_>>(),
         [4976, 2983]
@@ -294,7 +294,7 @@ fn test_modify_ldif_change_records() {
     let op = |kind, attr: &str, vals: &[&str]| ModOp {
         kind,
         attr: attr.to_string(),
-        values: vals.iter().map(|v| Value::from(*v)).collect(),
+        values: vals.iter().map(|v| FieldValue::from(*v)).collect(),
     };
 
     // The last section has no closing '-': accepted at the end of a record.
@@ -488,7 +488,7 @@ fn rfc2849_corrected_examples_parse() {
     assert_eq!((recs.len(), bads(&items).len()), (1, 0), "{items:#?}");
     assert_eq!(attr(recs[0], "cn"), ["Horatio Jensen", "Horatio N Jensen"]);
     let jpeg = recs[0].attrs.get("jpegphoto").unwrap();
-    assert_eq!(jpeg, &[Value::Binary(photo("hjensen.jpg"))]);
+    assert_eq!(jpeg, &[FieldValue::Binary(photo("hjensen.jpg"))]);
 
     let items = read_text(
         &with_photos(&example("corrected", 6), tmp.path()),
@@ -502,7 +502,7 @@ fn rfc2849_corrected_examples_parse() {
     assert_eq!(recs[0].change, Change::Entry);
     assert_eq!(
         recs[0].attrs.get("jpegphoto").unwrap(),
-        &[Value::Binary(photo("fiona.jpg"))]
+        &[FieldValue::Binary(photo("fiona.jpg"))]
     );
     assert_eq!(recs[1].change, Change::Delete);
     assert_eq!(attr(recs[1], "cn"), ["Robert Jensen"]);

@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use roster::model::{BadRecord, Change, ModKind, RawRecord, RawText, Value};
+use roster::model::{BadRecord, Change, FieldValue, ModKind, RawRecord, RawText};
 use roster::source::ldif::LdifSource;
 use roster::source::{Source, SourceError, SourceItem, SourceOptions};
 
@@ -258,7 +258,7 @@ fn values_options_and_rdn_attributes() {
     assert_eq!(vals(r, "empty"), [""]);
     assert_eq!(
         r.attrs.get("photo").unwrap(),
-        &[Value::Binary(vec![0, 0xff])]
+        &[FieldValue::Binary(vec![0, 0xff])]
     );
     assert_eq!(vals(r, "uid"), ["text"]);
     // Both RDN values join the entry; cn;lang-de is not cn.
@@ -443,14 +443,14 @@ fn file_urls() {
         let item = url_item(&url, Some(&dir), &opts);
         assert_eq!(
             rec(&item).attrs.get("jpegPhoto").unwrap(),
-            &[Value::Binary(photo.clone())],
+            &[FieldValue::Binary(photo.clone())],
             "{url}"
         );
     }
     let item = url_item("file:note.txt", Some(&dir), &opts);
     assert_eq!(
         rec(&item).attrs.get("jpegPhoto").unwrap(),
-        &[Value::Text("hello".into())]
+        &[FieldValue::Text("hello".into())]
     );
 
     let cases = [

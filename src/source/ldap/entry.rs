@@ -6,7 +6,7 @@
 
 use ldap3::asn1::{PL, StructureTag, parse_tag};
 
-use crate::model::{Attrs, BadRecord, Change, Origin, Problem, RawRecord, RawText, Value};
+use crate::model::{Attrs, BadRecord, Change, FieldValue, Origin, Problem, RawRecord, RawText};
 
 /// The paged-results control OID (RFC 2696).
 pub(crate) const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
@@ -84,8 +84,8 @@ fn entry(tag: StructureTag) -> Result<RawRecord, EntryError> {
                 None
             };
             values.push(match uuid {
-                Some(uuid) => Value::Text(uuid),
-                None => Value::from_bytes(bytes),
+                Some(uuid) => FieldValue::Text(uuid),
+                None => FieldValue::from_bytes(bytes),
             });
         }
         match attrs
@@ -264,14 +264,14 @@ mod tests {
             rec.attrs.names().collect::<Vec<_>>(),
             ["uid", "objectGUID", "jpegPhoto", "mail"]
         );
-        assert_eq!(rec.attrs.get("UID").unwrap(), &[Value::from("zoë")]);
+        assert_eq!(rec.attrs.get("UID").unwrap(), &[FieldValue::from("zoë")]);
         assert_eq!(
             rec.attrs.get("objectguid").unwrap(),
-            &[Value::from("35918bc9-196d-40ea-9779-889d79b753f0")]
+            &[FieldValue::from("35918bc9-196d-40ea-9779-889d79b753f0")]
         );
         assert_eq!(
             rec.attrs.get("jpegPhoto").unwrap(),
-            &[Value::Binary(vec![0xff, 0xd8, 0xff])]
+            &[FieldValue::Binary(vec![0xff, 0xd8, 0xff])]
         );
         assert_eq!(rec.attrs.get("mail").unwrap().len(), 2);
         assert_eq!(rec.change, Change::Entry);

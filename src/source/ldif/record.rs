@@ -18,7 +18,7 @@ use super::line::{
 use super::value::{BASE64, Ctx, decode_value};
 use crate::ldif_syntax::dn::walk_dn;
 use crate::model::{
-    Attrs, BadRecord, Change, ModKind, ModOp, Origin, Problem, RawRecord, RawText, Value,
+    Attrs, BadRecord, Change, FieldValue, ModKind, ModOp, Origin, Problem, RawRecord, RawText,
 };
 use crate::source::SourceItem;
 
@@ -169,7 +169,7 @@ fn rdn_attrs(dn: &str, attrs: &mut Attrs, problems: &mut Vec<Problem>) {
     match res {
         Ok(()) => {
             for (ty, v) in add {
-                attrs.push(&ty, Value::Text(v));
+                attrs.push(&ty, FieldValue::Text(v));
             }
         }
         Err(e) => problems.push(Problem::new("dn", format!("invalid DN: {e}"))),
@@ -210,11 +210,11 @@ fn parse_attrvals(
         let attr = ascii(name);
         if kind == ValueKind::Plain && !has_nul_or_cr(value) {
             // The common case, without decode_value's Result.
-            push_attr(attrs, attr, Value::from_bytes(value.to_vec()));
+            push_attr(attrs, attr, FieldValue::from_bytes(value.to_vec()));
             continue;
         }
         match decode_value(ctx, kind, value, attr, l.line) {
-            Ok(bytes) => push_attr(attrs, attr, Value::from_bytes(bytes)),
+            Ok(bytes) => push_attr(attrs, attr, FieldValue::from_bytes(bytes)),
             Err(p) => problems.push(p),
         }
     }
@@ -299,7 +299,7 @@ fn parse_modify(
                 return ops;
             }
             match decode_value(ctx, vkind, value, &attr, l.line) {
-                Ok(b) => values.push(Value::from_bytes(b)),
+                Ok(b) => values.push(FieldValue::from_bytes(b)),
                 Err(p) => problems.push(p),
             }
             i += 1;
@@ -329,7 +329,7 @@ fn is_mod_keyword(name: &[u8]) -> Option<ModKind> {
 }
 
 /// `Attrs::push`, trying the last attribute first: repeated names are usually adjacent.
-fn push_attr(attrs: &mut Attrs, name: &str, value: Value) {
+fn push_attr(attrs: &mut Attrs, name: &str, value: FieldValue) {
     let found = match attrs.0.last() {
         Some((n, _)) if n.eq_ignore_ascii_case(name) => Some(attrs.0.len() - 1),
         _ => attrs
