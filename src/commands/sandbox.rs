@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 
 use roster::secret::{self, Secret};
-use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig};
+use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, defaults};
 
 const AFTER_HELP: &str = "\
 Seeded accounts:
@@ -68,10 +68,10 @@ pub struct Args {
     pub seed: Option<u64>,
 
     /// Rocket.Chat: calls allowed per window, per route and client IP.
-    #[arg(long, default_value_t = 10, help_heading = "Rate limiting")]
+    #[arg(long, default_value_t = defaults::RC_LIMIT_CALLS, help_heading = "Rate limiting")]
     pub rate_limit_calls: u32,
     /// Rocket.Chat: window length in milliseconds.
-    #[arg(long, default_value_t = 60_000, help_heading = "Rate limiting")]
+    #[arg(long, default_value_t = defaults::RC_LIMIT_WINDOW_MS, help_heading = "Rate limiting")]
     pub rate_limit_window_ms: u64,
     /// Turn the REST rate limiter off (default: as the real server, on for Rocket.Chat).
     #[arg(long, help_heading = "Rate limiting", conflicts_with = "rate_limit")]
@@ -83,15 +83,15 @@ pub struct Args {
     #[arg(long, help_heading = "Rate limiting")]
     pub no_admin_bypass: bool,
     /// Mattermost `RateLimitSettings.PerSec`: sustained requests per second.
-    #[arg(long, default_value_t = 10, value_name = "N", help_heading = "Rate limiting",
+    #[arg(long, default_value_t = defaults::MM_PER_SEC, value_name = "N", help_heading = "Rate limiting",
           value_parser = clap::value_parser!(u32).range(1..=1_000_000_000))]
     pub mm_per_sec: u32,
     /// Mattermost `RateLimitSettings.MaxBurst`: extra burst allowance.
-    #[arg(long, default_value_t = 100, value_name = "N", help_heading = "Rate limiting",
+    #[arg(long, default_value_t = defaults::MM_MAX_BURST, value_name = "N", help_heading = "Rate limiting",
           value_parser = clap::value_parser!(u32).range(1..))]
     pub mm_burst: u32,
     /// Mattermost `RateLimitSettings.MemoryStoreSize`: keys the limiter remembers.
-    #[arg(long, default_value_t = 10_000, value_name = "N", help_heading = "Rate limiting",
+    #[arg(long, default_value_t = defaults::MM_MEMORY_STORE_SIZE as u64, value_name = "N", help_heading = "Rate limiting",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub mm_memory_store_size: u64,
     /// Mattermost `VaryByUser`: key by token, plus a second check per user id.
@@ -137,7 +137,7 @@ pub struct Args {
     pub jitter: u64,
     /// bcrypt cost of stored passwords (10 like the real servers; 4 is the fastest bcrypt;
     /// 0 stores SHA-256 digests instead, to benchmark clients without the server's hashing).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=31))]
+    #[arg(long, default_value_t = defaults::BCRYPT_COST, value_parser = clap::value_parser!(u32).range(0..=31))]
     pub bcrypt_cost: u32,
 }
 

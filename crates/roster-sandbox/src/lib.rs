@@ -143,6 +143,23 @@ pub struct SandboxConfig {
     pub mm_version: String,
 }
 
+/// Defaults of [`SandboxConfig`] that the `roster sandbox` command line shows too: the real
+/// servers' own defaults.
+pub mod defaults {
+    /// Rocket.Chat `API_Enable_Rate_Limiter_Limit_Calls_Default`.
+    pub const RC_LIMIT_CALLS: u32 = 10;
+    /// Rocket.Chat `API_Enable_Rate_Limiter_Limit_Time_Default`, in milliseconds.
+    pub const RC_LIMIT_WINDOW_MS: u64 = 60_000;
+    /// Both servers hash passwords with bcrypt at cost 10.
+    pub const BCRYPT_COST: u32 = 10;
+    /// Mattermost `RateLimitSettings.PerSec`.
+    pub const MM_PER_SEC: u32 = 10;
+    /// Mattermost `RateLimitSettings.MaxBurst`.
+    pub const MM_MAX_BURST: u32 = 100;
+    /// Mattermost `RateLimitSettings.MemoryStoreSize`.
+    pub const MM_MEMORY_STORE_SIZE: usize = 10_000;
+}
+
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
@@ -155,8 +172,8 @@ impl Default for SandboxConfig {
             seed: None,
             rate_limit: None,
             admin_bypass: true,
-            rc_limit_calls: 10,
-            rc_limit_window_ms: 60_000,
+            rc_limit_calls: defaults::RC_LIMIT_CALLS,
+            rc_limit_window_ms: defaults::RC_LIMIT_WINDOW_MS,
             two_factor: true,
             rc_custom_fields: None,
             rc_version: "7.10.0".to_string(),
@@ -165,10 +182,10 @@ impl Default for SandboxConfig {
             fault_phase: FaultPhase::Random,
             latency_ms: 0,
             jitter_ms: 0,
-            bcrypt_cost: 10,
-            mm_per_sec: 10,
-            mm_max_burst: 100,
-            mm_memory_store_size: 10_000,
+            bcrypt_cost: defaults::BCRYPT_COST,
+            mm_per_sec: defaults::MM_PER_SEC,
+            mm_max_burst: defaults::MM_MAX_BURST,
+            mm_memory_store_size: defaults::MM_MEMORY_STORE_SIZE,
             mm_vary_by_remote_addr: true,
             mm_vary_by_user: false,
             mm_vary_by_header: None,
