@@ -23,6 +23,11 @@ pub enum SecretError {
     Prompt(String, std::io::Error),
 }
 
+/// The variable naming a file that holds `name`'s value: `NAME_FILE`.
+pub fn file_var(name: &str) -> String {
+    format!("{name}_FILE")
+}
+
 /// Reads `NAME` from the environment, or the file named by `NAME_FILE`
 /// (one trailing newline stripped). `NAME` wins when both are set.
 pub fn from_env(name: &str) -> Result<Option<Secret>, SecretError> {
@@ -32,7 +37,7 @@ pub fn from_env(name: &str) -> Result<Option<Secret>, SecretError> {
         }
         return Ok(Some(Secret::new(v)));
     }
-    let file_var = format!("{name}_FILE");
+    let file_var = file_var(name);
     match std::env::var_os(&file_var) {
         Some(path) => read_file(&file_var, Path::new(&path)).map(Some),
         None => Ok(None),

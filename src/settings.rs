@@ -112,3 +112,12 @@ pub struct SyncSettings {
     /// shown with the run's other warnings.
     pub warnings: Vec<String>,
 }
+
+/// The `NAME_FILE` variables that may name a file holding a credential: the server's
+/// (`ROSTER_TOKEN_FILE`, ...) and the LDAP bind password's.
+pub fn credential_file_vars() -> impl Iterator<Item = String> {
+    crate::client::auth::VARS
+        .into_iter()
+        .chain([crate::source::ldap::PASSWORD_VAR])
+        .map(crate::secret::file_var)
+}

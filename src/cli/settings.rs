@@ -12,6 +12,7 @@ use super::common::{
     SyncArgs, TlsArgs, parse_delimiter, split_scopes,
 };
 use roster::output::paths::Files;
+use roster::secret;
 use roster::settings::CreateOptions;
 use roster::settings::JobConfig;
 use roster::settings::Rate;
@@ -280,7 +281,7 @@ fn job_files(f: Files, config: Option<&Path>, job: &JobConfig) -> Files {
 pub fn files(spec: &str, config: Option<&Path>, job: &JobConfig, tls: &TlsArgs) -> Files {
     job_files(Files::new().source(spec), config, job)
         .read("--ca-file", tls.ca_file.as_deref())
-        .env("ROSTER_LDAP_PASSWORD_FILE")
+        .env(&secret::file_var(roster::source::ldap::PASSWORD_VAR))
 }
 
 /// The files every command that talks to a server reads (the source when there is one,
@@ -299,15 +300,7 @@ pub fn server_files(
         .read("--ca-file", server.tls.ca_file.as_deref())
         .read("--password-file", server.password_file.as_deref());
     // Every credential variable may name a file instead (`NAME_FILE`).
-    [
-        "ROSTER_PASSWORD_FILE",
-        "ROSTER_TOKEN_FILE",
-        "ROSTER_USER_ID_FILE",
-        "ROSTER_USERNAME_FILE",
-        "ROSTER_LDAP_PASSWORD_FILE",
-    ]
-    .into_iter()
-    .fold(f, Files::env)
+    roster::settings::credential_file_vars().fold(f, |f, var| f.env(&var))
 }
 
 /// `--report`, its journal (REPORT.journal) and `--rejects`, for [`Files::guard`].

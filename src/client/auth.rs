@@ -14,6 +14,13 @@ use std::path::Path;
 use crate::client::Flavor;
 use crate::secret::{self, Secret, SecretError};
 
+pub const TOKEN_VAR: &str = "ROSTER_TOKEN";
+pub const USER_ID_VAR: &str = "ROSTER_USER_ID";
+pub const USERNAME_VAR: &str = "ROSTER_USERNAME";
+pub const PASSWORD_VAR: &str = "ROSTER_PASSWORD";
+/// Every variable [`from_env`] reads; each has a `NAME_FILE` twin.
+pub const VARS: [&str; 4] = [TOKEN_VAR, USER_ID_VAR, USERNAME_VAR, PASSWORD_VAR];
+
 #[derive(Clone, Debug)]
 pub enum Credentials {
     Token {
@@ -63,10 +70,10 @@ fn plain_env(name: &str) -> Result<Option<String>, SecretError> {
 
 /// Reads credentials for `flavor`.
 pub fn from_env(flavor: Flavor, password_file: Option<&Path>) -> Result<Credentials, AuthError> {
-    let token = secret::from_env("ROSTER_TOKEN")?;
-    let user_id = plain_env("ROSTER_USER_ID")?;
-    let username = plain_env("ROSTER_USERNAME")?;
-    let mut password = secret::from_env("ROSTER_PASSWORD")?;
+    let token = secret::from_env(TOKEN_VAR)?;
+    let user_id = plain_env(USER_ID_VAR)?;
+    let username = plain_env(USERNAME_VAR)?;
+    let mut password = secret::from_env(PASSWORD_VAR)?;
     if password.is_none()
         && let Some(p) = password_file
     {

@@ -466,7 +466,7 @@ fn password(
 ) -> Result<Option<Secret>, LdapSourceError> {
     let Some(dn) = &spec.bind_dn else {
         if std::env::var_os(PASSWORD_VAR).is_some()
-            || std::env::var_os(format!("{PASSWORD_VAR}_FILE")).is_some()
+            || std::env::var_os(crate::secret::file_var(PASSWORD_VAR)).is_some()
         {
             warnings.push(format!(
                 "{PASSWORD_VAR}(_FILE) is set but no bind DN is given: binding anonymously \

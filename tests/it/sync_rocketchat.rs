@@ -6,17 +6,6 @@ use crate::support::requests;
 use crate::support::{IMPORTER_PW, Ran, roster_as_importer, synced, user, users_csv, writes};
 use serde_json::Value;
 
-fn admin_session(url: &str) -> (reqwest::blocking::Client, String, String) {
-    let c = crate::support::client();
-    let login = crate::support::login_raw(&c, url, "admin", crate::support::ADMIN_PW);
-    let uid = login.body["data"]["userId"].as_str().unwrap().to_string();
-    let tok = login.body["data"]["authToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (c, uid, tok)
-}
-
 #[test]
 fn plan_lists_creates_updates_per_field_deactivations_and_unchanged() {
     let (sb, d) = synced(6);
@@ -259,20 +248,17 @@ fn empty_and_shrunken_sources_are_never_trusted() {
     // Nine users were deactivated on the server meanwhile; the source lost ten rows. Only
     // one deactivation is left to do (within the threshold), but the source shrank by a
     // third since the last run: refused.
-    let (c, uid, tok) = admin_session(&url);
+    let admin = crate::support::Session::admin(&sb);
     for i in 21..=29 {
         let id = user(&sb, &format!("u{i:04}"))["_id"]
             .as_str()
             .unwrap()
             .to_string();
-        let r = c
-            .post(format!("{url}/api/v1/users.setActiveStatus"))
-            .header("X-User-Id", &uid)
-            .header("X-Auth-Token", &tok)
-            .json(&serde_json::json!({"userId": id, "activeStatus": false}))
-            .send()
-            .unwrap();
-        assert!(r.status().is_success());
+        let r = admin.post(
+            "/api/v1/users.setActiveStatus",
+            &serde_json::json!({"userId": id, "activeStatus": false}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
     }
     let before = writes(&sb);
     std::fs::write(d.path().join("hr.csv"), users_csv(20)).unwrap();
