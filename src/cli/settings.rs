@@ -269,6 +269,13 @@ fn manage_scopes(
     Ok(out)
 }
 
+/// Warns, when `given`, that a hidden flag kept for one release has no effect on `command`.
+pub fn warn_no_effect(given: bool, flag: &str, command: &str, why: &str) {
+    if given {
+        eprintln!("roster: warning: {flag} has no effect on {command} and will be removed: {why}");
+    }
+}
+
 /// The job file and the files it names for reading (CA certificates).
 fn job_files(f: Files, config: Option<&Path>, job: &JobConfig) -> Files {
     f.read("--config", config)

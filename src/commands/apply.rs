@@ -89,18 +89,15 @@ pub struct ApplyCreateArgs {
 
 pub fn run(args: Args) -> Result<i32> {
     roster::interrupt::install();
-    if args.create.random_password {
-        eprintln!(
-            "roster: warning: --random-password has no effect on apply and will be removed: new users of a plan always get a random password"
-        );
-    }
-    for (given, flag) in [(args.resume, "--resume"), (args.mode.is_some(), "--mode")] {
-        if given {
-            eprintln!(
-                "roster: warning: {flag} has no effect on apply and will be removed: the plan decides what is done"
-            );
-        }
-    }
+    settings::warn_no_effect(
+        args.create.random_password,
+        "--random-password",
+        "apply",
+        "new users of a plan always get a random password",
+    );
+    let plan_decides = "the plan decides what is done";
+    settings::warn_no_effect(args.resume, "--resume", "apply", plan_decides);
+    settings::warn_no_effect(args.mode.is_some(), "--mode", "apply", plan_decides);
     // No job file: the plan holds what the job file said when it was made.
     let job = JobConfig::default();
     // Apply has no source rows, so no rejects file.

@@ -60,11 +60,12 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<i32> {
     roster::interrupt::install();
-    if args.resume {
-        eprintln!(
-            "roster: warning: --resume has no effect on sync and will be removed: a sync run again does only what is still different"
-        );
-    }
+    settings::warn_no_effect(
+        args.resume,
+        "--resume",
+        "sync",
+        "a sync run again does only what is still different",
+    );
     let config = args.mapping.config.as_deref();
     let job = settings::load_job(config)?;
     let spec = settings::source_spec(args.source.as_deref(), &job)?;
