@@ -364,6 +364,9 @@ pub struct BadRecord {
     pub origin: Origin,
     pub raw: RawText,
     pub problems: Vec<Problem>,
+    /// The cells that could be read reliably, when some could: they name the row's user
+    /// in reports, and a sync counts that user as present.
+    pub partial: Option<Attrs>,
 }
 
 /// What a mapped record asks the target to do.

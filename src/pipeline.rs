@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, bounded};
 
 use crate::mapping::{Mapping, MappingError, MappingOptions};
-use crate::model::{Attrs, Intent, Origin, Problem, RawText, User};
+use crate::model::{Attrs, Change, Intent, Origin, Problem, RawRecord, RawText, User};
 use crate::report::{ReportEntry, Status};
 use crate::source::{CsvDialect, Format, Source, SourceError, SourceItem};
 use crate::validate::{Dedup, Validator};
@@ -411,16 +411,31 @@ fn map_stage(
 
 fn check_item(item: SourceItem, mapping: &Mapping, validator: &Validator) -> Checked {
     match item {
-        SourceItem::Bad(b) => Checked {
-            origin: b.origin,
-            dn: None,
-            attrs: Attrs::new(),
-            raw: b.raw,
-            outcome: Outcome::Rejected {
-                user: None,
-                problems: b.problems,
-            },
-        },
+        SourceItem::Bad(b) => {
+            // Mapped only to name the row's user (report, sync presence); the row stays
+            // rejected for the source's reasons.
+            let user = b.partial.map(|attrs| {
+                let rec = RawRecord {
+                    origin: b.origin.clone(),
+                    dn: None,
+                    change: Change::Entry,
+                    attrs,
+                    raw: RawText::None,
+                    url_values: Vec::new(),
+                };
+                Box::new(mapping.apply(&rec).user)
+            });
+            Checked {
+                origin: b.origin,
+                dn: None,
+                attrs: Attrs::new(),
+                raw: b.raw,
+                outcome: Outcome::Rejected {
+                    user,
+                    problems: b.problems,
+                },
+            }
+        }
         SourceItem::Record(rec) => {
             let mapped = mapping.apply(&rec);
             let mut problems = mapped.problems;

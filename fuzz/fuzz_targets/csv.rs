@@ -1,5 +1,6 @@
 //! The CSV source (all encodings and delimiters) and the mapping must never panic.
-//!   RUSTC_BOOTSTRAP=1 cargo fuzz run csv   (cargo install cargo-fuzz)
+//!   RUSTC_BOOTSTRAP=1 cargo fuzz run csv fuzz/corpus/csv fuzz/seeds/csv   (cargo install cargo-fuzz)
+//! fuzz/seeds/csv holds inputs worth starting from: quotes left open, very many columns.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

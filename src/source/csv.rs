@@ -66,6 +66,13 @@ pub struct CsvSource {
     /// Rows with only empty cells, skipped: how many and the first one's line.
     empty_rows: u64,
     first_empty_row: u64,
+    /// Added to csv-core's line count: the lines before the text being parsed again after
+    /// an open quote (see [`Self::reread_after_open_quote`]).
+    line_base: u64,
+    /// The row just read ended with the input, inside a quoted field.
+    open_quote: bool,
+    /// The last physical line of the row just read.
+    last_line: u64,
     done: bool,
 }
 
@@ -149,6 +156,9 @@ impl CsvSource {
             warnings: Vec::new(),
             empty_rows: 0,
             first_empty_row: 0,
+            line_base: 0,
+            open_quote: false,
+            last_line: 0,
             done: false,
         };
         src.fill_prefix()?;
@@ -174,10 +184,7 @@ impl CsvSource {
             (None, Format::Tsv) => b'\t',
             (None, _) => sniff_delimiter(&src.buf[src.pos..src.end], src.eof),
         };
-        src.core = csv_core::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .terminator(Terminator::CRLF)
-            .build();
+        src.core = parser(delimiter);
         src.dialect.delimiter = delimiter;
         src.dialect.multi_sep = opts.multi_sep.unwrap_or(default_multi_sep(delimiter));
 
@@ -202,6 +209,13 @@ impl CsvSource {
                 self.name
             )));
         };
+        if self.open_quote {
+            let (opened, _) = self.open_quote_lines(n);
+            return Err(SourceError::Config(format!(
+                "{}:{line}: header row: a quote opened at line {opened} is never closed",
+                self.name
+            )));
+        }
         let fields = match decode_row(&self.row, &self.ends[..n], self.encoding) {
             Decoded::Text(f) => f,
             Decoded::Fallback(f) => {
@@ -256,15 +270,53 @@ impl CsvSource {
         }
     }
 
-    /// Parses the next row into `row`/`ends`: its first line and field count, `None` at the end.
+    /// The physical line csv-core has reached.
+    fn line_now(&self) -> u64 {
+        self.line_base + self.core.line() + self.crs.lone
+    }
+
+    /// Parses the next row into `row`/`ends`: its first line and field count, `None` at the
+    /// end. A row that the end of the input cuts off inside a quoted field sets
+    /// `open_quote`.
     fn read_row(&mut self) -> Result<Option<(u64, usize)>, SourceError> {
         let (mut out, mut nends) = (0, 0);
         let mut start: Option<u64> = None;
+        self.open_quote = false;
+        let mut probed = false;
         loop {
             self.fill()?;
+            if self.pos == self.end && self.eof && !probed {
+                // csv-core ends a quoted field silently at the end of the input. A line end
+                // fed first tells the cases apart: outside quotes it ends the row (or is
+                // skipped); inside, it becomes part of the field.
+                let (res, _, nout, nend) =
+                    self.core
+                        .read_record(b"\n", &mut self.row[out..], &mut self.ends[nends..]);
+                match res {
+                    ReadRecordResult::OutputFull => self.grow_row(start)?,
+                    ReadRecordResult::OutputEndsFull => self.grow_ends(start)?,
+                    ReadRecordResult::Record => {
+                        // The row had no line end: the probe's is counted.
+                        self.last_line = self.line_now() - 1;
+                        let line = start.unwrap_or(self.last_line);
+                        return Ok(Some((line, nends + nend)));
+                    }
+                    ReadRecordResult::End => return Ok(None),
+                    ReadRecordResult::InputEmpty => {
+                        probed = true;
+                        out += nout;
+                        if nout > 0 {
+                            // Inside quotes: the line end is not the field's; the empty
+                            // input below ends the row there.
+                            self.open_quote = true;
+                        }
+                    }
+                }
+                continue;
+            }
             let input = &self.buf[self.pos..self.end];
             // csv-core counts LFs itself; lone CRs (old Mac line ends) are counted here.
-            let lf_before = self.core.line();
+            let lf_before = self.line_base + self.core.line();
             let (res, nin, nout, nend) =
                 self.core
                     .read_record(input, &mut self.row[out..], &mut self.ends[nends..]);
@@ -291,33 +343,97 @@ impl CsvSource {
             nends += nend;
             match res {
                 ReadRecordResult::InputEmpty => {}
-                ReadRecordResult::OutputFull => {
-                    if self.row.len() >= MAX_ROW_BYTES {
-                        return Err(self.too_long(start));
-                    }
-                    let len = self.row.len() * 2;
-                    self.row.resize(len, 0);
-                }
-                ReadRecordResult::OutputEndsFull => {
-                    if self.ends.len() >= MAX_ROW_FIELDS {
-                        return Err(self.too_long(start));
-                    }
-                    let len = self.ends.len() * 2;
-                    self.ends.resize(len, 0);
-                }
+                ReadRecordResult::OutputFull => self.grow_row(start)?,
+                ReadRecordResult::OutputEndsFull => self.grow_ends(start)?,
                 ReadRecordResult::Record => {
-                    return Ok(Some((
-                        start.unwrap_or(self.core.line() + self.crs.lone),
-                        nends,
-                    )));
+                    self.last_line = if self.open_quote {
+                        // The probe's line end, written into the last field: not data, and
+                        // not a line. A CR at the very end is a line end not counted yet.
+                        self.ends[nends - 1] -= 1;
+                        self.line_now() - 1 + u64::from(self.crs.pending)
+                    } else {
+                        // An LF that ended the row is counted already; a CR is not yet.
+                        self.line_now() - u64::from(consumed.last() == Some(&b'\n'))
+                    };
+                    return Ok(Some((start.unwrap_or(self.last_line), nends)));
                 }
                 ReadRecordResult::End => return Ok(None),
             }
         }
     }
 
+    fn grow_row(&mut self, start: Option<u64>) -> Result<(), SourceError> {
+        if self.row.len() >= MAX_ROW_BYTES {
+            return Err(self.too_long(start));
+        }
+        let len = self.row.len() * 2;
+        self.row.resize(len, 0);
+        Ok(())
+    }
+
+    fn grow_ends(&mut self, start: Option<u64>) -> Result<(), SourceError> {
+        if self.ends.len() >= MAX_ROW_FIELDS {
+            return Err(self.too_long(start));
+        }
+        let len = self.ends.len() * 2;
+        self.ends.resize(len, 0);
+        Ok(())
+    }
+
+    /// For a row cut off inside a quoted field (`open_quote`, `n` fields): the line the
+    /// quote opened on, and where the field's first line ends (`None`: it has one line).
+    fn open_quote_lines(&self, n: usize) -> (u64, Option<usize>) {
+        let from = if n > 1 { self.ends[n - 2] } else { 0 };
+        let field = &self.row[from..self.ends[n - 1]];
+        let last = self.last_line;
+        let breaks = line_breaks(field);
+        let first_end = field
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map(|i| from + i);
+        (last.saturating_sub(breaks), first_end)
+    }
+
+    /// After a row cut off by an open quote: its last field keeps its first line only, and
+    /// the lines after it are parsed again as rows, so none is lost in the field. Inside
+    /// an open quote every `"` came from a doubled one, which is put back.
+    fn reread_after_open_quote(&mut self, n: usize) -> Option<(u64, u64)> {
+        let (opened, first_end) = self.open_quote_lines(n);
+        let first_end = first_end?;
+        let field_end = self.ends[n - 1];
+        self.ends[n - 1] = first_end;
+        let mut rest_start = first_end + 1;
+        if self.row[first_end] == b'\r' && rest_start < field_end && self.row[rest_start] == b'\n' {
+            rest_start += 1;
+        }
+        // Line ends after the last line are not lines of their own.
+        let content_end = self.row[..field_end]
+            .iter()
+            .rposition(|&b| b != b'\n' && b != b'\r')
+            .map_or(0, |i| i + 1);
+        if content_end <= rest_start {
+            return None;
+        }
+        let rest = &self.row[rest_start..field_end];
+        let mut text = Vec::with_capacity(rest.len() + rest.len() / 8 + self.end - self.pos);
+        for &b in rest {
+            text.push(b);
+            if b == b'"' {
+                text.push(b'"');
+            }
+        }
+        let last = opened + line_breaks(&self.row[first_end..content_end]);
+        self.buf = text.into_boxed_slice();
+        (self.pos, self.end, self.eof) = (0, self.buf.len(), true);
+        self.core = parser(self.dialect.delimiter);
+        self.crs = LoneCrs::default();
+        // csv-core counts from line 1: the text starts on the line after the quote's.
+        self.line_base = opened;
+        Some((opened + 1, last))
+    }
+
     fn too_long(&self, start: Option<u64>) -> SourceError {
-        let line = start.unwrap_or(self.core.line() + self.crs.lone);
+        let line = start.unwrap_or_else(|| self.line_now());
         SourceError::io(
             &self.spec,
             io::Error::new(
@@ -364,9 +480,12 @@ impl CsvSource {
         Some(Attrs(attrs))
     }
 
-    /// Turns the row in `row`/`ends` into an item.
-    fn item(&mut self, line: u64, n: usize) -> SourceItem {
+    /// Turns the row in `row`/`ends` into an item. `last_line`: the row's last line.
+    fn item(&mut self, line: u64, n: usize, last_line: u64) -> SourceItem {
         let origin = Origin::line(&self.name, line);
+        if self.open_quote {
+            return self.open_quote_item(origin, n);
+        }
         if let Some(attrs) = self.utf8_attrs(n) {
             return SourceItem::Record(RawRecord {
                 origin,
@@ -400,10 +519,17 @@ impl CsvSource {
             } else {
                 format!("the header has {want}")
             };
+            // A quoted field that spans lines and a field count that is off: most likely
+            // a quote left open, closed by a quote on a later line.
+            let hint = if last_line > line {
+                format!(" (the row spans lines {line}-{last_line}: is a quote left open?)")
+            } else {
+                String::new()
+            };
             problems.insert(
                 0,
                 Problem::record(format!(
-                    "has {n} field{}, {of}",
+                    "has {n} field{}, {of}{hint}",
                     if n == 1 { "" } else { "s" }
                 )),
             );
@@ -413,6 +539,7 @@ impl CsvSource {
                 origin,
                 raw: RawText::Fields(fields),
                 problems,
+                partial: None,
             });
         }
         let attrs = self
@@ -428,6 +555,48 @@ impl CsvSource {
             attrs: Attrs(attrs),
             raw: RawText::None,
             url_values: Vec::new(),
+        })
+    }
+}
+
+impl CsvSource {
+    /// The row cut off inside a quoted field: rejected, naming the column and the line
+    /// the quote opened on; the lines the quote swallowed are read again as rows.
+    fn open_quote_item(&mut self, origin: Origin, n: usize) -> SourceItem {
+        let column = self
+            .dialect
+            .header
+            .get(n - 1)
+            .map_or_else(|| format!("column {n}"), Clone::clone);
+        let (opened, _) = self.open_quote_lines(n);
+        let reason = match self.reread_after_open_quote(n) {
+            Some((from, to)) if from < to => format!(
+                "a quote opened at line {opened} is never closed; lines {from}-{to} after it are read as rows"
+            ),
+            Some((from, _)) => format!(
+                "a quote opened at line {opened} is never closed; line {from} after it is read as a row"
+            ),
+            None => {
+                format!("a quote opened at line {opened} is never closed (the file ends inside it)")
+            }
+        };
+        let fields = match decode_row(&self.row, &self.ends[..n], self.encoding) {
+            Decoded::Text(f) | Decoded::Fallback(f) | Decoded::Invalid { fields: f, .. } => f,
+        };
+        // The cells before the open quote were read as written: they name the row's user.
+        let partial = Attrs(
+            self.names
+                .iter()
+                .zip(&fields)
+                .take(n - 1)
+                .map(|(h, f)| (h.clone(), smallvec::smallvec![FieldValue::Text(f.clone())]))
+                .collect(),
+        );
+        SourceItem::Bad(BadRecord {
+            origin,
+            raw: RawText::Fields(fields),
+            problems: vec![Problem::new(column, reason)],
+            partial: Some(partial),
         })
     }
 }
@@ -454,14 +623,14 @@ impl Source for CsvSource {
             let len = self.ends[..n].last().copied().unwrap_or(0);
             // Spreadsheets export formatted-but-empty rows as `,,,`: not a user, and
             // reporting each one as an error would bury the real ones.
-            if self.row[..len].iter().all(u8::is_ascii_whitespace) {
+            if !self.open_quote && self.row[..len].iter().all(u8::is_ascii_whitespace) {
                 if self.empty_rows == 0 {
                     self.first_empty_row = line;
                 }
                 self.empty_rows += 1;
                 continue;
             }
-            return Ok(Some(self.item(line, n)));
+            return Ok(Some(self.item(line, n, self.last_line)));
         }
     }
 
@@ -552,6 +721,25 @@ fn split_utf8(row: &[u8], ends: &[usize]) -> Option<Vec<String>> {
     Some(fields)
 }
 
+/// A csv-core parser for `delimiter`: LF, CRLF and lone CR end rows.
+fn parser(delimiter: u8) -> csv_core::Reader {
+    csv_core::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .terminator(Terminator::CRLF)
+        .build()
+}
+
+/// Line breaks in `bytes`: LF, CRLF and lone CR count one each.
+fn line_breaks(bytes: &[u8]) -> u64 {
+    let lf = bytes.iter().filter(|&&b| b == b'\n').count();
+    let lone_cr = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+        .count();
+    (lf + lone_cr) as u64
+}
+
 /// Counts lone CRs (line ends of old Mac exports; csv-core ends rows there too) over input
 /// that arrives in pieces, so lines are counted at LF, CRLF and lone CR alike.
 #[derive(Debug, Default)]
@@ -608,10 +796,15 @@ fn check_column_names(names: &[String]) -> Result<(), String> {
             if empty.len() == 1 { "it" } else { "them" },
         ));
     }
+    // One pass with an index (a header may have very many columns).
+    let mut seen: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::with_capacity(names.len());
     let mut dups = Vec::new();
     for (i, n) in names.iter().enumerate() {
-        if let Some(j) = names[..i].iter().position(|m| m.eq_ignore_ascii_case(n)) {
+        if let Some(j) = seen.get(&n.to_ascii_lowercase()) {
             dups.push(format!("{n} (columns {} and {})", j + 1, i + 1));
+        } else {
+            seen.insert(n.to_ascii_lowercase(), i);
         }
     }
     if !dups.is_empty() {

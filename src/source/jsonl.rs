@@ -105,6 +105,7 @@ impl Source for JsonlSource {
                     origin,
                     raw,
                     problems: vec![Problem::record(reason)],
+                    partial: None,
                 }),
             }));
         }

@@ -552,3 +552,117 @@ fn line_numbers_hold_whatever_the_read_sizes() {
         assert_eq!(cell(&items[1], "note"), "x\r\ny\rz");
     }
 }
+
+#[test]
+fn a_quote_left_open_in_the_last_column_swallows_nothing() {
+    let csv = b"username,email,name,password\n\
+        a1,a1@example.org,Ann,\"Pw-a1\n\
+        b1,b1@example.org,Bob,Pw-b1\n\
+        c1,c1@example.org,Cy,Pw-c1\n";
+    let items = drain(&mut source(csv, &SourceOptions::default()));
+    assert_eq!(
+        origins(&items),
+        ["users.csv:2", "users.csv:3", "users.csv:4"]
+    );
+    let SourceItem::Bad(bad) = &items[0] else {
+        panic!("{:?}", items[0])
+    };
+    assert_eq!(
+        bad.problems,
+        [Problem::new(
+            "password",
+            "a quote opened at line 2 is never closed; lines 3-4 after it are read as rows"
+        )]
+    );
+    // The rejected row holds its own line only, not the rows after it.
+    assert_eq!(
+        bad.raw,
+        RawText::Fields(vec![
+            "a1".into(),
+            "a1@example.org".into(),
+            "Ann".into(),
+            "Pw-a1".into()
+        ])
+    );
+    assert_eq!(cell(&items[1], "username"), "b1");
+    assert_eq!(cell(&items[2], "password"), "Pw-c1");
+}
+
+#[test]
+fn a_quote_left_open_in_a_middle_column_is_named_and_crlf_and_quotes_survive() {
+    // CRLF line ends, a doubled quote in a swallowed row, a file without a final line end.
+    let csv = b"username,email,name\r\n\
+        a1,\"a1@example.org,Ann\r\n\
+        b1,b1@example.org,\"\"\"\"\r\n\
+        c1,c1@example.org,Cy";
+    let items = drain(&mut source(csv, &SourceOptions::default()));
+    assert_eq!(
+        origins(&items),
+        ["users.csv:2", "users.csv:3", "users.csv:4"]
+    );
+    let SourceItem::Bad(bad) = &items[0] else {
+        panic!("{:?}", items[0])
+    };
+    assert_eq!(
+        bad.problems,
+        [Problem::new(
+            "email",
+            "a quote opened at line 2 is never closed; lines 3-4 after it are read as rows"
+        )]
+    );
+    assert_eq!(cell(&items[1], "name"), "\"");
+    assert_eq!(cell(&items[2], "name"), "Cy");
+}
+
+#[test]
+fn a_row_that_spans_lines_and_has_the_wrong_field_count_hints_at_an_open_quote() {
+    // The quote opened on line 2 is closed by the one that opens a field on line 3.
+    let csv = b"username,email,name\n\
+        a1,\"a1@example.org,Ann\n\
+        b1,\"Bob\"\n\
+        c1,c1@example.org,Cy\n";
+    let items = drain(&mut source(csv, &SourceOptions::default()));
+    assert_eq!(origins(&items), ["users.csv:2", "users.csv:4"]);
+    let SourceItem::Bad(bad) = &items[0] else {
+        panic!("{:?}", items[0])
+    };
+    assert_eq!(
+        bad.problems,
+        [Problem::record(
+            "has 2 fields, the header has 3 (the row spans lines 2-3: is a quote left open?)"
+        )]
+    );
+}
+
+#[test]
+fn a_quote_left_open_on_the_last_line_and_in_the_header() {
+    let items = drain(&mut source(
+        b"username,name\nann,\"Ann\n",
+        &SourceOptions::default(),
+    ));
+    assert_eq!(items.len(), 1);
+    let SourceItem::Bad(bad) = &items[0] else {
+        panic!("{:?}", items[0])
+    };
+    assert_eq!(
+        bad.problems,
+        [Problem::new(
+            "name",
+            "a quote opened at line 2 is never closed (the file ends inside it)"
+        )]
+    );
+    // Every quote inside an open one is doubled, so the rows read again cannot leave
+    // a quote open: a later quote closes the first one instead, and the row is whatever
+    // lies between (here two fields: a valid row).
+    let items = drain(&mut source(
+        b"username,name\na,\"A\nb,\"B\nc,C\n",
+        &SourceOptions::default(),
+    ));
+    assert_eq!(origins(&items), ["users.csv:2", "users.csv:4"]);
+    assert_eq!(cell(&items[0], "name"), "A\nb,B");
+    let msg = config_error(b"username,\"name\nann,Ann\n", &SourceOptions::default());
+    assert!(
+        msg.contains("header row") && msg.contains("quote opened at line 1 is never closed"),
+        "{msg}"
+    );
+}

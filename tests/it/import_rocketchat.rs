@@ -178,6 +178,76 @@ fn bad_rows_are_rejected_before_any_call() {
 }
 
 #[test]
+fn a_quote_left_open_rejects_its_row_and_imports_the_rows_after_it() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    let d = tmp();
+    write(
+        d.path(),
+        "in.csv",
+        "username,email,name,password\n\
+         a1,a1@example.org,Ann,\"Pw-a1-long-enough\n\
+         b1,b1@example.org,Bob,Pw-b1-long-enough\n\
+         c1,c1@example.org,Cy,Pw-c1-long-enough\n",
+    );
+    let r = roster(
+        d.path(),
+        &[
+            "import",
+            "in.csv",
+            "--server",
+            &sb.url(),
+            "--report",
+            "r.jsonl",
+            "--quiet",
+        ],
+        &as_importer(),
+    );
+    assert_eq!(r.code(), 1, "a rejected row: exit 1\n{}", r.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    let rows: Vec<(&str, &str, &str)> = rep
+        .iter()
+        .map(|e| {
+            (
+                e["origin"].as_str().unwrap(),
+                e["username"].as_str().unwrap_or(""),
+                e["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("in.csv:2", "a1", "rejected"),
+            ("in.csv:3", "b1", "ok"),
+            ("in.csv:4", "c1", "ok")
+        ],
+        "{rep:?}"
+    );
+    assert!(
+        rep[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("password: a quote opened at line 2 is never closed"),
+        "{}",
+        rep[0]
+    );
+    assert!(
+        !rep[0].to_string().contains("Pw-"),
+        "no password in the report"
+    );
+    let mut names: Vec<String> = server_users(&sb)
+        .iter()
+        .filter_map(|u| u["username"].as_str().map(str::to_string))
+        .filter(|u| u.len() == 2)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["b1", "c1"]);
+}
+
+#[test]
 fn rate_limited_run_loses_no_row_and_respects_the_window() {
     let sb = start(SandboxConfig {
         rate_limit: Some(true),

@@ -34,6 +34,7 @@ pub(crate) fn convert(tag: StructureTag, index: u64) -> Response {
                 problems: vec![Problem::record(format!(
                     "the server sent an entry roster cannot read: {reason}"
                 ))],
+                partial: None,
             }),
         },
         19 => Response::Refs(refs(tag)),

@@ -130,6 +130,7 @@ impl LdifSource {
                     self.blocks.block_first,
                     MAX_RECORD_BYTES >> 20
                 ))],
+                partial: None,
             }));
             return;
         }
@@ -169,6 +170,7 @@ impl LdifSource {
                             "version",
                             "unsupported LDIF version (only version: 1 exists)",
                         )],
+                        partial: None,
                     }));
                 }
                 if self.blocks.lines.len() == 1 {
@@ -220,6 +222,7 @@ impl LdifSource {
                 origin: Origin::line(&self.name, line),
                 raw: RawText::Text(raw_text),
                 problems: vec![Problem::record(reason)],
+                partial: None,
             }));
             return;
         }
@@ -297,6 +300,7 @@ fn into_bad(item: SourceItem, p: Problem) -> SourceItem {
             origin: r.origin,
             raw: r.raw,
             problems: vec![p],
+            partial: None,
         }),
         SourceItem::Bad(mut b) => {
             b.problems.push(p);

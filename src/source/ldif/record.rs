@@ -136,6 +136,7 @@ pub(super) fn parse_record(
             origin,
             raw: RawText::Text(raw),
             problems,
+            partial: None,
         })
     }
 }
