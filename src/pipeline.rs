@@ -114,22 +114,31 @@ pub struct Pipeline {
     format: Format,
     done: bool,
     complete: bool,
-    check_dups: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// How a [`Pipeline`] runs; fixed before its threads start, so every run of the same input
+/// gives the same rows.
+#[derive(Clone, Copy, Debug)]
+pub struct PipelineOptions {
+    /// The size of the input file, when known, so the duplicate tables can be sized once
+    /// (growing them doubles their page faults and rehashes them).
+    pub input_bytes: Option<u64>,
+    /// Mark the second and later rows naming the same user as duplicates (off for
+    /// `convert`, which only transcodes, and for reading a dump).
+    pub check_duplicates: bool,
 }
 
 impl Pipeline {
-    pub fn new(source: Box<dyn Source>, mapping: Mapping, validator: Validator) -> Pipeline {
-        Pipeline::with_size_hint(source, mapping, validator, None)
-    }
-
-    /// `input_bytes`: the size of the input file, when known, so the duplicate tables
-    /// can be sized once (growing them doubles their page faults and rehashes them).
-    pub fn with_size_hint(
+    pub fn start(
         source: Box<dyn Source>,
         mapping: Mapping,
         validator: Validator,
-        input_bytes: Option<u64>,
+        options: PipelineOptions,
     ) -> Pipeline {
+        let PipelineOptions {
+            input_bytes,
+            check_duplicates,
+        } = options;
         let format = source.format();
         let describe = source.describe();
         let dialect: Arc<OnceLock<CsvDialect>> = Arc::new(OnceLock::new());
@@ -200,15 +209,11 @@ impl Pipeline {
             })
             .collect();
         drop((rx, mtx));
-        let check_dups = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let (dtx, drx) = bounded::<MappedMsg>(CHANNEL_CHUNKS);
-        let deduper = {
-            let check_dups = check_dups.clone();
-            std::thread::Builder::new()
-                .name("roster-dedup".into())
-                .spawn(move || dedup_stage(mrx, dtx, check_dups, input_bytes))
-                .ok()
-        };
+        let deduper = std::thread::Builder::new()
+            .name("roster-dedup".into())
+            .spawn(move || dedup_stage(mrx, dtx, check_duplicates, input_bytes))
+            .ok();
         Pipeline {
             rx: drx,
             reader,
@@ -221,22 +226,12 @@ impl Pipeline {
             format,
             done: false,
             complete: false,
-            check_dups,
         }
     }
 
     /// Attributes holding secrets (the mapping's password sources).
     pub fn secret_attributes(&self) -> Vec<String> {
         self.mapping.secret_attributes()
-    }
-
-    /// Turns duplicate detection off (for `convert`, which only transcodes).
-    pub fn without_duplicate_check(self) -> Self {
-        // Set before the first chunk can reach the dedup stage: it waits for the
-        // mapper, which waits for the reader's first chunk.
-        self.check_dups
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        self
     }
 
     pub fn format(&self) -> Format {
@@ -258,7 +253,7 @@ impl Pipeline {
 fn dedup_stage(
     rx: Receiver<(u64, MappedMsg)>,
     tx: crossbeam_channel::Sender<MappedMsg>,
-    check_dups: Arc<std::sync::atomic::AtomicBool>,
+    check_dups: bool,
     input_bytes: Option<u64>,
 ) {
     let mut dedup: Option<Dedup> = None;
@@ -274,7 +269,7 @@ fn dedup_stage(
                     mut checked,
                     warnings,
                 } => {
-                    if check_dups.load(std::sync::atomic::Ordering::Relaxed) {
+                    if check_dups {
                         let dedup = dedup.get_or_insert_with(|| sized_dedup(&checked, input_bytes));
                         for c in &mut checked {
                             mark_duplicate(dedup, c);

@@ -82,6 +82,7 @@ pub fn demo_import(
         &SourceOptions::default(),
         crate::mapping::Mapping::new(&source.mapping, &source.maps)?,
         input::validator(&source, profile_of(flavor)),
+        true,
     )?;
     execute(ImportRun {
         connected,

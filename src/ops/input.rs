@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::outputs::{Outputs, print_summary, print_warnings, progress, rows_exit_code};
 use crate::mapping::Mapping;
-use crate::pipeline::{Checked, Pipeline};
+use crate::pipeline::{Checked, Pipeline, PipelineOptions};
 use crate::report::ReportEntry;
 use crate::settings::{ReportSettings, SourceSettings};
 use crate::source::{self, SourceOptions};
@@ -16,8 +16,10 @@ use crate::validate::{Profile, ValidateOptions, Validator};
 /// What an operation does with its input, which decides how it is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Purpose {
-    /// validate, convert, plan, sync: stream.
+    /// validate, plan, sync: stream.
     Stream,
+    /// convert: stream, and no duplicate check (it only transcodes).
+    Convert,
     /// import: an LDAP source is read whole before the first write.
     Import,
 }
@@ -39,6 +41,7 @@ pub(crate) fn open(
             &opts,
             Mapping::new(&s.mapping, &s.maps)?,
             validator(s, default_profile),
+            purpose != Purpose::Convert,
         )
     })
 }
@@ -56,13 +59,18 @@ pub(crate) fn open_pipeline(
     opts: &SourceOptions,
     mapping: Mapping,
     validator: Validator,
+    check_duplicates: bool,
 ) -> Result<Pipeline> {
     let src = source::open(spec, opts)?;
-    let bytes = std::fs::metadata(spec)
+    let input_bytes = std::fs::metadata(spec)
         .ok()
         .filter(|m| m.is_file())
         .map(|m| m.len());
-    Ok(Pipeline::with_size_hint(src, mapping, validator, bytes))
+    let options = PipelineOptions {
+        input_bytes,
+        check_duplicates,
+    };
+    Ok(Pipeline::start(src, mapping, validator, options))
 }
 
 /// Runs every row of an offline command (`validate`, `convert`) through `each`, which

@@ -39,7 +39,7 @@ pub fn convert(
     to: &ConvertSettings<'_>,
     reports: &ReportSettings,
 ) -> Result<i32> {
-    let pipeline = input::open(source, Profile::Generic, Purpose::Stream)?;
+    let pipeline = input::open(source, Profile::Generic, Purpose::Convert)?;
     let mut writer = output::create(
         to.output,
         to.format,
@@ -50,7 +50,6 @@ pub fn convert(
         },
     )
     .with_context(|| format!("cannot create {}", to.output.display()))?;
-    let pipeline = pipeline.without_duplicate_check();
     let result = input::drive_offline(
         pipeline,
         reports,

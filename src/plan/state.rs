@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::MatchKey;
 use crate::mapping::Mapping;
 use crate::model::User;
-use crate::pipeline::{Outcome, Pipeline};
+use crate::pipeline::{Outcome, Pipeline, PipelineOptions};
 use crate::source::{self, Format, SourceOptions};
 use crate::validate::{ValidateOptions, Validator};
 
@@ -68,12 +68,15 @@ impl State {
                 // A dump in another format: read it as a source with the default mapping.
                 let src = source::open(&spec, &SourceOptions::default())
                     .map_err(|e| err(e.to_string()))?;
-                let p = Pipeline::new(
+                let p = Pipeline::start(
                     src,
                     Mapping::default(),
                     Validator::new(ValidateOptions::default()),
-                )
-                .without_duplicate_check();
+                    PipelineOptions {
+                        input_bytes: None,
+                        check_duplicates: false,
+                    },
+                );
                 let mut st = State::default();
                 for item in p {
                     let c = item.map_err(|e| err(e.to_string()))?;

@@ -37,3 +37,32 @@ fn a_closed_pipe_is_a_quiet_success() {
         "{stderr}"
     );
 }
+
+/// `convert` only transcodes: a duplicated row is written twice, every time. (The
+/// duplicate check used to be switched off after the pipeline's threads had started, so
+/// a small file came out with one or two rows and exit 0 or 1, from run to run.)
+#[test]
+fn convert_gives_the_same_output_for_the_same_input_every_time() {
+    let d = tempfile::tempdir().unwrap();
+    let row = "ann,ann@example.org,Ann\n";
+    std::fs::write(
+        d.path().join("dup.csv"),
+        format!("username,email,name\n{row}{row}"),
+    )
+    .unwrap();
+    for run in 0..40 {
+        let out = Command::new(BIN)
+            .args(["convert", "dup.csv", "out.jsonl", "--quiet"])
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let written = std::fs::read_to_string(d.path().join("out.jsonl")).unwrap();
+        assert_eq!(written.lines().count(), 2, "run {run}: {written}");
+    }
+}
