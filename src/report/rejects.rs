@@ -97,16 +97,23 @@ impl RejectsWriter {
                 width,
             } => {
                 if w.is_none() {
-                    let (delim, header, headerless) = match dialect {
-                        Some(d) => (d.delimiter, d.header.clone(), d.headerless),
-                        None => (b',', row.attrs.names().map(String::from).collect(), false),
+                    let (delim, header, headerless, bom, crlf) = match dialect {
+                        Some(d) => (d.delimiter, d.header.clone(), d.headerless, d.bom, d.crlf),
+                        None => (
+                            b',',
+                            row.attrs.names().map(String::from).collect(),
+                            false,
+                            false,
+                            false,
+                        ),
                     };
-                    let mut writer = CsvRecordWriter::new(
-                        out.take()
-                            .ok_or_else(|| io::Error::other("rejects writer reused"))?,
-                        delim,
-                        false,
-                    );
+                    let mut out = out
+                        .take()
+                        .ok_or_else(|| io::Error::other("rejects writer reused"))?;
+                    if bom {
+                        out.write_all(crate::csv_syntax::UTF8_BOM)?;
+                    }
+                    let mut writer = CsvRecordWriter::new(out, delim, crlf);
                     *error_col = header.iter().position(|h| h.eq_ignore_ascii_case("error"));
                     *width = header.len();
                     self.secret_cols = header

@@ -149,6 +149,8 @@ impl CsvSource {
                 header: Vec::new(),
                 headerless: opts.no_headers,
                 multi_sep: ';',
+                bom: false,
+                crlf: false,
             },
             names: Vec::new(),
             encoding: opts.encoding,
@@ -172,6 +174,7 @@ impl CsvSource {
         }
         if src.buf[..src.end].starts_with(UTF8_BOM) {
             src.pos = UTF8_BOM.len();
+            src.dialect.bom = true;
             if matches!(opts.encoding, Encoding::Windows1252 | Encoding::Latin1) {
                 src.warnings.push(format!(
                     "{name}: starts with a UTF-8 byte order mark but is read as {} as asked",
@@ -179,6 +182,11 @@ impl CsvSource {
                 ));
             }
         }
+        // The first line end tells how lines end.
+        src.dialect.crlf = src.buf[src.pos..src.end]
+            .iter()
+            .position(|&b| b == b'\n')
+            .is_some_and(|i| i > 0 && src.buf[src.pos + i - 1] == b'\r');
         let delimiter = match (opts.delimiter, format) {
             (Some(d), _) => d,
             (None, Format::Tsv) => b'\t',

@@ -111,6 +111,11 @@ pub struct CsvDialect {
     /// The file had no header row: rejects are written without one, `error` last.
     pub headerless: bool,
     pub multi_sep: char,
+    /// The file starts with a UTF-8 byte order mark (Excel's "CSV UTF-8"): rejects keep it,
+    /// or Excel would misread them.
+    pub bom: bool,
+    /// Lines end with CRLF: rejects end theirs so too.
+    pub crlf: bool,
 }
 
 /// A source of raw records.

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::support::write;
-use crate::support::{Ran, as_importer, config, jsonl, roster, start};
+use crate::support::{Ran, as_importer, config, jsonl, roster, start, tmp};
 use roster_sandbox::SandboxConfig;
 
 const LINK: &str = r#"=HYPERLINK("evil.example","click")"#;
@@ -269,4 +269,44 @@ fn dump_and_export_neutralise_formulas() {
     let export = assert_no_formula(&d.path().join("export.csv"));
     assert!(export.contains(&format!("'{LINK}")), "{export:?}");
     assert!(export.contains(&"'@SUM(A1)".to_string()), "{export:?}");
+}
+
+/// An Excel "CSV UTF-8" export (byte order mark, CRLF, `;`) gets its rejects back in the
+/// same shape, so Excel reads them as it read the input; an LF file without a BOM too.
+#[test]
+fn rejects_keep_the_inputs_byte_order_mark_and_line_ends() {
+    let d = tmp();
+    std::fs::write(
+        d.path().join("excel.csv"),
+        "\u{feff}username;email;name\r\nok;ok@example.com;Zoë\r\nbad user;b@example.com;Zoë\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("plain.csv"),
+        "username,email,name\nbad user,b@example.com,Zoë\n",
+    )
+    .unwrap();
+    for (input, want) in [
+        (
+            "excel.csv",
+            "\u{feff}username;email;name;error\r\nbad user;b@example.com;Zoë;",
+        ),
+        (
+            "plain.csv",
+            "username,email,name,error\nbad user,b@example.com,Zoë,",
+        ),
+    ] {
+        let r = roster(
+            d.path(),
+            &["validate", input, "--rejects", "fix.csv", "--quiet"],
+            &[],
+        );
+        assert_eq!(r.code(), 1, "{}", r.stderr());
+        let fix = std::fs::read_to_string(d.path().join("fix.csv")).unwrap();
+        assert!(fix.starts_with(want), "{input}: {fix:?}");
+        let crlf = input == "excel.csv";
+        assert_eq!(fix.ends_with("\r\n"), crlf, "{input}: {fix:?}");
+        assert_eq!(fix.matches('\n').count(), 2, "{input}: {fix:?}");
+        std::fs::remove_file(d.path().join("fix.csv")).unwrap();
+    }
 }
