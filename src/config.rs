@@ -49,6 +49,8 @@ pub struct SourceConfig {
     pub multi_sep: Option<char>,
     /// LDIF `file://` values may be read from this folder only (`--allow-file-urls`).
     pub allow_file_urls: Option<PathBuf>,
+    /// Largest record read, in bytes (`--max-record-size`).
+    pub max_record_size: Option<u64>,
     // LDAP
     pub base: Option<String>,
     pub scope: Option<String>,

@@ -5,6 +5,11 @@
 //! parallel, and a duplicate stage puts them back in input order, so "the first one wins"
 //! is well defined. Every stage blocks on its channel when idle: on a two-core machine,
 //! threads that spin while waiting (as a work-stealing pool does) take the CPU the others need.
+//!
+//! Memory is bounded by bytes, not rows: a chunk closes at [`CHUNK`] items or
+//! [`CHUNK_BYTES`], and the reader waits while the chunks between it and the consumer hold
+//! more than [`BYTES_IN_FLIGHT`] of source text (a single record larger than that still
+//! passes alone; the sources cap one record's size).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
@@ -20,8 +25,13 @@ use crate::validate::{Dedup, Validator};
 
 /// Items per chunk handed to the parallel stage.
 const CHUNK: usize = 512;
+/// A chunk also closes once its items hold this much source text.
+const CHUNK_BYTES: u64 = 4 << 20;
 /// Chunks buffered between the reader and the consumer.
 const CHANNEL_CHUNKS: usize = 2;
+/// Source text between the reader and the consumer, at most (mapped rows hold about as
+/// much again).
+const BYTES_IN_FLIGHT: u64 = 24 << 20;
 
 /// One input row after mapping and validation.
 #[derive(Clone, Debug)]
@@ -86,6 +96,8 @@ enum Msg {
     Chunk {
         items: Vec<SourceItem>,
         warnings: Vec<String>,
+        /// Source text in `items`, taken from the [`Budget`] until the consumer has them.
+        bytes: u64,
     },
     Error(SourceError, Vec<String>),
 }
@@ -95,8 +107,62 @@ enum MappedMsg {
     Chunk {
         checked: Vec<Checked>,
         warnings: Vec<String>,
+        bytes: u64,
     },
     Error(PipelineError, Vec<String>),
+}
+
+/// The bytes of source text in flight between the reader and the consumer.
+#[derive(Default)]
+struct Budget {
+    /// Bytes taken, and whether the consumer has gone.
+    state: std::sync::Mutex<(u64, bool)>,
+    freed: std::sync::Condvar,
+}
+
+impl Budget {
+    /// Waits until `n` more bytes fit (or nothing is in flight); false once the consumer
+    /// has gone.
+    fn take(&self, n: u64) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while !st.1 && st.0 > 0 && st.0 + n > BYTES_IN_FLIGHT {
+            st = self.freed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.0 += n;
+        !st.1
+    }
+
+    fn give_back(&self, n: u64) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 = st.0.saturating_sub(n);
+        self.freed.notify_all();
+    }
+
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.freed.notify_all();
+    }
+}
+
+/// About how much memory an item holds: its attribute names and values, DN and raw text.
+fn item_bytes(item: &SourceItem) -> u64 {
+    let raw = |r: &RawText| match r {
+        RawText::None => 0,
+        RawText::Text(t) => t.len(),
+        RawText::Fields(f) => f.iter().map(|c| c.len() + 8).sum(),
+    };
+    let attrs = |a: &Attrs| {
+        a.0.iter()
+            .map(|(n, vs)| n.len() + vs.iter().map(|v| v.bytes().len() + 8).sum::<usize>())
+            .sum::<usize>()
+    };
+    let n = match item {
+        SourceItem::Record(r) => {
+            attrs(&r.attrs) + raw(&r.raw) + r.dn.as_ref().map_or(0, |d| d.len())
+        }
+        SourceItem::Bad(b) => raw(&b.raw) + b.partial.as_ref().map_or(0, attrs),
+    };
+    n as u64 + 64
 }
 
 /// The stages run at once: the reader thread parses, mapper threads map and validate
@@ -114,6 +180,7 @@ pub struct Pipeline {
     format: Format,
     done: bool,
     complete: bool,
+    budget: Arc<Budget>,
 }
 
 /// How a [`Pipeline`] runs; fixed before its threads start, so every run of the same input
@@ -144,6 +211,8 @@ impl Pipeline {
         let dialect: Arc<OnceLock<CsvDialect>> = Arc::new(OnceLock::new());
         let (tx, rx) = bounded::<(u64, Msg)>(CHANNEL_CHUNKS);
         let reader_dialect = dialect.clone();
+        let budget = Arc::new(Budget::default());
+        let reader_budget = budget.clone();
         let reader = std::thread::Builder::new()
             .name("roster-reader".into())
             .spawn(move || {
@@ -151,11 +220,15 @@ impl Pipeline {
                 let mut seq = 0u64;
                 loop {
                     let mut items = Vec::with_capacity(CHUNK);
+                    let mut bytes = 0;
                     let mut end = false;
                     let mut error = None;
-                    while items.len() < CHUNK {
+                    while items.len() < CHUNK && bytes < CHUNK_BYTES {
                         match source.next_item() {
-                            Ok(Some(item)) => items.push(item),
+                            Ok(Some(item)) => {
+                                bytes += item_bytes(&item);
+                                items.push(item);
+                            }
                             Ok(None) => {
                                 end = true;
                                 break;
@@ -175,7 +248,12 @@ impl Pipeline {
                     }
                     let warnings = source.take_warnings();
                     if !items.is_empty() || !warnings.is_empty() || seq == 0 {
-                        if tx.send((seq, Msg::Chunk { items, warnings })).is_err() {
+                        let chunk = Msg::Chunk {
+                            items,
+                            warnings,
+                            bytes,
+                        };
+                        if !reader_budget.take(bytes) || tx.send((seq, chunk)).is_err() {
                             return; // the consumer stopped (interrupted or failed)
                         }
                         seq += 1;
@@ -226,6 +304,7 @@ impl Pipeline {
             format,
             done: false,
             complete: false,
+            budget,
         }
     }
 
@@ -268,6 +347,7 @@ fn dedup_stage(
                 MappedMsg::Chunk {
                     mut checked,
                     warnings,
+                    bytes,
                 } => {
                     if check_dups {
                         let dedup = dedup.get_or_insert_with(|| sized_dedup(&checked, input_bytes));
@@ -275,7 +355,11 @@ fn dedup_stage(
                             mark_duplicate(dedup, c);
                         }
                     }
-                    MappedMsg::Chunk { checked, warnings }
+                    MappedMsg::Chunk {
+                        checked,
+                        warnings,
+                        bytes,
+                    }
                 }
                 e => e,
             };
@@ -370,7 +454,11 @@ fn map_stage(
     let (mapping, validator, dialect, describe) = &*shared;
     for (seq, msg) in rx {
         let out = match msg {
-            Msg::Chunk { items, warnings } => {
+            Msg::Chunk {
+                items,
+                warnings,
+                bytes,
+            } => {
                 let ready = configured.get_or_init(|| match dialect.get() {
                     Some(d) => {
                         let m = mapping.clone().with_options(&MappingOptions {
@@ -389,6 +477,7 @@ fn map_stage(
                             .map(|item| check_item(item, m, validator))
                             .collect(),
                         warnings,
+                        bytes,
                     },
                     Err(e) => MappedMsg::Error(
                         PipelineError::Mapping(crate::mapping::MappingError::Invalid(e.clone())),
@@ -470,7 +559,13 @@ impl Iterator for Pipeline {
                 return None;
             }
             match self.rx.recv() {
-                Ok(MappedMsg::Chunk { checked, warnings }) => {
+                Ok(MappedMsg::Chunk {
+                    checked,
+                    warnings,
+                    bytes,
+                }) => {
+                    // Taken off the queues: the next chunk may be read.
+                    self.budget.give_back(bytes);
                     self.warnings.extend(warnings);
                     self.pending.extend(checked);
                 }
@@ -501,6 +596,7 @@ impl Drop for Pipeline {
     fn drop(&mut self) {
         // Closing the receiver makes the mapper's, then the reader's, next send fail, so
         // they stop; don't join: the reader may be blocked inside a slow LDAP server.
+        self.budget.close();
         self.reader.take();
         self.mappers.clear();
         self.deduper.take();

@@ -113,6 +113,7 @@ fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Result<S
             max_message: l.ldap_max_message.or(s.ldap_max_message),
             password: None,
         },
+        max_record_bytes: input.max_record_size.or(s.max_record_size),
         spool: false,
     })
 }

@@ -7,8 +7,9 @@
 //! physical line. csv-core never fails: every byte sequence parses as *some* rows, so
 //! malformed input becomes row-level problems here, never a fatal error.
 //!
-//! Memory is one input buffer, one record buffer (as large as the largest row, capped at
-//! [`MAX_ROW_BYTES`]) and the header.
+//! Memory is one input buffer, one record buffer (as large as the largest row, capped by
+//! `--max-record-size`: a longer row is skipped with an error, read to its end without
+//! being kept) and the header.
 //!
 //! A cell that is `'` followed by a formula-like value (`'=x`, `''-1`) loses that one `'`:
 //! roster's CSV writers add it so spreadsheets do not run formulas
@@ -30,10 +31,7 @@ use crate::model::{Attrs, BadRecord, Change, FieldValue, Origin, Problem, RawRec
 const BUF_SIZE: usize = 64 * 1024;
 /// Delimiter detection looks at this many non-blank lines at most.
 const SNIFF_LINES: usize = 20;
-/// A longer row is almost surely an unclosed quote swallowing the rest of the file; past
-/// this size the input is refused rather than buffered whole.
-pub const MAX_ROW_BYTES: usize = 16 << 20;
-/// Same guard for the number of fields in one row.
+/// Fields in one row, at most: a longer row is skipped like one over the size cap.
 const MAX_ROW_FIELDS: usize = 1 << 20;
 
 /// The delimiters detection chooses among, in tie-breaking order.
@@ -73,6 +71,12 @@ pub struct CsvSource {
     open_quote: bool,
     /// The last physical line of the row just read.
     last_line: u64,
+    /// The last byte read was a line end.
+    tail_eol: bool,
+    /// The row just read was larger than `max_row`: it was read to its end, not kept.
+    oversize: bool,
+    /// `--max-record-size`.
+    max_row: usize,
     done: bool,
 }
 
@@ -141,7 +145,8 @@ impl CsvSource {
             end: 0,
             eof: false,
             core: csv_core::Reader::new(),
-            row: vec![0; 4096],
+            // Never more than the cap: a row that fills it is over the cap.
+            row: vec![0; opts.max_record_bytes().clamp(1, 4096) as usize],
             ends: vec![0; 64],
             crs: LoneCrs::default(),
             dialect: CsvDialect {
@@ -161,6 +166,9 @@ impl CsvSource {
             line_base: 0,
             open_quote: false,
             last_line: 0,
+            oversize: false,
+            tail_eol: false,
+            max_row: usize::try_from(opts.max_record_bytes()).unwrap_or(usize::MAX),
             done: false,
         };
         src.fill_prefix()?;
@@ -217,6 +225,13 @@ impl CsvSource {
                 self.name
             )));
         };
+        if self.oversize {
+            return Err(SourceError::Config(format!(
+                "{}:{line}: header row: {}",
+                self.name,
+                self.oversize_reason(line, self.last_line)
+            )));
+        }
         if self.open_quote {
             let (opened, _) = self.open_quote_lines(n);
             return Err(SourceError::Config(format!(
@@ -290,6 +305,7 @@ impl CsvSource {
         let (mut out, mut nends) = (0, 0);
         let mut start: Option<u64> = None;
         self.open_quote = false;
+        self.oversize = false;
         let mut probed = false;
         loop {
             self.fill()?;
@@ -301,8 +317,8 @@ impl CsvSource {
                     self.core
                         .read_record(b"\n", &mut self.row[out..], &mut self.ends[nends..]);
                 match res {
-                    ReadRecordResult::OutputFull => self.grow_row(start)?,
-                    ReadRecordResult::OutputEndsFull => self.grow_ends(start)?,
+                    ReadRecordResult::OutputFull => self.grow_row(&mut out),
+                    ReadRecordResult::OutputEndsFull => self.grow_ends(&mut nends),
                     ReadRecordResult::Record => {
                         // The row had no line end: the probe's is counted.
                         self.last_line = self.line_now() - 1;
@@ -346,19 +362,24 @@ impl CsvSource {
             } else {
                 self.crs.note(consumed);
             }
+            if let Some(&b) = consumed.last() {
+                self.tail_eol = b == b'\n' || b == b'\r';
+            }
             self.pos += nin;
             out += nout;
             nends += nend;
             match res {
                 ReadRecordResult::InputEmpty => {}
-                ReadRecordResult::OutputFull => self.grow_row(start)?,
-                ReadRecordResult::OutputEndsFull => self.grow_ends(start)?,
+                ReadRecordResult::OutputFull => self.grow_row(&mut out),
+                ReadRecordResult::OutputEndsFull => self.grow_ends(&mut nends),
                 ReadRecordResult::Record => {
                     self.last_line = if self.open_quote {
                         // The probe's line end, written into the last field: not data, and
                         // not a line. A CR at the very end is a line end not counted yet.
-                        self.ends[nends - 1] -= 1;
-                        self.line_now() - 1 + u64::from(self.crs.pending)
+                        // A line end that closes the input belongs to the last line.
+                        self.ends[nends - 1] = self.ends[nends - 1].saturating_sub(1);
+                        (self.line_now() - 1 + u64::from(self.crs.pending))
+                            .saturating_sub(u64::from(self.tail_eol))
                     } else {
                         // An LF that ended the row is counted already; a CR is not yet.
                         self.line_now() - u64::from(consumed.last() == Some(&b'\n'))
@@ -370,22 +391,27 @@ impl CsvSource {
         }
     }
 
-    fn grow_row(&mut self, start: Option<u64>) -> Result<(), SourceError> {
-        if self.row.len() >= MAX_ROW_BYTES {
-            return Err(self.too_long(start));
+    /// More room for the row's text; past the cap, the row is read on without being kept
+    /// (`out` starts over) and comes out as an error.
+    fn grow_row(&mut self, out: &mut usize) {
+        if self.row.len() >= self.max_row {
+            self.oversize = true;
+            *out = 0;
+            return;
         }
-        let len = self.row.len() * 2;
+        let len = (self.row.len() * 2).min(self.max_row.max(1));
         self.row.resize(len, 0);
-        Ok(())
     }
 
-    fn grow_ends(&mut self, start: Option<u64>) -> Result<(), SourceError> {
+    /// The same for the row's field ends.
+    fn grow_ends(&mut self, nends: &mut usize) {
         if self.ends.len() >= MAX_ROW_FIELDS {
-            return Err(self.too_long(start));
+            self.oversize = true;
+            *nends = 0;
+            return;
         }
         let len = self.ends.len() * 2;
         self.ends.resize(len, 0);
-        Ok(())
     }
 
     /// For a row cut off inside a quoted field (`open_quote`, `n` fields): the line the
@@ -394,7 +420,7 @@ impl CsvSource {
         let from = if n > 1 { self.ends[n - 2] } else { 0 };
         let field = &self.row[from..self.ends[n - 1]];
         let last = self.last_line;
-        let breaks = line_breaks(field);
+        let breaks = line_breaks(field).saturating_sub(u64::from(self.tail_eol));
         let first_end = field
             .iter()
             .position(|&b| b == b'\n' || b == b'\r')
@@ -440,17 +466,23 @@ impl CsvSource {
         Some((opened + 1, last))
     }
 
-    fn too_long(&self, start: Option<u64>) -> SourceError {
-        let line = start.unwrap_or_else(|| self.line_now());
-        SourceError::io(
-            &self.spec,
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the row starting at line {line} is longer than {} MiB or {MAX_ROW_FIELDS} fields; is a quote left open there?",
-                    MAX_ROW_BYTES >> 20
-                ),
-            ),
+    /// What is wrong with a row over the size cap (lines `line` to `last_line`).
+    fn oversize_reason(&self, line: u64, last_line: u64) -> String {
+        let lines = if last_line > line {
+            format!("the row of lines {line}-{last_line}")
+        } else {
+            "the row".to_string()
+        };
+        let quote = if self.open_quote {
+            format!(" and ends inside a quote: is a quote left open at line {line}?")
+        } else if last_line > line {
+            " (is a quote left open?)".to_string()
+        } else {
+            String::new()
+        };
+        format!(
+            "{lines} is larger than {} or {MAX_ROW_FIELDS} fields (--max-record-size); skipped{quote}",
+            crate::source::size_text(self.max_row as u64)
         )
     }
 
@@ -491,6 +523,14 @@ impl CsvSource {
     /// Turns the row in `row`/`ends` into an item. `last_line`: the row's last line.
     fn item(&mut self, line: u64, n: usize, last_line: u64) -> SourceItem {
         let origin = Origin::line(&self.name, line);
+        if self.oversize {
+            return SourceItem::Bad(BadRecord {
+                origin,
+                raw: RawText::None,
+                problems: vec![Problem::record(self.oversize_reason(line, last_line))],
+                partial: None,
+            });
+        }
         if self.open_quote {
             return self.open_quote_item(origin, n);
         }
@@ -631,7 +671,10 @@ impl Source for CsvSource {
             let len = self.ends[..n].last().copied().unwrap_or(0);
             // Spreadsheets export formatted-but-empty rows as `,,,`: not a user, and
             // reporting each one as an error would bury the real ones.
-            if !self.open_quote && self.row[..len].iter().all(u8::is_ascii_whitespace) {
+            if !self.open_quote
+                && !self.oversize
+                && self.row[..len].iter().all(u8::is_ascii_whitespace)
+            {
                 if self.empty_rows == 0 {
                     self.first_empty_row = line;
                 }

@@ -90,9 +90,34 @@ pub struct SourceOptions {
     /// them all, so an LDIF file cannot make roster read `/etc/shadow` unasked.
     pub allow_file_urls: Option<PathBuf>,
     pub ldap: ldap::LdapOptions,
+    /// The largest record (CSV row, LDIF record, JSON line) read whole; a larger one is
+    /// skipped with an error (`--max-record-size`). `None`: [`DEFAULT_MAX_RECORD_BYTES`].
+    pub max_record_bytes: Option<u64>,
     /// Read an LDAP source to its end before handing on the first record (through a
     /// temporary file), so a search cut short fails before anything is done with it.
     pub spool: bool,
+}
+
+/// The largest record read whole unless `--max-record-size` says otherwise: far above
+/// any person's record (even with a photo), low enough that a quote left open or a file
+/// that is not what it seems cannot make roster hold gigabytes.
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 16 << 20;
+
+impl SourceOptions {
+    /// The record size cap in bytes.
+    pub fn max_record_bytes(&self) -> u64 {
+        self.max_record_bytes.unwrap_or(DEFAULT_MAX_RECORD_BYTES)
+    }
+}
+
+/// A size for people: `16 MiB`, `512 KiB`, `100 bytes`.
+pub fn size_text(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} bytes"),
+    }
 }
 
 /// One item a source yields.

@@ -666,3 +666,62 @@ fn a_quote_left_open_on_the_last_line_and_in_the_header() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_row_over_the_size_cap_is_skipped_with_an_error_and_reading_goes_on() {
+    let opts = SourceOptions {
+        max_record_bytes: Some(1024),
+        ..SourceOptions::default()
+    };
+    let big = "x".repeat(5000);
+    let csv = format!("username,name\na,A\nb,{big}\nc,C\nd,\"{big}\n{big}\"\ne,E\n");
+    let items = drain(&mut source(csv.as_bytes(), &opts));
+    assert_eq!(
+        origins(&items),
+        [
+            "users.csv:2",
+            "users.csv:3",
+            "users.csv:4",
+            "users.csv:5",
+            "users.csv:7"
+        ]
+    );
+    let SourceItem::Bad(b) = &items[1] else {
+        panic!("{:?}", items[1])
+    };
+    assert_eq!(
+        b.problems,
+        [Problem::record(
+            "the row is larger than 1 KiB or 1048576 fields (--max-record-size); skipped"
+        )]
+    );
+    let SourceItem::Bad(b) = &items[3] else {
+        panic!("{:?}", items[3])
+    };
+    assert!(
+        b.problems[0]
+            .reason
+            .starts_with("the row of lines 5-6 is larger than 1 KiB"),
+        "{:?}",
+        b.problems
+    );
+    assert_eq!(cell(&items[2], "name"), "C");
+    assert_eq!(cell(&items[4], "name"), "E");
+    // A quote left open that swallows more than the cap: one error for the lines it took.
+    let csv = format!("username,name\na,\"A\n{}", format!("b,{big}\n").repeat(3));
+    let items = drain(&mut source(csv.as_bytes(), &opts));
+    assert_eq!(items.len(), 1);
+    let SourceItem::Bad(b) = &items[0] else {
+        panic!("{:?}", items[0])
+    };
+    assert!(
+        b.problems[0]
+            .reason
+            .contains("lines 2-5 is larger than 1 KiB")
+            && b.problems[0]
+                .reason
+                .contains("ends inside a quote: is a quote left open at line 2?"),
+        "{:?}",
+        b.problems
+    );
+}

@@ -46,6 +46,63 @@ fn delimiter_overrides_detection() {
 }
 
 #[test]
+fn max_record_size_skips_larger_rows_with_an_error() {
+    let d = tmp();
+    let note = "n".repeat(3000);
+    write(
+        d.path(),
+        "in.csv",
+        &format!(
+            "username,email,name,note\n\
+             alice,alice@example.org,Alice,short\n\
+             bob,bob@example.org,Bob,{note}\n\
+             carol,carol@example.org,Carol,short\n"
+        ),
+    );
+    // The default (16M) reads all three.
+    convert(d.path(), "in.csv", "all.jsonl", &[]);
+    assert_eq!(jsonl(&d.path().join("all.jsonl")).len(), 3);
+    for (args, job) in [
+        (&["--max-record-size", "2K"][..], None),
+        (
+            &["--config", "job.toml"][..],
+            Some("[source]\nmax_record_size = 2048\n"),
+        ),
+    ] {
+        if let Some(job) = job {
+            write(d.path(), "job.toml", job);
+        }
+        let mut all = vec![
+            "convert",
+            "in.csv",
+            "out.jsonl",
+            "--report",
+            "r.jsonl",
+            "--quiet",
+        ];
+        all.extend_from_slice(args);
+        let o = roster(d.path(), &all, &[]);
+        assert_eq!(o.code(), 1, "{args:?}: {}", o.stderr());
+        let names: Vec<String> = jsonl(&d.path().join("out.jsonl"))
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["alice", "carol"], "{args:?}");
+        let report = jsonl(&d.path().join("r.jsonl"));
+        assert_eq!(report.len(), 3, "every row accounted for: {report:?}");
+        assert_eq!(report[1]["origin"], "in.csv:3");
+        assert!(
+            report[1]["error"]
+                .as_str()
+                .unwrap()
+                .contains("larger than 2 KiB"),
+            "{}",
+            report[1]
+        );
+    }
+}
+
+#[test]
 fn multi_sep_splits_multi_valued_cells() {
     let d = tmp();
     write(
