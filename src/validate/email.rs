@@ -10,9 +10,10 @@
 //!   `IPv6:` and an IPv6 address;
 //! - local part at most 64 octets, whole address at most 254 octets (RFC 5321 path limits);
 //! - no display-name forms (`Name <a@b.org>`, `<a@b.org>`), no comments (CFWS), no leading or
-//!   trailing whitespace, no whitespace outside a quoted local part, no control characters and no
-//!   invisible formatting characters (zero-width space, BOM...), which `email_address` would
-//!   otherwise take as ordinary non-ASCII letters.
+//!   trailing whitespace, no whitespace outside a quoted local part, and no control, format
+//!   or line-separator characters anywhere ([`super::chars`]: zero-width space, bidirectional
+//!   isolates, BOM, tag characters...), which `email_address` would otherwise take as ordinary
+//!   non-ASCII letters.
 //!
 //! Internationalised addresses (UTF-8 local part or domain) are accepted where `email_address`
 //! accepts them.
@@ -22,6 +23,8 @@
 //! the full check, which calls the parser. See [`fast_ok`] for why both agree.
 
 use email_address::{EmailAddress, Options};
+
+use super::chars::{self, Place};
 
 /// RFC 5321 §4.5.3.1.1.
 pub const MAX_LOCAL_OCTETS: usize = 64;
@@ -143,12 +146,6 @@ pub(crate) fn fast_ok(a: &[u8]) -> bool {
     dots > 0 && label_len > 0 && last != b'-' && !digits_only
 }
 
-/// Invisible formatting characters that `email_address` would take as letters: soft hyphen,
-/// zero-width and direction marks, word joiners, BOM.
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
-}
-
 /// The full check: parser plus policy. [`check`] is this with a fast path in front.
 fn check_full(addr: &str, allow_unusual: bool) -> Result<(), String> {
     if addr.is_empty() {
@@ -157,11 +154,8 @@ fn check_full(addr: &str, allow_unusual: bool) -> Result<(), String> {
     if addr.starts_with(char::is_whitespace) || addr.ends_with(char::is_whitespace) {
         return Err("has leading or trailing whitespace".into());
     }
-    if let Some(c) = addr.chars().find(|&c| c.is_control()) {
-        return Err(format!("contains a control character ({})", code(c)));
-    }
-    if let Some(c) = addr.chars().find(|&c| is_invisible(c)) {
-        return Err(format!("contains an invisible character ({})", code(c)));
+    if let Some(h) = chars::find(addr, Place::Identifier) {
+        return Err(format!("contains {}", h.describe()));
     }
     // Never valid without display text: a domain cannot end with '>'.
     if addr.ends_with('>') && addr.contains('<') {
@@ -312,10 +306,6 @@ fn diagnose(local: &str, domain: &str, quoted: bool, literal: bool) -> String {
         );
     }
     "is not a valid email address".into()
-}
-
-fn code(c: char) -> String {
-    format!("U+{:04X}", c as u32)
 }
 
 fn show(c: char) -> String {

@@ -174,8 +174,14 @@ fn policy_refusals_with_reasons() {
         ("john@example.com(comment)", "contains a comment"),
         ("jo hn@example.com", "contains whitespace"),
         ("jo\u{a0}hn@example.com", "contains whitespace"),
-        ("\u{feff}john@example.com", "invisible character (U+FEFF)"),
-        ("jo\u{200b}hn@example.com", "invisible character (U+200B)"),
+        (
+            "\u{feff}john@example.com",
+            "invisible formatting character (U+FEFF)",
+        ),
+        (
+            "jo\u{200b}hn@example.com",
+            "invisible formatting character (U+200B)",
+        ),
         ("jo\u{85}hn@example.com", "control character (U+0085)"),
         ("john.example.com", "has no @"),
         ("@example.com", "nothing before the @"),
@@ -257,5 +263,44 @@ fn internationalised_addresses() {
         "o'brien@example.ie",
     ] {
         assert_eq!(email::check(a, false), Ok(()), "{a}");
+    }
+}
+
+#[test]
+fn invisible_characters_by_category_in_local_part_and_domain() {
+    // Format (Cf) characters the old list missed: isolates, Arabic letter mark, Mongolian
+    // vowel separator, interlinear annotation, tag characters.
+    for c in [
+        '\u{2066}',
+        '\u{2067}',
+        '\u{2068}',
+        '\u{2069}',
+        '\u{61c}',
+        '\u{180e}',
+        '\u{fff9}',
+        '\u{fffa}',
+        '\u{fffb}',
+        '\u{e0001}',
+        '\u{e0041}',
+        '\u{e007f}',
+        // And those it had.
+        '\u{200b}',
+        '\u{200c}',
+        '\u{200d}',
+        '\u{202e}',
+        '\u{ad}',
+        '\u{feff}',
+    ] {
+        let code = format!("U+{:04X}", c as u32);
+        for addr in [
+            format!("jo{c}hn@example.com"),
+            format!("john@exa{c}mple.com"),
+            format!("jörg@bü{c}cher.example"),
+        ] {
+            for unusual in [false, true] {
+                let got = email::check(&addr, unusual).expect_err(&addr);
+                assert!(got.contains(&code), "{addr:?}: {got}");
+            }
+        }
     }
 }
