@@ -30,6 +30,7 @@
 pub mod chars;
 pub mod dedup;
 pub mod email;
+mod idn;
 pub mod username;
 
 use std::borrow::Cow;
