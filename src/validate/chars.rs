@@ -58,8 +58,15 @@ pub enum Place {
 }
 
 fn kind(c: char) -> Option<Kind> {
-    if c.is_ascii() {
-        return (c.is_ascii_control()).then_some(Kind::Control);
+    if c < '\u{300}' {
+        // ASCII, Latin-1 and the Latin extensions, where most names live: C0, DEL and C1 are
+        // the controls and the soft hyphen the only format character (tested against the
+        // table below).
+        return match c {
+            '\0'..='\u{1f}' | '\u{7f}'..='\u{9f}' => Some(Kind::Control),
+            '\u{ad}' => Some(Kind::Format),
+            _ => None,
+        };
     }
     match CodePointMapData::<GeneralCategory>::new().get(c) {
         GeneralCategory::Control => Some(Kind::Control),
@@ -154,6 +161,23 @@ mod tests {
                 "U+{:04X}",
                 c as u32
             );
+        }
+    }
+
+    /// The shortcut below U+0300 agrees with the Unicode data.
+    #[test]
+    fn shortcut_agrees_with_the_categories() {
+        let gc = CodePointMapData::<GeneralCategory>::new();
+        for c in (0..0x300).filter_map(char::from_u32) {
+            let want = match gc.get(c) {
+                GeneralCategory::Control => Some(Kind::Control),
+                GeneralCategory::Format => Some(Kind::Format),
+                GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+                    Some(Kind::LineSeparator)
+                }
+                _ => None,
+            };
+            assert_eq!(kind(c), want, "U+{:04X}", c as u32);
         }
     }
 
