@@ -11,9 +11,11 @@
 //!   `^[^@]+@[^@]+$`, which only matters for quoted local parts).
 //! - `name`: Rocket.Chat requires it and refuses `<`, `>`, `\`, `/`, also after its
 //!   `decodeURI` (so `%3C` is refused, and so is a `%` that is not a valid escape).
-//! - `name`, `first_name`, `last_name`, `nickname`, `position`, `external_id`: no control
-//!   characters (a newline or tab in a display name is always a data error; `external_id`
-//!   becomes Mattermost's `auth_data`, matched against the identity provider's).
+//! - `name`, `first_name`, `last_name`, `nickname`, `position`, `external_id`: no control,
+//!   format or line-separator characters ([`chars`]: a newline or tab in a display name is
+//!   always a data error, an invisible or bidirectional character only deceives; `external_id`
+//!   becomes Mattermost's `auth_data`, matched against the identity provider's). Display names
+//!   may join non-ASCII letters with U+200C/U+200D, which some scripts need.
 //! - lengths: Rocket.Chat nickname ≤ 120 (JavaScript length: UTF-16 units); Mattermost
 //!   nickname ≤ 64, position ≤ 128, first_name ≤ 64, last_name ≤ 64 (characters).
 //! - `locale`, Mattermost: at most 5 characters, shaped like a language tag (`en`, `pt-BR`,
@@ -21,10 +23,14 @@
 //! - `roles`: non-empty names without whitespace (Mattermost sends roles space-separated);
 //!   Mattermost: at most 256 bytes joined.
 //!
-//! Empty and whitespace-only values count as missing.
+//! Empty and whitespace-only values count as missing, except that a display-text value made of
+//! whitespace control characters (`"\t"`, `"\r\n"`) is a control character in the field, not
+//! a missing value.
 
+pub mod chars;
 pub mod dedup;
 pub mod email;
+mod idn;
 pub mod username;
 
 use std::borrow::Cow;
@@ -32,6 +38,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Field, Intent, Problem, User};
+use chars::Place;
 
 pub use dedup::{Dedup, normalize_key};
 
@@ -150,13 +157,13 @@ impl Validator {
                 None => push("is required".into()),
                 Some(e) => self.email(e, &mut push),
             },
-            Field::Name => match present(&user.name) {
+            Field::Name => match present_text(&user.name) {
                 None if profile == Profile::Rocketchat => {
                     push("is required (Rocket.Chat needs a display name)".into())
                 }
                 None => {}
                 Some(n) => {
-                    text(n, &mut push);
+                    text(n, Place::DisplayName, &mut push);
                     if profile == Profile::Rocketchat
                         && let Some(reason) = rocketchat_name(n)
                     {
@@ -165,24 +172,24 @@ impl Validator {
                 }
             },
             Field::FirstName => {
-                if let Some(v) = present(&user.first_name) {
-                    text(v, &mut push);
+                if let Some(v) = present_text(&user.first_name) {
+                    text(v, Place::DisplayName, &mut push);
                     if mm {
                         max_chars(v, MATTERMOST_FIRST_NAME_MAX, profile, &mut push);
                     }
                 }
             }
             Field::LastName => {
-                if let Some(v) = present(&user.last_name) {
-                    text(v, &mut push);
+                if let Some(v) = present_text(&user.last_name) {
+                    text(v, Place::DisplayName, &mut push);
                     if mm {
                         max_chars(v, MATTERMOST_LAST_NAME_MAX, profile, &mut push);
                     }
                 }
             }
             Field::Nickname => {
-                if let Some(v) = present(&user.nickname) {
-                    text(v, &mut push);
+                if let Some(v) = present_text(&user.nickname) {
+                    text(v, Place::DisplayName, &mut push);
                     match profile {
                         Profile::Mattermost => {
                             max_chars(v, MATTERMOST_NICKNAME_MAX, profile, &mut push)
@@ -206,8 +213,8 @@ impl Validator {
                 }
             }
             Field::Position => {
-                if let Some(v) = present(&user.position) {
-                    text(v, &mut push);
+                if let Some(v) = present_text(&user.position) {
+                    text(v, Place::DisplayName, &mut push);
                     if mm {
                         max_chars(v, MATTERMOST_POSITION_MAX, profile, &mut push);
                     }
@@ -227,8 +234,8 @@ impl Validator {
                 }
             }
             Field::ExternalId => {
-                if let Some(v) = present(&user.external_id) {
-                    text(v, &mut push);
+                if let Some(v) = present_text(&user.external_id) {
+                    text(v, Place::Identifier, &mut push);
                 }
             }
             _ => {}
@@ -279,8 +286,8 @@ impl Validator {
                     "{} contains whitespace (role names are sent space-separated to Mattermost)",
                     quote(r)
                 ));
-            } else if r.contains(char::is_control) {
-                push(format!("{} contains a control character", quote(r)));
+            } else if let Some(h) = chars::find(r, Place::Identifier) {
+                push(format!("{} contains {}", quote(r), h.describe()));
             }
         }
         if self.opts.profile == Profile::Mattermost {
@@ -300,6 +307,13 @@ fn present(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.trim().is_empty())
 }
 
+/// [`present`] for text fields, where a value of whitespace control characters only (`"\t"`,
+/// `"\r\n"`) is not missing but a control character in the field, and [`text`] says so.
+fn present_text(v: &Option<String>) -> Option<&str> {
+    v.as_deref()
+        .filter(|s| !s.trim().is_empty() || chars::find(s, Place::Identifier).is_some())
+}
+
 /// A value as messages show it: in double quotes with escapes, cut after 80 characters.
 pub(crate) fn quote(s: &str) -> String {
     const MAX: usize = 80;
@@ -309,19 +323,10 @@ pub(crate) fn quote(s: &str) -> String {
     }
 }
 
-/// Display text: no control characters.
-fn text(v: &str, push: &mut impl FnMut(String)) {
-    let bad = if v.is_ascii() {
-        v.bytes().find(|b| b.is_ascii_control()).map(char::from)
-    } else {
-        v.chars().find(|c| c.is_control())
-    };
-    if let Some(c) = bad {
-        push(format!(
-            "{} contains a control character (U+{:04X})",
-            quote(v),
-            c as u32
-        ));
+/// Text fields: no control, format or line-separator characters ([`chars`]).
+fn text(v: &str, place: Place, push: &mut impl FnMut(String)) {
+    if let Some(h) = chars::find(v, place) {
+        push(format!("{} contains {}", quote(v), h.describe()));
     }
 }
 

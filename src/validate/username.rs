@@ -7,11 +7,13 @@
 //!   1–64 bytes of `[a-z0-9.\-_]`, not `all`, `channel`, `matterbot` or `system`. roster adds
 //!   the apps' rule (3–22 characters, starting with a letter), which the server does not
 //!   enforce, so that imported accounts stay editable in the UI.
-//! - Generic: at most 64 characters, no whitespace, no control characters and no `@`
-//!   (usernames are what `@mentions` use; an address belongs in the email field).
+//! - Generic: at most 64 characters, no whitespace, no control or invisible formatting
+//!   characters ([`super::chars`]) and no `@` (usernames are what `@mentions` use; an address
+//!   belongs in the email field).
 
 use std::borrow::Cow;
 
+use super::chars::{self, Place};
 use super::{Profile, quote};
 
 const ROCKETCHAT_RESERVED: [&str; 6] = ["all", "here", "admin", "administrator", "system", "user"];
@@ -118,8 +120,9 @@ fn generic(name: &str, out: &mut Vec<String>) {
     if name.contains(char::is_whitespace) {
         out.push(format!("{} contains whitespace", quote(name)));
     }
-    if name.contains(|c: char| c.is_control() && !c.is_whitespace()) {
-        out.push(format!("{} contains a control character", quote(name)));
+    // Whitespace (tab, newline, U+2028...) has its own message above.
+    if let Some(h) = chars::find(name, Place::Identifier).filter(|h| !h.c.is_whitespace()) {
+        out.push(format!("{} contains {}", quote(name), h.describe()));
     }
     if name.contains('@') {
         out.push(format!(

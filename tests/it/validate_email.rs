@@ -174,8 +174,14 @@ fn policy_refusals_with_reasons() {
         ("john@example.com(comment)", "contains a comment"),
         ("jo hn@example.com", "contains whitespace"),
         ("jo\u{a0}hn@example.com", "contains whitespace"),
-        ("\u{feff}john@example.com", "invisible character (U+FEFF)"),
-        ("jo\u{200b}hn@example.com", "invisible character (U+200B)"),
+        (
+            "\u{feff}john@example.com",
+            "invisible formatting character (U+FEFF)",
+        ),
+        (
+            "jo\u{200b}hn@example.com",
+            "invisible formatting character (U+200B)",
+        ),
         ("jo\u{85}hn@example.com", "control character (U+0085)"),
         ("john.example.com", "has no @"),
         ("@example.com", "nothing before the @"),
@@ -258,4 +264,250 @@ fn internationalised_addresses() {
     ] {
         assert_eq!(email::check(a, false), Ok(()), "{a}");
     }
+}
+
+/// Runs `roster validate` on a CSV file (username,email,name) and returns the report entries.
+fn validate_csv(csv: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let d = crate::support::tmp();
+    crate::support::write(d.path(), "in.csv", csv);
+    let mut args = vec!["validate", "in.csv", "--report", "r.jsonl", "--quiet"];
+    args.extend_from_slice(extra);
+    let o = crate::support::roster(d.path(), &args, &[]);
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    crate::support::jsonl(&d.path().join("r.jsonl"))
+}
+
+/// `(status, error)` of the report entry for `username`.
+fn outcome(report: &[serde_json::Value], username: &str) -> (String, String) {
+    let e = report
+        .iter()
+        .find(|e| e["username"] == username)
+        .unwrap_or_else(|| panic!("{username} not in the report: {report:?}"));
+    (
+        e["status"].as_str().unwrap_or_default().to_string(),
+        e["error"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// A domain label of `n` CJK characters, each followed by two ASCII letters: 5 UTF-8 octets
+/// per group, more in its punycode (A-label) form, where each insertion among the ASCII
+/// letters costs several digits.
+fn mixed_label(n: u32, seed: u32) -> String {
+    (0..n)
+        .map(|i| {
+            let c = char::from_u32(0x4E00 + seed + i * 1499).expect("CJK");
+            format!("{c}{}", if i % 2 == 0 { "aa" } else { "bb" })
+        })
+        .collect()
+}
+
+fn ascii_form(domain: &str) -> String {
+    idna::domain_to_ascii(domain).expect("valid IDN")
+}
+
+#[test]
+fn idna_refuses_what_uts46_maps_or_forbids() {
+    let cases: &[(&str, &str)] = &[
+        // Not valid punycode.
+        ("me@xn--0.tld", "xn--0"),
+        ("me@XN--0.tld", "XN--0"),
+        // Full-width full stop: IDNA rewrites it as ".".
+        ("me@example\u{ff0e}com", "U+FF0E"),
+        // Full-width letters.
+        ("me@\u{ff45}xample.com", "U+FF45"),
+        // Circled digit one: IDNA rewrites it as "1".
+        ("me@\u{2460}.com", "U+2460"),
+        // Emoji: UTS #46 lets them through, IDNA 2008 does not.
+        ("me@a\u{1f600}b.com", "U+1F600"),
+        ("me@xn--e28h.com", "U+1F600"),
+        ("me@i\u{2764}u.ws", "U+2764"),
+        // Not in NFC: IDNA would compose u + U+0308 into ü.
+        ("me@mu\u{308}ller.de", "NFC"),
+        // Left-to-right and right-to-left letters in one label (the bidirectional rule).
+        ("me@a\u{5d0}.com", "IDNA"),
+        // Another emoji, written as its A-label.
+        ("me@xn--ls8h.la", "U+1F4A9"),
+    ];
+    for (addr, want) in cases {
+        for unusual in [false, true] {
+            let got = email::check(addr, unusual).expect_err(addr);
+            assert!(got.contains(want), "{addr:?}: got {got:?}, want {want:?}");
+        }
+    }
+}
+
+#[test]
+fn idna_accepts_valid_internationalised_domains() {
+    for a in [
+        "me@müller.de",
+        "me@MÜLLER.DE",
+        "me@xn--mller-kva.de",
+        "me@XN--MLLER-KVA.de",
+        "jörg@bücher.example",
+        "me@παράδειγμα.δοκιμή",
+        "me@例子.广告",
+        "me@مثال.إختبار",
+        "me@col·legi.cat",
+        "me@straße.de",
+    ] {
+        assert_eq!(email::check(a, false), Ok(()), "{a}");
+    }
+}
+
+#[test]
+fn idna_length_limits_apply_to_the_ascii_form() {
+    // 60 octets in UTF-8, 78 as an A-label.
+    let label = mixed_label(12, 0);
+    assert!(label.len() <= 63, "{}", label.len());
+    let ascii = ascii_form(&format!("{label}.cn"));
+    let a_label = ascii.split('.').next().expect("label");
+    assert!(a_label.len() > 63, "{a_label}");
+    let err = email::check(&format!("me@{label}.cn"), false).expect_err("long A-label");
+    assert!(err.contains(a_label) && err.contains("63"), "{err}");
+
+    // Four labels of 45 octets (A-labels of 60) and a 64-octet local part: 251 octets as
+    // written, 311 in ASCII form.
+    let domain = format!(
+        "{}.{}.{}.{}.cn",
+        mixed_label(9, 0),
+        mixed_label(9, 1),
+        mixed_label(9, 2),
+        mixed_label(9, 3)
+    );
+    let ascii = ascii_form(&domain);
+    assert!(ascii.split('.').all(|l| l.len() <= 63), "{ascii}");
+    let addr = format!("{}@{domain}", "a".repeat(64));
+    assert!(addr.len() <= 254, "{}", addr.len());
+    let ascii_len = 65 + ascii.len();
+    assert!(ascii_len > 254, "{ascii_len}");
+    let err = email::check(&addr, false).expect_err("long ASCII form");
+    assert!(
+        err.contains(&format!("{ascii_len} bytes")) && err.contains("254"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invisible_characters_by_category_in_local_part_and_domain() {
+    // Format (Cf) characters the old list missed: isolates, Arabic letter mark, Mongolian
+    // vowel separator, interlinear annotation, tag characters.
+    for c in [
+        '\u{2066}',
+        '\u{2067}',
+        '\u{2068}',
+        '\u{2069}',
+        '\u{61c}',
+        '\u{180e}',
+        '\u{fff9}',
+        '\u{fffa}',
+        '\u{fffb}',
+        '\u{e0001}',
+        '\u{e0041}',
+        '\u{e007f}',
+        // And those it had.
+        '\u{200b}',
+        '\u{200c}',
+        '\u{200d}',
+        '\u{202e}',
+        '\u{ad}',
+        '\u{feff}',
+    ] {
+        let code = format!("U+{:04X}", c as u32);
+        for addr in [
+            format!("jo{c}hn@example.com"),
+            format!("john@exa{c}mple.com"),
+            format!("jörg@bü{c}cher.example"),
+        ] {
+            for unusual in [false, true] {
+                let got = email::check(&addr, unusual).expect_err(&addr);
+                assert!(got.contains(&code), "{addr:?}: {got}");
+            }
+        }
+    }
+}
+
+#[test]
+fn quoted_pairs_follow_the_rfc() {
+    for a in [
+        r#""test\ test"@iana.org"#,
+        r#""test\\test"@iana.org"#,
+        r#""test\"test"@iana.org"#,
+        r#""\a"@iana.org"#,
+        r#""jörg\ müller"@example.com"#,
+    ] {
+        assert_eq!(email::check(a, true), Ok(()), "{a}");
+        let strict = email::check(a, false).expect_err(a);
+        assert!(strict.contains("--allow-unusual-emails"), "{a}: {strict}");
+    }
+    for (a, want) in [
+        (r#""test\"@iana.org"#, "quoted"),
+        (r#""test"test"@iana.org"#, "quote"),
+        (r#""test\\"test"@iana.org"#, "quote"),
+    ] {
+        for unusual in [false, true] {
+            let got = email::check(a, unusual).expect_err(a);
+            assert!(got.contains(want), "{a}: {got}");
+        }
+    }
+}
+
+/// Items 4, 5 and 7 of issue 12 through the binary: each bad row rejected with its origin,
+/// field and reason, the good ones accepted.
+#[test]
+fn email_rules_through_the_binary() {
+    let long_label = mixed_label(12, 0);
+    let csv = format!(
+        "username,email,name\n\
+         punycode,me@xn--0.tld,P\n\
+         fullwidth,me@\u{ff45}xample.com,F\n\
+         circled,me@\u{2460}.com,C\n\
+         emoji,me@a\u{1f600}b.com,E\n\
+         longlabel,me@{long_label}.cn,L\n\
+         isolate,jo\u{2066}hn@example.com,I\n\
+         tag,john@exa\u{e0041}mple.com,T\n\
+         quotedpair,\"\"\"test\\ test\"\"@iana.org\",Q\n\
+         idn,jörg@müller.de,J\n\
+         alabel,me@xn--mller-kva.de,A\n"
+    );
+    let check = |report: &[serde_json::Value], quoted_ok: bool| {
+        for (user, line, want) in [
+            ("punycode", 2, "xn--0"),
+            ("fullwidth", 3, "U+FF45"),
+            ("circled", 4, "U+2460"),
+            ("emoji", 5, "U+1F600"),
+            ("longlabel", 6, "63"),
+            ("isolate", 7, "U+2066"),
+            ("tag", 8, "U+E0041"),
+        ] {
+            let (status, error) = outcome(report, user);
+            assert_eq!(status, "rejected", "{user}: {error}");
+            assert!(
+                error.starts_with("email: ") && error.contains(want),
+                "{user}: {error}"
+            );
+            let e = report.iter().find(|e| e["username"] == user).expect("row");
+            assert_eq!(e["origin"], format!("in.csv:{line}"), "{user}");
+        }
+        for user in ["idn", "alabel"] {
+            assert_eq!(
+                outcome(report, user),
+                ("ok".into(), String::new()),
+                "{user}"
+            );
+        }
+        let (status, error) = outcome(report, "quotedpair");
+        if quoted_ok {
+            assert_eq!((status.as_str(), error.as_str()), ("ok", ""));
+        } else {
+            assert_eq!(status, "rejected");
+            assert!(error.contains("--allow-unusual-emails"), "{error}");
+        }
+        assert_eq!(report.len(), 10);
+    };
+    check(&validate_csv(&csv, &[]), false);
+    check(&validate_csv(&csv, &["--allow-unusual-emails"]), true);
 }

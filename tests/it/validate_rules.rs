@@ -236,7 +236,7 @@ fn generic_username_rules() {
     assert_eq!(check("john doe"), ["\"john doe\" contains whitespace"]);
     assert_eq!(
         check("a\u{7}b"),
-        ["\"a\\u{7}b\" contains a control character"]
+        ["\"a\\u{7}b\" contains a control character (U+0007)"]
     );
     assert!(check("john@example.com")[0].contains("contains @"));
     assert_eq!(
@@ -699,4 +699,156 @@ fn values_read_from_urls_are_hidden_from_messages() {
     let before = same.clone();
     roster::validate::hide_values(&mut same, &u, &[]);
     assert_eq!(same, before);
+}
+
+/// One rule by Unicode category (issue 12, item 5): control (Cc) and format (Cf) characters,
+/// which are invisible or reorder text, are refused in usernames and display text alike.
+#[test]
+fn invisible_characters_by_category_in_usernames_and_names() {
+    let invisible = [
+        '\u{200b}',
+        '\u{200e}',
+        '\u{202e}',
+        '\u{2066}',
+        '\u{2069}',
+        '\u{61c}',
+        '\u{180e}',
+        '\u{fff9}',
+        '\u{fffb}',
+        '\u{ad}',
+        '\u{feff}',
+        '\u{e0001}',
+        '\u{e0041}',
+    ];
+    for c in invisible {
+        let code = format!("U+{:04X}", c as u32);
+        // Generic usernames allow any letters, so the category rule is what refuses these.
+        let u = user(&format!("ad{c}min"), Some("a@example.com"), None);
+        let got = on(Profile::Generic, &u, "username");
+        assert!(
+            got.len() == 1 && got[0].contains(&code),
+            "{code} in username: {got:?}"
+        );
+        for p in ALL {
+            let mut u = good();
+            u.name = Some(format!("John{c} Doe"));
+            u.first_name = Some(format!("{c}John"));
+            u.nickname = Some(format!("jd{c}"));
+            u.external_id = Some(format!("id{c}1"));
+            let got = upsert(p, &u);
+            for field in ["name", "first_name", "nickname", "external_id"] {
+                assert!(
+                    got.iter()
+                        .any(|g| g.starts_with(&format!("{field}: ")) && g.contains(&code)),
+                    "{p:?} {code} in {field}: {got:?}"
+                );
+            }
+        }
+    }
+    // Zero-width (non-)joiners between letters of scripts that need them stay allowed in
+    // display names: Persian names, Indic conjuncts, emoji sequences.
+    for n in [
+        "علی\u{200c}زاده",
+        "म\u{94d}\u{200d}ह",
+        "\u{1f469}\u{200d}\u{1f4bb} Ann",
+    ] {
+        let mut u = good();
+        u.name = Some(n.into());
+        for p in ALL {
+            assert!(on(p, &u, "name").is_empty(), "{p:?} {n:?}");
+        }
+    }
+    // ...but not between Latin letters, where they only hide.
+    let mut u = good();
+    u.name = Some("Ad\u{200c}min".into());
+    assert!(on(Profile::Generic, &u, "name")[0].contains("U+200C"));
+}
+
+/// A display name made only of whitespace control characters is not "missing": it is a
+/// control character in a field (issue 12, item 6).
+#[test]
+fn whitespace_control_characters_alone_are_not_blank() {
+    for (name, code) in [("\t", "U+0009"), ("\r\n", "U+000D"), (" \u{b} ", "U+000B")] {
+        for p in ALL {
+            let mut u = good();
+            u.name = Some(name.into());
+            u.position = Some(name.into());
+            let got = upsert(p, &u);
+            for field in ["name", "position"] {
+                assert!(
+                    got.iter().any(|g| g.starts_with(&format!("{field}: "))
+                        && g.contains(&format!("contains a control character ({code})"))),
+                    "{p:?} {name:?} {field}: {got:?}"
+                );
+            }
+        }
+    }
+    // Spaces alone still count as missing.
+    let mut u = good();
+    u.name = Some("   ".into());
+    assert!(upsert(Profile::Generic, &u).is_empty());
+}
+
+/// Items 5 and 6 through the binary: rows rejected with origin, field and reason.
+#[test]
+fn invisible_and_control_only_names_through_the_binary() {
+    let d = crate::support::tmp();
+    crate::support::write(
+        d.path(),
+        "in.csv",
+        "username,email,name\n\
+         tab,tab@example.com,\"\t\"\n\
+         crlf,crlf@example.com,\"\r\n\"\n\
+         isolate,isolate@example.com,Ann\u{2066}Lee\n\
+         tagname,tagname@example.com,Ann\u{e0041}\n\
+         ad\u{200b}min,zw@example.com,Zed\n\
+         persian,fa@example.com,علی\u{200c}زاده\n\
+         blank,blank@example.com,\n",
+    );
+    let o = crate::support::roster(
+        d.path(),
+        &["validate", "in.csv", "--report", "r.jsonl", "--quiet"],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report = crate::support::jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(report.len(), 7, "{report:?}");
+    let by_origin = |origin: &str| {
+        report
+            .iter()
+            .find(|e| e["origin"] == origin)
+            .unwrap_or_else(|| panic!("{origin} not in {report:?}"))
+    };
+    for (origin, want) in [
+        (
+            "in.csv:2",
+            "name: \"\\t\" contains a control character (U+0009)",
+        ),
+        (
+            "in.csv:3",
+            "name: \"\\r\\n\" contains a control character (U+000D)",
+        ),
+        ("in.csv:5", "U+2066"),
+        ("in.csv:6", "U+E0041"),
+        ("in.csv:7", "U+200B"),
+    ] {
+        let e = by_origin(origin);
+        assert_eq!(e["status"], "rejected", "{e}");
+        let error = e["error"].as_str().unwrap_or_default();
+        assert!(error.contains(want), "{origin}: {error}");
+    }
+    assert!(
+        by_origin("in.csv:7")["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("username: ")
+    );
+    for origin in ["in.csv:8", "in.csv:9"] {
+        assert_eq!(by_origin(origin)["status"], "ok", "{origin}");
+    }
 }
