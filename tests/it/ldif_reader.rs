@@ -704,3 +704,132 @@ fn an_oversized_record_is_skipped_and_reported() {
     assert_eq!(vals(rec(&src.next_item().unwrap().unwrap()), "uid"), ["ok"]);
     assert!(src.next_item().unwrap().is_none());
 }
+
+// ----- many attributes (issue 12, item 8)
+
+/// The attributes `Attrs` should hold for these lines: names merged ignoring ASCII case,
+/// first spelling and first position kept, values in file order. The obvious quadratic way.
+fn merged(lines: &[(String, String)]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (n, v) in lines {
+        match out.iter_mut().find(|(m, _)| m.eq_ignore_ascii_case(n)) {
+            Some((_, vs)) => vs.push(v.clone()),
+            None => out.push((n.clone(), vec![v.clone()])),
+        }
+    }
+    out
+}
+
+fn attrs_of(r: &RawRecord) -> Vec<(String, Vec<String>)> {
+    r.attrs
+        .0
+        .iter()
+        .map(|(n, vs)| {
+            (
+                n.to_string(),
+                vs.iter()
+                    .map(|v| String::from_utf8(v.bytes().to_vec()).unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// `n` distinct names, short so the record stays small (4 bytes each at most).
+fn short_name(i: usize) -> String {
+    const A: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+    // First character a letter; the rest from the whole set, lower case only so that names
+    // stay distinct ignoring case.
+    let lower: Vec<u8> = A
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_uppercase())
+        .collect();
+    let mut s = vec![A[i % 26]];
+    let mut n = i / 26;
+    while n > 0 {
+        s.push(lower[n % lower.len()]);
+        n /= lower.len();
+    }
+    match String::from_utf8(s).unwrap() {
+        // Not a name an attribute line may have; '.' makes it one no other i gives.
+        dn if dn == "dn" => "dn.".into(),
+        s => s,
+    }
+}
+
+/// A record with 300,000 distinct attributes: read in a second or so even in a debug build,
+/// where a search through the attributes for each line would take many minutes; the
+/// suite's own run time shows a regression. Names repeated far apart, in another case,
+/// still merge into the first.
+#[test]
+fn a_record_with_300k_attributes_is_read_in_linear_time() {
+    const N: usize = 300_000;
+    // The RDN's attribute has a longer name than any generated one.
+    let mut text = String::from("dn: userid=big,dc=x\n");
+    let mut want = Vec::with_capacity(N + 1);
+    for i in 0..N {
+        let n = short_name(i);
+        text.push_str(&format!("{n}: v\n"));
+        want.push((n, vec!["v".to_string()]));
+    }
+    text.push_str(&format!("{}: again\n", short_name(0).to_ascii_uppercase()));
+    text.push_str(&format!(
+        "{}: last\n",
+        short_name(N - 1).to_ascii_uppercase()
+    ));
+    want[0].1.push("again".into());
+    want[N - 1].1.push("last".into());
+    want.push(("userid".into(), vec!["big".into()]));
+    let items = read(&text);
+    assert_eq!(items.len(), 1);
+    let got = attrs_of(rec(&items[0]));
+    assert_eq!(got.len(), N + 1);
+    assert!(got == want, "not the {} attributes expected", N + 1);
+
+    // A modify record with as many sections.
+    let mut text = String::from("dn: userid=big,dc=x\nchangetype: modify\n");
+    for i in 0..N {
+        let n = short_name(i);
+        text.push_str(&format!("replace: {n}\n{n}: v\n-\n"));
+    }
+    let items = read(&text);
+    let r = rec(&items[0]);
+    assert!(matches!(&r.change, Change::Modify(ops) if ops.len() == N));
+    assert_eq!(r.attrs.len(), N + 1);
+}
+
+proptest::proptest! {
+    #![proptest_config(crate::support::cases(256))]
+
+    /// Any mix of names (few enough to repeat, many enough to pass any small-record fast
+    /// path), in any case: the same attributes as the obvious merge.
+    #[test]
+    fn attributes_merge_by_name_ignoring_case(
+        picks in proptest::collection::vec((0usize..60, proptest::bool::ANY, 0u8..3), 1..400),
+    ) {
+        let lines: Vec<(String, String)> = picks
+            .iter()
+            .enumerate()
+            .map(|(j, &(i, upper, opt))| {
+                let mut n = format!("{}{}", short_name(i), ["", ";lang-de", ";binary"][opt as usize]);
+                if upper {
+                    n = n.to_ascii_uppercase();
+                }
+                (n, format!("v{j}"))
+            })
+            .collect();
+        let mut text = String::from("dn: x=1,dc=x\n");
+        for (n, v) in &lines {
+            text.push_str(&format!("{n}: {v}\n"));
+        }
+        let items = read(&text);
+        let got = attrs_of(rec(&items[0]));
+        let mut want = merged(&lines);
+        // The RDN's attribute joins when the entry lacks it.
+        if !want.iter().any(|(n, _)| n.eq_ignore_ascii_case("x")) {
+            want.push(("x".into(), vec!["1".into()]));
+        }
+        proptest::prop_assert_eq!(got, want);
+    }
+}
