@@ -705,6 +705,93 @@ fn an_oversized_record_is_skipped_and_reported() {
     assert!(src.next_item().unwrap().is_none());
 }
 
+// ----- byte order mark (issue 12, item 11)
+
+/// Gives its bytes one at a time: a byte order mark arrives in three reads.
+struct OneByte(io::Cursor<Vec<u8>>);
+
+impl Read for OneByte {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(1);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+fn uids(items: &[SourceItem]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| String::from_utf8(rec(i).attrs.get("uid").unwrap()[0].bytes().to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_is_skipped() {
+    // Windows editors start UTF-8 files with one; the CSV reader skips it too.
+    let two = "dn: uid=a,dc=x\nuid: a\n\ndn: uid=b,dc=x\nuid: b\n";
+    for text in [
+        format!("\u{FEFF}{two}"),
+        format!("\u{FEFF}version: 1\n{two}"),
+        format!("\u{FEFF}# exported\n{two}"),
+        format!("\u{FEFF}\n\n{two}"),
+        format!("\u{FEFF}{}", two.replace('\n', "\r\n")),
+    ] {
+        let items = read(&text);
+        assert_eq!(uids(&items), ["a", "b"], "{text:?}: {items:#?}");
+        let first = rec(&items[0]);
+        let line = if text.starts_with("\u{FEFF}\n") {
+            3
+        } else if text.contains("version:") || text.contains("# exported") {
+            2
+        } else {
+            1
+        };
+        assert_eq!(first.origin.as_str(), format!("in.ldif:{line}"), "{text:?}");
+        assert!(
+            matches!(&first.raw, RawText::Text(t) if !t.contains('\u{FEFF}')),
+            "{text:?}"
+        );
+
+        // The same when the mark arrives a byte at a time.
+        let mut src = LdifSource::from_reader(
+            OneByte(io::Cursor::new(text.clone().into_bytes())),
+            "in.ldif",
+            None,
+            &SourceOptions::default(),
+        );
+        let mut slow = Vec::new();
+        while let Some(i) = src.next_item().unwrap() {
+            slow.push(i);
+        }
+        assert_eq!(slow, items, "{text:?}");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_between_concatenated_files_is_skipped_with_a_warning() {
+    let text = "\u{FEFF}dn: uid=a,dc=x\nuid: a\n\n\u{FEFF}dn: uid=b,dc=x\nuid: b\n";
+    let mut src = source(text.as_bytes(), None, &SourceOptions::default());
+    let mut items = Vec::new();
+    while let Some(i) = src.next_item().unwrap() {
+        items.push(i);
+    }
+    assert_eq!(uids(&items), ["a", "b"], "{items:#?}");
+    let warnings = src.take_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("in.ldif:4") && warnings[0].contains("byte order mark"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_inside_a_record_is_named() {
+    // No blank line before it: the second file's dn: line continues the first record.
+    let items = read("dn: uid=a,dc=x\nuid: a\n\u{FEFF}dn: uid=b,dc=x\nuid: b\n");
+    assert_eq!(items.len(), 1, "{items:#?}");
+    let r = reason(&items[0]);
+    assert!(r.contains("line 3") && r.contains("byte order mark"), "{r}");
+}
+
 // ----- many attributes (issue 12, item 8)
 
 /// The attributes `Attrs` should hold for these lines: names merged ignoring ASCII case,
