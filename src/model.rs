@@ -241,7 +241,8 @@ impl Attrs {
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
-    /// Appends a value, merging with an existing attribute of the same name.
+    /// Appends a value, merging with an existing attribute of the same name. A search per
+    /// call: sources build whole records with [`AttrsBuilder`].
     pub fn push(&mut self, name: &str, value: FieldValue) {
         if let Some((_, v)) = self
             .0
@@ -261,6 +262,95 @@ impl Attrs {
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// Builds [`Attrs`] one value at a time, merging names equal but for ASCII case into the
+/// first (its spelling and position kept), in time linear in the number of attributes.
+///
+/// Small records search their few names; past [`AttrsBuilder::LINEAR_MAX`] an index by
+/// lower-case name takes over, so a record with 300,000 attributes costs 300,000 lookups,
+/// not 45 billion comparisons.
+#[derive(Debug, Default)]
+pub struct AttrsBuilder {
+    attrs: Attrs,
+    /// Lower-case name → position, for `attrs.0[..index.len()]` (names are never repeated
+    /// there, so its size is how far it reaches). Empty while the record is small.
+    index: std::collections::HashMap<Box<str>, usize>,
+    /// Reused for the lower-case form of the name looked up.
+    key: String,
+}
+
+impl AttrsBuilder {
+    /// Up to this many attributes, a linear search beats hashing the name.
+    pub const LINEAR_MAX: usize = 16;
+
+    pub fn with_capacity(n: usize) -> Self {
+        AttrsBuilder {
+            attrs: Attrs(Vec::with_capacity(n)),
+            ..AttrsBuilder::default()
+        }
+    }
+
+    /// The position of `name` (ASCII case ignored).
+    pub fn position(&mut self, name: &str) -> Option<usize> {
+        let list = &self.attrs.0;
+        // Repeated names are usually adjacent (objectClass, mail).
+        if let Some((n, _)) = list.last()
+            && n.eq_ignore_ascii_case(name)
+        {
+            return Some(list.len() - 1);
+        }
+        if list.len() <= Self::LINEAR_MAX {
+            return list.iter().position(|(n, _)| n.eq_ignore_ascii_case(name));
+        }
+        for (i, (n, _)) in list.iter().enumerate().skip(self.index.len()) {
+            self.index
+                .insert(n.to_ascii_lowercase().into_boxed_str(), i);
+        }
+        self.key.clear();
+        self.key.push_str(name);
+        self.key.make_ascii_lowercase();
+        self.index.get(self.key.as_str()).copied()
+    }
+
+    pub fn contains(&mut self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+
+    /// Appends a value, merging with an existing attribute of the same name.
+    pub fn push(&mut self, name: &str, value: FieldValue) {
+        match self.position(name) {
+            Some(i) => self.attrs.0[i].1.push(value),
+            None => self
+                .attrs
+                .0
+                .push((Name::from(name), smallvec::smallvec![value])),
+        }
+    }
+
+    /// Appends values, merging with an existing attribute of the same name; an attribute
+    /// with no values is kept (as the source gave it).
+    pub fn extend(&mut self, name: &str, values: impl IntoIterator<Item = FieldValue>) {
+        match self.position(name) {
+            Some(i) => self.attrs.0[i].1.extend(values),
+            None => self
+                .attrs
+                .0
+                .push((Name::from(name), values.into_iter().collect())),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.attrs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.attrs.is_empty()
+    }
+
+    pub fn finish(self) -> Attrs {
+        self.attrs
     }
 }
 

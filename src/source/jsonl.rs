@@ -8,6 +8,7 @@
 //! object or array gives its compact JSON text. This reads back the canonical `User`
 //! JSON the JSONL writer produces.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -16,7 +17,9 @@ use serde_json::Value as Json;
 
 use super::encoding::UTF8_BOM;
 use super::{Format, Source, SourceError, SourceItem, SourceOptions, open_input, origin_name};
-use crate::model::{Attrs, BadRecord, Change, FieldValue, Origin, Problem, RawRecord, RawText};
+use crate::model::{
+    Attrs, AttrsBuilder, BadRecord, Change, FieldValue, Name, Origin, Problem, RawRecord, RawText,
+};
 
 /// The key whose object is flattened into `custom_fields.<key>` attributes.
 const CUSTOM_FIELDS: &str = "custom_fields";
@@ -150,7 +153,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attrs, A::Error> {
-        let mut attrs = Attrs::new();
+        let mut attrs = Object::default();
         while let Some(key) = map.next_key::<String>()? {
             let value: Json = map.next_value()?;
             if key == CUSTOM_FIELDS
@@ -163,24 +166,46 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                 add(&mut attrs, key, value)?;
             }
         }
-        Ok(attrs)
+        Ok(attrs.attrs)
+    }
+}
+
+/// An object's attributes so far, and their names indexed once there are many: checking
+/// each key against all the keys before it would make a line with 300,000 keys take minutes.
+#[derive(Default)]
+struct Object {
+    attrs: Attrs,
+    /// The names of `attrs.0[..index.len()]` (names are unique there). Empty while small.
+    index: HashSet<Name>,
+}
+
+impl Object {
+    fn has(&mut self, name: &str) -> bool {
+        let list = &self.attrs.0;
+        if list.len() <= AttrsBuilder::LINEAR_MAX {
+            return list.iter().any(|(n, _)| **n == *name);
+        }
+        for (n, _) in &list[self.index.len()..] {
+            self.index.insert(n.clone());
+        }
+        self.index.contains(name)
     }
 }
 
 /// Adds one key's values; a key given twice is an error. Keys differing only in case stay
 /// separate entries (custom field keys are case-sensitive on the servers).
-fn add<E: de::Error>(attrs: &mut Attrs, name: String, value: Json) -> Result<(), E> {
+fn add<E: de::Error>(attrs: &mut Object, name: String, value: Json) -> Result<(), E> {
     if value.is_null() {
         return Ok(());
     }
-    if attrs.0.iter().any(|(n, _)| **n == *name) {
+    if attrs.has(&name) {
         return Err(E::custom(format_args!("key {name:?} given twice")));
     }
     let values = match value {
         Json::Array(items) => items.into_iter().filter_map(scalar_text).collect(),
         other => scalar_text(other).into_iter().collect(),
     };
-    attrs.0.push((name.into(), values));
+    attrs.attrs.0.push((name.into(), values));
     Ok(())
 }
 

@@ -242,3 +242,68 @@ fn open_names_origins_after_the_path() {
     assert_eq!(r.origin.to_string(), format!("{spec}:2"));
     assert!(src.next_item().unwrap().is_none());
 }
+
+/// An object with 300,000 keys: read in about a second even in a debug build, where
+/// comparing each key with all the ones before it would take many minutes; the suite's own
+/// run time shows a regression. A key given twice is still found, however far apart.
+#[test]
+fn an_object_with_300k_keys_is_read_in_linear_time() {
+    const N: usize = 300_000;
+    let mut line = String::from("{\"username\":\"big\"");
+    for i in 0..N {
+        line.push_str(&format!(",\"k{i}\":\"v\""));
+    }
+    let good = format!("{line},\"custom_fields\":{{\"k1\":\"x\",\"K1\":\"y\"}},\"K0\":\"y\"}}\n");
+    let twice = format!("{line},\"k0\":\"again\"}}\n");
+    let twice_custom =
+        format!("{line},\"custom_fields\":{{\"a\":\"x\"}},\"custom_fields.a\":\"y\"}}\n");
+    let items = drain(format!("{good}{twice}{twice_custom}").as_bytes());
+    assert_eq!(items.len(), 3);
+    let a = attrs(&items[0]);
+    assert_eq!(a.len(), N + 4);
+    assert_eq!(a[1], ("k0", vec!["v"]));
+    assert_eq!(a[N], (&*format!("k{}", N - 1), vec!["v"]));
+    // Keys are case-sensitive: these are new ones (serde_json sorts a nested object's keys).
+    assert_eq!(
+        a[N + 1..],
+        [
+            ("custom_fields.K1", vec!["y"]),
+            ("custom_fields.k1", vec!["x"]),
+            ("K0", vec!["y"])
+        ]
+    );
+    for (item, key) in [(&items[1], "k0"), (&items[2], "custom_fields.a")] {
+        let SourceItem::Bad(b) = item else {
+            panic!("{key}: not rejected")
+        };
+        let r = &b.problems[0].reason;
+        assert!(r.contains(&format!("key \"{key}\" given twice")), "{r}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(crate::support::cases(256))]
+
+    /// Any set of keys, few enough to repeat and many enough to pass any small-object fast
+    /// path: an object is rejected exactly when a key (case-sensitive) comes twice, and
+    /// otherwise keeps every key in order.
+    #[test]
+    fn duplicate_keys_are_found_however_many(keys in proptest::collection::vec("[a-cA-C]{1,2}", 0..200)) {
+        let body: Vec<String> = keys.iter().enumerate().map(|(i, k)| format!("\"{k}\":\"{i}\"")).collect();
+        let items = drain(format!("{{{}}}\n", body.join(",")).as_bytes());
+        proptest::prop_assert_eq!(items.len(), 1);
+        let mut seen = std::collections::HashSet::new();
+        let first_dup = keys.iter().find(|k| !seen.insert(k.as_str()));
+        match (&items[0], first_dup) {
+            (SourceItem::Bad(b), Some(k)) => {
+                let want = format!("key \"{k}\" given twice");
+                proptest::prop_assert!(b.problems[0].reason.contains(&want), "{:?}", b.problems);
+            }
+            (SourceItem::Record(r), None) => {
+                let names: Vec<&str> = r.attrs.names().collect();
+                proptest::prop_assert_eq!(names, keys.iter().map(String::as_str).collect::<Vec<_>>());
+            }
+            (item, dup) => proptest::prop_assert!(false, "{item:?} with duplicate {dup:?}"),
+        }
+    }
+}

@@ -704,3 +704,219 @@ fn an_oversized_record_is_skipped_and_reported() {
     assert_eq!(vals(rec(&src.next_item().unwrap().unwrap()), "uid"), ["ok"]);
     assert!(src.next_item().unwrap().is_none());
 }
+
+// ----- byte order mark (issue 12, item 11)
+
+/// Gives its bytes one at a time: a byte order mark arrives in three reads.
+struct OneByte(io::Cursor<Vec<u8>>);
+
+impl Read for OneByte {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(1);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+fn uids(items: &[SourceItem]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| String::from_utf8(rec(i).attrs.get("uid").unwrap()[0].bytes().to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_byte_order_mark_at_the_start_is_skipped() {
+    // Windows editors start UTF-8 files with one; the CSV reader skips it too.
+    let two = "dn: uid=a,dc=x\nuid: a\n\ndn: uid=b,dc=x\nuid: b\n";
+    for text in [
+        format!("\u{FEFF}{two}"),
+        format!("\u{FEFF}version: 1\n{two}"),
+        format!("\u{FEFF}# exported\n{two}"),
+        format!("\u{FEFF}\n\n{two}"),
+        format!("\u{FEFF}{}", two.replace('\n', "\r\n")),
+    ] {
+        let items = read(&text);
+        assert_eq!(uids(&items), ["a", "b"], "{text:?}: {items:#?}");
+        let first = rec(&items[0]);
+        let line = if text.starts_with("\u{FEFF}\n") {
+            3
+        } else if text.contains("version:") || text.contains("# exported") {
+            2
+        } else {
+            1
+        };
+        assert_eq!(first.origin.as_str(), format!("in.ldif:{line}"), "{text:?}");
+        assert!(
+            matches!(&first.raw, RawText::Text(t) if !t.contains('\u{FEFF}')),
+            "{text:?}"
+        );
+
+        // The same when the mark arrives a byte at a time.
+        let mut src = LdifSource::from_reader(
+            OneByte(io::Cursor::new(text.clone().into_bytes())),
+            "in.ldif",
+            None,
+            &SourceOptions::default(),
+        );
+        let mut slow = Vec::new();
+        while let Some(i) = src.next_item().unwrap() {
+            slow.push(i);
+        }
+        assert_eq!(slow, items, "{text:?}");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_between_concatenated_files_is_skipped_with_a_warning() {
+    let text = "\u{FEFF}dn: uid=a,dc=x\nuid: a\n\n\u{FEFF}dn: uid=b,dc=x\nuid: b\n";
+    let mut src = source(text.as_bytes(), None, &SourceOptions::default());
+    let mut items = Vec::new();
+    while let Some(i) = src.next_item().unwrap() {
+        items.push(i);
+    }
+    assert_eq!(uids(&items), ["a", "b"], "{items:#?}");
+    let warnings = src.take_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("in.ldif:4") && warnings[0].contains("byte order mark"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_inside_a_record_is_named() {
+    // No blank line before it: the second file's dn: line continues the first record.
+    let items = read("dn: uid=a,dc=x\nuid: a\n\u{FEFF}dn: uid=b,dc=x\nuid: b\n");
+    assert_eq!(items.len(), 1, "{items:#?}");
+    let r = reason(&items[0]);
+    assert!(r.contains("line 3") && r.contains("byte order mark"), "{r}");
+}
+
+// ----- many attributes (issue 12, item 8)
+
+/// The attributes `Attrs` should hold for these lines: names merged ignoring ASCII case,
+/// first spelling and first position kept, values in file order. The obvious quadratic way.
+fn merged(lines: &[(String, String)]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (n, v) in lines {
+        match out.iter_mut().find(|(m, _)| m.eq_ignore_ascii_case(n)) {
+            Some((_, vs)) => vs.push(v.clone()),
+            None => out.push((n.clone(), vec![v.clone()])),
+        }
+    }
+    out
+}
+
+fn attrs_of(r: &RawRecord) -> Vec<(String, Vec<String>)> {
+    r.attrs
+        .0
+        .iter()
+        .map(|(n, vs)| {
+            (
+                n.to_string(),
+                vs.iter()
+                    .map(|v| String::from_utf8(v.bytes().to_vec()).unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// `n` distinct names, short so the record stays small (4 bytes each at most).
+fn short_name(i: usize) -> String {
+    const A: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
+    // First character a letter; the rest from the whole set, lower case only so that names
+    // stay distinct ignoring case.
+    let lower: Vec<u8> = A
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_uppercase())
+        .collect();
+    let mut s = vec![A[i % 26]];
+    let mut n = i / 26;
+    while n > 0 {
+        s.push(lower[n % lower.len()]);
+        n /= lower.len();
+    }
+    match String::from_utf8(s).unwrap() {
+        // Not a name an attribute line may have; '.' makes it one no other i gives.
+        dn if dn == "dn" => "dn.".into(),
+        s => s,
+    }
+}
+
+/// A record with 300,000 distinct attributes: read in a second or so even in a debug build,
+/// where a search through the attributes for each line would take many minutes; the
+/// suite's own run time shows a regression. Names repeated far apart, in another case,
+/// still merge into the first.
+#[test]
+fn a_record_with_300k_attributes_is_read_in_linear_time() {
+    const N: usize = 300_000;
+    // The RDN's attribute has a longer name than any generated one.
+    let mut text = String::from("dn: userid=big,dc=x\n");
+    let mut want = Vec::with_capacity(N + 1);
+    for i in 0..N {
+        let n = short_name(i);
+        text.push_str(&format!("{n}: v\n"));
+        want.push((n, vec!["v".to_string()]));
+    }
+    text.push_str(&format!("{}: again\n", short_name(0).to_ascii_uppercase()));
+    text.push_str(&format!(
+        "{}: last\n",
+        short_name(N - 1).to_ascii_uppercase()
+    ));
+    want[0].1.push("again".into());
+    want[N - 1].1.push("last".into());
+    want.push(("userid".into(), vec!["big".into()]));
+    let items = read(&text);
+    assert_eq!(items.len(), 1);
+    let got = attrs_of(rec(&items[0]));
+    assert_eq!(got.len(), N + 1);
+    assert!(got == want, "not the {} attributes expected", N + 1);
+
+    // A modify record with as many sections.
+    let mut text = String::from("dn: userid=big,dc=x\nchangetype: modify\n");
+    for i in 0..N {
+        let n = short_name(i);
+        text.push_str(&format!("replace: {n}\n{n}: v\n-\n"));
+    }
+    let items = read(&text);
+    let r = rec(&items[0]);
+    assert!(matches!(&r.change, Change::Modify(ops) if ops.len() == N));
+    assert_eq!(r.attrs.len(), N + 1);
+}
+
+proptest::proptest! {
+    #![proptest_config(crate::support::cases(256))]
+
+    /// Any mix of names (few enough to repeat, many enough to pass any small-record fast
+    /// path), in any case: the same attributes as the obvious merge.
+    #[test]
+    fn attributes_merge_by_name_ignoring_case(
+        picks in proptest::collection::vec((0usize..60, proptest::bool::ANY, 0u8..3), 1..400),
+    ) {
+        let lines: Vec<(String, String)> = picks
+            .iter()
+            .enumerate()
+            .map(|(j, &(i, upper, opt))| {
+                let mut n = format!("{}{}", short_name(i), ["", ";lang-de", ";binary"][opt as usize]);
+                if upper {
+                    n = n.to_ascii_uppercase();
+                }
+                (n, format!("v{j}"))
+            })
+            .collect();
+        let mut text = String::from("dn: x=1,dc=x\n");
+        for (n, v) in &lines {
+            text.push_str(&format!("{n}: {v}\n"));
+        }
+        let items = read(&text);
+        let got = attrs_of(rec(&items[0]));
+        let mut want = merged(&lines);
+        // The RDN's attribute joins when the entry lacks it.
+        if !want.iter().any(|(n, _)| n.eq_ignore_ascii_case("x")) {
+            want.push(("x".into(), vec!["1".into()]));
+        }
+        proptest::prop_assert_eq!(got, want);
+    }
+}

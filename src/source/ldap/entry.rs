@@ -6,7 +6,9 @@
 
 use ldap3::asn1::{PL, StructureTag, parse_tag};
 
-use crate::model::{Attrs, BadRecord, Change, FieldValue, Origin, Problem, RawRecord, RawText};
+use crate::model::{
+    AttrsBuilder, BadRecord, Change, FieldValue, Origin, Problem, RawRecord, RawText,
+};
 
 /// The paged-results control OID (RFC 2696).
 pub(crate) const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
@@ -61,7 +63,7 @@ fn entry(tag: StructureTag) -> Result<RawRecord, EntryError> {
         .next()
         .and_then(constructed)
         .ok_or_else(|| err("malformed attribute list"))?;
-    let mut attrs = Attrs::new();
+    let mut attrs = AttrsBuilder::with_capacity(list.len());
     for a in list {
         let mut pa = constructed(a)
             .ok_or_else(|| err("malformed attribute"))?
@@ -89,20 +91,13 @@ fn entry(tag: StructureTag) -> Result<RawRecord, EntryError> {
                 None => FieldValue::from_bytes(bytes),
             });
         }
-        match attrs
-            .0
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
-        {
-            Some((_, existing)) => existing.extend(values),
-            None => attrs.0.push((name.into(), values.into())),
-        }
+        attrs.extend(&name, values);
     }
     Ok(RawRecord {
         origin: Origin(dn.clone()),
         dn: Some(dn),
         change: Change::Entry,
-        attrs,
+        attrs: attrs.finish(),
         raw: RawText::None,
         url_values: Vec::new(),
     })
@@ -277,6 +272,32 @@ mod tests {
         assert_eq!(rec.attrs.get("mail").unwrap().len(), 2);
         assert_eq!(rec.change, Change::Entry);
         assert_eq!(rec.raw, RawText::None);
+    }
+
+    /// 300,000 attributes (a hostile server fits them in one 16 MiB message): merged by
+    /// name in linear time, where a search per attribute took minutes.
+    #[test]
+    fn an_entry_with_300k_attributes_is_read_in_linear_time() {
+        const N: usize = 300_000;
+        let mut list: Vec<StructureTag> = (0..N).map(|i| attr(&format!("a{i}"), &[b"v"])).collect();
+        list.push(attr("A0", &[b"again"]));
+        let tag = cons(
+            TagClass::Application,
+            4,
+            vec![
+                prim(4, b"uid=big,dc=org"),
+                cons(TagClass::Universal, 16, list),
+            ],
+        );
+        let Response::Entry(rec) = convert(tag, 1) else {
+            panic!("not an entry")
+        };
+        assert_eq!(rec.attrs.len(), N);
+        assert_eq!(
+            rec.attrs.0[0].1.as_slice(),
+            &[FieldValue::from("v"), FieldValue::from("again")]
+        );
+        assert_eq!(&*rec.attrs.0[N - 1].0, format!("a{}", N - 1));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
+use crate::source::encoding::UTF8_BOM;
+
 /// Largest record kept in memory; a bigger one is skipped and reported.
 pub(super) const MAX_RECORD_BYTES: usize = 64 << 20;
 
@@ -49,6 +51,9 @@ pub(super) struct Blocks {
     pub(super) lines: Vec<LLine>,
     /// A block that starts with a continuation line: its line number.
     pub(super) stray: Option<u64>,
+    /// Lines after the first that started with a UTF-8 byte order mark, skipped before a
+    /// block (concatenated files): for a warning.
+    pub(super) boms: Vec<u64>,
 }
 
 impl Blocks {
@@ -62,6 +67,7 @@ impl Blocks {
             text: Vec::with_capacity(4096),
             lines: Vec::with_capacity(64),
             stray: None,
+            boms: Vec::new(),
         }
     }
 
@@ -134,7 +140,18 @@ impl Blocks {
             }
             pending = false;
             self.line_no += 1;
-            let blank = cur_len == 0 || (cur_len == 1 && cur_first == b'\r');
+            let mut blank = cur_len == 0 || (cur_len == 1 && cur_first == b'\r');
+            // A byte order mark before a block: Windows editors start UTF-8 files with one
+            // (the CSV reader skips it too), and concatenated files bring more. Dropped
+            // here, so the line reads as what follows it.
+            if !in_block && !oversize && self.raw[line_start..].starts_with(UTF8_BOM) {
+                self.raw.drain(line_start..line_start + UTF8_BOM.len());
+                let rest = &self.raw[line_start..];
+                blank = rest.is_empty() || rest == b"\r";
+                if self.line_no > 1 {
+                    self.boms.push(self.line_no);
+                }
+            }
             if blank {
                 if !oversize {
                     self.raw.truncate(line_start);

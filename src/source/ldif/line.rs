@@ -36,7 +36,11 @@ pub(super) fn split_line(line: &[u8]) -> Result<(&[u8], ValueKind, &[u8]), &'sta
     };
     let name = &line[..colon];
     if !name_ok {
-        return Err("invalid attribute name before the colon");
+        return Err(if line.starts_with(crate::source::encoding::UTF8_BOM) {
+            "a UTF-8 byte order mark (U+FEFF) before the attribute name (concatenated files with no blank line between them?)"
+        } else {
+            "invalid attribute name before the colon"
+        });
     }
     let rest = &line[colon + 1..];
     let (kind, rest) = match rest.first() {

@@ -262,11 +262,17 @@ impl Source for LdifSource {
             if self.eof {
                 return Ok(None);
             }
-            match self
+            let block = self
                 .blocks
                 .read_block()
-                .map_err(|e| SourceError::io(self.spec.clone(), e))?
-            {
+                .map_err(|e| SourceError::io(self.spec.clone(), e))?;
+            for line in self.blocks.boms.drain(..) {
+                self.warnings.push(format!(
+                    "{}:{line}: UTF-8 byte order mark in the middle of the input (concatenated LDIF files?); skipped",
+                    self.name
+                ));
+            }
+            match block {
                 Some(end) => self.handle_block(end),
                 None => {
                     self.eof = true;

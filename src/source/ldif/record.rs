@@ -18,7 +18,8 @@ use super::line::{
 use super::value::{BASE64, Ctx, decode_value};
 use crate::ldif_syntax::dn::walk_dn;
 use crate::model::{
-    Attrs, BadRecord, Change, FieldValue, ModKind, ModOp, Origin, Problem, RawRecord, RawText,
+    AttrsBuilder, BadRecord, Change, FieldValue, ModKind, ModOp, Origin, Problem, RawRecord,
+    RawText,
 };
 use crate::source::SourceItem;
 
@@ -76,7 +77,7 @@ pub(super) fn parse_record(
         )));
     }
 
-    let mut attrs = Attrs(Vec::with_capacity(lines.len()));
+    let mut attrs = AttrsBuilder::with_capacity(lines.len());
     let change = match changetype.as_ref().map(|(c, l)| (c.as_str(), *l)) {
         None | Some(("add", _)) => {
             parse_attrvals(ctx, text, rest, &mut attrs, &mut problems);
@@ -127,7 +128,7 @@ pub(super) fn parse_record(
             origin,
             dn,
             change,
-            attrs,
+            attrs: attrs.finish(),
             raw: RawText::Text(raw),
             url_values: ctx.url_values.take(),
         })
@@ -160,7 +161,7 @@ fn decode_dn(line: &[u8]) -> Result<String, String> {
 }
 
 /// Adds the first RDN's values to `attrs` for attributes it does not have yet.
-fn rdn_attrs(dn: &str, attrs: &mut Attrs, problems: &mut Vec<Problem>) {
+fn rdn_attrs(dn: &str, attrs: &mut AttrsBuilder, problems: &mut Vec<Problem>) {
     let mut add: Vec<(String, String)> = Vec::new();
     let res = walk_dn(dn, |rdn, ty, value| {
         if rdn == 0 && !attrs.contains(ty) {
@@ -182,7 +183,7 @@ fn parse_attrvals(
     ctx: &Ctx,
     text: &[u8],
     lines: &[LLine],
-    attrs: &mut Attrs,
+    attrs: &mut AttrsBuilder,
     problems: &mut Vec<Problem>,
 ) {
     for l in lines {
@@ -211,11 +212,11 @@ fn parse_attrvals(
         let attr = ascii(name);
         if kind == ValueKind::Plain && !has_nul_or_cr(value) {
             // The common case, without decode_value's Result.
-            push_attr(attrs, attr, FieldValue::from_bytes(value.to_vec()));
+            attrs.push(attr, FieldValue::from_bytes(value.to_vec()));
             continue;
         }
         match decode_value(ctx, kind, value, attr, l.line) {
-            Ok(bytes) => push_attr(attrs, attr, FieldValue::from_bytes(bytes)),
+            Ok(bytes) => attrs.push(attr, FieldValue::from_bytes(bytes)),
             Err(p) => problems.push(p),
         }
     }
@@ -226,7 +227,7 @@ fn parse_modify(
     ctx: &Ctx,
     text: &[u8],
     lines: &[LLine],
-    attrs: &mut Attrs,
+    attrs: &mut AttrsBuilder,
     problems: &mut Vec<Problem>,
 ) -> Vec<ModOp> {
     let mut ops = Vec::new();
@@ -326,20 +327,5 @@ fn is_mod_keyword(name: &[u8]) -> Option<ModKind> {
         Some(ModKind::Increment)
     } else {
         None
-    }
-}
-
-/// `Attrs::push`, trying the last attribute first: repeated names are usually adjacent.
-fn push_attr(attrs: &mut Attrs, name: &str, value: FieldValue) {
-    let found = match attrs.0.last() {
-        Some((n, _)) if n.eq_ignore_ascii_case(name) => Some(attrs.0.len() - 1),
-        _ => attrs
-            .0
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name)),
-    };
-    match found {
-        Some(i) => attrs.0[i].1.push(value),
-        None => attrs.0.push((name.into(), smallvec::smallvec![value])),
     }
 }
