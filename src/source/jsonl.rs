@@ -32,6 +32,8 @@ pub struct JsonlSource {
     buf: Vec<u8>,
     /// Number of the last line read.
     line: u64,
+    /// `--max-record-size`: a longer line is read to its end without being kept.
+    max_line: usize,
     done: bool,
 }
 
@@ -53,15 +55,52 @@ impl JsonlSource {
         Ok(Self::from_boxed(Box::new(reader), name, opts))
     }
 
-    // JSON is UTF-8 by definition (RFC 8259), so no option applies yet.
-    fn from_boxed(input: Box<dyn Read + Send>, name: &str, _opts: &SourceOptions) -> Self {
+    // JSON is UTF-8 by definition (RFC 8259): of the options, only the size cap applies.
+    fn from_boxed(input: Box<dyn Read + Send>, name: &str, opts: &SourceOptions) -> Self {
         JsonlSource {
             spec: name.to_string(),
             name: name.to_string(),
             input: Box::new(BufReader::with_capacity(1 << 16, input)),
             buf: Vec::new(),
             line: 0,
+            max_line: usize::try_from(opts.max_record_bytes()).unwrap_or(usize::MAX),
             done: false,
+        }
+    }
+}
+
+/// Reads one line (up to and with its `\n`) into `buf`, keeping at most `cap` bytes: a
+/// longer line is read to its end and dropped. The bytes read, and whether it was longer.
+fn read_line_capped(
+    input: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> io::Result<(usize, bool)> {
+    let (mut read, mut oversize) = (0, false);
+    loop {
+        let avail = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok((read, oversize));
+        }
+        let (take, end) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        if !oversize && buf.len() + take > cap {
+            oversize = true;
+            buf.clear();
+        }
+        if !oversize {
+            buf.extend_from_slice(&avail[..take]);
+        }
+        input.consume(take);
+        read += take;
+        if end {
+            return Ok((read, oversize));
         }
     }
 }
@@ -73,17 +112,24 @@ impl Source for JsonlSource {
         }
         loop {
             self.buf.clear();
-            let n = loop {
-                match self.input.read_until(b'\n', &mut self.buf) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    r => break r.map_err(|e| SourceError::io(&self.spec, e))?,
-                }
-            };
+            let (n, oversize) = read_line_capped(&mut self.input, &mut self.buf, self.max_line)
+                .map_err(|e| SourceError::io(&self.spec, e))?;
             if n == 0 {
                 self.done = true;
                 return Ok(None);
             }
             self.line += 1;
+            if oversize {
+                return Ok(Some(SourceItem::Bad(BadRecord {
+                    origin: Origin::line(&self.name, self.line),
+                    raw: RawText::None,
+                    problems: vec![Problem::record(format!(
+                        "the line is larger than {} (--max-record-size); skipped",
+                        super::size_text(self.max_line as u64)
+                    ))],
+                    partial: None,
+                })));
+            }
             let mut text = self.buf.as_slice();
             if self.line == 1 {
                 text = text.strip_prefix(UTF8_BOM).unwrap_or(text);

@@ -307,3 +307,27 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_line_over_the_size_cap_is_skipped_with_an_error_and_reading_goes_on() {
+    let opts = SourceOptions {
+        max_record_bytes: Some(100),
+        ..SourceOptions::default()
+    };
+    let text = format!(
+        "{{\"username\":\"a\"}}\n{{\"username\":\"b\",\"note\":\"{}\"}}\n{{\"username\":\"c\"}}",
+        "n".repeat(5000)
+    );
+    let mut src = JsonlSource::from_reader(io::Cursor::new(text), "u.jsonl", &opts).unwrap();
+    let items: Vec<SourceItem> = std::iter::from_fn(|| src.next_item().unwrap()).collect();
+    assert_eq!(items.len(), 3, "{items:?}");
+    let SourceItem::Bad(b) = &items[1] else {
+        panic!("{:?}", items[1])
+    };
+    assert_eq!(b.origin.as_str(), "u.jsonl:2");
+    assert_eq!(
+        b.problems[0].reason,
+        "the line is larger than 100 bytes (--max-record-size); skipped"
+    );
+    assert!(matches!(&items[2], SourceItem::Record(r) if r.origin.as_str() == "u.jsonl:3"));
+}

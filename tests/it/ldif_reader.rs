@@ -688,7 +688,7 @@ impl Read for Huge {
 fn an_oversized_record_is_skipped_and_reported() {
     let huge = Huge {
         head: io::Cursor::new(b"dn: uid=big,dc=x\ndescription:: ".to_vec()),
-        left: 65 << 20,
+        left: 17 << 20,
         tail: io::Cursor::new(b"\n more\nsn: x\n\ndn: uid=ok,dc=x\nuid: ok\n".to_vec()),
     };
     let mut src = LdifSource::from_reader(huge, "h", None, &SourceOptions::default());
@@ -697,12 +697,32 @@ fn an_oversized_record_is_skipped_and_reported() {
     assert_eq!(b.origin.as_str(), "h:1");
     assert_eq!(b.raw, RawText::None);
     assert!(
-        reason(&first).contains("record of lines 1-4 is larger than 64 MiB"),
+        reason(&first)
+            .contains("record of lines 1-4 is larger than 16 MiB (--max-record-size); skipped"),
         "{}",
         reason(&first)
     );
     assert_eq!(vals(rec(&src.next_item().unwrap().unwrap()), "uid"), ["ok"]);
     assert!(src.next_item().unwrap().is_none());
+    // The cap is an option.
+    let opts = SourceOptions {
+        max_record_bytes: Some(100),
+        ..SourceOptions::default()
+    };
+    let text = format!(
+        "dn: uid=a,dc=x\nuid: a\n\ndn: uid=b,dc=x\ndescription: {}\n\ndn: uid=c,dc=x\nuid: c\n",
+        "d".repeat(200)
+    );
+    let mut src = LdifSource::from_reader(io::Cursor::new(text), "s", None, &opts);
+    let items: Vec<SourceItem> = std::iter::from_fn(|| src.next_item().unwrap()).collect();
+    assert_eq!(items.len(), 3);
+    assert_eq!(vals(rec(&items[0]), "uid"), ["a"]);
+    assert!(
+        reason(&items[1]).contains("record of lines 4-5 is larger than 100 bytes"),
+        "{}",
+        reason(&items[1])
+    );
+    assert_eq!(vals(rec(&items[2]), "uid"), ["c"]);
 }
 
 // ----- byte order mark (issue 12, item 11)

@@ -9,9 +9,6 @@ use std::io::{self, BufRead, BufReader, Read};
 
 use crate::source::encoding::UTF8_BOM;
 
-/// Largest record kept in memory; a bigger one is skipped and reported.
-pub(super) const MAX_RECORD_BYTES: usize = 64 << 20;
-
 const READ_BUFFER: usize = 256 << 10;
 
 /// One logical (unfolded) line of the current block.
@@ -31,7 +28,7 @@ pub(super) struct LLine {
 pub(super) struct BlockEnd {
     /// Line number of the blank line that ended it (`None` at end of input).
     pub(super) blank: Option<u64>,
-    /// The block exceeded [`MAX_RECORD_BYTES`]; its text was not kept.
+    /// The block exceeded `--max-record-size`; its text was not kept.
     pub(super) oversize: bool,
 }
 
@@ -54,11 +51,15 @@ pub(super) struct Blocks {
     /// Lines after the first that started with a UTF-8 byte order mark, skipped before a
     /// block (concatenated files): for a warning.
     pub(super) boms: Vec<u64>,
+    /// Largest record kept in memory (`--max-record-size`); a bigger one is skipped and
+    /// reported.
+    pub(super) max_record: usize,
 }
 
 impl Blocks {
-    pub(super) fn new(reader: Box<dyn Read + Send>) -> Self {
+    pub(super) fn new(reader: Box<dyn Read + Send>, max_record: usize) -> Self {
         Blocks {
+            max_record,
             reader: BufReader::with_capacity(READ_BUFFER, reader),
             line_no: 0,
             raw: Vec::with_capacity(4096),
@@ -120,7 +121,7 @@ impl Blocks {
             }
             cur_len += chunk_len;
             if !oversize {
-                if self.raw.len() + chunk_len > MAX_RECORD_BYTES {
+                if self.raw.len() + chunk_len > self.max_record {
                     // Too big to keep: drop the block's text and skip to its end.
                     oversize = true;
                     self.raw.clear();

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use self::block::{BlockEnd, Blocks, MAX_RECORD_BYTES};
+use self::block::{BlockEnd, Blocks};
 use self::line::{ValueKind, has_name, split_line, trim_end_spaces};
 use self::record::parse_record;
 use self::value::Ctx;
@@ -96,7 +96,10 @@ impl LdifSource {
         LdifSource {
             spec: name.to_string(),
             name: name.to_string(),
-            blocks: Blocks::new(reader),
+            blocks: Blocks::new(
+                reader,
+                usize::try_from(opts.max_record_bytes()).unwrap_or(usize::MAX),
+            ),
             base_dir,
             url_max: opts.url_max_bytes.unwrap_or(DEFAULT_URL_MAX_BYTES),
             allow_dir: opts.allow_file_urls.as_ref().map(|d| {
@@ -126,9 +129,9 @@ impl LdifSource {
                 origin: Origin::line(&self.name, self.blocks.block_first),
                 raw: RawText::None,
                 problems: vec![Problem::record(format!(
-                    "record of lines {}-{last_line} is larger than {} MiB; skipped",
+                    "record of lines {}-{last_line} is larger than {} (--max-record-size); skipped",
                     self.blocks.block_first,
-                    MAX_RECORD_BYTES >> 20
+                    crate::source::size_text(self.blocks.max_record as u64)
                 ))],
                 partial: None,
             }));
