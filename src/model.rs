@@ -174,20 +174,23 @@ impl fmt::Display for Field {
     }
 }
 
-/// One attribute value as a source delivered it. LDIF `::` values and LDAP binary
-/// attributes (objectGUID) may not be UTF-8.
+/// One attribute value as a source delivered it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FieldValue {
     Text(String),
+    /// Bytes that are not text: not UTF-8 (an LDIF `::` value, an LDAP octet string), or
+    /// the value of an attribute that is binary by nature (`jpegPhoto`, `objectSid`).
     Binary(Vec<u8>),
 }
 
 impl FieldValue {
-    /// The value as text; binary values that are not UTF-8 are replaced lossily.
-    pub fn text(&self) -> Cow<'_, str> {
+    /// The value as text; `None` for [`FieldValue::Binary`]. There is deliberately no
+    /// lossy conversion: a binary value in a text field is an error for its row, never
+    /// text with U+FFFD in it.
+    pub fn text(&self) -> Option<&str> {
         match self {
-            FieldValue::Text(s) => Cow::Borrowed(s),
-            FieldValue::Binary(b) => String::from_utf8_lossy(b),
+            FieldValue::Text(s) => Some(s),
+            FieldValue::Binary(_) => None,
         }
     }
     pub fn bytes(&self) -> &[u8] {

@@ -2,7 +2,7 @@
 //! Directory and 389-DS use for each field, and the account state each of them encodes its
 //! own way. A configured template replaces these for its field.
 
-use super::template::{Located, Lookup};
+use super::template::{Located, Lookup, text_of};
 use crate::model::Problem;
 
 /// Default rules: templates tried in order until one yields a value.
@@ -78,16 +78,18 @@ pub(super) fn active_default(
     attrs: &Located<'_>,
     slots: &[usize],
 ) -> Result<Option<bool>, Problem> {
-    let first = |name: &str| -> Option<String> {
+    let first = |name: &str| -> Result<Option<String>, Problem> {
         let slot = ACTIVE_ATTRS
             .iter()
             .position(|a| *a == name)
             .and_then(|i| slots.get(i).copied());
-        attrs.values(name, slot).and_then(|vs| {
-            vs.iter()
-                .map(|v| v.text().trim().to_string())
-                .find(|v| !v.is_empty())
-        })
+        for v in attrs.values(name, slot).unwrap_or_default() {
+            let t = text_of(name, v).map_err(|e| e.problem("active"))?.trim();
+            if !t.is_empty() {
+                return Ok(Some(t.to_string()));
+            }
+        }
+        Ok(None)
     };
     let bad = |name: &str, v: &str| {
         Problem::new(
@@ -95,18 +97,18 @@ pub(super) fn active_default(
             format!("{name} {v:?} is not a boolean (true/false, yes/no, 1/0)"),
         )
     };
-    if let Some(v) = first("active") {
+    if let Some(v) = first("active")? {
         return parse_bool(&v).map(Some).ok_or_else(|| bad("active", &v));
     }
-    if let Some(v) = first("enabled") {
+    if let Some(v) = first("enabled")? {
         return parse_bool(&v).map(Some).ok_or_else(|| bad("enabled", &v));
     }
-    if let Some(v) = first("disabled") {
+    if let Some(v) = first("disabled")? {
         return parse_bool(&v)
             .map(|b| Some(!b))
             .ok_or_else(|| bad("disabled", &v));
     }
-    if let Some(v) = first("userAccountControl") {
+    if let Some(v) = first("userAccountControl")? {
         // AD writes it as a signed 32-bit decimal; negative values happen.
         let n = v.parse::<i64>().map_err(|_| {
             Problem::new(
@@ -116,12 +118,12 @@ pub(super) fn active_default(
         })?;
         return Ok(Some((n as u64) & UAC_ACCOUNTDISABLE == 0));
     }
-    if let Some(v) = first("nsAccountLock") {
+    if let Some(v) = first("nsAccountLock")? {
         return parse_bool(&v)
             .map(|locked| Some(!locked))
             .ok_or_else(|| bad("nsAccountLock", &v));
     }
-    if first("pwdAccountLockedTime").is_some() {
+    if first("pwdAccountLockedTime")?.is_some() {
         return Ok(Some(false));
     }
     Ok(None)

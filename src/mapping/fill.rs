@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::defaults::{active_default, parse_bool};
-use super::template::Located;
+use super::template::{Located, text_of};
 use super::{Mapped, Mapping, Rule};
 use crate::model::{Change, Field, Intent, Problem, RawRecord, User};
 use crate::secret::Secret;
@@ -81,21 +81,35 @@ impl Mapping {
             }
             Rule::Templates { templates, .. } => templates,
         };
+        // The first template that yields something wins; a value that is not text stops
+        // the search (falling back would quietly use another attribute) and rejects the row.
         if *field == Field::Roles {
-            let values = templates
-                .iter()
-                .map(|t| t.eval(attrs))
-                .find(|v| !v.is_empty())
-                .unwrap_or_default();
-            if !values.is_empty() {
-                user.roles = Some(self.split_list(&values));
+            for t in templates {
+                match t.eval(attrs) {
+                    Ok(values) if values.is_empty() => {}
+                    Ok(values) => {
+                        user.roles = Some(self.split_list(&values));
+                        return;
+                    }
+                    Err(e) => return problems.push(e.problem(&field.name())),
+                }
             }
             return;
         }
-        let Some(value) = templates.iter().find_map(|t| t.eval_first(attrs)) else {
+        let mut value = None;
+        for t in templates {
+            match t.eval_first(attrs) {
+                Ok(None) => {}
+                Ok(v) => {
+                    value = v;
+                    break;
+                }
+                Err(e) => return problems.push(e.problem(&field.name())),
+            }
+        }
+        if value.is_none() {
             return;
-        };
-        let mut value = Some(value);
+        }
         let mut first = move || value.take().unwrap_or_default();
         match field {
             Field::Username => user.username = first(),
@@ -138,8 +152,13 @@ impl Mapping {
         let attrs = located.attrs;
         if !self.custom.is_empty() {
             for (k, t) in &self.custom {
-                if let Some(v) = t.eval(located).into_iter().next() {
-                    user.custom_fields.insert(k.clone(), v);
+                match t.eval(located) {
+                    Ok(vs) => {
+                        if let Some(v) = vs.into_iter().next() {
+                            user.custom_fields.insert(k.clone(), v);
+                        }
+                    }
+                    Err(e) => problems.push(e.problem(&Field::Custom(k.clone()).name())),
                 }
             }
             return;
@@ -147,13 +166,20 @@ impl Mapping {
         for (name, values) in &attrs.0 {
             let lower = name.to_ascii_lowercase();
             if lower == "custom_fields" {
-                let Some(text) = values.first().map(|v| v.text()) else {
+                let Some(v) = values.first() else {
                     continue;
+                };
+                let text = match text_of(name, v) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        problems.push(e.problem(CUSTOM_FIELDS));
+                        continue;
+                    }
                 };
                 if text.trim().is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<BTreeMap<String, serde_json::Value>>(&text) {
+                match serde_json::from_str::<BTreeMap<String, serde_json::Value>>(text) {
                     Ok(map) => {
                         for (k, v) in map {
                             let s = match v {
@@ -165,7 +191,7 @@ impl Mapping {
                         }
                     }
                     Err(e) => problems.push(Problem::new(
-                        "custom_fields",
+                        CUSTOM_FIELDS,
                         format!("is not a JSON object of strings: {e}"),
                     )),
                 }
@@ -174,14 +200,19 @@ impl Mapping {
                 && let Some(v) = values.first()
                 && !key.is_empty()
             {
-                let v = v.text();
-                if !v.is_empty() {
-                    user.custom_fields.insert(key.to_string(), v.into_owned());
+                match text_of(name, v) {
+                    Ok("") => {}
+                    Ok(t) => {
+                        user.custom_fields.insert(key.to_string(), t.to_owned());
+                    }
+                    Err(e) => problems.push(e.problem(&Field::Custom(key.to_string()).name())),
                 }
             }
         }
     }
 }
+
+const CUSTOM_FIELDS: &str = "custom_fields";
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     if s.len() >= prefix.len()

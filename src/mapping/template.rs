@@ -8,7 +8,8 @@
 
 use std::fmt;
 
-use crate::model::Attrs;
+use crate::model::{Attrs, FieldValue, Problem};
+use crate::source::values::is_binary_attr;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Filter {
@@ -235,7 +236,8 @@ impl Template {
     /// the values of the first attribute that has any (multi-valued attributes stay
     /// multi-valued); anything else yields one string built from the first value of
     /// each expression, or nothing when every expression came up empty.
-    pub fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Vec<String> {
+    /// A value that is not text ([`FieldValue::Binary`]) is an error, not a value.
+    pub fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Vec<String>, NotText> {
         if let [Segment::Expr(e)] = self.segments.as_slice() {
             return e.eval(attrs);
         }
@@ -247,7 +249,7 @@ impl Template {
                 Segment::Literal(l) => out.push_str(l),
                 Segment::Expr(e) => {
                     any_expr = true;
-                    if let Some(v) = e.eval_first(attrs) {
+                    if let Some(v) = e.eval_first(attrs)? {
                         any_value = true;
                         out.push_str(&v);
                     }
@@ -255,54 +257,102 @@ impl Template {
             }
         }
         if any_expr && !any_value {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         // Literal separators around an empty expression leave stray spaces
         // (`{givenName} {sn}` without sn); they are never wanted.
         let trimmed = if any_expr { out.trim() } else { out.as_str() };
-        if trimmed.is_empty() {
+        Ok(if trimmed.is_empty() {
             Vec::new()
         } else {
             vec![trimmed.to_string()]
+        })
+    }
+}
+
+/// A value a template needed as text that is not: binary data, or bytes that are not
+/// UTF-8 (text in another character set). Reported on the field the template fills; the
+/// value itself is never shown (it may be a password).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotText {
+    /// The attribute, as the template names it.
+    pub attr: String,
+    /// Binary by nature (a photo, a certificate) rather than text in the wrong encoding.
+    pub binary: bool,
+}
+
+impl NotText {
+    fn of(attr: &str, value: &FieldValue) -> Self {
+        NotText {
+            attr: attr.to_string(),
+            binary: is_binary_attr(attr) || std::str::from_utf8(value.bytes()).is_ok(),
         }
     }
+
+    pub fn reason(&self) -> String {
+        if self.binary {
+            format!(
+                "{} holds binary data (a photo, certificate or identifier), not text",
+                self.attr
+            )
+        } else {
+            format!(
+                "the value of {} is not valid UTF-8 (binary data, or text in another character set)",
+                self.attr
+            )
+        }
+    }
+
+    /// The problem for the field `field`.
+    pub fn problem(&self, field: &str) -> Problem {
+        Problem::new(field, self.reason())
+    }
+}
+
+impl fmt::Display for NotText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason())
+    }
+}
+
+/// A value as text, or the error naming its attribute.
+pub fn text_of<'v>(attr: &str, v: &'v FieldValue) -> Result<&'v str, NotText> {
+    v.text().ok_or_else(|| NotText::of(attr, v))
 }
 
 impl Template {
     /// The first value [`Template::eval`] would give, without building the list: what
     /// a single-valued field needs, once per field per row.
-    pub fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Option<String> {
+    pub fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Option<String>, NotText> {
         if let [Segment::Expr(e)] = self.segments.as_slice() {
             return e.eval_first(attrs);
         }
-        self.eval(attrs).into_iter().next()
+        Ok(self.eval(attrs)?.into_iter().next())
     }
 }
 
 impl Expr {
-    fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Option<String> {
+    fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Option<String>, NotText> {
         if !self.filters.is_empty() {
-            return self.eval(attrs).into_iter().next();
+            return Ok(self.eval(attrs)?.into_iter().next());
         }
         for (i, a) in self.attrs.iter().enumerate() {
             if let Some(vs) = attrs.values(a, self.slots.get(i).copied())
                 && let Some(v) = vs.iter().find(|v| !v.bytes().is_empty())
             {
-                return Some(v.text().into_owned());
+                return text_of(a, v).map(|t| Some(t.to_owned()));
             }
         }
-        None
+        Ok(None)
     }
 
-    fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Vec<String> {
+    fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Vec<String>, NotText> {
         let mut values: Vec<String> = Vec::new();
         for (i, a) in self.attrs.iter().enumerate() {
             if let Some(vs) = attrs.values(a, self.slots.get(i).copied()) {
-                values = vs
-                    .iter()
-                    .map(|v| v.text().into_owned())
-                    .filter(|v| !v.is_empty())
-                    .collect();
+                for v in vs.iter().filter(|v| !v.bytes().is_empty()) {
+                    values.push(text_of(a, v)?.to_owned());
+                }
                 if !values.is_empty() {
                     break;
                 }
@@ -324,7 +374,7 @@ impl Expr {
                 }
             }
         }
-        values
+        Ok(values)
     }
 }
 
@@ -531,29 +581,45 @@ mod tests {
             ("mail", &["Ann@X.org"]),
         ]);
         assert_eq!(
-            Template::parse("{displayName|cn}").unwrap().eval(&a),
+            Template::parse("{displayName|cn}")
+                .unwrap()
+                .eval(&a)
+                .unwrap(),
             ["Ann Lee"]
         );
         assert_eq!(
-            Template::parse("{mail|lower}").unwrap().eval(&a),
+            Template::parse("{mail|lower}").unwrap().eval(&a).unwrap(),
             ["ann@x.org"]
         );
         assert_eq!(
-            Template::parse("{givenName} {sn}").unwrap().eval(&a),
+            Template::parse("{givenName} {sn}")
+                .unwrap()
+                .eval(&a)
+                .unwrap(),
             ["Ann"]
         );
-        assert!(Template::parse("{sn} {title}").unwrap().eval(&a).is_empty());
+        assert!(
+            Template::parse("{sn} {title}")
+                .unwrap()
+                .eval(&a)
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(
             Template::parse("{title|default:\"staff | x\"}")
                 .unwrap()
-                .eval(&a),
+                .eval(&a)
+                .unwrap(),
             ["staff | x"]
         );
         assert_eq!(
-            Template::parse("{{literal}}").unwrap().eval(&a),
+            Template::parse("{{literal}}").unwrap().eval(&a).unwrap(),
             ["{literal}"]
         );
-        assert_eq!(Template::parse("{cn|slug}").unwrap().eval(&a), ["ann.lee"]);
+        assert_eq!(
+            Template::parse("{cn|slug}").unwrap().eval(&a).unwrap(),
+            ["ann.lee"]
+        );
     }
 
     #[test]
@@ -573,16 +639,32 @@ mod tests {
             "lit",
         ] {
             let t = Template::parse(t).unwrap();
-            assert_eq!(t.eval_first(&a), t.eval(&a).into_iter().next(), "{t}");
+            assert_eq!(
+                t.eval_first(&a).unwrap(),
+                t.eval(&a).unwrap().into_iter().next(),
+                "{t}"
+            );
         }
     }
 
     #[test]
     fn multi_values_and_first() {
         let a = attrs(&[("memberOf", &["a", "b"])]);
-        assert_eq!(Template::parse("{memberOf}").unwrap().eval(&a), ["a", "b"]);
-        assert_eq!(Template::parse("{memberOf|first}").unwrap().eval(&a), ["a"]);
-        assert_eq!(Template::parse("x-{memberOf}").unwrap().eval(&a), ["x-a"]);
+        assert_eq!(
+            Template::parse("{memberOf}").unwrap().eval(&a).unwrap(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            Template::parse("{memberOf|first}")
+                .unwrap()
+                .eval(&a)
+                .unwrap(),
+            ["a"]
+        );
+        assert_eq!(
+            Template::parse("x-{memberOf}").unwrap().eval(&a).unwrap(),
+            ["x-a"]
+        );
     }
 
     #[test]

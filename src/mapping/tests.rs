@@ -140,3 +140,46 @@ fn custom_fields_from_columns_and_json() {
         Some("HQ")
     );
 }
+
+/// Values that are not text fill no field: each is one problem on the field that asked
+/// for it, naming the attribute, and never text with U+FFFD in it.
+#[test]
+fn values_that_are_not_text_are_problems_on_their_fields() {
+    let bin = |b: &[u8]| FieldValue::Binary(b.to_vec());
+    let mut r = rec(&[("uid", "a")]);
+    r.attrs.push("mail", bin(b"a\xff@x.org"));
+    r.attrs.push("roles", bin(b"\xffadmin"));
+    r.attrs.push("userAccountControl", bin(b"5\xff2"));
+    r.attrs.push("custom_fields", bin(b"{\"a\":\"\xff\"}"));
+    r.attrs.push("custom.site", bin(b"H\xffQ"));
+    // Binary by nature, though its bytes are UTF-8.
+    r.attrs.push("jpegPhoto", bin(b"JFIF"));
+    // Unused: no problem.
+    r.attrs.push("description", bin(b"\xff"));
+    let m = Mapping::new(&BTreeMap::new(), &["nickname={title|jpegPhoto}".into()]).unwrap();
+    let out = m.apply(&r);
+    let got: Vec<String> = out.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        got,
+        [
+            "email: the value of mail is not valid UTF-8 (binary data, or text in another character set)",
+            "nickname: jpegPhoto holds binary data (a photo, certificate or identifier), not text",
+            "active: the value of userAccountControl is not valid UTF-8 (binary data, or text in another character set)",
+            "roles: the value of roles is not valid UTF-8 (binary data, or text in another character set)",
+            "custom_fields: the value of custom_fields is not valid UTF-8 (binary data, or text in another character set)",
+            "custom_fields.site: the value of custom.site is not valid UTF-8 (binary data, or text in another character set)",
+        ]
+    );
+    assert_eq!(out.user.username, "a");
+    assert_eq!(out.user.email, None);
+    assert_eq!(out.user.nickname, None);
+    assert_eq!(out.user.roles, None);
+    assert!(out.user.custom_fields.is_empty());
+
+    // The first attribute with a value decides: no quiet fallback to the next one.
+    let mut r = rec(&[("uid", "b"), ("userPrincipalName", "b@x.org")]);
+    r.attrs.push("mail", bin(b"\xff"));
+    let out = m.apply(&r);
+    assert_eq!(out.user.email, None);
+    assert_eq!(out.problems.len(), 1, "{:?}", out.problems);
+}

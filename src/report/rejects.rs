@@ -140,7 +140,12 @@ impl RejectsWriter {
                         .attrs
                         .0
                         .iter()
-                        .map(|(_, v)| v.first().map(|v| v.text().into_owned()).unwrap_or_default())
+                        .map(|(_, v)| {
+                            // CSV sources give text only: lossy never applies here.
+                            v.first()
+                                .map(|v| String::from_utf8_lossy(v.bytes()).into_owned())
+                                .unwrap_or_default()
+                        })
                         .collect(),
                 };
                 // Passwords are never written back: the cell stays, empty, to refill.

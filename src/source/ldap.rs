@@ -45,7 +45,7 @@ use ldap3::SearchStream;
 use ldap3::controls::{MakeCritical, PagedResults, RawControl};
 use ldap3::{LdapError, LdapResult};
 
-pub use entry::object_guid_to_uuid;
+pub use super::values::object_guid_to_uuid;
 pub use error::{LdapSourceError, rc_name};
 pub use url::{
     ALWAYS_ATTRS, DEFAULT_ATTRS, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FILTER, DEFAULT_PAGE_SIZE,
@@ -492,9 +492,10 @@ fn password(
 
 /// AD computer accounts are `person`s (and `user`s): the default filter lets them in.
 fn is_computer(rec: &RawRecord) -> bool {
-    rec.attrs
-        .get("objectClass")
-        .is_some_and(|v| v.iter().any(|c| c.text().eq_ignore_ascii_case("computer")))
+    rec.attrs.get("objectClass").is_some_and(|v| {
+        v.iter()
+            .any(|c| c.text().is_some_and(|t| t.eq_ignore_ascii_case("computer")))
+    })
 }
 
 impl Source for LdapSource {

@@ -11,6 +11,7 @@ pub mod jsonl;
 pub mod ldap;
 pub mod ldif;
 pub mod spool;
+pub mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

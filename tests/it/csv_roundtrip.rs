@@ -263,7 +263,7 @@ proptest! {
                 .attrs
                 .0
                 .iter()
-                .map(|(n, v)| (n.to_string(), v.iter().map(|v| v.text().into_owned()).collect()))
+                .map(|(n, v)| (n.to_string(), v.iter().map(|v| v.text().expect("text").to_owned()).collect()))
                 .collect();
             got.sort();
             let mut want: Vec<(String, Vec<String>)> = Vec::new();

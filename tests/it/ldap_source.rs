@@ -63,7 +63,7 @@ fn text(rec: &RawRecord, attr: &str) -> Option<String> {
     rec.attrs
         .get(attr)
         .and_then(|v| v.first())
-        .map(|v| v.text().into_owned())
+        .map(|v| v.text().expect("text").to_owned())
 }
 
 fn find<'a>(records: &'a [RawRecord], uid: &str) -> &'a RawRecord {

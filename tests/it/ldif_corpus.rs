@@ -65,7 +65,9 @@ fn bads(items: &[SourceItem]) -> Vec<&BadRecord> {
 }
 
 fn texts(vals: &[FieldValue]) -> Vec<String> {
-    vals.iter().map(|v| v.text().into_owned()).collect()
+    vals.iter()
+        .map(|v| v.text().expect("text").to_owned())
+        .collect()
 }
 
 fn attr(r: &RawRecord, name: &str) -> Vec<String> {

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod binary_values;
 mod cli;
 mod csv_formulas;
 mod csv_roundtrip;

@@ -585,15 +585,17 @@ pub(crate) fn naming_context(
     let mut contexts = Vec::new();
     for re in res.0 {
         if let Response::Entry(rec) = entry::convert(re.0, 0) {
+            // A DN is UTF-8: a context that is not could not be searched anyway.
             if let Some(v) = rec
                 .attrs
                 .get("defaultNamingContext")
                 .and_then(|v| v.first())
+                .and_then(|v| v.text())
             {
-                return Ok(v.text().into_owned());
+                return Ok(v.to_owned());
             }
             if let Some(v) = rec.attrs.get("namingContexts") {
-                contexts.extend(v.iter().map(|v| v.text().into_owned()));
+                contexts.extend(v.iter().filter_map(|v| v.text()).map(str::to_owned));
             }
         }
     }

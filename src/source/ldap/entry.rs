@@ -6,9 +6,8 @@
 
 use ldap3::asn1::{PL, StructureTag, parse_tag};
 
-use crate::model::{
-    AttrsBuilder, BadRecord, Change, FieldValue, Origin, Problem, RawRecord, RawText,
-};
+use crate::model::{AttrsBuilder, BadRecord, Change, Origin, Problem, RawRecord, RawText};
+use crate::source::values::attr_value;
 
 /// The paged-results control OID (RFC 2696).
 pub(crate) const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
@@ -77,19 +76,10 @@ fn entry(tag: StructureTag) -> Result<RawRecord, EntryError> {
             .next()
             .and_then(constructed)
             .ok_or_else(|| err("malformed attribute values"))?;
-        let guid = name.eq_ignore_ascii_case("objectGUID");
         let mut values = Vec::with_capacity(vals.len());
         for v in vals {
             let bytes = primitive(v).ok_or_else(|| err("malformed attribute value"))?;
-            let uuid = if guid {
-                object_guid_to_uuid(&bytes)
-            } else {
-                None
-            };
-            values.push(match uuid {
-                Some(uuid) => FieldValue::Text(uuid),
-                None => FieldValue::from_bytes(bytes),
-            });
+            values.push(attr_value(&name, bytes));
         }
         attrs.extend(&name, values);
     }
@@ -120,33 +110,6 @@ fn refs(tag: StructureTag) -> Vec<String> {
             .collect(),
         PL::P(b) => vec![String::from_utf8_lossy(&b).into_owned()],
     }
-}
-
-/// The UUID string of an Active Directory `objectGUID` (16 bytes; the first three groups
-/// are little-endian, as in Microsoft's GUID layout), lower case:
-/// `c9 8b 91 35 6d 19 ea 40 97 79 88 9d 79 b7 53 f0` → `35918bc9-196d-40ea-9779-889d79b753f0`.
-/// `None` unless `bytes` is exactly 16 bytes long.
-pub fn object_guid_to_uuid(bytes: &[u8]) -> Option<String> {
-    let b: &[u8; 16] = bytes.try_into().ok()?;
-    Some(format!(
-        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-        b[3],
-        b[2],
-        b[1],
-        b[0],
-        b[5],
-        b[4],
-        b[7],
-        b[6],
-        b[8],
-        b[9],
-        b[10],
-        b[11],
-        b[12],
-        b[13],
-        b[14],
-        b[15]
-    ))
 }
 
 /// The cookie of a paged-results response control (RFC 2696:
@@ -182,6 +145,7 @@ pub(crate) fn parse_paged_value(val: &[u8]) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FieldValue;
     use ldap3::asn1::TagClass;
 
     fn prim(id: u64, b: &[u8]) -> StructureTag {
@@ -211,21 +175,6 @@ mod tests {
                 ),
             ],
         )
-    }
-
-    #[test]
-    fn object_guid_known_value() {
-        // The example GUID of Microsoft's Guid(byte[]) documentation.
-        let bytes = [
-            0xc9, 0x8b, 0x91, 0x35, 0x6d, 0x19, 0xea, 0x40, 0x97, 0x79, 0x88, 0x9d, 0x79, 0xb7,
-            0x53, 0xf0,
-        ];
-        assert_eq!(
-            object_guid_to_uuid(&bytes).as_deref(),
-            Some("35918bc9-196d-40ea-9779-889d79b753f0")
-        );
-        assert_eq!(object_guid_to_uuid(&bytes[..15]), None);
-        assert_eq!(object_guid_to_uuid(&[0u8; 17]), None);
     }
 
     #[test]

@@ -22,6 +22,8 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+
 use self::block::{BlockEnd, Blocks};
 use self::line::{ValueKind, has_name, split_line, trim_end_spaces};
 use self::record::parse_record;
@@ -194,7 +196,7 @@ impl LdifSource {
         } else {
             self.blocks.starts[self.blocks.lines[0].phys_end]
         };
-        let raw_text = text_of(&self.blocks.raw[raw_start..]);
+        let raw_text = raw_text(&self.blocks, raw_start);
 
         if !is_dn {
             let line = match self.blocks.stray {
@@ -295,12 +297,40 @@ impl Source for LdifSource {
     }
 }
 
-/// Lossless when the text is UTF-8 (the usual case), without the cost of the lossy path.
-fn text_of(b: &[u8]) -> String {
-    match std::str::from_utf8(b) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(b).into_owned(),
+/// The record's text from byte `start` of the block, for a rejects file to give back.
+///
+/// A plain value with bytes that are not UTF-8 comes back as the same value in base64
+/// (`name:: ...`), so the rejects file keeps its bytes rather than U+FFFD; only a comment
+/// or a line that is not `name: value` is converted lossily.
+fn raw_text(blocks: &Blocks, start: usize) -> String {
+    let raw = &blocks.raw[start..];
+    if let Ok(s) = std::str::from_utf8(raw) {
+        return s.to_owned();
     }
+    let end_of = |phys: usize| blocks.starts.get(phys).copied().unwrap_or(blocks.raw.len());
+    let mut out = String::with_capacity(raw.len() + raw.len() / 2);
+    let mut logical = blocks.lines.iter().peekable();
+    let mut phys = blocks.starts.partition_point(|&s| s < start);
+    while phys < blocks.starts.len() {
+        while logical.next_if(|l| l.phys < phys).is_some() {}
+        let (to, value) = match logical.peek() {
+            Some(l) if l.phys == phys => (l.phys_end, Some(blocks.line(l))),
+            _ => (phys + 1, None),
+        };
+        let bytes = &blocks.raw[blocks.starts[phys]..end_of(to)];
+        match (std::str::from_utf8(bytes), value.map(split_line)) {
+            (Ok(s), _) => out.push_str(s),
+            (Err(_), Some(Ok((name, ValueKind::Plain, value)))) => {
+                out.push_str(line::ascii(name));
+                out.push_str(":: ");
+                out.push_str(&base64::engine::general_purpose::STANDARD.encode(value));
+                out.push('\n');
+            }
+            (Err(_), _) => out.push_str(&String::from_utf8_lossy(bytes)),
+        }
+        phys = to;
+    }
+    out
 }
 
 fn into_bad(item: SourceItem, p: Problem) -> SourceItem {

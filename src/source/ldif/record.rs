@@ -22,6 +22,7 @@ use crate::model::{
     RawText,
 };
 use crate::source::SourceItem;
+use crate::source::values::attr_value;
 
 fn ll<'a>(text: &'a [u8], l: &LLine) -> &'a [u8] {
     &text[l.start..l.end]
@@ -212,11 +213,11 @@ fn parse_attrvals(
         let attr = ascii(name);
         if kind == ValueKind::Plain && !has_nul_or_cr(value) {
             // The common case, without decode_value's Result.
-            attrs.push(attr, FieldValue::from_bytes(value.to_vec()));
+            attrs.push(attr, attr_value(attr, value.to_vec()));
             continue;
         }
         match decode_value(ctx, kind, value, attr, l.line) {
-            Ok(bytes) => attrs.push(attr, FieldValue::from_bytes(bytes)),
+            Ok(bytes) => attrs.push(attr, attr_value(attr, bytes)),
             Err(p) => problems.push(p),
         }
     }
@@ -301,7 +302,7 @@ fn parse_modify(
                 return ops;
             }
             match decode_value(ctx, vkind, value, &attr, l.line) {
-                Ok(b) => values.push(FieldValue::from_bytes(b)),
+                Ok(b) => values.push(attr_value(&attr, b)),
                 Err(p) => problems.push(p),
             }
             i += 1;
