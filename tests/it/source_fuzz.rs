@@ -173,7 +173,7 @@ proptest! {
                 SourceItem::Record(r) => {
                     prop_assert!(i != at, "{:?}", text);
                     prop_assert_eq!(r.origin.as_str().rsplit(':').next(), Some(line.as_str()));
-                    let cells: Vec<String> = r.attrs.0.iter().map(|(_, v)| v[0].text().into_owned()).collect();
+                    let cells: Vec<String> = r.attrs.0.iter().map(|(_, v)| v[0].text().unwrap_or_default().to_string()).collect();
                     prop_assert_eq!(&cells, &rows[i]);
                 }
             }
