@@ -523,7 +523,17 @@ fn check_item(item: SourceItem, mapping: &Mapping, validator: &Validator) -> Che
         SourceItem::Record(rec) => {
             let mapped = mapping.apply(&rec);
             let mut problems = mapped.problems;
-            problems.extend(validator.check(&mapped.user, &mapped.intent));
+            // A field the mapping could not fill (a value that is not text, say) is not
+            // also "required": one problem per field says why.
+            let unfilled: Vec<Option<String>> = problems.iter().map(|p| p.field.clone()).collect();
+            problems.extend(
+                validator
+                    .check(&mapped.user, &mapped.intent)
+                    .into_iter()
+                    .filter(|p| {
+                        !(p.reason.starts_with("is required") && unfilled.contains(&p.field))
+                    }),
+            );
             crate::validate::hide_values(&mut problems, &mapped.user, &rec.url_values);
             let outcome = if problems.is_empty() {
                 Outcome::Valid {

@@ -86,6 +86,8 @@ fn ldif_values_that_are_not_utf8_reject_their_row_and_the_batch_goes_on() {
         err.starts_with("email: ") && err.contains("mail") && err.contains("UTF-8"),
         "{err}"
     );
+    // One problem for the field, not also "is required".
+    assert!(!err.contains("is required"), "{err}");
     let bob = by_origin(&report, "in.ldif:5");
     assert_eq!(bob["status"], "rejected", "{bob}");
     let err = bob["error"].as_str().unwrap();
