@@ -2,10 +2,11 @@
 # Peak memory of `roster validate` on inputs made of large records, whatever their number:
 # CSV rows of 15 MB, LDIF records of 15 MB (a base64 jpegPhoto) and JSON lines of 15 MB
 # (20 of each, 300 MB per file), then the same 300 MB as 2,000 records of 150 KB. Memory
-# is bounded by bytes (chunks of at most 4 MiB, 24 MiB in flight, one record at most
+# is bounded by bytes (chunks of at most 2 MiB, 16 MiB in flight, one record at most
 # --max-record-size), so the peak stays far below the goal (150 MB) and far below the
-# file's size. The baseline in the same run: `roster validate` on a 10-row file.
-#   benches/memory.sh            (RECORD_MB=15 RECORDS=20)
+# file's size. The baseline in the same run: `roster validate` on a 10-row file, and with
+# BASELINE=path/to/another/roster, that binary on the same files (e.g. an older release).
+#   benches/memory.sh            (RECORD_MB=15 RECORDS=20 BASELINE=)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mb=${RECORD_MB:-15}
@@ -39,15 +40,19 @@ files("many", mb * 1000 * 1000 // 100, n * 100)
 files("small", 10, 10)
 EOF
 sync
-peak() { { /usr/bin/time -f "%M" target/release/roster validate "$1" --quiet >/dev/null; } 2>&1 | tail -1; }
+peak() { { /usr/bin/time -f "%M" "${2:-target/release/roster}" validate "$1" --quiet >/dev/null; } 2>&1 | tail -1; }
 for fmt in csv ldif jsonl; do
     base=$(peak "$dir/small.$fmt")
     for tag in large many; do
         f="$dir/$tag.$fmt"
         size=$(du -m "$f" | cut -f1)
         rss=$(peak "$f")
-        awk -v f="$fmt" -v t="$tag" -v s="$size" -v r="$rss" -v b="$base" 'BEGIN {
-            printf "%-5s %-5s %4d MB file: peak RSS %4.0f MB (10-row file: %3.0f MB; %.2f of the file size)\n",
-                   f, t, s, r / 1024, b / 1024, r / 1024 / s }'
+        old=0
+        if [ -n "${BASELINE:-}" ]; then old=$(peak "$f" "$BASELINE"); fi
+        awk -v f="$fmt" -v t="$tag" -v s="$size" -v r="$rss" -v b="$base" -v o="$old" 'BEGIN {
+            printf "%-5s %-5s %4d MB file: peak RSS %4.0f MB (10-row file: %3.0f MB; %.2f of the file size)",
+                   f, t, s, r / 1024, b / 1024, r / 1024 / s
+            if (o > 0) printf "; BASELINE %4.0f MB (%.1fx this one)", o / 1024, o / r
+            printf "\n" }'
     done
 done

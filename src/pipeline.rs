@@ -26,12 +26,12 @@ use crate::validate::{Dedup, Validator};
 /// Items per chunk handed to the parallel stage.
 const CHUNK: usize = 512;
 /// A chunk also closes once its items hold this much source text.
-const CHUNK_BYTES: u64 = 4 << 20;
+const CHUNK_BYTES: u64 = 2 << 20;
 /// Chunks buffered between the reader and the consumer.
 const CHANNEL_CHUNKS: usize = 2;
 /// Source text between the reader and the consumer, at most (mapped rows hold about as
 /// much again).
-const BYTES_IN_FLIGHT: u64 = 24 << 20;
+const BYTES_IN_FLIGHT: u64 = 16 << 20;
 
 /// One input row after mapping and validation.
 #[derive(Clone, Debug)]
