@@ -146,7 +146,7 @@ impl CsvSource {
             eof: false,
             core: csv_core::Reader::new(),
             // Never more than the cap: a row that fills it is over the cap.
-            row: vec![0; opts.max_record_bytes().clamp(1, 4096) as usize],
+            row: vec![0; (opts.max_record_bytes().saturating_add(1)).min(4096) as usize],
             ends: vec![0; 64],
             crs: LoneCrs::default(),
             dialect: CsvDialect {
@@ -391,15 +391,17 @@ impl CsvSource {
         }
     }
 
-    /// More room for the row's text; past the cap, the row is read on without being kept
+    /// More room for the row's cells; past the cap, the row is read on without being kept
     /// (`out` starts over) and comes out as an error.
     fn grow_row(&mut self, out: &mut usize) {
-        if self.row.len() >= self.max_row {
+        // One byte more than the cap: a row whose cells fill it exactly still fits.
+        let limit = self.max_row.saturating_add(1);
+        if self.row.len() >= limit {
             self.oversize = true;
             *out = 0;
             return;
         }
-        let len = (self.row.len() * 2).min(self.max_row.max(1));
+        let len = (self.row.len() * 2).min(limit);
         self.row.resize(len, 0);
     }
 

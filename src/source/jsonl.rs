@@ -69,13 +69,16 @@ impl JsonlSource {
     }
 }
 
-/// Reads one line (up to and with its `\n`) into `buf`, keeping at most `cap` bytes: a
-/// longer line is read to its end and dropped. The bytes read, and whether it was longer.
+/// Reads one line (up to and with its `\n`) into `buf`, keeping it only if it holds at most
+/// `cap` bytes without its line end: a longer line is read to its end and dropped. The
+/// bytes read, and whether it was longer.
 fn read_line_capped(
     input: &mut dyn BufRead,
     buf: &mut Vec<u8>,
     cap: usize,
 ) -> io::Result<(usize, bool)> {
+    // Room for the line end, which does not count.
+    let keep = cap.saturating_add(2);
     let (mut read, mut oversize) = (0, false);
     loop {
         let avail = match input.fill_buf() {
@@ -84,13 +87,13 @@ fn read_line_capped(
             Err(e) => return Err(e),
         };
         if avail.is_empty() {
-            return Ok((read, oversize));
+            break;
         }
         let (take, end) = match memchr::memchr(b'\n', avail) {
             Some(i) => (i + 1, true),
             None => (avail.len(), false),
         };
-        if !oversize && buf.len() + take > cap {
+        if !oversize && buf.len() + take > keep {
             oversize = true;
             buf.clear();
         }
@@ -100,9 +103,16 @@ fn read_line_capped(
         input.consume(take);
         read += take;
         if end {
-            return Ok((read, oversize));
+            break;
         }
     }
+    let text = buf.strip_suffix(b"\n").unwrap_or(buf);
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    if text.len() > cap {
+        oversize = true;
+        buf.clear();
+    }
+    Ok((read, oversize))
 }
 
 impl Source for JsonlSource {

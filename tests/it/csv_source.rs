@@ -725,3 +725,18 @@ fn a_row_over_the_size_cap_is_skipped_with_an_error_and_reading_goes_on() {
         b.problems
     );
 }
+
+#[test]
+fn the_size_cap_counts_a_rows_cells_and_holds_at_its_boundary() {
+    let opts = |cap| SourceOptions {
+        max_record_bytes: Some(cap),
+        ..SourceOptions::default()
+    };
+    // The cells of the second row hold 10 bytes ("abcde" + "fghij"), quotes and commas aside.
+    let csv = b"a,b\n\"abcde\",fghij\r\nx,y\n";
+    let items = drain(&mut source(csv, &opts(10)));
+    assert_eq!(cells(&items[0]), [("a", "abcde"), ("b", "fghij")]);
+    let items = drain(&mut source(csv, &opts(9)));
+    assert!(matches!(items[0], SourceItem::Bad(_)), "{:?}", items[0]);
+    assert_eq!(cells(&items[1]), [("a", "x"), ("b", "y")]);
+}

@@ -331,3 +331,25 @@ fn a_line_over_the_size_cap_is_skipped_with_an_error_and_reading_goes_on() {
     );
     assert!(matches!(&items[2], SourceItem::Record(r) if r.origin.as_str() == "u.jsonl:3"));
 }
+
+#[test]
+fn the_size_cap_holds_at_its_boundary_whatever_the_line_end() {
+    let line = r#"{"username":"abcdefghij"}"#; // 25 bytes
+    for text in [format!("{line}\n"), format!("{line}\r\n"), line.to_string()] {
+        for (cap, fits) in [(25, true), (24, false)] {
+            let opts = SourceOptions {
+                max_record_bytes: Some(cap),
+                ..SourceOptions::default()
+            };
+            let mut src =
+                JsonlSource::from_reader(io::Cursor::new(text.clone()), "u.jsonl", &opts).unwrap();
+            let item = src.next_item().unwrap().unwrap();
+            assert_eq!(
+                matches!(item, SourceItem::Record(_)),
+                fits,
+                "cap {cap}, {text:?}: {item:?}"
+            );
+            assert!(src.next_item().unwrap().is_none());
+        }
+    }
+}

@@ -941,3 +941,24 @@ proptest::proptest! {
         proptest::prop_assert_eq!(got, want);
     }
 }
+
+#[test]
+fn the_size_cap_holds_at_its_boundary_whatever_the_line_end() {
+    // The record is "dn: uid=a\nuid: a" without its final line end: 16 bytes.
+    for eol in ["\n", "\r\n"] {
+        let text = format!("dn: uid=a{eol}uid: a{eol}{eol}dn: uid=b{eol}uid: b{eol}");
+        for (cap, fits) in [(16, true), (15, false)] {
+            let opts = SourceOptions {
+                max_record_bytes: Some(cap),
+                ..SourceOptions::default()
+            };
+            let mut src = LdifSource::from_reader(io::Cursor::new(text.clone()), "s", None, &opts);
+            let first = src.next_item().unwrap().unwrap();
+            assert_eq!(
+                matches!(first, SourceItem::Record(_)),
+                fits,
+                "cap {cap}, {eol:?}: {first:?}"
+            );
+        }
+    }
+}

@@ -120,8 +120,11 @@ impl Blocks {
                 cur_first = b;
             }
             cur_len += chunk_len;
+            // What the record keeps of this piece: a CR before the line end is dropped,
+            // and a blank line (the record's end) adds nothing.
+            let kept = chunk_len - usize::from(found && chunk.last() == Some(&b'\r'));
             if !oversize {
-                if self.raw.len() + chunk_len > self.max_record {
+                if kept > 0 && self.raw.len() + kept > self.max_record {
                     // Too big to keep: drop the block's text and skip to its end.
                     oversize = true;
                     self.raw.clear();
