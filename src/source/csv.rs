@@ -73,6 +73,9 @@ pub struct CsvSource {
     last_line: u64,
     /// The last byte read was a line end.
     tail_eol: bool,
+    /// The row just read was cut at the first line of a quoted field that outgrew the size
+    /// cap (a quote left open, taken for one): the line the quote opened on.
+    cut_at: Option<u64>,
     /// The row just read was larger than `max_row`: it was read to its end, not kept.
     oversize: bool,
     /// `--max-record-size`.
@@ -168,6 +171,7 @@ impl CsvSource {
             last_line: 0,
             oversize: false,
             tail_eol: false,
+            cut_at: None,
             max_row: usize::try_from(opts.max_record_bytes()).unwrap_or(usize::MAX),
             done: false,
         };
@@ -233,7 +237,7 @@ impl CsvSource {
             )));
         }
         if self.open_quote {
-            let (opened, _) = self.open_quote_lines(n);
+            let opened = self.cut_at.unwrap_or_else(|| self.open_quote_lines(n).0);
             return Err(SourceError::Config(format!(
                 "{}:{line}: header row: a quote opened at line {opened} is never closed",
                 self.name
@@ -306,6 +310,7 @@ impl CsvSource {
         let mut start: Option<u64> = None;
         self.open_quote = false;
         self.oversize = false;
+        self.cut_at = None;
         let mut probed = false;
         loop {
             self.fill()?;
@@ -370,7 +375,15 @@ impl CsvSource {
             nends += nend;
             match res {
                 ReadRecordResult::InputEmpty => {}
-                ReadRecordResult::OutputFull => self.grow_row(&mut out),
+                ReadRecordResult::OutputFull => {
+                    if self.row.len() > self.max_row
+                        && let Some(line) = start
+                        && let Some(n) = self.cut_open_quote(line, out, nends)
+                    {
+                        return Ok(Some((line, n)));
+                    }
+                    self.grow_row(&mut out)
+                }
                 ReadRecordResult::OutputEndsFull => self.grow_ends(&mut nends),
                 ReadRecordResult::Record => {
                     self.last_line = if self.open_quote {
@@ -414,6 +427,46 @@ impl CsvSource {
         }
         let len = self.ends.len() * 2;
         self.ends.resize(len, 0);
+    }
+
+    /// A row that outgrows the size cap inside a quoted field spanning lines is taken for a
+    /// quote left open: the row ends with the field's first line, and what follows it (the
+    /// rest of the field, then the input not yet read) is parsed again as rows, from the
+    /// line after the quote's. `out` bytes of the row are in `row`, `nends` fields done.
+    /// The row's field count, or `None` when the last field holds no line end.
+    fn cut_open_quote(&mut self, line: u64, out: usize, nends: usize) -> Option<usize> {
+        let from = if nends > 0 { self.ends[nends - 1] } else { 0 };
+        let field = self.row.get(from..out)?;
+        let first_end = from + field.iter().position(|&b| b == b'\n' || b == b'\r')?;
+        let opened = line + line_breaks(&self.row[..from]);
+        let mut rest_start = first_end + 1;
+        if self.row[first_end] == b'\r' && rest_start < out && self.row[rest_start] == b'\n' {
+            rest_start += 1;
+        }
+        let mut text = Vec::with_capacity(out - rest_start + (self.end - self.pos));
+        for &b in &self.row[rest_start..out] {
+            text.push(b);
+            if b == b'"' {
+                text.push(b'"');
+            }
+        }
+        // Then the bytes read but not parsed yet, then the rest of the input.
+        text.extend_from_slice(&self.buf[self.pos..self.end]);
+        let input = std::mem::replace(&mut self.input, Box::new(io::empty()));
+        self.input = Box::new(io::Cursor::new(text).chain(input));
+        (self.pos, self.end, self.eof) = (0, 0, false);
+        self.core = parser(self.dialect.delimiter);
+        self.crs = LoneCrs::default();
+        self.line_base = opened;
+        self.tail_eol = false;
+        if self.ends.len() <= nends {
+            self.ends.resize(nends + 1, 0);
+        }
+        self.ends[nends] = first_end;
+        self.open_quote = true;
+        self.cut_at = Some(opened);
+        self.last_line = opened;
+        Some(nends + 1)
     }
 
     /// For a row cut off inside a quoted field (`open_quote`, `n` fields): the line the
@@ -619,16 +672,28 @@ impl CsvSource {
             .get(n - 1)
             .map_or_else(|| format!("column {n}"), Clone::clone);
         let (opened, _) = self.open_quote_lines(n);
-        let reason = match self.reread_after_open_quote(n) {
-            Some((from, to)) if from < to => format!(
-                "a quote opened at line {opened} is never closed; lines {from}-{to} after it are read as rows"
+        let reread = match self.cut_at {
+            Some(at) => Err(at),
+            None => Ok(self.reread_after_open_quote(n)),
+        };
+        let reason = match reread {
+            Err(at) => format!(
+                "a quote opened at line {at} is not closed within {} (--max-record-size); the lines after it are read as rows",
+                crate::source::size_text(self.max_row as u64)
             ),
-            Some((from, _)) => format!(
-                "a quote opened at line {opened} is never closed; line {from} after it is read as a row"
-            ),
-            None => {
-                format!("a quote opened at line {opened} is never closed (the file ends inside it)")
-            }
+            Ok(r) => match r {
+                Some((from, to)) if from < to => format!(
+                    "a quote opened at line {opened} is never closed; lines {from}-{to} after it are read as rows"
+                ),
+                Some((from, _)) => format!(
+                    "a quote opened at line {opened} is never closed; line {from} after it is read as a row"
+                ),
+                None => {
+                    format!(
+                        "a quote opened at line {opened} is never closed (the file ends inside it)"
+                    )
+                }
+            },
         };
         let fields = match decode_row(&self.row, &self.ends[..n], self.encoding) {
             Decoded::Text(f) | Decoded::Fallback(f) | Decoded::Invalid { fields: f, .. } => f,
