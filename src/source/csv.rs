@@ -589,6 +589,19 @@ impl CsvSource {
         if self.open_quote {
             return self.open_quote_item(origin, n);
         }
+        if last_line > line
+            && let Some(problem) = self.swallowed_row(line, n)
+        {
+            let fields = match decode_row(&self.row, &self.ends[..n], self.encoding) {
+                Decoded::Text(f) | Decoded::Fallback(f) | Decoded::Invalid { fields: f, .. } => f,
+            };
+            return SourceItem::Bad(BadRecord {
+                origin,
+                raw: RawText::Fields(fields),
+                problems: vec![problem],
+                partial: None,
+            });
+        }
         if let Some(attrs) = self.utf8_attrs(n) {
             return SourceItem::Record(RawRecord {
                 origin,
@@ -663,6 +676,42 @@ impl CsvSource {
 }
 
 impl CsvSource {
+    /// A row with the right number of fields whose quoted cell spans lines, one of them
+    /// holding a whole row's worth of delimiters: most likely a quote left open and closed
+    /// by a quote on a later row, which swallowed the rows between. Rejected rather than
+    /// imported with a cell full of other people's rows.
+    fn swallowed_row(&self, line: u64, n: usize) -> Option<Problem> {
+        let want = self.dialect.header.len();
+        if want < 2 {
+            return None;
+        }
+        let d = self.dialect.delimiter;
+        let (mut start, mut before) = (0, 0);
+        for (i, &end) in self.ends[..n].iter().enumerate() {
+            let cell = &self.row[start..end];
+            start = end;
+            let opened = line + before;
+            before += line_breaks(cell);
+            let swallowed = cell
+                .split(|&b| b == b'\n')
+                .enumerate()
+                .skip(1)
+                .find(|(_, l)| l.iter().filter(|&&b| b == d).count() >= want - 1);
+            if let Some((k, _)) = swallowed {
+                let column = self.dialect.header.get(i).cloned().unwrap_or_default();
+                return Some(Problem::new(
+                    column,
+                    format!(
+                        "the cell spans lines {opened}-{} and line {} in it looks like a row of its own: is a quote left open at line {opened}?",
+                        opened + line_breaks(cell),
+                        opened + k as u64
+                    ),
+                ));
+            }
+        }
+        None
+    }
+
     /// The row cut off inside a quoted field: rejected, naming the column and the line
     /// the quote opened on; the lines the quote swallowed are read again as rows.
     fn open_quote_item(&mut self, origin: Origin, n: usize) -> SourceItem {

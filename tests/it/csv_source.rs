@@ -652,14 +652,18 @@ fn a_quote_left_open_on_the_last_line_and_in_the_header() {
         )]
     );
     // Every quote inside an open one is doubled, so the rows read again cannot leave
-    // a quote open: a later quote closes the first one instead, and the row is whatever
-    // lies between (here two fields: a valid row).
+    // a quote open: a later quote closes the first one instead. The row it makes spans
+    // lines, one of them a row of its own: rejected as a likely open quote.
     let items = drain(&mut source(
         b"username,name\na,\"A\nb,\"B\nc,C\n",
         &SourceOptions::default(),
     ));
     assert_eq!(origins(&items), ["users.csv:2", "users.csv:4"]);
-    assert_eq!(cell(&items[0], "name"), "A\nb,B");
+    assert!(
+        matches!(&items[0], SourceItem::Bad(b) if b.problems[0].reason.contains("is a quote left open at line 2?")),
+        "{:?}",
+        items[0]
+    );
     let msg = config_error(b"username,\"name\nann,Ann\n", &SourceOptions::default());
     assert!(
         msg.contains("header row") && msg.contains("quote opened at line 1 is never closed"),
@@ -752,4 +756,30 @@ fn the_size_cap_counts_a_rows_cells_and_holds_at_its_boundary() {
     let items = drain(&mut source(csv, &opts(9)));
     assert!(matches!(items[0], SourceItem::Bad(_)), "{:?}", items[0]);
     assert_eq!(cells(&items[1]), [("a", "x"), ("b", "y")]);
+}
+
+#[test]
+fn a_quote_closed_by_a_quote_rows_later_rejects_the_row_it_swallowed_rows_into() {
+    // The quote opened on line 2 is closed by the one that ends line 3's password: the
+    // row has the right number of fields, and line 3 (a whole row) sits in a cell.
+    let csv = b"username,email,name,password\n\
+        a1,a1@example.org,Ann,\"Pw-a1\n\
+        b1,b1@example.org,Bob,\"pw\"\n\
+        c1,c1@example.org,Cy,Pw-c1\n";
+    let items = drain(&mut source(csv, &SourceOptions::default()));
+    assert_eq!(origins(&items), ["users.csv:2", "users.csv:4"]);
+    let SourceItem::Bad(bad) = &items[0] else {
+        panic!("{:?}", items[0])
+    };
+    assert_eq!(
+        bad.problems,
+        [Problem::new(
+            "password",
+            "the cell spans lines 2-3 and line 3 in it looks like a row of its own: is a quote left open at line 2?"
+        )]
+    );
+    // A multi-line cell with fewer delimiters per line (an address) is fine.
+    let csv = b"username,email,address\nann,ann@example.org,\"1 Main St, Apt 2\nSpringfield\"\n";
+    let items = drain(&mut source(csv, &SourceOptions::default()));
+    assert_eq!(cell(&items[0], "address"), "1 Main St, Apt 2\nSpringfield");
 }
