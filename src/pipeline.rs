@@ -470,15 +470,29 @@ fn map_stage(
                     }
                     None => Ok(mapping.clone()),
                 });
-                match ready {
-                    Ok(m) => MappedMsg::Chunk {
-                        checked: items
+                // A panic here (a bug) would leave a hole in the sequence that the duplicate
+                // stage waits on forever: it stops the run with an error instead.
+                let checked = ready.as_ref().map(|m| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        items
                             .into_iter()
                             .map(|item| check_item(item, m, validator))
-                            .collect(),
+                            .collect::<Vec<_>>()
+                    }))
+                });
+                match checked {
+                    Ok(Ok(checked)) => MappedMsg::Chunk {
+                        checked,
                         warnings,
                         bytes,
                     },
+                    Ok(Err(_)) => MappedMsg::Error(
+                        PipelineError::Mapping(crate::mapping::MappingError::Invalid(
+                            "internal error while checking rows (a bug: please report it); stopped"
+                                .into(),
+                        )),
+                        warnings,
+                    ),
                     Err(e) => MappedMsg::Error(
                         PipelineError::Mapping(crate::mapping::MappingError::Invalid(e.clone())),
                         warnings,
