@@ -45,19 +45,25 @@ const NAME_MAX: usize = 32;
 /// Whether values of the attribute description `desc` (`jpegPhoto`,
 /// `userCertificate;binary`) are bytes by nature. ASCII case is ignored.
 pub fn is_binary_attr(desc: &str) -> bool {
-    let (base, options) = desc.split_once(';').unwrap_or((desc, ""));
-    if !options.is_empty() && options.split(';').any(|o| o.eq_ignore_ascii_case("binary")) {
+    // Called for every value read: bytes compared in place, lengths first.
+    let bytes = desc.as_bytes();
+    let (base, options) = match memchr::memchr(b';', bytes) {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &b""[..]),
+    };
+    if !options.is_empty()
+        && options
+            .split(|&b| b == b';')
+            .any(|o| o.eq_ignore_ascii_case(b"binary"))
+    {
         return true;
     }
-    // Called for every value read: lower-cased on the stack, no allocation.
     if base.len() > NAME_MAX || base.len() < 5 {
         return false;
     }
-    let mut buf = [0u8; NAME_MAX];
-    let lower = &mut buf[..base.len()];
-    lower.copy_from_slice(base.as_bytes());
-    lower.make_ascii_lowercase();
-    BINARY_ATTRS.iter().any(|a| a.as_bytes() == &*lower)
+    BINARY_ATTRS
+        .iter()
+        .any(|a| a.len() == base.len() && a.as_bytes().eq_ignore_ascii_case(base))
 }
 
 /// A value of attribute `desc` as read from LDIF or LDAP: see the module documentation.
