@@ -4,7 +4,10 @@
 //! Inside braces, `|` separates attribute names (tried in order until one has a
 //! non-empty value) and then filters, applied in order to each value:
 //! `lower`, `upper`, `trim`, `slug`, `first` (keep the first value only),
-//! `not` (negate a boolean), `default:"x"` (use x when nothing matched).
+//! `not` (negate a boolean), `default:"x"` (use x when nothing matched). Binary values
+//! (Active Directory's `objectSid`, any bytes) become text only through a filter that reads
+//! the bytes, which comes first: `sid` (`S-1-5-21-…`), `guid` (the GUID string Windows
+//! shows, from its mixed-endian bytes), `hex`, `base64`.
 
 use std::fmt;
 
@@ -20,6 +23,82 @@ pub enum Filter {
     First,
     Not,
     Default(String),
+    /// Reads the value's bytes: only first.
+    Bytes(BytesAs),
+}
+
+/// How a filter turns a value's bytes into text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BytesAs {
+    Sid,
+    Guid,
+    Hex,
+    Base64,
+}
+
+impl BytesAs {
+    fn name(self) -> &'static str {
+        match self {
+            BytesAs::Sid => "sid",
+            BytesAs::Guid => "guid",
+            BytesAs::Hex => "hex",
+            BytesAs::Base64 => "base64",
+        }
+    }
+
+    /// The text of `v`, a value of attribute `attr`. A value that is already the text
+    /// form (an `objectGUID` read as its UUID, a SID in a CSV cell) is kept as it is.
+    fn text(self, attr: &str, v: &FieldValue) -> Result<String, NotText> {
+        let bytes = v.bytes();
+        let bad = |what: &str| NotText {
+            attr: attr.to_string(),
+            binary: true,
+            detail: Some(format!("{attr} is not {what} (filter {})", self.name())),
+        };
+        match self {
+            BytesAs::Sid => match v.text() {
+                Some(t) if t.starts_with("S-") => Ok(t.to_string()),
+                _ => sid_text(bytes).ok_or_else(|| bad("a binary SID")),
+            },
+            BytesAs::Guid => match v.text() {
+                Some(t) if is_uuid_text(t) => Ok(t.to_ascii_lowercase()),
+                _ => crate::source::values::object_guid_to_uuid(bytes)
+                    .ok_or_else(|| bad("a 16-byte GUID")),
+            },
+            BytesAs::Hex => Ok(hex::encode(bytes)),
+            BytesAs::Base64 => {
+                use base64::Engine as _;
+                Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+        }
+    }
+}
+
+/// A Windows security identifier in its string form: revision, 48-bit big-endian
+/// identifier authority, then little-endian 32-bit sub-authorities (MS-DTYP 2.4.2).
+/// `None` unless the bytes are exactly such a SID.
+pub fn sid_text(b: &[u8]) -> Option<String> {
+    let (&rev, rest) = b.split_first()?;
+    let (&count, rest) = rest.split_first()?;
+    let (auth, subs) = rest.split_at_checked(6)?;
+    if rev != 1 || subs.len() != usize::from(count) * 4 {
+        return None;
+    }
+    let authority = auth.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+    let mut out = format!("S-{rev}-{authority}");
+    for c in subs.chunks_exact(4) {
+        let n = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        out.push_str(&format!("-{n}"));
+    }
+    Some(out)
+}
+
+fn is_uuid_text(t: &str) -> bool {
+    t.len() == 36
+        && t.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -279,20 +358,25 @@ pub struct NotText {
     pub attr: String,
     /// Binary by nature (a photo, a certificate) rather than text in the wrong encoding.
     pub binary: bool,
+    /// What a filter that reads bytes found wrong, when one did.
+    pub detail: Option<String>,
 }
 
 impl NotText {
     fn of(attr: &str, value: &FieldValue) -> Self {
         NotText {
+            detail: None,
             attr: attr.to_string(),
             binary: is_binary_attr(attr) || std::str::from_utf8(value.bytes()).is_ok(),
         }
     }
 
     pub fn reason(&self) -> String {
-        if self.binary {
+        if let Some(d) = &self.detail {
+            d.clone()
+        } else if self.binary {
             format!(
-                "{} holds binary data (a photo, certificate or identifier), not text",
+                "{} holds binary data (a photo, certificate or identifier), not text; turn it into text with a filter: {{{0}|sid}}, {{{0}|guid}}, {{{0}|hex}} or {{{0}|base64}}",
                 self.attr
             )
         } else {
@@ -348,17 +432,25 @@ impl Expr {
 
     fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Vec<String>, NotText> {
         let mut values: Vec<String> = Vec::new();
+        // A filter that reads bytes comes first (the parser sees to it).
+        let (bytes_as, filters) = match self.filters.split_first() {
+            Some((Filter::Bytes(b), rest)) => (Some(*b), rest),
+            _ => (None, &self.filters[..]),
+        };
         for (i, a) in self.attrs.iter().enumerate() {
             if let Some(vs) = attrs.values(a, self.slots.get(i).copied()) {
                 for v in vs.iter().filter(|v| !v.bytes().is_empty()) {
-                    values.push(text_of(a, v)?.to_owned());
+                    values.push(match bytes_as {
+                        Some(b) => b.text(a, v)?,
+                        None => text_of(a, v)?.to_owned(),
+                    });
                 }
                 if !values.is_empty() {
                     break;
                 }
             }
         }
-        for f in &self.filters {
+        for f in filters {
             match f {
                 Filter::Default(d) => {
                     if values.is_empty() {
@@ -389,7 +481,7 @@ fn apply(f: &Filter, v: &str) -> String {
             // Leave it for the boolean check to report.
             None => v.to_string(),
         },
-        Filter::First | Filter::Default(_) => v.to_string(),
+        Filter::First | Filter::Default(_) | Filter::Bytes(_) => v.to_string(),
     }
 }
 
@@ -476,6 +568,11 @@ fn parse_expr(inner: &str) -> Result<Expr, String> {
                         "{{{inner}}} starts with the filter {p:?}; name an attribute first"
                     ));
                 }
+                if matches!(f, Filter::Bytes(_)) && !filters.is_empty() {
+                    return Err(format!(
+                        "{{{inner}}}: {p} reads the attribute's bytes; put it first among the filters"
+                    ));
+                }
                 filters.push(f);
             }
             None => {
@@ -486,7 +583,7 @@ fn parse_expr(inner: &str) -> Result<Expr, String> {
                 }
                 if !is_attr_name(p) {
                     return Err(format!(
-                        "{p:?} is not an attribute name or a known filter (lower, upper, trim, slug, first, not, default:\"x\")"
+                        "{p:?} is not an attribute name or a known filter (lower, upper, trim, slug, first, not, default:\"x\", sid, guid, hex, base64)"
                     ));
                 }
                 attrs.push(p.to_string());
@@ -536,6 +633,10 @@ fn parse_filter(p: &str) -> Result<Option<Filter>, String> {
         ("slug", None) => Filter::Slug,
         ("first", None) => Filter::First,
         ("not", None) => Filter::Not,
+        ("sid", None) => Filter::Bytes(BytesAs::Sid),
+        ("guid", None) => Filter::Bytes(BytesAs::Guid),
+        ("hex", None) => Filter::Bytes(BytesAs::Hex),
+        ("base64", None) => Filter::Bytes(BytesAs::Base64),
         ("default", Some(a)) => {
             let a = a
                 .strip_prefix('"')
@@ -544,7 +645,11 @@ fn parse_filter(p: &str) -> Result<Option<Filter>, String> {
             Filter::Default(a.to_string())
         }
         ("default", None) => return Err("default needs a value: default:\"x\"".to_string()),
-        ("lower" | "upper" | "trim" | "slug" | "first" | "not", Some(_)) => {
+        (
+            "lower" | "upper" | "trim" | "slug" | "first" | "not" | "sid" | "guid" | "hex"
+            | "base64",
+            Some(_),
+        ) => {
             return Err(format!("filter {name} takes no argument"));
         }
         _ => return Ok(None),
@@ -571,6 +676,68 @@ mod tests {
             }
         }
         a
+    }
+
+    #[test]
+    fn sid_text_matches_microsofts_well_known_sids() {
+        // MS-DTYP 2.4.2.4: BUILTIN\Administrators and Everyone.
+        let admins = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 2, 0, 0];
+        assert_eq!(sid_text(&admins).as_deref(), Some("S-1-5-32-544"));
+        assert_eq!(
+            sid_text(&[1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]).as_deref(),
+            Some("S-1-1-0")
+        );
+        // A domain user: S-1-5-21-<three sub-authorities>-<RID>.
+        let mut user = vec![1, 5, 0, 0, 0, 0, 0, 5];
+        for n in [21u32, 1_004_336_348, 1_177_238_915, 682_003_330, 1_104] {
+            user.extend_from_slice(&n.to_le_bytes());
+        }
+        assert_eq!(
+            sid_text(&user).as_deref(),
+            Some("S-1-5-21-1004336348-1177238915-682003330-1104")
+        );
+        // Wrong length, wrong revision, nothing: not a SID.
+        assert_eq!(sid_text(&admins[..15]), None);
+        assert_eq!(sid_text(&[2, 0, 0, 0, 0, 0, 0, 5]), None);
+        assert_eq!(sid_text(&[]), None);
+    }
+
+    #[test]
+    fn byte_filters_turn_binary_values_into_text() {
+        let mut a = Attrs::new();
+        a.push(
+            "objectSid",
+            FieldValue::Binary(vec![1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 2, 0, 0]),
+        );
+        let guid = [
+            0xc9, 0x8b, 0x91, 0x35, 0x6d, 0x19, 0xea, 0x40, 0x97, 0x79, 0x88, 0x9d, 0x79, 0xb7,
+            0x53, 0xf0,
+        ];
+        a.push("msDS-ConsistencyGuid", FieldValue::Binary(guid.to_vec()));
+        a.push("objectGUID", "35918BC9-196D-40EA-9779-889D79B753F0".into());
+        a.push("photo", FieldValue::Binary(vec![0xff, 0x00, 0x10]));
+        let eval = |t: &str| Template::parse(t).unwrap().eval(&a);
+        assert_eq!(eval("{objectSid|sid}").unwrap(), ["S-1-5-32-544"]);
+        assert_eq!(eval("{objectSid|sid|lower}").unwrap(), ["s-1-5-32-544"]);
+        assert_eq!(
+            eval("{msDS-ConsistencyGuid|guid}").unwrap(),
+            ["35918bc9-196d-40ea-9779-889d79b753f0"]
+        );
+        // Already the text form (as roster reads objectGUID): kept, lower case.
+        assert_eq!(
+            eval("{objectGUID|guid}").unwrap(),
+            ["35918bc9-196d-40ea-9779-889d79b753f0"]
+        );
+        assert_eq!(eval("{photo|hex}").unwrap(), ["ff0010"]);
+        assert_eq!(eval("{photo|base64}").unwrap(), ["/wAQ"]);
+        // Without a filter, the error names the filters; with the wrong one, what is wrong.
+        let e = eval("{objectSid}").unwrap_err().reason();
+        assert!(e.contains("{objectSid|sid}"), "{e}");
+        let e = eval("{photo|sid}").unwrap_err().reason();
+        assert_eq!(e, "photo is not a binary SID (filter sid)");
+        // A filter that reads bytes comes first.
+        let e = Template::parse("{objectSid|lower|sid}").unwrap_err();
+        assert!(e.contains("put it first"), "{e}");
     }
 
     #[test]

@@ -214,3 +214,65 @@ fn ldap_values_that_are_not_utf8_reject_their_row_and_the_batch_goes_on() {
     no_replacement_char(&d.path().join("out.jsonl"));
     assert_eq!(jsonl(&d.path().join("out.jsonl")).len(), 2);
 }
+
+/// AD ids through the binary: `objectSid` becomes `S-1-5-21-…` with the `sid` filter
+/// (Microsoft's layout: revision, 48-bit authority, little-endian sub-authorities), and
+/// without a filter the row's error names the filters to use.
+#[test]
+fn sid_and_guid_filters_read_active_directory_ids() {
+    use base64::Engine as _;
+    let mut sid = vec![1u8, 5, 0, 0, 0, 0, 0, 5];
+    for n in [21u32, 1_004_336_348, 1_177_238_915, 682_003_330, 1_104] {
+        sid.extend_from_slice(&n.to_le_bytes());
+    }
+    let sid = base64::engine::general_purpose::STANDARD.encode(sid);
+    let d = tmp();
+    std::fs::write(
+        d.path().join("ad.ldif"),
+        format!(
+            "dn: CN=Ann,OU=Staff,DC=corp,DC=example\nsAMAccountName: ann\n\
+             mail: ann@corp.example\ndisplayName: Ann\nobjectSid:: {sid}\n\
+             objectGUID:: {GUID_B64}\n"
+        ),
+    )
+    .unwrap();
+    let o = roster(
+        d.path(),
+        &[
+            "convert",
+            "ad.ldif",
+            "out.jsonl",
+            "--map",
+            "external_id={objectSid|sid}",
+            "--map",
+            "custom_fields.guid={objectGUID|guid}",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let out = jsonl(&d.path().join("out.jsonl"));
+    assert_eq!(
+        out[0]["external_id"],
+        "S-1-5-21-1004336348-1177238915-682003330-1104"
+    );
+    assert_eq!(out[0]["custom_fields"]["guid"], GUID_UUID);
+    let o = roster(
+        d.path(),
+        &[
+            "validate",
+            "ad.ldif",
+            "--map",
+            "external_id={objectSid}",
+            "--report",
+            "r.jsonl",
+        ],
+        &[],
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let err = jsonl(&d.path().join("r.jsonl"))[0]["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("{objectSid|sid}"), "{err}");
+}
