@@ -163,7 +163,7 @@ fn values_that_are_not_text_are_problems_on_their_fields() {
         got,
         [
             "email: the value of mail is not valid UTF-8 (binary data, or text in another character set)",
-            "nickname: jpegPhoto holds binary data (a photo, certificate or identifier), not text",
+            "nickname: jpegPhoto holds binary data (a photo, certificate or identifier), not text; turn it into text with a filter: {jpegPhoto|sid}, {jpegPhoto|guid}, {jpegPhoto|hex} or {jpegPhoto|base64}",
             "active: the value of userAccountControl is not valid UTF-8 (binary data, or text in another character set)",
             "roles: the value of roles is not valid UTF-8 (binary data, or text in another character set)",
             "custom_fields: the value of custom_fields is not valid UTF-8 (binary data, or text in another character set)",
