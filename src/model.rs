@@ -296,6 +296,7 @@ impl AttrsBuilder {
     }
 
     /// The position of `name` (ASCII case ignored).
+    #[inline]
     pub fn position(&mut self, name: &str) -> Option<usize> {
         let list = &self.attrs.0;
         // Repeated names are usually adjacent (objectClass, mail).
@@ -322,6 +323,7 @@ impl AttrsBuilder {
     }
 
     /// Appends a value, merging with an existing attribute of the same name.
+    #[inline]
     pub fn push(&mut self, name: &str, value: FieldValue) {
         match self.position(name) {
             Some(i) => self.attrs.0[i].1.push(value),
