@@ -10,13 +10,20 @@
 //! The categories come from ICU4X's `icu_properties` (Unicode's own implementation, already in
 //! the tree through `idna`), so they follow its Unicode version without a table of our own.
 //!
-//! One exception, in display names only ([`Place::DisplayName`]): the zero-width non-joiner and
+//! Also refused: the other characters Unicode marks Default_Ignorable_Code_Point (displayed
+//! as nothing when not supported): the combining grapheme joiner U+034F, the Hangul fillers
+//! U+115F, U+1160, U+3164 and U+FFA0 (letters by category, blank on screen), variation
+//! selectors out of place.
+//!
+//! Exceptions, in display names only ([`Place::DisplayName`]): the zero-width non-joiner and
 //! joiner (U+200C, U+200D), which Persian and Kurdish names, Indic conjuncts and emoji sequences
-//! need, are allowed between two visible non-ASCII characters. Between Latin letters, at an
-//! end or next to a space they only hide, and are refused like the rest.
+//! need, are allowed between two visible non-ASCII characters; a variation selector (emoji
+//! presentation, `❤️`; Mongolian free variation selectors) right after a visible non-ASCII
+//! character. Between Latin letters, at an end or next to a space they only hide, and are
+//! refused like the rest.
 
-use icu_properties::CodePointMapData;
-use icu_properties::props::GeneralCategory;
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+use icu_properties::{CodePointMapData, CodePointSetData};
 
 const ZWNJ: char = '\u{200c}';
 const ZWJ: char = '\u{200d}';
@@ -36,6 +43,8 @@ pub enum Kind {
     Format,
     /// Zl, Zp.
     LineSeparator,
+    /// Default_Ignorable_Code_Point outside Cc and Cf.
+    Invisible,
 }
 
 impl Hidden {
@@ -45,6 +54,7 @@ impl Hidden {
             Kind::Control => "a control character",
             Kind::Format => "an invisible formatting character",
             Kind::LineSeparator => "a line separator",
+            Kind::Invisible => "an invisible character",
         };
         format!("{what} (U+{:04X})", self.c as u32)
     }
@@ -74,13 +84,24 @@ fn kind(c: char) -> Option<Kind> {
         GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
             Some(Kind::LineSeparator)
         }
+        _ if CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c) => {
+            Some(Kind::Invisible)
+        }
         _ => None,
     }
 }
 
+/// Variation selectors: Mongolian free variation selectors, VS1-16, VS17-256.
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{180b}'..='\u{180d}' | '\u{180f}' | '\u{fe00}'..='\u{fe0f}' | '\u{e0100}'..='\u{e01ef}')
+}
+
 /// A visible non-ASCII character: what may stand on each side of a joiner in a name.
 fn joinable(c: Option<char>) -> bool {
-    c.is_some_and(|c| !c.is_ascii() && !c.is_whitespace() && kind(c).is_none())
+    // A variation selector belongs to the character before it (`❤️` then a joiner).
+    c.is_some_and(|c| {
+        !c.is_ascii() && !c.is_whitespace() && (kind(c).is_none() || is_variation_selector(c))
+    })
 }
 
 /// The first character of `s` the rule refuses.
@@ -97,9 +118,8 @@ pub fn find(s: &str, place: Place) -> Option<Hidden> {
     while let Some(c) = chars.next() {
         if let Some(kind) = kind(c) {
             let joiner_ok = place == Place::DisplayName
-                && matches!(c, ZWNJ | ZWJ)
-                && joinable(prev)
-                && joinable(chars.peek().copied());
+                && ((matches!(c, ZWNJ | ZWJ) && joinable(prev) && joinable(chars.peek().copied()))
+                    || (is_variation_selector(c) && joinable(prev)));
             if !joiner_ok {
                 return Some(Hidden { c, kind });
             }
@@ -126,7 +146,13 @@ mod tests {
             (' ', None),
             ('\u{a0}', None),
             ('\u{301}', None),
-            ('\u{fe0f}', None),
+            ('\u{fe0f}', Some(Invisible)),
+            ('\u{34f}', Some(Invisible)),
+            ('\u{115f}', Some(Invisible)),
+            ('\u{3164}', Some(Invisible)),
+            ('\u{ffa0}', Some(Invisible)),
+            ('\u{180b}', Some(Invisible)),
+            ('\u{e0100}', Some(Invisible)),
             ('\t', Some(Control)),
             ('\n', Some(Control)),
             ('\u{7f}', Some(Control)),
@@ -188,6 +214,7 @@ mod tests {
             "म\u{94d}\u{200d}ह",
             "\u{1f469}\u{200d}\u{1f4bb}",
             "\u{2764}\u{fe0f}\u{200d}\u{1f525}",
+            "Ann \u{2764}\u{fe0f}",
         ] {
             assert_eq!(found(ok, Place::DisplayName), None, "{ok:?}");
             assert!(found(ok, Place::Identifier).is_some(), "{ok:?}");
@@ -200,6 +227,9 @@ mod tests {
             "علی\u{200c}\u{200c}زاده",
             "علی\u{200c}\u{200b}زاده",
             "é\u{200b}é",
+            "Ann\u{fe0f}",
+            "Ann \u{3164}",
+            "a\u{34f}b",
         ] {
             assert!(found(bad, Place::DisplayName).is_some(), "{bad:?}");
         }
@@ -213,5 +243,7 @@ mod tests {
         assert_eq!(h.describe(), "a control character (U+0009)");
         let h = find("é\u{e0041}", Place::DisplayName).expect("found");
         assert_eq!(h.describe(), "an invisible formatting character (U+E0041)");
+        let h = find("\u{3164}", Place::DisplayName).expect("found");
+        assert_eq!(h.describe(), "an invisible character (U+3164)");
     }
 }

@@ -803,7 +803,9 @@ fn invisible_and_control_only_names_through_the_binary() {
          tagname,tagname@example.com,Ann\u{e0041}\n\
          ad\u{200b}min,zw@example.com,Zed\n\
          persian,fa@example.com,علی\u{200c}زاده\n\
-         blank,blank@example.com,\n",
+         blank,blank@example.com,\n\
+         filler,filler@example.com,\u{3164}\n\
+         heart,heart@example.com,Ann \u{2764}\u{fe0f}\n",
     );
     let o = crate::support::roster(
         d.path(),
@@ -817,7 +819,7 @@ fn invisible_and_control_only_names_through_the_binary() {
         String::from_utf8_lossy(&o.stderr)
     );
     let report = crate::support::jsonl(&d.path().join("r.jsonl"));
-    assert_eq!(report.len(), 7, "{report:?}");
+    assert_eq!(report.len(), 9, "{report:?}");
     let by_origin = |origin: &str| {
         report
             .iter()
@@ -836,6 +838,7 @@ fn invisible_and_control_only_names_through_the_binary() {
         ("in.csv:5", "U+2066"),
         ("in.csv:6", "U+E0041"),
         ("in.csv:7", "U+200B"),
+        ("in.csv:10", "contains an invisible character (U+3164)"),
     ] {
         let e = by_origin(origin);
         assert_eq!(e["status"], "rejected", "{e}");
@@ -848,7 +851,7 @@ fn invisible_and_control_only_names_through_the_binary() {
             .unwrap_or_default()
             .starts_with("username: ")
     );
-    for origin in ["in.csv:8", "in.csv:9"] {
+    for origin in ["in.csv:8", "in.csv:9", "in.csv:11"] {
         assert_eq!(by_origin(origin)["status"], "ok", "{origin}");
     }
 }
