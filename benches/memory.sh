@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Peak memory of `roster validate` on inputs made of large records, whatever their number:
-# CSV rows of 15 MB, LDIF records of 15 MB (a base64 jpegPhoto) and JSON lines of 15 MB
-# (20 of each, 300 MB per file), then the same 300 MB as 2,000 records of 150 KB. Memory
-# is bounded by bytes (chunks of at most 2 MiB, 16 MiB in flight, one record at most
-# --max-record-size), so the peak stays far below the goal (150 MB) and far below the
+# CSV rows of 8 MB, LDIF records of 8 MB (a base64 jpegPhoto) and JSON lines of 8 MB (36 of
+# each, just under the default --max-record-size; 290 MB per file), then the same as 3,600
+# records of 80 KB. Memory is bounded by bytes (chunks of at most 2 MiB, 16 MiB in flight,
+# one record at most --max-record-size), so the peak stays far below the goal (150 MB) and far below the
 # file's size. The baseline in the same run: `roster validate` on a 10-row file, and with
 # BASELINE=path/to/another/roster, that binary on the same files (e.g. an older release).
-#   benches/memory.sh            (RECORD_MB=15 RECORDS=20 BASELINE=)
+#   benches/memory.sh            (RECORD_MB=8 RECORDS=36 BASELINE=)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mb=${RECORD_MB:-15}
-n=${RECORDS:-20}
+mb=${RECORD_MB:-8}
+n=${RECORDS:-36}
 cargo build --release --quiet
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 dir=$(mktemp -d)

@@ -34,7 +34,7 @@ pub struct InputArgs {
     /// Let LDIF `attr:< file://` values read files, only inside DIR (after resolving `..` and symlinks); refused otherwise.
     #[arg(long, value_name = "DIR")]
     pub allow_file_urls: Option<PathBuf>,
-    /// Largest CSV row (its cells), LDIF record or JSON line (without line ends) read; a larger one is skipped with an error (K, M, G suffixes: powers of 1024; default 16M).
+    /// Largest CSV row (its cells), LDIF record or JSON line (without line ends) read; a larger one is skipped with an error (K, M, G suffixes: powers of 1024; default 8M).
     #[arg(long, value_name = "BYTES", value_parser = roster::source::ldap::parse_size)]
     pub max_record_size: Option<u64>,
     #[command(flatten)]

@@ -102,7 +102,7 @@ pub struct SourceOptions {
 /// The largest record read whole unless `--max-record-size` says otherwise: far above
 /// any person's record (even with a photo), low enough that a quote left open or a file
 /// that is not what it seems cannot make roster hold gigabytes.
-pub const DEFAULT_MAX_RECORD_BYTES: u64 = 16 << 20;
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 8 << 20;
 
 impl SourceOptions {
     /// The record size cap in bytes.

@@ -689,7 +689,7 @@ impl Read for Huge {
 fn an_oversized_record_is_skipped_and_reported() {
     let huge = Huge {
         head: io::Cursor::new(b"dn: uid=big,dc=x\ndescription:: ".to_vec()),
-        left: 17 << 20,
+        left: 9 << 20,
         tail: io::Cursor::new(b"\n more\nsn: x\n\ndn: uid=ok,dc=x\nuid: ok\n".to_vec()),
     };
     let mut src = LdifSource::from_reader(huge, "h", None, &SourceOptions::default());
@@ -699,7 +699,7 @@ fn an_oversized_record_is_skipped_and_reported() {
     assert_eq!(b.raw, RawText::None);
     assert!(
         reason(&first)
-            .contains("record of lines 1-4 is larger than 16 MiB (--max-record-size); skipped"),
+            .contains("record of lines 1-4 is larger than 8 MiB (--max-record-size); skipped"),
         "{}",
         reason(&first)
     );

@@ -59,7 +59,7 @@ fn max_record_size_skips_larger_rows_with_an_error() {
              carol,carol@example.org,Carol,short\n"
         ),
     );
-    // The default (16M) reads all three.
+    // The default (8M) reads all three.
     convert(d.path(), "in.csv", "all.jsonl", &[]);
     assert_eq!(jsonl(&d.path().join("all.jsonl")).len(), 3);
     for (args, job) in [
