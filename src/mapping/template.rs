@@ -4,7 +4,8 @@
 //! Inside braces, `|` separates attribute names (tried in order until one has a
 //! non-empty value) and then filters, applied in order to each value:
 //! `lower`, `upper`, `trim`, `slug`, `first` (keep the first value only),
-//! `not` (negate a boolean), `default:"x"` (use x when nothing matched). Binary values
+//! `not` (negate a boolean), `default:"x"` (use x when nothing matched),
+//! `map:Active=true,Disabled=false,*=false` (replace each value). Binary values
 //! (Active Directory's `objectSid`, any bytes) become text only through a filter that reads
 //! the bytes, which comes first: `sid` (`S-1-5-21-…`), `guid` (the GUID string Windows
 //! shows, from its mixed-endian bytes), `hex`, `base64`.
@@ -25,6 +26,13 @@ pub enum Filter {
     Default(String),
     /// Reads the value's bytes: only first.
     Bytes(BytesAs),
+    /// `map:Active=true,Disabled=false,*=false`: each value replaced by the one it maps to
+    /// (ASCII case ignored, spaces trimmed); `*` maps whatever else; a value not listed,
+    /// without `*`, is an error for the row.
+    Map {
+        pairs: Vec<(String, String)>,
+        other: Option<String>,
+    },
 }
 
 /// How a filter turns a value's bytes into text.
@@ -48,9 +56,9 @@ impl BytesAs {
 
     /// The text of `v`, a value of attribute `attr`. A value that is already the text
     /// form (an `objectGUID` read as its UUID, a SID in a CSV cell) is kept as it is.
-    fn text(self, attr: &str, v: &FieldValue) -> Result<String, NotText> {
+    fn text(self, attr: &str, v: &FieldValue) -> Result<String, ValueError> {
         let bytes = v.bytes();
-        let bad = |what: &str| NotText {
+        let bad = |what: &str| ValueError {
             attr: attr.to_string(),
             binary: true,
             detail: Some(format!("{attr} is not {what} (filter {})", self.name())),
@@ -316,7 +324,7 @@ impl Template {
     /// multi-valued); anything else yields one string built from the first value of
     /// each expression, or nothing when every expression came up empty.
     /// A value that is not text ([`FieldValue::Binary`]) is an error, not a value.
-    pub fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Vec<String>, NotText> {
+    pub fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Vec<String>, ValueError> {
         if let [Segment::Expr(e)] = self.segments.as_slice() {
             return e.eval(attrs);
         }
@@ -349,11 +357,11 @@ impl Template {
     }
 }
 
-/// A value a template needed as text that is not: binary data, or bytes that are not
-/// UTF-8 (text in another character set). Reported on the field the template fills; the
-/// value itself is never shown (it may be a password).
+/// A value a template could not use: binary data or bytes that are not UTF-8 (text in
+/// another character set), bytes a filter could not read, a value a `map` does not list.
+/// Reported on the field the template fills; binary values are never shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NotText {
+pub struct ValueError {
     /// The attribute, as the template names it.
     pub attr: String,
     /// Binary by nature (a photo, a certificate) rather than text in the wrong encoding.
@@ -362,9 +370,9 @@ pub struct NotText {
     pub detail: Option<String>,
 }
 
-impl NotText {
+impl ValueError {
     fn of(attr: &str, value: &FieldValue) -> Self {
-        NotText {
+        ValueError {
             detail: None,
             attr: attr.to_string(),
             binary: is_binary_attr(attr) || std::str::from_utf8(value.bytes()).is_ok(),
@@ -393,21 +401,21 @@ impl NotText {
     }
 }
 
-impl fmt::Display for NotText {
+impl fmt::Display for ValueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.reason())
     }
 }
 
 /// A value as text, or the error naming its attribute.
-pub fn text_of<'v>(attr: &str, v: &'v FieldValue) -> Result<&'v str, NotText> {
-    v.text().ok_or_else(|| NotText::of(attr, v))
+pub fn text_of<'v>(attr: &str, v: &'v FieldValue) -> Result<&'v str, ValueError> {
+    v.text().ok_or_else(|| ValueError::of(attr, v))
 }
 
 impl Template {
     /// The first value [`Template::eval`] would give, without building the list: what
     /// a single-valued field needs, once per field per row.
-    pub fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Option<String>, NotText> {
+    pub fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Option<String>, ValueError> {
         if let [Segment::Expr(e)] = self.segments.as_slice() {
             return e.eval_first(attrs);
         }
@@ -416,7 +424,7 @@ impl Template {
 }
 
 impl Expr {
-    fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Option<String>, NotText> {
+    fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Option<String>, ValueError> {
         if !self.filters.is_empty() {
             return Ok(self.eval(attrs)?.into_iter().next());
         }
@@ -430,15 +438,18 @@ impl Expr {
         Ok(None)
     }
 
-    fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Vec<String>, NotText> {
+    fn eval(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Vec<String>, ValueError> {
         let mut values: Vec<String> = Vec::new();
         // A filter that reads bytes comes first (the parser sees to it).
         let (bytes_as, filters) = match self.filters.split_first() {
             Some((Filter::Bytes(b), rest)) => (Some(*b), rest),
             _ => (None, &self.filters[..]),
         };
+        // The attribute the values came from, for messages.
+        let mut source = None;
         for (i, a) in self.attrs.iter().enumerate() {
             if let Some(vs) = attrs.values(a, self.slots.get(i).copied()) {
+                source = Some(a.as_str());
                 for v in vs.iter().filter(|v| !v.bytes().is_empty()) {
                     values.push(match bytes_as {
                         Some(b) => b.text(a, v)?,
@@ -458,6 +469,33 @@ impl Expr {
                     }
                 }
                 Filter::First => values.truncate(1),
+                Filter::Map { pairs, other } => {
+                    for v in values.iter_mut() {
+                        let key = v.trim();
+                        let to = pairs
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                            .map(|(_, to)| to)
+                            .or(other.as_ref());
+                        match to {
+                            Some(to) => *v = to.clone(),
+                            None => {
+                                let keys: Vec<&str> =
+                                    pairs.iter().map(|(k, _)| k.as_str()).collect();
+                                return Err(ValueError {
+                                    attr: source.unwrap_or_default().to_string(),
+                                    binary: false,
+                                    detail: Some(format!(
+                                        "{} {key:?} is not in the map ({}; add *=VALUE for the others)",
+                                        source.unwrap_or("the value"),
+                                        keys.join(", ")
+                                    )),
+                                });
+                            }
+                        }
+                    }
+                    values.retain(|v| !v.is_empty());
+                }
                 _ => {
                     for v in values.iter_mut() {
                         *v = apply(f, v);
@@ -481,7 +519,7 @@ fn apply(f: &Filter, v: &str) -> String {
             // Leave it for the boolean check to report.
             None => v.to_string(),
         },
-        Filter::First | Filter::Default(_) | Filter::Bytes(_) => v.to_string(),
+        Filter::First | Filter::Default(_) | Filter::Bytes(_) | Filter::Map { .. } => v.to_string(),
     }
 }
 
@@ -583,7 +621,7 @@ fn parse_expr(inner: &str) -> Result<Expr, String> {
                 }
                 if !is_attr_name(p) {
                     return Err(format!(
-                        "{p:?} is not an attribute name or a known filter (lower, upper, trim, slug, first, not, default:\"x\", sid, guid, hex, base64)"
+                        "{p:?} is not an attribute name or a known filter (lower, upper, trim, slug, first, not, default:\"x\", map:A=x,B=y, sid, guid, hex, base64)"
                     ));
                 }
                 attrs.push(p.to_string());
@@ -621,6 +659,34 @@ fn split_pipes(s: &str) -> Result<Vec<String>, String> {
     Ok(parts)
 }
 
+/// `Active=true, Disabled=false, *=false`.
+fn parse_map(a: &str) -> Result<Filter, String> {
+    let (mut pairs, mut other) = (Vec::new(), None);
+    for pair in a.split(',') {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(format!(
+                "map: {pair:?} is not FROM=TO (as in map:Active=true,Disabled=false)"
+            ));
+        };
+        let (k, v) = (k.trim(), v.trim());
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(v);
+        if k == "*" {
+            other = Some(v.to_string());
+        } else if pairs
+            .iter()
+            .any(|(p, _): &(String, String)| p.eq_ignore_ascii_case(k))
+        {
+            return Err(format!("map: {k:?} is listed twice"));
+        } else {
+            pairs.push((k.to_string(), v.to_string()));
+        }
+    }
+    Ok(Filter::Map { pairs, other })
+}
+
 fn parse_filter(p: &str) -> Result<Option<Filter>, String> {
     let (name, arg) = match p.split_once(':') {
         Some((n, a)) => (n.trim(), Some(a.trim())),
@@ -645,6 +711,12 @@ fn parse_filter(p: &str) -> Result<Option<Filter>, String> {
             Filter::Default(a.to_string())
         }
         ("default", None) => return Err("default needs a value: default:\"x\"".to_string()),
+        ("map", Some(a)) => parse_map(a)?,
+        ("map", None) => {
+            return Err(
+                "map needs pairs: map:Active=true,Disabled=false (*=x for the rest)".into(),
+            );
+        }
         (
             "lower" | "upper" | "trim" | "slug" | "first" | "not" | "sid" | "guid" | "hex"
             | "base64",
@@ -738,6 +810,28 @@ mod tests {
         // A filter that reads bytes comes first.
         let e = Template::parse("{objectSid|lower|sid}").unwrap_err();
         assert!(e.contains("put it first"), "{e}");
+    }
+
+    #[test]
+    fn map_replaces_listed_values_and_refuses_the_others() {
+        let a = attrs(&[("status", &[" active "]), ("kind", &["Contractor"])]);
+        let eval = |t: &str| Template::parse(t).unwrap().eval(&a);
+        assert_eq!(
+            eval("{status|map:Active=true,Disabled=false}").unwrap(),
+            ["true"]
+        );
+        assert_eq!(
+            eval("{kind|map:Employee=staff, *=\"external\"|upper}").unwrap(),
+            ["EXTERNAL"]
+        );
+        let e = eval("{kind|map:Employee=staff,Intern=staff}").unwrap_err();
+        assert_eq!(
+            e.reason(),
+            "kind \"Contractor\" is not in the map (Employee, Intern; add *=VALUE for the others)"
+        );
+        for bad in ["{kind|map}", "{kind|map:Employee}", "{kind|map:A=x,a=y}"] {
+            assert!(Template::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -127,6 +127,74 @@ fn multi_sep_splits_multi_valued_cells() {
 }
 
 #[test]
+fn map_filter_turns_an_hr_status_into_active() {
+    let d = tmp();
+    write(
+        d.path(),
+        "hr.csv",
+        "username,email,name,status\n\
+         ann,ann@example.org,Ann,Active\n\
+         bob,bob@example.org,Bob,disabled\n\
+         cy,cy@example.org,Cy,Suspended\n",
+    );
+    // Without a map, "Active" is no boolean: the HR column cannot feed `active`.
+    let o = roster(
+        d.path(),
+        &[
+            "convert",
+            "hr.csv",
+            "plain.jsonl",
+            "--map",
+            "active={status}",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let o = roster(
+        d.path(),
+        &[
+            "convert",
+            "hr.csv",
+            "out.jsonl",
+            "--map",
+            "active={status|map:Active=true,Disabled=false}",
+            "--report",
+            "r.jsonl",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let out = jsonl(&d.path().join("out.jsonl"));
+    let active: Vec<(&str, bool)> = out
+        .iter()
+        .map(|u| {
+            (
+                u["username"].as_str().unwrap(),
+                u["active"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(active, [("ann", true), ("bob", false)]);
+    let report = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(
+        report[2]["error"],
+        "active: status \"Suspended\" is not in the map (Active, Disabled; add *=VALUE for the others)"
+    );
+    // `*=` maps the rest.
+    convert(
+        d.path(),
+        "hr.csv",
+        "all.jsonl",
+        &["--map", "active={status|map:Active=true,*=false}"],
+    );
+    let all = jsonl(&d.path().join("all.jsonl"));
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2]["active"], false);
+}
+
+#[test]
 fn map_builds_a_field_from_a_template() {
     let d = tmp();
     write(
