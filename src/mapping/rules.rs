@@ -114,6 +114,37 @@ impl Mapping {
         self
     }
 
+    /// The fields every row needs (username, email): when the source is known to have
+    /// none of the attributes their templates read (a CSV file without an email column),
+    /// one error before any row is read, rather than the same rejection on every row.
+    pub fn check_required(&self, available: &[String], source: &str) -> Result<(), MappingError> {
+        let has = |a: &str| available.iter().any(|c| c.eq_ignore_ascii_case(a));
+        for (field, rule) in &self.rules {
+            if !matches!(field, Field::Username | Field::Email) {
+                continue;
+            }
+            let Rule::Templates { templates, .. } = rule else {
+                continue;
+            };
+            // A template with no attribute at all (literal text) always gives a value.
+            let fed = templates.iter().any(|t| {
+                t.exprs().next().is_none() || t.exprs().any(|e| e.attrs.iter().any(|a| has(a)))
+            });
+            if !fed {
+                let looked: Vec<String> = templates
+                    .iter()
+                    .flat_map(|t| t.exprs().flat_map(|e| e.attrs.clone()))
+                    .collect();
+                let name = field.name();
+                return Err(MappingError::Invalid(format!(
+                    "{source} has no column for {name} (looked for {}); add one, or name it with --map {name}={{COLUMN}}",
+                    looked.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks configured templates against the attributes a source is known to have
     /// (a CSV header, an LDAP attribute list): each expression must be able to read at
     /// least one of its attributes. Defaults are not checked: they are fallbacks.

@@ -194,6 +194,47 @@ fn map_filter_turns_an_hr_status_into_active() {
     assert_eq!(all[2]["active"], false);
 }
 
+/// A file without any column for a field every row needs is one error before any row is
+/// read (exit 2), not the same rejection on every row.
+#[test]
+fn a_missing_email_column_is_one_error_before_any_row() {
+    let d = tmp();
+    write(d.path(), "hr.csv", "username,name\nann,Ann\nbob,Bob\n");
+    let o = roster(
+        d.path(),
+        &["validate", "hr.csv", "--report", "r.jsonl", "--quiet"],
+        &[],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr()
+            .contains("hr.csv has no column for email (looked for email, mail,")
+            && o.stderr().contains("--map email={COLUMN}"),
+        "{}",
+        o.stderr()
+    );
+    assert!(
+        jsonl(&d.path().join("r.jsonl")).is_empty(),
+        "no row was read"
+    );
+    // Named with --map, the file reads.
+    write(
+        d.path(),
+        "hr2.csv",
+        "username,name,courriel\nann,Ann,ann@example.org\n",
+    );
+    convert(
+        d.path(),
+        "hr2.csv",
+        "out.jsonl",
+        &["--map", "email={courriel}"],
+    );
+    assert_eq!(
+        jsonl(&d.path().join("out.jsonl"))[0]["email"],
+        "ann@example.org"
+    );
+}
+
 #[test]
 fn map_builds_a_field_from_a_template() {
     let d = tmp();
