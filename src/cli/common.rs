@@ -101,7 +101,7 @@ pub struct MappingArgs {
 #[command(next_help_heading = "Reports")]
 pub struct ReportArgs {
     /// Per-row report: .csv or .jsonl (origin, username, email, action, status, id, attempts, changed, error).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = parse_report_path)]
     pub report: Option<PathBuf>,
     /// Rejected and failed rows, in the input's own format with the error, to fix and feed back.
     #[arg(long, value_name = "FILE")]
@@ -130,7 +130,7 @@ pub struct TlsArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Execution")]
 pub struct ExecArgs {
-    #[arg(long, help = format!("Parallel workers (default {DEFAULT_WORKERS})"))]
+    #[arg(long, help = format!("Parallel workers (default {DEFAULT_WORKERS})"), value_parser = parse_workers)]
     pub workers: Option<usize>,
     /// Client-side cap per server rate-limit bucket, e.g. 20/2s, 10/min.
     #[arg(long, value_name = "CALLS/PERIOD")]
@@ -272,6 +272,33 @@ pub fn split_scopes(values: &[String]) -> (Option<String>, Vec<String>) {
 }
 
 /// Parses `,` `;` `|` `tab` `\t` or any single ASCII character.
+/// At least one worker.
+pub fn parse_workers(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least 1 worker is needed".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a number of workers")),
+    }
+}
+
+/// A report path: `.csv` (also `.txt` or no extension) or JSON Lines (`.jsonl`, `.ndjson`,
+/// `.json`); anything else (a spreadsheet's `.xlsx`) is refused rather than written as CSV
+/// under a name that promises something else.
+pub fn parse_report_path(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    match p
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+    {
+        None => Ok(p),
+        Some(e) if matches!(e.as_str(), "csv" | "txt" | "jsonl" | "ndjson" | "json") => Ok(p),
+        Some(e) => Err(format!(
+            "a report is written as CSV (.csv) or JSON Lines (.jsonl), not .{e}"
+        )),
+    }
+}
+
 pub fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "tab" | "\\t" | "TAB" | "\t" => Ok(b'\t'),

@@ -140,12 +140,12 @@ pub fn exec(a: &ExecArgs, job: &JobConfig) -> Result<ExecSettings> {
         ),
         (None, None) => None,
     };
+    let workers = a.workers.or(job.import.workers).unwrap_or(DEFAULT_WORKERS);
+    if workers == 0 {
+        anyhow::bail!("job file [import] workers: at least 1 worker is needed");
+    }
     Ok(ExecSettings {
-        workers: a
-            .workers
-            .or(job.import.workers)
-            .unwrap_or(DEFAULT_WORKERS)
-            .max(1),
+        workers,
         rate,
         max_attempts: a
             .max_attempts

@@ -57,7 +57,7 @@ pub struct Args {
     #[arg(help_heading = "Run", long = "match", hide = true, value_enum)]
     pub match_key: Option<MatchKey>,
     /// Per-row report: .csv or .jsonl (origin, username, email, action, status, id, attempts, changed, error).
-    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    #[arg(long, value_name = "FILE", help_heading = "Reports", value_parser = crate::cli::common::parse_report_path)]
     pub report: Option<PathBuf>,
     /// Print the final summary as JSON on stdout.
     #[arg(long, help_heading = "Reports")]

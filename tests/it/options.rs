@@ -235,6 +235,72 @@ fn a_missing_email_column_is_one_error_before_any_row() {
     );
 }
 
+/// Options that cannot be honoured are refused before anything is read or sent (exit 2):
+/// no workers, a report under a spreadsheet's name.
+#[test]
+fn zero_workers_and_a_report_that_is_not_csv_or_jsonl_are_refused() {
+    let d = tmp();
+    write(
+        d.path(),
+        "u.csv",
+        "username,email,name\nann,ann@example.org,Ann\n",
+    );
+    write(d.path(), "job.toml", "[import]\nworkers = 0\n");
+    for (args, want) in [
+        (
+            &[
+                "import",
+                "u.csv",
+                "--server",
+                "http://127.0.0.1:9",
+                "--workers",
+                "0",
+            ][..],
+            "at least 1 worker is needed",
+        ),
+        (
+            &[
+                "import",
+                "u.csv",
+                "--server",
+                "http://127.0.0.1:9",
+                "--config",
+                "job.toml",
+            ][..],
+            "[import] workers: at least 1 worker is needed",
+        ),
+        (
+            &["validate", "u.csv", "--report", "r.xlsx"][..],
+            "not .xlsx",
+        ),
+        (
+            &[
+                "apply",
+                "plan.json",
+                "--server",
+                "http://127.0.0.1:9",
+                "--report",
+                "r.ods",
+            ][..],
+            "not .ods",
+        ),
+    ] {
+        let o = roster(d.path(), args, &[]);
+        assert_eq!(o.code(), 2, "{args:?}: {}", o.stderr());
+        assert!(o.stderr().contains(want), "{args:?}: {}", o.stderr());
+    }
+    assert!(!d.path().join("r.xlsx").exists());
+    // The names a report may have.
+    for report in ["r.csv", "r.TXT", "r.jsonl", "r.ndjson", "r.json", "report"] {
+        let o = roster(
+            d.path(),
+            &["validate", "u.csv", "--report", report, "--quiet"],
+            &[],
+        );
+        assert_eq!(o.code(), 0, "{report}: {}", o.stderr());
+    }
+}
+
 #[test]
 fn map_builds_a_field_from_a_template() {
     let d = tmp();
