@@ -174,8 +174,13 @@ pub struct GuardArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Server")]
 pub struct ServerArgs {
-    /// Server base URL, e.g. https://chat.example.org.
-    #[arg(long, value_name = "URL")]
+    /// Server base URL, e.g. https://chat.example.org (also ROSTER_SERVER, or [server] url in the job file).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ROSTER_SERVER",
+        hide_env_values = true
+    )]
     pub server: Option<String>,
     /// Server kind; detected by default (GET /api/info, GET /api/v4/system/ping).
     #[arg(long, value_enum)]

@@ -301,6 +301,37 @@ fn zero_workers_and_a_report_that_is_not_csv_or_jsonl_are_refused() {
     }
 }
 
+/// ROSTER_SERVER names the server when --server does not; the flag wins over it.
+#[test]
+fn roster_server_names_the_server() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    let d = tmp();
+    write(d.path(), "u.csv", &users_csv(2));
+    let mut env = crate::support::as_importer();
+    let url = sb.url();
+    env.push(("ROSTER_SERVER", url.as_str()));
+    let o = roster(d.path(), &["import", "u.csv", "--quiet"], &env);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(crate::support::server_users(&sb).len(), 2, "two new users");
+    // --server wins: a closed port fails even though ROSTER_SERVER is right.
+    let o = roster(
+        d.path(),
+        &[
+            "import",
+            "u.csv",
+            "--server",
+            "http://127.0.0.1:9",
+            "--quiet",
+        ],
+        &env,
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("127.0.0.1:9"), "{}", o.stderr());
+}
+
 #[test]
 fn map_builds_a_field_from_a_template() {
     let d = tmp();
