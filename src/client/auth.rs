@@ -61,6 +61,10 @@ pub enum AuthError {
         "ROSTER_USERNAME is set but no password: set ROSTER_PASSWORD(_FILE), use --password-file, or run on a terminal to be asked"
     )]
     MissingPassword,
+    #[error(
+        "ROSTER_PASSWORD is set but ROSTER_USERNAME is not: set ROSTER_USERNAME to the account the password belongs to (or use ROSTER_TOKEN)"
+    )]
+    MissingUsername,
 }
 
 /// Plain (non-secret) variable with a `_FILE` twin.
@@ -90,6 +94,9 @@ pub fn from_env(flavor: Flavor, password_file: Option<&Path>) -> Result<Credenti
         });
     }
     let Some(username) = username else {
+        if password.is_some() {
+            return Err(AuthError::MissingUsername);
+        }
         return Err(AuthError::Missing(flavor));
     };
     let password = match password {

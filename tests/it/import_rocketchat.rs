@@ -443,6 +443,20 @@ fn wrong_credentials_exit_2_with_a_clear_message() {
     let r = roster(d.path(), &["import", "u.csv", "--server", &sb.url()], &[]);
     assert_eq!(r.code(), 2);
     assert!(r.stderr().contains("no credentials"), "{}", r.stderr());
+    // A password without a username: say which is missing.
+    let r = roster(
+        d.path(),
+        &["import", "u.csv", "--server", &sb.url()],
+        &[("ROSTER_PASSWORD", "Some-password-1")],
+    );
+    assert_eq!(r.code(), 2);
+    assert!(
+        r.stderr()
+            .contains("ROSTER_PASSWORD is set but ROSTER_USERNAME is not"),
+        "{}",
+        r.stderr()
+    );
+    assert!(!r.stderr().contains("Some-password-1"));
     assert_eq!(server_users(&sb).len(), 0);
 }
 
