@@ -3,14 +3,14 @@
 //! files never import each other.
 
 pub mod apply;
+pub mod completions;
 pub mod convert;
-#[cfg(feature = "sandbox")]
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod man;
 pub mod plan;
-#[cfg(feature = "sandbox")]
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod sync;
@@ -67,6 +67,10 @@ pub enum Command {
     Sync(sync::Args),
     /// Apply a plan saved by `roster plan -o plan.json`.
     Apply(apply::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
+    /// Print roster's manual page (roff) on stdout.
+    Man(man::Args),
 }
 
 /// Runs the program; returns the exit code.
@@ -97,6 +101,8 @@ pub fn main() -> i32 {
         Command::Plan(a) => plan::run(a),
         Command::Sync(a) => sync::run(a),
         Command::Apply(a) => apply::run(a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     };
     match result {
         Ok(code) => code,

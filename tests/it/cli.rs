@@ -66,3 +66,48 @@ fn convert_gives_the_same_output_for_the_same_input_every_time() {
         assert_eq!(written.lines().count(), 2, "run {run}: {written}");
     }
 }
+
+/// Completion scripts and the manual page come from the same definitions as `--help`: they
+/// name the commands and options roster has, and the bash script is valid bash.
+#[test]
+fn completions_and_man_page_list_the_real_options() {
+    let d = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = Command::new(BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        for word in ["sync", "deactivate-missing", "max-record-size"] {
+            assert!(script.contains(word), "{shell}: {word}");
+        }
+        if shell == "bash" {
+            let path = d.path().join("roster.bash");
+            std::fs::write(&path, &script).unwrap();
+            let ok = Command::new("bash").arg("-n").arg(&path).status().unwrap();
+            assert!(ok.success(), "bash -n roster.bash");
+        }
+    }
+    let out = Command::new(BIN)
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(BIN).arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH roster 1"),
+        "{page:.200}"
+    );
+    // A section per command, with its options (roff escapes the dashes).
+    for word in [
+        ".SH \"ROSTER SYNC\"",
+        "\\-\\-deactivate\\-missing",
+        ".SH \"ROSTER APPLY\"",
+        "\\-\\-dry\\-run",
+    ] {
+        assert!(page.contains(word), "man page lacks {word}");
+    }
+}
