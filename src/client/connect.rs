@@ -91,23 +91,55 @@ pub fn connect_with(
         Flavor::Mattermost => (Limiter::Gcra, mattermost::parse_rate),
     };
     let pacer = Arc::new(Pacer::new(limiter, pacing.rate));
-    let h = Http::new(&url, client, pacer.clone(), parser, hopts.max_attempts)?;
+    // reqwest clients share their pool when cloned: the copy serves the mismatch check.
+    let h = Http::new(
+        &url,
+        client.clone(),
+        pacer.clone(),
+        parser,
+        hopts.max_attempts,
+    )?;
     let counters = h.counters.clone();
+    // A login that fails under a given --flavor: say so when the server is the other kind.
+    let failed = |e: String| {
+        let mismatch = server
+            .flavor
+            .and_then(|given| detect(&client, &url).ok().filter(|f| *f != given));
+        let msg = match mismatch {
+            Some(is) => format!(
+                "{url} looks like {} (--flavor {} was given): drop --flavor or use --flavor {}",
+                is.display(),
+                flavor.name(),
+                is.name()
+            ),
+            None => format!("{url}: {}", with_tls_hint(&e)),
+        };
+        ExitError::new(exit::USAGE, msg)
+    };
     let target: Arc<dyn UserApi> = match flavor {
-        Flavor::Rocketchat => Arc::new(
-            rocketchat::RocketChat::connect(h, &creds)
-                .map_err(|e| ExitError::new(exit::USAGE, format!("{url}: {e}")))?,
-        ),
-        Flavor::Mattermost => Arc::new(
-            mattermost::Mattermost::connect(h, &creds)
-                .map_err(|e| ExitError::new(exit::USAGE, format!("{url}: {e}")))?,
-        ),
+        Flavor::Rocketchat => {
+            Arc::new(rocketchat::RocketChat::connect(h, &creds).map_err(|e| failed(e.to_string()))?)
+        }
+        Flavor::Mattermost => {
+            Arc::new(mattermost::Mattermost::connect(h, &creds).map_err(|e| failed(e.to_string()))?)
+        }
     };
     Ok(Connected {
         target,
         http: counters,
         pacer,
     })
+}
+
+/// rustls's words for a server that answered a TLS hello in plain HTTP, explained.
+fn with_tls_hint(msg: &str) -> String {
+    if msg.contains("InvalidContentType") || msg.contains("corrupt message") {
+        format!(
+            "{msg} (the server answered in plain HTTP, not TLS: use http://, with --allow-http unless it is on this machine, or the server's TLS port)"
+        )
+    } else {
+        msg.to_string()
+    }
 }
 
 fn detect(client: &reqwest::blocking::Client, url: &str) -> Result<Flavor> {
@@ -118,9 +150,9 @@ fn detect(client: &reqwest::blocking::Client, url: &str) -> Result<Flavor> {
         let cause = format!(" ({})", http::root_cause(&e));
         return Err(ExitError::new(
             exit::USAGE,
-            format!(
+            with_tls_hint(&format!(
                 "cannot connect to {url}{cause}; check the URL and that the server is reachable"
-            ),
+            )),
         )
         .into());
     }

@@ -290,3 +290,58 @@ fn allow_http_and_loopback_get_past_the_check() {
         }
     }
 }
+
+/// Two mistakes said plainly: `https://` to a server that speaks plain HTTP (rustls would say
+/// "received corrupt message"), and a `--flavor` that is not the server's.
+#[test]
+fn https_to_plain_http_and_the_wrong_flavor_are_explained() {
+    let sb = crate::support::start(roster_sandbox::SandboxConfig {
+        rate_limit: Some(false),
+        ..crate::support::config()
+    });
+    let d = crate::support::tmp();
+    crate::support::write(d.path(), "u.csv", &crate::support::users_csv(1));
+    let https = sb.url().replace("http://", "https://");
+    for args in [
+        vec!["import", "u.csv", "--server", https.as_str()],
+        vec![
+            "import",
+            "u.csv",
+            "--server",
+            https.as_str(),
+            "--flavor",
+            "rocketchat",
+        ],
+    ] {
+        let o = crate::support::roster(d.path(), &args, &crate::support::as_importer());
+        assert_eq!(o.code(), 2, "{args:?}: {}", o.stderr());
+        assert!(
+            o.stderr()
+                .contains("the server answered in plain HTTP, not TLS: use http://"),
+            "{args:?}: {}",
+            o.stderr()
+        );
+    }
+    let url = sb.url();
+    let o = crate::support::roster(
+        d.path(),
+        &[
+            "import",
+            "u.csv",
+            "--server",
+            &url,
+            "--flavor",
+            "mattermost",
+        ],
+        &crate::support::as_importer(),
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains(
+            "looks like Rocket.Chat (--flavor mattermost was given): drop --flavor or use --flavor rocketchat"
+        ),
+        "{}",
+        o.stderr()
+    );
+    assert!(crate::support::server_users(&sb).is_empty());
+}
