@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod man;
+pub mod mapping;
 pub mod plan;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
@@ -49,6 +50,8 @@ pub struct Cli {
 pub enum Command {
     /// Read, map and validate a source; no network.
     Validate(validate::Args),
+    /// Show how a source's columns become roster's fields, and the first rows mapped.
+    Mapping(mapping::Args),
     /// Convert users between CSV, LDIF and JSON Lines (the source may be an LDAP URL).
     Convert(convert::Args),
     /// Push users to a Rocket.Chat or Mattermost server.
@@ -91,6 +94,7 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Validate(a) => validate::run(a),
+        Command::Mapping(a) => mapping::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Import(a) => import::run(a),
         #[cfg(feature = "sandbox")]

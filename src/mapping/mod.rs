@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use crate::model::{Field, Intent, Problem, User};
 
 pub use defaults::parse_bool;
+pub use rules::FieldSource;
 pub use template::Template;
 
 use template::Resolver;

@@ -9,6 +9,16 @@ use super::template::Resolver;
 use super::{Mapping, MappingError, MappingOptions, Rule, Template};
 use crate::model::Field;
 
+/// One field's source, as `roster mapping` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldSource {
+    pub field: String,
+    /// The templates (configured or default), the built-in rule, or `off`.
+    pub rule: String,
+    /// The source's attributes the rule reads.
+    pub reads: Vec<String>,
+}
+
 /// Identifies a mapping's resolver, for the per-thread record-shape cache.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -112,6 +122,78 @@ impl Mapping {
     pub fn with_options(mut self, opts: &MappingOptions) -> Self {
         self.multi_sep = opts.multi_sep;
         self
+    }
+
+    /// How each field is filled, for people (`roster mapping`): the field, its rule, and the
+    /// attributes of `available` the rule reads.
+    pub fn explain(&self, available: &[String]) -> Vec<FieldSource> {
+        let has = |a: &str| {
+            available
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(a))
+                .cloned()
+        };
+        let mut out = Vec::new();
+        for (field, rule) in &self.rules {
+            let (how, reads) = match rule {
+                Rule::Templates {
+                    templates,
+                    configured,
+                } => {
+                    let text: Vec<String> = templates.iter().map(|t| t.to_string()).collect();
+                    let reads = templates
+                        .iter()
+                        .flat_map(|t| {
+                            t.exprs()
+                                .flat_map(|e| e.attrs.iter().filter_map(|a| has(a)))
+                        })
+                        .collect();
+                    let whose = if *configured { "configured" } else { "default" };
+                    (format!("{} ({whose})", text.join(" else ")), reads)
+                }
+                Rule::ActiveDefault => (
+                    format!("built-in: the first of {}", ACTIVE_ATTRS.join(", ")),
+                    ACTIVE_ATTRS.iter().filter_map(|a| has(a)).collect(),
+                ),
+                Rule::Off => ("off".to_string(), Vec::new()),
+            };
+            out.push(FieldSource {
+                field: field.name().into_owned(),
+                rule: how,
+                reads,
+            });
+        }
+        for (k, t) in &self.custom {
+            out.push(FieldSource {
+                field: format!("custom_fields.{k}"),
+                rule: format!("{t} (configured)"),
+                reads: t
+                    .exprs()
+                    .flat_map(|e| e.attrs.iter().filter_map(|a| has(a)))
+                    .collect(),
+            });
+        }
+        out
+    }
+
+    /// The attributes of `available` that no field reads (with no custom field configured,
+    /// `custom_fields.*` and `custom.*` columns are read as custom fields).
+    pub fn unread<'a>(&self, available: &'a [String]) -> Vec<&'a str> {
+        let read: Vec<String> = self
+            .explain(available)
+            .into_iter()
+            .flat_map(|f| f.reads)
+            .map(|a| a.to_ascii_lowercase())
+            .collect();
+        available
+            .iter()
+            .filter(|a| !read.contains(&a.to_ascii_lowercase()))
+            .filter(|a| {
+                !(self.custom.is_empty()
+                    && (a.starts_with("custom_fields") || a.starts_with("custom.")))
+            })
+            .map(String::as_str)
+            .collect()
     }
 
     /// The fields every row needs (username, email): when the source is known to have

@@ -15,7 +15,7 @@ mod sync;
 pub use apply::{ApplySettings, apply};
 pub use export::{ExportSettings, export};
 pub use import::{demo_import, import};
-pub use offline::{ConvertSettings, convert, validate};
+pub use offline::{ConvertSettings, convert, mapping, validate};
 pub use outputs::output_format;
 pub use plan::plan;
 pub use sync::sync;

@@ -78,3 +78,104 @@ pub fn convert(
         .with_context(|| format!("cannot write {}", to.output.display()))?;
     result.map_err(|e| e.context(format!("{} is incomplete", to.output.display())))
 }
+
+/// `roster mapping`: how each canonical field is filled from this source (its rule and the
+/// attributes it reads), the source's attributes nothing reads, and the first `rows` rows
+/// mapped, on stdout. Passwords are never shown.
+pub fn mapping(source: &SourceSettings, rows: usize) -> Result<i32> {
+    use std::io::Write;
+    let mapping = crate::mapping::Mapping::new(&source.mapping, &source.maps)?;
+    let mut pipeline = input::open(source, Profile::Generic, Purpose::Convert)?;
+    let dialect = pipeline.dialect_handle();
+    let mut first = Vec::new();
+    // The CSV header, or the attributes of the first rows (LDIF, JSON Lines, LDAP).
+    let mut seen: Vec<String> = Vec::new();
+    for checked in pipeline.by_ref() {
+        let checked = checked?;
+        for name in checked.attrs.names() {
+            if !seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                seen.push(name.to_string());
+            }
+        }
+        first.push(checked);
+        if first.len() >= rows.max(1) && dialect.get().is_some() {
+            break;
+        }
+        if first.len() >= rows.max(20) {
+            break;
+        }
+    }
+    let available = match dialect.get() {
+        Some(d) => d.header.clone(),
+        None => seen,
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: {}", source.spec, available.join(", "))?;
+    writeln!(out)?;
+    let explained = mapping.explain(&available);
+    let width = explained.iter().map(|f| f.field.len()).max().unwrap_or(0);
+    for f in &explained {
+        let reads = if f.reads.is_empty() {
+            "-".to_string()
+        } else {
+            f.reads.join(", ")
+        };
+        writeln!(out, "{:width$}  reads {reads:<24}  {}", f.field, f.rule)?;
+    }
+    let unread = mapping.unread(&available);
+    writeln!(out)?;
+    if unread.is_empty() {
+        writeln!(out, "Every attribute is read.")?;
+    } else {
+        writeln!(out, "Read by nothing: {}", unread.join(", "))?;
+        for u in unread.iter().filter(|u| looks_meaningful(u)) {
+            let example = if looks_like_state(u) {
+                format!("--map active={{{u}|map:Active=true,*=false}}")
+            } else {
+                format!("--map custom_fields.{}={{{u}}}", u.to_ascii_lowercase())
+            };
+            writeln!(out, "  {u} looks meaningful: map it, e.g. {example}")?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "First rows, mapped:")?;
+    for c in first.iter().take(rows) {
+        let json = c
+            .user()
+            .map(serde_json::to_string)
+            .transpose()?
+            .unwrap_or_else(|| "(not mapped)".into());
+        let status = if c.is_valid() { "ok" } else { "rejected" };
+        writeln!(out, "{}  {status}  {json}", c.origin)?;
+        if let crate::pipeline::Outcome::Rejected { problems, .. } = &c.outcome {
+            writeln!(out, "    {}", crate::model::problems_text(problems))?;
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
+/// Column names that usually carry an account's state.
+fn looks_like_state(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["status", "enabled", "disabled", "state"]
+        .iter()
+        .any(|h| n == *h || n.ends_with(&format!("_{h}")))
+}
+
+/// Column names that usually carry something an administrator would want mapped.
+fn looks_meaningful(name: &str) -> bool {
+    const HINTS: [&str; 8] = [
+        "status",
+        "enabled",
+        "disabled",
+        "state",
+        "department",
+        "dept",
+        "title",
+        "manager",
+    ];
+    let n = name.to_ascii_lowercase();
+    HINTS
+        .iter()
+        .any(|h| n == *h || n.ends_with(&format!("_{h}")))
+}

@@ -680,3 +680,47 @@ fn demo_keep_running_serves_until_interrupted() {
         "stopped"
     );
 }
+
+/// `roster mapping` shows which column feeds each field, the columns nothing reads (with a
+/// hint for meaningful ones), and the first rows mapped, without passwords.
+#[test]
+fn mapping_shows_fields_unread_columns_and_rows() {
+    let d = tmp();
+    write(
+        d.path(),
+        "hr.csv",
+        "username,mail,name,status,department,password\n\
+         ann,ann@example.org,Ann,Active,Sales,Pw-ann-123456\n\
+         bob,bob@example.org,Bob,Disabled,IT,Pw-bob-123456\n\
+         cy,cy@example.org,Cy,Active,IT,Pw-cy-1234567\n",
+    );
+    let o = roster(d.path(), &["mapping", "hr.csv", "--rows", "2"], &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("email") && out.contains("reads mail"), "{out}");
+    assert!(out.contains("Read by nothing: status, department"), "{out}");
+    assert!(
+        out.contains(
+            "status looks meaningful: map it, e.g. --map active={status|map:Active=true,*=false}"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("hr.csv:2  ok"), "{out}");
+    assert!(out.contains("hr.csv:3  ok"), "{out}");
+    assert!(!out.contains("hr.csv:4"), "--rows 2: {out}");
+    assert!(!out.contains("Pw-"), "no password shown: {out}");
+    // A map makes the column read, and its effect shows in the rows.
+    let o = roster(
+        d.path(),
+        &[
+            "mapping",
+            "hr.csv",
+            "--map",
+            "active={status|map:Active=true,*=false}",
+        ],
+        &[],
+    );
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("Read by nothing: department"), "{out}");
+    assert!(out.contains("\"active\":false"), "{out}");
+}
