@@ -16,11 +16,33 @@ use crate::validate::Profile;
 /// `roster validate`: every row ends up in the report as `ok` or `rejected`.
 pub fn validate(source: &SourceSettings, reports: &ReportSettings) -> Result<i32> {
     let pipeline = input::open(source, Profile::Generic, Purpose::Stream)?;
+    let dialect = pipeline.dialect_handle();
     let has_report = reports.report.is_some();
-    input::drive_offline(pipeline, reports, "rows checked", &source.spec, |checked| {
+    let code = input::drive_offline(pipeline, reports, "rows checked", &source.spec, |checked| {
         // Nothing to write for a good row when there is no report: count it only.
         Ok((has_report || !checked.is_valid()).then(|| checked.offline_entry()))
-    })
+    })?;
+    // Columns that look meaningful and that nothing reads: likely a mapping to add.
+    if !reports.quiet
+        && let Some(d) = dialect.get()
+    {
+        let mapping = crate::mapping::Mapping::new(&source.mapping, &source.maps)?;
+        let unread: Vec<&str> = mapping
+            .unread(&d.header)
+            .into_iter()
+            .filter(|c| looks_meaningful(c))
+            .collect();
+        if !unread.is_empty() {
+            eprintln!(
+                "hint: nothing reads the column{} {}; `roster mapping {}` shows how to map {}",
+                if unread.len() == 1 { "" } else { "s" },
+                unread.join(", "),
+                source.spec,
+                if unread.len() == 1 { "it" } else { "them" }
+            );
+        }
+    }
+    Ok(code)
 }
 
 /// Where `roster convert` writes.

@@ -723,4 +723,16 @@ fn mapping_shows_fields_unread_columns_and_rows() {
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(out.contains("Read by nothing: department"), "{out}");
     assert!(out.contains("\"active\":false"), "{out}");
+    // validate points at it when meaningful columns go unread (not with --quiet).
+    let o = roster(d.path(), &["validate", "hr.csv"], &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(
+        o.stderr().contains(
+            "hint: nothing reads the columns status, department; `roster mapping hr.csv` shows how to map them"
+        ),
+        "{}",
+        o.stderr()
+    );
+    let o = roster(d.path(), &["validate", "hr.csv", "--quiet"], &[]);
+    assert!(!o.stderr().contains("hint:"), "{}", o.stderr());
 }
