@@ -281,7 +281,14 @@ impl Validator {
             push("contains an empty role name".into());
         }
         for r in roles.iter().filter(|r| !r.trim().is_empty()) {
-            if r.contains(char::is_whitespace) {
+            if let Some(sep) = r.chars().find(|c| matches!(c, '|' | ',' | ';' | '/' | '+')) {
+                // No role name on either server holds these: a list split on another
+                // separator than the file's.
+                push(format!(
+                    "{} contains '{sep}': if the cell lists several roles, say so with --multi-sep '{sep}'",
+                    quote(r)
+                ));
+            } else if r.contains(char::is_whitespace) {
                 push(format!(
                     "{} contains whitespace (role names are sent space-separated to Mattermost)",
                     quote(r)

@@ -736,3 +736,28 @@ fn mapping_shows_fields_unread_columns_and_rows() {
     let o = roster(d.path(), &["validate", "hr.csv", "--quiet"], &[]);
     assert!(!o.stderr().contains("hint:"), "{}", o.stderr());
 }
+
+/// A roles cell split on another separator than the file's gets a hint naming --multi-sep,
+/// before any server sees it; with --multi-sep the same cell reads as two roles.
+#[test]
+fn roles_with_a_foreign_separator_hint_at_multi_sep() {
+    let d = tmp();
+    write(
+        d.path(),
+        "r.csv",
+        "username,email,name,roles\nann,ann@example.org,Ann,user|admin\n",
+    );
+    let o = roster(
+        d.path(),
+        &["validate", "r.csv", "--report", "r.jsonl", "--quiet"],
+        &[],
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    assert_eq!(
+        jsonl(&d.path().join("r.jsonl"))[0]["error"],
+        "roles: \"user|admin\" contains '|': if the cell lists several roles, say so with --multi-sep '|'"
+    );
+    convert(d.path(), "r.csv", "out.jsonl", &["--multi-sep", "|"]);
+    let out = jsonl(&d.path().join("out.jsonl"));
+    assert_eq!(out[0]["roles"], serde_json::json!(["user", "admin"]));
+}
