@@ -281,7 +281,7 @@ impl Validator {
             push("contains an empty role name".into());
         }
         for r in roles.iter().filter(|r| !r.trim().is_empty()) {
-            if let Some(sep) = r.chars().find(|c| matches!(c, '|' | ',' | ';' | '/' | '+')) {
+            if let Some(sep) = r.chars().find(|c| matches!(c, '|' | ',' | ';')) {
                 // No role name on either server holds these: a list split on another
                 // separator than the file's.
                 push(format!(
