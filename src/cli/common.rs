@@ -174,13 +174,8 @@ pub struct GuardArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Server")]
 pub struct ServerArgs {
-    /// Server base URL, e.g. https://chat.example.org (also ROSTER_SERVER, or [server] url in the job file).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "ROSTER_SERVER",
-        hide_env_values = true
-    )]
+    /// Server base URL, e.g. https://chat.example.org; else the job file's [server] url, else ROSTER_SERVER.
+    #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// Server kind; detected by default (GET /api/info, GET /api/v4/system/ping).
     #[arg(long, value_enum)]
@@ -286,21 +281,23 @@ pub fn parse_workers(s: &str) -> Result<usize, String> {
     }
 }
 
-/// A report path: `.csv` (also `.txt` or no extension) or JSON Lines (`.jsonl`, `.ndjson`,
-/// `.json`); anything else (a spreadsheet's `.xlsx`) is refused rather than written as CSV
-/// under a name that promises something else.
+/// A report path: JSON Lines for `.jsonl`, `.ndjson`, `.json`, CSV for anything else
+/// (`run.2024-01-15`, `.log`), except a name that promises another format (a spreadsheet's
+/// `.xlsx`, `.tsv`, `.ldif`), which is refused rather than filled with CSV.
 pub fn parse_report_path(s: &str) -> Result<PathBuf, String> {
+    const OTHER_FORMATS: [&str; 10] = [
+        "xlsx", "xlsm", "xls", "ods", "numbers", "tsv", "ldif", "xml", "html", "pdf",
+    ];
     let p = PathBuf::from(s);
     match p
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
     {
-        None => Ok(p),
-        Some(e) if matches!(e.as_str(), "csv" | "txt" | "jsonl" | "ndjson" | "json") => Ok(p),
-        Some(e) => Err(format!(
+        Some(e) if OTHER_FORMATS.contains(&e.as_str()) => Err(format!(
             "a report is written as CSV (.csv) or JSON Lines (.jsonl), not .{e}"
         )),
+        _ => Ok(p),
     }
 }
 

@@ -121,7 +121,16 @@ fn source_options(input: &InputArgs, tls: &TlsArgs, job: &JobConfig) -> Result<S
 /// The server, flags over `[server]`.
 pub fn server(a: &ServerArgs, job: &JobConfig) -> ServerSettings {
     ServerSettings {
-        url: a.server.clone().or_else(|| job.server.url.clone()),
+        // The job file, named on the command line, is more specific than the environment.
+        url: a
+            .server
+            .clone()
+            .or_else(|| job.server.url.clone())
+            .or_else(|| {
+                std::env::var("ROSTER_SERVER")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            }),
         flavor: a.flavor.or(job.server.flavor),
         password_file: a.password_file.clone(),
         allow_http: a.allow_http || job.server.allow_http.unwrap_or(false),

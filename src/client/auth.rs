@@ -62,7 +62,7 @@ pub enum AuthError {
     )]
     MissingPassword,
     #[error(
-        "ROSTER_PASSWORD is set but ROSTER_USERNAME is not: set ROSTER_USERNAME to the account the password belongs to (or use ROSTER_TOKEN)"
+        "a password is given (ROSTER_PASSWORD or --password-file) but ROSTER_USERNAME is not set: set it to the account the password belongs to (or use ROSTER_TOKEN)"
     )]
     MissingUsername,
 }

@@ -54,7 +54,9 @@ pub fn connect_with(
     creds_for: &dyn Fn(Flavor) -> Result<Credentials, auth::AuthError>,
 ) -> Result<Connected> {
     let url = server.url.clone().ok_or_else(|| {
-        anyhow::anyhow!("no server: give --server URL (or [server] url in the job file)")
+        anyhow::anyhow!(
+            "no server: give --server URL (or [server] url in the job file, or ROSTER_SERVER)"
+        )
     })?;
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(ExitError::new(

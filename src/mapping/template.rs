@@ -65,7 +65,9 @@ impl BytesAs {
         };
         match self {
             BytesAs::Sid => match v.text() {
-                Some(t) if t.starts_with("S-") => Ok(t.to_string()),
+                Some(t) if t.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("S-")) => {
+                    Ok(t.to_ascii_uppercase())
+                }
                 _ => sid_text(bytes).ok_or_else(|| bad("a binary SID")),
             },
             BytesAs::Guid => match v.text() {
@@ -791,6 +793,13 @@ mod tests {
         let eval = |t: &str| Template::parse(t).unwrap().eval(&a);
         assert_eq!(eval("{objectSid|sid}").unwrap(), ["S-1-5-32-544"]);
         assert_eq!(eval("{objectSid|sid|lower}").unwrap(), ["s-1-5-32-544"]);
+        // Already text (a CSV cell): kept, upper case; no panic on a multi-byte start.
+        let mut t = Attrs::new();
+        t.push("sid", "s-1-5-32-544".into());
+        t.push("odd", "€-1".into());
+        let eval_t = |s: &str| Template::parse(s).unwrap().eval(&t);
+        assert_eq!(eval_t("{sid|sid}").unwrap(), ["S-1-5-32-544"]);
+        assert!(eval_t("{odd|sid}").is_err());
         assert_eq!(
             eval("{msDS-ConsistencyGuid|guid}").unwrap(),
             ["35918bc9-196d-40ea-9779-889d79b753f0"]

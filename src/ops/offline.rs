@@ -34,10 +34,9 @@ pub fn validate(source: &SourceSettings, reports: &ReportSettings) -> Result<i32
             .collect();
         if !unread.is_empty() {
             eprintln!(
-                "hint: nothing reads the column{} {}; `roster mapping {}` shows how to map {}",
+                "hint: nothing reads the column{} {}; `roster mapping` with the same source and options shows how to map {}",
                 if unread.len() == 1 { "" } else { "s" },
                 unread.join(", "),
-                source.spec,
                 if unread.len() == 1 { "it" } else { "them" }
             );
         }

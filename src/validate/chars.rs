@@ -119,7 +119,9 @@ pub fn find(s: &str, place: Place) -> Option<Hidden> {
         if let Some(kind) = kind(c) {
             let joiner_ok = place == Place::DisplayName
                 && ((matches!(c, ZWNJ | ZWJ) && joinable(prev) && joinable(chars.peek().copied()))
-                    || (is_variation_selector(c) && joinable(prev)));
+                    || (is_variation_selector(c)
+                        && joinable(prev)
+                        && !prev.is_some_and(is_variation_selector)));
             if !joiner_ok {
                 return Some(Hidden { c, kind });
             }
@@ -228,6 +230,7 @@ mod tests {
             "علی\u{200c}\u{200b}زاده",
             "é\u{200b}é",
             "Ann\u{fe0f}",
+            "é\u{fe0f}\u{fe0f}",
             "Ann \u{3164}",
             "a\u{34f}b",
         ] {

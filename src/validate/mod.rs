@@ -285,7 +285,7 @@ impl Validator {
                 // No role name on either server holds these: a list split on another
                 // separator than the file's.
                 push(format!(
-                    "{} contains '{sep}': if the cell lists several roles, say so with --multi-sep '{sep}'",
+                    "{} contains '{sep}': if the cell lists several roles, say so with --multi-sep '{sep}' (CSV)",
                     quote(r)
                 ));
             } else if r.contains(char::is_whitespace) {

@@ -454,7 +454,7 @@ fn wrong_credentials_exit_2_with_a_clear_message() {
     assert_eq!(r.code(), 2);
     assert!(
         r.stderr()
-            .contains("ROSTER_PASSWORD is set but ROSTER_USERNAME is not"),
+            .contains("a password is given (ROSTER_PASSWORD or --password-file) but ROSTER_USERNAME is not set"),
         "{}",
         r.stderr()
     );

@@ -291,7 +291,16 @@ fn zero_workers_and_a_report_that_is_not_csv_or_jsonl_are_refused() {
     }
     assert!(!d.path().join("r.xlsx").exists());
     // The names a report may have.
-    for report in ["r.csv", "r.TXT", "r.jsonl", "r.ndjson", "r.json", "report"] {
+    for report in [
+        "r.csv",
+        "r.TXT",
+        "r.jsonl",
+        "r.ndjson",
+        "r.json",
+        "report",
+        "run.2024-01-15",
+        "r.log",
+    ] {
         let o = roster(
             d.path(),
             &["validate", "u.csv", "--report", report, "--quiet"],
@@ -301,7 +310,7 @@ fn zero_workers_and_a_report_that_is_not_csv_or_jsonl_are_refused() {
     }
 }
 
-/// ROSTER_SERVER names the server when --server does not; the flag wins over it.
+/// ROSTER_SERVER names the server when neither --server nor the job file does.
 #[test]
 fn roster_server_names_the_server() {
     let sb = start(SandboxConfig {
@@ -326,6 +335,19 @@ fn roster_server_names_the_server() {
             "http://127.0.0.1:9",
             "--quiet",
         ],
+        &env,
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("127.0.0.1:9"), "{}", o.stderr());
+    // So does the job file's [server] url: an exported ROSTER_SERVER never redirects a job.
+    write(
+        d.path(),
+        "job.toml",
+        "[server]\nurl = \"http://127.0.0.1:9\"\n",
+    );
+    let o = roster(
+        d.path(),
+        &["import", "u.csv", "--config", "job.toml", "--quiet"],
         &env,
     );
     assert_eq!(o.code(), 2, "{}", o.stderr());
@@ -728,7 +750,7 @@ fn mapping_shows_fields_unread_columns_and_rows() {
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert!(
         o.stderr().contains(
-            "hint: nothing reads the columns status, department; `roster mapping hr.csv` shows how to map them"
+            "hint: nothing reads the columns status, department; `roster mapping` with the same source and options shows how to map them"
         ),
         "{}",
         o.stderr()
@@ -755,7 +777,7 @@ fn roles_with_a_foreign_separator_hint_at_multi_sep() {
     assert_eq!(o.code(), 1, "{}", o.stderr());
     assert_eq!(
         jsonl(&d.path().join("r.jsonl"))[0]["error"],
-        "roles: \"user|admin\" contains '|': if the cell lists several roles, say so with --multi-sep '|'"
+        "roles: \"user|admin\" contains '|': if the cell lists several roles, say so with --multi-sep '|' (CSV)"
     );
     convert(d.path(), "r.csv", "out.jsonl", &["--multi-sep", "|"]);
     let out = jsonl(&d.path().join("out.jsonl"));
