@@ -439,26 +439,8 @@ impl CsvSource {
         let field = self.row.get(from..out)?;
         let first_end = from + field.iter().position(|&b| b == b'\n' || b == b'\r')?;
         let opened = line + line_breaks(&self.row[..from]);
-        let mut rest_start = first_end + 1;
-        if self.row[first_end] == b'\r' && rest_start < out && self.row[rest_start] == b'\n' {
-            rest_start += 1;
-        }
-        let mut text = Vec::with_capacity(out - rest_start + (self.end - self.pos));
-        for &b in &self.row[rest_start..out] {
-            text.push(b);
-            if b == b'"' {
-                text.push(b'"');
-            }
-        }
-        // Then the bytes read but not parsed yet, then the rest of the input.
-        text.extend_from_slice(&self.buf[self.pos..self.end]);
-        let input = std::mem::replace(&mut self.input, Box::new(io::empty()));
-        self.input = Box::new(io::Cursor::new(text).chain(input));
-        (self.pos, self.end, self.eof) = (0, 0, false);
-        self.core = parser(self.dialect.delimiter);
-        self.crs = LoneCrs::default();
-        self.line_base = opened;
-        self.tail_eol = false;
+        let text = self.requoted(self.next_line(first_end, out), out);
+        self.reparse(text, opened);
         if self.ends.len() <= nends {
             self.ends.resize(nends + 1, 0);
         }
@@ -467,6 +449,44 @@ impl CsvSource {
         self.cut_at = Some(opened);
         self.last_line = opened;
         Some(nends + 1)
+    }
+
+    /// Where the line after the one ending at `first_end` starts, within `..end`.
+    fn next_line(&self, first_end: usize, end: usize) -> usize {
+        let next = first_end + 1;
+        if self.row[first_end] == b'\r' && next < end && self.row[next] == b'\n' {
+            next + 1
+        } else {
+            next
+        }
+    }
+
+    /// `row[from..to]`, text of an open quoted cell, as it stood in the file: inside an
+    /// open quote every `"` came from a doubled one, which is put back.
+    fn requoted(&self, from: usize, to: usize) -> Vec<u8> {
+        let rest = &self.row[from..to];
+        let mut text = Vec::with_capacity(rest.len() + rest.len() / 8 + (self.end - self.pos));
+        for &b in rest {
+            text.push(b);
+            if b == b'"' {
+                text.push(b'"');
+            }
+        }
+        text
+    }
+
+    /// Parses `text`, then what was read but not parsed, then the rest of the input, as
+    /// rows again, counting lines from the one after `opened`.
+    fn reparse(&mut self, mut text: Vec<u8>, opened: u64) {
+        text.extend_from_slice(&self.buf[self.pos..self.end]);
+        let input = std::mem::replace(&mut self.input, Box::new(io::empty()));
+        self.input = Box::new(io::Cursor::new(text).chain(input));
+        (self.pos, self.end, self.eof) = (0, 0, false);
+        self.core = parser(self.dialect.delimiter);
+        self.crs = LoneCrs::default();
+        // csv-core counts from line 1: the text starts on the line after the quote's.
+        self.line_base = opened;
+        self.tail_eol = false;
     }
 
     /// For a row cut off inside a quoted field (`open_quote`, `n` fields): the line the
@@ -484,17 +504,13 @@ impl CsvSource {
     }
 
     /// After a row cut off by an open quote: its last field keeps its first line only, and
-    /// the lines after it are parsed again as rows, so none is lost in the field. Inside
-    /// an open quote every `"` came from a doubled one, which is put back.
+    /// the lines after it are parsed again as rows, so none is lost in the field.
     fn reread_after_open_quote(&mut self, n: usize) -> Option<(u64, u64)> {
         let (opened, first_end) = self.open_quote_lines(n);
         let first_end = first_end?;
         let field_end = self.ends[n - 1];
         self.ends[n - 1] = first_end;
-        let mut rest_start = first_end + 1;
-        if self.row[first_end] == b'\r' && rest_start < field_end && self.row[rest_start] == b'\n' {
-            rest_start += 1;
-        }
+        let rest_start = self.next_line(first_end, field_end);
         // Line ends after the last line are not lines of their own.
         let content_end = self.row[..field_end]
             .iter()
@@ -503,21 +519,9 @@ impl CsvSource {
         if content_end <= rest_start {
             return None;
         }
-        let rest = &self.row[rest_start..field_end];
-        let mut text = Vec::with_capacity(rest.len() + rest.len() / 8 + self.end - self.pos);
-        for &b in rest {
-            text.push(b);
-            if b == b'"' {
-                text.push(b'"');
-            }
-        }
         let last = opened + line_breaks(&self.row[first_end..content_end]);
-        self.buf = text.into_boxed_slice();
-        (self.pos, self.end, self.eof) = (0, self.buf.len(), true);
-        self.core = parser(self.dialect.delimiter);
-        self.crs = LoneCrs::default();
-        // csv-core counts from line 1: the text starts on the line after the quote's.
-        self.line_base = opened;
+        let text = self.requoted(rest_start, field_end);
+        self.reparse(text, opened);
         Some((opened + 1, last))
     }
 
