@@ -19,6 +19,11 @@ pub struct FieldSource {
     pub reads: Vec<String>,
 }
 
+/// The attribute of `available` named `a`, ASCII case ignored (as lookups do).
+fn column<'a>(available: &'a [String], a: &str) -> Option<&'a String> {
+    available.iter().find(|c| c.eq_ignore_ascii_case(a))
+}
+
 /// Identifies a mapping's resolver, for the per-thread record-shape cache.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -127,12 +132,7 @@ impl Mapping {
     /// How each field is filled, for people (`roster mapping`): the field, its rule, and the
     /// attributes of `available` the rule reads.
     pub fn explain(&self, available: &[String]) -> Vec<FieldSource> {
-        let has = |a: &str| {
-            available
-                .iter()
-                .find(|c| c.eq_ignore_ascii_case(a))
-                .cloned()
-        };
+        let has = |a: &str| column(available, a).cloned();
         let mut out = Vec::new();
         for (field, rule) in &self.rules {
             let (how, reads) = match rule {
@@ -200,7 +200,7 @@ impl Mapping {
     /// none of the attributes their templates read (a CSV file without an email column),
     /// one error before any row is read, rather than the same rejection on every row.
     pub fn check_required(&self, available: &[String], source: &str) -> Result<(), MappingError> {
-        let has = |a: &str| available.iter().any(|c| c.eq_ignore_ascii_case(a));
+        let has = |a: &str| column(available, a).is_some();
         for (field, rule) in &self.rules {
             if !matches!(field, Field::Username | Field::Email) {
                 continue;
@@ -231,7 +231,7 @@ impl Mapping {
     /// (a CSV header, an LDAP attribute list): each expression must be able to read at
     /// least one of its attributes. Defaults are not checked: they are fallbacks.
     pub fn check_attributes(&self, available: &[String], source: &str) -> Result<(), MappingError> {
-        let has = |a: &str| available.iter().any(|c| c.eq_ignore_ascii_case(a));
+        let has = |a: &str| column(available, a).is_some();
         let check = |field: String, t: &Template| -> Result<(), MappingError> {
             for e in t.exprs() {
                 if !e.attrs.iter().any(|a| has(a)) {

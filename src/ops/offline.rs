@@ -176,27 +176,23 @@ pub fn mapping(source: &SourceSettings, rows: usize) -> Result<i32> {
 }
 
 /// Column names that usually carry an account's state.
-fn looks_like_state(name: &str) -> bool {
+const STATE_COLUMNS: [&str; 4] = ["status", "enabled", "disabled", "state"];
+/// Other column names that usually carry something an administrator would want mapped.
+const OTHER_COLUMNS: [&str; 4] = ["department", "dept", "title", "manager"];
+
+/// `name` is one of `names`, alone or as a suffix (`hr_status`), ASCII case ignored.
+fn named_like(name: &str, names: &[&str]) -> bool {
     let n = name.to_ascii_lowercase();
-    ["status", "enabled", "disabled", "state"]
-        .iter()
-        .any(|h| n == *h || n.ends_with(&format!("_{h}")))
+    names.iter().any(|h| {
+        n.strip_suffix(h)
+            .is_some_and(|head| head.is_empty() || head.ends_with('_'))
+    })
 }
 
-/// Column names that usually carry something an administrator would want mapped.
+fn looks_like_state(name: &str) -> bool {
+    named_like(name, &STATE_COLUMNS)
+}
+
 fn looks_meaningful(name: &str) -> bool {
-    const HINTS: [&str; 8] = [
-        "status",
-        "enabled",
-        "disabled",
-        "state",
-        "department",
-        "dept",
-        "title",
-        "manager",
-    ];
-    let n = name.to_ascii_lowercase();
-    HINTS
-        .iter()
-        .any(|h| n == *h || n.ends_with(&format!("_{h}")))
+    looks_like_state(name) || named_like(name, &OTHER_COLUMNS)
 }
