@@ -308,6 +308,11 @@ impl Pipeline {
         }
     }
 
+    /// The mapping the rows go through.
+    pub fn mapping(&self) -> Arc<Mapping> {
+        self.mapping.clone()
+    }
+
     /// Attributes holding secrets (the mapping's password sources).
     pub fn secret_attributes(&self) -> Vec<String> {
         self.mapping.secret_attributes()

@@ -17,6 +17,7 @@ use crate::validate::Profile;
 pub fn validate(source: &SourceSettings, reports: &ReportSettings) -> Result<i32> {
     let pipeline = input::open(source, Profile::Generic, Purpose::Stream)?;
     let dialect = pipeline.dialect_handle();
+    let mapping = pipeline.mapping();
     let has_report = reports.report.is_some();
     let code = input::drive_offline(pipeline, reports, "rows checked", &source.spec, |checked| {
         // Nothing to write for a good row when there is no report: count it only.
@@ -26,7 +27,6 @@ pub fn validate(source: &SourceSettings, reports: &ReportSettings) -> Result<i32
     if !reports.quiet
         && let Some(d) = dialect.get()
     {
-        let mapping = crate::mapping::Mapping::new(&source.mapping, &source.maps)?;
         let unread: Vec<&str> = mapping
             .unread(&d.header)
             .into_iter()
@@ -105,8 +105,8 @@ pub fn convert(
 /// mapped, on stdout. Passwords are never shown.
 pub fn mapping(source: &SourceSettings, rows: usize) -> Result<i32> {
     use std::io::Write;
-    let mapping = crate::mapping::Mapping::new(&source.mapping, &source.maps)?;
     let mut pipeline = input::open(source, Profile::Generic, Purpose::Convert)?;
+    let mapping = pipeline.mapping();
     let dialect = pipeline.dialect_handle();
     let mut first = Vec::new();
     // The CSV header, or the attributes of the first rows (LDIF, JSON Lines, LDAP).
