@@ -199,6 +199,13 @@ impl UserApi for Mattermost {
         self.get_user(&path, stats)
     }
 
+    fn lookup_id(&self, id: &str, stats: &mut CallStats) -> Result<Option<User>, CallError> {
+        let enc =
+            percent_encoding::utf8_percent_encode(id.trim(), percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        self.get_user(&format!("/users/{enc}"), stats)
+    }
+
     fn lookup_many(
         &self,
         usernames: &[String],

@@ -170,6 +170,10 @@ pub trait UserApi: Send + Sync {
         stats: &mut CallStats,
     ) -> Result<Option<User>, CallError>;
 
+    /// Finds a user by server id (an anchor recorded in the ledger); `Ok(None)` when the
+    /// account is gone.
+    fn lookup_id(&self, id: &str, stats: &mut CallStats) -> Result<Option<User>, CallError>;
+
     /// Finds many users by username in few calls, where the server allows it
     /// (Mattermost POST /users/usernames). `None`: not supported, look up one by one.
     fn lookup_many(

@@ -252,7 +252,17 @@ impl RocketChat {
         key: &str,
         stats: &mut CallStats,
     ) -> Result<Option<User>, CallError> {
-        let r = self.get("users.info", &[(by.name(), key)], stats)?;
+        self.users_info(by.name(), key, stats)
+    }
+
+    /// `users.info?PARAM=VALUE`; `Ok(None)` when no user has it.
+    fn users_info(
+        &self,
+        param: &str,
+        value: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<User>, CallError> {
+        let r = self.get("users.info", &[(param, value)], stats)?;
         if r.status == 200 {
             let v = r.json().unwrap_or(Value::Null);
             return Ok(Some(user_from_json(&v["user"])));
@@ -315,6 +325,10 @@ impl UserApi for RocketChat {
             return self.lookup_ignoring_case(key, stats);
         }
         Ok(None)
+    }
+
+    fn lookup_id(&self, id: &str, stats: &mut CallStats) -> Result<Option<User>, CallError> {
+        self.users_info("userId", id.trim(), stats)
     }
 
     fn create(

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{CallError, CallStats, CreateOptions, MatchKey, UserApi};
+use crate::exec::anchors::{Anchors, anchor};
 use crate::exec::diff::diff;
 use crate::model::{Field, Intent, User};
 use crate::report::{Action, ReportEntry, Status};
@@ -38,6 +39,9 @@ pub struct EngineOptions {
     pub max_attempts: u32,
     /// Accounts never written (admins, bots, the running account, `--protect`).
     pub guard: WriteGuard,
+    /// The ledger's anchors (`--state`): a row whose anchor is tied to an account is
+    /// matched to that account first, whatever it is called now.
+    pub anchors: Arc<Anchors>,
 }
 
 /// Which existing accounts roster may write. Admins, bots and apps, the account roster
@@ -229,6 +233,30 @@ impl Engine {
             })
     }
 
+    /// The account the ledger ties this row's anchor to, looked up by id; `None` when
+    /// the row has no anchor, the ledger does not know it, or the account is gone.
+    fn anchored(&self, u: &User, stats: &mut CallStats) -> Result<Option<User>, CallError> {
+        match anchor(u).and_then(|a| self.opts.anchors.id_of(a)) {
+            Some(id) => self.target.lookup_id(id, stats),
+            None => Ok(None),
+        }
+    }
+
+    /// Why the account found by username or email must not be written for this row: the
+    /// ledger ties it to another person's anchor (a username reused after someone left, a
+    /// swap of emails). Writing would hand one person's account to another.
+    pub fn claimed_by_another(&self, desired: &User, cur: &User) -> Option<String> {
+        let mine = anchor(desired)?;
+        let id = cur.id.as_deref()?;
+        let theirs = self.opts.anchors.anchor_of(id)?;
+        (theirs != mine).then(|| {
+            format!(
+                "the server account {} (id {id}) belongs to another person at the source (anchor {theirs}; this row's anchor is {mine}): not written; if the source's anchor attribute changed, start a new ledger with `roster sync --adopt`",
+                cur.username
+            )
+        })
+    }
+
     fn lookup(&self, u: &User, stats: &mut CallStats) -> Result<Option<User>, CallError> {
         self.key(u)?;
         // As the source spells it: Rocket.Chat's users.info?username= is case-sensitive,
@@ -265,9 +293,22 @@ impl Engine {
             return self.create(desired, key, stats, entry, note);
         }
         let current = match known {
+            // A sync's snapshot: the planner has matched by anchor already.
             Some(k) => k,
-            None => self.lookup(desired, stats)?,
+            None => match self.anchored(desired, stats)? {
+                Some(u) => Some(u),
+                None => self.lookup(desired, stats)?,
+            },
         };
+        if let Some(cur) = &current
+            && let Some(why) = self.claimed_by_another(desired, cur)
+        {
+            entry.action = Action::Update;
+            return Err(CallError::Conflict {
+                field: "external_id".into(),
+                message: why,
+            });
+        }
         if resumed_create && let Some(cur) = current {
             entry.action = Action::Create;
             entry.changed = self.created_fields(desired);
@@ -343,10 +384,12 @@ impl Engine {
             entry.error = Note::HeldInactive.message().into();
             *note = Some(Note::HeldInactive);
         }
-        if self.opts.match_key == MatchKey::Username {
-            // Matched by username: a difference in its case is not a rename.
-            fields.retain(|f| *f != Field::Username);
-        }
+        // A username differing in more than case is a rename: the account was found by
+        // its anchor (the ledger) or by email. The diff folds case, so an account found
+        // by username never differs in it.
+        let renamed_from = fields
+            .contains(&Field::Username)
+            .then(|| cur.username.clone());
         self.keep_admin_role(desired, &cur, &mut fields, entry);
         entry.changed = fields.iter().map(|f| f.name().into_owned()).collect();
         if fields.is_empty() {
@@ -367,10 +410,37 @@ impl Engine {
         } else {
             Action::Update
         };
+        if let Some(old) = &renamed_from {
+            entry.renamed_from = old.clone();
+        }
         if self.opts.dry_run {
             return Ok(Some(cur));
         }
-        self.target.update(&cur, desired, &fields, stats).map(Some)
+        self.target
+            .update(&cur, desired, &fields, stats)
+            .map(Some)
+            .map_err(|e| match e {
+                // One request carries the rename: refused, nothing of it was applied.
+                CallError::Conflict { field, message }
+                    if fields.contains(&Field::Username) || fields.contains(&Field::Email) =>
+                {
+                    let change = match &renamed_from {
+                        Some(old) => format!("rename {old} → {}", desired.username),
+                        None => format!(
+                            "email change of {} to {}",
+                            cur.username,
+                            desired.email.as_deref().unwrap_or("")
+                        ),
+                    };
+                    CallError::Conflict {
+                        message: format!(
+                            "{change}: {message}; another account holds that {field}, so the account was not changed"
+                        ),
+                        field,
+                    }
+                }
+                e => e,
+            })
     }
 
     fn create(
@@ -596,8 +666,35 @@ mod tests {
                     ..CreateOptions::default()
                 },
                 guard,
+                anchors: Arc::default(),
             },
         )
+    }
+
+    #[test]
+    fn an_import_finds_a_renamed_person_through_the_ledger() {
+        let server = Arc::new(FakeServer::new(&[("jane.doe", "jane.doe@x.org")]));
+        let mut anchors = Anchors::default();
+        anchors.insert("guid-1", "id-jane.doe");
+        let e = Engine::new(
+            server.clone(),
+            EngineOptions {
+                anchors: Arc::new(anchors),
+                ..engine(&server, Mode::Upsert, WriteGuard::default()).opts
+            },
+        );
+        let mut row = user("jane.smith", "jane.smith@x.org", &["user"]);
+        row.id = None;
+        row.external_id = Some("guid-1".into());
+        let done = e.run(&row, &Intent::Upsert, None);
+        assert_eq!(done.entry.status, Status::Ok, "{}", done.entry.error);
+        assert_eq!(done.entry.action, Action::Update);
+        assert_eq!(done.entry.renamed_from, "jane.doe");
+        assert_eq!(done.entry.id, "id-jane.doe");
+        let now = server.get("jane.smith").expect("renamed");
+        assert_eq!(now.id.as_deref(), Some("id-jane.doe"));
+        assert!(server.get("jane.doe").is_none());
+        assert_eq!(server.writes().len(), 1, "one update, no create");
     }
 
     fn row(name: &str, email: &str, roles: &[&str]) -> User {

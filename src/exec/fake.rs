@@ -9,7 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
 use crate::model::{Field, User};
 
-const FIELDS: &[Field] = &[Field::Email, Field::Name, Field::Active, Field::Roles];
+const FIELDS: &[Field] = &[
+    Field::Username,
+    Field::Email,
+    Field::Name,
+    Field::Active,
+    Field::Roles,
+];
 
 pub struct FakeServer {
     users: Mutex<Vec<User>>,
@@ -107,6 +113,15 @@ impl UserApi for FakeServer {
             .cloned())
     }
 
+    fn lookup_id(&self, id: &str, stats: &mut CallStats) -> Result<Option<User>, CallError> {
+        stats.requests += 1;
+        Ok(self
+            .lock()
+            .iter()
+            .find(|u| u.id.as_deref() == Some(id))
+            .cloned())
+    }
+
     fn create(
         &self,
         u: &User,
@@ -162,6 +177,7 @@ impl UserApi for FakeServer {
         };
         for f in fields {
             match f {
+                Field::Username => u.username = desired.username.clone(),
                 Field::Email => u.email = desired.email.clone(),
                 Field::Name => u.name = desired.name.clone(),
                 Field::Active => u.active = desired.active,

@@ -5,6 +5,7 @@
 //! many users up at once), run them through the [`engine::Engine`], and hand the
 //! outcomes to one collector thread that writes every report in completion order.
 
+pub mod anchors;
 pub mod engine;
 #[cfg(test)]
 pub(crate) mod fake;

@@ -114,10 +114,16 @@ pub fn apply(
         let mut changed: Vec<String> = Vec::new();
         let by = plan.match_key;
         let key_of = |i: &PlanItem| -> String {
+            // A planned rename finds the account under the name it has now.
+            let old = i
+                .changes
+                .iter()
+                .find(|c| c.field == by.name())
+                .map(|c| &c.old);
             match by {
                 // As spelled: Rocket.Chat's users.info matches usernames exactly.
-                MatchKey::Username => i.username.clone(),
-                MatchKey::Email => i.email.to_lowercase(),
+                MatchKey::Username => old.unwrap_or(&i.username).clone(),
+                MatchKey::Email => old.unwrap_or(&i.email).to_lowercase(),
             }
         };
         for i in &plan.creates {
@@ -250,6 +256,7 @@ pub fn apply(
             max_attempts: exec.max_attempts,
             create,
             guard,
+            anchors: Default::default(),
         },
     ));
     let Applied {

@@ -144,6 +144,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             max_attempts: exec.max_attempts,
             create: run.write.create.clone(),
             guard: run.write.guard.clone(),
+            anchors: Default::default(),
         },
     );
 

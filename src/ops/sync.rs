@@ -14,6 +14,7 @@ use super::input::{self, Purpose};
 use super::outputs::{self, Outputs};
 use crate::client::MatchKey;
 use crate::client::connect::{self, Connected};
+use crate::exec::anchors::{Anchors, anchor};
 use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode, RunEnd, Work};
 use crate::exit::{self, ExitError};
 use crate::model::User;
@@ -35,6 +36,8 @@ pub(crate) struct Planned {
     pub state_path: Option<PathBuf>,
     pub match_key: MatchKey,
     pub warnings: Vec<String>,
+    /// The ledger's anchors, for the engine that applies the plan.
+    pub anchors: Arc<Anchors>,
 }
 
 /// What `plan` and `sync` read their plan from.
@@ -78,6 +81,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         );
     }
     let reactivate = sync.reactivate;
+    let anchors = Arc::new(state.anchors.clone());
     let planning = Engine::new(
         target.clone(),
         EngineOptions {
@@ -88,6 +92,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
             max_attempts: 1,
             create: sync.write.create.clone(),
             guard: sync.write.guard.clone(),
+            anchors: anchors.clone(),
         },
     );
 
@@ -128,7 +133,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     for e in planner.finish() {
         outs.record(&e, None)?;
     }
-    let mut seen: Vec<User> = planner.seen_users().cloned().collect();
+    let mut seen: Vec<User> = planner.seen_users().collect();
     seen.append(&mut planner.kept);
     let valid_rows = planner.valid_rows();
     let pending = std::mem::take(&mut planner.pending);
@@ -143,6 +148,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         state_path,
         match_key,
         warnings,
+        anchors,
     })
 }
 
@@ -168,6 +174,7 @@ pub fn sync(
         state_path,
         match_key,
         warnings,
+        anchors,
     } = // Connecting, reading the server and planning write nothing to the server: Ctrl-C
     // stops at once (an LDAP search or a snapshot page cannot be cut short otherwise).
     crate::interrupt::nothing_written(|| {
@@ -232,6 +239,7 @@ pub fn sync(
             max_attempts: exec.max_attempts,
             create: plan.create.clone(),
             guard: plan.guard.clone(),
+            anchors,
         },
     ));
     let Applied {
@@ -263,12 +271,16 @@ pub fn sync(
     }
     if let Some(p) = &state_path {
         // The ledger: every source user now on the server, as it now is.
-        let target = connected.target.clone();
+        // By server id, so a renamed account is one line, under its new name.
         let mut ledger: Vec<User> = Vec::new();
         for u in &seen {
-            let key = match_key.of(&target.normalize(u)).unwrap_or_default();
-            match results.remove(&key) {
-                Some(Some(after)) => ledger.push(after),
+            match u.id.as_ref().and_then(|id| results.remove(id)) {
+                Some(Some(mut after)) => {
+                    if after.external_id.is_none() {
+                        after.external_id = u.external_id.clone();
+                    }
+                    ledger.push(after)
+                }
                 Some(None) => {}
                 None => ledger.push(u.clone()),
             }
@@ -298,7 +310,8 @@ pub fn sync(
 }
 
 /// What applying a plan's rows left: the summary, how the run ended, and each
-/// touched user as the server now holds it (None once deactivated), by match key.
+/// touched user as the server now holds it (None once deactivated), by server id, with
+/// the source's anchor as `external_id`.
 pub(crate) struct Applied {
     pub summary: Summary,
     pub end: RunEnd,
@@ -315,7 +328,6 @@ pub(crate) fn apply_works(
     dump_path: Option<&Path>,
     quiet: bool,
 ) -> Result<Applied> {
-    let match_key = engine.options().match_key;
     let mut dump = outputs::open_dump(dump_path, None)?;
     let mut results = HashMap::new();
     let mut sink_error = None;
@@ -325,14 +337,7 @@ pub(crate) fn apply_works(
             return;
         }
         pb.inc(1);
-        if let Err(e) = record_applied(
-            &f,
-            &mut outs,
-            &mut dump,
-            &mut results,
-            match_key,
-            connected.target.as_ref(),
-        ) {
+        if let Err(e) = record_applied(&f, &mut outs, &mut dump, &mut results) {
             sink_error = Some(e);
         }
     });
@@ -358,21 +363,27 @@ fn record_applied(
     outs: &mut Outputs,
     dump: &mut Option<Box<dyn UserWriter>>,
     results: &mut HashMap<String, Option<User>>,
-    match_key: MatchKey,
-    target: &dyn crate::client::UserApi,
 ) -> Result<()> {
     outs.record(&f.done.entry, Some(&f.checked))?;
     if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
         d.write(u).context("cannot write the dump")?;
     }
     if let Some(u) = f.checked.user() {
-        let key = match_key.of(&target.normalize(u)).unwrap_or_default();
+        let id = Some(f.done.entry.id.as_str())
+            .filter(|id| !id.is_empty())
+            .or(u.id.as_deref());
+        let Some(id) = id else { return Ok(()) };
         let after = match (&f.done.entry.status, f.done.entry.action) {
             (Status::Ok, Action::Deactivate) => None,
-            (Status::Ok, _) => f.done.server_user.clone(),
+            (Status::Ok, _) => f.done.server_user.clone().map(|mut after| {
+                if let Some(a) = anchor(u) {
+                    after.external_id = Some(a.to_string());
+                }
+                after
+            }),
             _ => return Ok(()),
         };
-        results.insert(key, after);
+        results.insert(id.to_string(), after);
     }
     Ok(())
 }

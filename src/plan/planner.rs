@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, UserApi};
 use crate::exec::Work;
+use crate::exec::anchors::anchor;
 use crate::exec::engine::{Engine, Note, WriteGuard};
 use crate::model::{Field, Intent, Origin, RawText, User};
 use crate::pipeline::{Checked, Outcome};
@@ -129,6 +130,10 @@ pub struct Snapshot {
     /// key: a rejected row protects whoever it names either way.
     by_name: HashMap<String, usize>,
     by_email: HashMap<String, usize>,
+    by_id: HashMap<String, usize>,
+    /// Mattermost's `auth_data` of LDAP/SAML accounts (read as `external_id`): the
+    /// directory's own id, an anchor even without a ledger.
+    by_auth_data: HashMap<String, usize>,
 }
 
 impl Snapshot {
@@ -163,12 +168,45 @@ impl Snapshot {
                 .collect::<HashMap<_, _>>()
         };
         let (by_name, by_email) = (of(MatchKey::Username), of(MatchKey::Email));
+        let by_id = users
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| u.id.clone().map(|id| (id, i)))
+            .collect();
+        let by_auth_data = users
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| anchor(u).map(|a| (a.to_string(), i)))
+            .collect();
         Ok(Snapshot {
             users,
             index,
             by_name,
             by_email,
+            by_id,
+            by_auth_data,
         })
+    }
+
+    /// The server user a person's anchor leads to: through the ledger's id, else
+    /// through the server's own directory id (Mattermost `auth_data`).
+    pub fn anchored(&self, anchor: &str, state: &State) -> Option<usize> {
+        state
+            .anchors
+            .id_of(anchor)
+            .and_then(|id| self.by_id.get(id))
+            .or_else(|| self.by_auth_data.get(anchor))
+            .copied()
+    }
+
+    /// Another server user than `i` holding `u`'s username or email: a planned rename
+    /// or email change onto it would be refused by the server.
+    fn holder_other_than(&self, i: usize, u: &User) -> Option<(&'static str, usize)> {
+        let name = MatchKey::Username.of(u).and_then(|k| self.by_name.get(&k));
+        let email = MatchKey::Email.of(u).and_then(|k| self.by_email.get(&k));
+        [("username", name), ("email", email)]
+            .into_iter()
+            .find_map(|(what, j)| j.filter(|&&j| j != i).map(|&j| (what, j)))
     }
 
     /// The server user a (possibly half-mapped, rejected) row names by username or email.
@@ -202,6 +240,9 @@ pub struct PlanItem {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The username before a rename (the account was found by its anchor or email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<FieldChange>,
     /// The user as the source wants it (creates and updates; never a password).
@@ -290,6 +331,8 @@ pub struct Planner<'a> {
     state: &'a State,
     opts: SyncOptions,
     seen: Vec<bool>,
+    /// The source's anchor of each matched server user, for the ledger.
+    anchors: Vec<Option<String>>,
     pub plan: Plan,
     pub pending: Vec<Pending>,
     valid_rows: u64,
@@ -317,6 +360,7 @@ impl<'a> Planner<'a> {
             state,
             opts,
             seen: vec![false; snapshot.users.len()],
+            anchors: vec![None; snapshot.users.len()],
             plan: Plan {
                 roster_plan: 1,
                 server: server.to_string(),
@@ -354,7 +398,7 @@ impl<'a> Planner<'a> {
     fn managed(&self, u: &User) -> bool {
         let by = self.engine.options().match_key;
         let key = by.of(&self.engine.target().normalize(u));
-        key.is_some_and(|k| self.state.managed.contains(&k))
+        self.state.manages(key.as_deref(), u.id.as_deref())
             || self.opts.scope.iter().any(|s| s.matches(u))
     }
 
@@ -387,24 +431,40 @@ impl<'a> Planner<'a> {
         self.valid_rows += 1;
         let target = self.engine.target();
         let desired = target.normalize(&user);
-        let found = self
+        let by_key = self
             .engine
             .options()
             .match_key
             .of(&desired)
-            .and_then(|k| self.snapshot.get(&k));
-        if let Some((i, _)) = found {
+            .and_then(|k| self.snapshot.get(&k))
+            .map(|(i, _)| i);
+        // Who the person is (the anchor) before what they are called (the match key).
+        let by_anchor = anchor(&desired).and_then(|a| self.snapshot.anchored(a, self.state));
+        let found = by_anchor.or(by_key);
+        if let Some(i) = found {
+            self.seen[i] = true;
+            self.anchors[i] = anchor(&desired).map(str::to_string);
+        }
+        if let Some(i) = by_key {
+            // Whoever the key names counts as present, whatever becomes of this row.
             self.seen[i] = true;
         }
-        let current = found.map(|(_, u)| u.clone());
+        if let Some(i) = found
+            && let Some(entry) = self.clash(i, &desired, &checked)
+        {
+            return Some(entry);
+        }
+        let current = found.map(|i| self.snapshot.users[i].clone());
         let done = self.engine.run(&user, &intent, Some(current.clone()));
         let mut entry = done.entry;
+        let renamed_from = (!entry.renamed_from.is_empty()).then(|| entry.renamed_from.clone());
         let item = |reason: Option<String>, changes: Vec<FieldChange>, with_user: bool| PlanItem {
             origin: checked.origin.to_string(),
             username: desired.username.clone(),
             email: desired.email.clone().unwrap_or_default(),
             id: current.as_ref().and_then(|c| c.id.clone()),
             reason,
+            renamed_from: renamed_from.clone(),
             changes,
             user: with_user.then(|| desired.clone()),
         };
@@ -482,6 +542,36 @@ impl<'a> Planner<'a> {
         None
     }
 
+    /// A row whose username or email, as the source now gives it, another server account
+    /// holds: renaming the account found (`i`) onto it would be refused by the server, so
+    /// the row fails here, naming both accounts, and neither is touched.
+    fn clash(&self, i: usize, desired: &User, checked: &Checked) -> Option<ReportEntry> {
+        let (what, j) = self.snapshot.holder_other_than(i, desired)?;
+        let (mine, other) = (&self.snapshot.users[i], &self.snapshot.users[j]);
+        let mut e = ReportEntry::new(
+            checked.origin.to_string(),
+            &desired.username,
+            desired.email.as_deref(),
+        );
+        e.action = Action::Update;
+        e.status = Status::Failed;
+        e.id = mine.id.clone().unwrap_or_default();
+        if !mine.username.eq_ignore_ascii_case(&desired.username) {
+            e.renamed_from = mine.username.clone();
+        }
+        let change = if e.renamed_from.is_empty() {
+            format!("the {what} of {}", mine.username)
+        } else {
+            format!("rename {} → {}", mine.username, desired.username)
+        };
+        e.error = format!(
+            "{change}: the {what} is held by another account ({}, id {}); neither account was changed",
+            other.username,
+            other.id.as_deref().unwrap_or("?")
+        );
+        Some(e)
+    }
+
     /// Adds deactivations of managed users missing from the source and applies the
     /// guards. Returns the report entries of rows refused by a guard.
     pub fn finish(&mut self) -> Vec<ReportEntry> {
@@ -529,7 +619,8 @@ impl<'a> Planner<'a> {
                     entry.error = format!("refused: {why}");
                     self.plan.skipped += 1;
                     refused_entries.push(entry);
-                    self.kept.push(u.clone());
+                    let kept = self.with_anchor(u, None);
+                    self.kept.push(kept);
                     continue;
                 }
                 entry.changed = vec!["active".into()];
@@ -539,6 +630,7 @@ impl<'a> Planner<'a> {
                     email: u.email.clone().unwrap_or_default(),
                     id: u.id.clone(),
                     reason: Some("missing from the source".into()),
+                    renamed_from: None,
                     changes: Vec::new(),
                     user: None,
                 });
@@ -630,14 +722,26 @@ impl<'a> Planner<'a> {
         self.valid_rows
     }
 
-    /// Server users the source matched, as the snapshot saw them.
-    pub fn seen_users(&self) -> impl Iterator<Item = &User> {
+    /// Server users the source matched, as the snapshot saw them, each with its anchor
+    /// (the source's, else the ledger's) as `external_id`, for the ledger.
+    pub fn seen_users(&self) -> impl Iterator<Item = User> + '_ {
         self.snapshot
             .users
             .iter()
             .zip(&self.seen)
-            .filter(|(_, s)| **s)
-            .map(|(u, _)| u)
+            .zip(&self.anchors)
+            .filter(|((_, s), _)| **s)
+            .map(|((u, _), a)| self.with_anchor(u, a.as_deref()))
+    }
+
+    /// `u` with its anchor for the ledger: `a` (the source's), else the ledger's.
+    pub fn with_anchor(&self, u: &User, a: Option<&str>) -> User {
+        let mut u = u.clone();
+        let kept =
+            u.id.as_deref()
+                .and_then(|id| self.state.anchors.anchor_of(id));
+        u.external_id = a.or(kept).map(str::to_string);
+        u
     }
 }
 
@@ -716,6 +820,10 @@ mod tests {
 
     /// The planning engine `roster sync` builds: a dry run, held-inactive kept.
     fn engine(s: &Arc<FakeServer>, protect: &[&str]) -> Engine {
+        engine_with(s, protect, &State::default())
+    }
+
+    fn engine_with(s: &Arc<FakeServer>, protect: &[&str], state: &State) -> Engine {
         Engine::new(
             s.clone(),
             EngineOptions {
@@ -732,6 +840,7 @@ mod tests {
                     protect: protect.iter().map(|p| p.to_string()).collect(),
                     ..WriteGuard::default()
                 },
+                anchors: Arc::new(state.anchors.clone()),
             },
         )
     }
@@ -825,6 +934,50 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    fn anchored(name: &str, anchor: &str) -> User {
+        let mut u = row(name);
+        u.external_id = Some(anchor.into());
+        u
+    }
+
+    #[test]
+    fn a_person_is_found_by_anchor_and_an_account_is_never_handed_to_another() {
+        let s = server(3);
+        let mut state = State::default();
+        state.anchors.insert("A-1", "id-u1");
+        state.anchors.insert("A-2", "id-u2");
+        let e = engine_with(&s, &[], &state);
+        let rows = vec![
+            valid(anchored("u0", "A-0")),
+            // HR renamed u2: the ledger's anchor finds the account.
+            valid(anchored("u2.new", "A-2")),
+            // u1 left and someone new got the username u1: not u1's account.
+            valid(anchored("u1", "A-9")),
+        ];
+        let p = plan_with(&e, &state, manage_all(Threshold::Count(5), false), rows);
+        assert_eq!(p.pending, vec!["Update u2.new"]);
+        assert!(p.plan.creates.is_empty());
+        assert!(
+            p.plan.deactivations.is_empty(),
+            "{:?}",
+            p.plan.deactivations
+        );
+        let u = &p.plan.updates[0];
+        assert_eq!(u.renamed_from.as_deref(), Some("u2"));
+        assert_eq!(u.id.as_deref(), Some("id-u2"));
+        assert_eq!(u.changes[0].field, "username");
+        let refused = &p.final_entries[1];
+        assert_eq!(refused.status, Status::Failed);
+        assert!(
+            refused
+                .error
+                .contains("belongs to another person at the source (anchor A-1"),
+            "{}",
+            refused.error
+        );
+        assert!(s.writes().is_empty());
     }
 
     #[test]

@@ -42,7 +42,10 @@ pub fn render(plan: &Plan) -> String {
     if !plan.updates.is_empty() {
         s.push_str("\nUpdates:\n");
         for i in &plan.updates {
-            s.push_str(&format!("  ~ {}  ({})\n", i.username, i.origin));
+            match &i.renamed_from {
+                Some(old) => s.push_str(&format!("  ~ {old} → {}  ({})\n", i.username, i.origin)),
+                None => s.push_str(&format!("  ~ {}  ({})\n", i.username, i.origin)),
+            }
             for c in &i.changes {
                 s.push_str(&format!("      {}: {:?} → {:?}\n", c.field, c.old, c.new));
             }

@@ -2,7 +2,9 @@
 //! every applied sync, plus the size of the source it was built from.
 //!
 //! It is JSON Lines: a header line `{"roster_state": {...}}` followed by one user per
-//! line (the same objects as a JSONL dump). A dump written by `roster import --dump` (JSON
+//! line (the same objects as a JSONL dump), each with its server `id` and, when the
+//! source has one, its anchor as `external_id`: the next run finds a renamed person by
+//! that pair ([`crate::exec::anchors`]). A dump written by `roster import --dump` (JSON
 //! Lines, CSV or LDIF) is accepted as a first state file: it has no header, so the
 //! source-shrink guard starts with the next run.
 
@@ -13,6 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::client::MatchKey;
+use crate::exec::anchors::{Anchors, anchor};
 use crate::mapping::Mapping;
 use crate::model::User;
 use crate::pipeline::{Outcome, Pipeline, PipelineOptions};
@@ -34,6 +37,33 @@ pub struct State {
     pub header: Option<Header>,
     /// Match keys (lowercased) of managed users.
     pub managed: HashSet<String>,
+    /// Server ids of managed users: an account renamed on the server stays managed.
+    pub ids: HashSet<String>,
+    /// Anchor → server id of the users whose source gave an anchor.
+    pub anchors: Anchors,
+    /// The ledger's users as written, for runs that rewrite only part of it (`import`).
+    pub users: Vec<User>,
+}
+
+impl State {
+    fn add(&mut self, u: User, by: MatchKey) {
+        if let Some(k) = by.of(&u) {
+            self.managed.insert(k);
+        }
+        if let Some(id) = u.id.as_deref().filter(|id| !id.is_empty()) {
+            self.ids.insert(id.to_string());
+            if let Some(a) = anchor(&u) {
+                self.anchors.insert(a, id);
+            }
+        }
+        self.users.push(u);
+    }
+
+    /// Whether the ledger manages this server account (by id, or by match key for a
+    /// ledger started from a dump without ids).
+    pub fn manages(&self, key: Option<&str>, id: Option<&str>) -> bool {
+        key.is_some_and(|k| self.managed.contains(k)) || id.is_some_and(|i| self.ids.contains(i))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,12 +110,12 @@ impl State {
                 let mut st = State::default();
                 for item in p {
                     let c = item.map_err(|e| err(e.to_string()))?;
-                    let user = match &c.outcome {
+                    let user = match c.outcome {
                         Outcome::Valid { user, .. } => Some(user),
-                        Outcome::Rejected { user, .. } => user.as_ref(),
+                        Outcome::Rejected { user, .. } => user,
                     };
-                    if let Some(k) = user.and_then(|u| by.of(u)) {
-                        st.managed.insert(k);
+                    if let Some(u) = user {
+                        st.add(*u, by);
                     }
                 }
                 Ok(st)
@@ -104,9 +134,7 @@ impl State {
                     }
                     let u: User = serde_json::from_str(&line)
                         .map_err(|e| err(format!("line {}: {e}", i + 1)))?;
-                    if let Some(k) = by.of(&u) {
-                        st.managed.insert(k);
-                    }
+                    st.add(u, by);
                 }
                 Ok(st)
             }

@@ -1,8 +1,9 @@
 //! Reports: the per-row result file, the rejects file, the summary.
 //!
 //! The report has one entry per input row with the contract fields `origin`, `username`,
-//! `email`, `action`, `status`, `id`, `attempts`, `changed`, `error` (CSV columns in that
-//! order, or one JSON object per line).
+//! `email`, `action`, `status`, `id`, `attempts`, `changed`, `error`, and `renamed_from`
+//! (the old username of a renamed account) (CSV columns in that order, or one JSON object
+//! per line, `renamed_from` only when set).
 
 pub mod rejects;
 pub mod summary;
@@ -86,6 +87,9 @@ pub struct ReportEntry {
     /// Field names changed (or to be changed under --dry-run).
     pub changed: Vec<String>,
     pub error: String,
+    /// The username before this row renamed the account (found by its anchor or email).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub renamed_from: String,
 }
 
 impl ReportEntry {
@@ -100,13 +104,23 @@ impl ReportEntry {
             attempts: 0,
             changed: Vec::new(),
             error: String::new(),
+            renamed_from: String::new(),
         }
     }
 }
 
 /// The report's columns, in contract order.
-pub const COLUMNS: [&str; 9] = [
-    "origin", "username", "email", "action", "status", "id", "attempts", "changed", "error",
+pub const COLUMNS: [&str; 10] = [
+    "origin",
+    "username",
+    "email",
+    "action",
+    "status",
+    "id",
+    "attempts",
+    "changed",
+    "error",
+    "renamed_from",
 ];
 
 enum Sink {
@@ -163,6 +177,7 @@ impl ReportWriter {
                     &attempts,
                     &changed,
                     &e.error,
+                    &e.renamed_from,
                 ];
                 w.write_record(&fields)
             }

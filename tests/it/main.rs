@@ -25,6 +25,7 @@ mod ldif_reader;
 mod ldif_roundtrip;
 mod options;
 mod output_paths;
+mod renames;
 mod roundtrip_user;
 mod run_control;
 mod sandbox_command;

@@ -1,0 +1,82 @@
+//! Anchors: the source's stable id of a person (`external_id`: entryUUID, objectGUID,
+//! an employee number) tied to the server account roster made or matched for them.
+//!
+//! A username or email changes when HR renames someone; the anchor does not. With the
+//! ledger's anchors a renamed person is found by who they are, not by what they are
+//! called, and the account is renamed instead of a second one being created (and the
+//! first deactivated as missing). Both servers' own LDAP syncs do the same with their
+//! "unique identifier" attribute.
+
+use std::collections::HashMap;
+
+use crate::model::User;
+
+/// Anchor → server user id, and back, as the ledger recorded them.
+#[derive(Clone, Debug, Default)]
+pub struct Anchors {
+    ids: HashMap<String, String>,
+    anchors: HashMap<String, String>,
+}
+
+impl Anchors {
+    /// Records that `anchor` is the server account `id` (a later pair replaces an
+    /// earlier one on either side).
+    pub fn insert(&mut self, anchor: &str, id: &str) {
+        let (anchor, id) = (anchor.trim(), id.trim());
+        if anchor.is_empty() || id.is_empty() {
+            return;
+        }
+        if let Some(old) = self.ids.insert(anchor.to_string(), id.to_string()) {
+            self.anchors.remove(&old);
+        }
+        if let Some(old) = self.anchors.insert(id.to_string(), anchor.to_string()) {
+            if old != anchor {
+                self.ids.remove(&old);
+            }
+        }
+    }
+
+    /// The server account a person's anchor is tied to.
+    pub fn id_of(&self, anchor: &str) -> Option<&str> {
+        self.ids.get(anchor.trim()).map(String::as_str)
+    }
+
+    /// The anchor a server account is tied to.
+    pub fn anchor_of(&self, id: &str) -> Option<&str> {
+        self.anchors.get(id).map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// A user's anchor: its `external_id`, trimmed, when not empty.
+pub fn anchor(u: &User) -> Option<&str> {
+    u.external_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_pair_replaces_both_sides() {
+        let mut a = Anchors::default();
+        a.insert("guid-1", "id-1");
+        a.insert(" guid-2 ", "id-2");
+        assert_eq!(a.id_of("guid-2"), Some("id-2"));
+        assert_eq!(a.anchor_of("id-1"), Some("guid-1"));
+        // The source re-keyed id-1 (an anchor attribute changed): the old anchor goes.
+        a.insert("guid-9", "id-1");
+        assert_eq!(a.id_of("guid-1"), None);
+        assert_eq!(a.anchor_of("id-1"), Some("guid-9"));
+        // An empty anchor or id records nothing.
+        a.insert("", "id-3");
+        a.insert("guid-3", " ");
+        assert_eq!(a.len(), 2);
+    }
+}

@@ -1,0 +1,213 @@
+//! Renames at the source (issue 18): a person keeps their account when HR changes their
+//! username and email, found through the `--state` ledger's anchor (`external_id`), on
+//! both sandbox flavors; a rename onto a name another account holds fails that row only;
+//! an account the ledger ties to another person is never handed to someone new.
+
+use crate::support::{Ran, as_importer, config, jsonl, roster, start, write, writes};
+use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
+use serde_json::Value;
+
+const PW: &str = "Rename-test-pw-1";
+
+fn sandbox(flavor: FlavorKind) -> Sandbox {
+    start(SandboxConfig { flavor, ..config() })
+}
+
+fn id_field(flavor: FlavorKind) -> &'static str {
+    match flavor {
+        FlavorKind::RocketChat => "_id",
+        FlavorKind::Mattermost => "id",
+    }
+}
+
+fn email_of(u: &Value) -> String {
+    u["emails"][0]["address"]
+        .as_str()
+        .or(u["email"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn find(sb: &Sandbox, username: &str) -> Option<Value> {
+    sb.users().into_iter().find(|u| u["username"] == username)
+}
+
+/// Three people with anchors (entryUUID-like), one without.
+fn hr(jane: (&str, &str), bob: (&str, &str)) -> String {
+    format!(
+        "username,email,first_name,last_name,password,external_id\n\
+         {},{},Jane,Doe,{PW},5a1c0e2e-0001-4c6b-9a57-000000000001\n\
+         {},{},Bob,Jones,{PW},5a1c0e2e-0002-4c6b-9a57-000000000002\n\
+         carol.white,carol.white@example.org,Carol,White,{PW},5a1c0e2e-0003-4c6b-9a57-000000000003\n\
+         dan.grey,dan.grey@example.org,Dan,Grey,{PW},\n",
+        jane.0, jane.1, bob.0, bob.1
+    )
+}
+
+fn sync(dir: &std::path::Path, url: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "sync",
+        "hr.csv",
+        "--server",
+        url,
+        "--state",
+        "state.jsonl",
+        "--deactivate-missing",
+        "--json",
+        "--report",
+        "report.jsonl",
+    ];
+    args.extend_from_slice(extra);
+    roster(dir, &args, &as_importer())
+}
+
+fn renamed_keeps_the_account(flavor: FlavorKind) {
+    let sb = sandbox(flavor);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let jane = ("jane.doe", "jane.doe@example.org");
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(d.path(), "hr.csv", &hr(jane, bob));
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let id = find(&sb, "jane.doe").expect("jane.doe created")[id_field(flavor)].clone();
+    let users_before = sb.users().len();
+
+    // The ledger ties each anchor to its account.
+    let ledger = jsonl(&d.path().join("state.jsonl"));
+    let jane_line = ledger
+        .iter()
+        .find(|u| u["username"] == "jane.doe")
+        .expect("jane.doe in the ledger");
+    assert_eq!(jane_line["id"], id);
+    assert_eq!(
+        jane_line["external_id"],
+        "5a1c0e2e-0001-4c6b-9a57-000000000001"
+    );
+
+    // HR renames Jane: a new username and a new email, the same anchor.
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.smith", "jane.smith@example.org"), bob),
+    );
+    let o = roster(
+        d.path(),
+        &[
+            "plan",
+            "hr.csv",
+            "--server",
+            &url,
+            "--state",
+            "state.jsonl",
+            "--deactivate-missing",
+            "-o",
+            "plan.json",
+        ],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &o.stderr();
+    assert!(text.contains("~ jane.doe → jane.smith"), "{text}");
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(plan["creates"], serde_json::json!([]), "{plan}");
+    assert_eq!(plan["deactivations"], serde_json::json!([]), "{plan}");
+    assert_eq!(plan["updates"][0]["renamed_from"], "jane.doe", "{plan}");
+
+    let before = writes(&sb);
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let summary: Value = serde_json::from_slice(&o.stdout).expect("summary JSON");
+    assert_eq!(summary["actions"]["create"], Value::Null, "{summary}");
+    assert_eq!(summary["actions"]["deactivate"], Value::Null, "{summary}");
+    assert_eq!(summary["actions"]["update"], 1, "{summary}");
+    assert_eq!(writes(&sb) - before, 1, "one request renames");
+    let now = find(&sb, "jane.smith").expect("renamed");
+    assert_eq!(now[id_field(flavor)], id, "the same account");
+    assert_eq!(email_of(&now), "jane.smith@example.org");
+    assert!(find(&sb, "jane.doe").is_none());
+    assert_eq!(sb.users().len(), users_before, "nobody created");
+    let report = jsonl(&d.path().join("report.jsonl"));
+    let row = report
+        .iter()
+        .find(|e| e["username"] == "jane.smith")
+        .expect("report row");
+    assert_eq!(row["renamed_from"], "jane.doe", "{row}");
+    assert_eq!(row["action"], "update");
+    assert_eq!(row["id"], id);
+    // The ledger follows: the next night is quiet.
+    let before = writes(&sb);
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(writes(&sb), before, "a quiet night after the rename");
+
+    // An account made by hand, outside the source and the ledger.
+    write(
+        d.path(),
+        "hand.csv",
+        &format!(
+            "username,email,first_name,last_name,password\nerin.black,erin.black@example.org,Erin,Black,{PW}\n"
+        ),
+    );
+    let o = roster(
+        d.path(),
+        &["import", "hand.csv", "--server", &url],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    // Bob renamed onto Erin's username, and Carol's email changed: Bob's row fails
+    // naming both accounts, Carol's change goes through, nobody is deactivated.
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(
+            ("jane.smith", "jane.smith@example.org"),
+            ("erin.black", "bob.jones@example.org"),
+        )
+        .replacen(
+            "carol.white,carol.white@example.org,",
+            "carol.white,carol.w@example.org,",
+            1,
+        ),
+    );
+    let before = writes(&sb);
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let report = jsonl(&d.path().join("report.jsonl"));
+    let failed: Vec<&Value> = report.iter().filter(|e| e["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{report:?}");
+    let err = failed[0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("rename bob.jones → erin.black")
+            && err.contains("held by another account (erin.black"),
+        "{err}"
+    );
+    assert_eq!(failed[0]["renamed_from"], "bob.jones");
+    assert_eq!(
+        writes(&sb) - before,
+        1,
+        "only Carol's change is written: {report:?}"
+    );
+    assert_eq!(
+        email_of(&find(&sb, "carol.white").unwrap()),
+        "carol.w@example.org"
+    );
+    assert!(find(&sb, "erin.black").is_some());
+    assert!(find(&sb, "bob.jones").is_some(), "Bob keeps his account");
+    assert!(
+        report.iter().all(|e| e["action"] != "deactivate"),
+        "nobody deactivated: {report:?}"
+    );
+}
+
+#[test]
+fn rocketchat_renamed_person_keeps_their_account() {
+    renamed_keeps_the_account(FlavorKind::RocketChat);
+}
+
+#[test]
+fn mattermost_renamed_person_keeps_their_account() {
+    renamed_keeps_the_account(FlavorKind::Mattermost);
+}
