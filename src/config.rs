@@ -95,6 +95,8 @@ pub struct ImportConfig {
     pub join_default_channels: Option<bool>,
     pub send_welcome_email: Option<bool>,
     pub auth_service: Option<String>,
+    /// The sync ledger an import reads anchors from and adds its users to.
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

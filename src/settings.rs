@@ -94,6 +94,8 @@ pub struct ImportSettings {
     pub dump: Option<PathBuf>,
     pub resume: bool,
     pub dry_run: bool,
+    /// The sync ledger: anchors read before, imported users added after.
+    pub state: Option<PathBuf>,
 }
 
 /// What changes what a sync decides (`plan` and `sync`).

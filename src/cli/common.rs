@@ -209,6 +209,11 @@ pub struct RunArgs {
     /// Only read: report what would be created, updated or deactivated.
     #[arg(long)]
     pub dry_run: bool,
+    /// The sync ledger (see `roster help sync`): rows are matched by their anchor
+    /// (external_id) first, so a renamed person keeps their account; the users imported
+    /// are added to it.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
     #[command(flatten)]
     pub exec: ExecArgs,
     #[command(flatten)]

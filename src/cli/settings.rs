@@ -211,6 +211,7 @@ pub fn import(run: &RunArgs, job: &JobConfig) -> Result<ImportSettings> {
         dump: run.dump.clone(),
         resume: run.resume,
         dry_run: run.dry_run,
+        state: run.state.clone().or_else(|| job.import.state.clone()),
     })
 }
 

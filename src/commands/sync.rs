@@ -18,6 +18,7 @@ use anyhow::Result;
 
 use crate::cli::common::{ExecArgs, InputArgs, MappingArgs, ReportArgs, ServerArgs, SyncArgs};
 use crate::cli::settings;
+use roster::ops::SyncRun;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Credentials: as for `roster import`.
@@ -42,6 +43,11 @@ pub struct Args {
     /// exit 3 when changes are pending).
     #[arg(help_heading = "Run", long)]
     pub dry_run: bool,
+    /// Write nothing to the server: start the --state ledger from the accounts the
+    /// source matches by username or email, each tied to its anchor (external_id), so the
+    /// next sync follows renames. For a server that has its users already.
+    #[arg(help_heading = "Run", long, conflicts_with_all = ["check", "dry_run", "dump"])]
+    pub adopt: bool,
     /// The users as the server now holds them after the sync (with ids), mode 0600.
     #[arg(help_heading = "Run", long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
@@ -82,7 +88,13 @@ pub fn run(args: Args) -> Result<i32> {
         &settings::server(&args.server, &job),
         &sync,
         &exec,
-        args.check || args.dry_run,
+        if args.adopt {
+            SyncRun::Adopt
+        } else if args.check || args.dry_run {
+            SyncRun::Check
+        } else {
+            SyncRun::Apply
+        },
         args.dump.as_deref(),
         &settings::reports(&args.reports),
     )

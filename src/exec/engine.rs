@@ -233,6 +233,11 @@ impl Engine {
             })
     }
 
+    /// Whether the ledger ties this row's anchor to an account.
+    pub fn tied(&self, u: &User) -> bool {
+        anchor(u).is_some_and(|a| self.opts.anchors.id_of(a).is_some())
+    }
+
     /// The account the ledger ties this row's anchor to, looked up by id; `None` when
     /// the row has no anchor, the ledger does not know it, or the account is gone.
     fn anchored(&self, u: &User, stats: &mut CallStats) -> Result<Option<User>, CallError> {

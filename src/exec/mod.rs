@@ -109,6 +109,10 @@ impl Executor {
                                 continue;
                             };
                             let pre = given.or_else(|| {
+                                if engine.tied(user) {
+                                    // Looked up by the id the ledger ties it to.
+                                    return None;
+                                }
                                 known.as_ref().map(|m| {
                                     engine
                                         .options()

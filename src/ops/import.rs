@@ -19,6 +19,7 @@ use crate::exec::{Engine, EngineOptions, Executor, Finished, JournalLink};
 use crate::exit::{self, ExitError};
 use crate::output::UserWriter;
 use crate::pipeline::{Outcome, Pipeline};
+use crate::plan::state::{Changes, Header, State};
 use crate::report::Status;
 use crate::secret::Secret;
 use crate::settings::{ImportSettings, ReportSettings, ServerSettings, SourceSettings};
@@ -134,6 +135,16 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     let workers = exec.workers;
     let match_key = run.write.match_key;
     let mode = run.write.mode;
+    let state = match &run.state {
+        Some(p) => Some(State::load(p, match_key)?),
+        None => None,
+    };
+    let anchors = Arc::new(
+        state
+            .as_ref()
+            .map(|s| s.anchors.clone())
+            .unwrap_or_default(),
+    );
     let engine = Engine::new(
         target.clone(),
         EngineOptions {
@@ -144,7 +155,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             max_attempts: exec.max_attempts,
             create: run.write.create.clone(),
             guard: run.write.guard.clone(),
-            anchors: Default::default(),
+            anchors,
         },
     );
 
@@ -205,6 +216,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
         None => engine,
     });
 
+    let mut changes = Changes::default();
     let ticking = AtomicBool::new(true);
     let mut sink_error: Option<anyhow::Error> = None;
     let end = std::thread::scope(|s| {
@@ -249,6 +261,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             if let Err(e) = record(&f, &mut outs, &mut dump, journal.as_deref(), match_key) {
                 sink_error = Some(e);
             }
+            changes.record(&f);
             pb.inc(1);
         });
         ticking.store(false, Ordering::Relaxed);
@@ -264,6 +277,22 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     outputs::print_warnings(warnings, &mut outs.summary);
     if let Some(d) = dump {
         d.finish().context("cannot write the dump")?;
+    }
+    if let (Some(path), Some(state), false) = (&run.state, state, run.dry_run) {
+        // Whatever ended the run, what it did is true: the ledger learns it.
+        let header = state.header.clone().unwrap_or_default();
+        let ledger = changes.apply_to(state.users);
+        State::save(
+            path,
+            &Header {
+                version: 1,
+                written: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                    .to_string(),
+                managed: ledger.len() as u64,
+                ..header
+            },
+            &ledger,
+        )?;
     }
     let mut summary = outs.finish()?;
     outputs::add_counters(&mut summary, &connected.http);

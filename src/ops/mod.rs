@@ -18,7 +18,7 @@ pub use import::{demo_import, import};
 pub use offline::{ConvertSettings, convert, mapping, validate};
 pub use outputs::output_format;
 pub use plan::plan;
-pub use sync::sync;
+pub use sync::{SyncRun, sync};
 
 /// A password for an account the demo creates.
 pub use crate::client::rocketchat::random_password;

@@ -2,7 +2,6 @@
 //! snapshot of the server, the source planned against it, then writes only for real
 //! differences, under the deactivation guards.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,14 +13,15 @@ use super::input::{self, Purpose};
 use super::outputs::{self, Outputs};
 use crate::client::MatchKey;
 use crate::client::connect::{self, Connected};
-use crate::exec::anchors::{Anchors, anchor};
+use crate::exec::anchors::Anchors;
 use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode, RunEnd, Work};
 use crate::exit::{self, ExitError};
 use crate::model::User;
 use crate::output::UserWriter;
 use crate::plan::planner::{Pending, Plan, Planner, Snapshot, SyncOptions};
-use crate::plan::state::{Header, State};
-use crate::report::{Action, Status, Summary};
+use crate::plan::state::{Changes, Header, State};
+use crate::report::Summary;
+use crate::report::summary::Adopted;
 use crate::settings::{ExecSettings, ReportSettings, ServerSettings, SourceSettings, SyncSettings};
 
 /// A plan built against a live server, ready to print, save or apply.
@@ -152,18 +152,33 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     })
 }
 
-/// `roster sync`: plan, then apply unless `check` (`--check`, `--dry-run`) or a guard
-/// refuses.
+/// What `roster sync` does with its plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncRun {
+    /// Apply it (unless a guard refuses).
+    Apply,
+    /// Print it and write nothing (`--check`, `--dry-run`).
+    Check,
+    /// Write nothing to the server; start the `--state` ledger from the accounts the
+    /// source matches, each tied to its anchor (`--adopt`).
+    Adopt,
+}
+
+/// `roster sync`: plan, then apply, check or adopt (see [`SyncRun`]).
 pub fn sync(
     source: &SourceSettings,
     server: &ServerSettings,
     sync: &SyncSettings,
     exec: &ExecSettings,
-    check: bool,
+    run: SyncRun,
     dump: Option<&Path>,
     reports: &ReportSettings,
 ) -> Result<i32> {
     let started = Instant::now();
+    if run == SyncRun::Adopt {
+        return adopt(source, server, sync, exec, reports);
+    }
+    let check = run == SyncRun::Check;
     let Planned {
         connected,
         plan,
@@ -245,7 +260,7 @@ pub fn sync(
     let Applied {
         mut summary,
         end,
-        mut results,
+        changes,
     } = apply_works(
         &connected,
         engine,
@@ -271,22 +286,7 @@ pub fn sync(
     }
     if let Some(p) = &state_path {
         // The ledger: every source user now on the server, as it now is.
-        // By server id, so a renamed account is one line, under its new name.
-        let mut ledger: Vec<User> = Vec::new();
-        for u in &seen {
-            match u.id.as_ref().and_then(|id| results.remove(id)) {
-                Some(Some(mut after)) => {
-                    if after.external_id.is_none() {
-                        after.external_id = u.external_id.clone();
-                    }
-                    ledger.push(after)
-                }
-                Some(None) => {}
-                None => ledger.push(u.clone()),
-            }
-        }
-        ledger.extend(results.into_values().flatten());
-        ledger.retain(|u| u.active != Some(false));
+        let ledger = changes.apply_to(seen);
         let header = Header {
             version: 1,
             server: plan.server.clone(),
@@ -309,13 +309,80 @@ pub fn sync(
     Ok(outputs::rows_exit_code(&summary))
 }
 
-/// What applying a plan's rows left: the summary, how the run ended, and each
-/// touched user as the server now holds it (None once deactivated), by server id, with
-/// the source's anchor as `external_id`.
+/// `roster sync --adopt`: the ledger started from the accounts the source matches by
+/// username or email (and Mattermost directory ids), each tied to its anchor; nothing is
+/// written to the server. A ledger there is replaced: its anchors are not trusted (the
+/// source's anchor attribute may have changed, the reason to adopt again).
+fn adopt(
+    source: &SourceSettings,
+    server: &ServerSettings,
+    sync: &SyncSettings,
+    exec: &ExecSettings,
+    reports: &ReportSettings,
+) -> Result<i32> {
+    let started = Instant::now();
+    let Some(path) = sync.state.clone() else {
+        return Err(ExitError::new(
+            exit::USAGE,
+            "--adopt writes the --state ledger: give --state FILE",
+        )
+        .into());
+    };
+    let fresh = SyncSettings {
+        state: None,
+        deactivate_missing: false,
+        ..sync.clone()
+    };
+    let Planned {
+        connected,
+        plan,
+        pending,
+        mut outs,
+        seen,
+        valid_rows,
+        warnings,
+        ..
+    } = crate::interrupt::nothing_written(|| {
+        build_plan(PlanInputs {
+            source,
+            server,
+            sync: &fresh,
+            exec,
+            reports,
+        })
+    })?;
+    outputs::print_warnings(warnings, &mut outs.summary);
+    // The report says what a sync would do next, as --check's does.
+    for p in &pending {
+        outs.record(&p.entry, Some(&p.work.checked))?;
+    }
+    let anchored = seen.iter().filter(|u| u.external_id.is_some()).count();
+    let header = Header {
+        version: 1,
+        server: plan.server.clone(),
+        written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        source_rows: valid_rows,
+        managed: seen.len() as u64,
+    };
+    State::save(&path, &header, &seen)?;
+    let mut summary = outs.finish()?;
+    outputs::add_counters(&mut summary, &connected.http);
+    summary.set_elapsed(started.elapsed());
+    summary.adopted = Some(Adopted {
+        ledger: path.display().to_string(),
+        accounts: seen.len() as u64,
+        anchored: anchored as u64,
+    });
+    outputs::print_summary(&summary, reports)?;
+    Ok(outputs::rows_exit_code(&summary))
+}
+
+/// What applying a plan's rows left: the summary, how the run ended, and what it did
+/// to each user, for the ledger.
 pub(crate) struct Applied {
     pub summary: Summary,
     pub end: RunEnd,
-    pub results: HashMap<String, Option<User>>,
+    pub changes: Changes,
 }
 
 /// Runs planned rows through the executor, writing the report, rejects and dump.
@@ -329,7 +396,7 @@ pub(crate) fn apply_works(
     quiet: bool,
 ) -> Result<Applied> {
     let mut dump = outputs::open_dump(dump_path, None)?;
-    let mut results = HashMap::new();
+    let mut changes = Changes::default();
     let mut sink_error = None;
     let pb = outputs::progress(quiet, "changes applied");
     let end = Executor::new(engine, workers, 1).run(works.map(Ok), |f: Finished| {
@@ -337,7 +404,7 @@ pub(crate) fn apply_works(
             return;
         }
         pb.inc(1);
-        if let Err(e) = record_applied(&f, &mut outs, &mut dump, &mut results) {
+        if let Err(e) = record_applied(&f, &mut outs, &mut dump, &mut changes) {
             sink_error = Some(e);
         }
     });
@@ -353,7 +420,7 @@ pub(crate) fn apply_works(
     Ok(Applied {
         summary,
         end,
-        results,
+        changes,
     })
 }
 
@@ -362,28 +429,12 @@ fn record_applied(
     f: &Finished,
     outs: &mut Outputs,
     dump: &mut Option<Box<dyn UserWriter>>,
-    results: &mut HashMap<String, Option<User>>,
+    changes: &mut Changes,
 ) -> Result<()> {
     outs.record(&f.done.entry, Some(&f.checked))?;
     if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
         d.write(u).context("cannot write the dump")?;
     }
-    if let Some(u) = f.checked.user() {
-        let id = Some(f.done.entry.id.as_str())
-            .filter(|id| !id.is_empty())
-            .or(u.id.as_deref());
-        let Some(id) = id else { return Ok(()) };
-        let after = match (&f.done.entry.status, f.done.entry.action) {
-            (Status::Ok, Action::Deactivate) => None,
-            (Status::Ok, _) => f.done.server_user.clone().map(|mut after| {
-                if let Some(a) = anchor(u) {
-                    after.external_id = Some(a.to_string());
-                }
-                after
-            }),
-            _ => return Ok(()),
-        };
-        results.insert(id.to_string(), after);
-    }
+    changes.record(f);
     Ok(())
 }

@@ -131,9 +131,6 @@ pub struct Snapshot {
     by_name: HashMap<String, usize>,
     by_email: HashMap<String, usize>,
     by_id: HashMap<String, usize>,
-    /// Mattermost's `auth_data` of LDAP/SAML accounts (read as `external_id`): the
-    /// directory's own id, an anchor even without a ledger.
-    by_auth_data: HashMap<String, usize>,
 }
 
 impl Snapshot {
@@ -173,29 +170,23 @@ impl Snapshot {
             .enumerate()
             .filter_map(|(i, u)| u.id.clone().map(|id| (id, i)))
             .collect();
-        let by_auth_data = users
-            .iter()
-            .enumerate()
-            .filter_map(|(i, u)| anchor(u).map(|a| (a.to_string(), i)))
-            .collect();
         Ok(Snapshot {
             users,
             index,
             by_name,
             by_email,
             by_id,
-            by_auth_data,
         })
     }
 
-    /// The server user a person's anchor leads to: through the ledger's id, else
-    /// through the server's own directory id (Mattermost `auth_data`).
+    /// The server user a person's anchor leads to, through the ledger's id. (Not through
+    /// Mattermost's `auth_data`, the directory id of LDAP/SAML accounts: `User.Sanitize`
+    /// in server/public/model/user.go blanks it in every answer, to admins too.)
     pub fn anchored(&self, anchor: &str, state: &State) -> Option<usize> {
         state
             .anchors
             .id_of(anchor)
             .and_then(|id| self.by_id.get(id))
-            .or_else(|| self.by_auth_data.get(anchor))
             .copied()
     }
 

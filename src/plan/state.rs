@@ -8,17 +8,19 @@
 //! Lines, CSV or LDIF) is accepted as a first state file: it has no header, so the
 //! source-shrink guard starts with the next run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::client::MatchKey;
+use crate::exec::Finished;
 use crate::exec::anchors::{Anchors, anchor};
 use crate::mapping::Mapping;
 use crate::model::User;
 use crate::pipeline::{Outcome, Pipeline, PipelineOptions};
+use crate::report::{Action, Status};
 use crate::source::{self, Format, SourceOptions};
 use crate::validate::{ValidateOptions, Validator};
 
@@ -178,5 +180,56 @@ impl State {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+/// What a run did to users, by server id, for the ledger: each touched user as the server
+/// now holds it, with the source's anchor as `external_id`, or `None` once deactivated.
+#[derive(Debug, Default)]
+pub struct Changes {
+    by_id: HashMap<String, Option<User>>,
+}
+
+impl Changes {
+    /// Remembers a finished row (rows that failed or were skipped change nothing).
+    pub fn record(&mut self, f: &Finished) {
+        let Some(u) = f.checked.user() else { return };
+        let id = Some(f.done.entry.id.as_str())
+            .filter(|id| !id.is_empty())
+            .or(u.id.as_deref());
+        let Some(id) = id else { return };
+        let after = match (f.done.entry.status, f.done.entry.action) {
+            (Status::Ok, Action::Deactivate) => None,
+            (Status::Ok, _) => f.done.server_user.clone().map(|mut after| {
+                if let Some(a) = anchor(u) {
+                    after.external_id = Some(a.to_string());
+                }
+                after
+            }),
+            _ => return,
+        };
+        self.by_id.insert(id.to_string(), after);
+    }
+
+    /// The ledger: `base` (the users matched, or the previous ledger) as this run left
+    /// them, then the users it created; deactivated users leave it. By server id, so a
+    /// renamed account stays one line, under its new name, with its anchor.
+    pub fn apply_to(mut self, base: impl IntoIterator<Item = User>) -> Vec<User> {
+        let mut ledger = Vec::new();
+        for u in base {
+            match u.id.as_ref().and_then(|id| self.by_id.remove(id)) {
+                Some(Some(mut after)) => {
+                    if after.external_id.is_none() {
+                        after.external_id = u.external_id.clone();
+                    }
+                    ledger.push(after)
+                }
+                Some(None) => {}
+                None => ledger.push(u),
+            }
+        }
+        ledger.extend(self.by_id.into_values().flatten());
+        ledger.retain(|u| u.active != Some(false));
+        ledger
     }
 }

@@ -33,6 +33,19 @@ pub struct Summary {
     /// Set when the run stopped early (interrupted, source error).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// `sync --adopt`: the accounts written to the ledger (nothing to the server).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<Adopted>,
+}
+
+/// What `sync --adopt` put in the ledger.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Adopted {
+    pub ledger: String,
+    /// Server accounts the source matched, now in the ledger.
+    pub accounts: u64,
+    /// Of those, the ones tied to an anchor (the source's external_id).
+    pub anchored: u64,
 }
 
 impl Summary {
@@ -102,6 +115,12 @@ impl Summary {
             String::new()
         };
         s.push_str(&format!("\n  elapsed: {:.2} s{rate}", self.elapsed_seconds));
+        if let Some(a) = &self.adopted {
+            s.push_str(&format!(
+                "\n  adopted: {} server accounts into the ledger {} ({} tied to an anchor); nothing was written to the server, and the actions above are what the next sync would do",
+                a.accounts, a.ledger, a.anchored
+            ));
+        }
         if let Some(why) = &self.stopped {
             s.push_str(&format!("\n  stopped early: {why}"));
         }

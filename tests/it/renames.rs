@@ -3,14 +3,18 @@
 //! both sandbox flavors; a rename onto a name another account holds fails that row only;
 //! an account the ledger ties to another person is never handed to someone new.
 
-use crate::support::{Ran, as_importer, config, jsonl, roster, start, write, writes};
+use crate::support::{Ran, as_importer, config, jsonl, rocketchat, roster, start, write, writes};
 use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
 use serde_json::Value;
 
 const PW: &str = "Rename-test-pw-1";
 
 fn sandbox(flavor: FlavorKind) -> Sandbox {
-    start(SandboxConfig { flavor, ..config() })
+    match flavor {
+        // Without its default limiter (10 calls a minute per route for non-admins).
+        FlavorKind::RocketChat => rocketchat(),
+        FlavorKind::Mattermost => start(SandboxConfig { flavor, ..config() }),
+    }
 }
 
 fn id_field(flavor: FlavorKind) -> &'static str {
@@ -210,4 +214,120 @@ fn rocketchat_renamed_person_keeps_their_account() {
 #[test]
 fn mattermost_renamed_person_keeps_their_account() {
     renamed_keeps_the_account(FlavorKind::Mattermost);
+}
+
+#[test]
+fn an_import_with_a_ledger_renames_instead_of_creating() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
+    let import = |extra: &[&str]| {
+        let mut args = vec!["import", "hr.csv", "--server", &url, "--state", "s.jsonl"];
+        args.extend_from_slice(extra);
+        roster(d.path(), &args, &as_importer())
+    };
+    let o = import(&[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let id = find(&sb, "jane.doe").unwrap()["_id"].clone();
+    let ledger = jsonl(&d.path().join("s.jsonl"));
+    assert_eq!(ledger.len(), 5, "a header and four users: {ledger:?}");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.smith", "jane.smith@example.org"), bob),
+    );
+    // A dry run shows the rename and writes nothing, the ledger included.
+    let before = (
+        writes(&sb),
+        std::fs::read(d.path().join("s.jsonl")).unwrap(),
+    );
+    let o = import(&["--dry-run", "--report", "dry.jsonl"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let dry = jsonl(&d.path().join("dry.jsonl"));
+    assert_eq!(dry[0]["renamed_from"], "jane.doe", "{dry:?}");
+    assert_eq!(
+        (
+            writes(&sb),
+            std::fs::read(d.path().join("s.jsonl")).unwrap()
+        ),
+        before
+    );
+    let o = import(&["--report", "r.csv"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let now = find(&sb, "jane.smith").expect("renamed");
+    assert_eq!(now["_id"], id);
+    assert!(find(&sb, "jane.doe").is_none(), "no second account");
+    let report = std::fs::read_to_string(d.path().join("r.csv")).unwrap();
+    assert!(
+        report
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",error,renamed_from"),
+        "{report}"
+    );
+    assert!(report.contains(",update,ok,"), "{report}");
+    assert!(report.contains(",jane.doe\n"), "{report}");
+    // The ledger has the new name under the same id and anchor.
+    let ledger = jsonl(&d.path().join("s.jsonl"));
+    let line = ledger
+        .iter()
+        .find(|u| u["id"] == id)
+        .expect("in the ledger");
+    assert_eq!(line["username"], "jane.smith");
+    assert_eq!(line["external_id"], "5a1c0e2e-0001-4c6b-9a57-000000000001");
+    assert_eq!(ledger.len(), 5, "{ledger:?}");
+}
+
+#[test]
+fn adopt_starts_the_ledger_on_a_server_that_has_its_users() {
+    let sb = sandbox(FlavorKind::Mattermost);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
+    // Users put there before roster kept a ledger.
+    let o = roster(
+        d.path(),
+        &["import", "hr.csv", "--server", &url],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let id = find(&sb, "jane.doe").unwrap()["id"].clone();
+    // --adopt needs a ledger to write.
+    let o = roster(
+        d.path(),
+        &["sync", "hr.csv", "--server", &url, "--adopt"],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("--state"), "{}", o.stderr());
+    let before = writes(&sb);
+    let o = sync(d.path(), &url, &["--adopt"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(writes(&sb), before, "--adopt writes nothing to the server");
+    let summary: Value = serde_json::from_slice(&o.stdout).expect("summary JSON");
+    assert_eq!(summary["adopted"]["accounts"], 4, "{summary}");
+    assert_eq!(summary["adopted"]["anchored"], 3, "{summary}");
+    // The next night follows a rename.
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.smith", "jane.smith@example.org"), bob),
+    );
+    let users = sb.users().len();
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(find(&sb, "jane.smith").expect("renamed")["id"], id);
+    assert_eq!(sb.users().len(), users);
 }
