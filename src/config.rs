@@ -80,6 +80,8 @@ pub struct ServerConfig {
     pub ca_file: Option<PathBuf>,
     /// Credentials over plain http:// to a host that is not loopback (`--allow-http`).
     pub allow_http: Option<bool>,
+    /// A JSON line per HTTP request, appended to this file (`--log`; `-`: stderr).
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -186,6 +186,11 @@ pub struct ServerArgs {
     /// Allow credentials over plain http:// to a host that is not loopback.
     #[arg(long)]
     pub allow_http: bool,
+    /// Append one JSON line per HTTP request to FILE (`-`: stderr; job file: [server] log):
+    /// time, method, route, status, duration, attempt, rate-limit headers; never a
+    /// credential, a request header or a body. Created mode 0600.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
     #[command(flatten)]
     pub tls: TlsArgs,
 }

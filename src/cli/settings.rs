@@ -136,7 +136,13 @@ pub fn server(a: &ServerArgs, job: &JobConfig) -> ServerSettings {
         allow_http: a.allow_http || job.server.allow_http.unwrap_or(false),
         ca_file: a.tls.ca_file.clone().or_else(|| job.server.ca_file.clone()),
         insecure: a.tls.insecure,
+        log: log_path(a, job).map(Path::to_path_buf),
     }
+}
+
+/// The request log, `--log` over `[server] log`.
+fn log_path<'a>(a: &'a ServerArgs, job: &'a JobConfig) -> Option<&'a Path> {
+    a.log.as_deref().or(job.server.log.as_deref())
 }
 
 /// Workers and pacing, flags over `[import]`.
@@ -303,7 +309,7 @@ pub fn files(spec: &str, config: Option<&Path>, job: &JobConfig, tls: &TlsArgs) 
 }
 
 /// The files every command that talks to a server reads (the source when there is one,
-/// the job file and what it names, `--ca-file`, `--password-file`).
+/// the job file and what it names, `--ca-file`, `--password-file`) and its `--log`.
 pub fn server_files(
     spec: Option<&str>,
     config: Option<&Path>,
@@ -316,7 +322,8 @@ pub fn server_files(
     };
     let f = job_files(f, config, job)
         .read("--ca-file", server.tls.ca_file.as_deref())
-        .read("--password-file", server.password_file.as_deref());
+        .read("--password-file", server.password_file.as_deref())
+        .write("--log", log_path(server, job));
     // Every credential variable may name a file instead (`NAME_FILE`).
     roster::settings::credential_file_vars().fold(f, |f, var| f.env(&var))
 }
@@ -362,6 +369,23 @@ mod tests {
         assert_eq!((e.workers, e.max_attempts), (8, 1));
         let bad = exec(&ExecArgs::default(), &job("[import]\nrate = \"often\"\n"));
         assert!(bad.is_err_and(|e| e.to_string().contains("[import] rate")));
+    }
+
+    #[test]
+    fn the_request_log_is_the_flag_else_the_job_files() {
+        let j = job("[server]\nlog = \"nightly.jsonl\"\n");
+        let from_job = server(&ServerArgs::default(), &j);
+        assert_eq!(from_job.log.as_deref(), Some(Path::new("nightly.jsonl")));
+        let flag = ServerArgs {
+            log: Some("-".into()),
+            ..ServerArgs::default()
+        };
+        assert_eq!(server(&flag, &j).log.as_deref(), Some(Path::new("-")));
+        assert!(
+            server(&ServerArgs::default(), &JobConfig::default())
+                .log
+                .is_none()
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use anyhow::Result;
 use super::auth::{self, Credentials};
 use super::http::{self, Http, HttpOptions};
 use super::pacer::{Limiter, Pacer, Rate};
+use super::request_log::RequestLog;
 use super::{Flavor, UserApi, mattermost, rocketchat};
 use crate::exit::{self, ExitError};
 
@@ -23,6 +24,8 @@ pub struct ServerSettings {
     pub allow_http: bool,
     pub ca_file: Option<PathBuf>,
     pub insecure: bool,
+    /// `--log`: a JSON line per HTTP attempt, appended (`-`: stderr).
+    pub log: Option<PathBuf>,
 }
 
 /// How hard a run may use the connection.
@@ -82,10 +85,17 @@ pub fn connect_with(
         pool: pacing.workers,
         ..HttpOptions::default()
     };
+    // Opened before the first request, detection included: every request is in it.
+    let log = match &server.log {
+        Some(path) => Some(Arc::new(
+            RequestLog::open(path).map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?,
+        )),
+        None => None,
+    };
     let client = http::client(&hopts)?;
     let flavor = match server.flavor {
         Some(f) => f,
-        None => detect(&client, &url)?,
+        None => detect(&client, &url, log.as_deref())?,
     };
     let creds = creds_for(flavor).map_err(|e| ExitError::new(exit::USAGE, e.to_string()))?;
     let (limiter, parser): (Limiter, http::RateParser) = match flavor {
@@ -100,13 +110,16 @@ pub fn connect_with(
         pacer.clone(),
         parser,
         hopts.max_attempts,
-    )?;
+    )?
+    .with_log(log.clone());
     let counters = h.counters.clone();
     // A login that fails under a given --flavor: say so when the server is the other kind.
     let failed = |e: String| {
-        let mismatch = server
-            .flavor
-            .and_then(|given| detect(&client, &url).ok().filter(|f| *f != given));
+        let mismatch = server.flavor.and_then(|given| {
+            detect(&client, &url, log.as_deref())
+                .ok()
+                .filter(|f| *f != given)
+        });
         let msg = match mismatch {
             Some(is) => format!(
                 "{url} looks like {} (--flavor {} was given): drop --flavor or use --flavor {}",
@@ -144,9 +157,13 @@ fn with_tls_hint(msg: &str) -> String {
     }
 }
 
-fn detect(client: &reqwest::blocking::Client, url: &str) -> Result<Flavor> {
+fn detect(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    log: Option<&RequestLog>,
+) -> Result<Flavor> {
     // Say "cannot connect" when nothing answers at all, rather than "not a server".
-    if let Err(e) = client.get(url).send()
+    if let Err(e) = http::probe(client, url, log)
         && (e.is_connect() || e.is_timeout())
     {
         let cause = format!(" ({})", http::root_cause(&e));
@@ -159,10 +176,10 @@ fn detect(client: &reqwest::blocking::Client, url: &str) -> Result<Flavor> {
         .into());
     }
     let redirected = |e: String| ExitError::new(exit::USAGE, format!("{url}: {e}"));
-    if rocketchat::detect(client, url).map_err(redirected)? {
+    if rocketchat::detect(client, url, log).map_err(redirected)? {
         return Ok(Flavor::Rocketchat);
     }
-    if mattermost::detect(client, url).map_err(redirected)? {
+    if mattermost::detect(client, url, log).map_err(redirected)? {
         return Ok(Flavor::Mattermost);
     }
     Err(ExitError::new(

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::Rng;
-use reqwest::blocking::{Client, RequestBuilder};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::HeaderMap;
 
+use super::request_log::{RequestLog, Sent};
 use super::{CallError, CallStats, REQUEST_TIMEOUT};
 use crate::client::pacer::{Pacer, RateInfo};
 
@@ -72,6 +73,8 @@ pub struct Http {
     parse_rate: RateParser,
     max_attempts: u32,
     pub counters: Arc<Counters>,
+    /// `--log`: a line per attempt.
+    log: Option<Arc<RequestLog>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +142,14 @@ impl Http {
             parse_rate,
             max_attempts: max_attempts.max(1),
             counters: Arc::new(Counters::default()),
+            log: None,
         })
+    }
+
+    /// Logs every attempt to `log` (`--log`).
+    pub fn with_log(mut self, log: Option<Arc<RequestLog>>) -> Http {
+        self.log = log;
+        self
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -162,6 +172,14 @@ impl Http {
     ) -> Result<Reply, CallError> {
         let mut attempt: u32 = 0;
         let mut limited: u32 = 0;
+        // Every sending, 429s included, numbered for the request log. A request not
+        // retried here is retried by its caller (a create, after a lookup): it numbers
+        // on from the caller's earlier sendings.
+        let mut sendings = if retry {
+            0
+        } else {
+            std::mem::take(&mut stats.resend)
+        };
         loop {
             // Ctrl-C during a wait: the request is not sent (rows in flight are those
             // whose request already went out).
@@ -170,15 +188,29 @@ impl Http {
             };
             stats.requests += 1;
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            let outcome = build(&self.client).send().and_then(|resp| {
-                let status = resp.status().as_u16();
-                let headers = resp.headers().clone();
-                resp.text().map(|body| Reply {
-                    status,
-                    headers,
-                    body,
-                })
-            });
+            sendings += 1;
+            let request = build(&self.client).build();
+            let sent = match (&self.log, &request) {
+                (Some(_), Ok(r)) => Some(Sent::new(r, sendings)),
+                _ => None,
+            };
+            let outcome = request
+                .and_then(|r| self.client.execute(r))
+                .and_then(|resp| {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    resp.text().map(|body| Reply {
+                        status,
+                        headers,
+                        body,
+                    })
+                });
+            if let (Some(log), Some(sent)) = (&self.log, &sent) {
+                match &outcome {
+                    Ok(reply) => log.answered(sent, reply.status, &reply.headers),
+                    Err(e) => log.failed(sent, &transport_error_kind(e)),
+                }
+            }
             let error = match outcome {
                 Err(e) => {
                     self.pacer.abandon(permit);
@@ -213,6 +245,9 @@ impl Http {
             };
             attempt += 1;
             if !retry || attempt >= self.max_attempts {
+                if !retry {
+                    stats.resend = sendings;
+                }
                 return Err(CallError::Transient(error));
             }
             if !crate::interrupt::sleep(backoff(attempt)) {
@@ -318,10 +353,31 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(jittered)
 }
 
+/// A GET sent outside [`Http::send`] (flavor detection, before there is an `Http`),
+/// once, and logged as any request.
+pub fn probe(client: &Client, url: &str, log: Option<&RequestLog>) -> reqwest::Result<Response> {
+    let request = client.get(url).build()?;
+    let Some(log) = log else {
+        return client.execute(request);
+    };
+    let sent = Sent::new(&request, 1);
+    let outcome = client.execute(request);
+    match &outcome {
+        Ok(r) => log.answered(&sent, r.status().as_u16(), r.headers()),
+        Err(e) => log.failed(&sent, &transport_error_kind(e)),
+    }
+    outcome
+}
+
 /// A transport error in words an administrator can act on, without any URL query or
 /// body (which could hold a secret).
 fn describe_transport_error(e: &reqwest::Error, what: &str) -> String {
-    let kind = if e.is_timeout() {
+    format!("{what}: {}", transport_error_kind(e))
+}
+
+/// What went wrong with a request that got no answer, without its URL.
+fn transport_error_kind(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {
         let mut s = "cannot connect".to_string();
@@ -337,8 +393,7 @@ fn describe_transport_error(e: &reqwest::Error, what: &str) -> String {
             s.push_str(&format!(" ({})", root_cause(src)));
         }
         s
-    };
-    format!("{what}: {kind}")
+    }
 }
 
 /// The innermost cause of an error, which is the one that names the problem.

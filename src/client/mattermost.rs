@@ -586,9 +586,13 @@ pub fn parse_rate(h: &HeaderMap, status: u16, _body: &str) -> RateInfo {
 
 /// Detects Mattermost: GET /api/v4/system/ping answers `{"status":"OK"}`; a redirect
 /// is an error (roster would then talk to a URL other than the one given).
-pub fn detect(client: &reqwest::blocking::Client, base: &str) -> Result<bool, String> {
+pub fn detect(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    log: Option<&super::request_log::RequestLog>,
+) -> Result<bool, String> {
     let url = format!("{}/api/v4/system/ping", base.trim_end_matches('/'));
-    match client.get(url).send() {
+    match super::http::probe(client, &url, log) {
         Ok(r) if r.status().is_redirection() => {
             let loc = r.headers().get("location").and_then(|v| v.to_str().ok());
             Err(super::http::redirect_error(

@@ -11,6 +11,7 @@ pub mod connect;
 pub mod http;
 pub mod mattermost;
 pub mod pacer;
+pub mod request_log;
 pub mod rocketchat;
 
 use std::fmt;
@@ -134,6 +135,10 @@ pub struct CallStats {
     pub requests: u32,
     pub retries: u32,
     pub rate_limited: u32,
+    /// The sendings of a request that ended transient and that its caller may send
+    /// again (a create, looked up in between), so the request log numbers the next
+    /// sending on.
+    pub resend: u32,
 }
 
 /// Options for creating users.

@@ -820,9 +820,13 @@ pub fn random_password() -> String {
 
 /// True when `GET /api/info` answers like Rocket.Chat; a redirect is an error (roster
 /// would then talk to a URL other than the one given).
-pub fn detect(client: &reqwest::blocking::Client, base: &str) -> Result<bool, String> {
+pub fn detect(
+    client: &reqwest::blocking::Client,
+    base: &str,
+    log: Option<&super::request_log::RequestLog>,
+) -> Result<bool, String> {
     let url = format!("{}/api/info", base.trim_end_matches('/'));
-    match client.get(url).send() {
+    match super::http::probe(client, &url, log) {
         Ok(r) if r.status().is_redirection() => {
             let loc = r.headers().get("location").and_then(|v| v.to_str().ok());
             Err(super::http::redirect_error(base, "GET /api/info", loc))

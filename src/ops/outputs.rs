@@ -193,9 +193,10 @@ pub(crate) fn open_dump(
     }
 }
 
-/// A spinner with a row count and rate on a terminal; hidden otherwise or with --quiet.
+/// A spinner with a row count and rate on a terminal; hidden otherwise, with --quiet,
+/// or when `--log -` writes request lines to stderr (its redraws would cut them).
 pub(crate) fn progress(quiet: bool, what: &str) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
+    if quiet || !std::io::stderr().is_terminal() || crate::client::request_log::on_stderr() {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new_spinner();

@@ -26,6 +26,7 @@ mod ldif_roundtrip;
 mod options;
 mod output_paths;
 mod renames;
+mod request_log;
 mod roundtrip_user;
 mod run_control;
 mod sandbox_command;
