@@ -10,7 +10,9 @@
 //! writes. Deactivates, never deletes, and only users roster manages (the `--state`
 //! ledger or `--manage`); never admins, bots, apps, itself or `--protect`. Refuses
 //! (exit 4, nothing written) when deactivations exceed the threshold, when the source
-//! is empty, or when it shrank by more than the threshold since the last run.
+//! is empty, or when it shrank by more than the threshold since the last run. With
+//! `--state`, people are matched by their anchor first, so renames keep the account;
+//! `--adopt` starts that ledger and writes nothing to the server.
 
 use std::path::PathBuf;
 
@@ -24,6 +26,12 @@ use roster::ops::SyncRun;
 #[command(after_help = "Credentials: as for `roster import`.
 
 A sync needs no --resume: run it again and it does only what is still different.
+
+Renames: with --state, the ledger ties each person's anchor (external_id: entryUUID,
+objectGUID, employeeNumber, ...) to their server account. A person is matched by anchor
+first, then by --match, so when HR renames jane.doe to jane.smith the account is renamed
+(plan: `~ jane.doe → jane.smith`), never created anew or deactivated. On a server that
+has its users already, `--adopt` starts the ledger without writing to the server.
 
 Examples:
   roster sync 'ldap://dc1/ou=people,dc=corp?uid,mail,cn' --server https://chat.example.org \\

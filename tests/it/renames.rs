@@ -331,3 +331,45 @@ fn adopt_starts_the_ledger_on_a_server_that_has_its_users() {
     assert_eq!(find(&sb, "jane.smith").expect("renamed")["id"], id);
     assert_eq!(sb.users().len(), users);
 }
+
+/// The README's two-night walkthrough, with the sample files it names.
+#[test]
+fn the_readme_rename_walkthrough() {
+    let sb = sandbox(FlavorKind::Mattermost);
+    let d = tempfile::tempdir().unwrap();
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let url = sb.url();
+    let mut env = as_importer();
+    env.push(("ROSTER_SERVER", &url));
+    let night = |cmd: &str, file: &str| {
+        let path = samples.join(file);
+        let mut args = vec![
+            cmd,
+            path.to_str().unwrap(),
+            "--state",
+            "hr.state.jsonl",
+            "--deactivate-missing",
+        ];
+        // The summary as JSON, to count; the plan as the README shows it.
+        if cmd == "sync" {
+            args.push("--json");
+        }
+        roster(d.path(), &args, &env)
+    };
+    let o = night("sync", "hr-monday.csv");
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["actions"]["create"], 3, "{summary}");
+    let id = find(&sb, "jane.doe").unwrap()["id"].clone();
+    let o = night("plan", "hr-tuesday.csv");
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &o.stderr();
+    assert!(text.contains("~ jane.doe → jane.smith"), "{text}");
+    let o = night("sync", "hr-tuesday.csv");
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["actions"]["update"], 1, "{summary}");
+    assert_eq!(summary["actions"]["create"], Value::Null, "{summary}");
+    assert_eq!(summary["actions"]["deactivate"], Value::Null, "{summary}");
+    assert_eq!(find(&sb, "jane.smith").unwrap()["id"], id);
+}
