@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::slapd::{PEOPLE, Slapd, SlapdOptions, user};
+use crate::support::slapd::{AD_SCHEMA, PEOPLE, Slapd, SlapdOptions, ldif_line, user};
 use crate::support::{Ran, jsonl, roster, tmp};
 
 /// `ann\xff@example.com`, as in the issue.
@@ -275,4 +275,78 @@ fn sid_and_guid_filters_read_active_directory_ids() {
         .unwrap()
         .to_string();
     assert!(err.contains("{objectSid|sid}"), "{err}");
+}
+
+/// The same ids read from a live directory (slapd with AD's binary `objectGUID` and
+/// `objectSid`): `objectGUID` reads as the GUID Windows shows (slapd's own `entryUUID`
+/// comes first in the default mapping, so the test names it), `{objectSid|sid}` as the SID
+/// string, and an unfiltered SID is a row error naming the filters.
+#[test]
+fn a_live_directory_gives_ad_ids_as_windows_shows_them() {
+    use base64::Engine as _;
+    let mut sid = vec![1u8, 5, 0, 0, 0, 0, 0, 5];
+    for n in [21u32, 1_004_336_348, 1_177_238_915, 682_003_330, 1_104] {
+        sid.extend_from_slice(&n.to_le_bytes());
+    }
+    let guid = base64::engine::general_purpose::STANDARD
+        .decode(GUID_B64)
+        .unwrap();
+    let mut extra = format!(
+        "dn: uid=ann,{PEOPLE}\nobjectClass: inetOrgPerson\nobjectClass: adObject\nuid: ann\n\
+         cn: Ann\nsn: A\nmail: ann@corp.example\n"
+    );
+    ldif_line(&mut extra, "objectGUID", &guid);
+    ldif_line(&mut extra, "objectSid", &sid);
+    extra.push('\n');
+    let slapd = Slapd::start(SlapdOptions {
+        users: 1,
+        schema: AD_SCHEMA.into(),
+        ldif: extra,
+        ..Default::default()
+    });
+    let url = format!("{}?uid,mail,cn,sn,objectGUID,objectSid", slapd.people_url());
+    let d = tmp();
+    let o = roster(
+        d.path(),
+        &[
+            "convert",
+            &url,
+            "out.jsonl",
+            "--map",
+            "external_id={objectGUID}",
+            "--map",
+            "custom_fields.sid={objectSid|sid}",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let out = jsonl(&d.path().join("out.jsonl"));
+    let ann = out.iter().find(|u| u["username"] == "ann").expect("ann");
+    assert_eq!(ann["external_id"], GUID_UUID, "{ann}");
+    assert_eq!(
+        ann["custom_fields"]["sid"],
+        "S-1-5-21-1004336348-1177238915-682003330-1104"
+    );
+    let o = roster(
+        d.path(),
+        &[
+            "validate",
+            &url,
+            "--map",
+            "nickname={objectSid}",
+            "--report",
+            "r.jsonl",
+        ],
+        &[],
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let report = jsonl(&d.path().join("r.jsonl"));
+    let ann = by_origin(&report, &format!("uid=ann,{PEOPLE}"));
+    let err = ann["error"].as_str().unwrap();
+    assert!(
+        err.contains("objectSid") && err.contains("{objectSid|sid}"),
+        "{err}"
+    );
+    no_replacement_char(&d.path().join("r.jsonl"));
 }

@@ -34,12 +34,14 @@ pub const ADMIN_PW: &str = "secret";
 pub const DEFAULT_LIMITS: &str = "sizelimit size.soft=500 size.hard=500 size.prtotal=unlimited";
 
 /// A test schema with the Active Directory names the LDAP source cares about:
-/// a binary `objectGUID` and a `computer` object class.
+/// binary `objectGUID` and `objectSid` and a `computer` object class.
 pub const AD_SCHEMA: &str = "\
 attributetype ( 1.3.6.1.4.1.4203.666.11.999.1 NAME 'objectGUID'
   SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.4203.666.11.999.4 NAME 'objectSid'
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
 objectclass ( 1.3.6.1.4.1.4203.666.11.999.2 NAME 'computer' AUXILIARY )
-objectclass ( 1.3.6.1.4.1.4203.666.11.999.3 NAME 'adObject' AUXILIARY MAY objectGUID )
+objectclass ( 1.3.6.1.4.1.4203.666.11.999.3 NAME 'adObject' AUXILIARY MAY ( objectGUID $ objectSid ) )
 ";
 
 #[derive(Clone, Debug)]
