@@ -373,3 +373,42 @@ fn the_readme_rename_walkthrough() {
     assert_eq!(summary["actions"]["deactivate"], Value::Null, "{summary}");
     assert_eq!(find(&sb, "jane.smith").unwrap()["id"], id);
 }
+
+/// A saved plan with a rename: `apply` finds the account under its current name, checks
+/// it, renames it; applied twice, it refuses (the account changed since the plan).
+#[test]
+fn apply_carries_out_a_planned_rename() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(d.path(), "hr.csv", &hr(("jane.doe", "jane.doe@example.org"), bob));
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let id = find(&sb, "jane.doe").unwrap()["_id"].clone();
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.smith", "jane.smith@example.org"), bob),
+    );
+    let o = roster(
+        d.path(),
+        &[
+            "plan", "hr.csv", "--server", &url, "--state", "state.jsonl", "-o", "plan.json",
+        ],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let apply = || {
+        roster(
+            d.path(),
+            &["apply", "plan.json", "--server", &url],
+            &as_importer(),
+        )
+    };
+    let o = apply();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(find(&sb, "jane.smith").expect("renamed")["_id"], id);
+    let o = apply();
+    assert_eq!(o.code(), 4, "{}", o.stderr());
+}
