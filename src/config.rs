@@ -113,6 +113,8 @@ pub struct SyncConfig {
     pub scope: Option<String>,
     pub state: Option<PathBuf>,
     pub reactivate: Option<bool>,
+    /// `--fail-on`: `any` (default) or `new`.
+    pub fail_on: Option<crate::report::summary::FailOn>,
 }
 
 /// Explicit opt-ins to write accounts roster otherwise never touches.

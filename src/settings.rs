@@ -4,6 +4,7 @@
 //! are named constants, each defined once (the worker and attempt counts in `client`,
 //! re-exported here) or the `Default` of the type they fill.
 
+pub use crate::report::summary::FailOn;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -113,6 +114,8 @@ pub struct SyncSettings {
     /// Deprecation warnings met while resolving (`--scope domain=…`, `[sync] scope`),
     /// shown with the run's other warnings.
     pub warnings: Vec<String>,
+    /// Which rejected or failed rows make a sync exit 1 (`--fail-on`).
+    pub fail_on: FailOn,
 }
 
 /// The `NAME_FILE` variables that may name a file holding a credential: the server's

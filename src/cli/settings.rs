@@ -246,6 +246,8 @@ pub fn sync(s: &SyncArgs, input: &InputArgs, job: &JobConfig) -> Result<SyncSett
         reactivate: s.reactivate || job.sync.reactivate.unwrap_or(false),
         manage,
         warnings,
+        // `roster sync`'s own flag overrides it (see `commands/sync.rs`).
+        fail_on: job.sync.fail_on.unwrap_or_default(),
     })
 }
 

@@ -21,6 +21,7 @@ use anyhow::Result;
 use crate::cli::common::{ExecArgs, InputArgs, MappingArgs, ReportArgs, ServerArgs, SyncArgs};
 use crate::cli::settings;
 use roster::ops::SyncRun;
+use roster::settings::FailOn;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Credentials: as for `roster import`.
@@ -56,6 +57,11 @@ pub struct Args {
     /// next sync follows renames. For a server that has its users already.
     #[arg(help_heading = "Run", long, conflicts_with_all = ["check", "dry_run", "dump"])]
     pub adopt: bool,
+    /// Which rejected or failed rows make the run exit 1: any (default), or only new
+    /// ones, which the last sync (the --state ledger) did not have. The summary counts
+    /// both either way. Job file: [sync] fail_on.
+    #[arg(help_heading = "Run", long, value_enum, value_name = "WHICH")]
+    pub fail_on: Option<FailOn>,
     /// The users as the server now holds them after the sync (with ids), mode 0600.
     #[arg(help_heading = "Run", long, value_name = "FILE")]
     pub dump: Option<PathBuf>,
@@ -83,7 +89,10 @@ pub fn run(args: Args) -> Result<i32> {
     let config = args.mapping.config.as_deref();
     let job = settings::load_job(config)?;
     let spec = settings::source_spec(args.source.as_deref(), &job)?;
-    let sync = settings::sync(&args.sync, &args.input, &job)?;
+    let mut sync = settings::sync(&args.sync, &args.input, &job)?;
+    if let Some(f) = args.fail_on {
+        sync.fail_on = f;
+    }
     let files = settings::server_files(Some(&spec), config, &job, &args.server)
         .read_write("--state", sync.state.as_deref());
     settings::report_files(files, &args.reports)

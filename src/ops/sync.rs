@@ -2,6 +2,7 @@
 //! snapshot of the server, the source planned against it, then writes only for real
 //! differences, under the deactivation guards.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,9 +20,9 @@ use crate::exit::{self, ExitError};
 use crate::model::User;
 use crate::output::UserWriter;
 use crate::plan::planner::{Pending, Plan, Planner, Snapshot, SyncOptions};
-use crate::plan::state::{Changes, Header, State};
+use crate::plan::state::{Changes, Header, Problems, State};
 use crate::report::Summary;
-use crate::report::summary::Adopted;
+use crate::report::summary::{Adopted, FailOn};
 use crate::settings::{ExecSettings, ReportSettings, ServerSettings, SourceSettings, SyncSettings};
 
 /// A plan built against a live server, ready to print, save or apply.
@@ -38,6 +39,9 @@ pub(crate) struct Planned {
     pub warnings: Vec<String>,
     /// The ledger's anchors, for the engine that applies the plan.
     pub anchors: Arc<Anchors>,
+    /// Rows rejected or failed while planning, and the last sync's (`--fail-on new`).
+    pub problems: Problems,
+    pub last_problems: HashSet<String>,
 }
 
 /// What `plan` and `sync` read their plan from.
@@ -65,7 +69,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     let match_key = sync.write.match_key;
     let state_path = sync.state.clone();
     let mut warnings = sync.warnings.clone();
-    let state = match &state_path {
+    let mut state = match &state_path {
         Some(p) => State::load(p, match_key)?,
         None => State::default(),
     };
@@ -106,6 +110,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     let server_url = server.url.clone().unwrap_or_default();
     let mut planner = Planner::new(&planning, &snapshot, &state, opts, &server_url, spec);
     let pb = outputs::progress(reports.quiet, "rows planned");
+    let mut problems = Problems::default();
     let mut unsupported = std::collections::BTreeSet::new();
     for item in pipeline.by_ref() {
         // A source that fails (an LDAP search cut short) stops everything: nothing has
@@ -117,6 +122,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
             unsupported.extend(target.unsupported(&target.normalize(user)));
         }
         if let Some(entry) = planner.add(c.clone()) {
+            problems.record(&entry, Some(&c));
             outs.record(&entry, Some(&c))?;
         }
         pb.inc(1);
@@ -149,6 +155,8 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         match_key,
         warnings,
         anchors,
+        problems,
+        last_problems: std::mem::take(&mut state.problems),
     })
 }
 
@@ -175,6 +183,13 @@ pub fn sync(
     reports: &ReportSettings,
 ) -> Result<i32> {
     let started = Instant::now();
+    if sync.fail_on == FailOn::New && sync.state.is_none() {
+        return Err(ExitError::new(
+            exit::USAGE,
+            "--fail-on new tells new problems from those of the last sync, which the --state ledger remembers: give --state FILE",
+        )
+        .into());
+    }
     if run == SyncRun::Adopt {
         return adopt(source, server, sync, exec, reports);
     }
@@ -190,6 +205,8 @@ pub fn sync(
         match_key,
         warnings,
         anchors,
+        mut problems,
+        last_problems,
     } = // Connecting, reading the server and planning write nothing to the server: Ctrl-C
     // stops at once (an LDAP search or a snapshot page cannot be cut short otherwise).
     crate::interrupt::nothing_written(|| {
@@ -218,6 +235,9 @@ pub fn sync(
         }
         let mut summary = outs.finish()?;
         outputs::add_counters(&mut summary, &connected.http);
+        if state_path.is_some() {
+            summary.problems = Some(problems.against(&last_problems));
+        }
         summary.set_elapsed(started.elapsed());
         if reports.json {
             outputs::stdout_line(&serde_json::to_string_pretty(&plan)?)?;
@@ -261,6 +281,7 @@ pub fn sync(
         mut summary,
         end,
         changes,
+        problems: applied_problems,
     } = apply_works(
         &connected,
         engine,
@@ -270,6 +291,10 @@ pub fn sync(
         dump,
         reports.quiet,
     )?;
+    problems.extend(applied_problems);
+    if state_path.is_some() {
+        summary.problems = Some(problems.against(&last_problems));
+    }
     summary.set_elapsed(started.elapsed());
     if let Some(f) = &end.fatal {
         summary.stopped = Some(f.clone());
@@ -293,6 +318,7 @@ pub fn sync(
             written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             source_rows: valid_rows,
             managed: ledger.len() as u64,
+            problems: problems.keys(),
         };
         State::save(p, &header, &ledger)?;
     }
@@ -306,7 +332,11 @@ pub fn sync(
         .into());
     }
     outputs::print_summary(&summary, reports)?;
-    Ok(outputs::rows_exit_code(&summary))
+    Ok(match (sync.fail_on, &summary.problems) {
+        // Known problems are reported, not alerted on.
+        (FailOn::New, Some(p)) if p.new == 0 => exit::OK,
+        _ => outputs::rows_exit_code(&summary),
+    })
 }
 
 /// `roster sync --adopt`: the ledger started from the accounts the source matches by
@@ -363,6 +393,7 @@ fn adopt(
         written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         source_rows: valid_rows,
         managed: seen.len() as u64,
+        problems: Vec::new(),
     };
     State::save(&path, &header, &seen)?;
     let mut summary = outs.finish()?;
@@ -383,6 +414,8 @@ pub(crate) struct Applied {
     pub summary: Summary,
     pub end: RunEnd,
     pub changes: Changes,
+    /// Rows that failed.
+    pub problems: Problems,
 }
 
 /// Runs planned rows through the executor, writing the report, rejects and dump.
@@ -397,6 +430,7 @@ pub(crate) fn apply_works(
 ) -> Result<Applied> {
     let mut dump = outputs::open_dump(dump_path, None)?;
     let mut changes = Changes::default();
+    let mut problems = Problems::default();
     let mut sink_error = None;
     let pb = outputs::progress(quiet, "changes applied");
     let end = Executor::new(engine, workers, 1).run(works.map(Ok), |f: Finished| {
@@ -404,7 +438,7 @@ pub(crate) fn apply_works(
             return;
         }
         pb.inc(1);
-        if let Err(e) = record_applied(&f, &mut outs, &mut dump, &mut changes) {
+        if let Err(e) = record_applied(&f, &mut outs, &mut dump, &mut changes, &mut problems) {
             sink_error = Some(e);
         }
     });
@@ -421,6 +455,7 @@ pub(crate) fn apply_works(
         summary,
         end,
         changes,
+        problems,
     })
 }
 
@@ -430,7 +465,9 @@ fn record_applied(
     outs: &mut Outputs,
     dump: &mut Option<Box<dyn UserWriter>>,
     changes: &mut Changes,
+    problems: &mut Problems,
 ) -> Result<()> {
+    problems.record(&f.done.entry, Some(&f.checked));
     outs.record(&f.done.entry, Some(&f.checked))?;
     if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
         d.write(u).context("cannot write the dump")?;

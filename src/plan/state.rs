@@ -18,9 +18,10 @@ use crate::client::MatchKey;
 use crate::exec::Finished;
 use crate::exec::anchors::{Anchors, anchor};
 use crate::mapping::Mapping;
-use crate::model::User;
-use crate::pipeline::{Outcome, Pipeline, PipelineOptions};
-use crate::report::{Action, Status};
+use crate::model::{RawText, User};
+use crate::pipeline::{Checked, Outcome, Pipeline, PipelineOptions};
+use crate::report::summary::KnownProblems;
+use crate::report::{Action, ReportEntry, Status};
 use crate::source::{self, Format, SourceOptions};
 use crate::validate::{ValidateOptions, Validator};
 
@@ -32,6 +33,10 @@ pub struct Header {
     /// Valid rows of the source at the last applied sync.
     pub source_rows: u64,
     pub managed: u64,
+    /// The rows this sync rejected or failed, as [`problem_key`]s: the next one tells
+    /// known problems from new ones (`--fail-on new`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +50,8 @@ pub struct State {
     pub anchors: Anchors,
     /// The ledger's users as written, for runs that rewrite only part of it (`import`).
     pub users: Vec<User>,
+    /// The last sync's row problems ([`problem_key`]).
+    pub problems: HashSet<String>,
 }
 
 impl State {
@@ -131,6 +138,7 @@ impl State {
                         continue;
                     }
                     if let Ok(h) = serde_json::from_str::<HeaderLine>(&line) {
+                        st.problems = h.roster_state.problems.iter().cloned().collect();
                         st.header = Some(h.roster_state);
                         continue;
                     }
@@ -231,5 +239,61 @@ impl Changes {
         ledger.extend(self.by_id.into_values().flatten());
         ledger.retain(|u| u.active != Some(false));
         ledger
+    }
+}
+
+/// A row's problem, the same from night to night while the row and its error stay the
+/// same: who the row is (username, else email, else DN, else its text) and the error,
+/// hashed (the ledger holds no row data).
+pub fn problem_key(e: &ReportEntry, row: Option<&Checked>) -> String {
+    let who = if !e.username.is_empty() {
+        e.username.to_lowercase()
+    } else if !e.email.is_empty() {
+        e.email.to_lowercase()
+    } else if let Some(dn) = row.and_then(|r| r.dn.as_deref()) {
+        dn.to_lowercase()
+    } else {
+        match row.map(|r| &r.raw) {
+            Some(RawText::Fields(f)) => f.join("\u{1f}"),
+            Some(RawText::Text(t)) => t.clone(),
+            _ => e.origin.clone(),
+        }
+    };
+    let h = xxhash_rust::xxh3::xxh3_64(format!("{who}\0{}", e.error).as_bytes());
+    format!("{h:016x}")
+}
+
+/// The rows of a run that were rejected or failed, by [`problem_key`].
+#[derive(Debug, Default)]
+pub struct Problems {
+    keys: Vec<String>,
+}
+
+impl Problems {
+    pub fn record(&mut self, e: &ReportEntry, row: Option<&Checked>) {
+        if matches!(e.status, Status::Rejected | Status::Failed) {
+            self.keys.push(problem_key(e, row));
+        }
+    }
+
+    pub fn extend(&mut self, other: Problems) {
+        self.keys.extend(other.keys);
+    }
+
+    /// New and known problems, against the last sync's.
+    pub fn against(&self, last: &HashSet<String>) -> KnownProblems {
+        let known = self.keys.iter().filter(|k| last.contains(*k)).count() as u64;
+        KnownProblems {
+            known,
+            new: self.keys.len() as u64 - known,
+        }
+    }
+
+    /// For the ledger's header.
+    pub fn keys(&self) -> Vec<String> {
+        let mut k = self.keys.clone();
+        k.sort();
+        k.dedup();
+        k
     }
 }

@@ -33,9 +33,34 @@ pub struct Summary {
     /// Set when the run stopped early (interrupted, source error).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// Rejected or failed rows, new and known from the last sync (sync with `--state`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<KnownProblems>,
     /// `sync --adopt`: the accounts written to the ledger (nothing to the server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adopted: Option<Adopted>,
+}
+
+/// `--fail-on`: which row problems make a sync exit 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    /// Any rejected or failed row.
+    #[default]
+    Any,
+    /// Only problems the last sync (the --state ledger) did not have: a cron job alerts
+    /// on what is new, not on the same bad HR rows every night.
+    New,
+}
+
+/// Rejected or failed rows, told apart by whether the last sync had them too (`--fail-on
+/// new`, remembered in the `--state` ledger).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct KnownProblems {
+    /// Rows with a problem the last sync did not have.
+    pub new: u64,
+    /// Rows with the same problem as last time.
+    pub known: u64,
 }
 
 /// What `sync --adopt` put in the ledger.
@@ -115,6 +140,14 @@ impl Summary {
             String::new()
         };
         s.push_str(&format!("\n  elapsed: {:.2} s{rate}", self.elapsed_seconds));
+        if let Some(p) = &self.problems
+            && p.new + p.known > 0
+        {
+            s.push_str(&format!(
+                "\n  rejected or failed rows: {} new, {} known from the last sync",
+                p.new, p.known
+            ));
+        }
         if let Some(a) = &self.adopted {
             s.push_str(&format!(
                 "\n  adopted: {} server accounts into the ledger {} ({} tied to an anchor); nothing was written to the server, and the actions above are what the next sync would do",

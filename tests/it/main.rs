@@ -16,6 +16,7 @@ mod http_safety;
 mod import_mattermost;
 mod import_rocketchat;
 mod jsonl_source;
+mod known_problems;
 mod ldap_import;
 mod ldap_password;
 mod ldap_source;

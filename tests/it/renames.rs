@@ -382,7 +382,11 @@ fn apply_carries_out_a_planned_rename() {
     let d = tempfile::tempdir().unwrap();
     let url = sb.url();
     let bob = ("bob.jones", "bob.jones@example.org");
-    write(d.path(), "hr.csv", &hr(("jane.doe", "jane.doe@example.org"), bob));
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
     let o = sync(d.path(), &url, &[]);
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let id = find(&sb, "jane.doe").unwrap()["_id"].clone();
@@ -394,7 +398,14 @@ fn apply_carries_out_a_planned_rename() {
     let o = roster(
         d.path(),
         &[
-            "plan", "hr.csv", "--server", &url, "--state", "state.jsonl", "-o", "plan.json",
+            "plan",
+            "hr.csv",
+            "--server",
+            &url,
+            "--state",
+            "state.jsonl",
+            "-o",
+            "plan.json",
         ],
         &as_importer(),
     );
