@@ -1,4 +1,5 @@
-//! Duplicates within the input, by username and by email, ignoring case.
+//! Duplicates within the input, by username, by email and by anchor (`external_id`: two
+//! rows claiming one person's stable id would both rename the same account), ignoring case.
 //!
 //! Memory: no key string is kept. Each distinct username and email is a 64-bit xxh3 hash of
 //! its normalised form ([`normalize_key`]) mapped to the index of the first user's origin.
@@ -188,6 +189,7 @@ impl Origins {
 pub struct Dedup {
     usernames: Table,
     emails: Table,
+    anchors: Table,
     origins: Origins,
 }
 
@@ -201,6 +203,8 @@ impl Dedup {
         Dedup {
             usernames: Table::with_capacity_and_hasher(users, Default::default()),
             emails: Table::with_capacity_and_hasher(users, Default::default()),
+            // Most sources have no anchor: grown as they come.
+            anchors: Table::default(),
             origins: Origins {
                 entries: Vec::with_capacity(users),
                 ..Origins::default()
@@ -229,15 +233,24 @@ impl Dedup {
     pub fn check(&mut self, user: &User) -> Vec<Problem> {
         let ukey = present(&user.username).map(Key::of);
         let ekey = user.email.as_deref().and_then(present).map(Key::of);
-        // One probe per table: both entries are looked at before either is filled.
+        let akey = user
+            .external_id
+            .as_deref()
+            .and_then(present)
+            .map(|a| Key::of(a.trim()));
+        // One probe per table: every entry is looked at before any is filled.
         let uentry = ukey.map(|k| self.usernames.entry(k));
         let eentry = ekey.map(|k| self.emails.entry(k));
+        let aentry = akey.map(|k| self.anchors.entry(k));
         let mut out = Vec::new();
         if let Some(Entry::Occupied(o)) = &uentry {
             out.push(self.origins.duplicate("username", *o.get()));
         }
         if let Some(Entry::Occupied(o)) = &eentry {
             out.push(self.origins.duplicate("email", *o.get()));
+        }
+        if let Some(Entry::Occupied(o)) = &aentry {
+            out.push(self.origins.duplicate("external_id", *o.get()));
         }
         if !out.is_empty() || (uentry.is_none() && eentry.is_none()) {
             return out;
@@ -249,6 +262,9 @@ impl Dedup {
             v.insert(index);
         }
         if let Some(Entry::Vacant(v)) = eentry {
+            v.insert(index);
+        }
+        if let Some(Entry::Vacant(v)) = aentry {
             v.insert(index);
         }
         out
@@ -303,5 +319,22 @@ mod tests {
         assert_eq!(o.get(41), "users.csv:42");
         assert_eq!(o.get(999), "uid=a,ou=people,dc=example,dc=org");
         assert_eq!(o.get(1000), "users.csv:007");
+    }
+
+    #[test]
+    fn two_rows_with_one_anchor_are_duplicates() {
+        let mut d = Dedup::new();
+        let row = |name: &str, line: u64, anchor: Option<&str>| User {
+            username: name.into(),
+            external_id: anchor.map(str::to_string),
+            origin: Origin::line("hr.csv", line),
+            ..User::default()
+        };
+        assert!(d.check(&row("ann", 2, Some("E1001"))).is_empty());
+        assert!(d.check(&row("bob", 3, None)).is_empty());
+        assert!(d.check(&row("cat", 4, Some(" "))).is_empty());
+        let p = d.check(&row("dan", 5, Some(" e1001 ")));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].to_string(), "external_id: duplicate of hr.csv:2");
     }
 }
