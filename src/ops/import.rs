@@ -219,6 +219,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     let mut changes = Changes::default();
     let ticking = AtomicBool::new(true);
     let mut sink_error: Option<anyhow::Error> = None;
+    let mut journal_error: Option<anyhow::Error> = None;
     let end = std::thread::scope(|s| {
         let (pb2, pacer, ticking_ref) = (pb.clone(), connected.pacer.clone(), &ticking);
         s.spawn(move || {
@@ -251,24 +252,34 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             })
             .map(|item| item.map(crate::exec::Work::from));
         let executor = Executor::new(engine.clone(), workers, batch_size(flavor, match_key));
-        let end = executor.run(filtered, |f: Finished| {
-            if sink_error.is_some() {
-                return;
-            }
-            if let Outcome::Valid { user, .. } = &f.checked.outcome {
-                unsupported.extend(target.unsupported(&target.normalize(user)));
-            }
-            if let Err(e) = record(&f, &mut outs, &mut dump, journal.as_deref(), match_key) {
-                sink_error = Some(e);
-            }
-            changes.record(&f);
-            pb.inc(1);
-        });
+        let end = executor.run(
+            filtered,
+            |f: &Finished| {
+                pb.inc(1);
+                if journal_error.is_none()
+                    && let Err(e) = record_journal(f, journal.as_deref(), match_key)
+                {
+                    journal_error = Some(e);
+                }
+            },
+            |f: Finished| {
+                if sink_error.is_some() {
+                    return;
+                }
+                if let Outcome::Valid { user, .. } = &f.checked.outcome {
+                    unsupported.extend(target.unsupported(&target.normalize(user)));
+                }
+                if let Err(e) = record(&f, &mut outs, &mut dump) {
+                    sink_error = Some(e);
+                }
+                changes.record(&f);
+            },
+        );
         ticking.store(false, Ordering::Relaxed);
         end
     });
     pb.finish_and_clear();
-    if let Some(e) = sink_error {
+    if let Some(e) = journal_error.or(sink_error) {
         return Err(e);
     }
     let mut warnings = pipeline.take_warnings();
@@ -326,17 +337,22 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     Ok(outputs::rows_exit_code(&summary))
 }
 
-fn record(
-    f: &Finished,
-    outs: &mut Outputs,
-    dump: &mut Option<Box<dyn UserWriter>>,
-    journal: Option<&Mutex<Journal>>,
-    match_key: MatchKey,
-) -> Result<()> {
+/// Writes a row's report entry, its rejects line and its dump record (in input order).
+fn record(f: &Finished, outs: &mut Outputs, dump: &mut Option<Box<dyn UserWriter>>) -> Result<()> {
     outs.record(&f.done.entry, Some(&f.checked))?;
     if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
         d.write(u).context("cannot write the dump")?;
     }
+    Ok(())
+}
+
+/// Records a finished row in the journal as soon as it finishes, whatever the rows before
+/// it: a run that dies while the row waits for its turn in the report still knows it.
+fn record_journal(
+    f: &Finished,
+    journal: Option<&Mutex<Journal>>,
+    match_key: MatchKey,
+) -> Result<()> {
     if let (Some(j), Outcome::Valid { user, intent }) = (journal, &f.checked.outcome)
         && f.done.entry.status != Status::Rejected
     {

@@ -2,6 +2,7 @@
 //! rejects file, the dump, progress on a terminal, warnings and the summary, and the
 //! exit code the rows give.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -86,6 +87,10 @@ pub(crate) struct Outputs {
     pub rejects: Option<RejectsWriter>,
     pub summary: Summary,
     dialect: Arc<OnceLock<CsvDialect>>,
+    /// Entries final before rows that come earlier in the report (a sync's unchanged and
+    /// rejected rows, decided while planning, wait for the changes applied before them),
+    /// by their place in the report; see [`Outputs::hold`].
+    held: BTreeMap<u64, (ReportEntry, Option<Checked>)>,
 }
 
 impl Outputs {
@@ -112,6 +117,7 @@ impl Outputs {
             rejects,
             summary: Summary::default(),
             dialect: pipeline.dialect_handle(),
+            held: BTreeMap::new(),
         })
     }
 
@@ -130,6 +136,7 @@ impl Outputs {
             rejects: None,
             summary: Summary::default(),
             dialect: Arc::new(OnceLock::new()),
+            held: BTreeMap::new(),
         })
     }
 
@@ -139,7 +146,7 @@ impl Outputs {
         if let Some(r) = &mut self.report {
             r.write(entry).context("cannot write the report")?;
         }
-        if matches!(entry.status, Status::Rejected | Status::Failed)
+        if needs_rejects_line(entry)
             && let (Some(w), Some(row)) = (&mut self.rejects, row)
         {
             let dialect = self.dialect.get();
@@ -157,7 +164,43 @@ impl Outputs {
         Ok(())
     }
 
-    pub fn finish(self) -> Result<Summary> {
+    /// Keeps the entry of the row at `seq` in the report until the rows before it are
+    /// written ([`Outputs::record_at`]) or the run ends ([`Outputs::finish`]). A sync
+    /// holds its source's unchanged rows in memory this way, as it holds the server's
+    /// users; only rows the rejects file needs keep their input.
+    pub fn hold(&mut self, seq: u64, entry: ReportEntry, row: Option<&Checked>) {
+        let row = row
+            .filter(|_| self.rejects.is_some() && needs_rejects_line(&entry))
+            .cloned();
+        self.held.insert(seq, (entry, row));
+    }
+
+    /// Records the row at `seq` in the report, after the held entries before it. Rows
+    /// must come in increasing `seq`.
+    pub fn record_at(
+        &mut self,
+        seq: u64,
+        entry: &ReportEntry,
+        row: Option<&Checked>,
+    ) -> Result<()> {
+        self.release(Some(seq))?;
+        self.record(entry, row)
+    }
+
+    /// Writes the held entries before `until` (all of them with `None`), in order.
+    fn release(&mut self, until: Option<u64>) -> Result<()> {
+        while let Some(first) = self.held.first_entry() {
+            if until.is_some_and(|u| *first.key() >= u) {
+                break;
+            }
+            let (entry, row) = first.remove();
+            self.record(&entry, row.as_ref())?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Summary> {
+        self.release(None)?;
         if let Some(r) = self.report {
             r.finish().context("cannot write the report")?;
         }
@@ -166,6 +209,11 @@ impl Outputs {
         }
         Ok(self.summary)
     }
+}
+
+/// Rows that were rejected or failed go to the rejects file too.
+fn needs_rejects_line(entry: &ReportEntry) -> bool {
+    matches!(entry.status, Status::Rejected | Status::Failed)
 }
 
 /// The dump: the users as the server now holds them, mode 0600.

@@ -27,6 +27,7 @@ mod ldif_roundtrip;
 mod options;
 mod output_paths;
 mod renames;
+mod report_order;
 mod request_log;
 mod roundtrip_user;
 mod run_control;
