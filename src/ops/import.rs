@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 
 use super::input::{self, Purpose};
 use super::outputs::{self, Outputs};
+use super::progress::{self, progress_from};
 use crate::client::auth::Credentials;
 use crate::client::connect::{self, Connected};
 use crate::client::{Flavor, MatchKey, mattermost};
@@ -160,10 +161,6 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     );
 
     let mut outs = Outputs::create(reports, &pipeline)?;
-    let pb = outputs::progress(reports.quiet, "rows");
-    if let Some((spec, opts)) = &count {
-        outputs::count_rows_in_background(spec, opts, &pb);
-    }
     // An LDAP source was read whole (spooled) when it was opened: a capped or broken
     // search has already stopped the run, with nothing written.
     let rows = pipeline.by_ref();
@@ -205,6 +202,19 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
         }
     }
 
+    // After everything that can fail before the first row: a bar is cleared when dropped,
+    // but it should not flash for a run that never starts. A resumed run counts the rows
+    // the journal holds as done.
+    let pb = progress_from(
+        reports.quiet,
+        "rows",
+        done_keys.len() as u64,
+        Some(connected.pacer.clone()),
+    );
+    if let Some((spec, opts)) = &count {
+        outputs::count_rows_in_background(spec, opts, &pb);
+    }
+
     let mut unsupported = std::collections::BTreeSet::new();
     // Shared with the workers, which write create intents before sending.
     let journal = journal.map(|j| Arc::new(Mutex::new(j)));
@@ -221,18 +231,19 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     let mut sink_error: Option<anyhow::Error> = None;
     let mut journal_error: Option<anyhow::Error> = None;
     let end = std::thread::scope(|s| {
-        let (pb2, pacer, ticking_ref) = (pb.clone(), connected.pacer.clone(), &ticking);
+        let (pb2, pacer, ticking_ref) = (pb.bar(), connected.pacer.clone(), &ticking);
         s.spawn(move || {
             while ticking_ref.load(Ordering::Relaxed) {
                 let msg = match pacer.waiting().first() {
-                    Some(w) => format!(
-                        "rows; waiting for rate limit on {} ({} s)",
-                        w.bucket,
-                        w.until
-                            .saturating_duration_since(std::time::Instant::now())
-                            .as_secs()
-                            + 1
-                    ),
+                    Some(w) => {
+                        // Whole seconds, rounded up: "0s" would read as no wait at all.
+                        let left = w.until.saturating_duration_since(Instant::now());
+                        format!(
+                            "rows; waiting for rate limit on {} ({})",
+                            w.bucket,
+                            progress::duration(Duration::from_secs(left.as_secs() + 1))
+                        )
+                    }
                     None => "rows".to_string(),
                 };
                 pb2.set_message(msg);

@@ -1,16 +1,13 @@
 //! What every run writes besides the server: the report (locked for the run), the
-//! rejects file, the dump, progress on a terminal, warnings and the summary, and the
-//! exit code the rows give.
+//! rejects file, the dump, warnings and the summary, and the exit code the rows give.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 
+use super::progress::Progress;
 use crate::output::{self, UserWriter, WriterOptions};
 use crate::pipeline::{Checked, Pipeline};
 use crate::report::rejects::RejectedRow;
@@ -241,43 +238,13 @@ pub(crate) fn open_dump(
     }
 }
 
-/// A spinner with a row count and rate on a terminal; hidden otherwise, with --quiet,
-/// or when `--log -` writes request lines to stderr (its redraws would cut them).
-pub(crate) fn progress(quiet: bool, what: &str) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() || crate::client::request_log::on_stderr() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec}, {elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    pb.set_message(what.to_string());
-    pb.enable_steady_tick(Duration::from_millis(120));
-    pb
-}
-
-/// Once the total is known, the spinner becomes a bar with rows/s and an ETA.
-fn set_total(pb: &ProgressBar, total: u64) {
-    if pb.is_hidden() {
-        return;
-    }
-    pb.set_length(total);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} {msg} ({per_sec}, ETA {eta}, {elapsed})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-}
-
 /// Counts a file source's rows on a side thread (a fast second read) so the progress
 /// display can show a total and an ETA; only when a progress bar is shown.
-pub(crate) fn count_rows_in_background(spec: &str, opts: &SourceOptions, pb: &ProgressBar) {
+pub(crate) fn count_rows_in_background(spec: &str, opts: &SourceOptions, pb: &Progress) {
     if pb.is_hidden() || spec == "-" || Format::detect(spec) == Some(Format::Ldap) {
         return;
     }
-    let (spec, opts, pb) = (spec.to_string(), opts.clone(), pb.clone());
+    let (spec, opts, pb) = (spec.to_string(), opts.clone(), pb.bar());
     let _ = std::thread::Builder::new()
         .name("roster-count".into())
         .spawn(move || {
@@ -291,7 +258,7 @@ pub(crate) fn count_rows_in_background(spec: &str, opts: &SourceOptions, pb: &Pr
                     return;
                 }
             }
-            set_total(&pb, n);
+            pb.set_total(n);
         });
 }
 

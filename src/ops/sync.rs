@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use super::import::profile_of;
 use super::input::{self, Purpose};
 use super::outputs::{self, Outputs};
+use super::progress::{progress, progress_from};
 use crate::client::MatchKey;
 use crate::client::connect::{self, Connected};
 use crate::exec::anchors::Anchors;
@@ -100,7 +101,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         },
     );
 
-    let pb = outputs::progress(reports.quiet, "server users read");
+    let pb = progress(reports.quiet, "server users read");
     let snapshot = Snapshot::take(target.as_ref(), match_key, |n| pb.set_position(n as u64))
         .map_err(|e| ExitError::new(exit::USAGE, format!("reading the server's users: {e}")))?;
     pb.finish_and_clear();
@@ -109,7 +110,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     let mut outs = Outputs::create(reports, &pipeline)?;
     let server_url = server.url.clone().unwrap_or_default();
     let mut planner = Planner::new(&planning, &snapshot, &state, opts, &server_url, spec);
-    let pb = outputs::progress(reports.quiet, "rows planned");
+    let pb = progress(reports.quiet, "rows planned");
     let mut problems = Problems::default();
     let mut unsupported = std::collections::BTreeSet::new();
     // Rows final now wait in `outs` for the changes applied before them: the report
@@ -436,8 +437,9 @@ pub(crate) fn apply_works(
     let mut changes = Changes::default();
     let mut problems = Problems::default();
     let mut sink_error = None;
-    let pb = outputs::progress(quiet, "changes applied");
     let (places, works): (Vec<u64>, Vec<Work>) = works.unzip();
+    let pb = progress_from(quiet, "changes applied", 0, Some(connected.pacer.clone()));
+    pb.bar().set_total(works.len() as u64);
     let end = Executor::new(engine, workers, 1).run(
         works.into_iter().map(Ok),
         |_: &Finished| pb.inc(1),
