@@ -26,6 +26,7 @@ mod ldif_reader;
 mod ldif_roundtrip;
 mod options;
 mod output_paths;
+mod progress;
 mod renames;
 mod report_order;
 mod request_log;
