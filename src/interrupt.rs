@@ -1,25 +1,49 @@
 //! Ctrl-C: stop taking rows, finish what is in flight, write every report, exit 130.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 /// How many [`nothing_written`] phases are running.
 static NOTHING_WRITTEN: AtomicUsize = AtomicUsize::new(0);
+/// How the handler's messages reach the terminal; see [`set_notice`].
+static NOTICE: OnceLock<fn(&str, bool)> = OnceLock::new();
 
 /// Installs the handler once. A second Ctrl-C exits at once (the user means it).
 pub fn install() {
     let _ = ctrlc::set_handler(|| {
         if REQUESTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(crate::exit::INTERRUPTED);
+            exit_now("");
         }
         if NOTHING_WRITTEN.load(Ordering::SeqCst) > 0 {
-            eprintln!("\nroster: interrupted; nothing was written");
-            std::process::exit(crate::exit::INTERRUPTED);
+            exit_now("roster: interrupted; nothing was written");
         }
-        eprintln!(
-            "\nroster: interrupted; finishing rows in flight and writing reports (Ctrl-C again to quit now)"
+        notice(
+            "roster: interrupted; finishing rows in flight and writing reports (Ctrl-C again to quit now)",
+            false,
         );
     });
+}
+
+/// Sets how the handler prints while progress bars may be on screen (the layer that
+/// draws them sets it): `f(message, exiting)` must clear them for good when `exiting`
+/// (the process ends at once: no destructor runs), and set them aside otherwise.
+pub fn set_notice(f: fn(&str, bool)) {
+    let _ = NOTICE.set(f);
+}
+
+fn notice(msg: &str, exiting: bool) {
+    match NOTICE.get() {
+        Some(f) => f(msg, exiting),
+        // The terminal's `^C` ends the current line.
+        None if !msg.is_empty() => eprintln!("\n{msg}"),
+        None => {}
+    }
+}
+
+fn exit_now(msg: &str) -> ! {
+    notice(msg, true);
+    std::process::exit(crate::exit::INTERRUPTED);
 }
 
 /// Runs `f`, a phase that writes nothing (no report, no server change: connecting,
@@ -38,8 +62,7 @@ pub fn nothing_written<T>(f: impl FnOnce() -> T) -> T {
     let _phase = Phase;
     // Ctrl-C just before the phase began was not acted on: act now.
     if requested() {
-        eprintln!("roster: interrupted; nothing was written");
-        std::process::exit(crate::exit::INTERRUPTED);
+        exit_now("roster: interrupted; nothing was written");
     }
     f()
 }

@@ -123,6 +123,15 @@ pub struct Waiting {
     pub until: Instant,
 }
 
+/// What a bucket's limits allow over time, for an ETA: the calls sent through it so far
+/// and the most it can take per second (the `--rate` cap or the server's limit).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Budget {
+    pub bucket: String,
+    pub calls: u64,
+    pub per_sec: f64,
+}
+
 pub struct Pacer {
     limiter: Limiter,
     cap: Option<Rate>,
@@ -155,6 +164,11 @@ struct State {
     rate: Option<f64>,
     accepted: u64,
     stretch: Option<(Instant, u64, u64)>,
+    /// Calls let through, for [`Pacer::budgets`].
+    sent: u64,
+    /// The fixed window's length, as long as it was seen (reset time minus the time of
+    /// the first answer in a window).
+    window_len: Option<Duration>,
 }
 
 /// Safety margin after a window ends: Meteor resets a window only when strictly more
@@ -226,6 +240,7 @@ impl Pacer {
                 match self.admit(&mut s, now) {
                     None => {
                         s.in_flight += 1;
+                        s.sent += 1;
                         s.waiting_until = None;
                         break;
                     }
@@ -359,6 +374,38 @@ impl Pacer {
         s.in_flight = s.in_flight.saturating_sub(1);
     }
 
+    /// The buckets whose limits are known, for an ETA that counts the waits ahead: a
+    /// burst at the start of a Rocket.Chat window runs far faster than the window allows.
+    pub fn budgets(&self) -> Vec<Budget> {
+        let cap = self
+            .cap
+            .map(|r| f64::from(r.calls) / r.period.as_secs_f64());
+        let buckets: Vec<Arc<Bucket>> = lock(&self.buckets).values().cloned().collect();
+        buckets
+            .iter()
+            .filter_map(|b| {
+                let s = lock(&b.state);
+                let server = match (s.limited, self.limiter) {
+                    (Some(true), Limiter::FixedWindow) => s
+                        .window_len
+                        .filter(|w| !w.is_zero() && s.limit > 0)
+                        .map(|w| s.limit as f64 / w.as_secs_f64()),
+                    (Some(true), Limiter::Gcra) => s.rate,
+                    _ => None,
+                };
+                let per_sec = match (cap, server) {
+                    (Some(a), Some(b)) => a.min(b),
+                    (a, b) => a.or(b)?,
+                };
+                (per_sec > 0.0).then(|| Budget {
+                    bucket: b.name.clone(),
+                    calls: s.sent,
+                    per_sec,
+                })
+            })
+            .collect()
+    }
+
     /// Buckets waiting now, longest wait first, for the progress display.
     pub fn waiting(&self) -> Vec<Waiting> {
         let now = self.clock.now();
@@ -391,6 +438,10 @@ fn observe_window(s: &mut State, info: &RateInfo, rejected: bool, now: Instant) 
         // A new window: every request still in flight may count in it.
         s.window = Some(window);
         s.window_end = info.reset_at;
+        if let Some(r) = info.reset_at {
+            let len = r.saturating_duration_since(now);
+            s.window_len = Some(s.window_len.map_or(len, |l| l.max(len)));
+        }
         s.sent_in_window = s.sent_in_window.max(u64::from(s.in_flight) + 1);
         s.remaining = remaining as i64 - i64::from(s.in_flight);
     } else {
@@ -407,7 +458,6 @@ fn observe_window(s: &mut State, info: &RateInfo, rejected: bool, now: Instant) 
     if rejected {
         s.remaining = 0;
     }
-    let _ = now;
 }
 
 fn observe_gcra(s: &mut State, info: &RateInfo, rejected: bool, now: Instant) {
@@ -653,6 +703,48 @@ mod tests {
         for q in held {
             p.abandon(q);
         }
+    }
+
+    #[test]
+    fn budgets_give_the_rate_each_limited_bucket_allows() {
+        let (p, clock) = pacer(Limiter::FixedWindow);
+        // Unlimited (no headers): no budget.
+        let a = go(&p, "free");
+        p.observe(a, &RateInfo::default(), false);
+        // 10 calls per 2 s window: 5 calls/s; two calls sent.
+        let end = clock.now() + Duration::from_secs(2);
+        let b = go(&p, "users.create");
+        p.observe(b, &window(10, 9, 1, end), false);
+        let c = go(&p, "users.create");
+        p.observe(c, &window(10, 8, 1, end), false);
+        assert_eq!(
+            p.budgets(),
+            [Budget {
+                bucket: "users.create".into(),
+                calls: 2,
+                per_sec: 5.0
+            }]
+        );
+        // A --rate cap below the server's limit is what holds.
+        let capped = Pacer::with_clock(
+            Limiter::FixedWindow,
+            Some("1/s".parse().unwrap()),
+            clock.clone(),
+        );
+        let d = go(&capped, "users.info");
+        capped.observe(d, &RateInfo::default(), false);
+        let got = capped.budgets();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].calls, got[0].per_sec), (1, 1.0));
+
+        // Mattermost: the refill rate learned.
+        let (g, clock) = pacer(Limiter::Gcra);
+        let reset = clock.now() + Duration::from_secs(7);
+        let e = go(&g, "api");
+        g.observe(e, &gcra(10, 3, Some(reset)), false);
+        let got = g.budgets();
+        assert_eq!(got.len(), 1);
+        assert!((got[0].per_sec - 6.0 / 7.0).abs() < 1e-9, "{got:?}");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! (the server decided, the client saw a 502). The real clients are tested against the
 //! sandbox servers; this fake only lets the decision table run without HTTP.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
 use crate::model::{Field, User};
@@ -24,6 +26,8 @@ pub struct FakeServer {
     pub lose_answers: AtomicBool,
     /// The writes made, as `create NAME` / `update NAME fields` / `deactivate NAME`.
     pub writes: Mutex<Vec<String>>,
+    /// Lookups of these usernames take this long (rows that finish late).
+    pub slow: Mutex<HashMap<String, Duration>>,
 }
 
 impl FakeServer {
@@ -40,6 +44,7 @@ impl FakeServer {
             me: "id-importer".into(),
             lose_answers: AtomicBool::new(false),
             writes: Mutex::new(Vec::new()),
+            slow: Mutex::new(HashMap::new()),
         }
     }
 
@@ -105,6 +110,15 @@ impl UserApi for FakeServer {
         stats: &mut CallStats,
     ) -> Result<Option<User>, CallError> {
         stats.requests += 1;
+        let delay = self
+            .slow
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied();
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
         let key = key.to_lowercase();
         Ok(self
             .lock()

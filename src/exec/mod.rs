@@ -3,17 +3,21 @@
 //! The calling thread reads checked rows and feeds a bounded channel (memory stays flat
 //! however large the input); N workers take rows (in batches where the server can look
 //! many users up at once), run them through the [`engine::Engine`], and hand the
-//! outcomes to one collector thread that writes every report in completion order.
+//! outcomes to one collector thread. It sees each row as it finishes (for the journal),
+//! and puts it back in input order ([`reorder`]) for the reports; the feeder stays within
+//! [`REORDER_WINDOW`] rows of the oldest unfinished row, so that buffer stays bounded.
 
 pub mod anchors;
 pub mod engine;
 #[cfg(test)]
 pub(crate) mod fake;
 pub mod journal;
+mod reorder;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use crossbeam_channel::bounded;
 
@@ -43,6 +47,8 @@ impl From<Checked> for Work {
 
 /// A row and what became of it.
 pub struct Finished {
+    /// The row's place among the rows given to [`Executor::run`], from 0.
+    pub seq: u64,
     pub checked: Checked,
     pub done: Done,
 }
@@ -55,12 +61,26 @@ pub struct RunEnd {
     /// The source failed (rows read before it were processed).
     pub source_error: Option<PipelineError>,
     pub interrupted: bool,
+    /// The most finished rows held at once waiting for an earlier row.
+    pub held_peak: usize,
+}
+
+/// How many rows past the oldest unfinished one the feeder may hand out. Rows finished
+/// after it wait in the reorder buffer; one slow row (a long retry, a lost connection)
+/// therefore stops the run after this many, instead of letting memory grow with the input.
+pub const REORDER_WINDOW: u64 = 4096;
+
+/// Where the collector tells the feeder how far rows have been released.
+struct Released {
+    next: Mutex<u64>,
+    moved: Condvar,
 }
 
 pub struct Executor {
     engine: Arc<Engine>,
     workers: usize,
     batch: usize,
+    window: u64,
 }
 
 impl Executor {
@@ -70,20 +90,36 @@ impl Executor {
             engine,
             workers: workers.max(1),
             batch: batch.max(1),
+            window: REORDER_WINDOW,
         }
     }
 
-    /// Runs every row; `sink` sees each finished row (rejected ones included) on one
-    /// collector thread.
-    pub fn run<I, S>(&self, rows: I, sink: S) -> RunEnd
+    /// Another reorder window (tests use a small one).
+    #[cfg(test)]
+    fn with_window(mut self, window: u64) -> Executor {
+        self.window = window.max(1);
+        self
+    }
+
+    /// Runs every row. On one collector thread, `on_finish` sees each row as it finishes
+    /// (the resume journal must know at once), then `sink` gets the rows in input order
+    /// (rejected ones included); rows a stopped run never did are left out of both.
+    pub fn run<I, F, S>(&self, rows: I, on_finish: F, sink: S) -> RunEnd
     where
         I: Iterator<Item = Result<Work, PipelineError>>,
+        F: FnMut(&Finished) + Send,
         S: FnMut(Finished) + Send,
     {
-        let (job_tx, job_rx) = bounded::<Vec<Work>>(self.workers * 2);
-        let (done_tx, done_rx) = bounded::<Finished>(self.workers * self.batch * 4 + 16);
+        let (job_tx, job_rx) = bounded::<Vec<(u64, Work)>>(self.workers * 2);
+        // `None`: the row will never finish (the run is stopping).
+        let (done_tx, done_rx) =
+            bounded::<(u64, Option<Finished>)>(self.workers * self.batch * 4 + 16);
         let stop = AtomicBool::new(false);
         let fatal: Mutex<Option<String>> = Mutex::new(None);
+        let released = Released {
+            next: Mutex::new(0),
+            moved: Condvar::new(),
+        };
         let mut end = RunEnd::default();
 
         std::thread::scope(|s| {
@@ -92,46 +128,25 @@ impl Executor {
                 let done_tx = done_tx.clone();
                 let (stop, fatal, engine) = (&stop, &fatal, &self.engine);
                 s.spawn(move || {
+                    let stopping = || stop.load(Ordering::Relaxed) || crate::interrupt::requested();
                     while let Ok(batch) = job_rx.recv() {
-                        if stop.load(Ordering::Relaxed) || crate::interrupt::requested() {
-                            continue; // drain without doing: the feeder is stopping
-                        }
-                        let known = prefetch(engine, &batch);
-                        for work in batch {
-                            if stop.load(Ordering::Relaxed) || crate::interrupt::requested() {
-                                break;
-                            }
-                            let Work {
-                                checked,
-                                known: given,
-                            } = work;
-                            let Outcome::Valid { user, intent } = &checked.outcome else {
-                                continue;
+                        let known = if stopping() {
+                            None
+                        } else {
+                            prefetch(engine, &batch)
+                        };
+                        for (seq, work) in batch {
+                            let finished = if stopping() {
+                                None // drain without doing: the feeder is stopping
+                            } else {
+                                run_work(engine, work, known.as_ref(), seq)
                             };
-                            let pre = given.or_else(|| {
-                                if engine.tied(user) {
-                                    // Looked up by the id the ledger ties it to.
-                                    return None;
-                                }
-                                known.as_ref().map(|m| {
-                                    engine
-                                        .options()
-                                        .match_key
-                                        .of(&engine.target().normalize(user))
-                                        .and_then(|k| m.get(&k).cloned())
-                                })
-                            });
-                            let done = run_row(engine, user, intent, pre);
-                            if done.interrupted {
-                                // Not sent: no report entry, no journal line; --resume does it.
-                                continue;
-                            }
-                            if let Some(f) = &done.fatal {
+                            if let Some(f) = finished.as_ref().and_then(|f| f.done.fatal.as_ref()) {
                                 stop.store(true, Ordering::SeqCst);
                                 let mut g = fatal.lock().unwrap_or_else(|e| e.into_inner());
                                 g.get_or_insert_with(|| f.clone());
                             }
-                            if done_tx.send(Finished { checked, done }).is_err() {
+                            if done_tx.send((seq, finished)).is_err() {
                                 return;
                             }
                         }
@@ -140,15 +155,29 @@ impl Executor {
             }
             drop(job_rx);
             let collector_rx = done_rx.clone();
-            s.spawn(move || {
-                let mut sink = sink;
-                for f in collector_rx {
-                    sink(f);
+            let released_ref = &released;
+            let held_peak = s.spawn(move || {
+                let (mut on_finish, mut sink) = (on_finish, sink);
+                let mut order = reorder::Reorder::default();
+                for (seq, f) in collector_rx {
+                    if let Some(f) = &f {
+                        on_finish(f);
+                    }
+                    order.put(seq, f, &mut sink);
+                    let mut next = released_ref.next.lock().unwrap_or_else(|e| e.into_inner());
+                    if *next != order.next() {
+                        *next = order.next();
+                        released_ref.moved.notify_all();
+                    }
                 }
+                // Rows handed out that never came back (a stopped run) hold nothing up.
+                order.drain(&mut sink);
+                order.peak()
             });
             drop(done_rx);
 
-            let mut batch: Vec<Work> = Vec::with_capacity(self.batch);
+            let mut batch: Vec<(u64, Work)> = Vec::with_capacity(self.batch);
+            let mut seq = 0u64;
             for item in rows {
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -164,6 +193,18 @@ impl Executor {
                         break;
                     }
                 };
+                // A row held back in a partial batch would keep the window from moving.
+                if !batch.is_empty()
+                    && seq >= self.released(&released) + self.window
+                    && job_tx.send(std::mem::take(&mut batch)).is_err()
+                {
+                    break;
+                }
+                if !self.wait_for_room(seq, &released, &stop) {
+                    // Stopping: this row was not handed out.
+                    end.interrupted |= crate::interrupt::requested();
+                    break;
+                }
                 if let Outcome::Rejected { .. } = work.checked.outcome {
                     let checked = work.checked;
                     let entry = checked.offline_entry();
@@ -174,12 +215,17 @@ impl Executor {
                         interrupted: false,
                         note: None,
                     };
-                    if done_tx.send(Finished { checked, done }).is_err() {
+                    if done_tx
+                        .send((seq, Some(Finished { seq, checked, done })))
+                        .is_err()
+                    {
                         break;
                     }
+                    seq += 1;
                     continue;
                 }
-                batch.push(work);
+                batch.push((seq, work));
+                seq += 1;
                 if batch.len() >= self.batch && job_tx.send(std::mem::take(&mut batch)).is_err() {
                     break;
                 }
@@ -189,6 +235,7 @@ impl Executor {
             }
             drop(job_tx);
             drop(done_tx);
+            end.held_peak = held_peak.join().unwrap_or_default();
         });
         if crate::interrupt::requested() {
             end.interrupted = true;
@@ -196,6 +243,62 @@ impl Executor {
         end.fatal = fatal.into_inner().unwrap_or_else(|e| e.into_inner());
         end
     }
+
+    fn released(&self, r: &Released) -> u64 {
+        *r.next.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until row `seq` is within the reorder window of the oldest unreleased row;
+    /// `false` when the run is stopping meanwhile.
+    fn wait_for_room(&self, seq: u64, r: &Released, stop: &AtomicBool) -> bool {
+        let mut next = r.next.lock().unwrap_or_else(|e| e.into_inner());
+        while seq >= *next + self.window {
+            if stop.load(Ordering::Relaxed) || crate::interrupt::requested() {
+                return false;
+            }
+            // Timed: Ctrl-C and a fatal error are noticed without a notification.
+            next = match r.moved.wait_timeout(next, Duration::from_millis(100)) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        true
+    }
+}
+
+/// Runs one handed-out row; `None` when it was not done (interrupted before its next
+/// request: no report entry, no journal line, `--resume` does it).
+fn run_work(
+    engine: &Engine,
+    work: Work,
+    known: Option<&HashMap<String, User>>,
+    seq: u64,
+) -> Option<Finished> {
+    let Work {
+        checked,
+        known: given,
+    } = work;
+    let Outcome::Valid { user, intent } = &checked.outcome else {
+        return None;
+    };
+    let pre = given.or_else(|| {
+        if engine.tied(user) {
+            // Looked up by the id the ledger ties it to.
+            return None;
+        }
+        known.map(|m| {
+            engine
+                .options()
+                .match_key
+                .of(&engine.target().normalize(user))
+                .and_then(|k| m.get(&k).cloned())
+        })
+    });
+    let done = run_row(engine, user, intent, pre);
+    if done.interrupted {
+        return None;
+    }
+    Some(Finished { seq, checked, done })
 }
 
 fn run_row(engine: &Engine, user: &User, intent: &Intent, known: Option<Option<User>>) -> Done {
@@ -203,17 +306,17 @@ fn run_row(engine: &Engine, user: &User, intent: &Intent, known: Option<Option<U
 }
 
 /// One call for the whole batch where the server allows it; `None` = look up per row.
-fn prefetch(engine: &Engine, batch: &[Work]) -> Option<HashMap<String, User>> {
+fn prefetch(engine: &Engine, batch: &[(u64, Work)]) -> Option<HashMap<String, User>> {
     if batch.len() < 2
         || engine.options().match_key != MatchKey::Username
-        || batch.iter().all(|w| w.known.is_some())
+        || batch.iter().all(|(_, w)| w.known.is_some())
     {
         return None;
     }
     let names: Vec<String> = batch
         .iter()
-        .filter(|w| w.known.is_none())
-        .filter_map(|w| match &w.checked.outcome {
+        .filter(|(_, w)| w.known.is_none())
+        .filter_map(|(_, w)| match &w.checked.outcome {
             Outcome::Valid { user, .. } => Some(engine.target().normalize(user).username),
             Outcome::Rejected { .. } => None,
         })
@@ -228,5 +331,107 @@ fn prefetch(engine: &Engine, batch: &[Work]) -> Option<HashMap<String, User>> {
         ),
         // Per-row lookups will report a fatal error properly.
         Err(CallError::Fatal(_)) | Err(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::CreateOptions;
+    use crate::exec::fake::FakeServer;
+    use crate::model::Problem;
+    use crate::model::{Origin, RawText};
+
+    fn engine(s: &Arc<FakeServer>) -> Arc<Engine> {
+        Arc::new(Engine::new(
+            s.clone(),
+            EngineOptions {
+                max_attempts: 1,
+                create: CreateOptions {
+                    random_password: true,
+                    ..CreateOptions::default()
+                },
+                ..EngineOptions::default()
+            },
+        ))
+    }
+
+    /// Rows `r0`…: valid, but every seventh rejected.
+    fn rows(n: usize) -> Vec<Result<Work, PipelineError>> {
+        (0..n)
+            .map(|i| {
+                let origin = Origin(format!("in.csv:{}", i + 2));
+                let user = User {
+                    username: format!("r{i}"),
+                    email: Some(format!("r{i}@example.org")),
+                    origin: origin.clone(),
+                    ..User::default()
+                };
+                let outcome = if i % 7 == 3 {
+                    Outcome::Rejected {
+                        user: Some(Box::new(user)),
+                        problems: vec![Problem::new("email", "not an email address")],
+                    }
+                } else {
+                    Outcome::Valid {
+                        user: Box::new(user),
+                        intent: Intent::Upsert,
+                    }
+                };
+                Ok(Work::from(Checked {
+                    origin,
+                    dn: None,
+                    attrs: Default::default(),
+                    raw: RawText::None,
+                    outcome,
+                }))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_come_out_in_input_order_and_a_slow_row_holds_at_most_the_window() {
+        let s = Arc::new(FakeServer::new(&[]));
+        // r1 finishes long after the rows behind it.
+        s.slow
+            .lock()
+            .unwrap()
+            .insert("r1".into(), Duration::from_millis(300));
+        let finished = Mutex::new(Vec::new());
+        let mut sunk = Vec::new();
+        let end = Executor::new(engine(&s), 8, 1).with_window(16).run(
+            rows(200).into_iter(),
+            |f| finished.lock().unwrap().push(f.seq),
+            |f| sunk.push((f.seq, f.done.entry.origin)),
+        );
+        assert!(end.fatal.is_none() && !end.interrupted);
+        let want: Vec<(u64, String)> = (0..200).map(|i| (i, format!("in.csv:{}", i + 2))).collect();
+        assert_eq!(sunk, want);
+        let finished = finished.into_inner().unwrap();
+        assert_eq!(finished.len(), 200);
+        assert_ne!(finished[1], 1, "r1 finished late: {:?}", &finished[..20]);
+        assert!(
+            (1..=16).contains(&end.held_peak),
+            "held at most the window: {}",
+            end.held_peak
+        );
+    }
+
+    #[test]
+    fn batches_and_rejected_rows_never_stall_the_window() {
+        // Batches larger than the window, rejected rows between them, a slow row first.
+        let s = Arc::new(FakeServer::new(&[]));
+        s.slow
+            .lock()
+            .unwrap()
+            .insert("r0".into(), Duration::from_millis(100));
+        let mut sunk = Vec::new();
+        let end = Executor::new(engine(&s), 3, 10).with_window(4).run(
+            rows(120).into_iter(),
+            |_| {},
+            |f| sunk.push(f.seq),
+        );
+        assert!(end.fatal.is_none());
+        assert_eq!(sunk, (0..120).collect::<Vec<u64>>());
     }
 }

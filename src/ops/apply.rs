@@ -264,7 +264,8 @@ pub fn apply(
     } = apply_works(
         &connected,
         engine,
-        works.into_iter(),
+        // In the plan's order: creates, updates, deactivations.
+        (0u64..).zip(works),
         exec.workers,
         Outputs::without_source(reports)?,
         args.dump.as_deref(),

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 
-use super::outputs;
+use super::progress::progress;
 use crate::client::connect;
 use crate::client::{CallStats, UserApi};
 use crate::exit::{self, ExitError};
@@ -38,7 +38,7 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
         },
     )
     .with_context(|| format!("cannot create {}", e.output.display()))?;
-    let pb = outputs::progress(e.quiet, "users exported");
+    let pb = progress(e.quiet, "users exported");
     let n = export_all(connected.target.as_ref(), e.active_only, &mut |u| {
         pb.inc(1);
         writer

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 
 use super::input::{self, Purpose};
 use super::outputs::{self, Outputs};
+use super::progress::{self, progress_from};
 use crate::client::auth::Credentials;
 use crate::client::connect::{self, Connected};
 use crate::client::{Flavor, MatchKey, mattermost};
@@ -160,10 +161,6 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     );
 
     let mut outs = Outputs::create(reports, &pipeline)?;
-    let pb = outputs::progress(reports.quiet, "rows");
-    if let Some((spec, opts)) = &count {
-        outputs::count_rows_in_background(spec, opts, &pb);
-    }
     // An LDAP source was read whole (spooled) when it was opened: a capped or broken
     // search has already stopped the run, with nothing written.
     let rows = pipeline.by_ref();
@@ -205,6 +202,19 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
         }
     }
 
+    // After everything that can fail before the first row: a bar is cleared when dropped,
+    // but it should not flash for a run that never starts. A resumed run counts the rows
+    // the journal holds as done.
+    let pb = progress_from(
+        reports.quiet,
+        "rows",
+        done_keys.len() as u64,
+        Some(connected.pacer.clone()),
+    );
+    if let Some((spec, opts)) = &count {
+        outputs::count_rows_in_background(spec, opts, &pb);
+    }
+
     let mut unsupported = std::collections::BTreeSet::new();
     // Shared with the workers, which write create intents before sending.
     let journal = journal.map(|j| Arc::new(Mutex::new(j)));
@@ -219,19 +229,21 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     let mut changes = Changes::default();
     let ticking = AtomicBool::new(true);
     let mut sink_error: Option<anyhow::Error> = None;
+    let mut journal_error: Option<anyhow::Error> = None;
     let end = std::thread::scope(|s| {
-        let (pb2, pacer, ticking_ref) = (pb.clone(), connected.pacer.clone(), &ticking);
+        let (pb2, pacer, ticking_ref) = (pb.bar(), connected.pacer.clone(), &ticking);
         s.spawn(move || {
             while ticking_ref.load(Ordering::Relaxed) {
                 let msg = match pacer.waiting().first() {
-                    Some(w) => format!(
-                        "rows; waiting for rate limit on {} ({} s)",
-                        w.bucket,
-                        w.until
-                            .saturating_duration_since(std::time::Instant::now())
-                            .as_secs()
-                            + 1
-                    ),
+                    Some(w) => {
+                        // Whole seconds, rounded up: "0s" would read as no wait at all.
+                        let left = w.until.saturating_duration_since(Instant::now());
+                        format!(
+                            "rows; waiting for rate limit on {} ({})",
+                            w.bucket,
+                            progress::duration(Duration::from_secs(left.as_secs() + 1))
+                        )
+                    }
                     None => "rows".to_string(),
                 };
                 pb2.set_message(msg);
@@ -251,24 +263,34 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             })
             .map(|item| item.map(crate::exec::Work::from));
         let executor = Executor::new(engine.clone(), workers, batch_size(flavor, match_key));
-        let end = executor.run(filtered, |f: Finished| {
-            if sink_error.is_some() {
-                return;
-            }
-            if let Outcome::Valid { user, .. } = &f.checked.outcome {
-                unsupported.extend(target.unsupported(&target.normalize(user)));
-            }
-            if let Err(e) = record(&f, &mut outs, &mut dump, journal.as_deref(), match_key) {
-                sink_error = Some(e);
-            }
-            changes.record(&f);
-            pb.inc(1);
-        });
+        let end = executor.run(
+            filtered,
+            |f: &Finished| {
+                pb.inc(1);
+                if journal_error.is_none()
+                    && let Err(e) = record_journal(f, journal.as_deref(), match_key)
+                {
+                    journal_error = Some(e);
+                }
+            },
+            |f: Finished| {
+                if sink_error.is_some() {
+                    return;
+                }
+                if let Outcome::Valid { user, .. } = &f.checked.outcome {
+                    unsupported.extend(target.unsupported(&target.normalize(user)));
+                }
+                if let Err(e) = record(&f, &mut outs, &mut dump) {
+                    sink_error = Some(e);
+                }
+                changes.record(&f);
+            },
+        );
         ticking.store(false, Ordering::Relaxed);
         end
     });
     pb.finish_and_clear();
-    if let Some(e) = sink_error {
+    if let Some(e) = journal_error.or(sink_error) {
         return Err(e);
     }
     let mut warnings = pipeline.take_warnings();
@@ -326,17 +348,22 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     Ok(outputs::rows_exit_code(&summary))
 }
 
-fn record(
-    f: &Finished,
-    outs: &mut Outputs,
-    dump: &mut Option<Box<dyn UserWriter>>,
-    journal: Option<&Mutex<Journal>>,
-    match_key: MatchKey,
-) -> Result<()> {
+/// Writes a row's report entry, its rejects line and its dump record (in input order).
+fn record(f: &Finished, outs: &mut Outputs, dump: &mut Option<Box<dyn UserWriter>>) -> Result<()> {
     outs.record(&f.done.entry, Some(&f.checked))?;
     if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
         d.write(u).context("cannot write the dump")?;
     }
+    Ok(())
+}
+
+/// Records a finished row in the journal as soon as it finishes, whatever the rows before
+/// it: a run that dies while the row waits for its turn in the report still knows it.
+fn record_journal(
+    f: &Finished,
+    journal: Option<&Mutex<Journal>>,
+    match_key: MatchKey,
+) -> Result<()> {
     if let (Some(j), Outcome::Valid { user, intent }) = (journal, &f.checked.outcome)
         && f.done.entry.status != Status::Rejected
     {

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use super::outputs::{Outputs, print_summary, print_warnings, progress, rows_exit_code};
+use super::outputs::{Outputs, print_summary, print_warnings, rows_exit_code};
+use super::progress::progress;
 use crate::mapping::Mapping;
 use crate::pipeline::{Checked, Pipeline, PipelineOptions};
 use crate::report::ReportEntry;

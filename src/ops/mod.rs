@@ -10,6 +10,7 @@ mod input;
 mod offline;
 mod outputs;
 mod plan;
+mod progress;
 mod sync;
 
 pub use apply::{ApplySettings, apply};

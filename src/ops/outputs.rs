@@ -1,15 +1,13 @@
 //! What every run writes besides the server: the report (locked for the run), the
-//! rejects file, the dump, progress on a terminal, warnings and the summary, and the
-//! exit code the rows give.
+//! rejects file, the dump, warnings and the summary, and the exit code the rows give.
 
-use std::io::IsTerminal;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 
+use super::progress::Progress;
 use crate::output::{self, UserWriter, WriterOptions};
 use crate::pipeline::{Checked, Pipeline};
 use crate::report::rejects::RejectedRow;
@@ -86,6 +84,10 @@ pub(crate) struct Outputs {
     pub rejects: Option<RejectsWriter>,
     pub summary: Summary,
     dialect: Arc<OnceLock<CsvDialect>>,
+    /// Entries final before rows that come earlier in the report (a sync's unchanged and
+    /// rejected rows, decided while planning, wait for the changes applied before them),
+    /// by their place in the report; see [`Outputs::hold`].
+    held: BTreeMap<u64, (ReportEntry, Option<Checked>)>,
 }
 
 impl Outputs {
@@ -112,6 +114,7 @@ impl Outputs {
             rejects,
             summary: Summary::default(),
             dialect: pipeline.dialect_handle(),
+            held: BTreeMap::new(),
         })
     }
 
@@ -130,6 +133,7 @@ impl Outputs {
             rejects: None,
             summary: Summary::default(),
             dialect: Arc::new(OnceLock::new()),
+            held: BTreeMap::new(),
         })
     }
 
@@ -139,7 +143,7 @@ impl Outputs {
         if let Some(r) = &mut self.report {
             r.write(entry).context("cannot write the report")?;
         }
-        if matches!(entry.status, Status::Rejected | Status::Failed)
+        if needs_rejects_line(entry)
             && let (Some(w), Some(row)) = (&mut self.rejects, row)
         {
             let dialect = self.dialect.get();
@@ -157,7 +161,43 @@ impl Outputs {
         Ok(())
     }
 
-    pub fn finish(self) -> Result<Summary> {
+    /// Keeps the entry of the row at `seq` in the report until the rows before it are
+    /// written ([`Outputs::record_at`]) or the run ends ([`Outputs::finish`]). A sync
+    /// holds its source's unchanged rows in memory this way, as it holds the server's
+    /// users; only rows the rejects file needs keep their input.
+    pub fn hold(&mut self, seq: u64, entry: ReportEntry, row: Option<&Checked>) {
+        let row = row
+            .filter(|_| self.rejects.is_some() && needs_rejects_line(&entry))
+            .cloned();
+        self.held.insert(seq, (entry, row));
+    }
+
+    /// Records the row at `seq` in the report, after the held entries before it. Rows
+    /// must come in increasing `seq`.
+    pub fn record_at(
+        &mut self,
+        seq: u64,
+        entry: &ReportEntry,
+        row: Option<&Checked>,
+    ) -> Result<()> {
+        self.release(Some(seq))?;
+        self.record(entry, row)
+    }
+
+    /// Writes the held entries before `until` (all of them with `None`), in order.
+    fn release(&mut self, until: Option<u64>) -> Result<()> {
+        while let Some(first) = self.held.first_entry() {
+            if until.is_some_and(|u| *first.key() >= u) {
+                break;
+            }
+            let (entry, row) = first.remove();
+            self.record(&entry, row.as_ref())?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<Summary> {
+        self.release(None)?;
         if let Some(r) = self.report {
             r.finish().context("cannot write the report")?;
         }
@@ -166,6 +206,11 @@ impl Outputs {
         }
         Ok(self.summary)
     }
+}
+
+/// Rows that were rejected or failed go to the rejects file too.
+fn needs_rejects_line(entry: &ReportEntry) -> bool {
+    matches!(entry.status, Status::Rejected | Status::Failed)
 }
 
 /// The dump: the users as the server now holds them, mode 0600.
@@ -193,43 +238,13 @@ pub(crate) fn open_dump(
     }
 }
 
-/// A spinner with a row count and rate on a terminal; hidden otherwise, with --quiet,
-/// or when `--log -` writes request lines to stderr (its redraws would cut them).
-pub(crate) fn progress(quiet: bool, what: &str) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() || crate::client::request_log::on_stderr() {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec}, {elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    pb.set_message(what.to_string());
-    pb.enable_steady_tick(Duration::from_millis(120));
-    pb
-}
-
-/// Once the total is known, the spinner becomes a bar with rows/s and an ETA.
-fn set_total(pb: &ProgressBar, total: u64) {
-    if pb.is_hidden() {
-        return;
-    }
-    pb.set_length(total);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} {msg} ({per_sec}, ETA {eta}, {elapsed})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-}
-
 /// Counts a file source's rows on a side thread (a fast second read) so the progress
 /// display can show a total and an ETA; only when a progress bar is shown.
-pub(crate) fn count_rows_in_background(spec: &str, opts: &SourceOptions, pb: &ProgressBar) {
+pub(crate) fn count_rows_in_background(spec: &str, opts: &SourceOptions, pb: &Progress) {
     if pb.is_hidden() || spec == "-" || Format::detect(spec) == Some(Format::Ldap) {
         return;
     }
-    let (spec, opts, pb) = (spec.to_string(), opts.clone(), pb.clone());
+    let (spec, opts, pb) = (spec.to_string(), opts.clone(), pb.bar());
     let _ = std::thread::Builder::new()
         .name("roster-count".into())
         .spawn(move || {
@@ -243,7 +258,7 @@ pub(crate) fn count_rows_in_background(spec: &str, opts: &SourceOptions, pb: &Pr
                     return;
                 }
             }
-            set_total(&pb, n);
+            pb.set_total(n);
         });
 }
 

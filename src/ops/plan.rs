@@ -30,10 +30,11 @@ pub fn plan(
             reports,
         })
     })?;
-    // The report lists what would be done to every row.
+    // The report lists what would be done to every row, in input order.
     for p in &planned.pending {
-        let row = p.work.checked.clone();
-        planned.outs.record(&p.entry, Some(&row))?;
+        planned
+            .outs
+            .record_at(p.seq, &p.entry, Some(&p.work.checked))?;
     }
     outputs::print_warnings(
         std::mem::take(&mut planned.warnings),

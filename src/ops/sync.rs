@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use super::import::profile_of;
 use super::input::{self, Purpose};
 use super::outputs::{self, Outputs};
+use super::progress::{progress, progress_from};
 use crate::client::MatchKey;
 use crate::client::connect::{self, Connected};
 use crate::exec::anchors::Anchors;
@@ -100,7 +101,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         },
     );
 
-    let pb = outputs::progress(reports.quiet, "server users read");
+    let pb = progress(reports.quiet, "server users read");
     let snapshot = Snapshot::take(target.as_ref(), match_key, |n| pb.set_position(n as u64))
         .map_err(|e| ExitError::new(exit::USAGE, format!("reading the server's users: {e}")))?;
     pb.finish_and_clear();
@@ -109,10 +110,12 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     let mut outs = Outputs::create(reports, &pipeline)?;
     let server_url = server.url.clone().unwrap_or_default();
     let mut planner = Planner::new(&planning, &snapshot, &state, opts, &server_url, spec);
-    let pb = outputs::progress(reports.quiet, "rows planned");
+    let pb = progress(reports.quiet, "rows planned");
     let mut problems = Problems::default();
     let mut unsupported = std::collections::BTreeSet::new();
-    for item in pipeline.by_ref() {
+    // Rows final now wait in `outs` for the changes applied before them: the report
+    // lists the source's rows in input order, then the server's users missing from it.
+    for (seq, item) in (0u64..).zip(pipeline.by_ref()) {
         // A source that fails (an LDAP search cut short) stops everything: nothing has
         // been written, and nobody is deactivated on a partial list.
         let c = item.map_err(|e| {
@@ -123,7 +126,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         }
         if let Some(entry) = planner.add(c.clone()) {
             problems.record(&entry, Some(&c));
-            outs.record(&entry, Some(&c))?;
+            outs.hold(seq, entry, Some(&c));
         }
         pb.inc(1);
     }
@@ -136,8 +139,8 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         &unsupported,
     ));
     warnings.extend(target.warnings());
-    for e in planner.finish() {
-        outs.record(&e, None)?;
+    for (seq, e) in planner.finish() {
+        outs.hold(seq, e, None);
     }
     let mut seen: Vec<User> = planner.seen_users().collect();
     seen.append(&mut planner.kept);
@@ -231,7 +234,7 @@ pub fn sync(
         }
         // The report says what would be done to every row, as `roster plan`'s does.
         for p in &pending {
-            outs.record(&p.entry, Some(&p.work.checked))?;
+            outs.record_at(p.seq, &p.entry, Some(&p.work.checked))?;
         }
         let mut summary = outs.finish()?;
         outputs::add_counters(&mut summary, &connected.http);
@@ -285,7 +288,7 @@ pub fn sync(
     } = apply_works(
         &connected,
         engine,
-        pending.into_iter().map(|p| p.work),
+        pending.into_iter().map(|p| (p.seq, p.work)),
         exec.workers,
         outs,
         dump,
@@ -382,9 +385,9 @@ fn adopt(
         })
     })?;
     outputs::print_warnings(warnings, &mut outs.summary);
-    // The report says what a sync would do next, as --check's does.
+    // The report says what a sync would do next, as --check's does, in input order.
     for p in &pending {
-        outs.record(&p.entry, Some(&p.work.checked))?;
+        outs.record_at(p.seq, &p.entry, Some(&p.work.checked))?;
     }
     let anchored = seen.iter().filter(|u| u.external_id.is_some()).count();
     let header = Header {
@@ -418,11 +421,13 @@ pub(crate) struct Applied {
     pub problems: Problems,
 }
 
-/// Runs planned rows through the executor, writing the report, rejects and dump.
+/// Runs planned rows through the executor, writing the report, rejects and dump. Each
+/// work comes with its place in the report (increasing), after the entries `outs` holds
+/// for the places before it.
 pub(crate) fn apply_works(
     connected: &Connected,
     engine: Arc<Engine>,
-    works: impl Iterator<Item = Work>,
+    works: impl Iterator<Item = (u64, Work)>,
     workers: usize,
     mut outs: Outputs,
     dump_path: Option<&Path>,
@@ -432,16 +437,27 @@ pub(crate) fn apply_works(
     let mut changes = Changes::default();
     let mut problems = Problems::default();
     let mut sink_error = None;
-    let pb = outputs::progress(quiet, "changes applied");
-    let end = Executor::new(engine, workers, 1).run(works.map(Ok), |f: Finished| {
-        if sink_error.is_some() {
-            return;
-        }
-        pb.inc(1);
-        if let Err(e) = record_applied(&f, &mut outs, &mut dump, &mut changes, &mut problems) {
-            sink_error = Some(e);
-        }
-    });
+    let (places, works): (Vec<u64>, Vec<Work>) = works.unzip();
+    let pb = progress_from(quiet, "changes applied", 0, Some(connected.pacer.clone()));
+    pb.bar().set_total(works.len() as u64);
+    let end = Executor::new(engine, workers, 1).run(
+        works.into_iter().map(Ok),
+        |_: &Finished| pb.inc(1),
+        |f: Finished| {
+            if sink_error.is_some() {
+                return;
+            }
+            let place = usize::try_from(f.seq)
+                .ok()
+                .and_then(|i| places.get(i).copied())
+                .unwrap_or(u64::MAX);
+            if let Err(e) =
+                record_applied(&f, place, &mut outs, &mut dump, &mut changes, &mut problems)
+            {
+                sink_error = Some(e);
+            }
+        },
+    );
     pb.finish_and_clear();
     if let Some(e) = sink_error {
         return Err(e);
@@ -462,13 +478,14 @@ pub(crate) fn apply_works(
 /// Writes an applied row's outcome and remembers the user as the server now holds it.
 fn record_applied(
     f: &Finished,
+    place: u64,
     outs: &mut Outputs,
     dump: &mut Option<Box<dyn UserWriter>>,
     changes: &mut Changes,
     problems: &mut Problems,
 ) -> Result<()> {
     problems.record(&f.done.entry, Some(&f.checked));
-    outs.record(&f.done.entry, Some(&f.checked))?;
+    outs.record_at(place, &f.done.entry, Some(&f.checked))?;
     if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
         d.write(u).context("cannot write the dump")?;
     }

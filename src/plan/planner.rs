@@ -309,6 +309,9 @@ impl Plan {
 
 /// A row to apply, as planned.
 pub struct Pending {
+    /// The row's place in the report: source rows first, numbered from 0 in the order
+    /// they were added; then the server's users missing from the source.
+    pub seq: u64,
     pub work: Work,
     pub action: Action,
     /// The dry-run entry: what will be done.
@@ -523,6 +526,7 @@ impl<'a> Planner<'a> {
             intent,
         };
         self.pending.push(Pending {
+            seq: self.plan.source_rows - 1,
             work: Work {
                 checked,
                 known: Some(current),
@@ -564,8 +568,9 @@ impl<'a> Planner<'a> {
     }
 
     /// Adds deactivations of managed users missing from the source and applies the
-    /// guards. Returns the report entries of rows refused by a guard.
-    pub fn finish(&mut self) -> Vec<ReportEntry> {
+    /// guards. Returns the report entries of rows refused by a guard, with their places
+    /// in the report (see [`Pending::seq`]).
+    pub fn finish(&mut self) -> Vec<(u64, ReportEntry)> {
         let base = self
             .snapshot
             .users
@@ -601,7 +606,7 @@ impl<'a> Planner<'a> {
                     missing.len()
                 )
             });
-            for u in missing {
+            for (seq, u) in (self.plan.source_rows..).zip(missing) {
                 let origin = format!("server:{}", u.username);
                 let mut entry = ReportEntry::new(origin.clone(), &u.username, u.email.as_deref());
                 entry.action = Action::Deactivate;
@@ -609,7 +614,7 @@ impl<'a> Planner<'a> {
                     entry.status = Status::Skipped;
                     entry.error = format!("refused: {why}");
                     self.plan.skipped += 1;
-                    refused_entries.push(entry);
+                    refused_entries.push((seq, entry));
                     let kept = self.with_anchor(u, None);
                     self.kept.push(kept);
                     continue;
@@ -628,6 +633,7 @@ impl<'a> Planner<'a> {
                 let mut target_user = u.clone();
                 target_user.origin = Origin(origin.clone());
                 self.pending.push(Pending {
+                    seq,
                     work: Work {
                         checked: Checked {
                             origin: Origin(origin),
@@ -663,7 +669,7 @@ impl<'a> Planner<'a> {
                 e.action = p.action;
                 e.status = Status::Skipped;
                 e.error = format!("refused: {why}");
-                refused_entries.push(e);
+                refused_entries.push((p.seq, e));
             }
         }
         refused_entries
@@ -884,7 +890,9 @@ mod tests {
     struct Planned {
         plan: Plan,
         pending: Vec<String>,
-        refused: Vec<ReportEntry>,
+        /// The pending rows' places in the report.
+        places: Vec<u64>,
+        refused: Vec<(u64, ReportEntry)>,
         final_entries: Vec<ReportEntry>,
         kept: Vec<String>,
     }
@@ -905,6 +913,7 @@ mod tests {
                 .iter()
                 .map(|x| format!("{:?} {}", x.action, x.entry.username))
                 .collect(),
+            places: p.pending.iter().map(|x| x.seq).collect(),
             kept: p.kept.iter().map(|u| u.username.clone()).collect(),
             plan: p.plan,
             refused,
@@ -990,7 +999,7 @@ mod tests {
         );
         assert!(p.pending.is_empty(), "nothing is applied");
         assert_eq!(p.refused.len(), 6);
-        assert!(p.refused.iter().all(|e| e.status == Status::Skipped
+        assert!(p.refused.iter().all(|(_, e)| e.status == Status::Skipped
             && e.action == Action::Deactivate
             && e.error.starts_with("refused: ")));
         // Nothing was written while planning.
@@ -1155,15 +1164,22 @@ mod tests {
         assert_eq!(p.plan.updates.len(), 1);
         assert!(p.plan.deactivations.is_empty());
         assert_eq!(p.pending, ["Update u0", "Create newcomer"]);
+        // Rows keep their input places; the missing users come after the 11 source rows.
+        assert_eq!(p.places, [0, 8]);
         assert_eq!(p.kept, ["u8", "u9"]);
         assert_eq!(p.refused.len(), 2);
-        assert!(p.refused.iter().all(|e| e.status == Status::Skipped));
+        assert!(p.refused.iter().all(|(_, e)| e.status == Status::Skipped));
+        assert_eq!(
+            p.refused.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+            [11, 12]
+        );
         assert_eq!(p.plan.skipped, 2);
 
         // --force: the missing users go too.
         let p = plan(&s, manage_all(Threshold::Count(100), true), rows);
         assert_eq!(p.plan.deactivations_refused, None);
         assert_eq!(deactivated(&p), ["u8", "u9"]);
+        assert_eq!(p.places, [0, 8, 11, 12]);
         assert!(p.kept.is_empty());
     }
 

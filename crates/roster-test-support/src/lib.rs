@@ -2,8 +2,10 @@
 //! (as cargo's `cargo-test-support`): start a sandbox on an ephemeral port and talk to it
 //! over HTTP with reqwest as any client would ([`Session`], [`send`]), run the Python
 //! conformance clients ([`run_conformance`]), run the roster binary ([`roster_at`]) and read
-//! what it wrote ([`Ran`], [`jsonl`]), and a throwaway OpenLDAP server ([`slapd`]).
+//! what it wrote ([`Ran`], [`jsonl`]), run it on a pseudo-terminal ([`pty`]), and a
+//! throwaway OpenLDAP server ([`slapd`]).
 
+pub mod pty;
 pub mod slapd;
 
 use std::path::{Path, PathBuf};
