@@ -13,8 +13,13 @@
 //! - Rate limits (when enabled): one GCRA bucket for the whole API; `X-Ratelimit-Reset`
 //!   and `Retry-After` are seconds from now; a 429 body is plain text; the headers may
 //!   come twice (per token and per user): the most restrictive wins.
+//! - Roles: PUT /users/{id}/roles refuses a name no role has
+//!   (`app.role.check_roles_exist.role_not_found`), after POST /users has created the
+//!   user. GET /roles lists every role to holders of `manage_system`
+//!   (`server/channels/api4/role.go`, getAllRoles), which creating users needs anyway;
+//!   a run reads it once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
@@ -22,7 +27,9 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Credentials;
 use super::http::{Http, Reply};
-use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
+use super::{
+    CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, RoleCache, ServerRoles, UserApi,
+};
 use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
 use crate::secret::Secret;
@@ -50,6 +57,8 @@ pub struct Mattermost {
     http: Http,
     token: Secret,
     pub me: Option<User>,
+    /// The server's system roles, read on the first row with roles.
+    roles: RoleCache,
 }
 
 impl Mattermost {
@@ -84,6 +93,7 @@ impl Mattermost {
             http,
             token,
             me: None,
+            roles: RoleCache::default(),
         };
         let me = mm.whoami(&mut stats)?;
         mm.me = Some(me);
@@ -153,6 +163,35 @@ impl Mattermost {
         } else {
             Err(failure(&r, "PUT /users/{id}/active"))
         }
+    }
+
+    /// The names of the server's system roles, from GET /roles (an array of
+    /// `model.Role`: `{id, name, delete_at, ...}`, every scope). The check roster makes
+    /// is stricter than the server's, which takes any existing role: a team or channel
+    /// role (`team_admin`) among a user's roles would grant its permissions on every team
+    /// and channel, since a session's roles are the user's system roles.
+    fn read_roles(&self) -> Result<BTreeSet<String>, CallError> {
+        // The run's listing, not a row's: its requests count in no row's attempts.
+        let mut stats = CallStats::default();
+        let r = self.send(reqwest::Method::GET, "/roles", None, true, &mut stats)?;
+        if r.status != 200 {
+            return Err(failure(&r, "GET /roles"));
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let Some(list) = v.as_array() else {
+            return Err(CallError::Rejected {
+                status: r.status,
+                code: None,
+                message: "GET /roles: the answer is not a list of roles".into(),
+            });
+        };
+        Ok(list
+            .iter()
+            .filter(|role| role["delete_at"].as_i64().unwrap_or(0) == 0)
+            .filter_map(|role| role["name"].as_str())
+            .filter(|name| name.starts_with("system_"))
+            .map(str::to_string)
+            .collect())
     }
 
     fn get_user(&self, path: &str, stats: &mut CallStats) -> Result<Option<User>, CallError> {
@@ -481,6 +520,14 @@ impl UserApi for Mattermost {
 
     fn admin_role(&self) -> &'static str {
         "system_admin"
+    }
+
+    fn roles(&self) -> &ServerRoles {
+        self.roles.get_or_read(|| self.read_roles())
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.roles.warning().into_iter().collect()
     }
 }
 

@@ -14,7 +14,9 @@ pub mod pacer;
 pub mod request_log;
 pub mod rocketchat;
 
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -241,10 +243,58 @@ pub trait UserApi: Send + Sync {
     /// The role that makes an administrator (`admin`, `system_admin`).
     fn admin_role(&self) -> &'static str;
 
+    /// The roles a user may be given on this server, spelled as [`UserApi::normalize`]
+    /// leaves them: read on first use and kept for the run (see [`RoleCache`]).
+    fn roles(&self) -> &ServerRoles;
+
     /// Waits before the caller re-sends a request it retries itself (a create after an
     /// ambiguous failure) and counts the retry in the run's counters;
     /// `Err(Interrupted)` when Ctrl-C came during the wait.
     fn backoff(&self, attempt: u32, stats: &mut CallStats) -> Result<(), CallError>;
+}
+
+/// What a server said about its roles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerRoles {
+    /// The role names a user may hold.
+    Known(BTreeSet<String>),
+    /// The server did not say (the listing is not permitted, or failed): roles are not
+    /// checked, and the run's warnings say why once.
+    Unknown(String),
+    /// Ctrl-C came before the listing was read.
+    Interrupted,
+}
+
+/// A server's roles, read once per run by whichever row needs them first; rows that
+/// come meanwhile wait for that one read rather than making their own.
+#[derive(Debug, Default)]
+pub struct RoleCache(OnceLock<ServerRoles>);
+
+impl RoleCache {
+    pub fn get_or_read(
+        &self,
+        read: impl FnOnce() -> Result<BTreeSet<String>, CallError>,
+    ) -> &ServerRoles {
+        self.0.get_or_init(|| match read() {
+            // An empty listing would reject every row with roles: it says nothing.
+            Ok(names) if names.is_empty() => {
+                ServerRoles::Unknown("the server listed no roles".into())
+            }
+            Ok(names) => ServerRoles::Known(names),
+            Err(CallError::Interrupted) => ServerRoles::Interrupted,
+            Err(e) => ServerRoles::Unknown(e.to_string()),
+        })
+    }
+
+    /// The warning for the summary when the roles could not be read.
+    pub fn warning(&self) -> Option<String> {
+        match self.0.get() {
+            Some(ServerRoles::Unknown(why)) => Some(format!(
+                "role values were not checked against the server's roles ({why}); a role the server lacks fails at write time"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// The summary's warning for mapped fields that `flavor` has no place for (`fields`

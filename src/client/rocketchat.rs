@@ -15,6 +15,10 @@
 //!   The setting is public (`apps/meteor/server/settings/accounts.ts`), so it is read
 //!   once from GET /api/v1/settings.public and such keys are never sent nor diffed; when
 //!   it cannot be read, the keys an answer leaves out are learned and dropped from then on.
+//! - Roles: users.create and users.update accept only existing role ids, of any scope
+//!   (`validateUserData.ts` in `apps/meteor/app/lib/server/functions/saveUser/` compares
+//!   them with `getRoleIds()`); GET /api/v1/roles.list answers every role to any
+//!   logged-in user (`apps/meteor/app/api/server/v1/roles.ts`), so a run reads it once.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, OnceLock};
@@ -26,7 +30,9 @@ use sha2::{Digest, Sha256};
 
 use super::auth::Credentials;
 use super::http::{Http, Reply};
-use super::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
+use super::{
+    CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, RoleCache, ServerRoles, UserApi,
+};
 use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
 use crate::secret::Secret;
@@ -61,6 +67,8 @@ pub struct RocketChat {
     /// Usernames (lowercase) users.create called "in use" although users.info, which
     /// is case-sensitive, found neither spelling: looked up ignoring case next time.
     in_use: Mutex<BTreeSet<String>>,
+    /// The server's role ids, read on the first row with roles.
+    roles: RoleCache,
 }
 
 impl RocketChat {
@@ -108,6 +116,7 @@ impl RocketChat {
             kept_custom: OnceLock::new(),
             discarded_custom: Mutex::new(BTreeSet::new()),
             in_use: Mutex::new(BTreeSet::new()),
+            roles: RoleCache::default(),
         };
         let me = rc.whoami(&mut stats)?;
         rc.me = Some(me);
@@ -189,6 +198,35 @@ impl RocketChat {
                 .map(|m| m.keys().cloned().collect()),
             _ => None,
         }
+    }
+
+    /// The ids of the server's roles (`roles.list`: `{roles: [{_id, name, scope, ...}]}`).
+    /// Ids, not names: a user's `roles` hold ids, and a custom role's id is random.
+    fn read_roles(&self) -> Result<BTreeSet<String>, CallError> {
+        let url = self.http.url("/api/v1/roles.list");
+        // The run's listing, not a row's: its requests count in no row's attempts.
+        let mut stats = CallStats::default();
+        let r = self
+            .http
+            .send("roles.list", "roles.list", true, &mut stats, |c| {
+                self.auth(c.get(&url))
+            })?;
+        if r.status != 200 {
+            return Err(rejected(&r, "roles.list"));
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let Some(list) = v["roles"].as_array() else {
+            return Err(CallError::Rejected {
+                status: r.status,
+                code: None,
+                message: "roles.list: the answer has no list of roles".into(),
+            });
+        };
+        Ok(list
+            .iter()
+            .filter_map(|role| role["_id"].as_str())
+            .map(str::to_string)
+            .collect())
     }
 
     fn kept_custom(&self) -> Option<&BTreeSet<String>> {
@@ -563,14 +601,17 @@ impl UserApi for RocketChat {
     }
 
     fn warnings(&self) -> Vec<String> {
-        self.lock_discarded()
+        let mut out: Vec<String> = self
+            .lock_discarded()
             .iter()
             .map(|k| {
                 format!(
                     "custom field '{k}' is not kept by the server (no Accounts_CustomFields entry); roster stops sending it"
                 )
             })
-            .collect()
+            .collect();
+        out.extend(self.roles.warning());
+        out
     }
 
     fn unsupported(&self, u: &User) -> Vec<&'static str> {
@@ -610,6 +651,10 @@ impl UserApi for RocketChat {
 
     fn admin_role(&self) -> &'static str {
         "admin"
+    }
+
+    fn roles(&self) -> &ServerRoles {
+        self.roles.get_or_read(|| self.read_roles())
     }
 }
 
@@ -868,6 +913,7 @@ mod tests {
             kept_custom: OnceLock::new(),
             discarded_custom: Mutex::new(BTreeSet::new()),
             in_use: Mutex::new(BTreeSet::new()),
+            roles: RoleCache::default(),
         }
     }
 

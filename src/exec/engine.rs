@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{CallError, CallStats, CreateOptions, MatchKey, UserApi};
+use crate::client::{CallError, CallStats, CreateOptions, MatchKey, ServerRoles, UserApi};
 use crate::exec::anchors::{Anchors, anchor};
 use crate::exec::diff::diff;
-use crate::model::{Field, Intent, User};
+use crate::model::{Field, Intent, Problem, User};
 use crate::report::{Action, ReportEntry, Status};
 
 /// `--mode`.
@@ -281,6 +281,13 @@ impl Engine {
     ) -> Result<Option<User>, CallError> {
         let Row { stats, entry, note } = row;
         let (stats, entry, note) = (&mut **stats, &mut **entry, &mut **note);
+        // Before any request: the server would refuse the role only at write time, after
+        // creating the user without it (Mattermost sets roles after the create).
+        if let Some(why) = self.unknown_roles(desired, intent)? {
+            entry.status = Status::Rejected;
+            entry.error = why;
+            return Ok(None);
+        }
         // An interrupted run sent this row's create and did not record the answer: if
         // the user exists, this job created it; report it as the create it was.
         let resumed_create = *intent == Intent::Upsert
@@ -348,6 +355,53 @@ impl Engine {
             }
             (Intent::Upsert, Some(cur)) => self.update(desired, cur, None, stats, entry, note),
         }
+    }
+
+    /// Why the row's roles cannot be written: it names roles the server does not have.
+    /// Checked against the server's roles, read once per run on the first row that
+    /// writes roles; not checked when the server would not list them.
+    fn unknown_roles(&self, desired: &User, intent: &Intent) -> Result<Option<String>, CallError> {
+        let writes_roles = match intent {
+            Intent::Upsert => true,
+            Intent::Modify(fields) => fields.contains(&Field::Roles),
+            Intent::Deactivate => false,
+        };
+        let Some(roles) = desired
+            .roles
+            .as_ref()
+            .filter(|r| writes_roles && !r.is_empty())
+        else {
+            return Ok(None);
+        };
+        let known = match self.target.roles() {
+            ServerRoles::Known(known) => known,
+            ServerRoles::Unknown(_) => return Ok(None),
+            ServerRoles::Interrupted => return Err(CallError::Interrupted),
+        };
+        let missing: Vec<String> = roles
+            .iter()
+            .filter(|r| !known.contains(r.as_str()))
+            .map(|r| format!("{r:?}"))
+            .collect();
+        if missing.is_empty() {
+            return Ok(None);
+        }
+        let what = if missing.len() == 1 {
+            "is not a role"
+        } else {
+            "are not roles"
+        };
+        Ok(Some(
+            Problem::new(
+                Field::Roles.name(),
+                format!(
+                    "{} {what} on this server (roles: {})",
+                    missing.join(", "),
+                    role_list(known)
+                ),
+            )
+            .to_string(),
+        ))
     }
 
     fn deactivate(
@@ -618,6 +672,17 @@ impl Engine {
     }
 }
 
+/// Roles shown in an unknown-role error, the same for every row (the summary groups
+/// the errors by their text): long lists are cut short.
+fn role_list(known: &std::collections::BTreeSet<String>) -> String {
+    const SHOWN: usize = 20;
+    let mut shown: Vec<&str> = known.iter().take(SHOWN).map(String::as_str).collect();
+    if known.len() > SHOWN {
+        shown.push("…");
+    }
+    shown.join(", ")
+}
+
 /// Names of the fields a create sets.
 fn set_fields(u: &User) -> Vec<String> {
     let mut v = vec![Field::Username.name().into_owned()];
@@ -816,6 +881,106 @@ mod tests {
             None,
         );
         assert_eq!(s.get("admin").unwrap().roles, Some(vec!["user".into()]));
+    }
+
+    #[test]
+    fn a_role_the_server_lacks_rejects_its_row_before_any_request() {
+        let s = Arc::new(FakeServer::new(&[("ann", "ann@example.org")]));
+        for dry_run in [true, false] {
+            let mut e = engine(&s, Mode::Upsert, WriteGuard::default());
+            e.opts.dry_run = dry_run;
+            let d = e.run(
+                &row("bob", "bob@example.org", &["user", "admn"]),
+                &Intent::Upsert,
+                None,
+            );
+            assert_eq!(d.entry.status, Status::Rejected, "{:?}", d.entry);
+            assert_eq!(
+                d.entry.error,
+                r#"roles: "admn" is not a role on this server (roles: admin, bot, guest, user)"#
+            );
+            assert_eq!(d.entry.attempts, 0, "no request for the row");
+            // An existing user is not updated either.
+            let d = e.run(
+                &row("ann", "ann@example.org", &["moderator", "x"]),
+                &Intent::Upsert,
+                None,
+            );
+            assert_eq!(d.entry.status, Status::Rejected, "{:?}", d.entry);
+            assert!(
+                d.entry
+                    .error
+                    .starts_with(r#"roles: "moderator", "x" are not roles on this server"#),
+                "{}",
+                d.entry.error
+            );
+        }
+        assert!(s.get("bob").is_none());
+        assert!(s.writes().is_empty(), "{:?}", s.writes());
+        // Good roles go through; rows that write no roles never need the listing.
+        let e = engine(&s, Mode::Upsert, WriteGuard::default());
+        let d = e.run(
+            &row("cy", "cy@example.org", &["user", "guest"]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(d.entry.status, Status::Ok, "{:?}", d.entry);
+        assert_eq!(s.writes(), ["create cy"]);
+        assert_eq!(s.role_reads.load(Ordering::SeqCst), 1, "read once per run");
+        assert!(s.warnings().is_empty());
+    }
+
+    #[test]
+    fn roles_are_read_only_for_rows_that_write_them() {
+        let s = Arc::new(FakeServer::new(&[("ann", "ann@example.org")]));
+        let e = engine(&s, Mode::Upsert, WriteGuard::default());
+        let mut ann = row("ann", "ann@example.org", &["nope"]);
+        ann.name = Some("Ann Lee".into());
+        let d = e.run(&ann, &Intent::Modify(vec![Field::Name]), None);
+        assert_eq!(d.entry.status, Status::Ok, "{:?}", d.entry);
+        let d = e.run(&ann, &Intent::Deactivate, None);
+        assert_eq!(d.entry.action, Action::Deactivate, "{:?}", d.entry);
+        let d = e.run(&row("dee", "dee@example.org", &[]), &Intent::Upsert, None);
+        assert_eq!(d.entry.status, Status::Ok, "{:?}", d.entry);
+        assert_eq!(s.role_reads.load(Ordering::SeqCst), 0);
+        let d = e.run(&ann, &Intent::Modify(vec![Field::Roles]), None);
+        assert_eq!(d.entry.status, Status::Rejected, "{:?}", d.entry);
+        assert_eq!(s.role_reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn unreadable_roles_are_not_checked_and_warned_about_once() {
+        let s = Arc::new(FakeServer::new(&[]));
+        *s.role_list.lock().unwrap() = Err(CallError::Rejected {
+            status: 403,
+            code: None,
+            message: "roles.list: not allowed".into(),
+        });
+        let e = engine(&s, Mode::Upsert, WriteGuard::default());
+        for name in ["bob", "cy"] {
+            let d = e.run(
+                &row(name, &format!("{name}@example.org"), &["custom"]),
+                &Intent::Upsert,
+                None,
+            );
+            assert_eq!(d.entry.status, Status::Ok, "{:?}", d.entry);
+        }
+        assert_eq!(s.role_reads.load(Ordering::SeqCst), 1);
+        let w = s.warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("roles.list: not allowed"), "{w:?}");
+
+        // Ctrl-C during the listing: the row is not done, nor failed.
+        let s = Arc::new(FakeServer::new(&[]));
+        *s.role_list.lock().unwrap() = Err(CallError::Interrupted);
+        let e = engine(&s, Mode::Upsert, WriteGuard::default());
+        let d = e.run(
+            &row("bob", "bob@example.org", &["user"]),
+            &Intent::Upsert,
+            None,
+        );
+        assert!(d.interrupted, "{:?}", d.entry);
+        assert!(s.writes().is_empty());
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! (the server decided, the client saw a 502). The real clients are tested against the
 //! sandbox servers; this fake only lets the decision table run without HTTP.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, UserApi};
+use crate::client::{
+    CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, RoleCache, ServerRoles, UserApi,
+};
 use crate::model::{Field, User};
 
 const FIELDS: &[Field] = &[
@@ -28,6 +30,11 @@ pub struct FakeServer {
     pub writes: Mutex<Vec<String>>,
     /// Lookups of these usernames take this long (rows that finish late).
     pub slow: Mutex<HashMap<String, Duration>>,
+    /// What the role listing answers: the server's roles, or the error it fails with.
+    pub role_list: Mutex<Result<BTreeSet<String>, CallError>>,
+    /// Role listings read.
+    pub role_reads: AtomicUsize,
+    roles: RoleCache,
 }
 
 impl FakeServer {
@@ -45,6 +52,12 @@ impl FakeServer {
             lose_answers: AtomicBool::new(false),
             writes: Mutex::new(Vec::new()),
             slow: Mutex::new(HashMap::new()),
+            role_list: Mutex::new(Ok(["admin", "bot", "guest", "user"]
+                .into_iter()
+                .map(String::from)
+                .collect())),
+            role_reads: AtomicUsize::new(0),
+            roles: RoleCache::default(),
         }
     }
 
@@ -249,6 +262,20 @@ impl UserApi for FakeServer {
 
     fn admin_role(&self) -> &'static str {
         "admin"
+    }
+
+    fn roles(&self) -> &ServerRoles {
+        self.roles.get_or_read(|| {
+            self.role_reads.fetch_add(1, Ordering::SeqCst);
+            self.role_list
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.roles.warning().into_iter().collect()
     }
 
     fn backoff(&self, _attempt: u32, stats: &mut CallStats) -> Result<(), CallError> {

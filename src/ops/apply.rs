@@ -271,6 +271,8 @@ pub fn apply(
         args.dump.as_deref(),
         reports.quiet,
     )?;
+    // What the run learned about the server (roles it could not read, ...).
+    outputs::print_warnings(target.warnings(), &mut summary);
     summary.set_elapsed(started.elapsed());
     if let Some(f) = &end.fatal {
         summary.stopped = Some(f.clone());
