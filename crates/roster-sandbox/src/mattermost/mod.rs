@@ -29,6 +29,7 @@
 
 mod decode;
 pub mod limiter;
+mod roles;
 mod store;
 mod users;
 mod validate;
@@ -56,21 +57,7 @@ const SESSION_LENGTH_MS: i64 = 720 * 3600 * 1000;
 /// `ServiceSettings.MaximumLoginAttempts`.
 const MAX_LOGIN_ATTEMPTS: i64 = 10;
 /// `model.NewId`'s base32 alphabet.
-const ID_ALPHABET: &[u8] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
-/// Roles that exist on a licensed server (`app.role.check_roles_exist` knows them).
-const KNOWN_ROLES: &[&str] = &[
-    "system_user",
-    "system_admin",
-    "system_guest",
-    "system_post_all",
-    "system_post_all_public",
-    "system_user_access_token",
-    "system_user_manager",
-    "system_manager",
-    "system_read_only_admin",
-    "system_custom_group_admin",
-];
-
+pub(crate) const ID_ALPHABET: &[u8] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
 /// An unpredictable 26-character id (session tokens, request ids): never seeded.
 pub(crate) fn random_id() -> String {
     let mut rng = rand::rng();
@@ -318,6 +305,7 @@ pub(crate) enum Route {
     Patch(String),
     Roles(String),
     Active(String),
+    AllRoles,
     NotFound,
 }
 
@@ -337,6 +325,7 @@ impl Route {
             ("POST", "users/usernames") => return Route::Usernames,
             ("POST", "users/ids") => return Route::Ids,
             ("GET", "users/stats") => return Route::Stats,
+            ("GET", "roles") => return Route::AllRoles,
             _ => {}
         }
         if method == "GET" {
@@ -398,6 +387,7 @@ impl Route {
             Route::Patch(_) => "/api/v4/users/{user_id}/patch",
             Route::Roles(_) => "/api/v4/users/{user_id}/roles",
             Route::Active(_) => "/api/v4/users/{user_id}/active",
+            Route::AllRoles => "/api/v4/roles",
             Route::NotFound => return format!("{method} (unknown route)"),
         };
         format!("{method} {path}")
@@ -515,6 +505,7 @@ pub struct Mattermost {
     admin_password: Secret,
     importer_password: Secret,
     version_id: String,
+    roles_created_at: i64,
 }
 
 impl Mattermost {
@@ -568,6 +559,7 @@ impl Mattermost {
             importer_password,
             // `<version>.<build>.<client config hash>.<licensed>`
             version_id: format!("{}.1.{}.true", cfg.mm_version, &hash[..32]),
+            roles_created_at: util::now_ms() - 31 * 24 * 3600 * 1000,
         };
         mm.ensure_builtin_accounts().map_err(io::Error::other)?;
         Ok(mm)
@@ -827,12 +819,18 @@ impl Mattermost {
             Route::Patch(id) => users::patch(self, ctx, id),
             Route::Roles(id) => users::update_roles(self, ctx, id),
             Route::Active(id) => users::update_active(self, ctx, id),
+            Route::AllRoles => roles::all(self, ctx),
             Route::NotFound => Err(AppErr::new("api.context.404.app_error", 404)),
         }
     }
 
     pub(crate) fn known_role(r: &str) -> bool {
-        KNOWN_ROLES.contains(&r)
+        roles::is_role(r)
+    }
+
+    /// When the server stored its default roles: its first start, before any account.
+    pub(crate) fn roles_created_at(&self) -> i64 {
+        self.roles_created_at
     }
 }
 

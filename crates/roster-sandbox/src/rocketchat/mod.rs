@@ -23,6 +23,7 @@
 mod ajv;
 mod import;
 pub mod limiter;
+mod roles;
 mod store;
 mod users;
 
@@ -37,27 +38,12 @@ use super::util::{self, IdGen};
 use super::{Flavor, SandboxConfig, SeedUser};
 use crate::clock::Clock;
 use limiter::{FixedWindow, Outcome};
+pub(crate) use roles::is_known_role;
 use roster_secret::Secret;
 use store::{Email, LoginToken, RcUser, Store};
 
 /// `Accounts_TwoFactorAuthentication_RememberFor`, also the "just registered" grace period.
 const TFA_REMEMBER_MS: i64 = 1800 * 1000;
-/// Role ids the server knows (users.create rejects others).
-const KNOWN_ROLES: &[&str] = &[
-    "admin",
-    "user",
-    "bot",
-    "app",
-    "guest",
-    "anonymous",
-    "owner",
-    "moderator",
-    "leader",
-    "livechat-agent",
-    "livechat-manager",
-    "livechat-monitor",
-    "provisioner",
-];
 /// The custom role of the seeded `importer` account.
 const PROVISIONER_PERMS: &[&str] = &[
     "create-user",
@@ -83,10 +69,6 @@ pub(crate) fn has_perm(roles: &[String], perm: &str) -> bool {
         };
         granted.contains(&perm)
     })
-}
-
-pub(crate) fn is_known_role(r: &str) -> bool {
-    KNOWN_ROLES.contains(&r)
 }
 
 /// Fixed settings of this server.
@@ -118,6 +100,7 @@ enum Route {
     UsersList,
     UsersSetActiveStatus,
     UsersDelete,
+    RolesList,
     ImportNew,
     ImportAddUsers,
     ImportRun,
@@ -137,6 +120,7 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
         ("GET", "users.list") => Route::UsersList,
         ("POST", "users.setActiveStatus") => Route::UsersSetActiveStatus,
         ("POST", "users.delete") => Route::UsersDelete,
+        ("GET", "roles.list") => Route::RolesList,
         ("POST", "import.new") => Route::ImportNew,
         ("POST", "import.addUsers") => Route::ImportAddUsers,
         ("POST", "import.run") => Route::ImportRun,
@@ -598,6 +582,7 @@ impl RocketChat {
                     Route::UsersList => users::list(self, &ctx),
                     Route::UsersSetActiveStatus => users::set_active_status(self, &ctx),
                     Route::UsersDelete => users::delete(self, &ctx),
+                    Route::RolesList => roles::list(self, &ctx),
                     Route::ImportNew => import::new_operation(self, &ctx),
                     Route::ImportAddUsers => import::add_users(self, &ctx),
                     Route::ImportRun => import::run(self, &ctx),

@@ -858,6 +858,78 @@ fn roles_take_a_space_separated_string() {
 }
 
 #[test]
+fn get_roles_lists_every_role_to_system_admins_and_put_roles_takes_exactly_those() {
+    let sb = start(mm());
+    let admin = Mm::admin(&sb);
+    let r = admin.get("/roles");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let roles = r.body.as_array().expect("an array of roles");
+    for role in roles {
+        let mut keys: Vec<&str> = role
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "built_in",
+                "create_at",
+                "delete_at",
+                "description",
+                "display_name",
+                "id",
+                "name",
+                "permissions",
+                "scheme_managed",
+                "update_at"
+            ]
+        );
+        assert!(is_mm_id(role["id"].as_str().unwrap()), "{role}");
+    }
+    let names: Vec<&str> = roles.iter().filter_map(|r| r["name"].as_str()).collect();
+    for n in [
+        "system_user",
+        "system_admin",
+        "system_guest",
+        "team_user",
+        "channel_admin",
+    ] {
+        assert!(names.contains(&n), "{n}: {names:?}");
+    }
+    let admin_role = roles.iter().find(|r| r["name"] == "system_admin").unwrap();
+    assert_eq!(
+        admin_role["display_name"],
+        "authentication.roles.global_admin.name"
+    );
+    assert_eq!(admin.get("/roles").body, r.body, "the same on every read");
+
+    // Every listed role is one PUT /users/{id}/roles accepts (CheckRolesExist), and only those.
+    let id = admin.create("hana", "hana@example.org");
+    let path = format!("/users/{id}/roles");
+    for n in &names {
+        let r = admin.put(&path, &json!({"roles": format!("system_user {n}")}));
+        assert_eq!(r.status, 200, "{n}: {}", r.text);
+    }
+    let r = admin.put(&path, &json!({"roles": "system_user admn"}));
+    assert_app_error(&r, 400, "app.role.check_roles_exist.role_not_found");
+
+    // manage_system is needed; a session is needed.
+    admin.put(&path, &json!({"roles": "system_user"}));
+    let hana = Mm::login(&sb, "hana", "Passw0rd-long");
+    assert_app_error(
+        &hana.get("/roles"),
+        403,
+        "api.context.permissions.app_error",
+    );
+    let r = send(client().get(format!("{}/api/v4/roles", sb.url())));
+    assert_app_error(&r, 401, "api.context.session_expired.app_error");
+    assert_eq!(sb.counters()["GET /api/v4/roles"].requests, 4);
+}
+
+#[test]
 fn active_needs_a_json_bool_and_deactivation_revokes_sessions() {
     let sb = start(mm());
     let admin = Mm::admin(&sb);

@@ -255,6 +255,51 @@ fn custom_fields_follow_the_configured_setting() {
 }
 
 #[test]
+fn roles_list_answers_every_role_and_create_takes_exactly_those() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    // authRequired only: any logged-in user reads the roles.
+    let admin = Session::admin(&sb);
+    admin.create_user("plain", "plain@example.org", "Plain-pw-1");
+    let plain = Session::login(&sb, "plain", "Plain-pw-1");
+    let r = plain.get("/api/v1/roles.list");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["success"], true);
+    let roles = r.body["roles"].as_array().expect("roles");
+    let user = roles.iter().find(|r| r["_id"] == "user").expect("user");
+    assert_eq!(
+        user,
+        &json!({"_id": "user", "name": "user", "scope": "Users", "description": "",
+                "protected": true, "mandatory2fa": false})
+    );
+    let moderator = roles.iter().find(|r| r["_id"] == "moderator").unwrap();
+    assert_eq!(moderator["scope"], "Subscriptions");
+    let provisioner = roles.iter().find(|r| r["_id"] == "provisioner").unwrap();
+    assert_eq!(provisioner["protected"], false);
+
+    // Every listed id is one users.create accepts, of any scope; nothing else is.
+    for (i, role) in roles.iter().enumerate() {
+        let mut b = create_body(&format!("r{i}"), &format!("r{i}@example.org"));
+        b["roles"] = json!([role["_id"]]);
+        let r = admin.post("/api/v1/users.create", &b);
+        assert_eq!(r.status, 200, "{role}: {}", r.text);
+    }
+    let mut b = create_body("typo", "typo@example.org");
+    b["roles"] = json!(["user", "admn"]);
+    let r = admin.post("/api/v1/users.create", &b);
+    assert_eq!(
+        r.body["error"],
+        "The field Roles consist invalid role id [error-action-not-allowed]"
+    );
+
+    let r = send(client().get(format!("{}/api/v1/roles.list", sb.url())));
+    assert_eq!(r.status, 401);
+    assert_eq!(sb.counters()["GET /api/v1/roles.list"].requests, 2);
+}
+
+#[test]
 fn users_list_pages_are_capped_and_sorted() {
     let sb = start(SandboxConfig {
         rate_limit: Some(false),
