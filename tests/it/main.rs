@@ -30,6 +30,7 @@ mod progress;
 mod renames;
 mod report_order;
 mod request_log;
+mod role_values;
 mod roundtrip_user;
 mod run_control;
 mod sandbox_command;
