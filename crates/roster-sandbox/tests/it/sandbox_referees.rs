@@ -22,3 +22,32 @@ fn rocketchat_schemas_judge_the_sandbox_corpus() {
     assert!(requests(&sb, "users.create") >= 100);
     assert!(requests(&sb, "users.update") >= 100);
 }
+
+#[test]
+fn mattermost_client4_drives_the_sandbox() {
+    // The server's defaults: no rate limiter, no open sign-up.
+    let sb = start(SandboxConfig {
+        flavor: FlavorKind::Mattermost,
+        seed: Some(7),
+        ..config()
+    });
+    let seeded = 130;
+    let users: Vec<SeedUser> = (0..seeded)
+        .map(|i| SeedUser {
+            username: format!("seed.{i:03}"),
+            email: format!("seed.{i:03}@example.org"),
+            name: format!("Seed {i}"),
+            password: None,
+            active: i % 9 != 0,
+            roles: vec![],
+        })
+        .collect();
+    sb.seed_users(&users).expect("seed");
+    let out = run_referee("mm_client4.mjs", &[&sb.url(), &seeded.to_string()], &[]);
+    println!("{out}");
+    // Client4 really went through the sandbox.
+    let counters = sb.counters();
+    assert!(counters["GET /api/v4/users"].requests >= 3);
+    assert!(counters["PUT /api/v4/users/{user_id}/patch"].requests >= 2);
+    assert!(counters["PUT /api/v4/users/{user_id}/active"].requests >= 2);
+}
