@@ -85,10 +85,10 @@ fn validate_map(schema: &Obj, map: &mut Map<String, Value>) -> Result<(), String
                 // A nullable type is `[type, "null"]` to ajv: when the first coercion fails,
                 // `""`, `0` and `false` coerce to null (ajv `lib/compile/validate/dataType.ts`,
                 // `coerceData`); the message names the first type only.
-                if p.nullable && matches!(&*v, Value::String(s) if s.is_empty())
-                    || p.nullable && matches!(&*v, Value::Bool(false))
-                    || p.nullable && v.as_f64() == Some(0.0)
-                {
+                let nullish = matches!(&*v, Value::String(s) if s.is_empty())
+                    || matches!(&*v, Value::Bool(false))
+                    || v.as_f64() == Some(0.0);
+                if p.nullable && nullish {
                     *v = Value::Null;
                     continue;
                 }
