@@ -27,6 +27,7 @@ mod ldif_roundtrip;
 mod options;
 mod output_paths;
 mod progress;
+mod referees;
 mod renames;
 mod report_order;
 mod request_log;

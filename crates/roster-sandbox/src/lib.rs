@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use clock::ManualClock;
 pub use http::{Request, Response};
-pub use server::RouteCounters;
+pub use server::{CapturedRequest, RouteCounters};
 
 pub use roster_secret::Secret;
 
@@ -141,6 +141,10 @@ pub struct SandboxConfig {
     pub mm_ldap_users: Vec<String>,
     /// The Mattermost version `X-Version-Id` reports.
     pub mm_version: String,
+    /// For the referee tests: keep every request (method, route, query, body) in memory for
+    /// [`Sandbox::captured`]. Off by default; bodies hold passwords, so they are never
+    /// written anywhere by the sandbox itself (the `--log` file never has them).
+    pub capture_requests: bool,
 }
 
 /// Defaults of [`SandboxConfig`] that the `roster sandbox` command line shows too: the real
@@ -194,6 +198,7 @@ impl Default for SandboxConfig {
             mm_open_server: false,
             mm_ldap_users: Vec::new(),
             mm_version: "10.11.0".to_string(),
+            capture_requests: false,
         }
     }
 }
@@ -323,6 +328,12 @@ impl Sandbox {
     /// Per-route counters: requests, 429s, injected 5xx, drops.
     pub fn counters(&self) -> BTreeMap<String, RouteCounters> {
         self.server.counters()
+    }
+
+    /// The requests received so far, oldest first, when [`SandboxConfig::capture_requests`]
+    /// is on (empty otherwise).
+    pub fn captured(&self) -> Vec<CapturedRequest> {
+        self.server.captured()
     }
 
     /// The same JSON as `GET /__sandbox/state`.

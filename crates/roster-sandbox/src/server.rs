@@ -107,6 +107,8 @@ struct Shared {
     knobs: Mutex<Knobs>,
     counters: Mutex<BTreeMap<String, RouteCounters>>,
     log: Option<Mutex<LineWriter<File>>>,
+    /// [`SandboxConfig::capture_requests`]: every request, in arrival order.
+    captured: Option<Mutex<Vec<CapturedRequest>>>,
     stopping: AtomicBool,
     conns: Mutex<HashMap<u64, TcpStream>>,
     next_conn: AtomicU64,
@@ -167,6 +169,7 @@ impl Server {
             }),
             counters: Mutex::new(BTreeMap::new()),
             log,
+            captured: cfg.capture_requests.then(|| Mutex::new(Vec::new())),
             stopping: AtomicBool::new(false),
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
@@ -195,6 +198,13 @@ impl Server {
 
     pub fn counters(&self) -> BTreeMap<String, RouteCounters> {
         lock(&self.shared.counters).clone()
+    }
+
+    pub fn captured(&self) -> Vec<CapturedRequest> {
+        match &self.shared.captured {
+            Some(c) => lock(c).clone(),
+            None => Vec::new(),
+        }
     }
 
     pub fn state_json(&self) -> Value {
@@ -372,6 +382,17 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
     };
 
     let status = response.as_ref().map(|r| r.status);
+    if let Some(captured) = &shared.captured {
+        lock(captured).push(CapturedRequest {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            route: route.clone(),
+            query: req.query.clone(),
+            content_type: req.header("content-type").map(str::to_string),
+            body: String::from_utf8_lossy(&req.body).into_owned(),
+            status,
+        });
+    }
     // Counters and log before the answer: a client that has its response can rely on both.
     record(shared, &route, status, fault);
     log_request(shared, started_wall, started, &req, &route, status, fault);
@@ -465,6 +486,24 @@ fn record(shared: &Shared, route: &str, status: Option<u16>, fault: Option<Fault
         }
         None => {}
     }
+}
+
+/// A request as [`SandboxConfig::capture_requests`] keeps it (for the referee tests, which
+/// check every body roster sent against the server's own schemas).
+#[derive(Clone, Debug, Serialize)]
+pub struct CapturedRequest {
+    pub method: String,
+    /// Without the query string, still percent-encoded.
+    pub path: String,
+    /// The counter key, e.g. `POST /api/v1/users.create`.
+    pub route: String,
+    /// The raw query string (without `?`).
+    pub query: String,
+    pub content_type: Option<String>,
+    /// The body as text (lossy UTF-8).
+    pub body: String,
+    /// None when the connection was dropped.
+    pub status: Option<u16>,
 }
 
 /// One JSON line: never the query string (tokens may travel there), headers or bodies.

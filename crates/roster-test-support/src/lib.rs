@@ -407,3 +407,55 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write input");
     p
 }
+
+/// How to install the Node referees when they are missing.
+pub const REFEREES_HELP: &str = "scripts/test installs them; by hand: apt-get install nodejs npm, then `npm ci --no-audit --no-fund` in tests/referees";
+
+/// tests/referees: the Node scripts and their lockfile (the servers' own code as referees).
+pub fn referees_dir() -> PathBuf {
+    workspace_root().join("tests/referees")
+}
+
+/// Node.js: `$ROSTER_TEST_NODE`, else `node` on the PATH. The referees' packages must be
+/// installed (tests/referees/node_modules); missing is a failure, not a skip.
+pub fn node() -> PathBuf {
+    let dir = referees_dir();
+    assert!(
+        dir.join("node_modules/ajv").is_dir()
+            && dir.join("node_modules/@mattermost/client").is_dir(),
+        "the referees' npm packages are not installed in {}: {REFEREES_HELP}",
+        dir.display()
+    );
+    PathBuf::from(std::env::var_os("ROSTER_TEST_NODE").unwrap_or_else(|| "node".into()))
+}
+
+/// Runs tests/referees/SCRIPT with Node (through the rest-typings resolve hook) and the given
+/// arguments and environment; on failure, panics with everything it printed (the referee's
+/// disagreements, as diffs). Returns stdout, which must end with the referee's
+/// `N passed, 0 failed` line.
+pub fn run_referee(script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let dir = referees_dir();
+    let mut c = Command::new(node());
+    c.current_dir(&dir)
+        .arg("--import")
+        .arg("./register.mjs")
+        .arg(script)
+        .args(args)
+        .env("ROSTER_SANDBOX_ADMIN_PASSWORD", ADMIN_PW)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("node runs ({e}); {REFEREES_HELP}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "referee {script} disagrees with the sandbox ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}\n{stderr}");
+    stdout
+}

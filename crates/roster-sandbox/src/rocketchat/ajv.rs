@@ -81,7 +81,19 @@ fn validate_map(schema: &Obj, map: &mut Map<String, Value>) -> Result<(), String
             if p.nullable && v.is_null() {
                 continue;
             }
-            check_type(&p.ty, v)?;
+            if let Err(e) = check_type(&p.ty, v) {
+                // A nullable type is `[type, "null"]` to ajv: when the first coercion fails,
+                // `""`, `0` and `false` coerce to null (ajv `lib/compile/validate/dataType.ts`,
+                // `coerceData`); the message names the first type only.
+                let nullish = matches!(&*v, Value::String(s) if s.is_empty())
+                    || matches!(&*v, Value::Bool(false))
+                    || v.as_f64() == Some(0.0);
+                if p.nullable && nullish {
+                    *v = Value::Null;
+                    continue;
+                }
+                return Err(e);
+            }
             if let (Some(min), Value::String(s)) = (p.min_length, &*v)
                 && s.chars().count() < min
             {

@@ -9,6 +9,18 @@
 //! users editing themselves through users.update (the seeded `admin` and `importer` both
 //! hold the permission and are not affected).
 //!
+//! Parameter validation is refereed by the server's own compiled schemas
+//! (`@rocket.chat/rest-typings` 8.8.1, `tests/referees/rc_schemas.mjs`): the schemas in
+//! `users.rs` and `import.rs` are 8.8.1's (`packages/rest-typings/src/v1/users/*.ts`,
+//! `v1/import/ImportAddUsersParamsPOST.ts`), and `ajv.rs` follows ajv's coercion. A failure
+//! is answered as `apps/meteor/app/api/server/ApiClass.ts` (7.x) throws it: `new
+//! Meteor.Error('invalid-params', validatorFunc.errors?.map((error) =>
+//! error.message).join('\n '))`, validating `this.queryParams` for GET and `this.bodyParams`
+//! otherwise. 8.x moved the user routes to typed routes, whose validation in
+//! `packages/http-router/src/Router.ts` answers `{success:false, errorType:'invalid-params'
+//! (body) | 'error-invalid-params' (query), error:<the same messages>}` without the
+//! ` [invalid-params]` suffix: a known difference, listed in the README.
+//!
 //! Username case, as on the real server (traced in the shared rocketchat-members-and-ops
 //! notes, §10): users.create stores the username as given and its "already in use" check
 //! ignores case (`apps/meteor/server/lib/users/checkUsernameAvailability.ts` →

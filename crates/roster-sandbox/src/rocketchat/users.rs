@@ -393,9 +393,7 @@ fn create_schema() -> Obj {
             nullable("sendWelcomeEmail", Type::Boolean),
             nullable("verified", Type::Boolean),
             prop("customFields", Type::Object(None)),
-            prop("settings", Type::Object(None)),
             nullable("freeSwitchExtension", Type::String),
-            prop("phones", Type::Array(Box::new(Type::Object(None)))),
             nullable("fields", Type::String),
         ],
         required: vec!["email", "name", "password", "username"],
@@ -594,6 +592,7 @@ fn update_schema() -> Obj {
             nullable("verified", Type::Boolean),
             nullable("customFields", Type::Object(None)),
             nullable("status", Type::String),
+            nullable("freeSwitchExtension", Type::String),
         ],
         required: vec![],
         additional: false,
@@ -855,18 +854,24 @@ pub(super) fn update(rc: &RocketChat, ctx: &Ctx) -> Response {
 // ----- users.info / users.list ----------------------------------------------------------
 
 fn info_schema() -> Vec<Obj> {
-    ["userId", "username", "importId", "email"]
-        .into_iter()
-        .map(|key| Obj {
-            props: vec![
-                prop(key, Type::String),
-                prop("includeUserRooms", Type::String),
-                nullable("fields", Type::String),
-            ],
-            required: vec![key],
-            additional: false,
-        })
-        .collect()
+    [
+        "userId",
+        "username",
+        "importId",
+        "email",
+        "freeSwitchExtension",
+    ]
+    .into_iter()
+    .map(|key| Obj {
+        props: vec![
+            prop(key, Type::String),
+            prop("includeUserRooms", Type::String),
+            nullable("fields", Type::String),
+        ],
+        required: vec![key],
+        additional: false,
+    })
+    .collect()
 }
 
 /// GET /api/v1/users.info?userId=|username=|importId=|email=
@@ -876,6 +881,10 @@ pub(super) fn info(rc: &RocketChat, ctx: &Ctx) -> Response {
     let mut params = ctx.params.clone();
     if let Err(m) = ajv::validate_any_of(&info_schema(), &mut params) {
         return RocketChat::invalid_params(&m);
+    }
+    if params.get("freeSwitchExtension").is_some() {
+        // No user of the sandbox has a voice-call extension.
+        return RocketChat::failure("User not found.");
     }
     if let Some(email) = params.get("email").and_then(Value::as_str) {
         if !ctx.caller.can("view-full-other-user-info") {
@@ -948,8 +957,32 @@ fn parse_int(v: Option<&Value>) -> Option<i64> {
     digits.parse().ok()
 }
 
+/// `isUsersListParamsGET` (rest-typings 8.8.1 `v1/users/UsersListParamsGET`), compiled with
+/// the query instance (`ajvQuery`, `coerceTypes: 'array'`: the same as `true` for the scalar
+/// values a query string holds).
+fn list_schema() -> Obj {
+    let mut email = nullable("email", Type::String);
+    email.min_length = Some(1);
+    Obj {
+        props: vec![
+            nullable("fields", Type::String),
+            nullable("query", Type::String),
+            nullable("count", Type::Number),
+            nullable("offset", Type::Number),
+            nullable("sort", Type::String),
+            email,
+        ],
+        required: vec![],
+        additional: false,
+    }
+}
+
 /// GET /api/v1/users.list?offset=&count=&sort=
 pub(super) fn list(rc: &RocketChat, ctx: &Ctx) -> Response {
+    let mut checked = ctx.params.clone();
+    if let Err(m) = ajv::validate(&list_schema(), &mut checked) {
+        return RocketChat::invalid_params(&m);
+    }
     if !ctx.caller.can("view-d-room") {
         return RocketChat::forbidden_permission();
     }

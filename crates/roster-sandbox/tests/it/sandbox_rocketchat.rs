@@ -189,10 +189,22 @@ fn create_accepts_the_documented_options() {
             "verified": true, "roles": ["user", "livechat-agent"], "joinDefaultChannels": false,
             "sendWelcomeEmail": false, "requirePasswordChange": false,
             "customFields": {"dept": "sales"}, "bio": "hi", "nickname": "caz",
-            "settings": {}, "fields": "{}"
+            "fields": "{}"
         }),
     );
     assert_eq!(r.status, 200, "{}", r.text);
+    // `settings` (and `phones`) are not in rest-typings 8.8.1's schema: the referee
+    // (tests/referees/rc_schemas.mjs) has the sandbox refuse them.
+    let settings = admin.post(
+        "/api/v1/users.create",
+        &json!({"username": "dave", "email": "dave@example.org", "name": "Dave",
+                "password": "Dave-pw-12345", "settings": {}}),
+    );
+    assert_eq!(settings.status, 400, "{}", settings.text);
+    assert_eq!(
+        settings.body["error"],
+        "must NOT have additional properties [invalid-params]"
+    );
     let u = &r.body["user"];
     assert_eq!(u["active"], false);
     assert_eq!(u["roles"], json!(["user", "livechat-agent"]));
