@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use reqwest::blocking::{Client, RequestBuilder};
-use roster_sandbox::{Sandbox, SandboxConfig, Secret};
+use roster_sandbox::{Sandbox, SandboxConfig, Secret, SeedUser};
 use serde_json::{Value, json};
 
 pub const ADMIN_PW: &str = "Admin-test-pw-1";
@@ -29,6 +29,22 @@ pub fn config() -> SandboxConfig {
         seed: Some(42),
         ..SandboxConfig::default()
     }
+}
+
+/// Seeds `n` plain users `seed.000`… (`seed.000@example.org`, `Seed 0`, no password), the
+/// population the referee clients page through; `active(i)` says which are active.
+pub fn seed_people(sb: &Sandbox, n: usize, active: impl Fn(usize) -> bool) {
+    let users: Vec<SeedUser> = (0..n)
+        .map(|i| SeedUser {
+            username: format!("seed.{i:03}"),
+            email: format!("seed.{i:03}@example.org"),
+            name: format!("Seed {i}"),
+            password: None,
+            active: active(i),
+            roles: vec![],
+        })
+        .collect();
+    sb.seed_users(&users).expect("seed");
 }
 
 pub fn start(cfg: SandboxConfig) -> Sandbox {

@@ -4,7 +4,7 @@
 //! The interpreter is `$ROSTER_TEST_PYTHON`, else `target/test-venv/bin/python`. Create it with
 //! `python3 -m venv target/test-venv && target/test-venv/bin/pip install rocketchat-api mattermostdriver`.
 
-use roster_sandbox::{SandboxConfig, SeedUser};
+use roster_sandbox::SandboxConfig;
 use roster_test_support::*;
 
 #[test]
@@ -15,17 +15,7 @@ fn rocketchat_api_package_against_the_sandbox() {
         ..config()
     });
     let seeded = 120;
-    let users: Vec<SeedUser> = (0..seeded)
-        .map(|i| SeedUser {
-            username: format!("seed.{i:03}"),
-            email: format!("seed.{i:03}@example.org"),
-            name: format!("Seed {i}"),
-            password: None,
-            active: true,
-            roles: vec![],
-        })
-        .collect();
-    sb.seed_users(&users).expect("seed");
+    seed_people(&sb, seeded, |_| true);
     run_conformance(
         &crate::conformance_script("rocketchat_client.py"),
         &sb.url(),

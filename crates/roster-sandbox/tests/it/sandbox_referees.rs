@@ -4,7 +4,7 @@
 //! official client (`@mattermost/client` 11.9.0, Client4) drives the Mattermost sandbox.
 //! A disagreement fails the test with the referee's expected and actual answers.
 
-use roster_sandbox::{FlavorKind, SandboxConfig, SeedUser};
+use roster_sandbox::{FlavorKind, SandboxConfig};
 use roster_test_support::*;
 
 #[test]
@@ -32,17 +32,7 @@ fn mattermost_client4_drives_the_sandbox() {
         ..config()
     });
     let seeded = 130;
-    let users: Vec<SeedUser> = (0..seeded)
-        .map(|i| SeedUser {
-            username: format!("seed.{i:03}"),
-            email: format!("seed.{i:03}@example.org"),
-            name: format!("Seed {i}"),
-            password: None,
-            active: i % 9 != 0,
-            roles: vec![],
-        })
-        .collect();
-    sb.seed_users(&users).expect("seed");
+    seed_people(&sb, seeded, |i| i % 9 != 0);
     let out = run_referee("mm_client4.mjs", &[&sb.url(), &seeded.to_string()], &[]);
     println!("{out}");
     // Client4 really went through the sandbox.
