@@ -18,7 +18,7 @@ use crate::client::MatchKey;
 use crate::exec::Finished;
 use crate::exec::anchors::{Anchors, anchor};
 use crate::mapping::Mapping;
-use crate::model::{RawText, User};
+use crate::model::User;
 use crate::pipeline::{Checked, Outcome, Pipeline, PipelineOptions};
 use crate::report::summary::KnownProblems;
 use crate::report::{Action, ReportEntry, Status};
@@ -243,8 +243,9 @@ impl Changes {
 }
 
 /// A row's problem, the same from night to night while the row and its error stay the
-/// same: who the row is (username, else email, else DN, else its text) and the error,
-/// hashed (the ledger holds no row data).
+/// same: who the row is (username, else email, else DN, else where it stands) and the
+/// error, hashed (the ledger holds no row data). Never the row's text: it may hold a
+/// password, and an unsalted 64-bit hash of it could be guessed.
 pub fn problem_key(e: &ReportEntry, row: Option<&Checked>) -> String {
     let who = if !e.username.is_empty() {
         e.username.to_lowercase()
@@ -253,11 +254,7 @@ pub fn problem_key(e: &ReportEntry, row: Option<&Checked>) -> String {
     } else if let Some(dn) = row.and_then(|r| r.dn.as_deref()) {
         dn.to_lowercase()
     } else {
-        match row.map(|r| &r.raw) {
-            Some(RawText::Fields(f)) => f.join("\u{1f}"),
-            Some(RawText::Text(t)) => t.clone(),
-            _ => e.origin.clone(),
-        }
+        e.origin.clone()
     };
     let h = xxhash_rust::xxh3::xxh3_64(format!("{who}\0{}", e.error).as_bytes());
     format!("{h:016x}")
