@@ -14,7 +14,9 @@ use crate::model::User;
 /// Anchor → server user id, and back, as the ledger recorded them.
 #[derive(Clone, Debug, Default)]
 pub struct Anchors {
+    /// By folded anchor ([`fold`]).
     ids: HashMap<String, String>,
+    /// The anchor as the source spelled it: the ledger writes it back unchanged.
     anchors: HashMap<String, String>,
 }
 
@@ -26,19 +28,19 @@ impl Anchors {
         if anchor.is_empty() || id.is_empty() {
             return;
         }
-        if let Some(old) = self.ids.insert(anchor.to_string(), id.to_string()) {
+        if let Some(old) = self.ids.insert(fold(anchor), id.to_string()) {
             self.anchors.remove(&old);
         }
         if let Some(old) = self.anchors.insert(id.to_string(), anchor.to_string())
-            && old != anchor
+            && !same(&old, anchor)
         {
-            self.ids.remove(&old);
+            self.ids.remove(&fold(&old));
         }
     }
 
     /// The server account a person's anchor is tied to.
     pub fn id_of(&self, anchor: &str) -> Option<&str> {
-        self.ids.get(anchor.trim()).map(String::as_str)
+        self.ids.get(&fold(anchor)).map(String::as_str)
     }
 
     /// The anchor a server account is tied to.
@@ -53,6 +55,17 @@ pub fn anchor(u: &User) -> Option<&str> {
         .as_deref()
         .map(str::trim)
         .filter(|a| !a.is_empty())
+}
+
+/// Anchors compare without case, as the source's duplicate check does: a GUID is the same
+/// person whether a tool writes it in capitals or not.
+fn fold(anchor: &str) -> String {
+    anchor.trim().to_lowercase()
+}
+
+/// Whether two anchors name the same person.
+pub fn same(a: &str, b: &str) -> bool {
+    fold(a) == fold(b)
 }
 
 #[cfg(test)]
@@ -74,5 +87,9 @@ mod tests {
         a.insert("", "id-3");
         a.insert("guid-3", " ");
         assert_eq!((a.id_of("guid-3"), a.anchor_of("id-3")), (None, None));
+        // Case does not make another person.
+        a.insert("GUID-4", "id-4");
+        assert_eq!(a.id_of("guid-4"), Some("id-4"));
+        assert!(same(a.anchor_of("id-4").unwrap(), "Guid-4"));
     }
 }

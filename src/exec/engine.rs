@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::client::{CallError, CallStats, CreateOptions, MatchKey, ServerRoles, UserApi};
-use crate::exec::anchors::{Anchors, anchor};
+use crate::exec::anchors::{Anchors, anchor, same};
 use crate::exec::diff::diff;
 use crate::model::{Field, Intent, Problem, User};
 use crate::report::{Action, ReportEntry, Status};
@@ -249,17 +249,27 @@ impl Engine {
 
     /// Why the account found by username or email must not be written for this row: the
     /// ledger ties it to another person's anchor (a username reused after someone left, a
-    /// swap of emails). Writing would hand one person's account to another.
-    pub fn claimed_by_another(&self, desired: &User, cur: &User) -> Option<String> {
-        let mine = anchor(desired)?;
+    /// swap of emails), or the row is a whole record with no anchor at all (who it is
+    /// cannot be told). Writing would hand one person's account to another. LDIF delete
+    /// and modify records carry no anchor: they name their entry by DN, and pass.
+    pub fn claimed_by_another(
+        &self,
+        desired: &User,
+        intent: &Intent,
+        cur: &User,
+    ) -> Option<String> {
         let id = cur.id.as_deref()?;
         let theirs = self.opts.anchors.anchor_of(id)?;
-        (theirs != mine).then(|| {
-            format!(
-                "the server account {} (id {id}) belongs to another person at the source (anchor {theirs}; this row's anchor is {mine}): not written; if the source's anchor attribute changed, start a new ledger with `roster sync --adopt`",
-                cur.username
-            )
-        })
+        let whose = match anchor(desired) {
+            Some(mine) if same(mine, theirs) => return None,
+            Some(mine) => format!("this row's anchor is {mine:?}"),
+            None if *intent != Intent::Upsert => return None,
+            None => "this row has no anchor".to_string(),
+        };
+        Some(format!(
+            "the server account {:?} (id {id:?}) belongs to another person at the source (anchor {theirs:?}; {whose}): not written; if the source's anchor attribute changed, adopt again with `roster sync --adopt`",
+            cur.username
+        ))
     }
 
     fn lookup(&self, u: &User, stats: &mut CallStats) -> Result<Option<User>, CallError> {
@@ -301,11 +311,14 @@ impl Engine {
             && !self.opts.dry_run
             && self.opts.mode == Mode::Create
             && *intent == Intent::Upsert
+            // A person the ledger knows has an account, perhaps under another name.
+            && !self.tied(desired)
         {
             return self.create(desired, key, stats, entry, note);
         }
         let current = match known {
-            // A sync's snapshot: the planner has matched by anchor already.
+            // Known already: a sync's snapshot (the planner matched by anchor) or
+            // Mattermost's batched prefetch (which skips rows the ledger ties).
             Some(k) => k,
             None => match self.anchored(desired, stats)? {
                 Some(u) => Some(u),
@@ -313,7 +326,7 @@ impl Engine {
             },
         };
         if let Some(cur) = &current
-            && let Some(why) = self.claimed_by_another(desired, cur)
+            && let Some(why) = self.claimed_by_another(desired, intent, cur)
         {
             entry.action = Action::Update;
             return Err(CallError::Conflict {
@@ -484,9 +497,9 @@ impl Engine {
                     if fields.contains(&Field::Username) || fields.contains(&Field::Email) =>
                 {
                     let change = match &renamed_from {
-                        Some(old) => format!("rename {old} → {}", desired.username),
+                        Some(old) => format!("rename {old:?} → {:?}", desired.username),
                         None => format!(
-                            "email change of {} to {}",
+                            "email change of {:?} to {:?}",
                             cur.username,
                             desired.email.as_deref().unwrap_or("")
                         ),
@@ -765,6 +778,47 @@ mod tests {
         assert_eq!(now.id.as_deref(), Some("id-jane.doe"));
         assert!(server.get("jane.doe").is_none());
         assert_eq!(server.writes().len(), 1, "one update, no create");
+    }
+
+    #[test]
+    fn create_only_never_makes_a_second_account_for_a_known_person() {
+        // --mode create skips the lookup for speed; a person the ledger knows is looked
+        // up by id all the same, so a renamed one is not created anew.
+        let server = Arc::new(FakeServer::new(&[("jane.doe", "jane.doe@x.org")]));
+        let mut anchors = Anchors::default();
+        anchors.insert("guid-1", "id-jane.doe");
+        let e = Engine::new(
+            server.clone(),
+            EngineOptions {
+                anchors: Arc::new(anchors),
+                ..engine(&server, Mode::Create, WriteGuard::default()).opts
+            },
+        );
+        let mut row = user("jane.smith", "jane.smith@x.org", &["user"]);
+        row.id = None;
+        row.external_id = Some("GUID-1".into());
+        let done = e.run(&row, &Intent::Upsert, None);
+        assert_ne!(done.entry.action, Action::Create, "{:?}", done.entry);
+        assert!(server.get("jane.smith").is_none(), "a second account");
+        assert!(server.writes().is_empty());
+        // A row without an anchor does not take an account the ledger ties to a person.
+        let e = Engine::new(
+            server.clone(),
+            EngineOptions {
+                mode: Mode::Upsert,
+                ..e.opts.clone()
+            },
+        );
+        let mut other = user("jane.doe", "someone@x.org", &["user"]);
+        other.id = None;
+        let done = e.run(&other, &Intent::Upsert, None);
+        assert_eq!(done.entry.status, Status::Failed);
+        assert!(
+            done.entry.error.contains("this row has no anchor"),
+            "{}",
+            done.entry.error
+        );
+        assert!(server.writes().is_empty());
     }
 
     fn row(name: &str, email: &str, roles: &[&str]) -> User {

@@ -317,8 +317,11 @@ fn prefetch(engine: &Engine, batch: &[(u64, Work)]) -> Option<HashMap<String, Us
         .iter()
         .filter(|(_, w)| w.known.is_none())
         .filter_map(|(_, w)| match &w.checked.outcome {
-            Outcome::Valid { user, .. } => Some(engine.target().normalize(user).username),
-            Outcome::Rejected { .. } => None,
+            // A row the ledger ties is looked up by its id instead (see `run_work`).
+            Outcome::Valid { user, .. } if !engine.tied(user) => {
+                Some(engine.target().normalize(user).username)
+            }
+            _ => None,
         })
         .collect();
     let mut stats = CallStats::default();

@@ -255,6 +255,10 @@ pub struct Plan {
     /// Rows rejected, by validation or by the planning decision (a new user without a
     /// password); `reasons` groups them as the run summary does.
     pub rejected: u64,
+    /// Rows whose planned write is known to fail already (a rename onto a taken name, an
+    /// account the ledger ties to another person): counted as the sync counts them.
+    #[serde(default)]
+    pub failed: u64,
     #[serde(default)]
     pub reasons: BTreeMap<String, u64>,
     /// Rows left alone on purpose (protected accounts, disabled at the source, --mode).
@@ -296,7 +300,11 @@ impl Plan {
     fn count_final(&mut self, e: &ReportEntry) {
         match e.status {
             Status::Rejected | Status::Failed => {
-                self.rejected += 1;
+                if e.status == Status::Failed {
+                    self.failed += 1;
+                } else {
+                    self.rejected += 1;
+                }
                 for part in split_problems(&e.error) {
                     *self.reasons.entry(reason_key(&part)).or_default() += 1;
                 }
@@ -327,6 +335,8 @@ pub struct Planner<'a> {
     seen: Vec<bool>,
     /// The source's anchor of each matched server user, for the ledger.
     anchors: Vec<Option<String>>,
+    /// The row (origin) each matched server user is the account of.
+    targets: HashMap<usize, String>,
     pub plan: Plan,
     pub pending: Vec<Pending>,
     valid_rows: u64,
@@ -355,6 +365,7 @@ impl<'a> Planner<'a> {
             opts,
             seen: vec![false; snapshot.users.len()],
             anchors: vec![None; snapshot.users.len()],
+            targets: HashMap::new(),
             plan: Plan {
                 roster_plan: 1,
                 server: server.to_string(),
@@ -365,6 +376,7 @@ impl<'a> Planner<'a> {
                 source: source.to_string(),
                 source_rows: 0,
                 rejected: 0,
+                failed: 0,
                 reasons: BTreeMap::new(),
                 skipped: 0,
                 unchanged: 0,
@@ -409,12 +421,16 @@ impl<'a> Planner<'a> {
         let (user, intent) = match &checked.outcome {
             Outcome::Valid { user, intent } => ((**user).clone(), intent.clone()),
             Outcome::Rejected { user, .. } => {
-                // A bad row never deactivates its user: whoever it names by username or
-                // email counts as present.
+                // A bad row never deactivates its user: whoever its anchor leads to, or
+                // else it names by username or email, counts as present.
                 let named = user
                     .as_deref()
                     .map(|u| self.engine.target().normalize(u))
-                    .and_then(|u| self.snapshot.named_by(&u));
+                    .and_then(|u| {
+                        anchor(&u)
+                            .and_then(|a| self.snapshot.anchored(a, self.state))
+                            .or_else(|| self.snapshot.named_by(&u))
+                    });
                 match named {
                     Some(i) => self.seen[i] = true,
                     None => self.unmatched_rejects.push(checked.origin.to_string()),
@@ -435,18 +451,30 @@ impl<'a> Planner<'a> {
         // Who the person is (the anchor) before what they are called (the match key).
         let by_anchor = anchor(&desired).and_then(|a| self.snapshot.anchored(a, self.state));
         let found = by_anchor.or(by_key);
-        if let Some(i) = found {
-            self.seen[i] = true;
-            self.anchors[i] = anchor(&desired).map(str::to_string);
-        }
-        if let Some(i) = by_key {
-            // Whoever the key names counts as present, whatever becomes of this row.
+        // Whoever the row leads to counts as present, whatever becomes of it: a row that
+        // fails never deactivates the account it names.
+        for i in [found, by_key].into_iter().flatten() {
             self.seen[i] = true;
         }
+        // A row the ledger says is another person's account is refused by the engine
+        // below; it neither takes the account nor teaches the ledger its anchor, so the
+        // refusal holds the next night too and the true owner's row still finds it.
         if let Some(i) = found
-            && let Some(entry) = self.clash(i, &desired, &checked)
+            && self
+                .engine
+                .claimed_by_another(&desired, &intent, &self.snapshot.users[i])
+                .is_none()
         {
-            return Some(entry);
+            if let Some(entry) = self.taken(i, &desired, &checked) {
+                return Some(entry);
+            }
+            self.targets.insert(i, checked.origin.to_string());
+            if let Some(a) = anchor(&desired) {
+                self.anchors[i] = Some(a.to_string());
+            }
+            if let Some(entry) = self.clash(i, &desired, &checked) {
+                return Some(entry);
+            }
         }
         let current = found.map(|i| self.snapshot.users[i].clone());
         let done = self.engine.run(&user, &intent, Some(current.clone()));
@@ -537,6 +565,28 @@ impl<'a> Planner<'a> {
         None
     }
 
+    /// A row that leads to an account an earlier row already took (by anchor, say, while
+    /// this one names it by username): one account is one person, so the second row fails
+    /// and the account is written once.
+    fn taken(&self, i: usize, desired: &User, checked: &Checked) -> Option<ReportEntry> {
+        let first = self.targets.get(&i)?;
+        let cur = &self.snapshot.users[i];
+        let mut e = ReportEntry::new(
+            checked.origin.to_string(),
+            &desired.username,
+            desired.email.as_deref(),
+        );
+        e.action = Action::Update;
+        e.status = Status::Failed;
+        e.id = cur.id.clone().unwrap_or_default();
+        e.error = format!(
+            "the server account {:?} (id {:?}) is already the account of row {first:?}; not written twice",
+            cur.username,
+            cur.id.as_deref().unwrap_or("?")
+        );
+        Some(e)
+    }
+
     /// A row whose username or email, as the source now gives it, another server account
     /// holds: renaming the account found (`i`) onto it would be refused by the server, so
     /// the row fails here, naming both accounts, and neither is touched.
@@ -555,12 +605,12 @@ impl<'a> Planner<'a> {
             e.renamed_from = mine.username.clone();
         }
         let change = if e.renamed_from.is_empty() {
-            format!("the {what} of {}", mine.username)
+            format!("the {what} of {:?}", mine.username)
         } else {
-            format!("rename {} → {}", mine.username, desired.username)
+            format!("rename {:?} → {:?}", mine.username, desired.username)
         };
         e.error = format!(
-            "{change}: the {what} is held by another account ({}, id {}); neither account was changed",
+            "{change}: the {what} is held by another account ({:?}, id {:?}); neither account was changed",
             other.username,
             other.id.as_deref().unwrap_or("?")
         );
@@ -895,6 +945,8 @@ mod tests {
         refused: Vec<(u64, ReportEntry)>,
         final_entries: Vec<ReportEntry>,
         kept: Vec<String>,
+        /// The ledger this plan would write: server id → anchor.
+        ledger: HashMap<String, Option<String>>,
     }
 
     fn plan_with(e: &Engine, state: &State, opts: SyncOptions, rows: Vec<Outcome>) -> Planned {
@@ -907,7 +959,13 @@ mod tests {
             .filter_map(|(i, o)| p.add(checked(i, o)))
             .collect();
         let refused = p.finish();
+        let ledger = p
+            .seen_users()
+            .chain(p.kept.iter().cloned())
+            .filter_map(|u| Some((u.id.clone()?, u.external_id)))
+            .collect();
         Planned {
+            ledger,
             pending: p
                 .pending
                 .iter()
@@ -973,11 +1031,104 @@ mod tests {
         assert!(
             refused
                 .error
-                .contains("belongs to another person at the source (anchor A-1"),
+                .contains("belongs to another person at the source (anchor \"A-1\""),
             "{}",
             refused.error
         );
-        assert!(s.writes().is_empty());
+        assert_eq!(p.plan.failed, 1);
+        assert_eq!(p.plan.rejected, 0);
+        // The refusal holds the next night: the ledger keeps u1's account for A-1.
+        assert_eq!(p.ledger["id-u1"].as_deref(), Some("A-1"));
+        assert_eq!(p.ledger["id-u2"].as_deref(), Some("A-2"));
+        assert_eq!(p.ledger["id-u0"].as_deref(), Some("A-0"));
+    }
+
+    #[test]
+    fn one_account_is_written_for_one_row_whatever_the_order() {
+        let s = server(3);
+        let mut state = State::default();
+        state.anchors.insert("A-1", "id-u1");
+        let e = engine_with(&s, &[], &state);
+        for rows in [
+            // Jane renamed u1 → u1.new; a new hire without an anchor got u1.
+            vec![valid(anchored("u1.new", "A-1")), valid(row("u1"))],
+            // The same, the new hire first.
+            vec![valid(row("u1")), valid(anchored("u1.new", "A-1"))],
+            // The new hire has an anchor the ledger does not know.
+            vec![
+                valid(anchored("u1", "A-7")),
+                valid(anchored("u1.new", "A-1")),
+            ],
+        ] {
+            let mut rows = rows;
+            rows.extend([valid(row("u0")), valid(row("u2"))]);
+            let p = plan_with(&e, &state, manage_all(Threshold::Count(5), false), rows);
+            assert_eq!(p.pending, vec!["Update u1.new"]);
+            let failed: Vec<&ReportEntry> = p
+                .final_entries
+                .iter()
+                .filter(|e| e.status == Status::Failed)
+                .collect();
+            assert_eq!(failed.len(), 1, "{failed:?}");
+            assert_eq!(failed[0].username, "u1");
+            assert!(
+                failed[0].error.contains("belongs to another person"),
+                "{}",
+                failed[0].error
+            );
+            assert_eq!(p.ledger["id-u1"].as_deref(), Some("A-1"));
+        }
+    }
+
+    #[test]
+    fn a_second_row_for_one_account_fails() {
+        // The pipeline's duplicate check rejects a repeated username before planning; the
+        // planner holds the line on its own: one account, one row.
+        let s = server(1);
+        let state = State::default();
+        let e = engine_with(&s, &[], &state);
+        let mut again = row("u0");
+        again.name = Some("Someone Else".into());
+        let p = plan_with(
+            &e,
+            &state,
+            manage_all(Threshold::Count(5), false),
+            vec![valid(row("u0")), valid(again)],
+        );
+        assert!(p.pending.is_empty(), "{:?}", p.pending);
+        let second = &p.final_entries[1];
+        assert_eq!(second.status, Status::Failed);
+        assert!(
+            second
+                .error
+                .contains("is already the account of row \"in.csv:2\""),
+            "{}",
+            second.error
+        );
+        assert_eq!(p.plan.failed, 1);
+    }
+
+    #[test]
+    fn a_rejected_row_protects_the_account_its_anchor_leads_to() {
+        let s = server(3);
+        let mut state = State::default();
+        state.anchors.insert("A-1", "id-u1");
+        state
+            .ids
+            .extend(["id-u0", "id-u1", "id-u2"].map(String::from));
+        let e = engine_with(&s, &[], &state);
+        // u1 was renamed and the row is bad: it names nobody by its new username, but
+        // its anchor leads to u1's account, which is not missing.
+        let mut bad = anchored("u1.renamed", "A-1");
+        bad.email = Some("u1.renamed@example.org".into());
+        let p = plan_with(
+            &e,
+            &state,
+            manage_all(Threshold::Count(5), false),
+            vec![valid(row("u0")), rejected(Some(bad)), valid(row("u2"))],
+        );
+        assert!(deactivated(&p).is_empty(), "{:?}", deactivated(&p));
+        assert_eq!(p.plan.deactivations_refused, None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::planner::Plan;
 /// The plan in words, for people: counts, then each change.
 pub fn render(plan: &Plan) -> String {
     let mut s = format!(
-        "Plan for {} ({}), source {}: {} rows\n  create      {:>7}\n  update      {:>7}\n  deactivate  {:>7}\n  unchanged   {:>7}\n  skipped     {:>7}\n  rejected    {:>7}\n",
+        "Plan for {} ({}), source {}: {} rows\n  create      {:>7}\n  update      {:>7}\n  deactivate  {:>7}\n  unchanged   {:>7}\n  skipped     {:>7}\n  rejected    {:>7}\n  failed      {:>7}\n",
         plan.server,
         plan.flavor,
         plan.source,
@@ -16,6 +16,7 @@ pub fn render(plan: &Plan) -> String {
         plan.unchanged,
         plan.skipped,
         plan.rejected,
+        plan.failed,
     );
     let mut reasons: Vec<(&String, &u64)> = plan.reasons.iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
