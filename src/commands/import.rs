@@ -54,11 +54,12 @@ pub fn run(args: Args) -> Result<i32> {
     let job = settings::load_job(config)?;
     // Fail on a missing SOURCE before connecting; credentials are checked before reading.
     let spec = settings::source_spec(args.source.as_deref(), &job)?;
-    let files = settings::server_files(Some(&spec), config, &job, &args.server);
+    let run = settings::import(&args.run, &job)?;
+    let files = settings::server_files(Some(&spec), config, &job, &args.server)
+        .read_write("--state", run.state.as_deref());
     settings::report_files(files, &args.reports)
         .write("--dump", args.run.dump.as_deref())
         .guard()?;
-    let run = settings::import(&args.run, &job)?;
     let source = settings::source(spec, &args.input, &args.mapping, &args.server.tls, &job)?;
     roster::ops::import(
         &source,

@@ -53,8 +53,9 @@ pub struct Args {
     #[arg(help_heading = "Run", long)]
     pub dry_run: bool,
     /// Write nothing to the server: start the --state ledger from the accounts the
-    /// source matches by username or email, each tied to its anchor (external_id), so the
-    /// next sync follows renames. For a server that has its users already.
+    /// source matches by the --match key, each tied to its anchor (external_id), so the
+    /// next sync follows renames. For a server that has its users already, or a source
+    /// whose anchor attribute changed (the ledger's other accounts stay managed).
     #[arg(help_heading = "Run", long, conflicts_with_all = ["check", "dry_run", "dump"])]
     pub adopt: bool,
     /// Which rejected or failed rows make the run exit 1: any (default), or only new

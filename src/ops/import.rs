@@ -274,6 +274,9 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
                 }
             },
             |f: Finished| {
+                // What was done is true even when a report cannot be written: the ledger
+                // learns it.
+                changes.record(&f);
                 if sink_error.is_some() {
                     return;
                 }
@@ -283,25 +286,15 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
                 if let Err(e) = record(&f, &mut outs, &mut dump) {
                     sink_error = Some(e);
                 }
-                changes.record(&f);
             },
         );
         ticking.store(false, Ordering::Relaxed);
         end
     });
     pb.finish_and_clear();
-    if let Some(e) = journal_error.or(sink_error) {
-        return Err(e);
-    }
-    let mut warnings = pipeline.take_warnings();
-    warnings.extend(crate::client::unsupported_warning(flavor, &unsupported));
-    warnings.extend(target.warnings());
-    outputs::print_warnings(warnings, &mut outs.summary);
-    if let Some(d) = dump {
-        d.finish().context("cannot write the dump")?;
-    }
     if let (Some(path), Some(state), false) = (&run.state, state, run.dry_run) {
-        // Whatever ended the run, what it did is true: the ledger learns it.
+        // Whatever ended the run (an interruption, a report that cannot be written), what
+        // it did is true: the ledger learns it.
         let header = state.header.clone().unwrap_or_default();
         let ledger = changes.apply_to(state.users);
         State::save(
@@ -315,6 +308,16 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             },
             &ledger,
         )?;
+    }
+    if let Some(e) = journal_error.or(sink_error) {
+        return Err(e);
+    }
+    let mut warnings = pipeline.take_warnings();
+    warnings.extend(crate::client::unsupported_warning(flavor, &unsupported));
+    warnings.extend(target.warnings());
+    outputs::print_warnings(warnings, &mut outs.summary);
+    if let Some(d) = dump {
+        d.finish().context("cannot write the dump")?;
     }
     let mut summary = outs.finish()?;
     outputs::add_counters(&mut summary, &connected.http);

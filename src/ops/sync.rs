@@ -16,12 +16,13 @@ use super::progress::{progress, progress_from};
 use crate::client::MatchKey;
 use crate::client::connect::{self, Connected};
 use crate::exec::anchors::Anchors;
+use crate::exec::anchors::{anchor, same};
 use crate::exec::{Engine, EngineOptions, Executor, Finished, Mode, RunEnd, Work};
 use crate::exit::{self, ExitError};
 use crate::model::User;
 use crate::output::UserWriter;
 use crate::plan::planner::{Pending, Plan, Planner, Snapshot, SyncOptions};
-use crate::plan::state::{Changes, Header, Problems, State};
+use crate::plan::state::{Changes, Header, Problems, State, drop_superseded};
 use crate::report::Summary;
 use crate::report::summary::{Adopted, FailOn};
 use crate::settings::{ExecSettings, ReportSettings, ServerSettings, SourceSettings, SyncSettings};
@@ -342,10 +343,11 @@ pub fn sync(
     })
 }
 
-/// `roster sync --adopt`: the ledger started from the accounts the source matches by
-/// username or email (and Mattermost directory ids), each tied to its anchor; nothing is
-/// written to the server. A ledger there is replaced: its anchors are not trusted (the
-/// source's anchor attribute may have changed, the reason to adopt again).
+/// `roster sync --adopt`: the ledger started from the accounts the source matches by the
+/// `--match` key, each tied to its anchor; nothing is written to the server. In a ledger
+/// there already, the matched accounts take the source's anchors (the source's anchor
+/// attribute may have changed, the reason to adopt again); its other accounts stay
+/// managed, and its known problems stay known.
 fn adopt(
     source: &SourceSettings,
     server: &ServerSettings,
@@ -384,21 +386,48 @@ fn adopt(
             reports,
         })
     })?;
+    if valid_rows == 0 {
+        // An empty ledger would make the next sync manage nobody, or forget whom it did.
+        return Err(ExitError::new(
+            exit::GUARD,
+            "--adopt refused: the source has no valid rows, so there is nothing to adopt (check the file or the LDAP filter); the ledger was not written",
+        )
+        .into());
+    }
     outputs::print_warnings(warnings, &mut outs.summary);
     // The report says what a sync would do next, as --check's does, in input order.
     for p in &pending {
         outs.record_at(p.seq, &p.entry, Some(&p.work.checked))?;
     }
-    let anchored = seen.iter().filter(|u| u.external_id.is_some()).count();
+    let old = State::load(&path, plan.match_key)?;
+    let reanchored = seen
+        .iter()
+        .filter(|u| {
+            let was = u.id.as_deref().and_then(|id| old.anchors.anchor_of(id));
+            let now = anchor(u);
+            was.is_some() && !matches!((was, now), (Some(w), Some(n)) if same(w, n))
+        })
+        .count() as u64;
+    let matched: HashSet<&str> = seen.iter().filter_map(|u| u.id.as_deref()).collect();
+    // The old ledger's accounts this source did not match stay managed (a missing person
+    // is still deactivated by the next sync); id-less lines the source matched go.
+    let mut ledger = seen.clone();
+    ledger.extend(
+        old.users
+            .into_iter()
+            .filter(|u| !u.id.as_deref().is_some_and(|id| matched.contains(id))),
+    );
+    drop_superseded(&mut ledger);
+    let anchored = seen.iter().filter(|u| anchor(u).is_some()).count();
     let header = Header {
         version: 1,
         server: plan.server.clone(),
         written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         source_rows: valid_rows,
-        managed: seen.len() as u64,
-        problems: Vec::new(),
+        managed: ledger.len() as u64,
+        problems: old.problems.into_iter().collect(),
     };
-    State::save(&path, &header, &seen)?;
+    State::save(&path, &header, &ledger)?;
     let mut summary = outs.finish()?;
     outputs::add_counters(&mut summary, &connected.http);
     summary.set_elapsed(started.elapsed());
@@ -406,6 +435,8 @@ fn adopt(
         ledger: path.display().to_string(),
         accounts: seen.len() as u64,
         anchored: anchored as u64,
+        reanchored,
+        kept: (ledger.len() - seen.len()) as u64,
     });
     outputs::print_summary(&summary, reports)?;
     Ok(outputs::rows_exit_code(&summary))

@@ -238,8 +238,33 @@ impl Changes {
         }
         ledger.extend(self.by_id.into_values().flatten());
         ledger.retain(|u| u.active != Some(false));
+        drop_superseded(&mut ledger);
         ledger
     }
+}
+
+/// Drops the id-less lines (a ledger started from a dump) of people the ledger now has by
+/// id, under the same username or email: they would be a second entry for one account.
+pub fn drop_superseded(ledger: &mut Vec<User>) {
+    let with_id: HashSet<String> = ledger
+        .iter()
+        .filter(|u| u.id.is_some())
+        .flat_map(|u| {
+            [
+                Some(u.username.to_lowercase()),
+                u.email.as_deref().map(str::to_lowercase),
+            ]
+        })
+        .flatten()
+        .filter(|k| !k.is_empty())
+        .collect();
+    ledger.retain(|u| {
+        u.id.is_some()
+            || !(with_id.contains(&u.username.to_lowercase())
+                || u.email
+                    .as_deref()
+                    .is_some_and(|e| with_id.contains(&e.to_lowercase())))
+    });
 }
 
 /// A row's problem, the same from night to night while the row and its error stay the
@@ -292,5 +317,37 @@ impl Problems {
         k.sort();
         k.dedup();
         k
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(name: &str, id: Option<&str>) -> User {
+        User {
+            username: name.into(),
+            email: Some(format!("{name}@example.org")),
+            id: id.map(String::from),
+            ..User::default()
+        }
+    }
+
+    #[test]
+    fn a_ledger_from_a_dump_keeps_one_line_per_account() {
+        // A CSV dump has no ids; once a run has jane's account by id, her id-less line goes
+        // (by username, or by email after a rename), and bob's stays.
+        let mut ledger = vec![
+            u("jane.doe", None),
+            u("Bob", None),
+            u("carl", None),
+            u("JANE.DOE", Some("id-1")),
+        ];
+        let mut renamed = u("carl.new", Some("id-3"));
+        renamed.email = Some("CARL@example.org".into());
+        ledger.push(renamed);
+        drop_superseded(&mut ledger);
+        let names: Vec<&str> = ledger.iter().map(|u| u.username.as_str()).collect();
+        assert_eq!(names, ["Bob", "JANE.DOE", "carl.new"]);
     }
 }

@@ -71,6 +71,10 @@ pub struct Adopted {
     pub accounts: u64,
     /// Of those, the ones tied to an anchor (the source's external_id).
     pub anchored: u64,
+    /// Of those, the ones the ledger had tied to another anchor before.
+    pub reanchored: u64,
+    /// The ledger's other accounts, kept managed.
+    pub kept: u64,
 }
 
 impl Summary {
@@ -150,8 +154,8 @@ impl Summary {
         }
         if let Some(a) = &self.adopted {
             s.push_str(&format!(
-                "\n  adopted: {} server accounts into the ledger {} ({} tied to an anchor); nothing was written to the server, and the actions above are what the next sync would do",
-                a.accounts, a.ledger, a.anchored
+                "\n  adopted: {} server accounts into the ledger {} ({} tied to an anchor, {} of them to another anchor than before; {} accounts of the old ledger kept); nothing was written to the server, and the actions above are what the next sync would do",
+                a.accounts, a.ledger, a.anchored, a.reanchored, a.kept
             ));
         }
         if let Some(why) = &self.stopped {

@@ -184,8 +184,8 @@ fn renamed_keeps_the_account(flavor: FlavorKind) {
     assert_eq!(failed.len(), 1, "{report:?}");
     let err = failed[0]["error"].as_str().unwrap();
     assert!(
-        err.contains("rename bob.jones → erin.black")
-            && err.contains("held by another account (erin.black"),
+        err.contains("rename \"bob.jones\" → \"erin.black\"")
+            && err.contains("held by another account (\"erin.black\""),
         "{err}"
     );
     assert_eq!(failed[0]["renamed_from"], "bob.jones");
@@ -422,4 +422,168 @@ fn apply_carries_out_a_planned_rename() {
     assert_eq!(find(&sb, "jane.smith").expect("renamed")["_id"], id);
     let o = apply();
     assert_eq!(o.code(), 4, "{}", o.stderr());
+}
+
+/// Jane left and a new hire (another anchor) got her username: night after night the
+/// new hire's row fails and Jane's account is never handed over.
+#[test]
+fn an_account_is_never_handed_to_another_person_on_any_night() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let id = find(&sb, "jane.doe").unwrap()["_id"].clone();
+    let csv = hr(("jane.doe", "jane.doe2@example.org"), bob).replace(
+        "5a1c0e2e-0001-4c6b-9a57-000000000001",
+        "5a1c0e2e-0009-4c6b-9a57-000000000009",
+    );
+    write(d.path(), "hr.csv", &csv);
+    for night in 2..=3 {
+        let o = sync(d.path(), &url, &[]);
+        assert_eq!(o.code(), 1, "night {night}: {}", o.stderr());
+        let report = jsonl(&d.path().join("report.jsonl"));
+        let failed: Vec<&Value> = report.iter().filter(|e| e["status"] == "failed").collect();
+        assert_eq!(failed.len(), 1, "night {night}: {report:?}");
+        assert!(
+            failed[0]["error"]
+                .as_str()
+                .unwrap()
+                .contains("belongs to another person"),
+            "{failed:?}"
+        );
+        let now = find(&sb, "jane.doe").unwrap();
+        assert_eq!(now["_id"], id);
+        assert_eq!(email_of(&now), "jane.doe@example.org", "night {night}");
+        let ledger = jsonl(&d.path().join("state.jsonl"));
+        let line = ledger
+            .iter()
+            .find(|u| u["id"] == id)
+            .expect("in the ledger");
+        assert_eq!(
+            line["external_id"], "5a1c0e2e-0001-4c6b-9a57-000000000001",
+            "night {night}"
+        );
+    }
+}
+
+#[test]
+fn import_never_writes_its_ledger_over_its_source() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let csv = hr(
+        ("jane.doe", "jane.doe@example.org"),
+        ("bob.jones", "bob.jones@example.org"),
+    );
+    write(d.path(), "hr.csv", &csv);
+    let o = roster(
+        d.path(),
+        &["import", "hr.csv", "--server", &url, "--state", "hr.csv"],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("--state"), "{}", o.stderr());
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("hr.csv")).unwrap(),
+        csv
+    );
+    assert!(find(&sb, "jane.doe").is_none(), "nothing was imported");
+}
+
+#[test]
+fn a_create_only_import_with_a_ledger_renames_nobody_twice() {
+    let sb = sandbox(FlavorKind::Mattermost);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
+    let import = || {
+        roster(
+            d.path(),
+            &[
+                "import", "hr.csv", "--server", &url, "--state", "s.jsonl", "--mode", "create",
+                "--report", "r.jsonl",
+            ],
+            &as_importer(),
+        )
+    };
+    let o = import();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let users = sb.users().len();
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.smith", "jane.smith@example.org"), bob),
+    );
+    let o = import();
+    assert!(o.code() <= 1, "{}", o.stderr());
+    assert_eq!(sb.users().len(), users, "no second account for Jane");
+    assert!(
+        find(&sb, "jane.smith").is_none(),
+        "create mode changes no one"
+    );
+    let report = jsonl(&d.path().join("r.jsonl"));
+    assert!(report.iter().all(|e| e["action"] != "create"), "{report:?}");
+}
+
+#[test]
+fn adopt_again_keeps_the_ledgers_other_accounts_and_refuses_an_empty_source() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    // The source's anchor attribute changed (new ids for everyone) and Dan is not in
+    // this export: adopting again re-keys the three it has and keeps Dan managed.
+    let rekeyed = hr(("jane.doe", "jane.doe@example.org"), bob)
+        .replace("5a1c0e2e-", "77770000-")
+        .lines()
+        .filter(|l| !l.starts_with("dan.grey"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>();
+    write(d.path(), "hr.csv", &rekeyed);
+    let before = writes(&sb);
+    let o = sync(d.path(), &url, &["--adopt"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(writes(&sb), before);
+    let summary: Value = serde_json::from_slice(&o.stdout).expect("summary JSON");
+    assert_eq!(summary["adopted"]["accounts"], 3, "{summary}");
+    assert_eq!(summary["adopted"]["reanchored"], 3, "{summary}");
+    assert_eq!(summary["adopted"]["kept"], 1, "{summary}");
+    let ledger = jsonl(&d.path().join("state.jsonl"));
+    let names: Vec<&str> = ledger
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert!(names.contains(&"dan.grey"), "{names:?}");
+    let jane = ledger.iter().find(|u| u["username"] == "jane.doe").unwrap();
+    assert_eq!(jane["external_id"], "77770000-0001-4c6b-9a57-000000000001");
+    // An empty export adopts nothing and leaves the ledger as it was.
+    let kept = std::fs::read(d.path().join("state.jsonl")).unwrap();
+    write(
+        d.path(),
+        "hr.csv",
+        "username,email,first_name,last_name,password,external_id\n",
+    );
+    let o = sync(d.path(), &url, &["--adopt"]);
+    assert_eq!(o.code(), 4, "{}", o.stderr());
+    assert!(o.stderr().contains("no valid rows"), "{}", o.stderr());
+    assert_eq!(std::fs::read(d.path().join("state.jsonl")).unwrap(), kept);
 }
