@@ -85,6 +85,16 @@ pub struct User {
     /// Stable identity at the source (entryUUID, objectGUID, employee number).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Teams the user belongs to, by name (Mattermost teams, Rocket.Chat teams).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teams: Option<Vec<String>>,
+    /// Channels the user belongs to, by name (on Mattermost, within the user's teams, or
+    /// `team/channel`; on Rocket.Chat, public channels and private groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<String>>,
+    /// The profile image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<Avatar>,
     /// Where the record came from. Not serialized: readers set it from their own position.
     #[serde(default, skip)]
     pub origin: Origin,
@@ -112,13 +122,16 @@ pub enum Field {
     RequirePasswordChange,
     Verified,
     ExternalId,
+    Teams,
+    Channels,
+    Avatar,
     /// One custom field, by key.
     Custom(String),
 }
 
 impl Field {
     /// The scalar fields a mapping may set, in canonical column order.
-    pub const SCALARS: [Field; 14] = [
+    pub const SCALARS: [Field; 17] = [
         Field::Username,
         Field::Email,
         Field::Name,
@@ -133,6 +146,9 @@ impl Field {
         Field::RequirePasswordChange,
         Field::Verified,
         Field::ExternalId,
+        Field::Teams,
+        Field::Channels,
+        Field::Avatar,
     ];
 
     pub fn name(&self) -> Cow<'static, str> {
@@ -151,6 +167,9 @@ impl Field {
             Field::RequirePasswordChange => "require_password_change",
             Field::Verified => "verified",
             Field::ExternalId => "external_id",
+            Field::Teams => "teams",
+            Field::Channels => "channels",
+            Field::Avatar => "avatar",
             Field::Custom(k) => return Cow::Owned(format!("custom_fields.{k}")),
         })
     }
@@ -171,6 +190,113 @@ impl Field {
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name())
+    }
+}
+
+/// A profile image as the source gives it.
+///
+/// In text (a CSV cell, a JSON string) it is an `https://` URL, a `data:image/…;base64,`
+/// URI, or a path relative to the source file's folder; from LDAP and LDIF it is the
+/// image itself (`jpegPhoto`, `thumbnailPhoto`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Avatar {
+    /// Fetched by the server (Rocket.Chat) or by roster (Mattermost).
+    Url(String),
+    /// A file in the source's folder, by its relative path.
+    File(String),
+    /// The image's bytes.
+    Image(std::sync::Arc<[u8]>),
+}
+
+impl Avatar {
+    /// Reads a text value: a URL (any scheme: validation accepts `https` only), a `data:`
+    /// URI, or a path. `Err` names what is wrong with a `data:` URI.
+    pub fn parse(s: &str) -> Result<Avatar, String> {
+        let t = s.trim();
+        if let Some(rest) = t.strip_prefix("data:") {
+            let (meta, data) = rest.split_once(',').ok_or("a data: URI without a comma")?;
+            if !meta.ends_with(";base64") {
+                return Err("a data: URI that is not base64".into());
+            }
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map_err(|e| format!("a data: URI whose base64 is broken ({e})"))?;
+            return Ok(Avatar::Image(bytes.into()));
+        }
+        if t.contains("://") {
+            return Ok(Avatar::Url(t.to_string()));
+        }
+        Ok(Avatar::File(t.to_string()))
+    }
+
+    /// The text form: the URL, the path, or a `data:` URI of the image.
+    pub fn text(&self) -> String {
+        match self {
+            Avatar::Url(u) => u.clone(),
+            Avatar::File(p) => p.clone(),
+            Avatar::Image(b) => {
+                use base64::Engine as _;
+                format!(
+                    "data:{};base64,{}",
+                    crate::model::image_type(b).map_or("application/octet-stream", |t| t.mime),
+                    base64::engine::general_purpose::STANDARD.encode(b)
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Avatar {
+    // An image's bytes would flood any debug output: its size stands for it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Avatar::Url(u) => write!(f, "Url({u:?})"),
+            Avatar::File(p) => write!(f, "File({p:?})"),
+            Avatar::Image(b) => write!(f, "Image({} bytes)", b.len()),
+        }
+    }
+}
+
+impl Serialize for Avatar {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+impl<'de> Deserialize<'de> for Avatar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Avatar, D::Error> {
+        let s = String::deserialize(d)?;
+        Avatar::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An image format both servers accept, recognised from its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageType {
+    pub name: &'static str,
+    pub mime: &'static str,
+}
+
+/// The image format of `b` from its signature: PNG, JPEG, GIF, BMP, TIFF or WebP (what
+/// Mattermost's `image.Decode` has registered, app/imaging/decode.go); `None` for
+/// anything else (SVG included, which Mattermost refuses).
+pub fn image_type(b: &[u8]) -> Option<ImageType> {
+    let t = |name, mime| Some(ImageType { name, mime });
+    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        t("PNG", "image/png")
+    } else if b.starts_with(&[0xff, 0xd8, 0xff]) {
+        t("JPEG", "image/jpeg")
+    } else if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        t("GIF", "image/gif")
+    } else if b.starts_with(b"BM") && b.len() > 26 {
+        t("BMP", "image/bmp")
+    } else if b.starts_with(b"II*\0") || b.starts_with(b"MM\0*") {
+        t("TIFF", "image/tiff")
+    } else if b.len() > 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        t("WebP", "image/webp")
+    } else {
+        None
     }
 }
 

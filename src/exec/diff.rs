@@ -83,6 +83,9 @@ fn differs(f: &Field, d: &User, c: &User) -> bool {
         },
         // Passwords cannot be read back; they are set on create only.
         Field::Password => false,
+        // Not profile fields: memberships and the image have their own requests and
+        // their own comparison (exec::members).
+        Field::Teams | Field::Channels | Field::Avatar => false,
         Field::Custom(_) => false,
     }
 }

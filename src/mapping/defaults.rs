@@ -34,6 +34,13 @@ pub(super) const DEFAULTS: &[(&str, &[&str])] = &[
     ("position", &["{position|title|job_title}"]),
     ("locale", &["{locale|language|preferredLanguage}"]),
     ("roles", &["{roles|role}"]),
+    ("teams", &["{teams|team}"]),
+    ("channels", &["{channels|channel}"]),
+    // The directory's photo (binary), or a URL or path in a column.
+    (
+        "avatar",
+        &["{avatar|avatar_url|avatarUrl|jpegPhoto|thumbnailPhoto|photo}"],
+    ),
     // Only a plaintext column: LDAP userPassword holds hashes, never plaintext.
     ("password", &["{password}"]),
     (

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::defaults::{active_default, parse_bool};
 use super::template::{Located, text_of};
 use super::{Mapped, Mapping, Rule};
-use crate::model::{Change, Field, Intent, Problem, RawRecord, User};
+use crate::model::{Avatar, Change, Field, FieldValue, Intent, Problem, RawRecord, User};
 use crate::secret::Secret;
 
 thread_local! {
@@ -83,12 +83,38 @@ impl Mapping {
         };
         // The first template that yields something wins; a value that is not text stops
         // the search (falling back would quietly use another attribute) and rejects the row.
-        if *field == Field::Roles {
+        if matches!(field, Field::Roles | Field::Teams | Field::Channels) {
             for t in templates {
                 match t.eval(attrs) {
                     Ok(values) if values.is_empty() => {}
                     Ok(values) => {
-                        user.roles = Some(self.split_list(&values));
+                        let list = Some(self.split_list(&values));
+                        match field {
+                            Field::Roles => user.roles = list,
+                            Field::Teams => user.teams = list,
+                            _ => user.channels = list,
+                        }
+                        return;
+                    }
+                    Err(e) => return problems.push(e.problem(&field.name())),
+                }
+            }
+            return;
+        }
+        if *field == Field::Avatar {
+            // The image itself from LDAP/LDIF, or a URL or path in text.
+            for t in templates {
+                match t.eval_raw(attrs) {
+                    Ok(None) => {}
+                    Ok(Some(FieldValue::Binary(b))) => {
+                        user.avatar = Some(Avatar::Image(b.into()));
+                        return;
+                    }
+                    Ok(Some(FieldValue::Text(s))) => {
+                        match Avatar::parse(&s) {
+                            Ok(a) => user.avatar = Some(a),
+                            Err(why) => problems.push(Problem::new("avatar", why)),
+                        }
                         return;
                     }
                     Err(e) => return problems.push(e.problem(&field.name())),
@@ -127,7 +153,7 @@ impl Mapping {
             Field::RequirePasswordChange => {
                 user.require_password_change = bool_field(field, &first(), problems)
             }
-            Field::Roles | Field::Custom(_) => {}
+            Field::Roles | Field::Teams | Field::Channels | Field::Avatar | Field::Custom(_) => {}
         }
     }
 

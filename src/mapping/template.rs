@@ -425,6 +425,31 @@ impl Template {
     }
 }
 
+impl Template {
+    /// The first value as the source gave it, bytes included, for the one field that
+    /// takes bytes (`avatar`): a template that is one expression without filters gives
+    /// the first non-empty value of its first attribute that has one; anything else is
+    /// text, as [`Template::eval_first`] builds it.
+    pub fn eval_raw(
+        &self,
+        attrs: &(impl Lookup + ?Sized),
+    ) -> Result<Option<FieldValue>, ValueError> {
+        if let [Segment::Expr(e)] = self.segments.as_slice()
+            && e.filters.is_empty()
+        {
+            for (i, a) in e.attrs.iter().enumerate() {
+                if let Some(vs) = attrs.values(a, e.slots.get(i).copied())
+                    && let Some(v) = vs.iter().find(|v| !v.bytes().is_empty())
+                {
+                    return Ok(Some(v.clone()));
+                }
+            }
+            return Ok(None);
+        }
+        Ok(self.eval_first(attrs)?.map(FieldValue::Text))
+    }
+}
+
 impl Expr {
     fn eval_first(&self, attrs: &(impl Lookup + ?Sized)) -> Result<Option<String>, ValueError> {
         if !self.filters.is_empty() {

@@ -17,7 +17,7 @@ use crate::csv_syntax::{UTF8_BOM, default_multi_sep, neutralize_formula};
 use crate::model::User;
 
 /// The header row, in order.
-pub const COLUMNS: [&str; 15] = [
+pub const COLUMNS: [&str; 18] = [
     "username",
     "email",
     "name",
@@ -33,6 +33,9 @@ pub const COLUMNS: [&str; 15] = [
     "external_id",
     "id",
     "custom_fields",
+    "teams",
+    "channels",
+    "avatar",
 ];
 
 pub struct CsvUserWriter {
@@ -73,11 +76,12 @@ fn flag(b: Option<bool>) -> String {
 
 impl UserWriter for CsvUserWriter {
     fn write(&mut self, u: &User) -> io::Result<()> {
-        let roles = u
-            .roles
-            .as_ref()
-            .map(|r| r.join(self.roles_sep.encode_utf8(&mut [0; 4])))
-            .unwrap_or_default();
+        let list = |l: &Option<Vec<String>>| {
+            l.as_ref()
+                .map(|r| r.join(self.roles_sep.encode_utf8(&mut [0; 4])))
+                .unwrap_or_default()
+        };
+        let roles = list(&u.roles);
         let custom = if u.custom_fields.is_empty() {
             String::new()
         } else {
@@ -101,6 +105,10 @@ impl UserWriter for CsvUserWriter {
             opt(&u.external_id),
             opt(&u.id),
             custom,
+            list(&u.teams),
+            list(&u.channels),
+            // An image travels as a data: URI (export --avatars writes files instead).
+            u.avatar.as_ref().map(|a| a.text()).unwrap_or_default(),
         ]);
         self.csv.write_record(&self.cells)
     }

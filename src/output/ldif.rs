@@ -5,11 +5,13 @@
 //! `mail` = email, `cn` = name (else username; `cn` is required), `sn` = last_name (else
 //! name, else username; `sn` is required), `givenName` = first_name, `displayName` = name,
 //! `title` = position, `preferredLanguage` = locale, `employeeType` = each role,
-//! `employeeNumber` = external_id, `nsAccountLock: TRUE` when the user is inactive.
+//! `employeeNumber` = external_id, `jpegPhoto` = an avatar image (whatever its format:
+//! directories hold PNGs there too), `nsAccountLock: TRUE` when the user is inactive.
 //! Empty strings are left out (LDAP has no empty directory strings).
 //!
 //! Not written, because inetOrgPerson has no home for them: nickname, verified,
-//! require_password_change, custom_fields and the server id. The password is never written.
+//! require_password_change, custom_fields, teams, channels, an avatar given as a URL or a
+//! path, and the server id. The password is never written.
 //!
 //! Values are encoded by [`crate::ldif_syntax::attr_line`] (base64 when RFC 2849 requires
 //! it, folded at 76 columns), the code the LDAP spool and the rejects file use too.
@@ -103,6 +105,9 @@ impl UserWriter for LdifUserWriter {
             self.opt("employeeType", Some(role))?;
         }
         self.opt("employeeNumber", non_empty(&user.external_id))?;
+        if let Some(crate::model::Avatar::Image(b)) = &user.avatar {
+            self.attr("jpegPhoto", b)?;
+        }
         if user.active == Some(false) {
             self.attr("nsAccountLock", b"TRUE")?;
         }

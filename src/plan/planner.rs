@@ -807,6 +807,13 @@ pub fn field_value(u: &User, f: &Field) -> String {
         Field::Locale => t(&u.locale),
         Field::Active => b(u.active),
         Field::Roles => u.roles.clone().unwrap_or_default().join(" "),
+        Field::Teams => u.teams.clone().unwrap_or_default().join(" "),
+        Field::Channels => u.channels.clone().unwrap_or_default().join(" "),
+        Field::Avatar => match &u.avatar {
+            Some(crate::model::Avatar::Image(b)) => format!("an image of {} bytes", b.len()),
+            Some(a) => a.text(),
+            None => String::new(),
+        },
         Field::Password => String::new(),
         Field::RequirePasswordChange => b(u.require_password_change),
         Field::Verified => b(u.verified),

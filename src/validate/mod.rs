@@ -22,6 +22,16 @@
 //!   `zh_CN`). The server also checks the tag against the IANA registry, which roster does not.
 //! - `roles`: non-empty names without whitespace (Mattermost sends roles space-separated);
 //!   Mattermost: at most 256 bytes joined.
+//! - `teams`, `channels`: names the server could hold. Mattermost (lowercased first, as
+//!   roster sends them): a team name `^[a-z0-9]+([a-z\-0-9]+|(__)?)[a-z0-9]+$`, 2–64
+//!   characters (`model.IsValidTeamName`); a channel `[team/]name` with the channel part
+//!   `^[a-z0-9]+([a-z\-\_0-9]+|(__)?)[a-z0-9]*$`, at most 64 (`IsValidChannelIdentifier`).
+//!   Rocket.Chat: `[0-9a-zA-Z-_.]+`, the default `UTF8_Channel_Names_Validation`.
+//! - `avatar`: an `https://` URL (no other scheme: `file://` is never read, `http://` would
+//!   fetch in clear), a path inside the source's folder (no `..`, not absolute), or an
+//!   image in a format both servers decode (PNG, JPEG, GIF, BMP, TIFF, WebP) of at most
+//!   100 MiB (both servers' default upload limit: Mattermost `FileSettings.MaxFileSize`,
+//!   Rocket.Chat `FileUpload_MaxFileSize`).
 //!
 //! Empty and whitespace-only values count as missing, except that a display-text value made of
 //! whitespace control characters (`"\t"`, `"\r\n"`) is a control character in the field, not
@@ -82,8 +92,11 @@ pub const MATTERMOST_LAST_NAME_MAX: usize = 64;
 pub const MATTERMOST_LOCALE_MAX: usize = 5;
 pub const MATTERMOST_ROLES_MAX_BYTES: usize = 256;
 
+/// Both servers' default upload limit, for avatars.
+pub const AVATAR_MAX_BYTES: usize = 104_857_600;
+
 /// The fields checked besides the username, in report order.
-const CHECKED: [Field; 9] = [
+const CHECKED: [Field; 12] = [
     Field::Email,
     Field::Name,
     Field::FirstName,
@@ -93,6 +106,9 @@ const CHECKED: [Field; 9] = [
     Field::Locale,
     Field::Roles,
     Field::ExternalId,
+    Field::Teams,
+    Field::Channels,
+    Field::Avatar,
 ];
 
 /// Per-row checks. Pure and `Sync`, so rows can be checked in parallel.
@@ -238,6 +254,27 @@ impl Validator {
                     text(v, Place::Identifier, &mut push);
                 }
             }
+            Field::Teams => {
+                for t in user.teams.iter().flatten() {
+                    if let Some(why) = group_name(t, profile, false) {
+                        push(why);
+                    }
+                }
+            }
+            Field::Channels => {
+                for c in user.channels.iter().flatten() {
+                    if let Some(why) = group_name(c, profile, true) {
+                        push(why);
+                    }
+                }
+            }
+            Field::Avatar => {
+                if let Some(a) = &user.avatar
+                    && let Some(why) = avatar(a)
+                {
+                    push(why);
+                }
+            }
             _ => {}
         }
     }
@@ -305,6 +342,147 @@ impl Validator {
                     "are {joined} bytes long joined with spaces; Mattermost allows at most \
                      {MATTERMOST_ROLES_MAX_BYTES}"
                 ));
+            }
+        }
+    }
+}
+
+/// Why a team or channel name cannot be one on this server.
+fn group_name(n: &str, profile: Profile, channel: bool) -> Option<String> {
+    let n = n.trim();
+    let what = if channel { "channel" } else { "team" };
+    if n.is_empty() {
+        return Some(format!("contains an empty {what} name"));
+    }
+    match profile {
+        Profile::Mattermost => {
+            let lower = n.to_lowercase();
+            let (team, name) = match lower.split_once('/') {
+                Some((t, c)) if channel => (Some(t), c),
+                _ => (None, lower.as_str()),
+            };
+            if let Some(t) = team
+                && !mattermost_team_name(t)
+            {
+                return Some(format!(
+                    "{}: {} is not a Mattermost team name (2–64 of a-z, 0-9 and '-', starting and ending with a letter or digit)",
+                    quote(n),
+                    quote(t)
+                ));
+            }
+            let ok = if channel {
+                mattermost_channel_name(name)
+            } else {
+                mattermost_team_name(name)
+            };
+            (!ok).then(|| {
+                if channel {
+                    format!(
+                        "{} is not a Mattermost channel name (1–64 of a-z, 0-9, '-' and '_', starting with a letter or digit; `team/channel` names the team)",
+                        quote(n)
+                    )
+                } else {
+                    format!(
+                        "{} is not a Mattermost team name (2–64 of a-z, 0-9 and '-', starting and ending with a letter or digit; the `slug` filter makes one)",
+                        quote(n)
+                    )
+                }
+            })
+        }
+        Profile::Rocketchat => (!n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .then(|| {
+            format!(
+                "{} is not a Rocket.Chat {what} name (letters, digits, - _ . by default)",
+                quote(n)
+            )
+        }),
+        Profile::Generic => n
+            .contains(char::is_whitespace)
+            .then(|| format!("{} contains whitespace", quote(n))),
+    }
+}
+
+/// `model.IsValidTeamName`: `^[a-z0-9]+([a-z\-0-9]+|(__)?)[a-z0-9]+$`, 2–64 long.
+fn mattermost_team_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (2..=64).contains(&b.len())
+        && b.first().is_some_and(alnum)
+        && b.last().is_some_and(alnum)
+        && (b.iter().all(|c| alnum(c) || *c == b'-') || is_double_underscore_form(b, alnum))
+}
+
+/// The `(__)?` branch of Mattermost's name patterns: `abc__def`.
+fn is_double_underscore_form(b: &[u8], alnum: impl Fn(&u8) -> bool) -> bool {
+    let s = String::from_utf8_lossy(b);
+    match s.split_once("__") {
+        Some((l, r)) => {
+            !l.is_empty() && l.bytes().all(|c| alnum(&c)) && r.bytes().all(|c| alnum(&c))
+        }
+        None => false,
+    }
+}
+
+/// `model.IsValidChannelIdentifier`: `^[a-z0-9]+([a-z\-\_0-9]+|(__)?)[a-z0-9]*$`, at most
+/// 64 long.
+fn mattermost_channel_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    (1..=64).contains(&b.len())
+        && b.first().is_some_and(alnum)
+        && b.iter().all(|c| alnum(c) || matches!(c, b'-' | b'_'))
+}
+
+/// Why an avatar cannot be used.
+fn avatar(a: &crate::model::Avatar) -> Option<String> {
+    use crate::model::Avatar;
+    match a {
+        Avatar::Url(u) => {
+            let lower = u.to_ascii_lowercase();
+            if lower.starts_with("https://") {
+                // Rocket.Chat stores it as the avatar's origin; a longer one is a data error.
+                return (u.len() > 2048).then(|| {
+                    format!("a URL of {} characters is too long (at most 2048)", u.len())
+                });
+            }
+            let scheme = lower.split("://").next().unwrap_or_default().to_string();
+            Some(format!(
+                "{}: only https:// URLs are fetched ({scheme}:// is not: a file:// URL would read a local file, http:// fetches in clear)",
+                quote(u)
+            ))
+        }
+        Avatar::File(p) => {
+            let path = std::path::Path::new(p);
+            let escapes = path.is_absolute()
+                || p.starts_with('~')
+                || path.components().any(|c| {
+                    !matches!(
+                        c,
+                        std::path::Component::Normal(_) | std::path::Component::CurDir
+                    )
+                });
+            escapes.then(|| {
+                format!(
+                    "{}: an avatar file is named by a path inside the source file's folder (no absolute path, no '..')",
+                    quote(p)
+                )
+            })
+        }
+        Avatar::Image(b) => {
+            if b.len() > AVATAR_MAX_BYTES {
+                Some(format!(
+                    "an image of {} bytes is larger than the servers' default upload limit ({AVATAR_MAX_BYTES} bytes)",
+                    b.len()
+                ))
+            } else if crate::model::image_type(b).is_none() {
+                Some(format!(
+                    "{} bytes that are not an image both servers decode (PNG, JPEG, GIF, BMP, TIFF or WebP)",
+                    b.len()
+                ))
+            } else {
+                None
             }
         }
     }

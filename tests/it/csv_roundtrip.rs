@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-use roster::model::{FieldValue, User};
+use roster::model::{Avatar, FieldValue, User};
 use roster::output::csv::{COLUMNS, CsvUserWriter};
 use roster::output::jsonl::JsonlUserWriter;
 use roster::output::{UserWriter, WriterOptions};
@@ -88,10 +88,20 @@ fn user() -> impl Strategy<Value = User> {
         proptest::option::of(tricky()),
         proptest::option::of("[0-9a-zA-Z]{1,24}"),
     );
-    (names, rest).prop_map(
+    let members = (
+        proptest::option::of(prop::collection::vec("[a-z0-9_-]{1,12}", 0..4)),
+        proptest::option::of(prop::collection::vec("[a-z0-9_/-]{1,12}", 0..4)),
+        proptest::option::of(prop_oneof![
+            "https://[a-z]{1,8}\\.example/[a-z]{1,8}\\.png".prop_map(Avatar::Url),
+            "[a-z]{1,8}/[a-z]{1,8}\\.jpg".prop_map(Avatar::File),
+            prop::collection::vec(any::<u8>(), 1..40).prop_map(|b| Avatar::Image(b.into())),
+        ]),
+    );
+    (names, rest, members).prop_map(
         |(
             (username, email, name, first_name, last_name, nickname, position, locale),
             (active, roles, pw, rpc, verified, custom_fields, external_id, id),
+            (teams, channels, avatar),
         )| User {
             id,
             username,
@@ -109,6 +119,9 @@ fn user() -> impl Strategy<Value = User> {
             verified,
             custom_fields,
             external_id,
+            teams,
+            channels,
+            avatar,
             origin: Default::default(),
             server_kind: None,
         },
@@ -141,6 +154,13 @@ fn rendered(u: &User, roles_sep: &str) -> Vec<(String, String)> {
         } else {
             serde_json::to_string(&u.custom_fields).unwrap()
         },
+        u.teams
+            .as_ref()
+            .map_or(String::new(), |r| r.join(roles_sep)),
+        u.channels
+            .as_ref()
+            .map_or(String::new(), |r| r.join(roles_sep)),
+        u.avatar.as_ref().map_or(String::new(), Avatar::text),
     ];
     COLUMNS.iter().map(|c| c.to_string()).zip(cells).collect()
 }
@@ -285,8 +305,15 @@ proptest! {
             one("require_password_change", &u.require_password_change.map(|b| b.to_string()));
             one("verified", &u.verified.map(|b| b.to_string()));
             one("external_id", &u.external_id);
+            one("avatar", &u.avatar.as_ref().map(Avatar::text));
             if let Some(r) = &u.roles {
                 want.push(("roles".into(), r.clone()));
+            }
+            if let Some(r) = &u.teams {
+                want.push(("teams".into(), r.clone()));
+            }
+            if let Some(r) = &u.channels {
+                want.push(("channels".into(), r.clone()));
             }
             for (k, v) in &u.custom_fields {
                 want.push((format!("custom_fields.{k}"), vec![v.clone()]));

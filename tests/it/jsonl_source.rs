@@ -165,6 +165,9 @@ fn canonical_user_json_reads_back() {
         .into_iter()
         .collect(),
         external_id: Some("6f1c-uuid".into()),
+        teams: Some(vec!["sales".into()]),
+        channels: Some(vec!["sales/news".into(), "town-square".into()]),
+        avatar: Some(roster::model::Avatar::Url("https://x.example/a.png".into())),
         origin: Default::default(),
         server_kind: None,
     };
@@ -205,6 +208,9 @@ fn canonical_user_json_reads_back() {
             ("custom_fields.Dept", vec!["R&D"]),
             ("custom_fields.dept", vec!["x"]),
             ("external_id", vec!["6f1c-uuid"]),
+            ("teams", vec!["sales"]),
+            ("channels", vec!["sales/news", "town-square"]),
+            ("avatar", vec!["https://x.example/a.png"]),
         ]
     );
     // An empty role list stays an attribute with no values: "no roles", not "unknown".

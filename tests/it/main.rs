@@ -24,6 +24,7 @@ mod ldap_url;
 mod ldif_corpus;
 mod ldif_reader;
 mod ldif_roundtrip;
+mod member_fields;
 mod options;
 mod output_paths;
 mod progress;
