@@ -270,6 +270,8 @@ pub fn apply(
         Outputs::without_source(reports)?,
         args.dump.as_deref(),
         reports.quiet,
+        // apply keeps no ledger (see README: plan + apply does not learn anchors).
+        &mut Default::default(),
     )?;
     // What the run learned about the server (roles it could not read, ...).
     outputs::print_warnings(target.warnings(), &mut summary);

@@ -20,7 +20,7 @@ use crate::exec::{Engine, EngineOptions, Executor, Finished, JournalLink};
 use crate::exit::{self, ExitError};
 use crate::output::UserWriter;
 use crate::pipeline::{Outcome, Pipeline};
-use crate::plan::state::{Changes, Header, State};
+use crate::plan::state::{Changes, Header, State, active_count};
 use crate::report::Status;
 use crate::secret::Secret;
 use crate::settings::{ImportSettings, ReportSettings, ServerSettings, SourceSettings};
@@ -303,7 +303,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
                 version: 1,
                 written: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
                     .to_string(),
-                managed: ledger.len() as u64,
+                managed: active_count(&ledger),
                 ..header
             },
             &ledger,

@@ -22,7 +22,7 @@ use crate::exit::{self, ExitError};
 use crate::model::User;
 use crate::output::UserWriter;
 use crate::plan::planner::{Pending, Plan, Planner, Snapshot, SyncOptions};
-use crate::plan::state::{Changes, Header, Problems, State, drop_superseded};
+use crate::plan::state::{Changes, Header, Problems, State, active_count, drop_superseded};
 use crate::report::Summary;
 use crate::report::summary::{Adopted, FailOn};
 use crate::settings::{ExecSettings, ReportSettings, ServerSettings, SourceSettings, SyncSettings};
@@ -143,8 +143,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
     for (seq, e) in planner.finish() {
         outs.hold(seq, e, None);
     }
-    let mut seen: Vec<User> = planner.seen_users().collect();
-    seen.append(&mut planner.kept);
+    let seen: Vec<User> = planner.ledger_users().collect();
     let valid_rows = planner.valid_rows();
     let pending = std::mem::take(&mut planner.pending);
     let plan = planner.plan.clone();
@@ -281,12 +280,8 @@ pub fn sync(
             anchors,
         },
     ));
-    let Applied {
-        mut summary,
-        end,
-        changes,
-        problems: applied_problems,
-    } = apply_works(
+    let mut changes = Changes::default();
+    let applied = apply_works(
         &connected,
         engine,
         pending.into_iter().map(|p| (p.seq, p.work)),
@@ -294,8 +289,36 @@ pub fn sync(
         outs,
         dump,
         reports.quiet,
-    )?;
-    problems.extend(applied_problems);
+        &mut changes,
+    );
+    let finished = matches!(&applied, Ok(a) if a.end.fatal.is_none() && !a.end.interrupted);
+    if let Ok(a) = &applied {
+        problems.extend_from(&a.problems);
+    }
+    if let Some(p) = &state_path {
+        // The ledger learns what the run did however it ended (interrupted, stopped, a
+        // report that could not be written): those writes were made. A run that did not
+        // finish keeps the last sync's known problems too, so none of them turns new.
+        let ledger = changes.apply_to(seen);
+        let mut keys = problems.keys();
+        if !finished {
+            keys.extend(last_problems.iter().cloned());
+            keys.sort();
+            keys.dedup();
+        }
+        let header = Header {
+            version: 1,
+            server: plan.server.clone(),
+            written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            source_rows: valid_rows,
+            managed: active_count(&ledger),
+            problems: keys,
+        };
+        State::save(p, &header, &ledger)?;
+    }
+    let Applied {
+        mut summary, end, ..
+    } = applied?;
     if state_path.is_some() {
         summary.problems = Some(problems.against(&last_problems));
     }
@@ -312,19 +335,6 @@ pub fn sync(
         );
         outputs::print_summary(&summary, reports)?;
         return Ok(exit::INTERRUPTED);
-    }
-    if let Some(p) = &state_path {
-        // The ledger: every source user now on the server, as it now is.
-        let ledger = changes.apply_to(seen);
-        let header = Header {
-            version: 1,
-            server: plan.server.clone(),
-            written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            source_rows: valid_rows,
-            managed: ledger.len() as u64,
-            problems: problems.keys(),
-        };
-        State::save(p, &header, &ledger)?;
     }
     if let Some(why) = &plan.deactivations_refused {
         summary.stopped = Some(format!("deactivations refused: {why}"));
@@ -409,13 +419,25 @@ fn adopt(
         })
         .count() as u64;
     let matched: HashSet<&str> = seen.iter().filter_map(|u| u.id.as_deref()).collect();
-    // The old ledger's accounts this source did not match stay managed (a missing person
-    // is still deactivated by the next sync); id-less lines the source matched go.
+    let tied: HashSet<String> = seen
+        .iter()
+        .filter_map(|u| anchor(u).map(str::to_lowercase))
+        .collect();
+    // The old ledger's accounts no valid row matched stay managed, with their anchors (a
+    // missing person is still deactivated by the next sync; a person whose row is
+    // rejected tonight keeps theirs), except an anchor now tied to another account: it
+    // moves. Id-less lines of accounts the source matched go.
     let mut ledger = seen.clone();
     ledger.extend(
         old.users
             .into_iter()
-            .filter(|u| !u.id.as_deref().is_some_and(|id| matched.contains(id))),
+            .filter(|u| !u.id.as_deref().is_some_and(|id| matched.contains(id)))
+            .map(|mut u| {
+                if anchor(&u).is_some_and(|a| tied.contains(&a.to_lowercase())) {
+                    u.external_id = None;
+                }
+                u
+            }),
     );
     drop_superseded(&mut ledger);
     let anchored = seen.iter().filter(|u| anchor(u).is_some()).count();
@@ -424,7 +446,7 @@ fn adopt(
         server: plan.server.clone(),
         written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         source_rows: valid_rows,
-        managed: ledger.len() as u64,
+        managed: active_count(&ledger),
         problems: old.problems.into_iter().collect(),
     };
     State::save(&path, &header, &ledger)?;
@@ -447,14 +469,15 @@ fn adopt(
 pub(crate) struct Applied {
     pub summary: Summary,
     pub end: RunEnd,
-    pub changes: Changes,
     /// Rows that failed.
     pub problems: Problems,
 }
 
 /// Runs planned rows through the executor, writing the report, rejects and dump. Each
 /// work comes with its place in the report (increasing), after the entries `outs` holds
-/// for the places before it.
+/// for the places before it. What each row did goes into `changes` whatever else fails
+/// (a report that cannot be written): the writes were made, and the ledger must learn them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply_works(
     connected: &Connected,
     engine: Arc<Engine>,
@@ -463,9 +486,9 @@ pub(crate) fn apply_works(
     mut outs: Outputs,
     dump_path: Option<&Path>,
     quiet: bool,
+    changes: &mut Changes,
 ) -> Result<Applied> {
     let mut dump = outputs::open_dump(dump_path, None)?;
-    let mut changes = Changes::default();
     let mut problems = Problems::default();
     let mut sink_error = None;
     let (places, works): (Vec<u64>, Vec<Work>) = works.unzip();
@@ -475,6 +498,7 @@ pub(crate) fn apply_works(
         works.into_iter().map(Ok),
         |_: &Finished| pb.inc(1),
         |f: Finished| {
+            changes.record(&f);
             if sink_error.is_some() {
                 return;
             }
@@ -482,9 +506,7 @@ pub(crate) fn apply_works(
                 .ok()
                 .and_then(|i| places.get(i).copied())
                 .unwrap_or(u64::MAX);
-            if let Err(e) =
-                record_applied(&f, place, &mut outs, &mut dump, &mut changes, &mut problems)
-            {
+            if let Err(e) = record_applied(&f, place, &mut outs, &mut dump, &mut problems) {
                 sink_error = Some(e);
             }
         },
@@ -501,18 +523,16 @@ pub(crate) fn apply_works(
     Ok(Applied {
         summary,
         end,
-        changes,
         problems,
     })
 }
 
-/// Writes an applied row's outcome and remembers the user as the server now holds it.
+/// Writes an applied row's outcome.
 fn record_applied(
     f: &Finished,
     place: u64,
     outs: &mut Outputs,
     dump: &mut Option<Box<dyn UserWriter>>,
-    changes: &mut Changes,
     problems: &mut Problems,
 ) -> Result<()> {
     problems.record(&f.done.entry, Some(&f.checked));
@@ -520,6 +540,5 @@ fn record_applied(
     if let (Some(d), Some(u)) = (dump.as_mut(), &f.done.server_user) {
         d.write(u).context("cannot write the dump")?;
     }
-    changes.record(f);
     Ok(())
 }

@@ -337,6 +337,8 @@ pub struct Planner<'a> {
     anchors: Vec<Option<String>>,
     /// The row (origin) each matched server user is the account of.
     targets: HashMap<usize, String>,
+    /// Managed server users missing from the source (deactivated, or refused).
+    missing: Vec<bool>,
     pub plan: Plan,
     pub pending: Vec<Pending>,
     valid_rows: u64,
@@ -366,6 +368,7 @@ impl<'a> Planner<'a> {
             seen: vec![false; snapshot.users.len()],
             anchors: vec![None; snapshot.users.len()],
             targets: HashMap::new(),
+            missing: vec![false; snapshot.users.len()],
             plan: Plan {
                 roster_plan: 1,
                 server: server.to_string(),
@@ -451,19 +454,27 @@ impl<'a> Planner<'a> {
         // Who the person is (the anchor) before what they are called (the match key).
         let by_anchor = anchor(&desired).and_then(|a| self.snapshot.anchored(a, self.state));
         let found = by_anchor.or(by_key);
-        // Whoever the row leads to counts as present, whatever becomes of it: a row that
-        // fails never deactivates the account it names.
-        for i in [found, by_key].into_iter().flatten() {
-            self.seen[i] = true;
-        }
-        // A row the ledger says is another person's account is refused by the engine
-        // below; it neither takes the account nor teaches the ledger its anchor, so the
-        // refusal holds the next night too and the true owner's row still finds it.
-        if let Some(i) = found
-            && self
-                .engine
+        // The ledger says the account found is another person's: the engine refuses the
+        // row below.
+        let refused = found.is_some_and(|i| {
+            self.engine
                 .claimed_by_another(&desired, &intent, &self.snapshot.users[i])
-                .is_none()
+                .is_some()
+        });
+        // Whoever the row leads to counts as present, whatever becomes of it: a row that
+        // fails never deactivates the account it names. Except an account the ledger ties
+        // to another anchor than the row's: the row is provably someone else, and the
+        // account's person may have left (a row with no anchor at all may be that person
+        // with an empty cell, and protects it).
+        if !(refused && anchor(&desired).is_some()) {
+            for i in [found, by_key].into_iter().flatten() {
+                self.seen[i] = true;
+            }
+        }
+        // A refused row neither takes the account nor teaches the ledger its anchor, so
+        // the refusal holds the next night too and the true owner's row still finds it.
+        if let Some(i) = found
+            && !refused
         {
             if let Some(entry) = self.taken(i, &desired, &checked) {
                 return Some(entry);
@@ -472,7 +483,7 @@ impl<'a> Planner<'a> {
             if let Some(a) = anchor(&desired) {
                 self.anchors[i] = Some(a.to_string());
             }
-            if let Some(entry) = self.clash(i, &desired, &checked) {
+            if let Some(entry) = self.clash(Some(i), &desired, &checked) {
                 return Some(entry);
             }
         }
@@ -506,6 +517,13 @@ impl<'a> Planner<'a> {
             entry.changed.clear();
             entry.error = "disabled at the source: not created".into();
             return Some(entry);
+        }
+        // A new account whose username or email another account holds: the server would
+        // refuse the create, so the plan says so now.
+        if entry.action == Action::Create
+            && let Some(failed) = self.clash(None, &desired, &checked)
+        {
+            return Some(failed);
         }
         let changes = match &current {
             Some(c) => entry
@@ -588,29 +606,45 @@ impl<'a> Planner<'a> {
     }
 
     /// A row whose username or email, as the source now gives it, another server account
-    /// holds: renaming the account found (`i`) onto it would be refused by the server, so
-    /// the row fails here, naming both accounts, and neither is touched.
-    fn clash(&self, i: usize, desired: &User, checked: &Checked) -> Option<ReportEntry> {
-        let (what, j) = self.snapshot.holder_other_than(i, desired)?;
-        let (mine, other) = (&self.snapshot.users[i], &self.snapshot.users[j]);
+    /// holds: renaming the account found (`i`) onto it, or creating a new one (`None`),
+    /// would be refused by the server, so the row fails here, naming both accounts, and
+    /// nothing is written.
+    fn clash(&self, i: Option<usize>, desired: &User, checked: &Checked) -> Option<ReportEntry> {
+        let (what, j) = self
+            .snapshot
+            .holder_other_than(i.unwrap_or(usize::MAX), desired)?;
+        let other = &self.snapshot.users[j];
         let mut e = ReportEntry::new(
             checked.origin.to_string(),
             &desired.username,
             desired.email.as_deref(),
         );
-        e.action = Action::Update;
         e.status = Status::Failed;
-        e.id = mine.id.clone().unwrap_or_default();
-        if !mine.username.eq_ignore_ascii_case(&desired.username) {
-            e.renamed_from = mine.username.clone();
-        }
-        let change = if e.renamed_from.is_empty() {
-            format!("the {what} of {:?}", mine.username)
+        let change = match i.map(|i| &self.snapshot.users[i]) {
+            None => {
+                e.action = Action::Create;
+                format!("a new account for {:?}", desired.username)
+            }
+            Some(mine) => {
+                e.action = Action::Update;
+                e.id = mine.id.clone().unwrap_or_default();
+                if !mine.username.eq_ignore_ascii_case(&desired.username) {
+                    e.renamed_from = mine.username.clone();
+                }
+                if e.renamed_from.is_empty() {
+                    format!("the {what} of {:?}", mine.username)
+                } else {
+                    format!("rename {:?} → {:?}", mine.username, desired.username)
+                }
+            }
+        };
+        let outcome = if i.is_none() {
+            "nothing was created"
         } else {
-            format!("rename {:?} → {:?}", mine.username, desired.username)
+            "neither account was changed"
         };
         e.error = format!(
-            "{change}: the {what} is held by another account ({:?}, id {:?}); neither account was changed",
+            "{change}: the {what} is held by another account ({:?}, id {:?}); {outcome}",
             other.username,
             other.id.as_deref().unwrap_or("?")
         );
@@ -630,7 +664,7 @@ impl<'a> Planner<'a> {
         self.plan.managed = base;
         let mut refused_entries = Vec::new();
         if self.opts.deactivate_missing {
-            let missing: Vec<&User> = self
+            let missing: Vec<(usize, &User)> = self
                 .snapshot
                 .users
                 .iter()
@@ -641,8 +675,11 @@ impl<'a> Planner<'a> {
                         && !self.protected(u)
                         && self.managed(u)
                 })
-                .map(|(_, u)| u)
                 .collect();
+            for (i, _) in &missing {
+                self.missing[*i] = true;
+            }
+            let missing: Vec<&User> = missing.into_iter().map(|(_, u)| u).collect();
             let unmatched = &self.unmatched_rejects;
             let refuse = (!missing.is_empty() && !unmatched.is_empty() && !self.opts.force).then(|| {
                 let mut shown: Vec<&str> = unmatched.iter().take(5).map(String::as_str).collect();
@@ -769,16 +806,29 @@ impl<'a> Planner<'a> {
         self.valid_rows
     }
 
-    /// Server users the source matched, as the snapshot saw them, each with its anchor
-    /// (the source's, else the ledger's) as `external_id`, for the ledger.
-    pub fn seen_users(&self) -> impl Iterator<Item = User> + '_ {
+    /// The ledger's accounts after this plan, as the snapshot saw them (the run's
+    /// changes go on top, [`crate::plan::state::Changes`]), each with its anchor (the
+    /// source's, else the ledger's) as `external_id`: the accounts a row took, the ones
+    /// the ledger held (active or not: a leaver's account stays tied to its person, so it
+    /// is never handed to the next holder of the username), and the missing ones this run
+    /// deactivates or was refused to (a failed deactivation is tried again next night).
+    /// Not the accounts a row only named (a rejected row, a rename onto a taken name):
+    /// they are protected tonight, not managed from now on.
+    pub fn ledger_users(&self) -> impl Iterator<Item = User> + '_ {
+        let by = self.engine.options().match_key;
         self.snapshot
             .users
             .iter()
-            .zip(&self.seen)
-            .zip(&self.anchors)
-            .filter(|((_, s), _)| **s)
-            .map(|((u, _), a)| self.with_anchor(u, a.as_deref()))
+            .enumerate()
+            .filter(move |(i, u)| {
+                self.targets.contains_key(i)
+                    || self.missing[*i]
+                    || self.state.manages(
+                        by.of(&self.engine.target().normalize(u)).as_deref(),
+                        u.id.as_deref(),
+                    )
+            })
+            .map(|(i, u)| self.with_anchor(u, self.anchors[i].as_deref()))
     }
 
     /// `u` with its anchor for the ledger: `a` (the source's), else the ledger's.
@@ -967,8 +1017,7 @@ mod tests {
             .collect();
         let refused = p.finish();
         let ledger = p
-            .seen_users()
-            .chain(p.kept.iter().cloned())
+            .ledger_users()
             .filter_map(|u| Some((u.id.clone()?, u.external_id)))
             .collect();
         Planned {
@@ -1022,13 +1071,11 @@ mod tests {
             valid(anchored("u1", "A-9")),
         ];
         let p = plan_with(&e, &state, manage_all(Threshold::Count(5), false), rows);
-        assert_eq!(p.pending, vec!["Update u2.new"]);
+        // u1's person left the source: the account is deactivated, not kept for a row
+        // that is provably someone else.
+        assert_eq!(p.pending, vec!["Update u2.new", "Deactivate u1"]);
         assert!(p.plan.creates.is_empty());
-        assert!(
-            p.plan.deactivations.is_empty(),
-            "{:?}",
-            p.plan.deactivations
-        );
+        assert_eq!(deactivated(&p), ["u1"]);
         let u = &p.plan.updates[0];
         assert_eq!(u.renamed_from.as_deref(), Some("u2"));
         assert_eq!(u.id.as_deref(), Some("id-u2"));
@@ -1450,5 +1497,227 @@ mod tests {
         );
         assert!(p.plan.held_inactive.is_empty());
         assert!(p.pending.is_empty());
+    }
+
+    /// One night as `roster sync` runs it, up to the ledger it writes: the planner, then
+    /// `Changes::apply_to(ledger_users)` with no changes recorded (as if every write
+    /// failed; tests that need a write applied put it on the fake server themselves).
+    fn night(
+        s: &Arc<FakeServer>,
+        state: &State,
+        opts: SyncOptions,
+        rows: Vec<Outcome>,
+    ) -> (Plan, Vec<String>, Vec<User>) {
+        let e = engine_with(s, &[], state);
+        let snapshot =
+            Snapshot::take(e.target().as_ref(), MatchKey::Username, |_| {}).expect("snapshot");
+        let mut p = Planner::new(&e, &snapshot, state, opts, "http://fake", "in.csv");
+        for (i, o) in rows.into_iter().enumerate() {
+            p.add(checked(i, o));
+        }
+        p.finish();
+        let seen: Vec<User> = p.ledger_users().collect();
+        let ledger = crate::plan::state::Changes::default().apply_to(seen);
+        let pending = p
+            .pending
+            .iter()
+            .map(|x| format!("{:?} {}", x.action, x.entry.username))
+            .collect();
+        (p.plan, pending, ledger)
+    }
+
+    /// The ledger written and read back, as the next night reads it.
+    fn reload(ledger: &[User]) -> State {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("state.jsonl");
+        State::save(&path, &Header::default(), ledger).unwrap();
+        State::load(&path, MatchKey::Username).unwrap()
+    }
+
+    fn ledger_of_three() -> State {
+        let mut state = State::default();
+        for (a, id) in [("A-0", "id-u0"), ("A-1", "id-u1"), ("A-2", "id-u2")] {
+            state.anchors.insert(a, id);
+            state.ids.insert(id.into());
+        }
+        state
+    }
+
+    fn ledger_only() -> SyncOptions {
+        SyncOptions {
+            deactivate_missing: true,
+            threshold: Threshold::Count(5),
+            force: false,
+            scope: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_held_inactive_person_renamed_gets_no_second_account() {
+        // An administrator deactivated u1; the source still lists them: held inactive.
+        let s = server(3);
+        let mut held = user("u1", "u1@example.org", &["user"]);
+        held.active = Some(false);
+        s.put(held);
+        let rows = || {
+            vec![
+                valid(anchored("u0", "A-0")),
+                valid(anchored("u1", "A-1")),
+                valid(anchored("u2", "A-2")),
+            ]
+        };
+        let (plan, _, ledger) = night(&s, &ledger_of_three(), ledger_only(), rows());
+        assert_eq!(plan.held_inactive.len(), 1);
+        let state = reload(&ledger);
+        // Night 2: HR renames u1 → u1.new, same anchor.
+        let mut r = rows();
+        r[1] = valid(anchored("u1.new", "A-1"));
+        let (plan, pending, _) = night(&s, &state, ledger_only(), r);
+        assert!(
+            plan.creates.is_empty(),
+            "a held-inactive person renamed at the source gets a new, active account: {pending:?}; ledger after night 1: {:?}",
+            ledger.iter().map(|u| &u.username).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_leavers_account_is_never_handed_to_the_next_holder_of_the_username() {
+        let s = server(3);
+        // Night 1: u1 left the source: deactivated as missing.
+        let (_, pending, ledger) = night(
+            &s,
+            &ledger_of_three(),
+            ledger_only(),
+            vec![valid(anchored("u0", "A-0")), valid(anchored("u2", "A-2"))],
+        );
+        assert_eq!(pending, ["Deactivate u1"]);
+        let mut gone = user("u1", "u1@example.org", &["user"]);
+        gone.active = Some(false);
+        s.put(gone); // what the apply did
+        let state = reload(&ledger);
+        // Night 2: a new hire gets the username u1.
+        let mut hire = anchored("u1", "A-9");
+        hire.email = Some("new.hire@example.org".into());
+        hire.name = Some("NEW HIRE".into());
+        let (plan, pending, _) = night(
+            &s,
+            &state,
+            ledger_only(),
+            vec![
+                valid(anchored("u0", "A-0")),
+                valid(hire),
+                valid(anchored("u2", "A-2")),
+            ],
+        );
+        assert!(
+            pending.is_empty() && plan.failed == 1,
+            "u1's (A-1) deactivated account is written for the new hire A-9: {pending:?} {:?}",
+            plan.updates
+        );
+    }
+
+    #[test]
+    fn a_failed_deactivation_is_tried_again_the_next_night() {
+        let s = server(3);
+        let rows = || vec![valid(anchored("u0", "A-0")), valid(anchored("u2", "A-2"))];
+        let (_, pending, ledger) = night(&s, &ledger_of_three(), ledger_only(), rows());
+        assert_eq!(pending, ["Deactivate u1"]);
+        // The deactivation failed (a 5xx): Changes records nothing for it; u1 is still active.
+        let state = reload(&ledger);
+        let (_, pending, _) = night(&s, &state, ledger_only(), rows());
+        assert_eq!(
+            pending,
+            ["Deactivate u1"],
+            "u1 left the ledger with its failed deactivation: never managed, never deactivated again"
+        );
+    }
+
+    #[test]
+    fn a_planned_create_onto_a_taken_email_is_what_sync_does() {
+        let s = server(3);
+        let state = State::default();
+        let e = engine_with(&s, &[], &state);
+        let mut newbie = row("newbie");
+        newbie.email = Some("u1@example.org".into());
+        let p = plan_with(
+            &e,
+            &state,
+            manage_all(Threshold::Count(5), false),
+            vec![
+                valid(row("u0")),
+                valid(row("u1")),
+                valid(row("u2")),
+                valid(newbie.clone()),
+            ],
+        );
+        // What the sync's apply engine then does with the planned create.
+        let apply = Engine::new(
+            s.clone(),
+            EngineOptions {
+                dry_run: false,
+                ..e.options().clone()
+            },
+        );
+        let done = apply.run(&newbie, &Intent::Upsert, Some(None));
+        assert_eq!(
+            (p.plan.creates.len(), p.plan.failed),
+            (
+                usize::from(done.entry.status == Status::Ok),
+                u64::from(done.entry.status == Status::Failed)
+            ),
+            "plan: {} create(s), {} failed; sync: {:?} {}",
+            p.plan.creates.len(),
+            p.plan.failed,
+            done.entry.status,
+            done.entry.error
+        );
+    }
+
+    #[test]
+    fn a_leaver_whose_username_is_reused_is_deactivated() {
+        // u1 is gone from the source; a new hire has the username u1 and is
+        // refused. The refused row is provably not u1's person: it does not keep u1's
+        // account from being deactivated.
+        let s = server(3);
+        let (plan, pending, _) = night(
+            &s,
+            &ledger_of_three(),
+            ledger_only(),
+            vec![
+                valid(anchored("u0", "A-0")),
+                valid(anchored("u1", "A-9")),
+                valid(anchored("u2", "A-2")),
+            ],
+        );
+        assert_eq!(plan.failed, 1);
+        assert_eq!(
+            pending,
+            ["Deactivate u1"],
+            "the leaver keeps an active account"
+        );
+    }
+
+    #[test]
+    fn a_clashing_rename_does_not_make_roster_manage_the_other_account() {
+        // `hand` was made by hand: not in the ledger, no --manage. u1 is renamed onto
+        // it: the row fails (clash); `hand` is protected tonight, not managed from now on.
+        let s = server(3);
+        s.put(user("hand", "hand@example.org", &["user"]));
+        let rows = |u1: &str| {
+            vec![
+                valid(anchored("u0", "A-0")),
+                valid(anchored(u1, "A-1")),
+                valid(anchored("u2", "A-2")),
+            ]
+        };
+        let (plan, _, ledger) = night(&s, &ledger_of_three(), ledger_only(), rows("hand"));
+        assert_eq!(plan.failed, 1);
+        let state = reload(&ledger);
+        // Night 2: HR fixes the name.
+        let (plan, pending, _) = night(&s, &state, ledger_only(), rows("u1.new"));
+        assert!(
+            plan.deactivations.iter().all(|d| d.username != "hand"),
+            "an account roster never managed is deactivated: {pending:?}"
+        );
     }
 }

@@ -220,11 +220,13 @@ impl Changes {
     }
 
     /// The ledger: `base` (the users matched, or the previous ledger) as this run left
-    /// them, then the users it created; deactivated users leave it. By server id, so a
-    /// renamed account stays one line, under its new name, with its anchor.
+    /// them, then the users it created. By server id, so a renamed account stays one
+    /// line, under its new name, with its anchor. A deactivated account stays, inactive,
+    /// with its anchor: its person may come back (rehired: found, held inactive), and
+    /// someone new given the username never gets their account.
     pub fn apply_to(mut self, base: impl IntoIterator<Item = User>) -> Vec<User> {
         let mut ledger = Vec::new();
-        for u in base {
+        for mut u in base {
             match u.id.as_ref().and_then(|id| self.by_id.remove(id)) {
                 Some(Some(mut after)) => {
                     if after.external_id.is_none() {
@@ -232,15 +234,22 @@ impl Changes {
                     }
                     ledger.push(after)
                 }
-                Some(None) => {}
+                Some(None) => {
+                    u.active = Some(false);
+                    ledger.push(u);
+                }
                 None => ledger.push(u),
             }
         }
         ledger.extend(self.by_id.into_values().flatten());
-        ledger.retain(|u| u.active != Some(false));
         drop_superseded(&mut ledger);
         ledger
     }
+}
+
+/// How many of a ledger's accounts are active (the header's `managed`).
+pub fn active_count(ledger: &[User]) -> u64 {
+    ledger.iter().filter(|u| u.active != Some(false)).count() as u64
 }
 
 /// Drops the id-less lines (a ledger started from a dump) of people the ledger now has by
@@ -298,8 +307,8 @@ impl Problems {
         }
     }
 
-    pub fn extend(&mut self, other: Problems) {
-        self.keys.extend(other.keys);
+    pub fn extend_from(&mut self, other: &Problems) {
+        self.keys.extend(other.keys.iter().cloned());
     }
 
     /// New and known problems, against the last sync's.

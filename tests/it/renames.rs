@@ -424,29 +424,38 @@ fn apply_carries_out_a_planned_rename() {
     assert_eq!(o.code(), 4, "{}", o.stderr());
 }
 
-/// Jane left and a new hire (another anchor) got her username: night after night the
-/// new hire's row fails and Jane's account is never handed over.
+/// Jane leaves (her account is deactivated as missing), then a new hire (another anchor)
+/// gets her username: night after night the new hire's row fails, and Jane's account
+/// stays hers, deactivated and tied to her anchor in the ledger.
 #[test]
 fn an_account_is_never_handed_to_another_person_on_any_night() {
     let sb = sandbox(FlavorKind::RocketChat);
     let d = tempfile::tempdir().unwrap();
     let url = sb.url();
     let bob = ("bob.jones", "bob.jones@example.org");
-    write(
-        d.path(),
-        "hr.csv",
-        &hr(("jane.doe", "jane.doe@example.org"), bob),
-    );
+    let full = hr(("jane.doe", "jane.doe@example.org"), bob);
+    write(d.path(), "hr.csv", &full);
     let o = sync(d.path(), &url, &[]);
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let id = find(&sb, "jane.doe").unwrap()["_id"].clone();
+    // Night 2: Jane left.
+    let without_jane: String = full
+        .lines()
+        .filter(|l| !l.starts_with("jane.doe"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(d.path(), "hr.csv", &without_jane);
+    let o = sync(d.path(), &url, &["--max-deactivate", "1"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(find(&sb, "jane.doe").unwrap()["active"], false);
+    // Nights 3 and 4: a new hire got the username jane.doe.
     let csv = hr(("jane.doe", "jane.doe2@example.org"), bob).replace(
         "5a1c0e2e-0001-4c6b-9a57-000000000001",
         "5a1c0e2e-0009-4c6b-9a57-000000000009",
     );
     write(d.path(), "hr.csv", &csv);
-    for night in 2..=3 {
-        let o = sync(d.path(), &url, &[]);
+    for night in 3..=4 {
+        let o = sync(d.path(), &url, &["--reactivate"]);
         assert_eq!(o.code(), 1, "night {night}: {}", o.stderr());
         let report = jsonl(&d.path().join("report.jsonl"));
         let failed: Vec<&Value> = report.iter().filter(|e| e["status"] == "failed").collect();
@@ -460,6 +469,7 @@ fn an_account_is_never_handed_to_another_person_on_any_night() {
         );
         let now = find(&sb, "jane.doe").unwrap();
         assert_eq!(now["_id"], id);
+        assert_eq!(now["active"], false, "night {night}");
         assert_eq!(email_of(&now), "jane.doe@example.org", "night {night}");
         let ledger = jsonl(&d.path().join("state.jsonl"));
         let line = ledger
@@ -470,6 +480,7 @@ fn an_account_is_never_handed_to_another_person_on_any_night() {
             line["external_id"], "5a1c0e2e-0001-4c6b-9a57-000000000001",
             "night {night}"
         );
+        assert_eq!(line["active"], false);
     }
 }
 
@@ -586,4 +597,167 @@ fn adopt_again_keeps_the_ledgers_other_accounts_and_refuses_an_empty_source() {
     assert_eq!(o.code(), 4, "{}", o.stderr());
     assert!(o.stderr().contains("no valid rows"), "{}", o.stderr());
     assert_eq!(std::fs::read(d.path().join("state.jsonl")).unwrap(), kept);
+}
+
+const JANE_ANCHOR: &str = "5a1c0e2e-0001-4c6b-9a57-000000000001";
+
+/// Re-adopting while Jane's row is rejected (a bad email): her account is "matched" by
+/// the rejected row's username and goes into the ledger without her anchor, so the next
+/// rename of Jane creates a second account and deactivates the first.
+#[test]
+fn adopt_keeps_the_anchor_of_a_person_whose_row_is_rejected() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    write(d.path(), "hr.csv", &hr(("jane.doe", "not-an-email"), bob));
+    let o = sync(d.path(), &url, &["--adopt"]);
+    assert!(o.code() <= 1, "{}", o.stderr());
+    let ledger = jsonl(&d.path().join("state.jsonl"));
+    let jane = ledger
+        .iter()
+        .find(|u| u["username"] == "jane.doe")
+        .expect("jane in the ledger");
+    assert_eq!(jane["external_id"], JANE_ANCHOR, "{jane}");
+}
+
+/// Re-adopting ties Jane's anchor to the account the source now matches (jane.d), but
+/// the old ledger's line for jane.doe (not matched, so "kept") still carries the same
+/// anchor and comes later in the file: read back, the anchor leads to jane.doe again.
+#[test]
+fn adopt_moves_an_anchor_for_good() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    write(
+        d.path(),
+        "hand.csv",
+        &format!(
+            "username,email,first_name,last_name,password\njane.d,jane.d@example.org,Jane,Doe,{PW}\n"
+        ),
+    );
+    let o = roster(
+        d.path(),
+        &["import", "hand.csv", "--server", &url],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.d", "jane.d@example.org"), bob),
+    );
+    let o = sync(d.path(), &url, &["--adopt"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let ledger = jsonl(&d.path().join("state.jsonl"));
+    let tied: Vec<&Value> = ledger
+        .iter()
+        .filter(|u| u["external_id"] == JANE_ANCHOR)
+        .collect();
+    assert_eq!(tied.len(), 1, "one anchor, two ledger lines: {tied:?}");
+    // What the next night does with it.
+    let o = roster(
+        d.path(),
+        &["plan", "hr.csv", "--server", &url, "--state", "state.jsonl"],
+        &as_importer(),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &o.stderr();
+    assert!(!text.contains("jane.doe"), "{text}");
+}
+
+/// A sync whose report cannot be written still made its writes (a create here), but
+/// leaves the ledger as it was: the new person's anchor is never learned, and when HR
+/// renames her the next night she gets a second account.
+#[test]
+fn sync_saves_the_ledger_when_the_report_fails() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let erin = |name: &str| {
+        hr(("jane.doe", "jane.doe@example.org"), bob)
+            + &format!(
+                "{name},{name}@example.org,Erin,Black,{PW},5a1c0e2e-0005-4c6b-9a57-000000000005\n"
+            )
+    };
+    write(d.path(), "hr.csv", &erin("erin.black"));
+    let o = roster(
+        d.path(),
+        &[
+            "sync",
+            "hr.csv",
+            "--server",
+            &url,
+            "--state",
+            "state.jsonl",
+            "--deactivate-missing",
+            "--report",
+            "/dev/full",
+        ],
+        &as_importer(),
+    );
+    assert_ne!(o.code(), 0, "{}", o.stderr());
+    assert!(find(&sb, "erin.black").is_some(), "created: {}", o.stderr());
+    let users = sb.users().len();
+    write(d.path(), "hr.csv", &erin("erin.white"));
+    let o = sync(d.path(), &url, &[]);
+    assert!(o.code() <= 1, "{}", o.stderr());
+    assert_eq!(sb.users().len(), users, "a second account for Erin");
+}
+
+/// An import whose report cannot be written still saves the ledger.
+#[test]
+fn import_saves_the_ledger_when_the_report_fails() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    write(
+        d.path(),
+        "hr.csv",
+        &hr(("jane.doe", "jane.doe@example.org"), bob),
+    );
+    let o = roster(
+        d.path(),
+        &[
+            "import",
+            "hr.csv",
+            "--server",
+            &url,
+            "--state",
+            "s.jsonl",
+            "--report",
+            "/dev/full",
+        ],
+        &as_importer(),
+    );
+    assert_ne!(o.code(), 0, "{}", o.stderr());
+    let ledger = jsonl(&d.path().join("s.jsonl"));
+    assert!(
+        ledger.iter().any(|u| u["external_id"] == JANE_ANCHOR),
+        "{}: {ledger:?}",
+        o.stderr()
+    );
 }
