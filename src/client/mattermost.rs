@@ -28,11 +28,19 @@ use serde_json::{Map, Value, json};
 use super::auth::Credentials;
 use super::http::{Http, Reply};
 use super::{
-    CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, RoleCache, ServerRoles, UserApi,
+    CallError, CallStats, CreateOptions, Flavor, Group, GroupKind, Image, MatchKey, NotAdded, Page,
+    RoleCache, ServerRoles, UserApi,
 };
 use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
 use crate::secret::Secret;
+
+/// Users per POST /teams/{id}/members/batch (`MaxAddMembersBatch`, api4/team.go).
+pub const TEAM_BATCH: usize = 256;
+/// Users per POST /channels/{id}/members `user_ids` (`maxListSize`, api4/channel.go).
+pub const CHANNEL_BATCH: usize = 1000;
+/// Members per page of GET /teams/{id}/members and /channels/{id}/members.
+const MEMBERS_PAGE: usize = 200;
 
 /// Usernames per POST /users/usernames call.
 pub const LOOKUP_BATCH: usize = 100;
@@ -192,6 +200,59 @@ impl Mattermost {
             .filter(|name| name.starts_with("system_"))
             .map(str::to_string)
             .collect())
+    }
+
+    fn group_from(kind: GroupKind, v: &Value) -> Option<Group> {
+        Some(Group {
+            kind,
+            id: v["id"].as_str()?.to_string(),
+            name: v["name"].as_str().unwrap_or_default().to_string(),
+            parent: v["team_id"].as_str().map(str::to_string),
+            private: matches!(v["type"].as_str(), Some("P" | "I")),
+        })
+    }
+
+    /// A team or channel by name: 200 is it, 404 (or an archived one) is none.
+    fn find_group(
+        &self,
+        kind: GroupKind,
+        path: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<Group>, CallError> {
+        let r = self.send(reqwest::Method::GET, path, None, true, stats)?;
+        match r.status {
+            200 => {
+                let v = r.json().unwrap_or(Value::Null);
+                // GET /teams lists archived teams too; a team by name may be one.
+                if v["delete_at"].as_i64().unwrap_or(0) != 0 {
+                    return Ok(None);
+                }
+                Ok(Self::group_from(kind, &v))
+            }
+            404 => Ok(None),
+            _ => Err(failure(&r, &format!("GET {}", route_name(path)))),
+        }
+    }
+
+    /// One user into a channel, for the reason a batch left them out.
+    fn add_one_to_channel(
+        &self,
+        channel: &str,
+        user_id: &str,
+        stats: &mut CallStats,
+    ) -> Option<String> {
+        let path = format!("/channels/{channel}/members");
+        match self.send(
+            reqwest::Method::POST,
+            &path,
+            Some(&json!({"user_id": user_id})),
+            true,
+            stats,
+        ) {
+            Ok(r) if r.status == 201 || r.status == 200 => None,
+            Ok(r) => Some(error_text(&r)),
+            Err(e) => Some(e.to_string()),
+        }
     }
 
     fn get_user(&self, path: &str, stats: &mut CallStats) -> Result<Option<User>, CallError> {
@@ -457,6 +518,188 @@ impl UserApi for Mattermost {
         Ok(Page { users, more })
     }
 
+    /// GET /teams/name/{name} (api4/team.go getTeamByName): names are lowercase on the
+    /// server, so roster asks in lowercase.
+    fn find_team(&self, name: &str, stats: &mut CallStats) -> Result<Option<Group>, CallError> {
+        let name = enc(&name.trim().to_lowercase());
+        self.find_group(GroupKind::Team, &format!("/teams/name/{name}"), stats)
+    }
+
+    /// GET /teams/{team_id}/channels/name/{name} (api4/channel.go getChannelByName).
+    fn find_channel(
+        &self,
+        team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<Group>, CallError> {
+        let Some(team) = team else {
+            return Ok(None);
+        };
+        let path = format!(
+            "/teams/{}/channels/name/{}",
+            enc(&team.id),
+            enc(&name.trim().to_lowercase())
+        );
+        self.find_group(GroupKind::Channel, &path, stats)
+    }
+
+    /// GET /teams/{id}/members or /channels/{id}/members, 200 a page until a short one.
+    fn member_ids(
+        &self,
+        group: &Group,
+        stats: &mut CallStats,
+    ) -> Result<std::collections::HashSet<String>, CallError> {
+        let base = match group.kind {
+            GroupKind::Team => format!("/teams/{}/members", enc(&group.id)),
+            GroupKind::Channel => format!("/channels/{}/members", enc(&group.id)),
+        };
+        let mut ids = std::collections::HashSet::new();
+        for page in 0.. {
+            let path = format!("{base}?page={page}&per_page={MEMBERS_PAGE}");
+            let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;
+            if r.status != 200 {
+                return Err(failure(&r, &format!("GET {}", route_name(&base))));
+            }
+            let v = r.json().unwrap_or(Value::Null);
+            let list = v.as_array().cloned().unwrap_or_default();
+            ids.extend(
+                list.iter()
+                    .filter(|m| m["delete_at"].as_i64().unwrap_or(0) == 0)
+                    .filter_map(|m| m["user_id"].as_str().map(str::to_string)),
+            );
+            if list.len() < MEMBERS_PAGE {
+                break;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Teams: POST /teams/{id}/members/batch?graceful=true, 256 a call; each entry says
+    /// whether its user was added (`model.TeamMemberWithError`). Channels: POST
+    /// /channels/{id}/members with `user_ids`, 1000 a call; users the server could not
+    /// add are left out of its answer, so each of them is tried alone to learn why
+    /// (mattermost-members-and-ops.md §1.3, §2.2).
+    fn add_members(
+        &self,
+        group: &Group,
+        user_ids: &[String],
+        stats: &mut CallStats,
+    ) -> Result<Vec<NotAdded>, CallError> {
+        let mut failed = Vec::new();
+        match group.kind {
+            GroupKind::Team => {
+                let path = format!("/teams/{}/members/batch?graceful=true", enc(&group.id));
+                for chunk in user_ids.chunks(TEAM_BATCH) {
+                    let body: Vec<Value> = chunk
+                        .iter()
+                        .map(|u| json!({"team_id": group.id, "user_id": u}))
+                        .collect();
+                    let r = self.send(
+                        reqwest::Method::POST,
+                        &path,
+                        Some(&json!(body)),
+                        true,
+                        stats,
+                    )?;
+                    if r.status != 201 && r.status != 200 {
+                        return Err(failure(&r, "POST /teams/{id}/members/batch"));
+                    }
+                    let v = r.json().unwrap_or(Value::Null);
+                    for e in v.as_array().into_iter().flatten() {
+                        if !e["error"].is_null() {
+                            failed.push(NotAdded {
+                                user_id: e["user_id"].as_str().unwrap_or_default().to_string(),
+                                reason: e["error"]["message"]
+                                    .as_str()
+                                    .or(e["error"]["id"].as_str())
+                                    .unwrap_or("not added")
+                                    .to_string(),
+                            });
+                        }
+                    }
+                }
+            }
+            GroupKind::Channel => {
+                let path = format!("/channels/{}/members", enc(&group.id));
+                for chunk in user_ids.chunks(CHANNEL_BATCH) {
+                    let r = self.send(
+                        reqwest::Method::POST,
+                        &path,
+                        Some(&json!({"user_ids": chunk})),
+                        true,
+                        stats,
+                    )?;
+                    let added: BTreeSet<String> = match r.status {
+                        200 | 201 => {
+                            let v = r.json().unwrap_or(Value::Null);
+                            let list = match v {
+                                Value::Array(a) => a,
+                                Value::Null => Vec::new(),
+                                one => vec![one],
+                            };
+                            list.iter()
+                                .filter_map(|m| m["user_id"].as_str().map(str::to_string))
+                                .collect()
+                        }
+                        // Nobody could be added (the last error), or a server before
+                        // 9.11 that takes one `user_id` only: one by one.
+                        _ => BTreeSet::new(),
+                    };
+                    for u in chunk.iter().filter(|u| !added.contains(*u)) {
+                        if let Some(reason) = self.add_one_to_channel(&group.id, u, stats) {
+                            failed.push(NotAdded {
+                                user_id: u.clone(),
+                                reason,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(failed)
+    }
+
+    /// POST /users/{id}/image, multipart field `image` (api4/user.go setProfileImage).
+    /// Mattermost does not fetch URLs: roster hands it the bytes.
+    fn set_avatar(
+        &self,
+        user: &User,
+        image: &Image,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let Image::Bytes { data, mime } = image else {
+            return Err(CallError::Rejected {
+                status: 0,
+                code: None,
+                message: "Mattermost takes an avatar's bytes, not its URL".into(),
+            });
+        };
+        let id = user.id.as_deref().unwrap_or_default();
+        let url = self.http.url(&format!("/api/v4/users/{}/image", enc(id)));
+        let what = "POST /users/{id}/image";
+        let r = self.http.send(BUCKET, what, true, stats, |c| {
+            let part = reqwest::blocking::multipart::Part::bytes(data.to_vec())
+                .file_name(format!(
+                    "profile.{}",
+                    mime.rsplit('/').next().unwrap_or("png")
+                ))
+                .mime_str(mime)
+                .unwrap_or_else(|_| reqwest::blocking::multipart::Part::bytes(data.to_vec()));
+            let form = reqwest::blocking::multipart::Form::new().part("image", part);
+            c.post(&url)
+                .bearer_auth(self.token.expose())
+                .multipart(form)
+        })?;
+        match r.status {
+            200 => Ok(()),
+            401 => Err(CallError::Fatal(format!(
+                "{what}: authentication failed ({})",
+                error_text(&r)
+            ))),
+            _ => Err(failure(&r, what)),
+        }
+    }
+
     fn fields(&self) -> &'static [Field] {
         FIELDS
     }
@@ -661,6 +904,11 @@ pub fn detect(
 }
 
 /// `/users/abc.../patch` → `/users/{id}/patch` for messages (no user data in logs).
+/// A path segment, percent-encoded.
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 fn route_name(path: &str) -> String {
     let path = path.split('?').next().unwrap_or(path);
     path.split('/')

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod connect;
+pub mod groups;
 pub mod http;
 pub mod mattermost;
 pub mod pacer;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Field, User};
+pub use groups::{Group, GroupKind, Image, NotAdded};
 
 /// Parallel workers (and pooled connections) when neither `--workers` nor the job file
 /// says.
@@ -247,10 +249,69 @@ pub trait UserApi: Send + Sync {
     /// leaves them: read on first use and kept for the run (see [`RoleCache`]).
     fn roles(&self) -> &ServerRoles;
 
+    /// A team by name; `Ok(None)` when the server has none by that name.
+    fn find_team(&self, name: &str, stats: &mut CallStats) -> Result<Option<Group>, CallError> {
+        let _ = (name, stats);
+        Err(no_groups(self.flavor()))
+    }
+
+    /// A channel by name: within `team` on Mattermost (channels belong to teams), anywhere
+    /// on Rocket.Chat; `Ok(None)` when there is none.
+    fn find_channel(
+        &self,
+        team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<Group>, CallError> {
+        let _ = (team, name, stats);
+        Err(no_groups(self.flavor()))
+    }
+
+    /// The ids of a team's or channel's active members, every page.
+    fn member_ids(
+        &self,
+        group: &Group,
+        stats: &mut CallStats,
+    ) -> Result<std::collections::HashSet<String>, CallError> {
+        let _ = (group, stats);
+        Err(no_groups(self.flavor()))
+    }
+
+    /// Adds users to a team or channel, as many per request as the server takes (an
+    /// existing member counts as added); returns those it could not add, with why.
+    fn add_members(
+        &self,
+        group: &Group,
+        user_ids: &[String],
+        stats: &mut CallStats,
+    ) -> Result<Vec<NotAdded>, CallError> {
+        let _ = (group, user_ids, stats);
+        Err(no_groups(self.flavor()))
+    }
+
+    /// Sets a user's profile image.
+    fn set_avatar(
+        &self,
+        user: &User,
+        image: &Image,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let _ = (user, image, stats);
+        Err(no_groups(self.flavor()))
+    }
+
     /// Waits before the caller re-sends a request it retries itself (a create after an
     /// ambiguous failure) and counts the retry in the run's counters;
     /// `Err(Interrupted)` when Ctrl-C came during the wait.
     fn backoff(&self, attempt: u32, stats: &mut CallStats) -> Result<(), CallError>;
+}
+
+fn no_groups(flavor: Flavor) -> CallError {
+    CallError::Rejected {
+        status: 0,
+        code: None,
+        message: format!("teams, channels and avatars are not supported on {flavor}"),
+    }
 }
 
 /// What a server said about its roles.

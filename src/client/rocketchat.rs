@@ -31,7 +31,8 @@ use sha2::{Digest, Sha256};
 use super::auth::Credentials;
 use super::http::{Http, Reply};
 use super::{
-    CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, RoleCache, ServerRoles, UserApi,
+    CallError, CallStats, CreateOptions, Flavor, Group, GroupKind, Image, MatchKey, NotAdded, Page,
+    RoleCache, ServerRoles, UserApi,
 };
 use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
@@ -39,6 +40,11 @@ use crate::secret::Secret;
 
 /// users.list's largest page (larger counts are silently clamped by the server).
 pub const PAGE_SIZE: u64 = 100;
+
+/// Users per channels.invite / groups.invite / teams.addMembers call: the server sets no
+/// limit (rocketchat-members-and-ops.md §1, §2); this keeps one request's body and its
+/// sequential work on the server modest.
+pub const INVITE_BATCH: usize = 100;
 
 const FIELDS: &[Field] = &[
     Field::Username,
@@ -227,6 +233,66 @@ impl RocketChat {
             .filter_map(|role| role["_id"].as_str())
             .map(str::to_string)
             .collect())
+    }
+
+    /// A membership request: answered 200, or why not (its own 403 message: the
+    /// permissions a membership needs are not a user's).
+    fn member_call(
+        &self,
+        route: &str,
+        body: &Value,
+        stats: &mut CallStats,
+    ) -> Result<Result<(), String>, CallError> {
+        let url = self.http.url(&format!("/api/v1/{route}"));
+        let r = self.http.send(route, route, true, stats, |c| {
+            self.auth(c.post(&url).json(body))
+        })?;
+        match r.status {
+            200 => Ok(Ok(())),
+            401 => Err(CallError::Fatal(format!(
+                "{route}: authentication failed ({})",
+                error_text(&r)
+            ))),
+            403 => Err(CallError::Fatal(format!(
+                "{route}: permission denied ({}); adding users to rooms and teams needs add-user-to-joined-room, add-user-to-any-c-room (public channels), add-user-to-any-p-room (private groups, no role has it by default) and add-team-member",
+                error_text(&r)
+            ))),
+            _ => Ok(Err(format!("{route}: {}", error_text(&r)))),
+        }
+    }
+
+    /// A room or team by name: `Ok(None)` on the server's "not found".
+    fn find_room(
+        &self,
+        route: &str,
+        query: &[(&str, &str)],
+        stats: &mut CallStats,
+    ) -> Result<Option<Value>, CallError> {
+        let url = self.http.url(&format!("/api/v1/{route}"));
+        let r = self.http.send(route, route, true, stats, |c| {
+            self.auth(c.get(&url).query(query))
+        })?;
+        match r.status {
+            200 => Ok(r.json()),
+            401 | 403 => {
+                check_common(&r, route, self.two_factor.is_some())?;
+                Err(rejected(&r, route))
+            }
+            _ => {
+                let text = error_text(&r);
+                let v = r.json().unwrap_or(Value::Null);
+                let code = v["errorType"].as_str().unwrap_or("");
+                if code == "error-room-not-found"
+                    || text.contains("team-does-not-exist")
+                    || text.contains("Team not found")
+                    || text.contains("error-room-not-found")
+                {
+                    Ok(None)
+                } else {
+                    Err(rejected(&r, route))
+                }
+            }
+        }
     }
 
     fn kept_custom(&self) -> Option<&BTreeSet<String>> {
@@ -560,6 +626,174 @@ impl UserApi for RocketChat {
             None => users.len() as u64 == PAGE_SIZE,
         };
         Ok(Page { users, more })
+    }
+
+    /// teams.info?teamName= (teams.ts): exact names.
+    fn find_team(&self, name: &str, stats: &mut CallStats) -> Result<Option<Group>, CallError> {
+        let Some(v) = self.find_room("teams.info", &[("teamName", name.trim())], stats)? else {
+            return Ok(None);
+        };
+        let t = &v["teamInfo"];
+        Ok(t["_id"].as_str().map(|id| Group {
+            kind: GroupKind::Team,
+            id: id.to_string(),
+            name: t["name"].as_str().unwrap_or(name).to_string(),
+            parent: t["roomId"].as_str().map(str::to_string),
+            private: t["type"].as_i64() == Some(1),
+        }))
+    }
+
+    /// rooms.info?roomName= (rooms.ts): any room type, exact names. Rocket.Chat's
+    /// channels do not belong to a team's namespace, so `team` is not used.
+    fn find_channel(
+        &self,
+        _team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<Group>, CallError> {
+        let Some(v) = self.find_room("rooms.info", &[("roomName", name.trim())], stats)? else {
+            return Ok(None);
+        };
+        let room = &v["room"];
+        let t = room["t"].as_str().unwrap_or("");
+        if !matches!(t, "c" | "p") {
+            // A direct or livechat room is no channel.
+            return Ok(None);
+        }
+        Ok(room["_id"].as_str().map(|id| Group {
+            kind: GroupKind::Channel,
+            id: id.to_string(),
+            name: room["name"].as_str().unwrap_or(name).to_string(),
+            parent: room["teamId"].as_str().map(str::to_string),
+            private: t == "p",
+        }))
+    }
+
+    /// channels.members / groups.members / teams.members, 100 a page (active users only:
+    /// a deactivated member is invited again, which the server takes as a no-op).
+    fn member_ids(
+        &self,
+        group: &Group,
+        stats: &mut CallStats,
+    ) -> Result<std::collections::HashSet<String>, CallError> {
+        let (route, key) = match (group.kind, group.private) {
+            (GroupKind::Team, _) => ("teams.members", "teamId"),
+            (GroupKind::Channel, false) => ("channels.members", "roomId"),
+            (GroupKind::Channel, true) => ("groups.members", "roomId"),
+        };
+        let mut ids = std::collections::HashSet::new();
+        let mut offset = 0u64;
+        loop {
+            let off = offset.to_string();
+            let count = PAGE_SIZE.to_string();
+            let r = self.get(
+                route,
+                &[(key, &group.id), ("offset", &off), ("count", &count)],
+                stats,
+            )?;
+            if r.status != 200 {
+                return Err(rejected(&r, route));
+            }
+            let v = r.json().unwrap_or(Value::Null);
+            let list = v["members"].as_array().cloned().unwrap_or_default();
+            ids.extend(list.iter().filter_map(|m| {
+                m["_id"]
+                    .as_str()
+                    .or(m["user"]["_id"].as_str())
+                    .map(str::to_string)
+            }));
+            offset += list.len() as u64;
+            let total = v["total"].as_u64().unwrap_or(0);
+            if list.is_empty() || offset >= total {
+                break;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// channels.invite / groups.invite with `userIds`, teams.addMembers with `members`
+    /// (an existing member is no error). One failing user fails the request while others
+    /// may be in already, so a refused batch is retried one user at a time to learn who.
+    fn add_members(
+        &self,
+        group: &Group,
+        user_ids: &[String],
+        stats: &mut CallStats,
+    ) -> Result<Vec<NotAdded>, CallError> {
+        let route = match (group.kind, group.private) {
+            (GroupKind::Team, _) => "teams.addMembers",
+            (GroupKind::Channel, false) => "channels.invite",
+            (GroupKind::Channel, true) => "groups.invite",
+        };
+        let body = |ids: &[String]| match group.kind {
+            GroupKind::Team => json!({
+                "teamId": group.id,
+                "members": ids.iter().map(|u| json!({"userId": u})).collect::<Vec<_>>(),
+            }),
+            GroupKind::Channel => json!({"roomId": group.id, "userIds": ids}),
+        };
+        let mut failed = Vec::new();
+        for chunk in user_ids.chunks(INVITE_BATCH) {
+            if self.member_call(route, &body(chunk), stats)?.is_ok() {
+                continue;
+            }
+            for u in chunk {
+                if let Err(reason) =
+                    self.member_call(route, &body(std::slice::from_ref(u)), stats)?
+                {
+                    failed.push(NotAdded {
+                        user_id: u.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(failed)
+    }
+
+    /// users.setAvatar (users.ts): `avatarUrl` for the server to fetch, or the bytes as
+    /// multipart `image` with the `userId` form field.
+    fn set_avatar(
+        &self,
+        user: &User,
+        image: &Image,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let route = "users.setAvatar";
+        let id = user.id.clone().unwrap_or_default();
+        let url = self.http.url(&format!("/api/v1/{route}"));
+        let r = match image {
+            Image::Url(u) => {
+                let body = json!({"avatarUrl": u, "userId": id});
+                self.http.send(route, route, true, stats, |c| {
+                    self.auth(c.post(&url).json(&body))
+                })?
+            }
+            Image::Bytes { data, mime } => self.http.send(route, route, true, stats, |c| {
+                let ext = mime.rsplit('/').next().unwrap_or("png");
+                let part = reqwest::blocking::multipart::Part::bytes(data.to_vec())
+                    .file_name(format!("avatar.{ext}"))
+                    .mime_str(mime)
+                    .unwrap_or_else(|_| reqwest::blocking::multipart::Part::bytes(data.to_vec()));
+                let form = reqwest::blocking::multipart::Form::new()
+                    .text("userId", id.clone())
+                    .part("image", part);
+                self.auth(c.post(&url).multipart(form))
+            })?,
+        };
+        if r.status == 200 {
+            return Ok(());
+        }
+        if r.status == 401 {
+            check_common(&r, route, self.two_factor.is_some())?;
+        }
+        if r.status == 403 {
+            return Err(CallError::Fatal(format!(
+                "{route}: permission denied ({}); setting another user's avatar needs edit-other-user-avatar",
+                error_text(&r)
+            )));
+        }
+        Err(rejected(&r, route))
     }
 
     fn fields(&self) -> &'static [Field] {

@@ -42,6 +42,9 @@ pub struct EngineOptions {
     /// The ledger's anchors (`--state`): a row whose anchor is tied to an account is
     /// matched to that account first, whatever it is called now.
     pub anchors: Arc<Anchors>,
+    /// The source file's folder: an avatar given as a path is read there, and only there
+    /// (`None`: stdin or LDAP, where a path means nothing).
+    pub avatar_dir: Option<std::path::PathBuf>,
 }
 
 /// Which existing accounts roster may write. Admins, bots and apps, the account roster
@@ -75,6 +78,7 @@ pub struct Engine {
     target: Arc<dyn UserApi>,
     opts: EngineOptions,
     journal: Option<JournalLink>,
+    members: super::members::Members,
 }
 
 /// The resume journal as the engine sees it: where create intents go, and the rows
@@ -98,6 +102,9 @@ pub struct Done {
     pub interrupted: bool,
     /// What the engine decided besides the action, for callers that sort rows by it.
     pub note: Option<Note>,
+    /// The row's teams and channels, resolved before any write; added after it
+    /// ([`super::members::Members::settle`]).
+    pub groups: Option<super::members::Wanted>,
 }
 
 /// What one row's decision writes to as it goes.
@@ -105,6 +112,7 @@ struct Row<'a> {
     stats: &'a mut CallStats,
     entry: &'a mut ReportEntry,
     note: &'a mut Option<Note>,
+    groups: &'a mut Option<super::members::Wanted>,
 }
 
 /// A decision worth telling apart from the report text.
@@ -128,10 +136,16 @@ impl Note {
 impl Engine {
     pub fn new(target: Arc<dyn UserApi>, opts: EngineOptions) -> Engine {
         Engine {
+            members: super::members::Members::new(target.clone(), opts.dry_run),
             target,
             opts,
             journal: None,
         }
+    }
+
+    /// The run's teams, channels and memberships.
+    pub fn members(&self) -> &super::members::Members {
+        &self.members
     }
 
     /// Writes a create intent to `link.journal` before each create is sent, and treats
@@ -176,6 +190,7 @@ impl Engine {
         );
         let mut stats = CallStats::default();
         let mut note = None;
+        let mut groups = None;
         let key = self
             .journal
             .as_ref()
@@ -189,8 +204,42 @@ impl Engine {
                 stats: &mut stats,
                 entry: &mut entry,
                 note: &mut note,
+                groups: &mut groups,
             },
         );
+        // A new account gets the source's avatar (an existing one keeps its own: without a
+        // ledger roster cannot tell whether the source's image changed).
+        let result = match result {
+            Ok(Some(created))
+                if entry.action == Action::Create
+                    && entry.status == Status::Ok
+                    && desired.avatar.is_some() =>
+            {
+                match self.set_avatar(&created, &desired, &mut stats) {
+                    Ok(()) => {
+                        entry.changed.push("avatar".into());
+                        Ok(Some(created))
+                    }
+                    Err(CallError::Fatal(m)) => Err(CallError::Fatal(m)),
+                    Err(e) => {
+                        entry.id = created.id.clone().unwrap_or_default();
+                        entry.status = Status::Failed;
+                        entry.error = format!("created, but its avatar was not set: {e}");
+                        Ok(Some(created))
+                    }
+                }
+            }
+            Ok(None)
+                if self.opts.dry_run
+                    && entry.action == Action::Create
+                    && entry.status == Status::Ok
+                    && desired.avatar.is_some() =>
+            {
+                entry.changed.push("avatar".into());
+                Ok(None)
+            }
+            other => other,
+        };
         entry.attempts = stats.requests;
         match result {
             Ok(server_user) => {
@@ -205,6 +254,7 @@ impl Engine {
                     fatal: None,
                     interrupted: false,
                     note,
+                    groups,
                 }
             }
             Err(e) => {
@@ -217,6 +267,7 @@ impl Engine {
                     fatal,
                     interrupted: e == CallError::Interrupted,
                     note,
+                    groups: None,
                 }
             }
         }
@@ -289,7 +340,12 @@ impl Engine {
         known: Option<Option<User>>,
         row: &mut Row,
     ) -> Result<Option<User>, CallError> {
-        let Row { stats, entry, note } = row;
+        let Row {
+            stats,
+            entry,
+            note,
+            groups,
+        } = row;
         let (stats, entry, note) = (&mut **stats, &mut **entry, &mut **note);
         // Before any request: the server would refuse the role only at write time, after
         // creating the user without it (Mattermost sets roles after the create).
@@ -297,6 +353,19 @@ impl Engine {
             entry.status = Status::Rejected;
             entry.error = why;
             return Ok(None);
+        }
+        // Teams and channels too: a name the server does not know rejects the row
+        // before its account is written.
+        if *intent != Intent::Deactivate && (desired.teams.is_some() || desired.channels.is_some())
+        {
+            match self.members.resolve(desired, stats)? {
+                Ok(w) => **groups = (!w.is_empty()).then_some(w),
+                Err(why) => {
+                    entry.status = Status::Rejected;
+                    entry.error = why;
+                    return Ok(None);
+                }
+            }
         }
         // An interrupted run sent this row's create and did not record the answer: if
         // the user exists, this job created it; report it as the create it was.
@@ -368,6 +437,52 @@ impl Engine {
             }
             (Intent::Upsert, Some(cur)) => self.update(desired, cur, None, stats, entry, note),
         }
+    }
+
+    /// Sets a new account's avatar from the source: the image's bytes, a file in the
+    /// source's folder, or a URL (Rocket.Chat fetches it itself; for Mattermost roster
+    /// fetches it, without credentials).
+    fn set_avatar(
+        &self,
+        created: &User,
+        desired: &User,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        use crate::client::Image;
+        use crate::model::{Avatar, image_type};
+        use crate::validate::AVATAR_MAX_BYTES;
+        let bad = |message: String| CallError::Rejected {
+            status: 0,
+            code: None,
+            message,
+        };
+        let bytes = |data: Vec<u8>| -> Result<Image, CallError> {
+            match image_type(&data) {
+                Some(t) => Ok(Image::Bytes {
+                    data: data.into(),
+                    mime: t.mime,
+                }),
+                None => Err(bad(
+                    "avatar: not an image both servers decode (PNG, JPEG, GIF, BMP, TIFF or WebP)"
+                        .into(),
+                )),
+            }
+        };
+        let image = match desired.avatar.as_ref() {
+            None => return Ok(()),
+            Some(Avatar::Image(b)) => bytes(b.to_vec())?,
+            Some(Avatar::Url(u)) if self.target.flavor() == crate::client::Flavor::Rocketchat => {
+                Image::Url(u.clone())
+            }
+            Some(Avatar::Url(u)) => bytes(
+                crate::client::groups::fetch_image(u, AVATAR_MAX_BYTES)
+                    .map_err(|e| bad(format!("avatar: {e}")))?,
+            )?,
+            Some(Avatar::File(p)) => {
+                bytes(read_avatar_file(self.opts.avatar_dir.as_deref(), p).map_err(bad)?)?
+            }
+        };
+        self.target.set_avatar(created, &image, stats)
     }
 
     /// Why the row's roles cannot be written: it names roles the server does not have.
@@ -725,6 +840,37 @@ fn set_fields(u: &User) -> Vec<String> {
     v
 }
 
+/// Reads an avatar file named relative to the source's folder, refusing any path that
+/// leads out of it (a symbolic link included): a row must not make roster read and send
+/// an arbitrary local file.
+fn read_avatar_file(dir: Option<&std::path::Path>, rel: &str) -> Result<Vec<u8>, String> {
+    let Some(dir) = dir else {
+        return Err(format!(
+            "avatar: {rel:?} is a path, and this source has no folder (stdin, LDAP): give the image or a URL"
+        ));
+    };
+    let root = dir
+        .canonicalize()
+        .map_err(|e| format!("avatar: the source's folder {}: {e}", dir.display()))?;
+    let path = root
+        .join(rel)
+        .canonicalize()
+        .map_err(|e| format!("avatar: {rel:?}: {e}"))?;
+    if !path.starts_with(&root) {
+        return Err(format!(
+            "avatar: {rel:?} leads out of the source's folder {}: not read",
+            root.display()
+        ));
+    }
+    let meta = std::fs::metadata(&path).map_err(|e| format!("avatar: {rel:?}: {e}"))?;
+    if meta.len() > crate::validate::AVATAR_MAX_BYTES as u64 {
+        return Err(format!(
+            "avatar: {rel:?} is larger than the servers' upload limit"
+        ));
+    }
+    std::fs::read(&path).map_err(|e| format!("avatar: {rel:?}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     //! The decision table on an in-memory server: what each row does, and what the
@@ -750,6 +896,7 @@ mod tests {
                 },
                 guard,
                 anchors: Arc::default(),
+                avatar_dir: None,
             },
         )
     }

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::client::{
-    CallError, CallStats, CreateOptions, Flavor, MatchKey, Page, RoleCache, ServerRoles, UserApi,
+    CallError, CallStats, CreateOptions, Flavor, Group, GroupKind, Image, MatchKey, NotAdded, Page,
+    RoleCache, ServerRoles, UserApi,
 };
 use crate::model::{Field, User};
 
@@ -35,6 +36,12 @@ pub struct FakeServer {
     /// Role listings read.
     pub role_reads: AtomicUsize,
     roles: RoleCache,
+    /// Teams and channels by name, with their members' ids.
+    pub groups: Mutex<HashMap<String, (Group, BTreeSet<String>)>>,
+    /// Requests that listed or added members, and that set avatars.
+    pub member_reads: AtomicUsize,
+    pub member_adds: AtomicUsize,
+    pub avatars: Mutex<HashMap<String, usize>>,
 }
 
 impl FakeServer {
@@ -58,7 +65,45 @@ impl FakeServer {
                 .collect())),
             role_reads: AtomicUsize::new(0),
             roles: RoleCache::default(),
+            groups: Mutex::new(HashMap::new()),
+            member_reads: AtomicUsize::new(0),
+            member_adds: AtomicUsize::new(0),
+            avatars: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A team or channel named `name` (no members).
+    pub fn add_group(&self, kind: GroupKind, name: &str) {
+        let g = Group {
+            kind,
+            id: format!("g-{name}"),
+            name: name.into(),
+            parent: None,
+            private: false,
+        };
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.into(), (g, BTreeSet::new()));
+    }
+
+    /// The members of a group, by username.
+    pub fn members_of(&self, name: &str) -> Vec<String> {
+        let ids: Vec<String> = self
+            .groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .map(|(_, m)| m.iter().cloned().collect())
+            .unwrap_or_default();
+        let users = self.lock();
+        let mut names: Vec<String> = users
+            .iter()
+            .filter(|u| u.id.as_ref().is_some_and(|id| ids.contains(id)))
+            .map(|u| u.username.clone())
+            .collect();
+        names.sort();
+        names
     }
 
     /// Adds `u`, or replaces the user of the same username (a deactivated user, one in
@@ -280,6 +325,92 @@ impl UserApi for FakeServer {
 
     fn backoff(&self, _attempt: u32, stats: &mut CallStats) -> Result<(), CallError> {
         stats.retries += 1;
+        Ok(())
+    }
+
+    fn find_team(&self, name: &str, stats: &mut CallStats) -> Result<Option<Group>, CallError> {
+        self.find_channel(None, name, stats)
+            .map(|g| g.filter(|g| g.kind == GroupKind::Team))
+    }
+
+    fn find_channel(
+        &self,
+        _team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<Group>, CallError> {
+        stats.requests += 1;
+        Ok(self
+            .groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .map(|(g, _)| g.clone()))
+    }
+
+    fn member_ids(
+        &self,
+        group: &Group,
+        stats: &mut CallStats,
+    ) -> Result<std::collections::HashSet<String>, CallError> {
+        stats.requests += 1;
+        self.member_reads.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&group.name)
+            .map(|(_, m)| m.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn add_members(
+        &self,
+        group: &Group,
+        user_ids: &[String],
+        stats: &mut CallStats,
+    ) -> Result<Vec<NotAdded>, CallError> {
+        stats.requests += 1;
+        self.member_adds.fetch_add(1, Ordering::SeqCst);
+        let mut g = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((_, members)) = g.get_mut(&group.name) else {
+            return Err(CallError::Rejected {
+                status: 400,
+                code: None,
+                message: "no such group".into(),
+            });
+        };
+        // A user id the server does not know is refused, the others are added.
+        let known: Vec<String> = self.lock().iter().filter_map(|u| u.id.clone()).collect();
+        let mut refused = Vec::new();
+        for id in user_ids {
+            if known.contains(id) {
+                members.insert(id.clone());
+            } else {
+                refused.push(NotAdded {
+                    user_id: id.clone(),
+                    reason: "unknown user".into(),
+                });
+            }
+        }
+        Ok(refused)
+    }
+
+    fn set_avatar(
+        &self,
+        user: &User,
+        image: &Image,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        stats.requests += 1;
+        let size = match image {
+            Image::Url(u) => u.len(),
+            Image::Bytes { data, .. } => data.len(),
+        };
+        self.avatars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user.username.clone(), size);
         Ok(())
     }
 }

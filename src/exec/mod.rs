@@ -12,6 +12,7 @@ pub mod engine;
 #[cfg(test)]
 pub(crate) mod fake;
 pub mod journal;
+pub mod members;
 mod reorder;
 
 use std::collections::HashMap;
@@ -69,6 +70,10 @@ pub struct RunEnd {
 /// after it wait in the reorder buffer; one slow row (a long retry, a lost connection)
 /// therefore stops the run after this many, instead of letting memory grow with the input.
 pub const REORDER_WINDOW: u64 = 4096;
+
+/// Rows per batch when they have teams or channels: a worker adds the memberships its
+/// batch lacks with one request per group ([`members::Members::settle`]).
+pub const MEMBER_BATCH: usize = 25;
 
 /// Where the collector tells the feeder how far rows have been released.
 struct Released {
@@ -135,12 +140,22 @@ impl Executor {
                         } else {
                             prefetch(engine, &batch)
                         };
+                        let mut done: Vec<(u64, Option<Finished>)> =
+                            Vec::with_capacity(batch.len());
                         for (seq, work) in batch {
                             let finished = if stopping() {
                                 None // drain without doing: the feeder is stopping
                             } else {
                                 run_work(engine, work, known.as_ref(), seq)
                             };
+                            done.push((seq, finished));
+                        }
+                        // The batch's memberships, in few requests; a row is complete
+                        // (journal, report) once they are settled.
+                        if !stopping() {
+                            engine.members().settle(&mut done);
+                        }
+                        for (seq, finished) in done {
                             if let Some(f) = finished.as_ref().and_then(|f| f.done.fatal.as_ref()) {
                                 stop.store(true, Ordering::SeqCst);
                                 let mut g = fatal.lock().unwrap_or_else(|e| e.into_inner());
@@ -214,6 +229,7 @@ impl Executor {
                         fatal: None,
                         interrupted: false,
                         note: None,
+                        groups: None,
                     };
                     if done_tx
                         .send((seq, Some(Finished { seq, checked, done })))
@@ -224,9 +240,19 @@ impl Executor {
                     seq += 1;
                     continue;
                 }
+                // Rows with teams or channels go in larger batches: one membership request
+                // then serves the whole batch.
+                let limit = match &work.checked.outcome {
+                    Outcome::Valid { user, .. }
+                        if user.teams.is_some() || user.channels.is_some() =>
+                    {
+                        self.batch.max(MEMBER_BATCH)
+                    }
+                    _ => self.batch,
+                };
                 batch.push((seq, work));
                 seq += 1;
-                if batch.len() >= self.batch && job_tx.send(std::mem::take(&mut batch)).is_err() {
+                if batch.len() >= limit && job_tx.send(std::mem::take(&mut batch)).is_err() {
                     break;
                 }
             }
@@ -436,5 +462,102 @@ mod tests {
         );
         assert!(end.fatal.is_none());
         assert_eq!(sunk, (0..120).collect::<Vec<u64>>());
+    }
+
+    /// Rows `m0`… in team `t{i%3}` and channel `c{i%2}`; row 5 names a team the server
+    /// does not have.
+    fn member_rows(n: usize) -> Vec<Result<Work, PipelineError>> {
+        (0..n)
+            .map(|i| {
+                let origin = Origin(format!("in.csv:{}", i + 2));
+                let team = if i == 5 {
+                    "nope".to_string()
+                } else {
+                    format!("t{}", i % 3)
+                };
+                let user = User {
+                    username: format!("m{i}"),
+                    email: Some(format!("m{i}@example.org")),
+                    teams: Some(vec![team]),
+                    channels: Some(vec![format!("c{}", i % 2)]),
+                    origin: origin.clone(),
+                    ..User::default()
+                };
+                Ok(Work::from(Checked {
+                    origin,
+                    dn: None,
+                    attrs: Default::default(),
+                    raw: RawText::None,
+                    outcome: Outcome::Valid {
+                        user: Box::new(user),
+                        intent: Intent::Upsert,
+                    },
+                }))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn memberships_are_added_a_batch_at_a_time_and_once() {
+        use crate::client::GroupKind;
+        use crate::report::Status;
+        let s = Arc::new(FakeServer::new(&[]));
+        for t in ["t0", "t1", "t2"] {
+            s.add_group(GroupKind::Team, t);
+        }
+        for c in ["c0", "c1"] {
+            s.add_group(GroupKind::Channel, c);
+        }
+        let run = |e: &Arc<Engine>| {
+            let mut entries = Vec::new();
+            let end = Executor::new(e.clone(), 2, 1).run(
+                member_rows(100).into_iter(),
+                |_| {},
+                |f| entries.push(f.done.entry),
+            );
+            assert!(end.fatal.is_none());
+            entries
+        };
+        let e = engine(&s);
+        let entries = run(&e);
+        // The unknown team rejects its row before its account is made.
+        assert_eq!(entries[5].status, Status::Rejected, "{:?}", entries[5]);
+        assert!(
+            entries[5].error.contains("no team \"nope\""),
+            "{}",
+            entries[5].error
+        );
+        assert!(s.get("m5").is_none());
+        let ok: Vec<&crate::report::ReportEntry> =
+            entries.iter().filter(|e| e.status == Status::Ok).collect();
+        assert_eq!(ok.len(), 99);
+        assert!(
+            ok.iter().all(|e| e.changed.iter().any(|c| c == "teams")
+                && e.changed.iter().any(|c| c == "channels"))
+        );
+        let t0 = s.members_of("t0");
+        assert_eq!(t0.len(), 34, "{t0:?}");
+        assert_eq!(s.members_of("c0").len() + s.members_of("c1").len(), 99);
+        // 99 rows in batches of MEMBER_BATCH: at most one request per group per batch.
+        let batches = 100usize.div_ceil(MEMBER_BATCH);
+        let adds = s.member_adds.load(Ordering::SeqCst);
+        assert!(
+            adds <= batches * 5,
+            "{adds} add requests for {batches} batches"
+        );
+        assert!(adds >= 5);
+        // Each group's members were read once.
+        assert_eq!(s.member_reads.load(Ordering::SeqCst), 5);
+        assert_eq!(e.members().counts.added.load(Ordering::SeqCst), 99 * 2);
+        // Again, on a new run: every membership is there, nothing is added.
+        let again = engine(&s);
+        let entries = run(&again);
+        assert_eq!(s.member_adds.load(Ordering::SeqCst), adds);
+        assert!(
+            entries
+                .iter()
+                .filter(|e| e.status == Status::Ok)
+                .all(|e| e.action == crate::report::Action::None && e.changed.is_empty())
+        );
     }
 }

@@ -257,6 +257,8 @@ pub fn apply(
             create,
             guard,
             anchors: Default::default(),
+            // A plan holds no source folder: an avatar path is refused at apply.
+            avatar_dir: None,
         },
     ));
     let Applied {

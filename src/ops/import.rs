@@ -157,6 +157,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             create: run.write.create.clone(),
             guard: run.write.guard.clone(),
             anchors,
+            avatar_dir: count.as_ref().and_then(|(spec, _)| input::source_dir(spec)),
         },
     );
 
@@ -296,7 +297,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
         // Whatever ended the run (an interruption, a report that cannot be written), what
         // it did is true: the ledger learns it.
         let header = state.header.clone().unwrap_or_default();
-        let ledger = changes.apply_to(state.users);
+        let ledger = changes.apply_to(state.all_users());
         State::save(
             path,
             &Header {
@@ -321,6 +322,14 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     }
     let mut summary = outs.finish()?;
     outputs::add_counters(&mut summary, &connected.http);
+    let counts = &engine.members().counts;
+    let added = counts.added.load(std::sync::atomic::Ordering::Relaxed);
+    if added > 0 {
+        summary.memberships = Some(crate::report::summary::MembershipCounts {
+            added,
+            requests: counts.calls.load(std::sync::atomic::Ordering::Relaxed),
+        });
+    }
     summary.set_elapsed(started.elapsed());
     if run.dry_run {
         summary

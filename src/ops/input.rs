@@ -126,3 +126,17 @@ pub(crate) fn drive_offline(
     }
     Ok(rows_exit_code(&summary))
 }
+
+/// The folder of a source file, where avatar paths are read; `None` for stdin and LDAP.
+pub(crate) fn source_dir(spec: &str) -> Option<std::path::PathBuf> {
+    let lower = spec.to_ascii_lowercase();
+    if spec == "-" || lower.starts_with("ldap://") || lower.starts_with("ldaps://") {
+        return None;
+    }
+    let parent = std::path::Path::new(spec).parent()?;
+    Some(if parent.as_os_str().is_empty() {
+        std::path::PathBuf::from(".")
+    } else {
+        parent.to_path_buf()
+    })
+}

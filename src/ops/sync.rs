@@ -2,7 +2,7 @@
 //! snapshot of the server, the source planned against it, then writes only for real
 //! differences, under the deactivation guards.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -99,6 +99,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
             create: sync.write.create.clone(),
             guard: sync.write.guard.clone(),
             anchors: anchors.clone(),
+            avatar_dir: input::source_dir(&source.spec),
         },
     );
 
@@ -278,6 +279,7 @@ pub fn sync(
             create: plan.create.clone(),
             guard: plan.guard.clone(),
             anchors,
+            avatar_dir: input::source_dir(&source.spec),
         },
     ));
     let mut changes = Changes::default();
@@ -298,14 +300,16 @@ pub fn sync(
     if let Some(p) = &state_path {
         // The ledger learns what the run did however it ended (interrupted, stopped, a
         // report that could not be written): those writes were made. A run that did not
-        // finish keeps the last sync's known problems too, so none of them turns new.
+        // finish (and may have shown no summary) keeps the last sync's problems as they
+        // were: tonight's stay new for the next run.
         let ledger = changes.apply_to(seen);
-        let mut keys = problems.keys();
-        if !finished {
-            keys.extend(last_problems.iter().cloned());
-            keys.sort();
-            keys.dedup();
-        }
+        let keys = if finished {
+            problems.keys()
+        } else {
+            let mut k: Vec<String> = last_problems.iter().cloned().collect();
+            k.sort();
+            k
+        };
         let header = Header {
             version: 1,
             server: plan.server.clone(),
@@ -410,35 +414,66 @@ fn adopt(
         outs.record_at(p.seq, &p.entry, Some(&p.work.checked))?;
     }
     let old = State::load(&path, plan.match_key)?;
-    let reanchored = seen
+    let old_anchors = old.anchors.clone();
+    let mut old_problems: Vec<String> = old.problems.iter().cloned().collect();
+    old_problems.sort();
+    let idless = old.users_without_id();
+    let was = |u: &User| u.id.as_deref().and_then(|id| old_anchors.anchor_of(id));
+    let other = |u: &User| was(u).is_some_and(|w| !anchor(u).is_some_and(|n| same(w, n)));
+    let tonight: HashSet<String> = seen
         .iter()
-        .filter(|u| {
-            let was = u.id.as_deref().and_then(|id| old.anchors.anchor_of(id));
-            let now = anchor(u);
-            was.is_some() && !matches!((was, now), (Some(w), Some(n)) if same(w, n))
+        .filter_map(|u| anchor(u).map(str::to_lowercase))
+        .collect();
+    let mut old_lines: HashMap<String, User> = old
+        .all_users()
+        .filter_map(|u| Some((u.id.clone()?, u)))
+        .collect();
+    // An account the old ledger ties to another person than tonight's row stays theirs
+    // when that person is still around (their anchor is on another row tonight) or left
+    // (the account is deactivated): a reused username never takes a leaver's account.
+    // Otherwise (an active account whose anchor is nowhere tonight) the source's anchor
+    // attribute changed, and the account takes the row's anchor.
+    let mut held = 0u64;
+    let seen: Vec<User> = seen
+        .into_iter()
+        .map(|u| {
+            let keep = other(&u)
+                && (u.active == Some(false)
+                    || was(&u).is_some_and(|w| tonight.contains(&w.to_lowercase())));
+            match u
+                .id
+                .as_deref()
+                .and_then(|id| old_lines.get(id))
+                .filter(|_| keep)
+            {
+                Some(line) => {
+                    held += 1;
+                    line.clone()
+                }
+                None => u,
+            }
         })
-        .count() as u64;
-    let matched: HashSet<&str> = seen.iter().filter_map(|u| u.id.as_deref()).collect();
+        .collect();
+    let reanchored = seen.iter().filter(|u| other(u)).count() as u64;
+    let matched: HashSet<String> = seen.iter().filter_map(|u| u.id.clone()).collect();
     let tied: HashSet<String> = seen
         .iter()
         .filter_map(|u| anchor(u).map(str::to_lowercase))
         .collect();
-    // The old ledger's accounts no valid row matched stay managed, with their anchors (a
-    // missing person is still deactivated by the next sync; a person whose row is
-    // rejected tonight keeps theirs), except an anchor now tied to another account: it
-    // moves. Id-less lines of accounts the source matched go.
+    // The old ledger's accounts no valid row matched stay as they were, with their
+    // anchors (a missing person is still deactivated by the next sync; a person whose row
+    // is rejected tonight keeps theirs), except an anchor now tied to another account:
+    // it moves. Id-less lines of accounts the source matched go.
+    old_lines.retain(|id, _| !matched.contains(id));
     let mut ledger = seen.clone();
-    ledger.extend(
-        old.users
-            .into_iter()
-            .filter(|u| !u.id.as_deref().is_some_and(|id| matched.contains(id)))
-            .map(|mut u| {
-                if anchor(&u).is_some_and(|a| tied.contains(&a.to_lowercase())) {
-                    u.external_id = None;
-                }
-                u
-            }),
-    );
+    let mut rest: Vec<User> = old_lines.into_values().collect();
+    rest.sort_by(|a, b| a.username.cmp(&b.username));
+    ledger.extend(idless.into_iter().chain(rest).map(|mut u| {
+        if anchor(&u).is_some_and(|a| tied.contains(&a.to_lowercase())) {
+            u.external_id = None;
+        }
+        u
+    }));
     drop_superseded(&mut ledger);
     let anchored = seen.iter().filter(|u| anchor(u).is_some()).count();
     let header = Header {
@@ -447,7 +482,7 @@ fn adopt(
         written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         source_rows: valid_rows,
         managed: active_count(&ledger),
-        problems: old.problems.into_iter().collect(),
+        problems: old_problems,
     };
     State::save(&path, &header, &ledger)?;
     let mut summary = outs.finish()?;
@@ -458,6 +493,7 @@ fn adopt(
         accounts: seen.len() as u64,
         anchored: anchored as u64,
         reanchored,
+        held,
         kept: (ledger.len() - seen.len()) as u64,
     });
     outputs::print_summary(&summary, reports)?;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, UserApi};
 use crate::exec::Work;
-use crate::exec::anchors::anchor;
+use crate::exec::anchors::{anchor, same};
 use crate::exec::engine::{Engine, Note, WriteGuard};
 use crate::model::{Field, Intent, Origin, RawText, User};
 use crate::pipeline::{Checked, Outcome};
@@ -339,14 +339,15 @@ pub struct Planner<'a> {
     targets: HashMap<usize, String>,
     /// Managed server users missing from the source (deactivated, or refused).
     missing: Vec<bool>,
+    /// Rows refused because the ledger ties their account to another anchor: many of them
+    /// mean the source's anchor attribute changed, not that people did.
+    other_anchor_rows: u64,
     pub plan: Plan,
     pub pending: Vec<Pending>,
     valid_rows: u64,
     /// Origins of rejected rows that name no server user: who they are is unknown, so
     /// nobody missing is deactivated on their account.
     unmatched_rejects: Vec<String>,
-    /// Missing users whose deactivation was refused: still managed, for the ledger.
-    pub kept: Vec<User>,
 }
 
 impl<'a> Planner<'a> {
@@ -369,6 +370,7 @@ impl<'a> Planner<'a> {
             anchors: vec![None; snapshot.users.len()],
             targets: HashMap::new(),
             missing: vec![false; snapshot.users.len()],
+            other_anchor_rows: 0,
             plan: Plan {
                 roster_plan: 1,
                 server: server.to_string(),
@@ -396,7 +398,6 @@ impl<'a> Planner<'a> {
             pending: Vec::new(),
             valid_rows: 0,
             unmatched_rejects: Vec::new(),
-            kept: Vec::new(),
         }
     }
 
@@ -466,10 +467,18 @@ impl<'a> Planner<'a> {
         // to another anchor than the row's: the row is provably someone else, and the
         // account's person may have left (a row with no anchor at all may be that person
         // with an empty cell, and protects it).
-        if !(refused && anchor(&desired).is_some()) {
-            for i in [found, by_key].into_iter().flatten() {
+        let mine = anchor(&desired);
+        for i in [found, by_key].into_iter().flatten() {
+            let theirs = self.snapshot.users[i]
+                .id
+                .as_deref()
+                .and_then(|id| self.state.anchors.anchor_of(id));
+            if !matches!((mine, theirs), (Some(m), Some(t)) if !same(m, t)) {
                 self.seen[i] = true;
             }
+        }
+        if refused && mine.is_some() {
+            self.other_anchor_rows += 1;
         }
         // A refused row neither takes the account nor teaches the ledger its anchor, so
         // the refusal holds the next night too and the true owner's row still finds it.
@@ -681,18 +690,28 @@ impl<'a> Planner<'a> {
             }
             let missing: Vec<&User> = missing.into_iter().map(|(_, u)| u).collect();
             let unmatched = &self.unmatched_rejects;
-            let refuse = (!missing.is_empty() && !unmatched.is_empty() && !self.opts.force).then(|| {
+            let others = self.other_anchor_rows;
+            let refuse = if missing.is_empty() || self.opts.force {
+                None
+            } else if !unmatched.is_empty() {
                 let mut shown: Vec<&str> = unmatched.iter().take(5).map(String::as_str).collect();
                 if unmatched.len() > 5 {
                     shown.push("…");
                 }
-                format!(
+                Some(format!(
                     "{} rejected rows name no server user ({}), so who is really missing from the source is unknown; {} missing users were not deactivated (fix the rows, or rerun with --force)",
                     unmatched.len(),
                     shown.join(", "),
                     missing.len()
-                )
-            });
+                ))
+            } else if others as f64 > self.opts.threshold.limit(base) {
+                Some(format!(
+                    "{others} rows carry another anchor than the one the ledger ties their account to: the source's anchor attribute may have changed (check the mapping, or adopt again with `roster sync --adopt`); {} missing users were not deactivated (rerun with --force if these people really changed)",
+                    missing.len()
+                ))
+            } else {
+                None
+            };
             for (seq, u) in (self.plan.source_rows..).zip(missing) {
                 let origin = format!("server:{}", u.username);
                 let mut entry = ReportEntry::new(origin.clone(), &u.username, u.email.as_deref());
@@ -702,8 +721,6 @@ impl<'a> Planner<'a> {
                     entry.error = format!("refused: {why}");
                     self.plan.skipped += 1;
                     refused_entries.push((seq, entry));
-                    let kept = self.with_anchor(u, None);
-                    self.kept.push(kept);
                     continue;
                 }
                 entry.changed = vec!["active".into()];
@@ -809,26 +826,34 @@ impl<'a> Planner<'a> {
     /// The ledger's accounts after this plan, as the snapshot saw them (the run's
     /// changes go on top, [`crate::plan::state::Changes`]), each with its anchor (the
     /// source's, else the ledger's) as `external_id`: the accounts a row took, the ones
-    /// the ledger held (active or not: a leaver's account stays tied to its person, so it
-    /// is never handed to the next holder of the username), and the missing ones this run
-    /// deactivates or was refused to (a failed deactivation is tried again next night).
-    /// Not the accounts a row only named (a rejected row, a rename onto a taken name):
-    /// they are protected tonight, not managed from now on.
+    /// the ledger manages, and the missing ones this run deactivates or was refused to (a
+    /// failed deactivation is tried again next night). Retired accounts (deactivated)
+    /// stay as the ledger had them, tied to their person, so a leaver's account is never
+    /// handed to the next holder of the username. Not the accounts a row only named (a
+    /// rejected row, a rename onto a taken name): they are protected tonight, not managed
+    /// from now on.
     pub fn ledger_users(&self) -> impl Iterator<Item = User> + '_ {
         let by = self.engine.options().match_key;
         self.snapshot
             .users
             .iter()
             .enumerate()
-            .filter(move |(i, u)| {
-                self.targets.contains_key(i)
-                    || self.missing[*i]
+            .filter_map(move |(i, u)| {
+                let managed = self.targets.contains_key(&i)
+                    || self.missing[i]
                     || self.state.manages(
                         by.of(&self.engine.target().normalize(u)).as_deref(),
                         u.id.as_deref(),
-                    )
+                    );
+                if managed {
+                    return Some(self.with_anchor(u, self.anchors[i].as_deref()));
+                }
+                // A retired account no row took stays as the ledger had it: deactivated
+                // for roster, whatever an administrator did with it since.
+                u.id.as_deref()
+                    .and_then(|id| self.state.retired.get(id))
+                    .cloned()
             })
-            .map(|(i, u)| self.with_anchor(u, self.anchors[i].as_deref()))
     }
 
     /// `u` with its anchor for the ledger: `a` (the source's), else the ledger's.
@@ -945,6 +970,7 @@ mod tests {
                     ..WriteGuard::default()
                 },
                 anchors: Arc::new(state.anchors.clone()),
+                avatar_dir: None,
             },
         )
     }
@@ -1001,7 +1027,6 @@ mod tests {
         places: Vec<u64>,
         refused: Vec<(u64, ReportEntry)>,
         final_entries: Vec<ReportEntry>,
-        kept: Vec<String>,
         /// The ledger this plan would write: server id → anchor.
         ledger: HashMap<String, Option<String>>,
     }
@@ -1028,7 +1053,6 @@ mod tests {
                 .map(|x| format!("{:?} {}", x.action, x.entry.username))
                 .collect(),
             places: p.pending.iter().map(|x| x.seq).collect(),
-            kept: p.kept.iter().map(|u| u.username.clone()).collect(),
             plan: p.plan,
             refused,
             final_entries,
@@ -1371,7 +1395,9 @@ mod tests {
         assert_eq!(p.pending, ["Update u0", "Create newcomer"]);
         // Rows keep their input places; the missing users come after the 11 source rows.
         assert_eq!(p.places, [0, 8]);
-        assert_eq!(p.kept, ["u8", "u9"]);
+        // Managed through --manage alone, they stay in the ledger (the next night tries
+        // again).
+        assert!(p.ledger.contains_key("id-u8") && p.ledger.contains_key("id-u9"));
         assert_eq!(p.refused.len(), 2);
         assert!(p.refused.iter().all(|(_, e)| e.status == Status::Skipped));
         assert_eq!(
@@ -1385,7 +1411,8 @@ mod tests {
         assert_eq!(p.plan.deactivations_refused, None);
         assert_eq!(deactivated(&p), ["u8", "u9"]);
         assert_eq!(p.places, [0, 8, 11, 12]);
-        assert!(p.kept.is_empty());
+        // Planned for deactivation, they stay in the ledger: a failed one is retried.
+        assert!(p.ledger.contains_key("id-u8") && p.ledger.contains_key("id-u9"));
     }
 
     #[test]
@@ -1719,5 +1746,133 @@ mod tests {
             plan.deactivations.iter().all(|d| d.username != "hand"),
             "an account roster never managed is deactivated: {pending:?}"
         );
+    }
+
+    /// A ledger of three accounts with anchors, u1 deactivated (a leaver), as a sync
+    /// after be949a3 writes it.
+    fn ledger_with_leaver() -> State {
+        let mut lines = Vec::new();
+        for (n, a, active) in [
+            ("u0", "A-0", true),
+            ("u1", "A-1", false),
+            ("u2", "A-2", true),
+        ] {
+            let mut u = user(n, &format!("{n}@example.org"), &["user"]);
+            u.external_id = Some(a.into());
+            u.active = Some(active);
+            lines.push(u);
+        }
+        reload(&lines)
+    }
+
+    #[test]
+    fn a_leavers_old_username_does_not_make_a_hand_made_account_managed() {
+        // u1 left (deactivated, kept in the ledger). The admin frees the username the
+        // usual way: renames the old account to u1.old and makes a hand account "u1" for a
+        // contractor who is not in the HR source (id-hand: never in the ledger).
+        let s = server(3);
+        s.put(User {
+            id: Some("id-hand".into()),
+            email: Some("contractor@example.org".into()),
+            ..user("u1", "contractor@example.org", &["user"])
+        });
+        let mut old = user("u1.old", "u1@example.org", &["user"]);
+        old.id = Some("id-u1".into());
+        old.active = Some(false);
+        s.put(old);
+        let (_, pending, ledger) = night(
+            &s,
+            &ledger_with_leaver(),
+            ledger_only(),
+            vec![valid(anchored("u0", "A-0")), valid(anchored("u2", "A-2"))],
+        );
+        assert!(
+            pending.is_empty(),
+            "an account roster never managed is deactivated through the leaver's old username: {pending:?}; ledger: {:?}",
+            ledger
+                .iter()
+                .map(|u| (&u.username, &u.id))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn an_account_reactivated_by_hand_is_not_deactivated_again() {
+        // Before be949a3 a deactivated account left the ledger: an admin who reactivated a
+        // leaver's account by hand (a handover, a contractor) was not overruled. Now the
+        // inactive ledger line keeps it managed and the next night deactivates it again.
+        let s = server(3); // u1 active again on the server
+        let (plan, pending, _) = night(
+            &s,
+            &ledger_with_leaver(),
+            ledger_only(),
+            vec![valid(anchored("u0", "A-0")), valid(anchored("u2", "A-2"))],
+        );
+        assert!(
+            pending.is_empty(),
+            "a leaver's account reactivated by hand is deactivated every night: {pending:?} (managed {})",
+            plan.managed
+        );
+    }
+    #[test]
+    fn a_rename_onto_a_leavers_username_does_not_keep_the_leaver_active() {
+        // u2 left; the same night HR gives u2's username to u1. A-1's row is
+        // found by its anchor (id-u1) and names id-u2 by username: the rename clashes
+        // (fails), and id-u2, tied to A-2 in the ledger, is counted as present: the
+        // leaver keeps an active account for as long as the clash lasts (M4's case, by
+        // another path).
+        let s = server(3);
+        let (plan, pending, _) = night(
+            &s,
+            &ledger_of_three(),
+            ledger_only(),
+            vec![valid(anchored("u0", "A-0")), valid(anchored("u2", "A-1"))],
+        );
+        assert_eq!(plan.failed, 1, "the rename onto u2 clashes");
+        assert_eq!(
+            pending,
+            ["Deactivate u2"],
+            "u2's person (A-2) left, yet a row that is provably A-1 keeps u2 active"
+        );
+    }
+
+    #[test]
+    fn many_rows_with_other_anchors_refuse_deactivations() {
+        // The source's anchor attribute changed: every row carries a new anchor, the
+        // ledger ties each account to the old one. Nobody is missing for real.
+        let s = server(20);
+        let mut state = State::default();
+        for i in 0..20 {
+            state
+                .anchors
+                .insert(&format!("OLD-{i}"), &format!("id-u{i}"));
+            state.ids.insert(format!("id-u{i}"));
+        }
+        let e = engine_with(&s, &[], &state);
+        let rows = (0..20)
+            .map(|i| valid(anchored(&format!("u{i}"), &format!("NEW-{i}"))))
+            .collect();
+        let p = plan_with(&e, &state, ledger_only(), rows);
+        assert!(p.plan.deactivations.is_empty(), "{:?}", deactivated(&p));
+        let why = p.plan.deactivations_refused.as_deref().expect("refused");
+        assert!(
+            why.starts_with(
+                "20 rows carry another anchor than the one the ledger ties their account to"
+            ),
+            "{why}"
+        );
+        assert_eq!(p.plan.failed, 20);
+        // --force: the operator says these people really changed.
+        let mut opts = ledger_only();
+        opts.force = true;
+        let p = plan_with(
+            &e,
+            &state,
+            opts,
+            (0..20)
+                .map(|i| valid(anchored(&format!("u{i}"), &format!("NEW-{i}"))))
+                .collect(),
+        );
+        assert_eq!(p.plan.deactivations.len(), 20);
     }
 }

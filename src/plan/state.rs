@@ -48,22 +48,38 @@ pub struct State {
     pub ids: HashSet<String>,
     /// Anchor → server id of the users whose source gave an anchor.
     pub anchors: Anchors,
-    /// The ledger's users as written, for runs that rewrite only part of it (`import`).
+    /// The ledger's active users as written, for runs that rewrite only part of it
+    /// (`import`).
     pub users: Vec<User>,
+    /// Accounts the ledger keeps deactivated, by id: tied to their person's anchor, no
+    /// longer managed.
+    pub retired: std::collections::BTreeMap<String, User>,
     /// The last sync's row problems ([`problem_key`]).
     pub problems: HashSet<String>,
 }
 
 impl State {
     fn add(&mut self, u: User, by: MatchKey) {
-        if let Some(k) = by.of(&u) {
+        let id = u.id.clone().filter(|id| !id.is_empty());
+        // A line without an id (a ledger started from a dump) is known by its match key;
+        // a line with one by its id only: an old username must not make whoever holds it
+        // now managed.
+        if id.is_none()
+            && let Some(k) = by.of(&u)
+        {
             self.managed.insert(k);
         }
-        if let Some(id) = u.id.as_deref().filter(|id| !id.is_empty()) {
-            self.ids.insert(id.to_string());
+        if let Some(id) = &id {
             if let Some(a) = anchor(&u) {
                 self.anchors.insert(a, id);
             }
+            if u.active == Some(false) {
+                // Retired: kept for its anchor (the account stays its person's), not
+                // managed (an administrator who reactivates it by hand is not undone).
+                self.retired.insert(id.clone(), u);
+                return;
+            }
+            self.ids.insert(id.clone());
         }
         self.users.push(u);
     }
@@ -72,6 +88,20 @@ impl State {
     /// ledger started from a dump without ids).
     pub fn manages(&self, key: Option<&str>, id: Option<&str>) -> bool {
         key.is_some_and(|k| self.managed.contains(k)) || id.is_some_and(|i| self.ids.contains(i))
+    }
+
+    /// The lines without an id (a ledger started from a dump).
+    pub fn users_without_id(&self) -> Vec<User> {
+        self.users
+            .iter()
+            .filter(|u| u.id.is_none())
+            .cloned()
+            .collect()
+    }
+
+    /// Every line of the ledger, the retired ones last.
+    pub fn all_users(self) -> impl Iterator<Item = User> {
+        self.users.into_iter().chain(self.retired.into_values())
     }
 }
 
@@ -340,6 +370,55 @@ mod tests {
             id: id.map(String::from),
             ..User::default()
         }
+    }
+
+    #[test]
+    fn a_deactivated_account_stays_in_the_ledger_tied_to_its_person() {
+        use crate::exec::{Done, Finished};
+        use crate::model::{Intent, Origin, RawText};
+        use crate::pipeline::{Checked, Outcome};
+        let mut gone = u("jane", Some("id-1"));
+        gone.external_id = Some("A-1".into());
+        let mut entry = ReportEntry::new("server:jane".to_string(), "jane", None);
+        entry.action = Action::Deactivate;
+        entry.status = Status::Ok;
+        entry.id = "id-1".into();
+        let mut changes = Changes::default();
+        changes.record(&Finished {
+            seq: 0,
+            checked: Checked {
+                origin: Origin("server:jane".into()),
+                dn: None,
+                attrs: Default::default(),
+                raw: RawText::None,
+                outcome: Outcome::Valid {
+                    user: Box::new(gone.clone()),
+                    intent: Intent::Deactivate,
+                },
+            },
+            done: Done {
+                entry,
+                server_user: None,
+                fatal: None,
+                interrupted: false,
+                note: None,
+                groups: None,
+            },
+        });
+        let ledger = changes.apply_to(vec![gone, u("bob", Some("id-2"))]);
+        assert_eq!(ledger.len(), 2);
+        assert_eq!(ledger[0].active, Some(false));
+        assert_eq!(ledger[0].external_id.as_deref(), Some("A-1"));
+        assert_eq!(active_count(&ledger), 1);
+        // Read back, it is retired: its anchor ties the account, nobody manages it.
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("s.jsonl");
+        State::save(&path, &Header::default(), &ledger).unwrap();
+        let st = State::load(&path, MatchKey::Username).unwrap();
+        assert_eq!(st.anchors.id_of("A-1"), Some("id-1"));
+        assert!(!st.manages(Some("jane"), Some("id-1")));
+        assert!(st.retired.contains_key("id-1"));
+        assert!(st.manages(None, Some("id-2")));
     }
 
     #[test]

@@ -39,6 +39,17 @@ pub struct Summary {
     /// `sync --adopt`: the accounts written to the ledger (nothing to the server).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adopted: Option<Adopted>,
+    /// Team and channel memberships added (in a dry run: to add), and the requests that
+    /// added them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memberships: Option<MembershipCounts>,
+}
+
+/// Memberships a run added, and what they cost.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MembershipCounts {
+    pub added: u64,
+    pub requests: u64,
 }
 
 /// `--fail-on`: which row problems make a sync exit 1.
@@ -71,8 +82,11 @@ pub struct Adopted {
     pub accounts: u64,
     /// Of those, the ones tied to an anchor (the source's external_id).
     pub anchored: u64,
-    /// Of those, the ones the ledger had tied to another anchor before.
+    /// Of those, the ones the ledger had tied to another anchor before, now re-tied.
     pub reanchored: u64,
+    /// Accounts the old ledger ties to another person, who is on another row tonight or
+    /// whose account is deactivated: kept theirs, not re-tied.
+    pub held: u64,
     /// The ledger's other accounts, kept managed.
     pub kept: u64,
 }
@@ -152,10 +166,21 @@ impl Summary {
                 p.new, p.known
             ));
         }
+        if let Some(m) = &self.memberships {
+            let per = if m.added == 0 {
+                0.0
+            } else {
+                m.requests as f64 / m.added as f64
+            };
+            s.push_str(&format!(
+                "\n  memberships added: {} in {} requests ({per:.3} requests per membership)",
+                m.added, m.requests
+            ));
+        }
         if let Some(a) = &self.adopted {
             s.push_str(&format!(
-                "\n  adopted: {} server accounts into the ledger {} ({} tied to an anchor, {} of them to another anchor than before; {} accounts of the old ledger kept); nothing was written to the server, and the actions above are what the next sync would do",
-                a.accounts, a.ledger, a.anchored, a.reanchored, a.kept
+                "\n  adopted: {} server accounts into the ledger {} ({} tied to an anchor, {} of them to another anchor than before; {} kept for the person the old ledger ties them to; {} accounts of the old ledger kept); nothing was written to the server, and the actions above are what the next sync would do",
+                a.accounts, a.ledger, a.anchored, a.reanchored, a.held, a.kept
             ));
         }
         if let Some(why) = &self.stopped {

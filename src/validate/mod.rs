@@ -27,8 +27,8 @@
 //!   characters (`model.IsValidTeamName`); a channel `[team/]name` with the channel part
 //!   `^[a-z0-9]+([a-z\-\_0-9]+|(__)?)[a-z0-9]*$`, at most 64 (`IsValidChannelIdentifier`).
 //!   Rocket.Chat: `[0-9a-zA-Z-_.]+`, the default `UTF8_Channel_Names_Validation`.
-//! - `avatar`: an `https://` URL (no other scheme: `file://` is never read, `http://` would
-//!   fetch in clear), a path inside the source's folder (no `..`, not absolute), or an
+//! - `avatar`: an `https://` or `http://` URL (no other scheme: `file://` is never read; no
+//!   credentials go with the fetch), a path inside the source's folder (no `..`, not absolute), or an
 //!   image in a format both servers decode (PNG, JPEG, GIF, BMP, TIFF, WebP) of at most
 //!   100 MiB (both servers' default upload limit: Mattermost `FileSettings.MaxFileSize`,
 //!   Rocket.Chat `FileUpload_MaxFileSize`).
@@ -441,7 +441,7 @@ fn avatar(a: &crate::model::Avatar) -> Option<String> {
     match a {
         Avatar::Url(u) => {
             let lower = u.to_ascii_lowercase();
-            if lower.starts_with("https://") {
+            if lower.starts_with("https://") || lower.starts_with("http://") {
                 // Rocket.Chat stores it as the avatar's origin; a longer one is a data error.
                 return (u.len() > 2048).then(|| {
                     format!("a URL of {} characters is too long (at most 2048)", u.len())
@@ -449,7 +449,7 @@ fn avatar(a: &crate::model::Avatar) -> Option<String> {
             }
             let scheme = lower.split("://").next().unwrap_or_default().to_string();
             Some(format!(
-                "{}: only https:// URLs are fetched ({scheme}:// is not: a file:// URL would read a local file, http:// fetches in clear)",
+                "{}: only http:// and https:// URLs are fetched ({scheme}:// is not: a file:// URL would read a local file)",
                 quote(u)
             ))
         }

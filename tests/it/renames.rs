@@ -761,3 +761,89 @@ fn import_saves_the_ledger_when_the_report_fails() {
         o.stderr()
     );
 }
+
+/// Jane leaves (deactivated, kept in the ledger tied to her anchor); a new hire gets her
+/// username. The operator re-adopts (say, after adding a column): --adopt matches by
+/// username only and ties Jane's deactivated account to the new hire's anchor, so the
+/// next `sync --reactivate` hands Jane's account (history, DMs) to the new hire.
+#[test]
+fn adopt_never_ties_a_leavers_account_to_another_person() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    let full = hr(("jane.doe", "jane.doe@example.org"), bob);
+    write(d.path(), "hr.csv", &full);
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let id = find(&sb, "jane.doe").unwrap()["_id"].clone();
+    let without_jane: String = full
+        .lines()
+        .filter(|l| !l.starts_with("jane.doe"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(d.path(), "hr.csv", &without_jane);
+    let o = sync(d.path(), &url, &["--max-deactivate", "1"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(find(&sb, "jane.doe").unwrap()["active"], false);
+    let csv = hr(("jane.doe", "jane.doe2@example.org"), bob).replace(
+        "5a1c0e2e-0001-4c6b-9a57-000000000001",
+        "5a1c0e2e-0009-4c6b-9a57-000000000009",
+    );
+    write(d.path(), "hr.csv", &csv);
+    let o = sync(d.path(), &url, &["--adopt"]);
+    assert!(o.code() <= 1, "{}", o.stderr());
+    let o = sync(d.path(), &url, &["--reactivate"]);
+    let now = find(&sb, "jane.doe").unwrap();
+    assert_eq!(now["_id"], id);
+    assert_eq!(
+        (now["active"].clone(), email_of(&now)),
+        (Value::Bool(false), "jane.doe@example.org".to_string()),
+        "Jane's account was handed to the new hire: {}",
+        o.stderr()
+    );
+}
+
+/// A sync whose report cannot be written saves the ledger with tonight's planned problems
+/// in its header: a new bad row, never reported (the run ended on the report error), is
+/// "known" the next night and `--fail-on new` never alerts on it.
+#[test]
+fn a_problem_first_met_by_an_unfinished_sync_is_still_new() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let bob = ("bob.jones", "bob.jones@example.org");
+    let base = hr(("jane.doe", "jane.doe@example.org"), bob);
+    write(d.path(), "hr.csv", &base);
+    let o = sync(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let bad = base.clone()
+        + &format!(
+            "erin.black,erin.black@example.org,Erin,Black,{PW},5a1c0e2e-0005-4c6b-9a57-000000000005\n"
+        )
+        + &format!("bad.one,not-an-email,Bad,One,{PW},5a1c0e2e-0006-4c6b-9a57-000000000006\n");
+    write(d.path(), "hr.csv", &bad);
+    let o = roster(
+        d.path(),
+        &[
+            "sync",
+            "hr.csv",
+            "--server",
+            &url,
+            "--state",
+            "state.jsonl",
+            "--deactivate-missing",
+            "--report",
+            "/dev/full",
+        ],
+        &as_importer(),
+    );
+    assert_ne!(o.code(), 0, "{}", o.stderr());
+    let o = sync(d.path(), &url, &["--fail-on", "new"]);
+    assert_eq!(
+        o.code(),
+        1,
+        "bad.one was never reported, yet it is a known problem now: {}",
+        o.stderr()
+    );
+}

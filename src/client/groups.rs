@@ -1,0 +1,94 @@
+//! Teams and channels as a client sees them: what a name resolved to, and the image a
+//! user's avatar is set from. The requests are each server's (`UserApi::find_team`,
+//! `add_members`, `set_avatar`, ...); this module holds what they share.
+
+use std::sync::Arc;
+
+/// A team or a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupKind {
+    Team,
+    Channel,
+}
+
+impl GroupKind {
+    /// As reports and messages name it (and as the report's `changed` lists it).
+    pub fn field(self) -> &'static str {
+        match self {
+            GroupKind::Team => "teams",
+            GroupKind::Channel => "channels",
+        }
+    }
+    pub fn noun(self) -> &'static str {
+        match self {
+            GroupKind::Team => "team",
+            GroupKind::Channel => "channel",
+        }
+    }
+}
+
+/// A team or channel on the server, as a run resolved its name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Group {
+    pub kind: GroupKind,
+    pub id: String,
+    /// The name as the server spells it.
+    pub name: String,
+    /// Mattermost: a channel's team. Rocket.Chat: a team's main room (its membership is the
+    /// team's).
+    pub parent: Option<String>,
+    /// A private channel (Mattermost `P`, Rocket.Chat group `p`): other requests than a
+    /// public one's on Rocket.Chat.
+    pub private: bool,
+}
+
+/// The image an avatar is set from.
+#[derive(Clone, Debug)]
+pub enum Image {
+    /// Fetched by the server itself (Rocket.Chat `avatarUrl`).
+    Url(String),
+    /// Uploaded: the bytes and their media type.
+    Bytes { data: Arc<[u8]>, mime: &'static str },
+}
+
+/// A user a membership request could not add, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotAdded {
+    pub user_id: String,
+    pub reason: String,
+}
+
+/// Fetches an avatar image for a server that takes only bytes (Mattermost): no
+/// credentials are sent, at most 3 redirects are followed (none to another scheme than
+/// http/https), at most `max` bytes are read, 30 s at most.
+pub fn fetch_image(url: &str, max: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::blocking::Client::builder()
+        .user_agent(crate::USER_AGENT)
+        .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::custom(|a| {
+            if a.previous().len() >= 3 || !matches!(a.url().scheme(), "http" | "https") {
+                a.stop()
+            } else {
+                a.follow()
+            }
+        }))
+        .build()
+        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+    let resp = client
+        .get(url)
+        .send()
+        .map_err(|e| format!("cannot fetch {url}: {}", super::http::root_cause(&e)))?;
+    if !resp.status().is_success() {
+        return Err(format!("fetching {url}: HTTP {}", resp.status().as_u16()));
+    }
+    let mut data = Vec::new();
+    resp.take(max as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("fetching {url}: {e}"))?;
+    if data.len() > max {
+        return Err(format!("{url}: the image is larger than {max} bytes"));
+    }
+    Ok(data)
+}

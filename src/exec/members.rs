@@ -1,0 +1,349 @@
+//! Team and channel membership, after the account: names resolved to the server's teams
+//! and channels once per run, each group's members read once, and the memberships a
+//! batch of rows lacks added in as few requests as the server allows (Mattermost: 256
+//! users per team call, 1000 per channel call; Rocket.Chat: [`INVITE_BATCH`] per invite).
+//!
+//! Resolution happens before any write for the row ([`Members::resolve`]): an unknown
+//! team or channel rejects the row, and nothing is created for it. Adding happens after
+//! the account exists ([`Members::settle`]), teams before channels (Mattermost refuses a
+//! channel member who is not in the channel's team), for the whole batch of rows a worker
+//! ran, so the report and the journal see each row once it is complete.
+//!
+//! roster only adds here. A membership the source does not list is left alone: default
+//! channels, what an administrator added by hand.
+//!
+//! [`INVITE_BATCH`]: crate::client::rocketchat::INVITE_BATCH
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::client::{CallError, CallStats, Flavor, Group, GroupKind, UserApi};
+use crate::model::User;
+use crate::report::{Action, Status};
+
+use super::Finished;
+
+/// What a name resolved to, kept for the run (a lookup that failed is not kept: the next
+/// row asks again).
+type Slot = Arc<OnceLock<Option<Group>>>;
+
+/// A name as asked for: what kind, in which team (Mattermost channels), the name.
+type NameKey = (GroupKind, Option<String>, String);
+
+/// A group's member ids, read on first use.
+type MemberSet = Arc<Mutex<Option<HashSet<String>>>>;
+
+/// The teams and channels one row wants, resolved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Wanted {
+    pub teams: Vec<Group>,
+    pub channels: Vec<Group>,
+}
+
+impl Wanted {
+    pub fn is_empty(&self) -> bool {
+        self.teams.is_empty() && self.channels.is_empty()
+    }
+}
+
+/// Counts for the summary.
+#[derive(Debug, Default)]
+pub struct MemberCounts {
+    /// Memberships added (or, in a dry run, that would be).
+    pub added: AtomicU64,
+    /// Requests that added them.
+    pub calls: AtomicU64,
+}
+
+/// The run's teams, channels and their members.
+pub struct Members {
+    target: Arc<dyn UserApi>,
+    dry_run: bool,
+    names: Mutex<HashMap<NameKey, Slot>>,
+    /// Member ids by group id, read on first use and kept up to date with what this run
+    /// adds.
+    members: Mutex<HashMap<String, MemberSet>>,
+    pub counts: MemberCounts,
+}
+
+impl Members {
+    pub fn new(target: Arc<dyn UserApi>, dry_run: bool) -> Members {
+        Members {
+            target,
+            dry_run,
+            names: Mutex::new(HashMap::new()),
+            members: Mutex::new(HashMap::new()),
+            counts: MemberCounts::default(),
+        }
+    }
+
+    fn slot(&self, key: NameKey) -> Slot {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.entry(key).or_default().clone()
+    }
+
+    fn find(
+        &self,
+        kind: GroupKind,
+        team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<Group>, CallError> {
+        let folded = match self.target.flavor() {
+            // Mattermost names are lowercase; Rocket.Chat's are exact.
+            Flavor::Mattermost => name.trim().to_lowercase(),
+            _ => name.trim().to_string(),
+        };
+        let slot = self.slot((kind, team.map(|t| t.id.clone()), folded.clone()));
+        if let Some(g) = slot.get() {
+            return Ok(g.clone());
+        }
+        let found = match kind {
+            GroupKind::Team => self.target.find_team(&folded, stats)?,
+            GroupKind::Channel => self.target.find_channel(team, &folded, stats)?,
+        };
+        Ok(slot.get_or_init(|| found).clone())
+    }
+
+    /// The row's teams and channels as the server has them; `Err` says which name the
+    /// server does not know (the row is rejected before any write). On Mattermost a
+    /// channel is `team/channel` or a name in one of the row's teams.
+    pub fn resolve(
+        &self,
+        u: &User,
+        stats: &mut CallStats,
+    ) -> Result<Result<Wanted, String>, CallError> {
+        let mut w = Wanted::default();
+        for name in u.teams.iter().flatten() {
+            match self.find(GroupKind::Team, None, name, stats)? {
+                Some(g) => push_new(&mut w.teams, g),
+                None => return Ok(Err(format!("teams: no team {name:?} on the server"))),
+            }
+        }
+        let mattermost = self.target.flavor() == Flavor::Mattermost;
+        for name in u.channels.iter().flatten() {
+            if !mattermost {
+                match self.find(GroupKind::Channel, None, name, stats)? {
+                    Some(g) => push_new(&mut w.channels, g),
+                    None => {
+                        return Ok(Err(format!("channels: no channel {name:?} on the server")));
+                    }
+                }
+                continue;
+            }
+            if let Some((team, channel)) = name.split_once('/') {
+                let Some(t) = self.find(GroupKind::Team, None, team, stats)? else {
+                    return Ok(Err(format!(
+                        "channels: {name:?}: no team {team:?} on the server"
+                    )));
+                };
+                match self.find(GroupKind::Channel, Some(&t), channel, stats)? {
+                    Some(g) => {
+                        // The channel's team comes first.
+                        push_new(&mut w.teams, t);
+                        push_new(&mut w.channels, g);
+                    }
+                    None => {
+                        return Ok(Err(format!(
+                            "channels: no channel {channel:?} in team {team:?} on the server"
+                        )));
+                    }
+                }
+                continue;
+            }
+            let mut found = Vec::new();
+            for t in &w.teams {
+                if let Some(g) = self.find(GroupKind::Channel, Some(t), name, stats)? {
+                    found.push((t.name.clone(), g));
+                }
+            }
+            match found.len() {
+                1 => push_new(&mut w.channels, found.remove(0).1),
+                0 if w.teams.is_empty() => {
+                    return Ok(Err(format!(
+                        "channels: {name:?} needs a team on Mattermost: list it in teams, or write team/{name}"
+                    )));
+                }
+                0 => {
+                    return Ok(Err(format!(
+                        "channels: no channel {name:?} in the row's teams ({})",
+                        w.teams
+                            .iter()
+                            .map(|t| t.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                _ => {
+                    return Ok(Err(format!(
+                        "channels: {name:?} is in several of the row's teams ({}): write team/{name}",
+                        found
+                            .iter()
+                            .map(|(t, _)| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(Ok(w))
+    }
+
+    /// Whether `user_id` is a member of `g`, reading the group's members on first use.
+    fn is_member(
+        &self,
+        g: &Group,
+        user_id: &str,
+        stats: &mut CallStats,
+    ) -> Result<bool, CallError> {
+        let cell = {
+            let mut m = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(g.id.clone()).or_default().clone()
+        };
+        let mut set = cell.lock().unwrap_or_else(|e| e.into_inner());
+        if set.is_none() {
+            *set = Some(self.target.member_ids(g, stats)?);
+        }
+        Ok(set.as_ref().is_some_and(|s| s.contains(user_id)))
+    }
+
+    fn remember(&self, g: &Group, user_ids: impl IntoIterator<Item = String>) {
+        let cell = {
+            let mut m = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(g.id.clone()).or_default().clone()
+        };
+        let mut set = cell.lock().unwrap_or_else(|e| e.into_inner());
+        set.get_or_insert_with(HashSet::new).extend(user_ids);
+    }
+
+    /// Adds the memberships the batch's rows lack: one request per group (and per
+    /// server batch size) for the whole batch, teams first. A row whose membership could
+    /// not be added fails, saying which and why; its account stays as written.
+    pub fn settle(&self, rows: &mut [(u64, Option<Finished>)]) {
+        for kind in [GroupKind::Team, GroupKind::Channel] {
+            // Group id → (group, the rows (index) and user ids that lack it).
+            let mut lacking: BTreeMap<String, (Group, Vec<(usize, String)>)> = BTreeMap::new();
+            for (i, (_, f)) in rows.iter_mut().enumerate() {
+                let Some(f) = f.as_mut() else { continue };
+                let Some(wanted) = f.done.groups.as_ref() else {
+                    continue;
+                };
+                if f.done.entry.status != Status::Ok
+                    || f.done.entry.action == Action::Deactivate
+                    || f.done.entry.id.is_empty()
+                {
+                    continue;
+                }
+                let groups = match kind {
+                    GroupKind::Team => wanted.teams.clone(),
+                    GroupKind::Channel => wanted.channels.clone(),
+                };
+                let id = f.done.entry.id.clone();
+                let mut stats = CallStats::default();
+                for g in &groups {
+                    match self.is_member(g, &id, &mut stats) {
+                        Ok(true) => {}
+                        Ok(false) => lacking
+                            .entry(g.id.clone())
+                            .or_insert_with(|| (g.clone(), Vec::new()))
+                            .1
+                            .push((i, id.clone())),
+                        Err(e) => fail(f, kind, &g.name, &e.to_string()),
+                    }
+                }
+                f.done.entry.attempts += stats.requests;
+            }
+            for (g, who) in lacking.into_values() {
+                self.add(kind, &g, who, rows);
+            }
+        }
+    }
+
+    fn add(
+        &self,
+        kind: GroupKind,
+        g: &Group,
+        who: Vec<(usize, String)>,
+        rows: &mut [(u64, Option<Finished>)],
+    ) {
+        let ids: Vec<String> = who.iter().map(|(_, id)| id.clone()).collect();
+        let mut stats = CallStats::default();
+        let result = if self.dry_run {
+            Ok(Vec::new())
+        } else {
+            self.target.add_members(g, &ids, &mut stats)
+        };
+        self.counts
+            .calls
+            .fetch_add(u64::from(stats.requests), Ordering::Relaxed);
+        // The requests are the batch's, not one row's: the first row counts them.
+        if let Some((i, _)) = who.first()
+            && let Some(f) = rows[*i].1.as_mut()
+        {
+            f.done.entry.attempts += stats.requests;
+        }
+        match result {
+            Ok(not_added) => {
+                let refused: HashMap<&str, &str> = not_added
+                    .iter()
+                    .map(|n| (n.user_id.as_str(), n.reason.as_str()))
+                    .collect();
+                let mut added = Vec::new();
+                for (i, id) in &who {
+                    let Some(f) = rows[*i].1.as_mut() else {
+                        continue;
+                    };
+                    match refused.get(id.as_str()) {
+                        Some(why) => fail(f, kind, &g.name, why),
+                        None => {
+                            added.push(id.clone());
+                            self.counts.added.fetch_add(1, Ordering::Relaxed);
+                            let field = kind.field().to_string();
+                            if !f.done.entry.changed.contains(&field) {
+                                f.done.entry.changed.push(field);
+                            }
+                            if f.done.entry.action == Action::None {
+                                f.done.entry.action = Action::Update;
+                            }
+                        }
+                    }
+                }
+                self.remember(g, added);
+            }
+            Err(e) => {
+                for (i, _) in &who {
+                    if let Some(f) = rows[*i].1.as_mut() {
+                        fail(f, kind, &g.name, &e.to_string());
+                        if let CallError::Fatal(m) = &e {
+                            f.done.fatal.get_or_insert_with(|| m.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn push_new(list: &mut Vec<Group>, g: Group) {
+    if !list.iter().any(|x| x.id == g.id) {
+        list.push(g);
+    }
+}
+
+/// A membership the row could not get: the row fails, saying which (its account was
+/// written all the same; the next run adds what is missing).
+fn fail(f: &mut Finished, kind: GroupKind, name: &str, why: &str) {
+    let e = &mut f.done.entry;
+    e.status = Status::Failed;
+    let msg = format!(
+        "{}: not added to {} {name:?}: {why}",
+        kind.field(),
+        kind.noun()
+    );
+    if e.error.is_empty() {
+        e.error = msg;
+    } else {
+        e.error = format!("{}; {msg}", e.error);
+    }
+}
