@@ -81,7 +81,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         force: sync.force,
         scope: sync.manage.clone(),
     };
-    if opts.deactivate_missing && state.managed.is_empty() && opts.scope.is_empty() {
+    if opts.deactivate_missing && !state.manages_anyone() && opts.scope.is_empty() {
         warnings.push(
             "--deactivate-missing: no user is managed yet (no --state ledger, no --manage), so nobody missing is deactivated; this run's --state will start the ledger".to_string(),
         );

@@ -90,6 +90,11 @@ impl State {
         key.is_some_and(|k| self.managed.contains(k)) || id.is_some_and(|i| self.ids.contains(i))
     }
 
+    /// Whether the ledger manages any account at all.
+    pub fn manages_anyone(&self) -> bool {
+        !self.managed.is_empty() || !self.ids.is_empty()
+    }
+
     /// The lines without an id (a ledger started from a dump).
     pub fn users_without_id(&self) -> Vec<User> {
         self.users

@@ -447,6 +447,12 @@ fn an_account_is_never_handed_to_another_person_on_any_night() {
     write(d.path(), "hr.csv", &without_jane);
     let o = sync(d.path(), &url, &["--max-deactivate", "1"]);
     assert_eq!(o.code(), 0, "{}", o.stderr());
+    // The ledger manages everyone from the first night on.
+    assert!(
+        !o.stderr().contains("no user is managed yet"),
+        "{}",
+        o.stderr()
+    );
     assert_eq!(find(&sb, "jane.doe").unwrap()["active"], false);
     // Nights 3 and 4: a new hire got the username jane.doe.
     let csv = hr(("jane.doe", "jane.doe2@example.org"), bob).replace(
@@ -785,6 +791,12 @@ fn adopt_never_ties_a_leavers_account_to_another_person() {
     write(d.path(), "hr.csv", &without_jane);
     let o = sync(d.path(), &url, &["--max-deactivate", "1"]);
     assert_eq!(o.code(), 0, "{}", o.stderr());
+    // The ledger manages everyone from the first night on.
+    assert!(
+        !o.stderr().contains("no user is managed yet"),
+        "{}",
+        o.stderr()
+    );
     assert_eq!(find(&sb, "jane.doe").unwrap()["active"], false);
     let csv = hr(("jane.doe", "jane.doe2@example.org"), bob).replace(
         "5a1c0e2e-0001-4c6b-9a57-000000000001",
