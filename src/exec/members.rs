@@ -208,6 +208,27 @@ impl Members {
         Ok(set.as_ref().is_some_and(|s| s.contains(user_id)))
     }
 
+    /// The groups of `wanted` the account `user_id` is not in (all of them for an account
+    /// still to be made), teams first: what a plan shows as `+ team: NAME`.
+    pub fn lacking(
+        &self,
+        wanted: &Wanted,
+        user_id: Option<&str>,
+        stats: &mut CallStats,
+    ) -> Result<Vec<Group>, CallError> {
+        let mut out = Vec::new();
+        for g in wanted.teams.iter().chain(&wanted.channels) {
+            let member = match user_id {
+                Some(id) => self.is_member(g, id, stats)?,
+                None => false,
+            };
+            if !member {
+                out.push(g.clone());
+            }
+        }
+        Ok(out)
+    }
+
     fn remember(&self, g: &Group, user_ids: impl IntoIterator<Item = String>) {
         let cell = {
             let mut m = self.members.lock().unwrap_or_else(|e| e.into_inner());

@@ -534,7 +534,7 @@ impl<'a> Planner<'a> {
         {
             return Some(failed);
         }
-        let changes = match &current {
+        let mut changes: Vec<FieldChange> = match &current {
             Some(c) => entry
                 .changed
                 .iter()
@@ -547,6 +547,39 @@ impl<'a> Planner<'a> {
                 .collect(),
             None => Vec::new(),
         };
+        // The teams and channels the account lacks: added after it is written.
+        if let Some(wanted) = &done.groups
+            && matches!(entry.action, Action::None | Action::Update | Action::Create)
+        {
+            let mut stats = crate::client::CallStats::default();
+            let id = current.as_ref().and_then(|c| c.id.as_deref());
+            match self.engine.members().lacking(wanted, id, &mut stats) {
+                Ok(lacking) => {
+                    for g in &lacking {
+                        let field = g.kind.field().to_string();
+                        if !entry.changed.contains(&field) {
+                            entry.changed.push(field.clone());
+                        }
+                        if entry.action != Action::Create {
+                            changes.push(FieldChange {
+                                field,
+                                old: String::new(),
+                                new: g.name.clone(),
+                            });
+                        }
+                    }
+                    if entry.action == Action::None && !lacking.is_empty() {
+                        entry.action = Action::Update;
+                    }
+                }
+                Err(e) => {
+                    entry.status = Status::Failed;
+                    entry.error =
+                        format!("reading the members of the row's teams and channels: {e}");
+                    return Some(entry);
+                }
+            }
+        }
         match (entry.action, &intent) {
             (Action::None, _) => return Some(entry),
             (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),
@@ -562,7 +595,8 @@ impl<'a> Planner<'a> {
             )),
             (Action::Update, _) => self.plan.updates.push(item(None, changes, true)),
         }
-        // Apply exactly what was planned: a modify of the changed fields.
+        // Apply exactly what was planned: a modify of the changed profile fields (the
+        // memberships the apply adds are the row's teams and channels it still lacks).
         let intent = match (entry.action, &intent) {
             (Action::Update | Action::Deactivate, Intent::Upsert | Intent::Modify(_)) => {
                 Intent::Modify(
@@ -570,6 +604,7 @@ impl<'a> Planner<'a> {
                         .changed
                         .iter()
                         .filter_map(|f| Field::parse(f))
+                        .filter(|f| !matches!(f, Field::Teams | Field::Channels))
                         .collect(),
                 )
             }
@@ -1874,5 +1909,47 @@ mod tests {
                 .collect(),
         );
         assert_eq!(p.plan.deactivations.len(), 20);
+    }
+
+    #[test]
+    fn a_missing_membership_is_a_planned_update() {
+        use crate::client::GroupKind;
+        let s = server(3);
+        s.add_group(GroupKind::Team, "sales");
+        s.add_group(GroupKind::Channel, "news");
+        let state = State::default();
+        let e = engine_with(&s, &[], &state);
+        let mut u0 = row("u0");
+        u0.teams = Some(vec!["sales".into()]);
+        u0.channels = Some(vec!["news".into()]);
+        let mut bad = row("u2");
+        bad.teams = Some(vec!["nope".into()]);
+        let p = plan_with(
+            &e,
+            &state,
+            manage_all(Threshold::Count(5), false),
+            vec![valid(u0), valid(row("u1")), valid(bad)],
+        );
+        // u0's profile is as the server has it; its memberships are not.
+        assert_eq!(p.pending, ["Update u0"]);
+        let c: Vec<(&str, &str)> = p.plan.updates[0]
+            .changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.new.as_str()))
+            .collect();
+        assert_eq!(c, [("teams", "sales"), ("channels", "news")]);
+        let text = crate::plan::render::render(&p.plan);
+        assert!(
+            text.contains("      + team: sales\n      + channel: news\n"),
+            "{text}"
+        );
+        // An unknown team rejects its row, and nobody is missing for it.
+        assert_eq!(p.plan.rejected, 1);
+        assert!(
+            p.final_entries
+                .iter()
+                .any(|e| e.error.contains("no team \"nope\""))
+        );
+        assert!(deactivated(&p).is_empty());
     }
 }

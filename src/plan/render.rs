@@ -48,7 +48,11 @@ pub fn render(plan: &Plan) -> String {
                 None => s.push_str(&format!("  ~ {}  ({})\n", i.username, i.origin)),
             }
             for c in &i.changes {
-                s.push_str(&format!("      {}: {:?} → {:?}\n", c.field, c.old, c.new));
+                match c.field.as_str() {
+                    "teams" => s.push_str(&format!("      + team: {}\n", c.new)),
+                    "channels" => s.push_str(&format!("      + channel: {}\n", c.new)),
+                    _ => s.push_str(&format!("      {}: {:?} → {:?}\n", c.field, c.old, c.new)),
+                }
             }
         }
     }
