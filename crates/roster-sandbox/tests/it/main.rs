@@ -8,6 +8,7 @@ mod sandbox_conformance;
 mod sandbox_core;
 mod sandbox_mattermost;
 mod sandbox_mattermost_conformance;
+mod sandbox_mattermost_members;
 mod sandbox_referees;
 mod sandbox_rocketchat;
 
