@@ -674,7 +674,10 @@ fn channels_by_name_create_add_remove_and_listings() {
     );
 
     // Listings.
-    assert_eq!(ids(&admin.get(&add), "user_id"), [admin.id.clone()]);
+    assert_eq!(
+        ids(&admin.get(&add), "user_id"),
+        std::slice::from_ref(&admin.id)
+    );
     let r = admin.get(&format!("/users/{}/teams/{team}/channels/members", u[0]));
     assert_eq!(r.body.as_array().map(Vec::len), Some(2), "{}", r.text);
     let r = ann.get("/users/me/channel_members");
