@@ -70,11 +70,15 @@ const PROVISIONER_PERMS: &[&str] = &[
     "run-import",
 ];
 
-/// Whether any of these roles grants the permission. `admin` holds every permission.
+/// Permissions that no role holds by default (`permissions.ts`), not even `admin`.
+const NO_ROLE_PERMS: &[&str] = &["add-user-to-any-p-room", "kick-user-from-any-p-room"];
+
+/// Whether any of these roles grants the permission. `admin` holds every permission but
+/// [`NO_ROLE_PERMS`].
 pub(crate) fn has_perm(roles: &[String], perm: &str) -> bool {
     roles.iter().any(|r| {
         let granted: &[&str] = match r.as_str() {
-            "admin" => return true,
+            "admin" => return !NO_ROLE_PERMS.contains(&perm),
             "user" => &[
                 "view-d-room",
                 "create-personal-access-tokens",

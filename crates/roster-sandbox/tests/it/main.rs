@@ -11,6 +11,7 @@ mod sandbox_mattermost_conformance;
 mod sandbox_mattermost_members;
 mod sandbox_referees;
 mod sandbox_rocketchat;
+mod sandbox_rocketchat_members;
 
 /// A Python client script in tests/conformance.
 fn conformance_script(name: &str) -> PathBuf {
