@@ -377,12 +377,15 @@ impl Sandbox {
     /// Creates a team directly (no validation, no rate limit) and returns its id. Mattermost
     /// also creates its `town-square` and `off-topic` channels; Rocket.Chat its main room
     /// (a `c` room for a public team, `p` for a private one, named like the team).
+    /// A name already taken is an error ending in `" exists"` (`roster sandbox` relies on it
+    /// to keep teams loaded from `--state`).
     pub fn seed_team(&self, name: &str, private: bool) -> Result<String, String> {
         self.server.flavor().seed_team(name, private)
     }
 
     /// Creates a channel directly and returns its id. Mattermost needs the team's name;
-    /// Rocket.Chat: None = a standalone room, Some(team) = a room of that team.
+    /// Rocket.Chat: None = a standalone room, Some(team) = a room of that team. A name already
+    /// taken is an error ending in `" exists"`.
     pub fn seed_channel(
         &self,
         team: Option<&str>,

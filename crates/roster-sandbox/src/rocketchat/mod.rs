@@ -915,6 +915,9 @@ impl Flavor for RocketChat {
     }
 
     fn seed_team(&self, name: &str, private: bool) -> Result<String, String> {
+        if self.read().team_by_name(name).is_some() {
+            return Err(format!("team {name} exists"));
+        }
         rooms::create_team(self, name, u8::from(private), None, &[]).map(|t| t.id)
     }
 
