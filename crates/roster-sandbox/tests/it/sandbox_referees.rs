@@ -40,4 +40,7 @@ fn mattermost_client4_drives_the_sandbox() {
     assert!(counters["GET /api/v4/users"].requests >= 3);
     assert!(counters["PUT /api/v4/users/{user_id}/patch"].requests >= 2);
     assert!(counters["PUT /api/v4/users/{user_id}/active"].requests >= 2);
+    assert!(counters["POST /api/v4/teams/{team_id}/members/batch"].requests >= 1);
+    assert!(counters["POST /api/v4/channels/{channel_id}/members"].requests >= 2);
+    assert!(counters["POST /api/v4/users/{user_id}/image"].requests >= 2);
 }
