@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::ajv::{self, Obj, Type, nullable};
 use super::store::RcUser;
 use super::{Ctx, RocketChat};
 use crate::http::Response;
@@ -160,6 +161,19 @@ fn set_from_url(rc: &RocketChat, user: &RcUser, url: &str) -> Response {
     RocketChat::success(json!({}))
 }
 
+/// `isUserSetAvatarParamsPOST` (rest-typings 8.8.1 `v1/users/UsersSetAvatarParamsPOST`).
+fn set_avatar_schema() -> Obj {
+    Obj {
+        props: vec![
+            nullable("avatarUrl", Type::String),
+            nullable("userId", Type::String),
+            nullable("username", Type::String),
+        ],
+        required: vec![],
+        additional: false,
+    }
+}
+
 /// POST users.setAvatar: JSON `{avatarUrl, userId?, username?}` or multipart `image`.
 pub(super) fn set_avatar(rc: &RocketChat, ctx: &Ctx) -> Response {
     let can_edit_others = ctx.caller.can("edit-other-user-avatar");
@@ -167,6 +181,13 @@ pub(super) fn set_avatar(rc: &RocketChat, ctx: &Ctx) -> Response {
     let boundary = multipart::boundary(&ct);
     // A multipart body is not parsed into bodyParams: the JSON keys only exist for JSON.
     let json_params = boundary.is_none();
+    // `validateParams` on bodyParams ({} for an upload, which always passes).
+    if json_params {
+        let mut checked = ctx.params.clone();
+        if let Err(m) = ajv::validate(&set_avatar_schema(), &mut checked) {
+            return RocketChat::invalid_params(&m);
+        }
+    }
     let names_other = json_params
         && ["userId", "username", "user"].iter().any(|k| {
             param(ctx, k).is_some_and(|v| {

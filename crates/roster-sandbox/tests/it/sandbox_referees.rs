@@ -21,6 +21,7 @@ fn rocketchat_schemas_judge_the_sandbox_corpus() {
     // Every case reached the sandbox.
     assert!(requests(&sb, "users.create") >= 100);
     assert!(requests(&sb, "users.update") >= 100);
+    assert!(requests(&sb, "users.setAvatar") >= 10);
 }
 
 #[test]
