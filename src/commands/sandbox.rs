@@ -30,7 +30,10 @@ Seeded accounts:
             --no-admin-bypass), edit-other-user-info, delete-user, ...
   importer  provisioning role: create-user, edit-other-user-info,
             edit-other-user-active-status, edit-other-user-password, assign-roles,
-            run-import, but NOT api-bypass-rate-limit: the limiter applies to it.
+            run-import, add-user-to-any-c/p-room, kick-user-from-any-c/p-room,
+            remove-user, add-team-member, edit-team-member, view-all-teams,
+            edit-other-user-avatar,
+            but NOT api-bypass-rate-limit: the limiter applies to it.
 Mattermost: admin and importer are both system admins (roles 'system_user
 system_admin'): only manage_system reaches the admin path of POST /api/v4/users. The
 rate limiter is off as on a real server; --rate-limit turns it on for everyone (GCRA,

@@ -12,7 +12,11 @@
 //! - `importer`, a non-admin provisioning account (Rocket.Chat: roles `user` + `provisioner`,
 //!   which holds `create-user`, `edit-other-user-info`, `edit-other-user-active-status`,
 //!   `edit-other-user-password`, `view-full-other-user-info`, `assign-roles`, `run-import`,
-//!   but NOT `api-bypass-rate-limit`, so the limiter applies to it). Mattermost: both are
+//!   and for memberships and avatars `add-user-to-any-c-room`, `add-user-to-any-p-room`,
+//!   `kick-user-from-any-c-room`, `kick-user-from-any-p-room`, `remove-user`, `add-team-member`,
+//!   `edit-team-member`, `view-all-teams`, `view-other-user-channels`,
+//!   `edit-other-user-avatar`, but NOT `api-bypass-rate-limit`, so the limiter applies to
+//!   it). Mattermost: both are
 //!   system admins, because only `manage_system` reaches the admin path of `POST /users`;
 //!   Mattermost's limiter exempts nobody (see [`mattermost`]).
 //!

@@ -68,6 +68,19 @@ const PROVISIONER_PERMS: &[&str] = &[
     "view-d-room",
     "assign-roles",
     "run-import",
+    // Membership and avatars (issue 13): what an admin grants a provisioning role so that
+    // it manages rooms it is not in, as the admin role does by default (the two `-p-room`
+    // ones no role holds by default).
+    "add-user-to-any-c-room",
+    "add-user-to-any-p-room",
+    "kick-user-from-any-c-room",
+    "kick-user-from-any-p-room",
+    "remove-user",
+    "add-team-member",
+    "edit-team-member",
+    "view-all-teams",
+    "view-other-user-channels",
+    "edit-other-user-avatar",
 ];
 
 /// Permissions that no role holds by default (`permissions.ts`), not even `admin`.

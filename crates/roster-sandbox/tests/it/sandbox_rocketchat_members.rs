@@ -63,10 +63,15 @@ fn default_channels_on_create_and_user_rooms() {
     assert_eq!(r.body["user"]["rooms"][0]["name"], "general", "{}", r.text);
     assert_eq!(r.body["user"]["rooms"][0]["t"], "c");
     // Without view-other-user-channels the flag is ignored.
-    let r = importer.get(&format!(
+    seed(&sb, &[("zed", true)]);
+    let zed = Session::login(&sb, "zed", "pw");
+    let r = zed.get(&format!(
         "/api/v1/users.info?userId={id}&includeUserRooms=true"
     ));
     assert!(r.body["user"].get("rooms").is_none(), "{}", r.text);
+    // Yourself: always.
+    let r = zed.get("/api/v1/users.info?username=zed&includeUserRooms=true");
+    assert_eq!(r.body["user"]["rooms"], json!([]), "{}", r.text);
 }
 
 #[test]
@@ -683,4 +688,37 @@ fn new_routes_count_in_the_limiter_and_state_survives() {
             channels: vec!["dev".into(), "general".into()],
         }
     );
+}
+
+#[test]
+fn the_importer_manages_rooms_it_is_not_in() {
+    let sb = rocketchat();
+    let importer = Session::importer(&sb);
+    seed(&sb, &[("ann", true)]);
+    sb.seed_channel(None, "ops", true).expect("room");
+    sb.seed_team("crew", true).expect("team");
+    // add-user-to-any-p-room, kick-user-from-any-p-room, add-team-member, edit-other-user-avatar.
+    let r = importer.post(
+        "/api/v1/groups.invite",
+        &json!({"roomName": "ops", "username": "ann"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = importer.post(
+        "/api/v1/groups.kick",
+        &json!({"roomName": "ops", "username": "ann"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ann = sb
+        .users()
+        .into_iter()
+        .find(|u| u["username"] == "ann")
+        .expect("ann");
+    let r = importer.post(
+        "/api/v1/teams.addMembers",
+        &json!({"teamName": "crew", "members": [{"userId": ann["_id"]}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(sb.memberships("ann").teams, ["crew"]);
+    let r = importer.post("/api/v1/users.resetAvatar", &json!({"username": "ann"}));
+    assert_eq!(r.status, 200, "{}", r.text);
 }
