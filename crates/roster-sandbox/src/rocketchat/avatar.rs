@@ -14,6 +14,8 @@
 //! - `Accounts_AllowUserAvatarChange` is on (the default); `FileUpload_MaxFileSize` is
 //!   104857600 (the default), but the HTTP layer refuses bodies over
 //!   [`crate::http::MAX_BODY`] first.
+//! - users.getAvatar needs a login, as in 8.x (6.x did not); its `Location` is built from
+//!   the request's `Host` (the sandbox has no `Site_Url`).
 //! - The texts of the multipart failures are unconfirmed (§13 of the sheet): a file part
 //!   not named `image` → `[invalid-field]`, no file → `[No file uploaded]`, too large →
 //!   `[error-file-too-large]`, all as Meteor errors.
