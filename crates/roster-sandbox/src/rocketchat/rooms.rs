@@ -31,7 +31,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::ajv::{self, Obj, Type, prop};
+use super::ajv::{self, Obj, Type, nullable, prop};
 use super::store::{RcTeam, RcTeamMember, Room, Store};
 use super::users::validate_name_chars;
 use super::{Ctx, RocketChat};
@@ -560,11 +560,7 @@ fn remove_from_room(
 
 pub(super) fn channels_kick(rc: &RocketChat, ctx: &Ctx) -> Response {
     let mut checked = ctx.params.clone();
-    if let Err(m) = ajv::validate_any_of(&kick_schema(), &mut checked) {
-        let m = m.replace(
-            "must match a schema in anyOf",
-            "must match exactly one schema in oneOf",
-        );
+    if let Err(m) = one_of(&kick_schema(), &mut checked) {
         return RocketChat::invalid_params(&m);
     }
     let mut st = rc.write();
@@ -838,52 +834,52 @@ pub(super) fn teams_info(rc: &RocketChat, ctx: &Ctx) -> Response {
     RocketChat::success(json!({"teamInfo": team.view()}))
 }
 
-/// `isTeamsAddMembersProps`.
+/// `isTeamsAddMembersProps` (rest-typings 8.8.1 `v1/teams/TeamsAddMembersProps`), one
+/// `oneOf` branch.
 fn add_members_schema(selector: &'static str) -> Obj {
     let member = Obj {
-        props: vec![prop("userId", Type::String), prop("roles", ajv::strings())],
+        props: vec![
+            prop("userId", Type::String),
+            nullable("roles", ajv::strings()),
+        ],
         required: vec!["userId"],
         additional: false,
     };
+    let mut members = prop(
+        "members",
+        Type::Array(Box::new(Type::Object(Some(Box::new(member))))),
+    );
+    members.min_items = Some(1);
+    members.unique_items = true;
     Obj {
-        props: vec![
-            prop(selector, Type::String),
-            prop(
-                "members",
-                Type::Array(Box::new(Type::Object(Some(Box::new(member))))),
-            ),
-        ],
+        props: vec![prop(selector, Type::String), members],
         required: vec![selector, "members"],
         additional: false,
     }
+}
+
+/// A `oneOf` of object branches (ajv, first error of each failing branch, then its own).
+fn one_of(branches: &[Obj], data: &mut Value) -> Result<(), String> {
+    ajv::validate_any_of(branches, data).map_err(|m| {
+        m.replace(
+            "must match a schema in anyOf",
+            "must match exactly one schema in oneOf",
+        )
+    })
 }
 
 /// `teams.addMembers`: sequential; an existing member is left alone, then roles are added.
 pub(super) fn teams_add_members(rc: &RocketChat, ctx: &Ctx) -> Response {
     let mut checked = ctx.params.clone();
     let schemas = [add_members_schema("teamId"), add_members_schema("teamName")];
-    if let Err(m) = ajv::validate_any_of(&schemas, &mut checked) {
-        return RocketChat::invalid_params(&m.replace(
-            "must match a schema in anyOf",
-            "must match exactly one schema in oneOf",
-        ));
+    if let Err(m) = one_of(&schemas, &mut checked) {
+        return RocketChat::invalid_params(&m);
     }
     let members = checked
         .get("members")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    if members.is_empty() {
-        return RocketChat::invalid_params("must NOT have fewer than 1 items");
-    }
-    for (i, a) in members.iter().enumerate() {
-        if members[..i].contains(a) {
-            return RocketChat::invalid_params(&format!(
-                "must NOT have duplicate items (items ## {i} and {} are identical)",
-                members[..i].iter().position(|b| b == a).unwrap_or(0)
-            ));
-        }
-    }
     let mut st = rc.write();
     let Some(team) = find_team(&st, ctx) else {
         return team_missing();
@@ -935,23 +931,21 @@ pub(super) fn teams_add_members(rc: &RocketChat, ctx: &Ctx) -> Response {
     RocketChat::success(json!({}))
 }
 
-/// `teams.removeMember {teamId|teamName, userId, rooms?}`.
+/// `teams.removeMember {teamId|teamName, userId, rooms?}` (`isTeamsRemoveMemberProps`).
 pub(super) fn teams_remove_member(rc: &RocketChat, ctx: &Ctx) -> Response {
-    let schema = |sel: &'static str| Obj {
-        props: vec![
-            prop(sel, Type::String),
-            prop("userId", Type::String),
-            prop("rooms", ajv::strings()),
-        ],
-        required: vec![sel, "userId"],
-        additional: false,
+    let schema = |sel: &'static str| {
+        let mut rooms = nullable("rooms", ajv::strings());
+        rooms.min_items = Some(1);
+        rooms.unique_items = true;
+        Obj {
+            props: vec![prop(sel, Type::String), prop("userId", Type::String), rooms],
+            required: vec![sel, "userId"],
+            additional: false,
+        }
     };
     let mut checked = ctx.params.clone();
-    if let Err(m) = ajv::validate_any_of(&[schema("teamId"), schema("teamName")], &mut checked) {
-        return RocketChat::invalid_params(&m.replace(
-            "must match a schema in anyOf",
-            "must match exactly one schema in oneOf",
-        ));
+    if let Err(m) = one_of(&[schema("teamId"), schema("teamName")], &mut checked) {
+        return RocketChat::invalid_params(&m);
     }
     let mut st = rc.write();
     let Some(team) = find_team(&st, ctx) else {
