@@ -400,8 +400,10 @@ impl Sandbox {
     }
 
     /// The user's active team and channel memberships, by name, sorted (empty for an
-    /// unknown user). Rocket.Chat: `teams` are its teams, `channels` the `c`/`p` rooms
-    /// that are not a team's main room.
+    /// unknown user), one entry per membership: on Mattermost a channel name shows twice
+    /// when the user is in two teams' channels of that name (`town-square` of each team).
+    /// Rocket.Chat: `teams` are its teams, `channels` the `c`/`p` rooms that are not a
+    /// team's main room.
     pub fn memberships(&self, username: &str) -> Memberships {
         self.server.flavor().memberships(username)
     }
