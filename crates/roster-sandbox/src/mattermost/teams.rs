@@ -13,10 +13,10 @@
 //! - Permissions: the sandbox has no role scheme. A system admin holds every permission.
 //!   Anyone else holds, on a team where they have an active membership, what `team_user`
 //!   holds by default (`view_team`, `add_user_to_team`, `create_public_channel`,
-//!   `create_private_channel`, `join_public_channels`, `read_public_channel`,
-//!   `manage_public_channel_members`), plus `remove_user_from_team` where they are team
-//!   admin (the team's creator); on a private channel they hold `read_channel` and
-//!   `manage_private_channel_members` when they are its member (`channel_user`). Outside
+//!   `create_private_channel`, `join_public_channels`, `read_public_channel`), plus
+//!   `remove_user_from_team` where they are team admin (the team's creator); on a channel
+//!   they are a member of they hold what `channel_user` holds (`read_channel`,
+//!   `manage_public_channel_members`, `manage_private_channel_members`). Outside
 //!   any team a user holds `join_public_teams` and `create_team` (`system_user`).
 //! - No group-constrained teams or channels, no allowed-domain restriction, no guests, no
 //!   plugins, no system posts, no sidebar categories; DMs/GMs cannot be created, so their
@@ -122,7 +122,13 @@ fn has_team_perm(st: &Store, ctx: &Ctx, team_id: &str, perm: TeamPerm) -> bool {
     }
 }
 
-/// `read_channel` / `manage_*_channel_members` on a channel.
+/// `manage_public_channel_members` / `manage_private_channel_members`: `channel_user`'s, so
+/// a member of the channel (or a system admin).
+fn can_manage_members(st: &Store, ctx: &Ctx, ch: &Channel) -> bool {
+    ctx.is_admin() || st.channel_member(&ch.id, ctx.user_id()).is_some()
+}
+
+/// `read_channel` (private) / `read_public_channel` (public, `team_user`'s) on a channel.
 fn has_channel_perm(st: &Store, ctx: &Ctx, ch: &Channel) -> bool {
     if ctx.is_admin() {
         return true;
@@ -874,10 +880,12 @@ pub(crate) fn add_channel_member(mm: &Mattermost, ctx: &Ctx, raw: &str) -> Handl
         .cloned()
         .ok_or_else(channel_404)?;
     let (can_add_self, can_add_others) = if ch.channel_type == "O" {
+        // join_public_channels (team_user) for yourself, manage_public_channel_members
+        // (channel_user) for others.
         let team = st.is_active_team_member(&ch.team_id, ctx.user_id()) || ctx.is_admin();
-        (team, team)
+        (team, can_manage_members(&st, ctx, &ch))
     } else {
-        if !has_channel_perm(&st, ctx, &ch) {
+        if !can_manage_members(&st, ctx, &ch) {
             return Err(AppErr::permission());
         }
         (true, true)
@@ -937,7 +945,7 @@ pub(crate) fn remove_channel_member(
     if st.get(&user_id).is_none() {
         return Err(user_404());
     }
-    if user_id != ctx.user_id() && !has_channel_perm(&st, ctx, &ch) {
+    if user_id != ctx.user_id() && !can_manage_members(&st, ctx, &ch) {
         return Err(AppErr::permission());
     }
     if ch.name == "town-square" {

@@ -842,3 +842,29 @@ fn every_new_route_counts_in_the_limiter_and_state_survives() {
         "alpha"
     );
 }
+
+#[test]
+fn channel_member_management_needs_the_channel_for_others() {
+    let sb = start(mm_config());
+    let team = sb.seed_team("alpha", false).expect("team");
+    let dev = sb
+        .seed_channel(Some("alpha"), "dev", false)
+        .expect("channel");
+    let u = seed(&sb, &[("ann", true), ("bob", true)]);
+    sb.add_member("alpha", "ann").expect("member");
+    sb.add_member("alpha", "bob").expect("member");
+    let ann = Mm::login(&sb, "ann", "Seeded-pw-1");
+    let add = format!("/channels/{dev}/members");
+    // A team member may join a public channel, but not add someone else to one she is not in.
+    app_error(
+        &ann.post(&add, &json!({"user_id": u[1]})),
+        403,
+        "api.context.permissions.app_error",
+    );
+    let r = ann.post(&add, &json!({"user_id": ann.id}));
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Once in, she may (channel_user holds manage_public_channel_members).
+    assert_eq!(ann.post(&add, &json!({"user_id": u[1]})).status, 201);
+    assert_eq!(ann.delete(&format!("{add}/{}", u[1])).status, 200);
+    assert_eq!(sb.memberships("bob").channels, ["off-topic", "town-square"]);
+}
