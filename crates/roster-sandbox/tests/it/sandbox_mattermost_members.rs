@@ -846,7 +846,7 @@ fn every_new_route_counts_in_the_limiter_and_state_survives() {
 #[test]
 fn channel_member_management_needs_the_channel_for_others() {
     let sb = start(mm_config());
-    let team = sb.seed_team("alpha", false).expect("team");
+    sb.seed_team("alpha", false).expect("team");
     let dev = sb
         .seed_channel(Some("alpha"), "dev", false)
         .expect("channel");
