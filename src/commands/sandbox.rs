@@ -4,7 +4,8 @@
 //!  [--fault-rate F] [--drop-rate F] [--fault-phase random|before|after] [--latency MS]
 //!  [--jitter MS] [--bcrypt-cost N] [--custom-fields JSON] [--mm-per-sec N] [--mm-burst N]
 //!  [--mm-memory-store-size N] [--mm-vary-by-user] [--mm-no-vary-by-remote-addr]
-//!  [--mm-vary-by-header NAME] [--mm-enable-api-user-deletion] [--mm-open-server]`
+//!  [--mm-vary-by-header NAME] [--mm-enable-api-user-deletion] [--mm-open-server]
+//!  [--mm-max-users-per-team N] [--team NAME]... [--channel [TEAM/]NAME]...`
 //!
 //! Runs a local emulator of the server's user-management REST API on 127.0.0.1 and prints
 //! its URL on one line on stdout once it accepts connections. Ctrl-C (or SIGTERM) stops it,
@@ -29,7 +30,10 @@ Seeded accounts:
             --no-admin-bypass), edit-other-user-info, delete-user, ...
   importer  provisioning role: create-user, edit-other-user-info,
             edit-other-user-active-status, edit-other-user-password, assign-roles,
-            run-import, but NOT api-bypass-rate-limit: the limiter applies to it.
+            run-import, add-user-to-any-c/p-room, kick-user-from-any-c/p-room,
+            remove-user, add-team-member, edit-team-member, view-all-teams,
+            edit-other-user-avatar,
+            but NOT api-bypass-rate-limit: the limiter applies to it.
 Mattermost: admin and importer are both system admins (roles 'system_user
 system_admin'): only manage_system reaches the admin path of POST /api/v4/users. The
 rate limiter is off as on a real server; --rate-limit turns it on for everyone (GCRA,
@@ -110,6 +114,18 @@ pub struct Args {
     /// Mattermost `EnableOpenServer`: anonymous POST /users creates accounts.
     #[arg(long)]
     pub mm_open_server: bool,
+    /// Mattermost `TeamSettings.MaxUsersPerTeam`: active members a team may have.
+    #[arg(long, default_value_t = defaults::MM_MAX_USERS_PER_TEAM, value_name = "N")]
+    pub mm_max_users_per_team: u32,
+
+    /// Create this public team at start (repeatable; kept if --state already has it).
+    /// Mattermost also creates its town-square and off-topic; Rocket.Chat its main room.
+    #[arg(long, value_name = "NAME", help_heading = "Teams and channels")]
+    pub team: Vec<String>,
+    /// Create this public channel at start, in TEAM (a --team) or, on Rocket.Chat, on its
+    /// own (repeatable; kept if --state already has it). Mattermost needs the team.
+    #[arg(long, value_name = "[TEAM/]NAME", help_heading = "Teams and channels")]
+    pub channel: Vec<String>,
 
     /// Rocket.Chat: no 2FA on users.update.
     #[arg(long = "no-2fa")]
@@ -201,12 +217,51 @@ pub fn config(args: Args) -> anyhow::Result<SandboxConfig> {
         mm_vary_by_header: args.mm_vary_by_header,
         mm_enable_api_user_deletion: args.mm_enable_api_user_deletion,
         mm_open_server: args.mm_open_server,
+        mm_max_users_per_team: args.mm_max_users_per_team,
         ..SandboxConfig::default()
     })
 }
 
+/// `--channel [TEAM/]NAME`: (team, name).
+fn split_channel(spec: &str) -> anyhow::Result<(Option<&str>, &str)> {
+    let (team, name) = match spec.split_once('/') {
+        Some((t, n)) => (Some(t), n),
+        None => (None, spec),
+    };
+    if name.is_empty() || team.is_some_and(str::is_empty) {
+        bail!("--channel {spec:?}: expected NAME or TEAM/NAME");
+    }
+    Ok((team, name))
+}
+
+/// Creates the `--team`s and `--channel`s that the state does not have yet.
+fn seed_groups(sandbox: &Sandbox, teams: &[String], channels: &[String]) -> anyhow::Result<()> {
+    // The sandbox refuses a name it has (from --state) with "... exists": nothing to do.
+    let exists = |e: &str| e.ends_with(" exists");
+    for t in teams {
+        if let Err(e) = sandbox.seed_team(t, false)
+            && !exists(&e)
+        {
+            bail!("--team {t}: {e}");
+        }
+    }
+    for c in channels {
+        let (team, name) = split_channel(c)?;
+        if let Err(e) = sandbox.seed_channel(team, name, false)
+            && !exists(&e)
+        {
+            bail!("--channel {c}: {e}");
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> anyhow::Result<i32> {
     let flavor = args.flavor;
+    let (teams, channels) = (args.team.clone(), args.channel.clone());
+    for c in &channels {
+        split_channel(c)?;
+    }
     let cfg = config(args)?;
     let (tx, rx) = crossbeam_channel::bounded::<()>(1);
     ctrlc::set_handler(move || {
@@ -215,6 +270,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     .context("cannot install the Ctrl-C handler")?;
     let sandbox = Sandbox::start(cfg)
         .with_context(|| format!("cannot start the {} sandbox", flavor.as_str()))?;
+    seed_groups(&sandbox, &teams, &channels)?;
     // The URL alone on the first stdout line: scripts read it to find the port.
     println!("{}", sandbox.url());
     if sandbox.admin_password_generated() {

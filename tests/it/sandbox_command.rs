@@ -470,3 +470,99 @@ fn sandbox_mm_vary_by_user_adds_a_second_set_of_headers() {
     assert_eq!(limits(&[]), ["101"]);
     assert_eq!(limits(&["--mm-vary-by-user"]), ["101", "101"]);
 }
+
+#[test]
+fn sandbox_teams_channels_and_team_limit_flags() {
+    let c = client();
+    // Mattermost: --team with its default channels, --channel TEAM/NAME, the team limit.
+    let sb = sandbox(&[
+        "--flavor",
+        "mattermost",
+        "--team",
+        "crew",
+        "--channel",
+        "crew/dev",
+        "--mm-max-users-per-team",
+        "1",
+    ]);
+    let token = mm_token(&c, &sb.url);
+    let get = |path: &str| {
+        send(
+            c.get(format!("{}/api/v4{path}", sb.url))
+                .bearer_auth(&token),
+        )
+    };
+    let team = get("/teams/name/crew");
+    assert_eq!(team.status, 200, "{}", team.text);
+    let id = team.body["id"].as_str().unwrap().to_string();
+    for ch in ["dev", "town-square", "off-topic"] {
+        assert_eq!(
+            get(&format!("/teams/{id}/channels/name/{ch}")).status,
+            200,
+            "{ch}"
+        );
+    }
+    let me = get("/users/me").body["id"].as_str().unwrap().to_string();
+    let add = |uid: &str| {
+        send(
+            c.post(format!("{}/api/v4/teams/{id}/members", sb.url))
+                .bearer_auth(&token)
+                .json(&json!({"team_id": id, "user_id": uid})),
+        )
+    };
+    assert_eq!(add(&me).status, 201);
+    let other = send(
+        c.post(format!("{}/api/v4/users", sb.url))
+            .bearer_auth(&token)
+            .json(&json!({"username": "amy", "email": "amy@example.org", "password": "Passw0rd-long"})),
+    );
+    let r = add(other.body["id"].as_str().unwrap());
+    assert_eq!(
+        r.body["id"], "app.team.join_user_to_team.save_member.max_accounts.app_error",
+        "{}",
+        r.text
+    );
+    drop(sb);
+
+    // Rocket.Chat: a team's main room and a standalone channel.
+    let sb = sandbox(&[
+        "--team",
+        "crew",
+        "--channel",
+        "lobby",
+        "--channel",
+        "crew/dev",
+    ]);
+    let s = rc_session(&sb.url, "admin", ADMIN_PW);
+    assert_eq!(s.get("/api/v1/teams.info?teamName=crew").status, 200);
+    assert_eq!(s.get("/api/v1/channels.info?roomName=lobby").status, 200);
+    let dev = s.get("/api/v1/channels.info?roomName=dev");
+    assert!(dev.body["channel"]["teamId"].is_string(), "{}", dev.text);
+}
+
+#[test]
+fn sandbox_channel_needs_a_team_on_mattermost() {
+    let out = Command::new(BIN)
+        .args([
+            "sandbox",
+            "--port",
+            "0",
+            "--flavor",
+            "mattermost",
+            "--channel",
+            "dev",
+        ])
+        .env("ROSTER_SANDBOX_ADMIN_PASSWORD", ADMIN_PW)
+        .output()
+        .expect("roster runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a team"), "{err}");
+    let out = Command::new(BIN)
+        .args(["sandbox", "--port", "0", "--channel", "crew/"])
+        .env("ROSTER_SANDBOX_ADMIN_PASSWORD", ADMIN_PW)
+        .output()
+        .expect("roster runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected NAME or TEAM/NAME"));
+}

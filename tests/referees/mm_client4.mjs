@@ -7,7 +7,10 @@
 // sandbox covers through Client4's own methods: login, createUser, getUser,
 // getUserByUsername, getUserByEmail, getProfilesByUsernames, getProfilesByIds, getProfiles
 // (paging through SEEDED + the built-in accounts), patchUser, updateUserRoles,
-// updateUserActive, getTotalUsersStats, ping, logout. Each answer must have the shape
+// updateUserActive, getTotalUsersStats, ping, logout; and for teams, channels and profile
+// images (issue 13): createTeam, getTeamByName, addUsersToTeamGracefully, getChannelByName,
+// createChannel, addToChannels, addToChannel, removeFromChannel, removeFromTeam,
+// getTeamMembersForUser, uploadProfileImage, setDefaultProfileImage. Each answer must have the shape
 // @mattermost/types declares (UserProfile, StatusOK, UsersStats), and each error must reach
 // Client4 as a ClientError with the server's `id` (server_error_id), `message` and
 // `status_code`. Prints one line per disagreement and ends with
@@ -224,6 +227,57 @@ await expectError(() => c.getUserByEmail('nobody@example.org'), 404, 'app.user.m
     check(on && on.status === 'OK', 'updateUserActive(true): StatusOK', on);
     check((await c.getUser(created.id)).delete_at === 0, 'updateUserActive(true): delete_at 0', null);
     await expectError(() => c.updateUserActive('a'.repeat(26), false), 404, 'app.user.missing_account.const', 'updateUserActive: an unknown id');
+}
+
+// ----- teams, channels and profile images (issue 13) ----------------------------------------
+{
+    const team = await c.createTeam({ name: 'client4-team', display_name: 'Client4 Team', type: 'O' });
+    check(team && /^[a-z0-9]{26}$/.test(team.id) && team.name === 'client4-team' && team.type === 'O', 'createTeam: a Team', team);
+    const byName = await c.getTeamByName('client4-team');
+    check(byName && byName.id === team.id, 'getTeamByName: the team', byName);
+    await expectError(() => c.getTeamByName('no-such-team'), 404, 'app.team.get_by_name.missing.app_error', 'getTeamByName: an unknown name');
+    await expectError(() => c.getTeamByName('Client4-Team'), 400, 'api.context.invalid_url_param.app_error', 'getTeamByName: an uppercase name');
+
+    const graceful = await c.addUsersToTeamGracefully(team.id, [created.id, 'a'.repeat(26)]);
+    check(Array.isArray(graceful) && graceful.length === 2, 'addUsersToTeamGracefully: one entry per user, in order', graceful);
+    if (Array.isArray(graceful) && graceful.length === 2) {
+        check(graceful[0].user_id === created.id && graceful[0].member && graceful[0].member.team_id === team.id && graceful[0].error === null, 'addUsersToTeamGracefully: the added member', graceful[0]);
+        check(graceful[1].member === null && graceful[1].error && graceful[1].error.id === 'app.user.missing_account.const', 'addUsersToTeamGracefully: the unknown user\'s error', graceful[1]);
+    }
+
+    const town = await c.getChannelByName(team.id, 'town-square');
+    check(town && town.name === 'town-square' && town.team_id === team.id && town.type === 'O', 'getChannelByName: town-square exists with the team', town);
+    await expectError(() => c.getChannelByName(team.id, 'no-such-channel'), 404, 'app.channel.get_by_name.missing.app_error', 'getChannelByName: an unknown name');
+    const dev = await c.createChannel({ team_id: team.id, name: 'client4-dev', display_name: 'Dev', type: 'O' });
+    check(dev && dev.name === 'client4-dev' && /^[a-z0-9]{26}$/.test(dev.id), 'createChannel: the channel', dev);
+    const added = await c.addToChannels([created.id, 'a'.repeat(26)], dev.id);
+    check(Array.isArray(added) && added.length === 1 && added[0].user_id === created.id, 'addToChannels: an array without the failed user', added);
+    const one = await c.addToChannel(created.id, dev.id);
+    check(one && !Array.isArray(one) && one.user_id === created.id && one.channel_id === dev.id, 'addToChannel: one ChannelMember (already a member)', one);
+    const removed = await c.removeFromChannel(created.id, dev.id);
+    check(removed && removed.status === 'OK', 'removeFromChannel: StatusOK', removed);
+    await expectError(() => c.removeFromChannel(created.id, dev.id), 404, 'app.channel.get_member.missing.app_error', 'removeFromChannel: no longer a member');
+    await expectError(() => c.removeFromChannel(created.id, town.id), 400, 'api.channel.remove.default.app_error', 'removeFromChannel: town-square');
+    const left = await c.removeFromTeam(team.id, created.id);
+    check(left && left.status === 'OK', 'removeFromTeam: StatusOK', left);
+    const memberships = await c.getTeamMembersForUser(created.id);
+    check(Array.isArray(memberships) && memberships.length === 1 && memberships[0].delete_at > 0, 'getTeamMembersForUser: the removed membership', memberships);
+
+    const png = new Blob([Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8cfc0f01f00050001ff89993d1d0000000049454e44ae426082', 'hex')], { type: 'image/png' });
+    const up = await c.uploadProfileImage(created.id, png);
+    check(up && up.status === 'OK', 'uploadProfileImage: StatusOK', up);
+    const set = (await c.getUser(created.id)).last_picture_update;
+    check(typeof set === 'number' && set > 0, 'uploadProfileImage: last_picture_update set', set);
+    await expectError(
+        () => c.uploadProfileImage(created.id, new Blob([Buffer.from('not an image')], { type: 'image/png' })),
+        400,
+        'api.user.upload_profile_user.decode.app_error',
+        'uploadProfileImage: not an image',
+    );
+    const reset = await c.setDefaultProfileImage(created.id);
+    check(reset && reset.status === 'OK', 'setDefaultProfileImage: StatusOK', reset);
+    const after = (await c.getUser(created.id)).last_picture_update;
+    check(typeof after === 'number' && after < 0, 'setDefaultProfileImage: last_picture_update = -now', after);
 }
 
 // ----- ping / logout ------------------------------------------------------------------------

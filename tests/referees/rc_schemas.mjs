@@ -21,6 +21,9 @@
 
 import { readFileSync } from 'node:fs';
 
+import { isChannelsKickProps } from './vendor/rest-typings/dist/v1/channels/ChannelsKickProps.js';
+import { isTeamsAddMembersProps } from './vendor/rest-typings/dist/v1/teams/TeamsAddMembersProps.js';
+import { isTeamsRemoveMemberProps } from './vendor/rest-typings/dist/v1/teams/TeamsRemoveMemberProps.js';
 import { isImportAddUsersParamsPOST } from './vendor/rest-typings/dist/v1/import/ImportAddUsersParamsPOST.js';
 import { isUserCreateParamsPOST } from './vendor/rest-typings/dist/v1/users/UserCreateParamsPOST.js';
 import { isUserSetActiveStatusParamsPOST } from './vendor/rest-typings/dist/v1/users/UserSetActiveStatusParamsPOST.js';
@@ -42,6 +45,9 @@ export const SCHEMAS = {
     'POST /api/v1/users.setAvatar': isUserSetAvatarParamsPOST,
     'POST /api/v1/users.setPreferences': isUsersSetPreferencesParamsPOST,
     'POST /api/v1/import.addUsers': isImportAddUsersParamsPOST,
+    'POST /api/v1/channels.kick': isChannelsKickProps,
+    'POST /api/v1/teams.addMembers': isTeamsAddMembersProps,
+    'POST /api/v1/teams.removeMember': isTeamsRemoveMemberProps,
 };
 
 /** Routes with no rest-typings schema: the server checks their parameters in its own code. */
@@ -57,6 +63,23 @@ export const NO_SCHEMA = {
     'GET /api/v1/settings.public': 'settings.ts: parseJsonQuery / _id split',
     'GET /': "roster's flavor probe (the web app's page; no API)",
     'GET /api/info': 'unversioned, no parameters',
+    // Issue 13: routes whose rest-typings schemas are not vendored yet (or that have none).
+    'POST /api/v1/channels.create': 'legacy route, checks in channels.ts',
+    'POST /api/v1/groups.create': 'legacy route, checks in groups.ts',
+    'GET /api/v1/channels.info': 'legacy route, findChannelByIdOrName',
+    'GET /api/v1/groups.info': 'legacy route, findPrivateGroupByIdOrName',
+    'GET /api/v1/rooms.info': 'isRoomsInfoProps, not vendored',
+    'POST /api/v1/channels.invite': 'no validateParams wired (rocketchat-members-and-ops.md §1)',
+    'POST /api/v1/groups.invite': 'withUserIdSchema, not vendored',
+    'POST /api/v1/groups.kick': 'no schema: getUserFromParams',
+    'GET /api/v1/channels.members': 'legacy route, getPaginationItems',
+    'GET /api/v1/groups.members': 'legacy route, getPaginationItems',
+    'POST /api/v1/teams.create': 'isTeamsCreateProps, not vendored',
+    'GET /api/v1/teams.info': 'isTeamsInfoProps, not vendored',
+    'GET /api/v1/teams.members': 'isTeamsMembersProps, not vendored',
+    'GET /api/v1/teams.listAll': 'permissionsRequired view-all-teams; paging only',
+    'POST /api/v1/users.resetAvatar': 'getUserFromParams (no rest-typings schema vendored)',
+    'GET /api/v1/users.getAvatar': 'getUserFromParams',
 };
 
 let passed = 0;
@@ -391,6 +414,12 @@ async function corpus(url) {
         queryCases(isUsersInfoParamsGetProps.schema, [{ userId: target }, { username: 'admin' }, { email: 'admin@example.com' }, { importId: 'x' }, { userId: target, username: 'admin' }], 'users.info'),
     );
     await run('GET /api/v1/users.list', queryCases(isUsersListParamsGET.schema, [{}], 'users.list'));
+    // users.setAvatar's JSON form (issue 13): the sandbox fetches no remote URL, so a valid
+    // avatarUrl ends in error-avatar-invalid-url, which is not a validation answer.
+    await run(
+        'POST /api/v1/users.setAvatar',
+        objectCases(isUserSetAvatarParamsPOST.schema, { userId: target, avatarUrl: 'https://example.invalid/a.png' }, 'users.setAvatar', (x) => x),
+    );
     await run(
         'POST /api/v1/import.addUsers',
         objectCases(
@@ -400,6 +429,37 @@ async function corpus(url) {
             (x) => x,
         ),
     );
+    // The membership routes (issue 13): oneOf schemas, one corpus per branch, judged by the
+    // whole validator. The room and team do not exist: a valid body ends in a lookup error.
+    const branches = (validator, bases, label) =>
+        validator.schema.oneOf.flatMap((b, i) => objectCases(b, bases[i], `${label}[${i}]`, (x) => x));
+    await run(
+        'POST /api/v1/channels.kick',
+        branches(isChannelsKickProps, [{ roomId: 'no-such-room', userId: target }, { roomName: 'no-such-room', userId: target }], 'channels.kick'),
+    );
+    await run('POST /api/v1/teams.addMembers', [
+        ...branches(
+            isTeamsAddMembersProps,
+            [
+                { teamId: 'no-such-team', members: [{ userId: target, roles: ['member'] }] },
+                { teamName: 'no-such-team', members: [{ userId: target }] },
+            ],
+            'teams.addMembers',
+        ),
+        ['teams.addMembers duplicate members', { teamName: 'no-such-team', members: [{ userId: target }, { userId: 'b' }, { userId: target }] }],
+    ]);
+    await run('POST /api/v1/teams.removeMember', [
+        ...branches(
+            isTeamsRemoveMemberProps,
+            [
+                { teamId: 'no-such-team', userId: target, rooms: ['r1'] },
+                { teamName: 'no-such-team', userId: target },
+            ],
+            'teams.removeMember',
+        ),
+        ['teams.removeMember rooms = []', { teamName: 'no-such-team', userId: target, rooms: [] }],
+        ['teams.removeMember duplicate rooms', { teamName: 'no-such-team', userId: target, rooms: ['a', 'b', 'a'] }],
+    ]);
     for (const [route, n] of Object.entries(counts)) {
         console.log(`corpus: ${n} cases × ${route}`);
     }

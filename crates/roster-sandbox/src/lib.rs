@@ -12,7 +12,11 @@
 //! - `importer`, a non-admin provisioning account (Rocket.Chat: roles `user` + `provisioner`,
 //!   which holds `create-user`, `edit-other-user-info`, `edit-other-user-active-status`,
 //!   `edit-other-user-password`, `view-full-other-user-info`, `assign-roles`, `run-import`,
-//!   but NOT `api-bypass-rate-limit`, so the limiter applies to it). Mattermost: both are
+//!   and for memberships and avatars `add-user-to-any-c-room`, `add-user-to-any-p-room`,
+//!   `kick-user-from-any-c-room`, `kick-user-from-any-p-room`, `remove-user`, `add-team-member`,
+//!   `edit-team-member`, `view-all-teams`, `view-other-user-channels`,
+//!   `edit-other-user-avatar`, but NOT `api-bypass-rate-limit`, so the limiter applies to
+//!   it). Mattermost: both are
 //!   system admins, because only `manage_system` reaches the admin path of `POST /users`;
 //!   Mattermost's limiter exempts nobody (see [`mattermost`]).
 //!
@@ -22,7 +26,9 @@
 
 pub mod clock;
 pub mod http;
+pub mod image;
 pub mod mattermost;
+pub mod multipart;
 pub mod rocketchat;
 pub mod server;
 pub mod util;
@@ -145,6 +151,10 @@ pub struct SandboxConfig {
     /// [`Sandbox::captured`]. Off by default; bodies hold passwords, so they are never
     /// written anywhere by the sandbox itself (the `--log` file never has them).
     pub capture_requests: bool,
+    /// Mattermost `TeamSettings.MaxUsersPerTeam`: active users with an active membership
+    /// per team. The server's default is 50 (`TeamSettingsDefaultMaxUsersPerTeam`), and so
+    /// is this one; tests and demos that import more users into one team raise it.
+    pub mm_max_users_per_team: u32,
 }
 
 /// Defaults of [`SandboxConfig`] that the `roster sandbox` command line shows too: the real
@@ -162,6 +172,8 @@ pub mod defaults {
     pub const MM_MAX_BURST: u32 = 100;
     /// Mattermost `RateLimitSettings.MemoryStoreSize`.
     pub const MM_MEMORY_STORE_SIZE: usize = 10_000;
+    /// Mattermost `TeamSettings.MaxUsersPerTeam`.
+    pub const MM_MAX_USERS_PER_TEAM: u32 = 50;
 }
 
 impl Default for SandboxConfig {
@@ -199,6 +211,7 @@ impl Default for SandboxConfig {
             mm_ldap_users: Vec::new(),
             mm_version: "10.11.0".to_string(),
             capture_requests: false,
+            mm_max_users_per_team: defaults::MM_MAX_USERS_PER_TEAM,
         }
     }
 }
@@ -215,6 +228,13 @@ pub struct SeedUser {
     pub active: bool,
     /// Empty = the flavor's default roles.
     pub roles: Vec<String>,
+}
+
+/// A user's active memberships, by name, sorted ([`Sandbox::memberships`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Memberships {
+    pub teams: Vec<String>,
+    pub channels: Vec<String>,
 }
 
 /// What the core needs from an emulated server.
@@ -242,6 +262,18 @@ pub trait Flavor: Send + Sync {
     fn save_state(&self) -> serde_json::Value;
     /// Replaces the state with a saved one, then re-seeds the built-in accounts' passwords.
     fn load_state(&self, state: serde_json::Value) -> Result<(), String>;
+    /// A team (Mattermost: with town-square and off-topic; Rocket.Chat: with its main
+    /// room); returns its id.
+    fn seed_team(&self, name: &str, private: bool) -> Result<String, String>;
+    /// A channel, in a team or (Rocket.Chat only) standalone; returns its id.
+    fn seed_channel(&self, team: Option<&str>, name: &str, private: bool)
+    -> Result<String, String>;
+    /// A user's active memberships.
+    fn memberships(&self, username: &str) -> Memberships;
+    /// The custom picture stored for a user.
+    fn avatar(&self, username: &str) -> Option<Vec<u8>>;
+    /// Adds a user to a team or channel by name, without any check but existence.
+    fn add_member(&self, group: &str, username: &str) -> Result<(), String>;
 }
 
 /// Builds the flavor for a configuration.
@@ -344,6 +376,49 @@ impl Sandbox {
     /// Inserts users directly (no validation, no rate limit); returns their ids.
     pub fn seed_users(&self, users: &[SeedUser]) -> Result<Vec<String>, String> {
         self.server.flavor().seed(users)
+    }
+
+    /// Creates a team directly (no validation, no rate limit) and returns its id. Mattermost
+    /// also creates its `town-square` and `off-topic` channels; Rocket.Chat its main room
+    /// (a `c` room for a public team, `p` for a private one, named like the team).
+    /// A name already taken is an error ending in `" exists"` (`roster sandbox` relies on it
+    /// to keep teams loaded from `--state`).
+    pub fn seed_team(&self, name: &str, private: bool) -> Result<String, String> {
+        self.server.flavor().seed_team(name, private)
+    }
+
+    /// Creates a channel directly and returns its id. Mattermost needs the team's name;
+    /// Rocket.Chat: None = a standalone room, Some(team) = a room of that team. A name already
+    /// taken is an error ending in `" exists"`.
+    pub fn seed_channel(
+        &self,
+        team: Option<&str>,
+        name: &str,
+        private: bool,
+    ) -> Result<String, String> {
+        self.server.flavor().seed_channel(team, name, private)
+    }
+
+    /// The user's active team and channel memberships, by name, sorted (empty for an
+    /// unknown user), one entry per membership: on Mattermost a channel name shows twice
+    /// when the user is in two teams' channels of that name (`town-square` of each team).
+    /// Rocket.Chat: `teams` are its teams, `channels` the `c`/`p` rooms that are not a
+    /// team's main room.
+    pub fn memberships(&self, username: &str) -> Memberships {
+        self.server.flavor().memberships(username)
+    }
+
+    /// The custom picture stored for the user, as uploaded; None when the user has the
+    /// default one (never set, or reset) or does not exist.
+    pub fn avatar(&self, username: &str) -> Option<Vec<u8>> {
+        self.server.flavor().avatar(username)
+    }
+
+    /// Makes the user a member of a team or channel by name, with no permission or limit
+    /// check (Mattermost: a channel name is looked up in every team; joining a channel
+    /// does not join its team).
+    pub fn add_member(&self, group: &str, username: &str) -> Result<(), String> {
+        self.server.flavor().add_member(group, username)
     }
 
     /// Changes the fault and drop rates at run time.

@@ -29,8 +29,10 @@
 
 mod decode;
 pub mod limiter;
+mod picture;
 mod roles;
 mod store;
+mod teams;
 mod users;
 mod validate;
 
@@ -85,6 +87,7 @@ pub(crate) struct Settings {
     version: String,
     bcrypt_cost: u32,
     password: PasswordPolicy,
+    max_users_per_team: u32,
 }
 
 /// A `model.AppError` before it is written.
@@ -306,7 +309,90 @@ pub(crate) enum Route {
     Roles(String),
     Active(String),
     AllRoles,
+    // Teams, channels and pictures (issue 13; teams.rs, picture.rs).
+    Teams,
+    CreateTeam,
+    TeamByName(String),
+    Team(String),
+    AddTeamMember(String),
+    AddTeamMembers(String),
+    TeamMembers(String),
+    TeamMember(String, String),
+    RemoveTeamMember(String, String),
+    ChannelByName(String, String),
+    CreateChannel,
+    Channel(String),
+    AddChannelMember(String),
+    ChannelMembers(String),
+    RemoveChannelMember(String, String),
+    UserTeams(String),
+    UserTeamMembers(String),
+    UserTeamChannelMembers(String, String),
+    UserChannelMembers(String),
+    GetImage(String),
+    SetImage(String),
+    ResetImage(String),
     NotFound,
+}
+
+/// A gorilla `{x:[A-Za-z0-9]+}` path segment.
+fn alnum(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A `{name:[A-Za-z0-9_-]+}` path segment.
+fn name_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The `/teams` and `/channels` routes of `api4/team.go` and `api4/channel.go`.
+fn team_channel_route(method: &str, rest: &str) -> Option<Route> {
+    let seg: Vec<&str> = rest.split('/').collect();
+    let s = |i: usize| seg.get(i).copied().unwrap_or("");
+    let r = match (method, seg.as_slice()) {
+        ("GET", ["teams"]) => Route::Teams,
+        ("POST", ["teams"]) => Route::CreateTeam,
+        ("GET", ["teams", "name", n]) if name_segment(n) => Route::TeamByName(s(2).into()),
+        ("GET", ["teams", t]) if alnum(t) => Route::Team(s(1).into()),
+        ("POST", ["teams", t, "members"]) if alnum(t) => Route::AddTeamMember(s(1).into()),
+        ("GET", ["teams", t, "members"]) if alnum(t) => Route::TeamMembers(s(1).into()),
+        ("POST", ["teams", t, "members", "batch"]) if alnum(t) => {
+            Route::AddTeamMembers(s(1).into())
+        }
+        ("GET", ["teams", t, "members", u]) if alnum(t) && alnum(u) => {
+            Route::TeamMember(s(1).into(), s(3).into())
+        }
+        ("DELETE", ["teams", t, "members", u]) if alnum(t) && alnum(u) => {
+            Route::RemoveTeamMember(s(1).into(), s(3).into())
+        }
+        ("GET", ["teams", t, "channels", "name", n]) if alnum(t) && name_segment(n) => {
+            Route::ChannelByName(s(1).into(), s(4).into())
+        }
+        ("POST", ["channels"]) => Route::CreateChannel,
+        ("GET", ["channels", c]) if alnum(c) => Route::Channel(s(1).into()),
+        ("POST", ["channels", c, "members"]) if alnum(c) => Route::AddChannelMember(s(1).into()),
+        ("GET", ["channels", c, "members"]) if alnum(c) => Route::ChannelMembers(s(1).into()),
+        ("DELETE", ["channels", c, "members", u]) if alnum(c) && alnum(u) => {
+            Route::RemoveChannelMember(s(1).into(), s(3).into())
+        }
+        ("GET", ["users", u, "teams"]) if alnum(u) => Route::UserTeams(s(1).into()),
+        ("GET", ["users", u, "teams", "members"]) if alnum(u) => {
+            Route::UserTeamMembers(s(1).into())
+        }
+        ("GET", ["users", u, "teams", t, "channels", "members"]) if alnum(u) && alnum(t) => {
+            Route::UserTeamChannelMembers(s(1).into(), s(3).into())
+        }
+        ("GET", ["users", u, "channel_members"]) if alnum(u) => {
+            Route::UserChannelMembers(s(1).into())
+        }
+        ("GET", ["users", u, "image"]) if alnum(u) => Route::GetImage(s(1).into()),
+        ("POST", ["users", u, "image"]) if alnum(u) => Route::SetImage(s(1).into()),
+        ("DELETE", ["users", u, "image"]) if alnum(u) => Route::ResetImage(s(1).into()),
+        _ => return None,
+    };
+    Some(r)
 }
 
 impl Route {
@@ -327,6 +413,9 @@ impl Route {
             ("GET", "users/stats") => return Route::Stats,
             ("GET", "roles") => return Route::AllRoles,
             _ => {}
+        }
+        if let Some(r) = team_channel_route(method, rest) {
+            return r;
         }
         if method == "GET" {
             if let Some(u) = rest.strip_prefix("users/username/")
@@ -388,6 +477,30 @@ impl Route {
             Route::Roles(_) => "/api/v4/users/{user_id}/roles",
             Route::Active(_) => "/api/v4/users/{user_id}/active",
             Route::AllRoles => "/api/v4/roles",
+            Route::Teams | Route::CreateTeam => "/api/v4/teams",
+            Route::TeamByName(_) => "/api/v4/teams/name/{team_name}",
+            Route::Team(_) => "/api/v4/teams/{team_id}",
+            Route::AddTeamMember(_) | Route::TeamMembers(_) => "/api/v4/teams/{team_id}/members",
+            Route::AddTeamMembers(_) => "/api/v4/teams/{team_id}/members/batch",
+            Route::TeamMember(..) | Route::RemoveTeamMember(..) => {
+                "/api/v4/teams/{team_id}/members/{user_id}"
+            }
+            Route::ChannelByName(..) => "/api/v4/teams/{team_id}/channels/name/{channel_name}",
+            Route::CreateChannel => "/api/v4/channels",
+            Route::Channel(_) => "/api/v4/channels/{channel_id}",
+            Route::AddChannelMember(_) | Route::ChannelMembers(_) => {
+                "/api/v4/channels/{channel_id}/members"
+            }
+            Route::RemoveChannelMember(..) => "/api/v4/channels/{channel_id}/members/{user_id}",
+            Route::UserTeams(_) => "/api/v4/users/{user_id}/teams",
+            Route::UserTeamMembers(_) => "/api/v4/users/{user_id}/teams/members",
+            Route::UserTeamChannelMembers(..) => {
+                "/api/v4/users/{user_id}/teams/{team_id}/channels/members"
+            }
+            Route::UserChannelMembers(_) => "/api/v4/users/{user_id}/channel_members",
+            Route::GetImage(_) | Route::SetImage(_) | Route::ResetImage(_) => {
+                "/api/v4/users/{user_id}/image"
+            }
             Route::NotFound => return format!("{method} (unknown route)"),
         };
         format!("{method} {path}")
@@ -551,6 +664,7 @@ impl Mattermost {
                     cfg.bcrypt_cost.clamp(4, 31)
                 },
                 password: PasswordPolicy::default(),
+                max_users_per_team: cfg.mm_max_users_per_team,
             },
             store: RwLock::new(Store::default()),
             limiter,
@@ -577,6 +691,11 @@ impl Mattermost {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
+    }
+
+    /// `TeamSettings.MaxUsersPerTeam`.
+    pub(crate) fn max_users_per_team(&self) -> u32 {
+        self.settings.max_users_per_team
     }
 
     pub(crate) fn settings(&self) -> &Settings {
@@ -786,6 +905,14 @@ impl Mattermost {
         };
         let (status, body) = match result {
             Ok(out) => {
+                // A handler's own Content-Type (the image routes) replaces the JSON one.
+                if out
+                    .headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+                }
                 headers.extend(out.headers);
                 (out.status, out.body)
             }
@@ -820,6 +947,30 @@ impl Mattermost {
             Route::Roles(id) => users::update_roles(self, ctx, id),
             Route::Active(id) => users::update_active(self, ctx, id),
             Route::AllRoles => roles::all(self, ctx),
+            Route::Teams => teams::list_teams(self, ctx),
+            Route::CreateTeam => teams::create_team(self, ctx),
+            Route::TeamByName(n) => teams::team_by_name(self, ctx, n),
+            Route::Team(t) => teams::get_team(self, ctx, t),
+            Route::AddTeamMember(t) => teams::add_team_member(self, ctx, t),
+            Route::AddTeamMembers(t) => teams::add_team_members(self, ctx, t),
+            Route::TeamMembers(t) => teams::team_members(self, ctx, t),
+            Route::TeamMember(t, u) => teams::team_member(self, ctx, t, u),
+            Route::RemoveTeamMember(t, u) => teams::remove_team_member(self, ctx, t, u),
+            Route::ChannelByName(t, n) => teams::channel_by_name(self, ctx, t, n),
+            Route::CreateChannel => teams::create_channel(self, ctx),
+            Route::Channel(c) => teams::get_channel(self, ctx, c),
+            Route::AddChannelMember(c) => teams::add_channel_member(self, ctx, c),
+            Route::ChannelMembers(c) => teams::channel_members(self, ctx, c),
+            Route::RemoveChannelMember(c, u) => teams::remove_channel_member(self, ctx, c, u),
+            Route::UserTeams(u) => teams::teams_for_user(self, ctx, u),
+            Route::UserTeamMembers(u) => teams::team_members_for_user(self, ctx, u),
+            Route::UserTeamChannelMembers(u, t) => {
+                teams::channel_members_for_team_user(self, ctx, u, t)
+            }
+            Route::UserChannelMembers(u) => teams::channel_members_for_user(self, ctx, u),
+            Route::GetImage(u) => picture::get(self, ctx, u),
+            Route::SetImage(u) => picture::set(self, ctx, u),
+            Route::ResetImage(u) => picture::reset(self, ctx, u),
             Route::NotFound => Err(AppErr::new("api.context.404.app_error", 404)),
         }
     }
@@ -968,7 +1119,45 @@ impl Flavor for Mattermost {
     fn save_state(&self) -> Value {
         let st = self.read();
         let users: Vec<&MmUser> = st.sorted().collect();
-        json!({"users": users, "sessions": st.sessions_sorted()})
+        let mut images: Vec<(&String, &Vec<u8>)> = st.images.iter().collect();
+        images.sort();
+        let images: serde_json::Map<String, Value> = images
+            .into_iter()
+            .map(|(id, b)| (id.clone(), json!(util::base64(b))))
+            .collect();
+        json!({
+            "users": users,
+            "sessions": st.sessions_sorted(),
+            "members": teams::save(&st),
+            "images": images,
+        })
+    }
+
+    fn seed_team(&self, name: &str, private: bool) -> Result<String, String> {
+        teams::seed_team(self, name, private)
+    }
+
+    fn seed_channel(
+        &self,
+        team: Option<&str>,
+        name: &str,
+        private: bool,
+    ) -> Result<String, String> {
+        teams::seed_channel(self, team, name, private)
+    }
+
+    fn memberships(&self, username: &str) -> crate::Memberships {
+        teams::memberships(self, username)
+    }
+
+    fn avatar(&self, username: &str) -> Option<Vec<u8>> {
+        let st = self.read();
+        let u = st.by_username(&validate::go_lower(username))?;
+        st.images.get(&u.id).cloned()
+    }
+
+    fn add_member(&self, group: &str, username: &str) -> Result<(), String> {
+        teams::add_member(self, group, username)
     }
 
     fn load_state(&self, state: Value) -> Result<(), String> {
@@ -995,6 +1184,18 @@ impl Flavor for Mattermost {
             for s in sessions {
                 if st.get(&s.user_id).is_some() {
                     st.add_session(s);
+                }
+            }
+            if let Some(m) = state.get("members") {
+                teams::load(&mut st, m)?;
+            }
+            if let Some(Value::Object(images)) = state.get("images") {
+                for (id, b) in images {
+                    let bytes = b
+                        .as_str()
+                        .and_then(util::unbase64)
+                        .ok_or_else(|| format!("images: bad base64 for {id}"))?;
+                    st.images.insert(id.clone(), bytes);
                 }
             }
         }

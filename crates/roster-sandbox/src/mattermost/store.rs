@@ -165,8 +165,171 @@ pub struct Session {
     pub csrf_hash: String,
 }
 
+/// `model.Team`, the fields the emulator keeps.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    /// `O` (open) or `I` (invite only).
+    #[serde(rename = "type")]
+    pub team_type: String,
+    pub allow_open_invite: bool,
+    pub create_at: i64,
+    pub update_at: i64,
+    /// 0 = not archived.
+    pub delete_at: i64,
+}
+
+impl Team {
+    /// `model.Team` JSON (`SanitizeTeam` for a caller with manage_team: nothing blanked).
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "create_at": self.create_at,
+            "update_at": self.update_at,
+            "delete_at": self.delete_at,
+            "display_name": self.display_name,
+            "name": self.name,
+            "description": "",
+            "email": "",
+            "type": self.team_type,
+            "company_name": "",
+            "allowed_domains": "",
+            "invite_id": "",
+            "allow_open_invite": self.allow_open_invite,
+            "scheme_id": null,
+            "group_constrained": false,
+            "policy_id": null,
+            "cloud_limits_archived": false,
+        })
+    }
+}
+
+/// `model.TeamMember`: a removed member keeps its row with `delete_at` > 0.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TeamMember {
+    pub team_id: String,
+    pub user_id: String,
+    pub scheme_admin: bool,
+    pub delete_at: i64,
+}
+
+impl TeamMember {
+    pub fn is_active(&self) -> bool {
+        self.delete_at == 0
+    }
+
+    /// `model.TeamMember` JSON (`create_at` is `json:"-"`).
+    pub fn view(&self) -> Value {
+        let roles = match (self.is_active(), self.scheme_admin) {
+            (false, _) => "",
+            (true, false) => "team_user",
+            (true, true) => "team_user team_admin",
+        };
+        json!({
+            "team_id": self.team_id,
+            "user_id": self.user_id,
+            "roles": roles,
+            "delete_at": self.delete_at,
+            "scheme_guest": false,
+            "scheme_user": self.is_active(),
+            "scheme_admin": self.is_active() && self.scheme_admin,
+            "explicit_roles": "",
+        })
+    }
+}
+
+/// `model.Channel`, the fields the emulator keeps.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Channel {
+    pub id: String,
+    pub team_id: String,
+    pub name: String,
+    pub display_name: String,
+    /// `O` (public) or `P` (private).
+    #[serde(rename = "type")]
+    pub channel_type: String,
+    #[serde(default)]
+    pub creator_id: String,
+    pub create_at: i64,
+    pub update_at: i64,
+    pub delete_at: i64,
+}
+
+impl Channel {
+    pub fn view(&self) -> Value {
+        json!({
+            "id": self.id,
+            "create_at": self.create_at,
+            "update_at": self.update_at,
+            "delete_at": self.delete_at,
+            "team_id": self.team_id,
+            "type": self.channel_type,
+            "display_name": self.display_name,
+            "name": self.name,
+            "header": "",
+            "purpose": "",
+            "last_post_at": 0,
+            "total_msg_count": 0,
+            "extra_update_at": 0,
+            "creator_id": self.creator_id,
+            "scheme_id": null,
+            "props": null,
+            "group_constrained": null,
+            "shared": null,
+            "total_msg_count_root": 0,
+            "policy_id": null,
+            "last_root_post_at": 0,
+        })
+    }
+}
+
+/// `model.ChannelMember`: hard-deleted on removal.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ChannelMember {
+    pub channel_id: String,
+    pub user_id: String,
+    pub last_update_at: i64,
+}
+
+impl ChannelMember {
+    pub fn view(&self) -> Value {
+        json!({
+            "channel_id": self.channel_id,
+            "user_id": self.user_id,
+            "roles": "channel_user",
+            "last_viewed_at": 0,
+            "msg_count": 0,
+            "mention_count": 0,
+            "mention_count_root": 0,
+            "urgent_mention_count": 0,
+            "msg_count_root": 0,
+            "notify_props": {
+                "desktop": "default", "email": "default", "ignore_channel_mentions": "default",
+                "mark_unread": "all", "push": "default", "channel_auto_follow_threads": "off",
+            },
+            "last_update_at": self.last_update_at,
+            "scheme_guest": false,
+            "scheme_user": true,
+            "scheme_admin": false,
+            "explicit_roles": "",
+        })
+    }
+}
+
 #[derive(Default)]
 pub struct Store {
+    /// Teams by id.
+    pub teams: BTreeMap<String, Team>,
+    /// (team_id, user_id) → membership, active or removed.
+    pub team_members: BTreeMap<(String, String), TeamMember>,
+    /// Channels by id.
+    pub channels: BTreeMap<String, Channel>,
+    /// (channel_id, user_id) → membership.
+    pub channel_members: BTreeMap<(String, String), ChannelMember>,
+    /// Custom profile images by user id, as uploaded.
+    pub images: HashMap<String, Vec<u8>>,
     users: HashMap<String, MmUser>,
     by_username: BTreeMap<String, String>,
     by_email: HashMap<String, String>,
@@ -250,6 +413,10 @@ impl Store {
         let u = self.users.remove(id)?;
         self.unindex(&u);
         self.revoke_all_sessions(id);
+        // A permanent delete removes the memberships and the picture too.
+        self.team_members.retain(|(_, uid), _| uid != id);
+        self.channel_members.retain(|(_, uid), _| uid != id);
+        self.images.remove(id);
         Some(u)
     }
 
@@ -278,5 +445,50 @@ impl Store {
 
     pub fn clear(&mut self) {
         *self = Store::default();
+    }
+
+    pub fn team_by_name(&self, name: &str) -> Option<&Team> {
+        self.teams.values().find(|t| t.name == name)
+    }
+
+    /// `SqlChannelStore.getByName`: in the team (or team-less), archived ones only if asked.
+    pub fn channel_by_name(
+        &self,
+        team_id: &str,
+        name: &str,
+        include_deleted: bool,
+    ) -> Option<&Channel> {
+        self.channels.values().find(|c| {
+            c.name == name
+                && (c.team_id == team_id || c.team_id.is_empty())
+                && (include_deleted || c.delete_at == 0)
+        })
+    }
+
+    pub fn team_member(&self, team_id: &str, user_id: &str) -> Option<&TeamMember> {
+        self.team_members
+            .get(&(team_id.to_string(), user_id.to_string()))
+    }
+
+    pub fn is_active_team_member(&self, team_id: &str, user_id: &str) -> bool {
+        self.team_member(team_id, user_id)
+            .is_some_and(TeamMember::is_active)
+    }
+
+    pub fn channel_member(&self, channel_id: &str, user_id: &str) -> Option<&ChannelMember> {
+        self.channel_members
+            .get(&(channel_id.to_string(), user_id.to_string()))
+    }
+
+    /// `GetActiveMemberCount`: active memberships of active users.
+    pub fn active_member_count(&self, team_id: &str) -> usize {
+        self.team_members
+            .values()
+            .filter(|m| {
+                m.team_id == team_id
+                    && m.is_active()
+                    && self.users.get(&m.user_id).is_some_and(MmUser::is_active)
+            })
+            .count()
     }
 }

@@ -22,6 +22,10 @@ pub struct Prop {
     pub ty: Type,
     pub nullable: bool,
     pub min_length: Option<usize>,
+    /// Arrays: `minItems`.
+    pub min_items: Option<usize>,
+    /// Arrays: `uniqueItems`.
+    pub unique_items: bool,
 }
 
 /// A property of type `ty`, not nullable.
@@ -31,6 +35,8 @@ pub fn prop(name: &'static str, ty: Type) -> Prop {
         ty,
         nullable: false,
         min_length: None,
+        min_items: None,
+        unique_items: false,
     }
 }
 
@@ -41,6 +47,8 @@ pub fn nullable(name: &'static str, ty: Type) -> Prop {
         ty,
         nullable: true,
         min_length: None,
+        min_items: None,
+        unique_items: false,
     }
 }
 
@@ -81,6 +89,22 @@ fn validate_map(schema: &Obj, map: &mut Map<String, Value>) -> Result<(), String
             if p.nullable && v.is_null() {
                 continue;
             }
+            // ajv's array keywords run minItems, then uniqueItems, then items (the order its
+            // vocabularies register them), after the type check.
+            if let (Type::Array(_), Value::Array(items)) = (&p.ty, &*v) {
+                if let Some(min) = p.min_items
+                    && items.len() < min
+                {
+                    return Err(format!("must NOT have fewer than {min} items"));
+                }
+                if p.unique_items
+                    && let Some((j, i)) = duplicate(items)
+                {
+                    return Err(format!(
+                        "must NOT have duplicate items (items ## {j} and {i} are identical)"
+                    ));
+                }
+            }
             if let Err(e) = check_type(&p.ty, v) {
                 // A nullable type is `[type, "null"]` to ajv: when the first coercion fails,
                 // `""`, `0` and `false` coerce to null (ajv `lib/compile/validate/dataType.ts`,
@@ -102,6 +126,31 @@ fn validate_map(schema: &Obj, map: &mut Map<String, Value>) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// ajv's `uniqueItems` search, as the (j, i) its message names: for scalar items (its
+/// `loopN`) from the end, remembering each item's index, so j is the LATER index; for
+/// objects and arrays (`loopN2`) every pair from the end, so j is the earlier one.
+fn duplicate(items: &[Value]) -> Option<(usize, usize)> {
+    let scalar = items.iter().all(|v| !v.is_object() && !v.is_array());
+    if scalar {
+        let mut seen: Vec<(&Value, usize)> = Vec::new();
+        for i in (0..items.len()).rev() {
+            if let Some((_, j)) = seen.iter().find(|(v, _)| **v == items[i]) {
+                return Some((*j, i));
+            }
+            seen.push((&items[i], i));
+        }
+        return None;
+    }
+    for i in (0..items.len()).rev() {
+        for j in (0..i).rev() {
+            if items[i] == items[j] {
+                return Some((j, i));
+            }
+        }
+    }
+    None
 }
 
 /// `anyOf`: the first branch that passes wins; otherwise every branch's first error plus
@@ -217,6 +266,32 @@ mod tests {
         assert_eq!(
             validate(&s, &mut json!({"a": "x", "b": "yes"})).unwrap_err(),
             "must be boolean"
+        );
+    }
+
+    #[test]
+    fn array_keywords_in_ajvs_order() {
+        let mut members = prop("m", strings());
+        members.min_items = Some(1);
+        members.unique_items = true;
+        let s = Obj {
+            props: vec![members],
+            required: vec![],
+            additional: false,
+        };
+        assert_eq!(
+            validate(&s, &mut json!({"m": []})).unwrap_err(),
+            "must NOT have fewer than 1 items"
+        );
+        // Scalars: the later index first; objects: the earlier one.
+        assert_eq!(
+            validate(&s, &mut json!({"m": ["a", "b", "a"]})).unwrap_err(),
+            "must NOT have duplicate items (items ## 2 and 0 are identical)"
+        );
+        assert_eq!(duplicate(&[json!({"a": 1}), json!({"a": 1})]), Some((0, 1)));
+        assert_eq!(
+            validate(&s, &mut json!({"m": "x"})).unwrap_err(),
+            "must be array"
         );
     }
 }

@@ -33,9 +33,11 @@
 //! ignoring case.
 
 mod ajv;
+mod avatar;
 mod import;
 pub mod limiter;
 mod roles;
+mod rooms;
 mod store;
 mod users;
 
@@ -66,14 +68,37 @@ const PROVISIONER_PERMS: &[&str] = &[
     "view-d-room",
     "assign-roles",
     "run-import",
+    // Membership and avatars (issue 13): what an admin grants a provisioning role so that
+    // it manages rooms it is not in, as the admin role does by default (the two `-p-room`
+    // ones no role holds by default).
+    "add-user-to-any-c-room",
+    "add-user-to-any-p-room",
+    "kick-user-from-any-c-room",
+    "kick-user-from-any-p-room",
+    "remove-user",
+    "add-team-member",
+    "edit-team-member",
+    "view-all-teams",
+    "view-other-user-channels",
+    "edit-other-user-avatar",
 ];
 
-/// Whether any of these roles grants the permission. `admin` holds every permission.
+/// Permissions that no role holds by default (`permissions.ts`), not even `admin`.
+const NO_ROLE_PERMS: &[&str] = &["add-user-to-any-p-room", "kick-user-from-any-p-room"];
+
+/// Whether any of these roles grants the permission. `admin` holds every permission but
+/// [`NO_ROLE_PERMS`].
 pub(crate) fn has_perm(roles: &[String], perm: &str) -> bool {
     roles.iter().any(|r| {
         let granted: &[&str] = match r.as_str() {
-            "admin" => return true,
-            "user" => &["view-d-room", "create-personal-access-tokens"],
+            "admin" => return !NO_ROLE_PERMS.contains(&perm),
+            "user" => &[
+                "view-d-room",
+                "create-personal-access-tokens",
+                "create-c",
+                "create-p",
+                "create-team",
+            ],
             "bot" => &["api-bypass-rate-limit", "view-d-room"],
             "app" => &["api-bypass-rate-limit"],
             "provisioner" => PROVISIONER_PERMS,
@@ -117,6 +142,26 @@ enum Route {
     ImportAddUsers,
     ImportRun,
     ImportStatus,
+    ChannelsCreate,
+    GroupsCreate,
+    ChannelsInfo,
+    GroupsInfo,
+    RoomsInfo,
+    ChannelsInvite,
+    GroupsInvite,
+    ChannelsKick,
+    GroupsKick,
+    ChannelsMembers,
+    GroupsMembers,
+    TeamsCreate,
+    TeamsInfo,
+    TeamsAddMembers,
+    TeamsRemoveMember,
+    TeamsMembers,
+    TeamsListAll,
+    UsersSetAvatar,
+    UsersResetAvatar,
+    UsersGetAvatar,
 }
 
 fn route_of(method: &str, name: &str) -> Option<Route> {
@@ -137,6 +182,26 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
         ("POST", "import.addUsers") => Route::ImportAddUsers,
         ("POST", "import.run") => Route::ImportRun,
         ("GET", "import.status") => Route::ImportStatus,
+        ("POST", "channels.create") => Route::ChannelsCreate,
+        ("POST", "groups.create") => Route::GroupsCreate,
+        ("GET", "channels.info") => Route::ChannelsInfo,
+        ("GET", "groups.info") => Route::GroupsInfo,
+        ("GET", "rooms.info") => Route::RoomsInfo,
+        ("POST", "channels.invite") => Route::ChannelsInvite,
+        ("POST", "groups.invite") => Route::GroupsInvite,
+        ("POST", "channels.kick") => Route::ChannelsKick,
+        ("POST", "groups.kick") => Route::GroupsKick,
+        ("GET", "channels.members") => Route::ChannelsMembers,
+        ("GET", "groups.members") => Route::GroupsMembers,
+        ("POST", "teams.create") => Route::TeamsCreate,
+        ("GET", "teams.info") => Route::TeamsInfo,
+        ("POST", "teams.addMembers") => Route::TeamsAddMembers,
+        ("POST", "teams.removeMember") => Route::TeamsRemoveMember,
+        ("GET", "teams.members") => Route::TeamsMembers,
+        ("GET", "teams.listAll") => Route::TeamsListAll,
+        ("POST", "users.setAvatar") => Route::UsersSetAvatar,
+        ("POST", "users.resetAvatar") => Route::UsersResetAvatar,
+        ("GET", "users.getAvatar") => Route::UsersGetAvatar,
         _ => return None,
     })
 }
@@ -215,6 +280,7 @@ impl RocketChat {
             importer_password,
         };
         rc.ensure_builtin_accounts().map_err(io::Error::other)?;
+        rc.ensure_general();
         Ok(rc)
     }
 
@@ -279,6 +345,30 @@ impl RocketChat {
             }
         }
         Ok(())
+    }
+
+    /// The `GENERAL` room every server has: `general`, public, `default: true`.
+    fn ensure_general(&self) {
+        let mut st = self.write();
+        if st.room_by_name("general").is_some() {
+            return;
+        }
+        let now = util::now_ms() - 30 * 24 * 3600 * 1000;
+        st.rooms.insert(
+            "GENERAL".into(),
+            store::Room {
+                id: "GENERAL".into(),
+                name: "general".into(),
+                t: "c".into(),
+                default: true,
+                team_main: false,
+                team_id: None,
+                archived: false,
+                creator: None,
+                created_at: now,
+                updated_at: now,
+            },
+        );
     }
 
     // ----- responses -------------------------------------------------------------------
@@ -415,7 +505,10 @@ impl RocketChat {
                 .header("content-type")
                 .unwrap_or("")
                 .to_ascii_lowercase();
-            if ct.contains("application/x-www-form-urlencoded") {
+            if ct.starts_with("multipart/") {
+                // Not parsed into bodyParams (`Router.parseBodyParams`); the avatar
+                // upload reads it itself.
+            } else if ct.contains("application/x-www-form-urlencoded") {
                 let text = String::from_utf8_lossy(body);
                 for (k, v) in super::http::parse_urlencoded(&text) {
                     m.insert(k, Value::String(v));
@@ -599,6 +692,26 @@ impl RocketChat {
                     Route::ImportAddUsers => import::add_users(self, &ctx),
                     Route::ImportRun => import::run(self, &ctx),
                     Route::ImportStatus => import::status(self, &ctx),
+                    Route::ChannelsCreate => rooms::channels_create(self, &ctx),
+                    Route::GroupsCreate => rooms::groups_create(self, &ctx),
+                    Route::ChannelsInfo => rooms::channels_info(self, &ctx),
+                    Route::GroupsInfo => rooms::groups_info(self, &ctx),
+                    Route::RoomsInfo => rooms::rooms_info(self, &ctx),
+                    Route::ChannelsInvite => rooms::channels_invite(self, &ctx),
+                    Route::GroupsInvite => rooms::groups_invite(self, &ctx),
+                    Route::ChannelsKick => rooms::channels_kick(self, &ctx),
+                    Route::GroupsKick => rooms::groups_kick(self, &ctx),
+                    Route::ChannelsMembers => rooms::channels_members(self, &ctx),
+                    Route::GroupsMembers => rooms::groups_members(self, &ctx),
+                    Route::TeamsCreate => rooms::teams_create(self, &ctx),
+                    Route::TeamsInfo => rooms::teams_info(self, &ctx),
+                    Route::TeamsAddMembers => rooms::teams_add_members(self, &ctx),
+                    Route::TeamsRemoveMember => rooms::teams_remove_member(self, &ctx),
+                    Route::TeamsMembers => rooms::teams_members(self, &ctx),
+                    Route::TeamsListAll => rooms::teams_list_all(self, &ctx),
+                    Route::UsersSetAvatar => avatar::set_avatar(self, &ctx),
+                    Route::UsersResetAvatar => avatar::reset_avatar(self, &ctx),
+                    Route::UsersGetAvatar => avatar::get_avatar(self, &ctx),
                 }
             }
         };
@@ -774,7 +887,13 @@ impl Flavor for RocketChat {
     fn save_state(&self) -> Value {
         let st = self.read();
         let users: Vec<&RcUser> = st.sorted_users().collect();
-        json!({ "users": users })
+        let mut avatars: Vec<(&String, &Vec<u8>)> = st.avatars.iter().collect();
+        avatars.sort();
+        let avatars: Map<String, Value> = avatars
+            .into_iter()
+            .map(|(id, b)| (id.clone(), json!(util::base64(b))))
+            .collect();
+        json!({ "users": users, "rooms": rooms::save(&st), "avatars": avatars })
     }
 
     fn load_state(&self, state: Value) -> Result<(), String> {
@@ -791,7 +910,50 @@ impl Flavor for RocketChat {
                 }
                 st.insert(u);
             }
+            if let Some(r) = state.get("rooms") {
+                rooms::load(&mut st, r)?;
+            }
+            if let Some(Value::Object(avatars)) = state.get("avatars") {
+                for (id, b) in avatars {
+                    let bytes = b
+                        .as_str()
+                        .and_then(util::unbase64)
+                        .ok_or_else(|| format!("avatars: bad base64 for {id}"))?;
+                    st.avatars.insert(id.clone(), bytes);
+                }
+            }
         }
+        self.ensure_general();
         self.ensure_builtin_accounts()
+    }
+
+    fn seed_team(&self, name: &str, private: bool) -> Result<String, String> {
+        if self.read().team_by_name(name).is_some() {
+            return Err(format!("team {name} exists"));
+        }
+        rooms::create_team(self, name, u8::from(private), None, &[]).map(|t| t.id)
+    }
+
+    fn seed_channel(
+        &self,
+        team: Option<&str>,
+        name: &str,
+        private: bool,
+    ) -> Result<String, String> {
+        rooms::seed_channel(self, team, name, private)
+    }
+
+    fn memberships(&self, username: &str) -> crate::Memberships {
+        rooms::memberships(self, username)
+    }
+
+    fn avatar(&self, username: &str) -> Option<Vec<u8>> {
+        let st = self.read();
+        let u = st.by_username(username)?;
+        st.avatars.get(&u.id).cloned()
+    }
+
+    fn add_member(&self, group: &str, username: &str) -> Result<(), String> {
+        rooms::add_member(self, group, username)
     }
 }

@@ -61,6 +61,12 @@ pub struct RcUser {
     pub bcrypt: Option<String>,
     #[serde(default)]
     pub tokens: Vec<LoginToken>,
+    /// `avatarOrigin`: `url` or `rest` after users.setAvatar; None = the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_origin: Option<String>,
+    /// `avatarETag`: new on every users.setAvatar, unset by users.resetAvatar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_etag: Option<String>,
 }
 
 fn default_type() -> String {
@@ -92,6 +98,8 @@ impl RcUser {
             import_ids: Vec::new(),
             bcrypt: None,
             tokens: Vec::new(),
+            avatar_origin: None,
+            avatar_etag: None,
         }
     }
 
@@ -104,7 +112,14 @@ impl RcUser {
         )
     }
 
+    fn put_avatar(&self, m: &mut Map<String, Value>) {
+        if let Some(v) = &self.avatar_etag {
+            m.insert("avatarETag".into(), json!(v));
+        }
+    }
+
     fn put_optional(&self, m: &mut Map<String, Value>) {
+        self.put_avatar(m);
         if let Some(v) = &self.bio {
             m.insert("bio".into(), json!(v));
         }
@@ -206,6 +221,10 @@ impl RcUser {
                 json!({"password": self.bcrypt.is_some()}),
             );
         }
+        self.put_avatar(&mut m);
+        if full && let Some(o) = &self.avatar_origin {
+            m.insert("avatarOrigin".into(), json!(o));
+        }
         m.insert("canViewAllInfo".into(), json!(full));
         Value::Object(m)
     }
@@ -227,6 +246,7 @@ impl RcUser {
             m.insert("lastLogin".into(), json!(iso_ms(v)));
         }
         m.insert("type".into(), json!(self.user_type));
+        self.put_avatar(&mut m);
         Value::Object(m)
     }
 
@@ -274,9 +294,125 @@ pub fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
+/// A room (`rocketchat_room`): a channel (`c`) or a private group (`p`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Room {
+    pub id: String,
+    pub name: String,
+    /// `c` or `p`.
+    pub t: String,
+    /// Joined by new users (`joinDefaultChannels`).
+    #[serde(default)]
+    pub default: bool,
+    /// The main room of a team.
+    #[serde(default)]
+    pub team_main: bool,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub archived: bool,
+    /// The creator (`u`): id and username; None for seeded rooms.
+    #[serde(default)]
+    pub creator: Option<(String, String)>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Room {
+    /// The room document as channels.info / groups.info return it.
+    pub fn view(&self, users_count: usize) -> Value {
+        let mut m = Map::new();
+        m.insert("_id".into(), json!(self.id));
+        m.insert("fname".into(), json!(self.name));
+        m.insert("name".into(), json!(self.name));
+        m.insert("t".into(), json!(self.t));
+        m.insert("msgs".into(), json!(0));
+        m.insert("usersCount".into(), json!(users_count));
+        if let Some((id, username)) = &self.creator {
+            m.insert("u".into(), json!({"_id": id, "username": username}));
+        }
+        m.insert("ts".into(), json!(iso_ms(self.created_at)));
+        m.insert("ro".into(), json!(false));
+        m.insert("default".into(), json!(self.default));
+        m.insert("sysMes".into(), json!(true));
+        if self.team_main {
+            m.insert("teamMain".into(), json!(true));
+        }
+        if let Some(t) = &self.team_id {
+            m.insert("teamId".into(), json!(t));
+        }
+        if self.archived {
+            m.insert("archived".into(), json!(true));
+        }
+        m.insert("_updatedAt".into(), json!(iso_ms(self.updated_at)));
+        Value::Object(m)
+    }
+}
+
+/// A subscription: a user's membership of a room, with its room roles (`owner`, ...).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Subscription {
+    pub rid: String,
+    pub uid: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub ts: i64,
+}
+
+/// A team (`rocketchat_team`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RcTeam {
+    pub id: String,
+    pub name: String,
+    /// 0 public, 1 private.
+    #[serde(rename = "type")]
+    pub team_type: u8,
+    pub room_id: String,
+    #[serde(default)]
+    pub created_by: Option<(String, String)>,
+    pub created_at: i64,
+}
+
+impl RcTeam {
+    pub fn view(&self) -> Value {
+        let (id, username) = self.created_by.clone().unwrap_or_default();
+        json!({
+            "_id": self.id,
+            "name": self.name,
+            "type": self.team_type,
+            "roomId": self.room_id,
+            "createdBy": {"_id": id, "username": username},
+            "createdAt": iso_ms(self.created_at),
+            "_updatedAt": iso_ms(self.created_at),
+        })
+    }
+}
+
+/// A team membership (`rocketchat_team_member`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RcTeamMember {
+    pub team_id: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub created_by: Option<(String, String)>,
+    pub created_at: i64,
+}
+
 /// Users by id with the indexes the emulated queries need.
 #[derive(Default)]
 pub struct Store {
+    /// Rooms by id.
+    pub rooms: BTreeMap<String, Room>,
+    /// (room id, user id) → subscription.
+    pub subs: BTreeMap<(String, String), Subscription>,
+    /// Teams by id.
+    pub teams: BTreeMap<String, RcTeam>,
+    /// (team id, user id) → membership.
+    pub team_members: BTreeMap<(String, String), RcTeamMember>,
+    /// Uploaded or fetched avatars by user id.
+    pub avatars: HashMap<String, Vec<u8>>,
     users: HashMap<String, RcUser>,
     by_username: HashMap<String, String>,
     by_email: HashMap<String, String>,
@@ -380,7 +516,86 @@ impl Store {
     pub fn remove(&mut self, id: &str) -> Option<RcUser> {
         let u = self.users.remove(id)?;
         self.unindex(&u);
+        // A deleted user leaves every room and team and loses the avatar.
+        self.subs.retain(|(_, uid), _| uid != id);
+        self.team_members.retain(|(_, uid), _| uid != id);
+        self.avatars.remove(id);
         Some(u)
+    }
+
+    /// `Rooms.findOneByName`: exact.
+    pub fn room_by_name(&self, name: &str) -> Option<&Room> {
+        self.rooms.values().find(|r| r.name == name)
+    }
+
+    /// `Rooms.findOneById` then `findOneByName`.
+    pub fn room_by_id_or_name(&self, v: &str) -> Option<&Room> {
+        self.rooms.get(v).or_else(|| self.room_by_name(v))
+    }
+
+    /// `Team.getOneByName`: exact.
+    pub fn team_by_name(&self, name: &str) -> Option<&RcTeam> {
+        self.teams.values().find(|t| t.name == name)
+    }
+
+    pub fn sub(&self, rid: &str, uid: &str) -> Option<&Subscription> {
+        self.subs.get(&(rid.to_string(), uid.to_string()))
+    }
+
+    pub fn users_count(&self, rid: &str) -> usize {
+        self.subs.keys().filter(|(r, _)| r == rid).count()
+    }
+
+    /// `addUserToRoom`: a subscription; in a team's main room also the team membership.
+    /// False when the user was already subscribed (nothing changes then).
+    pub fn subscribe(&mut self, rid: &str, uid: &str, roles: Vec<String>, now: i64) -> bool {
+        let key = (rid.to_string(), uid.to_string());
+        if self.subs.contains_key(&key) {
+            return false;
+        }
+        self.subs.insert(
+            key,
+            Subscription {
+                rid: rid.to_string(),
+                uid: uid.to_string(),
+                roles: roles.clone(),
+                ts: now,
+            },
+        );
+        let team = self
+            .rooms
+            .get(rid)
+            .filter(|r| r.team_main)
+            .and_then(|r| r.team_id.clone());
+        if let Some(team_id) = team {
+            self.team_members
+                .entry((team_id.clone(), uid.to_string()))
+                .or_insert(RcTeamMember {
+                    team_id,
+                    user_id: uid.to_string(),
+                    roles: if roles.is_empty() {
+                        vec!["member".into()]
+                    } else {
+                        roles
+                    },
+                    created_by: None,
+                    created_at: now,
+                });
+        }
+        true
+    }
+
+    /// `removeUserFromRoom`: the subscription; in a team's main room also the membership.
+    pub fn unsubscribe(&mut self, rid: &str, uid: &str) {
+        self.subs.remove(&(rid.to_string(), uid.to_string()));
+        let team = self
+            .rooms
+            .get(rid)
+            .filter(|r| r.team_main)
+            .and_then(|r| r.team_id.clone());
+        if let Some(team_id) = team {
+            self.team_members.remove(&(team_id, uid.to_string()));
+        }
     }
 
     /// Changes a user with `f`, keeping every index right.

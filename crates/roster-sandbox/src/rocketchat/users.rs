@@ -560,6 +560,10 @@ pub(super) fn create(rc: &RocketChat, ctx: &Ctx) -> Response {
     if let Err(r) = rc.insert_unique(user) {
         return r;
     }
+    // REST users.create sets joinDefaultChannels to true when absent.
+    if get_bool(&p, "joinDefaultChannels") != Some(false) {
+        super::rooms::join_default_channels(&mut rc.write(), &id);
+    }
     if let Some(active) = get_bool(&p, "active")
         && let Err(r) = set_active(rc, &id, active)
     {
@@ -909,7 +913,15 @@ pub(super) fn info(rc: &RocketChat, ctx: &Ctx) -> Response {
     };
     let is_self = user.id == ctx.caller.user.id;
     let full = is_self || ctx.caller.can("view-full-other-user-info");
-    RocketChat::success(json!({"user": user.info_view(full, is_self)}))
+    let mut view = user.info_view(full, is_self);
+    // includeUserRooms: yourself or view-other-user-channels; silently ignored otherwise.
+    if params.get("includeUserRooms").and_then(Value::as_str) == Some("true")
+        && (is_self || ctx.caller.can("view-other-user-channels"))
+        && let Value::Object(m) = &mut view
+    {
+        m.insert("rooms".into(), super::rooms::user_rooms(&st, &user.id));
+    }
+    RocketChat::success(json!({"user": view}))
 }
 
 /// GET /api/v1/users.getStatus?userId=|username=|user= through `getUserFromParams`

@@ -8,8 +8,10 @@ mod sandbox_conformance;
 mod sandbox_core;
 mod sandbox_mattermost;
 mod sandbox_mattermost_conformance;
+mod sandbox_mattermost_members;
 mod sandbox_referees;
 mod sandbox_rocketchat;
+mod sandbox_rocketchat_members;
 
 /// A Python client script in tests/conformance.
 fn conformance_script(name: &str) -> PathBuf {

@@ -21,6 +21,10 @@ fn rocketchat_schemas_judge_the_sandbox_corpus() {
     // Every case reached the sandbox.
     assert!(requests(&sb, "users.create") >= 100);
     assert!(requests(&sb, "users.update") >= 100);
+    assert!(requests(&sb, "users.setAvatar") >= 10);
+    assert!(requests(&sb, "channels.kick") >= 10);
+    assert!(requests(&sb, "teams.addMembers") >= 10);
+    assert!(requests(&sb, "teams.removeMember") >= 10);
 }
 
 #[test]
@@ -40,4 +44,7 @@ fn mattermost_client4_drives_the_sandbox() {
     assert!(counters["GET /api/v4/users"].requests >= 3);
     assert!(counters["PUT /api/v4/users/{user_id}/patch"].requests >= 2);
     assert!(counters["PUT /api/v4/users/{user_id}/active"].requests >= 2);
+    assert!(counters["POST /api/v4/teams/{team_id}/members/batch"].requests >= 1);
+    assert!(counters["POST /api/v4/channels/{channel_id}/members"].requests >= 2);
+    assert!(counters["POST /api/v4/users/{user_id}/image"].requests >= 2);
 }
