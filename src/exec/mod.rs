@@ -73,7 +73,7 @@ pub const REORDER_WINDOW: u64 = 4096;
 
 /// Rows per batch when they have teams or channels: a worker adds the memberships its
 /// batch lacks with one request per group ([`members::Members::settle`]).
-pub const MEMBER_BATCH: usize = 25;
+pub const MEMBER_BATCH: usize = 100;
 
 /// Where the collector tells the feeder how far rows have been released.
 struct Released {

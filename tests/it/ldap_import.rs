@@ -1,11 +1,11 @@
 //! From a live directory (a throwaway slapd) into the Rocket.Chat sandbox: a paged read
-//! imports everyone, with non-ASCII names intact; a capped read stops the run before any
-//! write, for `import` and for `sync` alike.
+//! imports everyone, with non-ASCII names intact and the directory's photo as the avatar;
+//! a capped read stops the run before any write, for `import` and for `sync` alike.
 
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::slapd::{PEOPLE, READER_DN, READER_PW, Slapd, SlapdOptions, user};
+use crate::support::slapd::{PEOPLE, PHOTO, READER_DN, READER_PW, Slapd, SlapdOptions, user};
 use crate::support::{Ran, as_importer, config, start};
 use roster_sandbox::SandboxConfig;
 
@@ -109,4 +109,8 @@ fn a_paged_directory_read_imports_everyone_and_a_capped_one_writes_nothing() {
     // The dump holds every created user, as the server now has it.
     let dump = std::fs::read_to_string(d.path().join("dump.jsonl")).unwrap();
     assert_eq!(dump.lines().count(), 620);
+    // user00000's jpegPhoto, bytes from the directory, is its avatar (issue 13); the
+    // others have none.
+    assert_eq!(sb.avatar(&user(0).uid).as_deref(), Some(PHOTO));
+    assert_eq!(sb.avatar(&user(1).uid), None);
 }

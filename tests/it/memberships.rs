@@ -1,0 +1,287 @@
+//! Teams, channels and avatars on the sandboxes (issue 13): a 2,000-user import from a
+//! department column puts everyone in their team and channels in batched requests, a
+//! re-run adds nothing, a sync adds what an account lacks and leaves a hand-made
+//! membership alone, an unknown team rejects its row before the account is made, and a
+//! new account gets its avatar.
+
+use crate::support::{Ran, as_importer, config, jsonl, rocketchat, roster, start, write};
+use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
+
+const PW: &str = "Members-test-pw-1";
+const DEPARTMENTS: [&str; 5] = ["sales", "support", "research", "legal", "finance"];
+
+fn sandbox(flavor: FlavorKind) -> Sandbox {
+    let sb = match flavor {
+        FlavorKind::RocketChat => rocketchat(),
+        FlavorKind::Mattermost => start(SandboxConfig {
+            flavor,
+            // The server's default is 50 users per team.
+            mm_max_users_per_team: 10_000,
+            ..config()
+        }),
+    };
+    for d in DEPARTMENTS {
+        sb.seed_team(d, false).expect("team");
+        let team = (flavor == FlavorKind::Mattermost).then_some(d);
+        sb.seed_channel(team, &format!("{d}-news"), false)
+            .expect("channel");
+    }
+    sb
+}
+
+/// `n` people, each in the department `i % 5`.
+fn people(n: usize) -> String {
+    let mut s = String::from("username,email,name,department,password\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "p{i:05},p{i:05}@example.org,Person {i},{},{PW}\n",
+            DEPARTMENTS[i % DEPARTMENTS.len()]
+        ));
+    }
+    s
+}
+
+fn import(dir: &std::path::Path, url: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "import",
+        "hr.csv",
+        "--server",
+        url,
+        "--map",
+        "teams={department}",
+        "--map",
+        "channels={department}-news",
+        "--json",
+        "--report",
+        "report.jsonl",
+    ];
+    args.extend_from_slice(extra);
+    roster(dir, &args, &as_importer())
+}
+
+fn mass_import(flavor: FlavorKind) {
+    let sb = sandbox(flavor);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    write(d.path(), "hr.csv", &people(2000));
+    let o = import(d.path(), &url, &["--workers", "8"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("summary");
+    assert_eq!(summary["ok"], 2000, "{summary}");
+    // Every membership, both kinds.
+    for i in [0usize, 1, 777, 1999] {
+        let m = sb.memberships(&format!("p{i:05}"));
+        let dep = DEPARTMENTS[i % 5];
+        assert!(m.teams.iter().any(|t| t == dep), "p{i:05}: {m:?}");
+        assert!(
+            m.channels.iter().any(|c| *c == format!("{dep}-news")),
+            "p{i:05}: {m:?}"
+        );
+    }
+    let added = summary["memberships"]["added"].as_u64().unwrap();
+    let requests = summary["memberships"]["requests"].as_u64().unwrap();
+    assert_eq!(added, 4000, "{summary}");
+    // Batched: rows go 100 to a batch (roster::exec::MEMBER_BATCH), and each batch needs
+    // one request per group it touches (10 here), not one per membership.
+    let batches = 2000u64.div_ceil(100);
+    assert!(
+        requests <= batches * 10 + 10,
+        "{requests} requests for {added} memberships"
+    );
+    eprintln!(
+        "{flavor:?}: {added} memberships in {requests} requests ({:.3} per membership)",
+        requests as f64 / added as f64
+    );
+    // Again: nothing to add, nothing written.
+    let before = crate::support::writes(&sb);
+    let o = import(d.path(), &url, &["--workers", "8"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("summary");
+    assert!(summary.get("memberships").is_none(), "{summary}");
+    assert_eq!(crate::support::writes(&sb), before);
+}
+
+#[test]
+fn rocketchat_mass_import_puts_everyone_in_their_team_and_channel() {
+    mass_import(FlavorKind::RocketChat);
+}
+
+#[test]
+fn mattermost_mass_import_puts_everyone_in_their_team_and_channel() {
+    mass_import(FlavorKind::Mattermost);
+}
+
+fn unknown_and_hand_made(flavor: FlavorKind) {
+    let sb = sandbox(flavor);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    write(
+        d.path(),
+        "hr.csv",
+        &format!(
+            "username,email,name,department,password\n\
+             ann,ann@example.org,Ann Lee,sales,{PW}\n\
+             bob,bob@example.org,Bob Roe,marketing,{PW}\n"
+        ),
+    );
+    let o = import(d.path(), &url, &[]);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let report = jsonl(&d.path().join("report.jsonl"));
+    assert_eq!(report[1]["status"], "rejected", "{report:?}");
+    assert!(
+        report[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no team \"marketing\""),
+        "{report:?}"
+    );
+    assert!(
+        sb.users().iter().all(|u| u["username"] != "bob"),
+        "bob was created though his team is unknown"
+    );
+    // An administrator adds ann to support by hand; a sync keeps it.
+    sb.add_member("support", "ann")
+        .expect("hand-made membership");
+    let o = roster(
+        d.path(),
+        &[
+            "sync",
+            "hr.csv",
+            "--server",
+            &url,
+            "--map",
+            "teams={department}",
+            "--map",
+            "channels={department}-news",
+            "--state",
+            "s.jsonl",
+            "--deactivate-missing",
+        ],
+        &as_importer(),
+    );
+    assert!(o.code() <= 1, "{}", o.stderr());
+    let m = sb.memberships("ann");
+    assert!(m.teams.iter().any(|t| t == "support"), "{m:?}");
+    assert!(m.teams.iter().any(|t| t == "sales"), "{m:?}");
+}
+
+#[test]
+fn rocketchat_unknown_team_rejects_and_hand_made_membership_stays() {
+    unknown_and_hand_made(FlavorKind::RocketChat);
+}
+
+#[test]
+fn mattermost_unknown_team_rejects_and_hand_made_membership_stays() {
+    unknown_and_hand_made(FlavorKind::Mattermost);
+}
+
+/// A sync plans the memberships an existing account lacks, then adds them.
+#[test]
+fn a_sync_adds_what_an_existing_account_lacks() {
+    let sb = sandbox(FlavorKind::Mattermost);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    write(
+        d.path(),
+        "hr.csv",
+        &format!("username,email,name,password\nann,ann@example.org,Ann Lee,{PW}\n"),
+    );
+    let o = roster(
+        d.path(),
+        &["import", "hr.csv", "--server", &url],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    write(
+        d.path(),
+        "hr.csv",
+        &format!(
+            "username,email,name,password,teams,channels\nann,ann@example.org,Ann Lee,{PW},sales,sales-news\n"
+        ),
+    );
+    let o = roster(
+        d.path(),
+        &["plan", "hr.csv", "--server", &url],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        text.contains("+ team: sales") && text.contains("+ channel: sales-news"),
+        "{text}"
+    );
+    let o = roster(
+        d.path(),
+        &["sync", "hr.csv", "--server", &url, "--json"],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let m = sb.memberships("ann");
+    assert!(m.teams.iter().any(|t| t == "sales"), "{m:?}");
+    assert!(m.channels.iter().any(|c| c == "sales-news"), "{m:?}");
+    // Nothing left to do.
+    let o = roster(
+        d.path(),
+        &["plan", "hr.csv", "--server", &url],
+        &as_importer(),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(text.contains("update            0"), "{text}");
+}
+
+fn avatar_on_create(flavor: FlavorKind) {
+    use base64::Engine as _;
+    let sb = sandbox(flavor);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(crate::member_fields::PNG_B64)
+        .unwrap();
+    std::fs::create_dir_all(d.path().join("photos")).unwrap();
+    std::fs::write(d.path().join("photos/ann.png"), &png).unwrap();
+    write(
+        d.path(),
+        "hr.csv",
+        &format!(
+            "username,email,name,password,avatar\n\
+             ann,ann@example.org,Ann Lee,{PW},photos/ann.png\n\
+             bob,bob@example.org,Bob Roe,{PW},photos/missing.png\n"
+        ),
+    );
+    let o = roster(
+        d.path(),
+        &["import", "hr.csv", "--server", &url, "--report", "r.jsonl"],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let report = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(report[0]["status"], "ok", "{report:?}");
+    assert!(
+        report[0]["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "avatar")
+    );
+    assert!(sb.avatar("ann").is_some(), "ann has no avatar");
+    // bob's file is not there: bob is created, the row fails saying why.
+    assert_eq!(report[1]["status"], "failed", "{report:?}");
+    assert!(
+        report[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("created, but its avatar was not set"),
+        "{report:?}"
+    );
+    assert!(sb.avatar("bob").is_none());
+}
+
+#[test]
+fn rocketchat_new_account_gets_its_avatar() {
+    avatar_on_create(FlavorKind::RocketChat);
+}
+
+#[test]
+fn mattermost_new_account_gets_its_avatar() {
+    avatar_on_create(FlavorKind::Mattermost);
+}
