@@ -115,6 +115,12 @@ pub struct SyncConfig {
     pub reactivate: Option<bool>,
     /// `--fail-on`: `any` (default) or `new`.
     pub fail_on: Option<crate::report::summary::FailOn>,
+    /// Teams and channels (`team/channel` on Mattermost) whose memberships the sync
+    /// manages whoever added them (`--manage-team`, `--manage-channel`).
+    pub manage_teams: Option<Vec<String>>,
+    pub manage_channels: Option<Vec<String>>,
+    /// `--remove-memberships-on-deactivate`.
+    pub remove_memberships_on_deactivate: Option<bool>,
 }
 
 /// Explicit opt-ins to write accounts roster otherwise never touches.

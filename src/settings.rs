@@ -116,6 +116,11 @@ pub struct SyncSettings {
     pub warnings: Vec<String>,
     /// Which rejected or failed rows make a sync exit 1 (`--fail-on`).
     pub fail_on: FailOn,
+    /// Teams and channels whose memberships the sync manages whoever added them.
+    pub manage_teams: Vec<String>,
+    pub manage_channels: Vec<String>,
+    /// A deactivated user also leaves the teams and channels roster manages for them.
+    pub remove_memberships_on_deactivate: bool,
 }
 
 /// The `NAME_FILE` variables that may name a file holding a credential: the server's

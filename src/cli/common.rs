@@ -253,6 +253,18 @@ pub struct SyncArgs {
     /// role=NAME or all (repeatable). Admins, bots and protected users never are.
     #[arg(long, value_name = "SCOPE")]
     pub manage: Vec<String>,
+    /// A team whose memberships this sync manages, whoever added them: a user the source
+    /// does not put in it is removed (repeatable; job file [sync] manage_teams). Memberships
+    /// roster added are managed anyway (--state).
+    #[arg(long, value_name = "NAME")]
+    pub manage_team: Vec<String>,
+    /// The same for a channel (`team/channel` on Mattermost; job file [sync] manage_channels).
+    #[arg(long, value_name = "[TEAM/]NAME")]
+    pub manage_channel: Vec<String>,
+    /// A user deactivated as missing also leaves the teams and channels roster manages for
+    /// them (job file [sync] remove_memberships_on_deactivate). Default: left as they are.
+    #[arg(long)]
+    pub remove_memberships_on_deactivate: bool,
     /// Match input users with server users by username or email.
     #[arg(long = "match", value_enum)]
     pub match_key: Option<MatchKey>,

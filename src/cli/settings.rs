@@ -248,7 +248,19 @@ pub fn sync(s: &SyncArgs, input: &InputArgs, job: &JobConfig) -> Result<SyncSett
         warnings,
         // `roster sync`'s own flag overrides it (see `commands/sync.rs`).
         fail_on: job.sync.fail_on.unwrap_or_default(),
+        manage_teams: joined(&s.manage_team, &job.sync.manage_teams),
+        manage_channels: joined(&s.manage_channel, &job.sync.manage_channels),
+        remove_memberships_on_deactivate: s.remove_memberships_on_deactivate
+            || job.sync.remove_memberships_on_deactivate.unwrap_or(false),
     })
+}
+
+/// A list from the command line, after the job file's.
+fn joined(cli: &[String], job: &Option<Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = job.clone().unwrap_or_default();
+    out.extend(cli.iter().cloned());
+    out.retain(|v| !v.trim().is_empty());
+    out
 }
 
 /// The server users a sync manages besides its ledger: `--manage` (and `[sync] manage`),

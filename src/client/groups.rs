@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 /// A team or a channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum GroupKind {
     Team,
     Channel,
@@ -28,12 +31,21 @@ impl GroupKind {
 }
 
 /// A team or channel on the server, as a run resolved its name.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Group {
     pub kind: GroupKind,
     pub id: String,
     /// The name as the server spells it.
     pub name: String,
+    /// The name that finds it again from nothing: `team/channel` for a Mattermost
+    /// channel (its name alone is only unique within its team), else the name. What
+    /// plans show and the ledger records.
+    #[serde(default)]
+    pub path: String,
+    /// A channel every new member joins (Mattermost `town-square` and `off-topic`,
+    /// Rocket.Chat rooms marked default): never removed.
+    #[serde(default)]
+    pub default: bool,
     /// Mattermost: a channel's team. Rocket.Chat: a team's main room (its membership is the
     /// team's).
     pub parent: Option<String>,

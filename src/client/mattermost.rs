@@ -203,10 +203,17 @@ impl Mattermost {
     }
 
     fn group_from(kind: GroupKind, v: &Value) -> Option<Group> {
+        let name = v["name"].as_str().unwrap_or_default().to_string();
         Some(Group {
             kind,
             id: v["id"].as_str()?.to_string(),
-            name: v["name"].as_str().unwrap_or_default().to_string(),
+            // The caller that knows the team makes a channel's path `team/channel`.
+            path: name.clone(),
+            // App.DefaultChannelNames (app/channel.go): town-square always, off-topic
+            // unless ExperimentalDefaultChannels says otherwise (not readable here).
+            default: kind == GroupKind::Channel
+                && matches!(name.as_str(), "town-square" | "off-topic"),
+            name,
             parent: v["team_id"].as_str().map(str::to_string),
             private: matches!(v["type"].as_str(), Some("P" | "I")),
         })
@@ -540,7 +547,40 @@ impl UserApi for Mattermost {
             enc(&team.id),
             enc(&name.trim().to_lowercase())
         );
-        self.find_group(GroupKind::Channel, &path, stats)
+        Ok(self
+            .find_group(GroupKind::Channel, &path, stats)?
+            .map(|mut g| {
+                g.path = format!("{}/{}", team.name, g.name);
+                g
+            }))
+    }
+
+    /// DELETE /teams/{id}/members/{user_id} (a user never in the team: 400, done) and
+    /// DELETE /channels/{id}/members/{user_id} (not a member: 404, done).
+    fn remove_member(
+        &self,
+        group: &Group,
+        user_id: &str,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let (path, what) = match group.kind {
+            GroupKind::Team => (
+                format!("/teams/{}/members/{}", enc(&group.id), enc(user_id)),
+                "DELETE /teams/{id}/members/{user_id}",
+            ),
+            GroupKind::Channel => (
+                format!("/channels/{}/members/{}", enc(&group.id), enc(user_id)),
+                "DELETE /channels/{id}/members/{user_id}",
+            ),
+        };
+        let r = self.send(reqwest::Method::DELETE, &path, None, true, stats)?;
+        let id = r.json().and_then(|v| v["id"].as_str().map(str::to_string));
+        match (r.status, id.as_deref()) {
+            (200, _) => Ok(()),
+            (400, Some("api.team.remove_user_from_team.missing.app_error"))
+            | (404, Some("app.channel.get_member.missing.app_error")) => Ok(()),
+            _ => Err(failure(&r, what)),
+        }
     }
 
     /// GET /teams/{id}/members or /channels/{id}/members, 200 a page until a short one.

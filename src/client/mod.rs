@@ -289,6 +289,17 @@ pub trait UserApi: Send + Sync {
         Err(no_groups(self.flavor()))
     }
 
+    /// Removes a user from a team or channel (not a member: done).
+    fn remove_member(
+        &self,
+        group: &Group,
+        user_id: &str,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let _ = (group, user_id, stats);
+        Err(no_groups(self.flavor()))
+    }
+
     /// Sets a user's profile image.
     fn set_avatar(
         &self,

@@ -634,10 +634,13 @@ impl UserApi for RocketChat {
             return Ok(None);
         };
         let t = &v["teamInfo"];
+        let found = t["name"].as_str().unwrap_or(name).to_string();
         Ok(t["_id"].as_str().map(|id| Group {
             kind: GroupKind::Team,
             id: id.to_string(),
-            name: t["name"].as_str().unwrap_or(name).to_string(),
+            path: found.clone(),
+            name: found,
+            default: false,
             parent: t["roomId"].as_str().map(str::to_string),
             private: t["type"].as_i64() == Some(1),
         }))
@@ -660,10 +663,14 @@ impl UserApi for RocketChat {
             // A direct or livechat room is no channel.
             return Ok(None);
         }
+        let found = room["name"].as_str().unwrap_or(name).to_string();
         Ok(room["_id"].as_str().map(|id| Group {
             kind: GroupKind::Channel,
             id: id.to_string(),
-            name: room["name"].as_str().unwrap_or(name).to_string(),
+            path: found.clone(),
+            name: found,
+            // Rooms every new user joins (joinDefaultChannels: `default: true`).
+            default: room["default"].as_bool() == Some(true),
             parent: room["teamId"].as_str().map(str::to_string),
             private: t == "p",
         }))
@@ -749,6 +756,44 @@ impl UserApi for RocketChat {
             }
         }
         Ok(failed)
+    }
+
+    /// teams.removeMember {teamId, userId} (member-does-not-exist: done), channels.kick /
+    /// groups.kick {roomId, userId}.
+    fn remove_member(
+        &self,
+        group: &Group,
+        user_id: &str,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let (route, body) = match (group.kind, group.private) {
+            (GroupKind::Team, _) => (
+                "teams.removeMember",
+                json!({"teamId": group.id, "userId": user_id}),
+            ),
+            (GroupKind::Channel, false) => (
+                "channels.kick",
+                json!({"roomId": group.id, "userId": user_id}),
+            ),
+            (GroupKind::Channel, true) => (
+                "groups.kick",
+                json!({"roomId": group.id, "userId": user_id}),
+            ),
+        };
+        match self.member_call(route, &body, stats)? {
+            Ok(()) => Ok(()),
+            Err(why)
+                if why.contains("member-does-not-exist")
+                    || why.contains("error-user-not-in-room") =>
+            {
+                Ok(())
+            }
+            Err(why) => Err(CallError::Rejected {
+                status: 400,
+                code: None,
+                message: why,
+            }),
+        }
     }
 
     /// users.setAvatar (users.ts): `avatarUrl` for the server to fetch, or the bytes as

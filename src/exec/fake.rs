@@ -78,6 +78,8 @@ impl FakeServer {
             kind,
             id: format!("g-{name}"),
             name: name.into(),
+            path: name.into(),
+            default: false,
             parent: None,
             private: false,
         };

@@ -34,16 +34,36 @@ type NameKey = (GroupKind, Option<String>, String);
 /// A group's member ids, read on first use.
 type MemberSet = Arc<Mutex<Option<HashSet<String>>>>;
 
-/// The teams and channels one row wants, resolved.
+/// The teams and channels one row wants, resolved, and the memberships its plan removes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Wanted {
     pub teams: Vec<Group>,
     pub channels: Vec<Group>,
+    /// Memberships roster manages that the source no longer lists (a sync's plan).
+    pub remove: Vec<Group>,
+    /// Of `remove`, those the server did not let go: still managed, tried again.
+    pub kept: Vec<Group>,
 }
 
 impl Wanted {
     pub fn is_empty(&self) -> bool {
-        self.teams.is_empty() && self.channels.is_empty()
+        self.teams.is_empty() && self.channels.is_empty() && self.remove.is_empty()
+    }
+
+    /// The memberships roster manages for this account once the row is done, by path,
+    /// for the ledger: what the source lists, and what could not be removed.
+    pub fn managed(&self, kind: GroupKind) -> Vec<String> {
+        let listed = match kind {
+            GroupKind::Team => &self.teams,
+            GroupKind::Channel => &self.channels,
+        };
+        let mut out: Vec<String> = listed
+            .iter()
+            .chain(self.kept.iter().filter(|g| g.kind == kind))
+            .map(|g| g.path.clone())
+            .collect();
+        out.dedup();
+        out
     }
 }
 
@@ -52,6 +72,8 @@ impl Wanted {
 pub struct MemberCounts {
     /// Memberships added (or, in a dry run, that would be).
     pub added: AtomicU64,
+    /// Memberships removed (or, in a dry run, that would be).
+    pub removed: AtomicU64,
     /// Requests that added them.
     pub calls: AtomicU64,
 }
@@ -190,6 +212,58 @@ impl Members {
         Ok(Ok(w))
     }
 
+    /// A team or channel by the path a plan or the ledger recorded (`team/channel` for a
+    /// Mattermost channel); `Ok(None)` when the server has none by that path now.
+    pub fn find_path(
+        &self,
+        kind: GroupKind,
+        path: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<Group>, CallError> {
+        match (kind, self.target.flavor(), path.split_once('/')) {
+            (GroupKind::Channel, Flavor::Mattermost, Some((team, channel))) => {
+                match self.find(GroupKind::Team, None, team, stats)? {
+                    Some(t) => self.find(GroupKind::Channel, Some(&t), channel, stats),
+                    None => Ok(None),
+                }
+            }
+            (GroupKind::Channel, Flavor::Mattermost, None) => Ok(None),
+            _ => self.find(kind, None, path, stats),
+        }
+    }
+
+    /// Which of `paths` (memberships roster manages, or groups the job file manages) the
+    /// account `user_id` is still in though `wanted` no longer lists them: what a sync
+    /// removes. Default channels are never among them.
+    pub fn to_remove(
+        &self,
+        kind: GroupKind,
+        paths: &[String],
+        wanted: Option<&Wanted>,
+        user_id: &str,
+        stats: &mut CallStats,
+    ) -> Result<Vec<Group>, CallError> {
+        let listed: Vec<&Group> = match (wanted, kind) {
+            (Some(w), GroupKind::Team) => w.teams.iter().collect(),
+            (Some(w), GroupKind::Channel) => w.channels.iter().collect(),
+            (None, _) => Vec::new(),
+        };
+        let mut out: Vec<Group> = Vec::new();
+        for p in paths {
+            let Some(g) = self.find_path(kind, p, stats)? else {
+                continue;
+            };
+            if g.default || listed.iter().any(|l| l.id == g.id) || out.iter().any(|o| o.id == g.id)
+            {
+                continue;
+            }
+            if self.is_member(&g, user_id, stats)? {
+                out.push(g);
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether `user_id` is a member of `g`, reading the group's members on first use.
     fn is_member(
         &self,
@@ -242,6 +316,7 @@ impl Members {
     /// server batch size) for the whole batch, teams first. A row whose membership could
     /// not be added fails, saying which and why; its account stays as written.
     pub fn settle(&self, rows: &mut [(u64, Option<Finished>)]) {
+        self.remove_planned(rows);
         for kind in [GroupKind::Team, GroupKind::Channel] {
             // Group id → (group, the rows (index) and user ids that lack it).
             let mut lacking: BTreeMap<String, (Group, Vec<(usize, String)>)> = BTreeMap::new();
@@ -278,6 +353,83 @@ impl Members {
             for (g, who) in lacking.into_values() {
                 self.add(kind, &g, who, rows);
             }
+        }
+    }
+
+    /// The removals the plan gave each row, channels before teams (leaving a Mattermost
+    /// team leaves its channels too). One request per membership: neither server removes
+    /// several users in one.
+    fn remove_planned(&self, rows: &mut [(u64, Option<Finished>)]) {
+        for (_, f) in rows.iter_mut() {
+            let Some(f) = f.as_mut() else { continue };
+            let Some(mut wanted) = f.done.groups.take() else {
+                continue;
+            };
+            let ok = f.done.entry.status == Status::Ok && !f.done.entry.id.is_empty();
+            if !ok {
+                // Not removed: still managed.
+                wanted.kept = wanted.remove.clone();
+            }
+            let id = f.done.entry.id.clone();
+            let mut order = if ok {
+                wanted.remove.clone()
+            } else {
+                Vec::new()
+            };
+            order.sort_by_key(|g| std::cmp::Reverse(g.kind));
+            for g in &order {
+                let mut stats = CallStats::default();
+                let result = if self.dry_run {
+                    Ok(())
+                } else {
+                    self.target.remove_member(g, &id, &mut stats)
+                };
+                f.done.entry.attempts += stats.requests;
+                match result {
+                    Ok(()) => {
+                        self.counts.removed.fetch_add(1, Ordering::Relaxed);
+                        self.forget(g, &id);
+                        let field = g.kind.field().to_string();
+                        if !f.done.entry.changed.contains(&field) {
+                            f.done.entry.changed.push(field);
+                        }
+                        if f.done.entry.action == Action::None {
+                            f.done.entry.action = Action::Update;
+                        }
+                    }
+                    Err(e) => {
+                        if let CallError::Fatal(m) = &e {
+                            f.done.fatal.get_or_insert_with(|| m.clone());
+                        }
+                        let entry = &mut f.done.entry;
+                        entry.status = Status::Failed;
+                        let msg = format!(
+                            "{}: not removed from {} {:?}: {e}",
+                            g.kind.field(),
+                            g.kind.noun(),
+                            g.path
+                        );
+                        entry.error = if entry.error.is_empty() {
+                            msg
+                        } else {
+                            format!("{}; {msg}", entry.error)
+                        };
+                        wanted.kept.push(g.clone());
+                    }
+                }
+            }
+            f.done.groups = Some(wanted);
+        }
+    }
+
+    fn forget(&self, g: &Group, user_id: &str) {
+        let cell = {
+            let mut m = self.members.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(g.id.clone()).or_default().clone()
+        };
+        let mut set = cell.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = set.as_mut() {
+            s.remove(user_id);
         }
     }
 

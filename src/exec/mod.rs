@@ -35,6 +35,8 @@ pub use engine::{Done, Engine, EngineOptions, JournalLink, Mode};
 pub struct Work {
     pub checked: Checked,
     pub known: Option<Option<User>>,
+    /// Memberships a sync's plan removes after the row's write.
+    pub remove: Vec<crate::client::Group>,
 }
 
 impl From<Checked> for Work {
@@ -42,6 +44,7 @@ impl From<Checked> for Work {
         Work {
             checked,
             known: None,
+            remove: Vec::new(),
         }
     }
 }
@@ -303,6 +306,7 @@ fn run_work(
     let Work {
         checked,
         known: given,
+        remove,
     } = work;
     let Outcome::Valid { user, intent } = &checked.outcome else {
         return None;
@@ -320,9 +324,12 @@ fn run_work(
                 .and_then(|k| m.get(&k).cloned())
         })
     });
-    let done = run_row(engine, user, intent, pre);
+    let mut done = run_row(engine, user, intent, pre);
     if done.interrupted {
         return None;
+    }
+    if !remove.is_empty() {
+        done.groups.get_or_insert_with(Default::default).remove = remove;
     }
     Some(Finished { seq, checked, done })
 }

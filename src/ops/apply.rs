@@ -309,5 +309,6 @@ fn work(i: &PlanItem, user: Option<User>, intent: Intent, known: Option<Option<U
             },
         },
         known,
+        remove: i.remove.clone(),
     }
 }

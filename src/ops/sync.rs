@@ -80,6 +80,9 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         threshold: sync.threshold,
         force: sync.force,
         scope: sync.manage.clone(),
+        manage_teams: sync.manage_teams.clone(),
+        manage_channels: sync.manage_channels.clone(),
+        remove_memberships_on_deactivate: sync.remove_memberships_on_deactivate,
     };
     if opts.deactivate_missing && !state.manages_anyone() && opts.scope.is_empty() {
         warnings.push(

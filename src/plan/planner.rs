@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{CallError, CallStats, CreateOptions, Flavor, MatchKey, UserApi};
+use crate::client::{CallError, CallStats, CreateOptions, Flavor, GroupKind, MatchKey, UserApi};
 use crate::exec::Work;
 use crate::exec::anchors::{anchor, same};
 use crate::exec::engine::{Engine, Note, WriteGuard};
@@ -120,6 +120,12 @@ pub struct SyncOptions {
     pub threshold: Threshold,
     pub force: bool,
     pub scope: Vec<Scope>,
+    /// Teams and channels (paths) whose memberships roster manages whoever added them
+    /// (`[sync] manage_teams` / `manage_channels`), besides those the ledger recorded.
+    pub manage_teams: Vec<String>,
+    pub manage_channels: Vec<String>,
+    /// A deactivated user also leaves the teams and channels roster manages for them.
+    pub remove_memberships_on_deactivate: bool,
 }
 
 /// One snapshot of the server, taken by paging at its largest page size.
@@ -239,6 +245,9 @@ pub struct PlanItem {
     /// The user as the source wants it (creates and updates; never a password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
+    /// The memberships the apply removes (`- team: sales`), as resolved when planned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<crate::client::Group>,
 }
 
 /// What a sync would do. Saved by `roster plan -o plan.json`, applied by `roster apply`.
@@ -270,6 +279,10 @@ pub struct Plan {
     pub updates: Vec<PlanItem>,
     pub deactivations: Vec<PlanItem>,
     pub held_inactive: Vec<PlanItem>,
+    /// Team and channel memberships the plan removes (within `updates` and
+    /// `deactivations`), under the deactivation threshold too.
+    #[serde(default)]
+    pub membership_removals: u64,
     /// Set when a guard refuses the plan: why, and how to override.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
@@ -326,6 +339,10 @@ pub struct Pending {
     pub entry: ReportEntry,
 }
 
+/// The team paths and channel paths roster manages for one account (`None`: the source
+/// does not map that kind, the ledger's stand).
+type ManagedGroups = (Option<Vec<String>>, Option<Vec<String>>);
+
 /// Builds a plan from source rows and a snapshot.
 pub struct Planner<'a> {
     engine: &'a Engine,
@@ -342,6 +359,11 @@ pub struct Planner<'a> {
     /// Rows refused because the ledger ties their account to another anchor: many of them
     /// mean the source's anchor attribute changed, not that people did.
     other_anchor_rows: u64,
+    /// Accounts that lose a team or channel membership in this plan.
+    removal_accounts: u64,
+    /// The memberships (team paths, channel paths) each account taken by a row is to
+    /// have managed, for the ledger; `None` for a kind the source does not map.
+    managed_groups: Vec<ManagedGroups>,
     pub plan: Plan,
     pub pending: Vec<Pending>,
     valid_rows: u64,
@@ -371,6 +393,8 @@ impl<'a> Planner<'a> {
             targets: HashMap::new(),
             missing: vec![false; snapshot.users.len()],
             other_anchor_rows: 0,
+            managed_groups: vec![(None, None); snapshot.users.len()],
+            removal_accounts: 0,
             plan: Plan {
                 roster_plan: 1,
                 server: server.to_string(),
@@ -390,6 +414,7 @@ impl<'a> Planner<'a> {
                 updates: Vec::new(),
                 deactivations: Vec::new(),
                 held_inactive: Vec::new(),
+                membership_removals: 0,
                 refused: None,
                 deactivations_refused: None,
                 create: engine.options().create.clone(),
@@ -509,6 +534,7 @@ impl<'a> Planner<'a> {
             renamed_from: renamed_from.clone(),
             changes,
             user: with_user.then(|| desired.clone()),
+            remove: Vec::new(),
         };
         if done.note == Some(Note::HeldInactive) {
             self.plan.held_inactive.push(item(
@@ -564,7 +590,7 @@ impl<'a> Planner<'a> {
                             changes.push(FieldChange {
                                 field,
                                 old: String::new(),
-                                new: g.name.clone(),
+                                new: g.path.clone(),
                             });
                         }
                     }
@@ -580,6 +606,85 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+        // The memberships roster manages (the ledger's, the job file's groups) that the
+        // source no longer lists: removed after the profile. Never a protected account's.
+        let mut remove: Vec<crate::client::Group> = Vec::new();
+        if let (Some(i), Some(cur)) = (found.filter(|_| !refused), current.as_ref())
+            && let Some(id) = cur.id.as_deref()
+        {
+            let wanted = done.groups.clone().unwrap_or_default();
+            if matches!(entry.action, Action::None | Action::Update) && !self.protected(cur) {
+                let prev = self.state.line(id);
+                let kinds = [
+                    (
+                        GroupKind::Team,
+                        desired.teams.is_some(),
+                        &self.opts.manage_teams,
+                    ),
+                    (
+                        GroupKind::Channel,
+                        desired.channels.is_some(),
+                        &self.opts.manage_channels,
+                    ),
+                ];
+                let mut stats = crate::client::CallStats::default();
+                for (kind, listed, extra) in kinds {
+                    // A source that says nothing of teams removes none.
+                    if !listed {
+                        continue;
+                    }
+                    let mut paths: Vec<String> = prev
+                        .and_then(|u| match kind {
+                            GroupKind::Team => u.teams.clone(),
+                            GroupKind::Channel => u.channels.clone(),
+                        })
+                        .unwrap_or_default();
+                    paths.extend(extra.iter().cloned());
+                    match self.engine.members().to_remove(
+                        kind,
+                        &paths,
+                        Some(&wanted),
+                        id,
+                        &mut stats,
+                    ) {
+                        Ok(r) => remove.extend(r),
+                        Err(e) => {
+                            entry.status = Status::Failed;
+                            entry.error = format!(
+                                "reading the members of the teams and channels roster manages: {e}"
+                            );
+                            return Some(entry);
+                        }
+                    }
+                }
+                for g in &remove {
+                    let field = g.kind.field().to_string();
+                    if !entry.changed.contains(&field) {
+                        entry.changed.push(field.clone());
+                    }
+                    changes.push(FieldChange {
+                        field,
+                        old: g.path.clone(),
+                        new: String::new(),
+                    });
+                }
+                if entry.action == Action::None && !remove.is_empty() {
+                    entry.action = Action::Update;
+                }
+                self.plan.membership_removals += remove.len() as u64;
+                self.removal_accounts += u64::from(!remove.is_empty());
+            }
+            self.managed_groups[i] = (
+                desired
+                    .teams
+                    .is_some()
+                    .then(|| wanted.managed(GroupKind::Team)),
+                desired
+                    .channels
+                    .is_some()
+                    .then(|| wanted.managed(GroupKind::Channel)),
+            );
+        }
         match (entry.action, &intent) {
             (Action::None, _) => return Some(entry),
             (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),
@@ -593,7 +698,11 @@ impl<'a> Planner<'a> {
                 changes,
                 true,
             )),
-            (Action::Update, _) => self.plan.updates.push(item(None, changes, true)),
+            (Action::Update, _) => {
+                let mut it = item(None, changes, true);
+                it.remove = remove.clone();
+                self.plan.updates.push(it)
+            }
         }
         // Apply exactly what was planned: a modify of the changed profile fields (the
         // memberships the apply adds are the row's teams and channels it still lacks).
@@ -620,6 +729,7 @@ impl<'a> Planner<'a> {
             work: Work {
                 checked,
                 known: Some(current),
+                remove,
             },
             action: entry.action,
             entry,
@@ -759,6 +869,46 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 entry.changed = vec!["active".into()];
+                // With --remove-memberships-on-deactivate the account also leaves the
+                // teams and channels roster manages for it.
+                let mut remove = Vec::new();
+                if self.opts.remove_memberships_on_deactivate
+                    && let Some(id) = u.id.as_deref()
+                    && let Some(prev) = self.state.line(id)
+                {
+                    let mut stats = crate::client::CallStats::default();
+                    for (kind, paths) in [
+                        (GroupKind::Team, prev.teams.clone().unwrap_or_default()),
+                        (
+                            GroupKind::Channel,
+                            prev.channels.clone().unwrap_or_default(),
+                        ),
+                    ] {
+                        // A group that cannot be read is left: the deactivation goes on.
+                        if let Ok(r) = self
+                            .engine
+                            .members()
+                            .to_remove(kind, &paths, None, id, &mut stats)
+                        {
+                            remove.extend(r);
+                        }
+                    }
+                }
+                let changes: Vec<FieldChange> = remove
+                    .iter()
+                    .map(|g| FieldChange {
+                        field: g.kind.field().to_string(),
+                        old: g.path.clone(),
+                        new: String::new(),
+                    })
+                    .collect();
+                for c in &changes {
+                    if !entry.changed.contains(&c.field) {
+                        entry.changed.push(c.field.clone());
+                    }
+                }
+                self.plan.membership_removals += remove.len() as u64;
+                self.removal_accounts += u64::from(!remove.is_empty());
                 self.plan.deactivations.push(PlanItem {
                     origin: origin.clone(),
                     username: u.username.clone(),
@@ -766,8 +916,9 @@ impl<'a> Planner<'a> {
                     id: u.id.clone(),
                     reason: Some("missing from the source".into()),
                     renamed_from: None,
-                    changes: Vec::new(),
+                    changes,
                     user: None,
+                    remove: remove.clone(),
                 });
                 let mut target_user = u.clone();
                 target_user.origin = Origin(origin.clone());
@@ -785,6 +936,7 @@ impl<'a> Planner<'a> {
                             },
                         },
                         known: Some(Some(u.clone())),
+                        remove,
                     },
                     action: Action::Deactivate,
                     entry,
@@ -815,6 +967,17 @@ impl<'a> Planner<'a> {
     }
 
     fn guard(&self, base: u64) -> Option<String> {
+        // Memberships roster manages are removed under the deactivation threshold too,
+        // counted in accounts that lose one: a department column gone from the export
+        // must not empty every team.
+        let r = self.removal_accounts;
+        if r > 0 && !self.opts.force && r as f64 > self.opts.threshold.limit(base) {
+            return Some(format!(
+                "{r} users would leave teams or channels ({} membership removals), more than {}; check the source, then rerun with --max-deactivate N|P% or --force",
+                self.plan.membership_removals,
+                self.opts.threshold.describe(base)
+            ));
+        }
         let n = self.plan.deactivations.len() as u64;
         if n == 0 {
             return None;
@@ -881,7 +1044,16 @@ impl<'a> Planner<'a> {
                         u.id.as_deref(),
                     );
                 if managed {
-                    return Some(self.with_anchor(u, self.anchors[i].as_deref()));
+                    let mut line = self.with_anchor(u, self.anchors[i].as_deref());
+                    // The memberships roster manages: as the row has them tonight, else as
+                    // the ledger had them.
+                    let prev = u.id.as_deref().and_then(|id| self.state.line(id));
+                    let (teams, channels) = &self.managed_groups[i];
+                    line.teams = teams.clone().or_else(|| prev.and_then(|p| p.teams.clone()));
+                    line.channels = channels
+                        .clone()
+                        .or_else(|| prev.and_then(|p| p.channels.clone()));
+                    return Some(line);
                 }
                 // A retired account no row took stays as the ledger had it: deactivated
                 // for roster, whatever an administrator did with it since.
@@ -1052,6 +1224,7 @@ mod tests {
             threshold,
             force,
             scope: vec![Scope::All],
+            ..SyncOptions::default()
         }
     }
 
@@ -1611,6 +1784,7 @@ mod tests {
             threshold: Threshold::Count(5),
             force: false,
             scope: Vec::new(),
+            ..SyncOptions::default()
         }
     }
 

@@ -31,6 +31,12 @@ pub fn render(plan: &Plan) -> String {
         plan.held_inactive.len(),
         plan.managed
     ));
+    if plan.membership_removals > 0 {
+        s.push_str(&format!(
+            "  team and channel memberships removed: {}\n",
+            plan.membership_removals
+        ));
+    }
     if !plan.creates.is_empty() {
         s.push_str("\nCreates:\n");
         for i in &plan.creates {
@@ -48,9 +54,11 @@ pub fn render(plan: &Plan) -> String {
                 None => s.push_str(&format!("  ~ {}  ({})\n", i.username, i.origin)),
             }
             for c in &i.changes {
-                match c.field.as_str() {
-                    "teams" => s.push_str(&format!("      + team: {}\n", c.new)),
-                    "channels" => s.push_str(&format!("      + channel: {}\n", c.new)),
+                match (c.field.as_str(), c.new.is_empty()) {
+                    ("teams", false) => s.push_str(&format!("      + team: {}\n", c.new)),
+                    ("teams", true) => s.push_str(&format!("      - team: {}\n", c.old)),
+                    ("channels", false) => s.push_str(&format!("      + channel: {}\n", c.new)),
+                    ("channels", true) => s.push_str(&format!("      - channel: {}\n", c.old)),
                     _ => s.push_str(&format!("      {}: {:?} → {:?}\n", c.field, c.old, c.new)),
                 }
             }
@@ -65,6 +73,14 @@ pub fn render(plan: &Plan) -> String {
                 i.email,
                 i.reason.as_deref().unwrap_or("")
             ));
+            for c in &i.changes {
+                let noun = if c.field == "teams" {
+                    "team"
+                } else {
+                    "channel"
+                };
+                s.push_str(&format!("      - {noun}: {}\n", c.old));
+            }
         }
     }
     if !plan.held_inactive.is_empty() {

@@ -51,6 +51,8 @@ pub struct State {
     /// The ledger's active users as written, for runs that rewrite only part of it
     /// (`import`).
     pub users: Vec<User>,
+    /// Every line with an id, by id (the memberships roster manages for the account).
+    pub lines: HashMap<String, User>,
     /// Accounts the ledger keeps deactivated, by id: tied to their person's anchor, no
     /// longer managed.
     pub retired: std::collections::BTreeMap<String, User>,
@@ -73,6 +75,7 @@ impl State {
             if let Some(a) = anchor(&u) {
                 self.anchors.insert(a, id);
             }
+            self.lines.insert(id.clone(), u.clone());
             if u.active == Some(false) {
                 // Retired: kept for its anchor (the account stays its person's), not
                 // managed (an administrator who reactivates it by hand is not undone).
@@ -88,6 +91,11 @@ impl State {
     /// ledger started from a dump without ids).
     pub fn manages(&self, key: Option<&str>, id: Option<&str>) -> bool {
         key.is_some_and(|k| self.managed.contains(k)) || id.is_some_and(|i| self.ids.contains(i))
+    }
+
+    /// The ledger's line for a server account.
+    pub fn line(&self, id: &str) -> Option<&User> {
+        self.lines.get(id)
     }
 
     /// Whether the ledger manages any account at all.
@@ -241,11 +249,20 @@ impl Changes {
             .filter(|id| !id.is_empty())
             .or(u.id.as_deref());
         let Some(id) = id else { return };
+        let groups = f.done.groups.clone().unwrap_or_default();
         let after = match (f.done.entry.status, f.done.entry.action) {
             (Status::Ok, Action::Deactivate) => None,
             (Status::Ok, _) => f.done.server_user.clone().map(|mut after| {
                 if let Some(a) = anchor(u) {
                     after.external_id = Some(a.to_string());
+                }
+                // The memberships roster now manages: the row's, and any it could not
+                // remove (the row failed then, and is not recorded; kept for clarity).
+                if u.teams.is_some() {
+                    after.teams = Some(groups.managed(crate::client::GroupKind::Team));
+                }
+                if u.channels.is_some() {
+                    after.channels = Some(groups.managed(crate::client::GroupKind::Channel));
                 }
                 after
             }),
@@ -266,6 +283,12 @@ impl Changes {
                 Some(Some(mut after)) => {
                     if after.external_id.is_none() {
                         after.external_id = u.external_id.clone();
+                    }
+                    if after.teams.is_none() {
+                        after.teams = u.teams.clone();
+                    }
+                    if after.channels.is_none() {
+                        after.channels = u.channels.clone();
                     }
                     ledger.push(after)
                 }

@@ -207,7 +207,7 @@ fn a_sync_adds_what_an_existing_account_lacks() {
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
-        text.contains("+ team: sales") && text.contains("+ channel: sales-news"),
+        text.contains("+ team: sales") && text.contains("+ channel: sales/sales-news"),
         "{text}"
     );
     let o = roster(
@@ -284,4 +284,235 @@ fn rocketchat_new_account_gets_its_avatar() {
 #[test]
 fn mattermost_new_account_gets_its_avatar() {
     avatar_on_create(FlavorKind::Mattermost);
+}
+
+/// `username,email,name,department,password` for ann, bob and cid.
+fn three(ann: &str, bob: &str, cid: &str) -> String {
+    format!(
+        "username,email,name,department,password\n\
+         ann,ann@example.org,Ann Lee,{ann},{PW}\n\
+         bob,bob@example.org,Bob Roe,{bob},{PW}\n\
+         cid,cid@example.org,Cid Poe,{cid},{PW}\n"
+    )
+}
+
+fn sync_members(dir: &std::path::Path, url: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "sync",
+        "hr.csv",
+        "--server",
+        url,
+        "--map",
+        "teams={department}",
+        "--map",
+        "channels={department}-news",
+        "--state",
+        "s.jsonl",
+        "--deactivate-missing",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    roster(dir, &args, &as_importer())
+}
+
+fn department_change(flavor: FlavorKind) {
+    let sb = sandbox(flavor);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    write(d.path(), "hr.csv", &three("sales", "sales", "legal"));
+    let o = sync_members(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    // An administrator puts ann in research by hand.
+    sb.add_member("research", "ann").expect("hand-made");
+    // Ann moves from sales to support.
+    write(d.path(), "hr.csv", &three("support", "sales", "legal"));
+    let o = roster(
+        d.path(),
+        &[
+            "plan",
+            "hr.csv",
+            "--server",
+            &url,
+            "--map",
+            "teams={department}",
+            "--map",
+            "channels={department}-news",
+            "--state",
+            "s.jsonl",
+            "--deactivate-missing",
+            "--max-deactivate",
+            "1",
+        ],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let team = |t: &str| match flavor {
+        FlavorKind::Mattermost => format!("{t}/{t}-news"),
+        FlavorKind::RocketChat => format!("{t}-news"),
+    };
+    assert!(text.contains("      - team: sales\n"), "{text}");
+    assert!(
+        text.contains(&format!("      - channel: {}\n", team("sales"))),
+        "{text}"
+    );
+    assert!(text.contains("      + team: support\n"), "{text}");
+    assert!(
+        !text.contains("research"),
+        "a hand-made membership is not roster's: {text}"
+    );
+    // One user moves: one account out of three managed, over the default 5 %.
+    let o = sync_members(d.path(), &url, &[]);
+    assert_eq!(o.code(), 4, "{}", o.stderr());
+    let o = sync_members(d.path(), &url, &["--max-deactivate", "1"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let m = sb.memberships("ann");
+    assert!(m.teams.iter().any(|t| t == "support"), "{m:?}");
+    assert!(m.channels.iter().any(|c| c == "support-news"), "{m:?}");
+    assert!(!m.teams.iter().any(|t| t == "sales"), "{m:?}");
+    assert!(!m.channels.iter().any(|c| c == "sales-news"), "{m:?}");
+    assert!(
+        m.teams.iter().any(|t| t == "research"),
+        "hand-made membership gone: {m:?}"
+    );
+    // bob's are his still.
+    let b = sb.memberships("bob");
+    assert!(b.teams.iter().any(|t| t == "sales"), "{b:?}");
+    // The next night has nothing to do.
+    let before = crate::support::writes(&sb);
+    let o = sync_members(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(crate::support::writes(&sb), before);
+}
+
+#[test]
+fn rocketchat_department_change_moves_a_user_between_managed_groups() {
+    department_change(FlavorKind::RocketChat);
+}
+
+#[test]
+fn mattermost_department_change_moves_a_user_between_managed_groups() {
+    department_change(FlavorKind::Mattermost);
+}
+
+/// A department column emptied by a bad export would remove everyone from their team:
+/// the removals count against the deactivation threshold, and the sync writes nothing.
+#[test]
+fn mass_removal_is_refused_by_the_threshold() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    write(d.path(), "hr.csv", &people(40));
+    let o = sync_members(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    // Everyone moved to legal: 32 of 40 leave a team and a channel.
+    let moved = people(40)
+        .replace(",sales,", ",legal,")
+        .replace(",support,", ",legal,")
+        .replace(",research,", ",legal,")
+        .replace(",finance,", ",legal,");
+    write(d.path(), "hr.csv", &moved);
+    let before = crate::support::writes(&sb);
+    let o = sync_members(d.path(), &url, &[]);
+    assert_eq!(o.code(), 4, "{}", o.stderr());
+    assert!(
+        o.stderr()
+            .contains("32 users would leave teams or channels (64 membership removals)"),
+        "{}",
+        o.stderr()
+    );
+    assert_eq!(crate::support::writes(&sb), before, "nothing written");
+    // The operator agrees.
+    let o = sync_members(d.path(), &url, &["--max-deactivate", "100%"]);
+    assert!(o.code() <= 1, "{}", o.stderr());
+    let m = sb.memberships("p00000");
+    assert_eq!(m.teams, ["legal"], "{m:?}");
+}
+
+#[test]
+fn a_leaver_leaves_their_groups_only_when_asked() {
+    let sb = sandbox(FlavorKind::Mattermost);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    write(d.path(), "hr.csv", &three("sales", "sales", "legal"));
+    let o = sync_members(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    // cid leaves: deactivated, memberships kept by default.
+    let no_cid: String = three("sales", "sales", "legal")
+        .lines()
+        .filter(|l| !l.starts_with("cid"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(d.path(), "hr.csv", &no_cid);
+    let o = sync_members(d.path(), &url, &["--max-deactivate", "1"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(sb.memberships("cid").teams.iter().any(|t| t == "legal"));
+    // bob leaves too, with --remove-memberships-on-deactivate.
+    let only_ann: String = no_cid
+        .lines()
+        .filter(|l| !l.starts_with("bob"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write(d.path(), "hr.csv", &only_ann);
+    let o = sync_members(
+        d.path(),
+        &url,
+        &[
+            "--max-deactivate",
+            "1",
+            "--remove-memberships-on-deactivate",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let b = sb.memberships("bob");
+    assert!(!b.teams.iter().any(|t| t == "sales"), "{b:?}");
+}
+
+/// --manage-team / --manage-channel (and the job file's [sync] manage_teams): a
+/// membership in a managed group is roster's whoever made it.
+#[test]
+fn a_managed_team_loses_members_the_source_does_not_put_there() {
+    let sb = sandbox(FlavorKind::RocketChat);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    write(d.path(), "hr.csv", &three("sales", "support", "legal"));
+    let o = sync_members(d.path(), &url, &[]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    for g in ["finance", "research", "finance-news", "research-news"] {
+        sb.add_member(g, "bob").expect("hand-made");
+    }
+    // Managed: the finance team (job file) and its channel (command line); research is
+    // not managed.
+    write(
+        d.path(),
+        "job.toml",
+        "[sync]\nmanage_teams = [\"finance\"]\n",
+    );
+    let o = sync_members(
+        d.path(),
+        &url,
+        &[
+            "--config",
+            "job.toml",
+            "--manage-channel",
+            "finance-news",
+            "--max-deactivate",
+            "1",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let b = sb.memberships("bob");
+    assert!(!b.teams.iter().any(|t| t == "finance"), "{b:?}");
+    assert!(!b.channels.iter().any(|c| c == "finance-news"), "{b:?}");
+    assert!(b.teams.iter().any(|t| t == "research"), "{b:?}");
+    assert!(b.channels.iter().any(|c| c == "research-news"), "{b:?}");
+    // --manage-team on the command line does the same.
+    sb.add_member("finance", "cid").expect("hand-made");
+    let o = sync_members(
+        d.path(),
+        &url,
+        &["--manage-team", "finance", "--max-deactivate", "1"],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(!sb.memberships("cid").teams.iter().any(|t| t == "finance"));
 }
