@@ -95,6 +95,10 @@ pub struct User {
     /// The profile image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<Avatar>,
+    /// In the `--state` ledger: a digest of the source's image roster last set, so a
+    /// nightly sync uploads an avatar only when the source's image changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_digest: Option<String>,
     /// Where the record came from. Not serialized: readers set it from their own position.
     #[serde(default, skip)]
     pub origin: Origin,

@@ -105,6 +105,8 @@ pub struct Done {
     /// The row's teams and channels, resolved before any write; added after it
     /// ([`super::members::Members::settle`]).
     pub groups: Option<super::members::Wanted>,
+    /// The digest of the source image the row set as the avatar, for the ledger.
+    pub avatar_digest: Option<String>,
 }
 
 /// What one row's decision writes to as it goes.
@@ -209,34 +211,51 @@ impl Engine {
         );
         // A new account gets the source's avatar (an existing one keeps its own: without a
         // ledger roster cannot tell whether the source's image changed).
+        // A new account gets the source's avatar, and so does an existing one whose plan
+        // says the source's image changed (a sync with its ledger's digests).
+        let mut avatar_digest = None;
+        let avatar_planned = matches!(intent, Intent::Modify(f) if f.contains(&Field::Avatar))
+            && entry.action != Action::Create;
         let result = match result {
-            Ok(Some(created))
-                if entry.action == Action::Create
+            Ok(Some(written))
+                if (entry.action == Action::Create || avatar_planned)
                     && entry.status == Status::Ok
-                    && desired.avatar.is_some() =>
+                    && desired.avatar.is_some()
+                    && !self.opts.dry_run =>
             {
-                match self.set_avatar(&created, &desired, &mut stats) {
-                    Ok(()) => {
+                match self.set_avatar(&written, &desired, &mut stats) {
+                    Ok(digest) => {
+                        avatar_digest = Some(digest);
                         entry.changed.push("avatar".into());
-                        Ok(Some(created))
+                        if entry.action == Action::None {
+                            entry.action = Action::Update;
+                        }
+                        Ok(Some(written))
                     }
                     Err(CallError::Fatal(m)) => Err(CallError::Fatal(m)),
                     Err(e) => {
-                        entry.id = created.id.clone().unwrap_or_default();
+                        entry.id = written.id.clone().unwrap_or_default();
                         entry.status = Status::Failed;
-                        entry.error = format!("created, but its avatar was not set: {e}");
-                        Ok(Some(created))
+                        entry.error = if entry.action == Action::Create {
+                            format!("created, but its avatar was not set: {e}")
+                        } else {
+                            format!("avatar: not set: {e}")
+                        };
+                        Ok(Some(written))
                     }
                 }
             }
-            Ok(None)
+            r @ (Ok(None) | Ok(Some(_)))
                 if self.opts.dry_run
-                    && entry.action == Action::Create
+                    && (entry.action == Action::Create || avatar_planned)
                     && entry.status == Status::Ok
                     && desired.avatar.is_some() =>
             {
                 entry.changed.push("avatar".into());
-                Ok(None)
+                if entry.action == Action::None {
+                    entry.action = Action::Update;
+                }
+                r
             }
             other => other,
         };
@@ -255,6 +274,7 @@ impl Engine {
                     interrupted: false,
                     note,
                     groups,
+                    avatar_digest,
                 }
             }
             Err(e) => {
@@ -268,6 +288,7 @@ impl Engine {
                     interrupted: e == CallError::Interrupted,
                     note,
                     groups: None,
+                    avatar_digest: None,
                 }
             }
         }
@@ -439,15 +460,15 @@ impl Engine {
         }
     }
 
-    /// Sets a new account's avatar from the source: the image's bytes, a file in the
+    /// Sets an account's avatar from the source: the image's bytes, a file in the
     /// source's folder, or a URL (Rocket.Chat fetches it itself; for Mattermost roster
-    /// fetches it, without credentials).
+    /// fetches it, without credentials). Returns the source image's digest.
     fn set_avatar(
         &self,
-        created: &User,
+        written: &User,
         desired: &User,
         stats: &mut CallStats,
-    ) -> Result<(), CallError> {
+    ) -> Result<String, CallError> {
         use crate::client::Image;
         use crate::model::{Avatar, image_type};
         use crate::validate::AVATAR_MAX_BYTES;
@@ -468,21 +489,44 @@ impl Engine {
                 )),
             }
         };
-        let image = match desired.avatar.as_ref() {
-            None => return Ok(()),
-            Some(Avatar::Image(b)) => bytes(b.to_vec())?,
-            Some(Avatar::Url(u)) if self.target.flavor() == crate::client::Flavor::Rocketchat => {
-                Image::Url(u.clone())
+        let Some(avatar) = desired.avatar.as_ref() else {
+            return Ok(String::new());
+        };
+        let (image, digest) = match avatar {
+            Avatar::Image(b) => (bytes(b.to_vec())?, digest_of(b)),
+            Avatar::Url(u) if self.target.flavor() == crate::client::Flavor::Rocketchat => {
+                (Image::Url(u.clone()), url_digest(u))
             }
-            Some(Avatar::Url(u)) => bytes(
-                crate::client::groups::fetch_image(u, AVATAR_MAX_BYTES)
-                    .map_err(|e| bad(format!("avatar: {e}")))?,
-            )?,
-            Some(Avatar::File(p)) => {
-                bytes(read_avatar_file(self.opts.avatar_dir.as_deref(), p).map_err(bad)?)?
+            Avatar::Url(u) => (
+                bytes(
+                    crate::client::groups::fetch_image(u, AVATAR_MAX_BYTES)
+                        .map_err(|e| bad(format!("avatar: {e}")))?,
+                )?,
+                url_digest(u),
+            ),
+            Avatar::File(p) => {
+                let data = read_avatar_file(self.opts.avatar_dir.as_deref(), p).map_err(bad)?;
+                let d = digest_of(&data);
+                (bytes(data)?, d)
             }
         };
-        self.target.set_avatar(created, &image, stats)
+        self.target.set_avatar(written, &image, stats)?;
+        Ok(digest)
+    }
+
+    /// The digest of a row's avatar as the source gives it (what the ledger compares
+    /// night to night): the image's bytes, the file's, or the URL (roster cannot tell a
+    /// changed image behind the same URL). `None` when there is no avatar, or its file
+    /// cannot be read (the upload will say why).
+    pub fn avatar_digest(&self, u: &User) -> Option<String> {
+        use crate::model::Avatar;
+        match u.avatar.as_ref()? {
+            Avatar::Image(b) => Some(digest_of(b)),
+            Avatar::Url(url) => Some(url_digest(url)),
+            Avatar::File(p) => read_avatar_file(self.opts.avatar_dir.as_deref(), p)
+                .ok()
+                .map(|d| digest_of(&d)),
+        }
     }
 
     /// Why the row's roles cannot be written: it names roles the server does not have.
@@ -838,6 +882,16 @@ fn set_fields(u: &User) -> Vec<String> {
         v.push(Field::Custom(k.clone()).name().into_owned());
     }
     v
+}
+
+fn digest_of(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    let h = sha2::Sha256::digest(b);
+    h.iter().take(16).map(|x| format!("{x:02x}")).collect()
+}
+
+fn url_digest(u: &str) -> String {
+    format!("url:{}", digest_of(u.trim().as_bytes()))
 }
 
 /// Reads an avatar file named relative to the source's folder, refusing any path that

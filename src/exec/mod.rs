@@ -233,6 +233,7 @@ impl Executor {
                         interrupted: false,
                         note: None,
                         groups: None,
+                        avatar_digest: None,
                     };
                     if done_tx
                         .send((seq, Some(Finished { seq, checked, done })))

@@ -684,6 +684,24 @@ impl<'a> Planner<'a> {
                     .is_some()
                     .then(|| wanted.managed(GroupKind::Channel)),
             );
+            // The avatar, when the source's image is not the one roster set last (the
+            // ledger's digest): a quiet night uploads none.
+            if matches!(entry.action, Action::None | Action::Update)
+                && !self.protected(cur)
+                && let Some(digest) = self.engine.avatar_digest(&desired)
+                && self.state.line(id).and_then(|l| l.avatar_digest.as_deref())
+                    != Some(digest.as_str())
+            {
+                entry.changed.push("avatar".into());
+                changes.push(FieldChange {
+                    field: "avatar".into(),
+                    old: String::new(),
+                    new: field_value(&desired, &Field::Avatar),
+                });
+                if entry.action == Action::None {
+                    entry.action = Action::Update;
+                }
+            }
         }
         match (entry.action, &intent) {
             (Action::None, _) => return Some(entry),
@@ -1050,6 +1068,7 @@ impl<'a> Planner<'a> {
                     let prev = u.id.as_deref().and_then(|id| self.state.line(id));
                     let (teams, channels) = &self.managed_groups[i];
                     line.teams = teams.clone().or_else(|| prev.and_then(|p| p.teams.clone()));
+                    line.avatar_digest = prev.and_then(|p| p.avatar_digest.clone());
                     line.channels = channels
                         .clone()
                         .or_else(|| prev.and_then(|p| p.channels.clone()));

@@ -264,6 +264,7 @@ impl Changes {
                 if u.channels.is_some() {
                     after.channels = Some(groups.managed(crate::client::GroupKind::Channel));
                 }
+                after.avatar_digest = f.done.avatar_digest.clone();
                 after
             }),
             _ => return,
@@ -289,6 +290,9 @@ impl Changes {
                     }
                     if after.channels.is_none() {
                         after.channels = u.channels.clone();
+                    }
+                    if after.avatar_digest.is_none() {
+                        after.avatar_digest = u.avatar_digest.clone();
                     }
                     ledger.push(after)
                 }
@@ -431,6 +435,7 @@ mod tests {
                 interrupted: false,
                 note: None,
                 groups: None,
+                avatar_digest: None,
             },
         });
         let ledger = changes.apply_to(vec![gone, u("bob", Some("id-2"))]);

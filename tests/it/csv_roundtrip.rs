@@ -122,6 +122,7 @@ fn user() -> impl Strategy<Value = User> {
             teams,
             channels,
             avatar,
+            avatar_digest: None,
             origin: Default::default(),
             server_kind: None,
         },

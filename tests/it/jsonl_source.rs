@@ -168,6 +168,7 @@ fn canonical_user_json_reads_back() {
         teams: Some(vec!["sales".into()]),
         channels: Some(vec!["sales/news".into(), "town-square".into()]),
         avatar: Some(roster::model::Avatar::Url("https://x.example/a.png".into())),
+        avatar_digest: None,
         origin: Default::default(),
         server_kind: None,
     };

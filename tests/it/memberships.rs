@@ -516,3 +516,65 @@ fn a_managed_team_loses_members_the_source_does_not_put_there() {
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert!(!sb.memberships("cid").teams.iter().any(|t| t == "finance"));
 }
+
+/// The ledger keeps a digest of each source image: a quiet night uploads no avatar, a
+/// changed image is uploaded once.
+#[test]
+fn a_nightly_sync_uploads_an_avatar_only_when_the_image_changed() {
+    use base64::Engine as _;
+    let sb = sandbox(FlavorKind::Mattermost);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(crate::member_fields::PNG_B64)
+        .unwrap();
+    std::fs::create_dir_all(d.path().join("photos")).unwrap();
+    std::fs::write(d.path().join("photos/ann.png"), &png).unwrap();
+    write(
+        d.path(),
+        "hr.csv",
+        &format!(
+            "username,email,name,password,avatar\nann,ann@example.org,Ann Lee,{PW},photos/ann.png\n"
+        ),
+    );
+    let night = || {
+        roster(
+            d.path(),
+            &[
+                "sync", "hr.csv", "--server", &url, "--state", "s.jsonl", "--json",
+            ],
+            &as_importer(),
+        )
+    };
+    let o = night();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(sb.avatar("ann").as_deref(), Some(png.as_slice()));
+    // A quiet night: nothing written.
+    let before = crate::support::writes(&sb);
+    let o = night();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(crate::support::writes(&sb), before, "{}", o.stderr());
+    // A new photo: other bytes after the PNG header (the sandbox, like the server, reads
+    // the header; the digest sees the change).
+    let mut other = png.clone();
+    let n = other.len();
+    other[n - 20] ^= 0x01;
+    std::fs::write(d.path().join("photos/ann.png"), &other).unwrap();
+    let o = roster(
+        d.path(),
+        &["plan", "hr.csv", "--server", &url, "--state", "s.jsonl"],
+        &as_importer(),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        text.contains("      avatar: \"\" → \"photos/ann.png\""),
+        "{text}"
+    );
+    let o = night();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(sb.avatar("ann").as_deref(), Some(other.as_slice()));
+    let before = crate::support::writes(&sb);
+    let o = night();
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(crate::support::writes(&sb), before);
+}
