@@ -99,6 +99,8 @@ pub struct ImportConfig {
     pub auth_service: Option<String>,
     /// The sync ledger an import reads anchors from and adds its users to.
     pub state: Option<PathBuf>,
+    /// `--create-missing-channels`.
+    pub create_missing_channels: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -157,6 +157,11 @@ pub struct CreateArgs {
     /// Mattermost: create accounts that log in through ldap or saml (auth_data = external_id or username).
     #[arg(long, value_name = "SERVICE")]
     pub auth_service: Option<String>,
+    /// Create a channel the source names and the server lacks (public; on Mattermost in
+    /// the row's team), instead of rejecting the row. Teams are never created. Job file:
+    /// [import] create_missing_channels.
+    #[arg(long)]
+    pub create_missing_channels: bool,
 }
 
 /// Accounts never written.

@@ -189,6 +189,8 @@ pub fn create_options(a: &CreateArgs, job: &JobConfig) -> CreateOptions {
             .auth_service
             .clone()
             .or_else(|| job.import.auth_service.clone()),
+        create_missing_channels: a.create_missing_channels
+            || job.import.create_missing_channels.unwrap_or(false),
     }
 }
 

@@ -555,6 +555,43 @@ impl UserApi for Mattermost {
             }))
     }
 
+    /// POST /channels (api4/channel.go createChannel): a public channel in `team`, its
+    /// display name the name.
+    fn create_channel(
+        &self,
+        team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+    ) -> Result<Group, CallError> {
+        let Some(team) = team else {
+            return Err(CallError::Rejected {
+                status: 0,
+                code: None,
+                message: format!("channel {name:?}: a Mattermost channel needs a team"),
+            });
+        };
+        let name = name.trim().to_lowercase();
+        let body = json!({"team_id": team.id, "name": name, "display_name": name, "type": "O"});
+        let r = self.send(
+            reqwest::Method::POST,
+            "/channels",
+            Some(&body),
+            false,
+            stats,
+        )?;
+        if r.status != 201 && r.status != 200 {
+            return Err(failure(&r, "POST /channels"));
+        }
+        let mut g = Self::group_from(GroupKind::Channel, &r.json().unwrap_or(Value::Null))
+            .ok_or_else(|| CallError::Rejected {
+                status: r.status,
+                code: None,
+                message: "POST /channels: the answer has no channel".into(),
+            })?;
+        g.path = format!("{}/{}", team.name, g.name);
+        Ok(g)
+    }
+
     /// DELETE /teams/{id}/members/{user_id} (a user never in the team: 400, done) and
     /// DELETE /channels/{id}/members/{user_id} (not a member: 404, done).
     fn remove_member(

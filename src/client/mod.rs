@@ -156,6 +156,9 @@ pub struct CreateOptions {
     pub send_welcome_email: Option<bool>,
     /// Mattermost: `ldap` or `saml` to pre-provision directory accounts.
     pub auth_service: Option<String>,
+    /// Create a public channel a row names and the server lacks.
+    #[serde(default)]
+    pub create_missing_channels: bool,
 }
 
 /// A page of users from a listing.
@@ -286,6 +289,18 @@ pub trait UserApi: Send + Sync {
         stats: &mut CallStats,
     ) -> Result<Vec<NotAdded>, CallError> {
         let _ = (group, user_ids, stats);
+        Err(no_groups(self.flavor()))
+    }
+
+    /// Creates a public channel: in `team` on Mattermost (required), standalone on
+    /// Rocket.Chat.
+    fn create_channel(
+        &self,
+        team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+    ) -> Result<Group, CallError> {
+        let _ = (team, name, stats);
         Err(no_groups(self.flavor()))
     }
 

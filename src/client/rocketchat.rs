@@ -758,6 +758,39 @@ impl UserApi for RocketChat {
         Ok(failed)
     }
 
+    /// channels.create {name} (channels.ts): a public channel.
+    fn create_channel(
+        &self,
+        _team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+    ) -> Result<Group, CallError> {
+        let route = "channels.create";
+        let r = self.post(route, &json!({"name": name.trim()}), false, stats)?;
+        if r.status != 200 {
+            return Err(rejected(&r, route));
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let c = &v["channel"];
+        let found = c["name"].as_str().unwrap_or(name).to_string();
+        c["_id"]
+            .as_str()
+            .map(|id| Group {
+                kind: GroupKind::Channel,
+                id: id.to_string(),
+                path: found.clone(),
+                name: found,
+                default: false,
+                parent: None,
+                private: false,
+            })
+            .ok_or_else(|| CallError::Rejected {
+                status: r.status,
+                code: None,
+                message: "channels.create: the answer has no channel".into(),
+            })
+    }
+
     /// teams.removeMember {teamId, userId} (member-does-not-exist: done), channels.kick /
     /// groups.kick {roomId, userId}.
     fn remove_member(

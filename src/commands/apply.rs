@@ -126,6 +126,8 @@ pub fn run(args: Args) -> Result<i32> {
                 join_default_channels: c.join_default_channels,
                 send_welcome_email: c.send_welcome_email,
                 auth_service: c.auth_service.clone(),
+                // The plan carries it.
+                create_missing_channels: false,
             },
             protect: args.guard.protect,
             match_key: args.match_key,

@@ -138,7 +138,11 @@ impl Note {
 impl Engine {
     pub fn new(target: Arc<dyn UserApi>, opts: EngineOptions) -> Engine {
         Engine {
-            members: super::members::Members::new(target.clone(), opts.dry_run),
+            members: super::members::Members::new(
+                target.clone(),
+                opts.dry_run,
+                opts.create.create_missing_channels,
+            ),
             target,
             opts,
             journal: None,

@@ -82,6 +82,10 @@ pub struct MemberCounts {
 pub struct Members {
     target: Arc<dyn UserApi>,
     dry_run: bool,
+    /// `--create-missing-channels`: a channel the server lacks is made, once.
+    create_missing: bool,
+    /// Held while a missing channel is made, so two workers do not both make it.
+    creating: Mutex<()>,
     names: Mutex<HashMap<NameKey, Slot>>,
     /// Member ids by group id, read on first use and kept up to date with what this run
     /// adds.
@@ -90,10 +94,12 @@ pub struct Members {
 }
 
 impl Members {
-    pub fn new(target: Arc<dyn UserApi>, dry_run: bool) -> Members {
+    pub fn new(target: Arc<dyn UserApi>, dry_run: bool, create_missing: bool) -> Members {
         Members {
             target,
             dry_run,
+            create_missing,
+            creating: Mutex::new(()),
             names: Mutex::new(HashMap::new()),
             members: Mutex::new(HashMap::new()),
             counts: MemberCounts::default(),
@@ -125,7 +131,46 @@ impl Members {
             GroupKind::Team => self.target.find_team(&folded, stats)?,
             GroupKind::Channel => self.target.find_channel(team, &folded, stats)?,
         };
+        if found.is_none() && kind == GroupKind::Channel && self.create_missing {
+            return self.create(slot, team, &folded, stats).map(Some);
+        }
         Ok(slot.get_or_init(|| found).clone())
+    }
+
+    /// Makes a missing channel (`--create-missing-channels`), once for the run; a dry run
+    /// only says it would (its members: nobody yet).
+    fn create(
+        &self,
+        slot: Slot,
+        team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+    ) -> Result<Group, CallError> {
+        let _one = self.creating.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Some(g)) = slot.get() {
+            return Ok(g.clone());
+        }
+        let g = if self.dry_run {
+            Group {
+                kind: GroupKind::Channel,
+                id: format!("new:{}/{name}", team.map(|t| t.id.as_str()).unwrap_or("")),
+                path: match (self.target.flavor(), team) {
+                    (Flavor::Mattermost, Some(t)) => format!("{}/{name}", t.name),
+                    _ => name.to_string(),
+                },
+                name: name.to_string(),
+                parent: team.map(|t| t.id.clone()),
+                private: false,
+                default: false,
+            }
+        } else {
+            self.target.create_channel(team, name, stats)?
+        };
+        self.remember(&g, std::iter::empty());
+        Ok(slot
+            .get_or_init(|| Some(g))
+            .clone()
+            .unwrap_or_else(|| unreachable_group(name)))
     }
 
     /// The row's teams and channels as the server has them; `Err` says which name the
@@ -495,6 +540,19 @@ impl Members {
                 }
             }
         }
+    }
+}
+
+/// Never reached: the slot was set just above, or by another thread to a channel.
+fn unreachable_group(name: &str) -> Group {
+    Group {
+        kind: GroupKind::Channel,
+        id: String::new(),
+        name: name.to_string(),
+        path: name.to_string(),
+        parent: None,
+        private: false,
+        default: false,
     }
 }
 

@@ -240,6 +240,7 @@ pub fn apply(
     create.join_default_channels = c.join_default_channels.or(create.join_default_channels);
     create.send_welcome_email = c.send_welcome_email.or(create.send_welcome_email);
     create.auth_service = c.auth_service.clone().or(create.auth_service);
+    create.create_missing_channels |= c.create_missing_channels;
     // Plans hold no passwords: new users get a random one unless a directory logs them in.
     create.random_password |= create.auth_service.is_none();
     let mut guard = plan.guard.clone();

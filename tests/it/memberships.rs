@@ -578,3 +578,60 @@ fn a_nightly_sync_uploads_an_avatar_only_when_the_image_changed() {
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(crate::support::writes(&sb), before);
 }
+
+fn missing_channel(flavor: FlavorKind) {
+    let sb = sandbox(flavor);
+    let d = tempfile::tempdir().unwrap();
+    let url = sb.url();
+    let channel = match flavor {
+        FlavorKind::Mattermost => "sales/launch-2027",
+        FlavorKind::RocketChat => "launch-2027",
+    };
+    write(
+        d.path(),
+        "hr.csv",
+        &format!(
+            "username,email,name,password,teams,channels\n\
+             ann,ann@example.org,Ann Lee,{PW},sales,{channel}\n\
+             bob,bob@example.org,Bob Roe,{PW},sales,{channel}\n"
+        ),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["import", "hr.csv", "--server", &url, "--report", "r.jsonl"];
+        args.extend_from_slice(extra);
+        roster(d.path(), &args, &as_importer())
+    };
+    // Off by default: the rows are rejected before any account is made.
+    let o = run(&[]);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let report = jsonl(&d.path().join("r.jsonl"));
+    assert!(
+        report.iter().all(|e| e["status"] == "rejected"),
+        "{report:?}"
+    );
+    assert!(sb.users().iter().all(|u| u["username"] != "ann"));
+    // A dry run says it would make it, and makes nothing.
+    let o = run(&["--create-missing-channels", "--dry-run"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(sb.users().iter().all(|u| u["username"] != "ann"));
+    // Made once, for both rows.
+    let o = run(&["--create-missing-channels"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    for who in ["ann", "bob"] {
+        let m = sb.memberships(who);
+        assert!(
+            m.channels.iter().any(|c| c == "launch-2027"),
+            "{who}: {m:?}"
+        );
+    }
+}
+
+#[test]
+fn rocketchat_missing_channel_is_made_when_asked() {
+    missing_channel(FlavorKind::RocketChat);
+}
+
+#[test]
+fn mattermost_missing_channel_is_made_when_asked() {
+    missing_channel(FlavorKind::Mattermost);
+}
