@@ -4,9 +4,10 @@
 //! roster demo [--flavor rocketchat|mattermost] [--dir DIR] [--keep-running]
 //! ```
 //! Starts a sandbox on a free loopback port with its rate limiter on (a short window, so
-//! the run takes seconds), imports the sample users (samples/users.csv, built in) as the
-//! rate-limited `importer` account, shows progress and the summary, and writes the report,
-//! the rejects and the dump into DIR (default `roster-demo`).
+//! the run takes seconds) and the sample's teams and channels, imports the sample users
+//! (samples/users.csv and samples/photos, built in) as the rate-limited `importer`
+//! account, shows progress and the summary, and writes the report, the rejects and the
+//! dump into DIR (default `roster-demo`).
 
 use std::path::PathBuf;
 
@@ -19,6 +20,25 @@ use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
 
 /// The sample users, built in so the demo runs from any directory.
 const SAMPLE_CSV: &[u8] = include_bytes!("../../samples/users.csv");
+
+/// The sample's photos (its `avatar` column names them, relative to the CSV).
+const PHOTOS: [(&str, &[u8]); 3] = [
+    (
+        "anna.schmidt.png",
+        include_bytes!("../../samples/photos/anna.schmidt.png"),
+    ),
+    (
+        "bob.okafor.png",
+        include_bytes!("../../samples/photos/bob.okafor.png"),
+    ),
+    (
+        "chloe.martin.png",
+        include_bytes!("../../samples/photos/chloe.martin.png"),
+    ),
+];
+
+/// The sample's departments: a team each, with a `-news` channel.
+const TEAMS: [&str; 3] = ["sales", "support", "research"];
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -42,6 +62,7 @@ pub fn run(args: Args) -> Result<i32> {
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     [
         "users.csv",
+        "photos",
         "report.csv",
         "report.csv.journal",
         "rejects.csv",
@@ -55,6 +76,13 @@ pub fn run(args: Args) -> Result<i32> {
     let input = args.dir.join("users.csv");
     std::fs::write(&input, SAMPLE_CSV)
         .with_context(|| format!("cannot write {}", input.display()))?;
+    let photos = args.dir.join("photos");
+    std::fs::create_dir_all(&photos)
+        .with_context(|| format!("cannot create {}", photos.display()))?;
+    for (name, bytes) in PHOTOS {
+        std::fs::write(photos.join(name), bytes)
+            .with_context(|| format!("cannot write {}", photos.join(name).display()))?;
+    }
 
     let importer_password = Secret::new(roster::ops::random_password());
     let (flavor_kind, rate_limit) = match args.flavor {
@@ -73,6 +101,14 @@ pub fn run(args: Args) -> Result<i32> {
         ..SandboxConfig::default()
     })
     .context("cannot start the sandbox")?;
+    for t in TEAMS {
+        let channel = format!("{t}-news");
+        let team = (flavor_kind == FlavorKind::Mattermost).then_some(t);
+        sandbox
+            .seed_team(t, false)
+            .and_then(|_| sandbox.seed_channel(team, &channel, false))
+            .map_err(|e| anyhow::anyhow!("cannot seed the sandbox's teams: {e}"))?;
+    }
     let url = sandbox.url();
     eprintln!(
         "roster demo: {} sandbox at {url} (rate limit on; importing as `importer`)",
@@ -100,9 +136,19 @@ pub fn run(args: Args) -> Result<i32> {
     let (requests, limited): (u64, u64) = counters
         .values()
         .fold((0, 0), |(r, l), c| (r + c.requests, l + c.rate_limited));
+    let users = sandbox.users();
+    let names: Vec<String> = users
+        .iter()
+        .filter_map(|u| u["username"].as_str().map(str::to_string))
+        .collect();
+    let in_team = names
+        .iter()
+        .filter(|n| !sandbox.memberships(n).teams.is_empty())
+        .count();
+    let with_avatar = names.iter().filter(|n| sandbox.avatar(n).is_some()).count();
     eprintln!(
-        "\nThe sandbox now holds {} users ({} requests served, {} answered 429).",
-        sandbox.users().len(),
+        "\nThe sandbox now holds {} users, {in_team} of them in a team with its channel, {with_avatar} with an avatar from samples/photos ({} requests served, {} answered 429).",
+        users.len(),
         requests,
         limited
     );
@@ -112,6 +158,7 @@ pub fn run(args: Args) -> Result<i32> {
             "users.csv",
             "the input (a copy of samples/users.csv, with deliberate mistakes)",
         ),
+        ("photos/", "the avatars its avatar column names"),
         (
             "report.csv",
             "one line per input row: action, status, server id, error",

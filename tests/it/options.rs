@@ -642,12 +642,49 @@ fn demo_writes_into_dir() {
     let d = tmp();
     let o = roster(d.path(), &["demo", "--dir", "out", "--quiet"], &[]);
     assert_eq!(o.code(), 0, "{}", o.stderr());
-    for f in ["users.csv", "report.csv", "rejects.csv", "dump.jsonl"] {
+    for f in [
+        "users.csv",
+        "report.csv",
+        "rejects.csv",
+        "dump.jsonl",
+        "photos/anna.schmidt.png",
+    ] {
         assert!(d.path().join("out").join(f).is_file(), "{f} in --dir");
     }
     assert!(
         !d.path().join("roster-demo").exists(),
         "the default folder is unused"
+    );
+    // The sample's people land in their teams and channels, three with their photo.
+    assert!(
+        o.stderr().contains(
+            "19 of them in a team with its channel, 3 with an avatar from samples/photos"
+        ),
+        "{}",
+        o.stderr()
+    );
+    let report = std::fs::read_to_string(d.path().join("out/report.csv")).unwrap();
+    let anna = report
+        .lines()
+        .find(|l| l.contains(",anna.schmidt,"))
+        .expect("anna's row");
+    assert!(anna.contains(";avatar;teams;channels,"), "{anna}");
+}
+
+#[test]
+fn mattermost_demo_puts_people_in_teams_too() {
+    let d = tmp();
+    let o = roster(
+        d.path(),
+        &["demo", "--flavor", "mattermost", "--quiet"],
+        &[],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(
+        o.stderr()
+            .contains("20 of them in a team with its channel, 2 with an avatar"),
+        "{}",
+        o.stderr()
     );
 }
 
