@@ -562,6 +562,23 @@ impl UserApi for RocketChat {
         Ok(Page { users, more })
     }
 
+    fn page_size(&self) -> u64 {
+        PAGE_SIZE
+    }
+
+    /// users.list's `total`, from a page of one.
+    fn user_total(&self, stats: &mut CallStats) -> Result<Option<u64>, CallError> {
+        let r = self.get(
+            "users.list",
+            &[("count", "1"), ("fields", r#"{"username":1}"#)],
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(rejected(&r, "users.list"));
+        }
+        Ok(r.json().and_then(|v| v["total"].as_u64()))
+    }
+
     fn fields(&self) -> &'static [Field] {
         FIELDS
     }
