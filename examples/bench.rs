@@ -242,6 +242,7 @@ fn workers() {
                     &url,
                     "--workers",
                     &ws,
+                    "--fixed-workers",
                     "--mode",
                     mode,
                     "--quiet",
@@ -351,13 +352,13 @@ fn python() {
 }
 
 /// Adaptive concurrency against a server that serves `capacity` requests at once (beyond,
-/// latency grows and, past twice as many, 503s): the default run against the best of a
+/// latency grows and, past four times as many, 503s): the default run against the best of a
 /// sweep of fixed worker counts, all in this run.
 fn capacity() {
-    let (n, cap, latency) = (1500usize, 8usize, 20u64);
+    let (n, cap, latency) = (1000usize, 4usize, 20u64);
     println!(
         "capacity: Rocket.Chat sandbox serving {cap} requests at once at {latency} ms (latency grows beyond, 503 past {}), admin, {n} new users",
-        2 * cap
+        4 * cap
     );
     let go = |extra: &[&str]| {
         let sb = sandbox(SandboxConfig {

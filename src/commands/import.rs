@@ -33,9 +33,10 @@ Speed:
   result is the same: a user created meanwhile by someone else is updated, never
   duplicated. --mode create looks nothing up.
   --workers N is a ceiling: roster starts with 4 requests in flight, grows while the
-  server's latency stays flat, and backs off when it climbs or the server answers 5xx or
-  times out (429s leave it alone: the rate-limit pacing sets the pace). --fixed-workers
-  keeps N in flight. Connections are kept alive and pooled, one per worker.
+  server's latency stays under twice its best, and backs off when it climbs past that or
+  the server answers 5xx or times out (429s leave it alone: the rate-limit pacing sets
+  the pace). --fixed-workers keeps N in flight. Connections are kept alive and pooled,
+  one per worker.
 
 Examples:
   ROSTER_USERNAME=importer ROSTER_PASSWORD_FILE=~/.rc-pass \\

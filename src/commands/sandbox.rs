@@ -136,7 +136,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0, help_heading = "Faults")]
     pub jitter: u64,
     /// Requests served at once at the normal latency; beyond, latency grows in proportion,
-    /// and past twice as many in flight requests are answered 503 (default: unlimited).
+    /// and past four times as many in flight requests are answered 503 (default: unlimited).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Faults")]
     pub capacity: Option<u64>,
     /// bcrypt cost of stored passwords (10 like the real servers; 4 is the fastest bcrypt;

@@ -233,11 +233,12 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     let end = std::thread::scope(|s| {
         let (pb2, pacer, ticking_ref) = (pb.bar(), connected.pacer.clone(), &ticking);
         let concurrency = connected.concurrency.clone();
-        s.spawn(move || {
+        let ticker = s.spawn(move || {
             while ticking_ref.load(Ordering::Relaxed) {
                 let msg = progress::status("rows", &pacer, &concurrency);
                 pb2.set_message(msg);
-                std::thread::sleep(Duration::from_millis(250));
+                // Woken at the end: a sleep would hold the run up to its length.
+                std::thread::park_timeout(Duration::from_millis(250));
             }
         });
         let filtered = rows
@@ -253,8 +254,13 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             })
             .map(|item| item.map(crate::exec::Work::from));
         // One listing of the server instead of a lookup per row, when it costs less.
-        let filtered = super::lookups::with_known(&engine, filtered);
-        let executor = Executor::new(engine.clone(), workers, batch_size(flavor, match_key));
+        let (filtered, listed) = super::lookups::with_known(&engine, filtered);
+        let batch = if listed {
+            1
+        } else {
+            batch_size(flavor, match_key)
+        };
+        let executor = Executor::new(engine.clone(), workers, batch);
         let end = executor.run(
             filtered,
             |f: &Finished| {
@@ -279,6 +285,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             },
         );
         ticking.store(false, Ordering::Relaxed);
+        ticker.thread().unpark();
         end
     });
     pb.finish_and_clear();

@@ -39,14 +39,18 @@ fn lookup_cost(target: &dyn UserApi, by: MatchKey, rows: u64) -> u64 {
     }
 }
 
-/// The rows, each with the server's user when the listing was cheaper and taken.
-pub(crate) fn with_known<'a, I>(engine: &'a Engine, rows: I) -> Box<dyn Iterator<Item = Item> + 'a>
+/// The rows, each with the server's user when the listing was cheaper and taken, and
+/// whether it was (the rows then need no lookups, so no batching for them either).
+pub(crate) fn with_known<'a, I>(
+    engine: &'a Engine,
+    rows: I,
+) -> (Box<dyn Iterator<Item = Item> + 'a>, bool)
 where
     I: Iterator<Item = Item> + 'a,
 {
     let opts = engine.options();
     if opts.mode == Mode::Create {
-        return Box::new(rows);
+        return (Box::new(rows), false);
     }
     let target = engine.target().as_ref();
     let by = opts.match_key;
@@ -96,15 +100,18 @@ where
     };
     let all = ahead.into_iter().chain(rows);
     match snapshot {
-        None => Box::new(all),
-        Some(s) => Box::new(all.map(move |item| {
-            item.map(|mut w| {
-                if needs_lookup(engine, &w) {
-                    w.known = known(engine, &s, &w);
-                }
-                w
-            })
-        })),
+        None => (Box::new(all), false),
+        Some(s) => (
+            Box::new(all.map(move |item| {
+                item.map(|mut w| {
+                    if needs_lookup(engine, &w) {
+                        w.known = known(engine, &s, &w);
+                    }
+                    w
+                })
+            })),
+            true,
+        ),
     }
 }
 

@@ -257,9 +257,9 @@ fn sandbox_latency_and_jitter_delay_answers() {
 #[test]
 fn sandbox_capacity_slows_then_refuses_requests_beyond_it() {
     let sb = sandbox(&["--capacity", "1", "--latency", "300"]);
-    // Four at once against a capacity of one: past two in flight, 503 at once.
+    // Six at once against a capacity of one: past four in flight, 503 at once.
     let statuses: Vec<u16> = std::thread::scope(|s| {
-        let all: Vec<_> = (0..4)
+        let all: Vec<_> = (0..6)
             .map(|_| s.spawn(|| send(client().get(format!("{}/api/info", sb.url))).status))
             .collect();
         all.into_iter().map(|h| h.join().unwrap_or(0)).collect()

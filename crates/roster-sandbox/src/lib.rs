@@ -117,8 +117,8 @@ pub struct SandboxConfig {
     pub jitter_ms: u64,
     /// Requests the server serves at once at its normal latency (None = unlimited). Beyond
     /// it each request's latency grows in proportion (`latency_ms × in flight ÷ capacity`:
-    /// throughput stays flat), and a request arriving with more than twice the capacity in
-    /// flight is answered 503 at once (login excepted), as an overloaded proxy would.
+    /// throughput stays flat), and a request arriving with more than four times the capacity
+    /// in flight is answered 503 at once (login excepted), as an overloaded proxy would.
     pub capacity: Option<usize>,
     /// bcrypt cost for stored passwords (10 like the real servers; tests use 4).
     pub bcrypt_cost: u32,

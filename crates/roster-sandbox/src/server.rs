@@ -451,8 +451,8 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
 }
 
 /// [`SandboxConfig::capacity`]: more than this many times the capacity in flight at once
-/// is answered 503.
-const OVERLOAD_FACTOR: usize = 2;
+/// is answered 503 (a proxy's queue of three times the capacity is full).
+const OVERLOAD_FACTOR: usize = 4;
 
 /// One request being served: counted in [`Shared::in_flight`] until dropped.
 struct InFlight<'a> {
