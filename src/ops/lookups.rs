@@ -136,3 +136,97 @@ fn known(engine: &Engine, s: &Snapshot, w: &Work) -> Option<Option<User>> {
         .of(&engine.target().normalize(user))?;
     Some(s.get(&key).map(|(_, u)| u.clone()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::client::CreateOptions;
+    use crate::exec::EngineOptions;
+    use crate::exec::fake::{FakeServer, user};
+    use crate::model::{Intent, Origin, RawText};
+    use crate::pipeline::Checked;
+
+    fn engine(s: &Arc<FakeServer>) -> Engine {
+        Engine::new(
+            s.clone(),
+            EngineOptions {
+                max_attempts: 1,
+                create: CreateOptions {
+                    random_password: true,
+                    ..CreateOptions::default()
+                },
+                ..EngineOptions::default()
+            },
+        )
+    }
+
+    fn rows(names: &[&str]) -> Vec<Item> {
+        names
+            .iter()
+            .map(|n| {
+                let mut u = user(n, &format!("{n}@example.org"), &["user"]);
+                u.id = None;
+                u.name = Some(format!("{n} at the source"));
+                Ok(Work::from(Checked {
+                    origin: Origin(format!("in.csv:{n}")),
+                    dn: None,
+                    attrs: Default::default(),
+                    raw: RawText::None,
+                    outcome: Outcome::Valid {
+                        user: Box::new(u),
+                        intent: Intent::Upsert,
+                    },
+                }))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_cheaper_way_is_taken() {
+        // 2 users on the server: one page. Three rows cost three lookups: listed.
+        let s = Arc::new(FakeServer::new(&[]));
+        let e = engine(&s);
+        let (out, listed) = with_known(&e, rows(&["anna", "bert", "cleo"]).into_iter());
+        assert!(listed);
+        assert!(out.into_iter().all(|w| w.is_ok_and(|w| w.known.is_some())));
+        // One row costs one lookup, never more than a listing: no total is even asked.
+        let (out, listed) = with_known(&e, rows(&["anna"]).into_iter());
+        assert!(!listed);
+        assert!(out.into_iter().all(|w| w.is_ok_and(|w| w.known.is_none())));
+    }
+
+    #[test]
+    fn a_user_created_after_the_listing_is_updated_not_duplicated() {
+        let s = Arc::new(FakeServer::new(&[("bert", "bert@example.org")]));
+        let e = engine(&s);
+        let (out, listed) = with_known(&e, rows(&["anna", "bert", "cleo"]).into_iter());
+        assert!(listed);
+        let work: Vec<Work> = out.map(|w| w.expect("row")).collect();
+        // Someone else creates anna after the listing, before her row runs.
+        s.put(user("anna", "anna@example.org", &["user"]));
+        for w in &work {
+            let Outcome::Valid { user, intent } = &w.checked.outcome else {
+                unreachable!()
+            };
+            let done = e.run(user, intent, w.known.clone());
+            assert!(
+                done.fatal.is_none() && done.entry.error.is_empty(),
+                "{:?}",
+                done.entry
+            );
+        }
+        let writes = s.writes();
+        assert!(writes.contains(&"create cleo".to_string()), "{writes:?}");
+        assert!(!writes.contains(&"create anna".to_string()), "{writes:?}");
+        assert!(
+            writes.iter().any(|w| w.starts_with("update anna")),
+            "{writes:?}"
+        );
+        assert_eq!(
+            s.get("anna").and_then(|u| u.name),
+            Some("anna at the source".into())
+        );
+    }
+}
