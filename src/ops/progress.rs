@@ -129,11 +129,11 @@ impl Bar {
     }
 }
 
-/// The message after the count: `what`, the requests in flight now (adaptive concurrency
-/// moves it), and the rate-limit wait, if any (whole seconds rounded up: "0s" would read as
+/// The message after the count: `what`, the requests allowed in flight now (adaptive
+/// concurrency moves it), and the rate-limit wait, if any (whole seconds rounded up: "0s" would read as
 /// no wait at all).
 pub(crate) fn status(what: &str, pacer: &Pacer, concurrency: &Concurrency) -> String {
-    let flight = format!("{what}; {} in flight", concurrency.limit());
+    let flight = format!("{what}; concurrency {}", concurrency.limit());
     match pacer.waiting().first() {
         Some(w) => {
             let left = w.until.saturating_duration_since(std::time::Instant::now());

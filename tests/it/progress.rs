@@ -124,12 +124,12 @@ fn a_rate_limited_import_shows_rates_an_eta_with_the_waits_and_clears_its_bar() 
         "{:?}",
         drawn.frames()
     );
-    // The requests in flight now (at most --workers).
+    // The requests allowed in flight now (at most --workers).
     assert!(
         drawn
             .frames()
             .iter()
-            .any(|f| f.contains(" rows; 4 in flight") || f.contains(" rows; 2 in flight")),
+            .any(|f| f.contains(" rows; concurrency 4") || f.contains(" rows; concurrency 3")),
         "{:?}",
         drawn.frames()
     );
