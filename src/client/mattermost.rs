@@ -443,20 +443,6 @@ impl UserApi for Mattermost {
         Ok(u)
     }
 
-    fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError> {
-        let path = format!("/users?page={page}&per_page={PAGE_SIZE}");
-        let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;
-        if r.status != 200 {
-            return Err(failure(&r, "GET /users"));
-        }
-        let users: Vec<User> = r
-            .json()
-            .and_then(|v| v.as_array().map(|a| a.iter().map(user_from_json).collect()))
-            .unwrap_or_default();
-        let more = users.len() as u64 == PAGE_SIZE;
-        Ok(Page { users, more })
-    }
-
     fn page_size(&self) -> u64 {
         PAGE_SIZE
     }
@@ -469,6 +455,20 @@ impl UserApi for Mattermost {
             return Err(failure(&r, "GET /users/stats"));
         }
         Ok(r.json().and_then(|v| v["total_users_count"].as_u64()))
+    }
+
+    fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError> {
+        let path = format!("/users?page={page}&per_page={PAGE_SIZE}");
+        let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;
+        if r.status != 200 {
+            return Err(failure(&r, "GET /users"));
+        }
+        let users: Vec<User> = r
+            .json()
+            .and_then(|v| v.as_array().map(|a| a.iter().map(user_from_json).collect()))
+            .unwrap_or_default();
+        let more = users.len() as u64 == PAGE_SIZE;
+        Ok(Page { users, more })
     }
 
     fn fields(&self) -> &'static [Field] {
