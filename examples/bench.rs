@@ -6,6 +6,7 @@
 //! cargo run --release --example bench -- python      # roster against a sequential rocketchat-api loop
 //! cargo run --release --example bench -- mm-pacing   # Mattermost GCRA 10/s burst 100, 2,000 users
 //! cargo run --release --example bench -- sync        # 10,000 managed users, 1 % changed
+//! cargo run --release --example bench -- capacity    # adaptive concurrency vs a sweep of fixed workers
 //! ```
 //! Each prints its figures as ratios against what the same run measures as ideal.
 
@@ -151,7 +152,7 @@ fn pacing() {
     let (_, info_429) = count(&sb, "users.info");
     let windows = (n as f64 / limit as f64).ceil();
     println!(
-        "pacing: Rocket.Chat limiter {limit} calls / {window_ms} ms per route, importer account, {n} new users, 4 workers"
+        "pacing: Rocket.Chat limiter {limit} calls / {window_ms} ms per route, importer account, {n} new users, default options"
     );
     println!("  exit {code}, wall {:.1} s", wall.as_secs_f64());
     println!(
@@ -241,6 +242,7 @@ fn workers() {
                     &url,
                     "--workers",
                     &ws,
+                    "--fixed-workers",
                     "--mode",
                     mode,
                     "--quiet",
@@ -295,6 +297,15 @@ fn python() {
                 ..SandboxConfig::default()
             },
         ),
+        (
+            "unlimited (admin), 50 ms latency",
+            SandboxConfig {
+                rate_limit: Some(false),
+                latency_ms: 50,
+                two_factor: false,
+                ..SandboxConfig::default()
+            },
+        ),
     ] {
         let (user, pw) = if label.starts_with("limited") {
             ("importer", IMPORTER_PW)
@@ -329,13 +340,76 @@ fn python() {
             user,
             pw,
         );
+        let reqs: u64 = sb2.counters().values().map(|c| c.requests).sum();
         println!(
-            "python: {label}, {n} users: rocketchat-api loop {:.1} s, roster {:.1} s (exit {code}): roster is {:.2}x faster",
+            "python: {label}, {n} users: rocketchat-api loop {:.1} s, roster (default options) {:.2} s (exit {code}, {reqs} requests, {} connections): roster is {:.2}x faster",
             py_wall.as_secs_f64(),
             wall.as_secs_f64(),
+            sb2.connections(),
             py_wall.as_secs_f64() / wall.as_secs_f64()
         );
     }
+}
+
+/// Adaptive concurrency against a server that serves `capacity` requests at once (beyond,
+/// latency grows and, past four times as many, 503s): the default run against the best of a
+/// sweep of fixed worker counts, all in this run.
+fn capacity() {
+    let (n, cap, latency) = (1000usize, 4usize, 20u64);
+    println!(
+        "capacity: Rocket.Chat sandbox serving {cap} requests at once at {latency} ms (latency grows beyond, 503 past {}), admin, {n} new users",
+        4 * cap
+    );
+    let go = |extra: &[&str]| {
+        let sb = sandbox(SandboxConfig {
+            rate_limit: Some(false),
+            two_factor: false,
+            latency_ms: latency,
+            capacity: Some(cap),
+            ..SandboxConfig::default()
+        });
+        let d = tempfile::tempdir().unwrap();
+        let input = csv(d.path(), n, 1);
+        let url = sb.url();
+        let mut args = vec![
+            "import",
+            input.to_str().unwrap(),
+            "--server",
+            &url,
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        let (wall, code, _) = run(&args, "admin", ADMIN_PW);
+        let (reqs, faults) = sb
+            .counters()
+            .values()
+            .fold((0u64, 0u64), |(r, f), c| (r + c.requests, f + c.faults));
+        let rate = n as f64 / wall.as_secs_f64();
+        (rate, code, reqs, faults, sb.peak_in_flight())
+    };
+    let mut best = (0.0f64, 0usize);
+    for w in [2usize, 4, 6, 8, 10, 12, 16, 24, 32] {
+        let ws = w.to_string();
+        let (rate, code, reqs, faults, _) = go(&["--workers", &ws, "--fixed-workers"]);
+        println!(
+            "  --workers {w:>2} --fixed-workers: exit {code}, {rate:>6.1} users/s, 503s {faults} of {reqs} ({:.2} %)",
+            100.0 * faults as f64 / reqs as f64
+        );
+        if rate > best.0 {
+            best = (rate, w);
+        }
+    }
+    let (rate, code, reqs, faults, peak) = go(&[]);
+    println!(
+        "  default (adaptive, ceiling 32): exit {code}, {rate:.1} users/s, peak {peak} in flight; 503s {faults} of {reqs} ({:.2} %)",
+        100.0 * faults as f64 / reqs as f64
+    );
+    println!(
+        "  adaptive ÷ best fixed ({} workers, {:.1} users/s): ratio {:.3}",
+        best.1,
+        best.0,
+        rate / best.0
+    );
 }
 
 fn mm_pacing() {
@@ -394,7 +468,7 @@ fn mm_pacing() {
         .map(|c| c.requests)
         .unwrap_or(0);
     println!(
-        "mm-pacing: Mattermost GCRA {per_sec}/s, burst {burst}, importer, {n} new users, 4 workers"
+        "mm-pacing: Mattermost GCRA {per_sec}/s, burst {burst}, importer, {n} new users, default options"
     );
     println!(
         "  exit {code}, wall {:.1} s, {total} requests",
@@ -496,8 +570,9 @@ fn main() {
         "python" => python(),
         "mm-pacing" => mm_pacing(),
         "sync" => sync(),
+        "capacity" => capacity(),
         _ => {
-            eprintln!("usage: bench pacing|workers|python|mm-pacing|sync");
+            eprintln!("usage: bench pacing|workers|python|mm-pacing|sync|capacity");
             std::process::exit(2);
         }
     }

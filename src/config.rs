@@ -90,7 +90,10 @@ pub struct ImportConfig {
     pub mode: Option<Mode>,
     #[serde(rename = "match")]
     pub match_key: Option<MatchKey>,
+    /// The most requests in flight (`--workers`).
     pub workers: Option<usize>,
+    /// `--fixed-workers`.
+    pub fixed_workers: Option<bool>,
     pub rate: Option<String>,
     pub max_attempts: Option<u32>,
     pub random_password: Option<bool>,

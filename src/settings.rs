@@ -27,7 +27,10 @@ pub use crate::client::{DEFAULT_MAX_ATTEMPTS, DEFAULT_WORKERS};
 /// Workers and pacing, flags over the job file's `[import]` table.
 #[derive(Clone, Copy, Debug)]
 pub struct ExecSettings {
+    /// The most requests in flight (the ceiling when adaptive).
     pub workers: usize,
+    /// `--fixed-workers`: always `workers` in flight instead of adapting under it.
+    pub fixed_workers: bool,
     pub rate: Option<Rate>,
     pub max_attempts: u32,
 }
@@ -36,6 +39,7 @@ impl Default for ExecSettings {
     fn default() -> Self {
         ExecSettings {
             workers: DEFAULT_WORKERS,
+            fixed_workers: false,
             rate: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
@@ -46,6 +50,7 @@ impl ExecSettings {
     pub fn pacing(&self) -> Pacing {
         Pacing {
             workers: self.workers,
+            adaptive: !self.fixed_workers,
             rate: self.rate,
             max_attempts: self.max_attempts,
         }

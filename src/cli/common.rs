@@ -130,8 +130,13 @@ pub struct TlsArgs {
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Execution")]
 pub struct ExecArgs {
-    #[arg(long, help = format!("Parallel workers (default {DEFAULT_WORKERS})"), value_parser = parse_workers)]
+    #[arg(long, value_name = "N", help = format!(
+        "The most requests in flight at once (default {DEFAULT_WORKERS}): a ceiling; concurrency starts lower and grows while the server's latency stays flat, and backs off when it climbs or the server answers 5xx"
+    ), value_parser = parse_workers)]
     pub workers: Option<usize>,
+    /// Keep exactly --workers requests in flight instead of adapting under it.
+    #[arg(long)]
+    pub fixed_workers: bool,
     /// Client-side cap per server rate-limit bucket, e.g. 20/2s, 10/min.
     #[arg(long, value_name = "CALLS/PERIOD")]
     pub rate: Option<Rate>,

@@ -161,6 +161,7 @@ pub fn exec(a: &ExecArgs, job: &JobConfig) -> Result<ExecSettings> {
     }
     Ok(ExecSettings {
         workers,
+        fixed_workers: a.fixed_workers || job.import.fixed_workers.unwrap_or(false),
         rate,
         max_attempts: a
             .max_attempts
@@ -368,6 +369,25 @@ mod tests {
         assert_eq!(e.workers, DEFAULT_WORKERS);
         assert_eq!(e.max_attempts, DEFAULT_MAX_ATTEMPTS);
         assert!(e.rate.is_none());
+        assert!(!e.fixed_workers, "adaptive under the ceiling by default");
+        assert!(e.pacing().adaptive);
+    }
+
+    #[test]
+    fn fixed_workers_from_the_flag_or_the_job_file() {
+        let j = job("[import]
+workers = 6
+fixed_workers = true
+");
+        let e = exec(&ExecArgs::default(), &j).expect("settings");
+        assert!(e.fixed_workers && !e.pacing().adaptive);
+        assert_eq!(e.pacing().workers, 6);
+        let flags = ExecArgs {
+            fixed_workers: true,
+            ..ExecArgs::default()
+        };
+        let e = exec(&flags, &JobConfig::default()).expect("settings");
+        assert!(e.fixed_workers);
     }
 
     #[test]

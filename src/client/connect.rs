@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::auth::{self, Credentials};
+use super::concurrency::Concurrency;
 use super::http::{self, Http, HttpOptions};
 use super::pacer::{Limiter, Pacer, Rate};
 use super::request_log::RequestLog;
@@ -31,8 +32,11 @@ pub struct ServerSettings {
 /// How hard a run may use the connection.
 #[derive(Clone, Copy, Debug)]
 pub struct Pacing {
-    /// Parallel workers: the connection pool's size.
+    /// Parallel workers: the connection pool's size, and the most requests in flight.
     pub workers: usize,
+    /// Whether requests in flight adapt to the server under `workers` (AIMD), or stay at
+    /// `workers` (`--fixed-workers`).
+    pub adaptive: bool,
     pub rate: Option<Rate>,
     pub max_attempts: u32,
 }
@@ -42,6 +46,7 @@ pub struct Connected {
     pub target: Arc<dyn UserApi>,
     pub http: Arc<http::Counters>,
     pub pacer: Arc<Pacer>,
+    pub concurrency: Arc<Concurrency>,
 }
 
 /// Connects with the credentials of the environment (`ROSTER_*`, `--password-file`).
@@ -111,8 +116,10 @@ pub fn connect_with(
         parser,
         hopts.max_attempts,
     )?
-    .with_log(log.clone());
+    .with_log(log.clone())
+    .with_concurrency(Arc::new(Concurrency::new(pacing.workers, pacing.adaptive)));
     let counters = h.counters.clone();
+    let concurrency = h.concurrency.clone();
     // A login that fails under a given --flavor: say so when the server is the other kind.
     let failed = |e: String| {
         let mismatch = server.flavor.and_then(|given| {
@@ -143,6 +150,7 @@ pub fn connect_with(
         target,
         http: counters,
         pacer,
+        concurrency,
     })
 }
 

@@ -12,6 +12,7 @@ use reqwest::header::HeaderMap;
 
 use super::request_log::{RequestLog, Sent};
 use super::{CallError, CallStats, REQUEST_TIMEOUT};
+use crate::client::concurrency::{Concurrency, Signal};
 use crate::client::pacer::{Pacer, RateInfo};
 
 /// How to reach the server.
@@ -75,6 +76,8 @@ pub struct Http {
     pub counters: Arc<Counters>,
     /// `--log`: a line per attempt.
     log: Option<Arc<RequestLog>>,
+    /// Requests in flight at once (adaptive under `--workers`, or fixed).
+    pub concurrency: Arc<Concurrency>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +146,15 @@ impl Http {
             max_attempts: max_attempts.max(1),
             counters: Arc::new(Counters::default()),
             log: None,
+            // No limit of its own: the workers are the limit until a run sets one.
+            concurrency: Arc::new(Concurrency::new(usize::MAX, false)),
         })
+    }
+
+    /// Keeps requests in flight within `c`.
+    pub fn with_concurrency(mut self, c: Arc<Concurrency>) -> Http {
+        self.concurrency = c;
+        self
     }
 
     /// Logs every attempt to `log` (`--log`).
@@ -183,9 +194,13 @@ impl Http {
         loop {
             // Ctrl-C during a wait: the request is not sent (rows in flight are those
             // whose request already went out).
+            let Some(mut slot) = self.concurrency.acquire(what) else {
+                return Err(CallError::Interrupted);
+            };
             let Some(permit) = self.pacer.acquire(bucket) else {
                 return Err(CallError::Interrupted);
             };
+            slot.start();
             stats.requests += 1;
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             sendings += 1;
@@ -214,12 +229,19 @@ impl Http {
             let error = match outcome {
                 Err(e) => {
                     self.pacer.abandon(permit);
+                    slot.ended(Signal::Overloaded);
                     describe_transport_error(&e, what)
                 }
                 Ok(reply) => {
                     let info = (self.parse_rate)(&reply.headers, reply.status, &reply.body);
                     let rejected = reply.status == 429;
                     self.pacer.observe(permit, &info, rejected);
+                    slot.ended(match reply.status {
+                        // The pacer's business, not concurrency's.
+                        429 => Signal::Neutral,
+                        500.. => Signal::Overloaded,
+                        _ => Signal::Answered,
+                    });
                     if rejected {
                         stats.rate_limited += 1;
                         self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
@@ -243,6 +265,8 @@ impl Http {
                     }
                 }
             };
+            // The slot is free during the backoff.
+            drop(slot);
             attempt += 1;
             if !retry || attempt >= self.max_attempts {
                 if !retry {

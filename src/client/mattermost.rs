@@ -511,6 +511,20 @@ impl UserApi for Mattermost {
         Ok(u)
     }
 
+    fn page_size(&self) -> u64 {
+        PAGE_SIZE
+    }
+
+    /// `GET /users/stats`: `total_users_count` (active users; deactivated ones are listed
+    /// too, so the listing may take a page more than it says).
+    fn user_total(&self, stats: &mut CallStats) -> Result<Option<u64>, CallError> {
+        let r = self.send(reqwest::Method::GET, "/users/stats", None, true, stats)?;
+        if r.status != 200 {
+            return Err(failure(&r, "GET /users/stats"));
+        }
+        Ok(r.json().and_then(|v| v["total_users_count"].as_u64()))
+    }
+
     fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError> {
         let path = format!("/users?page={page}&per_page={PAGE_SIZE}");
         let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;

@@ -7,6 +7,7 @@
 //! from now on Mattermost).
 
 pub mod auth;
+pub mod concurrency;
 pub mod connect;
 pub mod groups;
 pub mod http;
@@ -25,9 +26,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Field, User};
 pub use groups::{Group, GroupKind, Image, NotAdded};
 
-/// Parallel workers (and pooled connections) when neither `--workers` nor the job file
-/// says.
-pub const DEFAULT_WORKERS: usize = 4;
+/// The most parallel workers (and pooled connections) when neither `--workers` nor the
+/// job file says: the ceiling of the adaptive concurrency ([`concurrency`]), chosen by
+/// measurement (README, Benchmarks).
+pub const DEFAULT_WORKERS: usize = 32;
 /// Attempts of a request that hits 5xx, a timeout or a dropped connection, when neither
 /// `--max-attempts` nor the job file says.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -219,6 +221,17 @@ pub trait UserApi: Send + Sync {
 
     /// One page of all users, `page` from 0, at the server's largest page size.
     fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError>;
+
+    /// Users per page of [`UserApi::list`].
+    fn page_size(&self) -> u64 {
+        100
+    }
+
+    /// How many users the server has, in one call, to weigh reading them all against
+    /// looking rows up one by one; `Ok(None)` when the server cannot say.
+    fn user_total(&self, _stats: &mut CallStats) -> Result<Option<u64>, CallError> {
+        Ok(None)
+    }
 
     /// The fields this server stores, which a diff may compare and an update may send.
     fn fields(&self) -> &'static [Field];

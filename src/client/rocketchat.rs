@@ -596,6 +596,23 @@ impl UserApi for RocketChat {
         Err(rejected(&r, "users.setActiveStatus"))
     }
 
+    fn page_size(&self) -> u64 {
+        PAGE_SIZE
+    }
+
+    /// users.list's `total`, from a page of one.
+    fn user_total(&self, stats: &mut CallStats) -> Result<Option<u64>, CallError> {
+        let r = self.get(
+            "users.list",
+            &[("count", "1"), ("fields", r#"{"username":1}"#)],
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(rejected(&r, "users.list"));
+        }
+        Ok(r.json().and_then(|v| v["total"].as_u64()))
+    }
+
     fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError> {
         let offset = (page * PAGE_SIZE).to_string();
         let count = PAGE_SIZE.to_string();

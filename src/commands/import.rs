@@ -4,7 +4,7 @@
 //! ```text
 //! roster import SOURCE --server URL [--flavor rocketchat|mattermost]
 //!               [--mode upsert|create|update] [--match username|email]
-//!               [--workers N] [--rate CALLS/PERIOD] [--max-attempts N]
+//!               [--workers N] [--fixed-workers] [--rate CALLS/PERIOD] [--max-attempts N]
 //!               [--report FILE] [--rejects FILE] [--dump FILE] [--resume] [--dry-run]
 //!               [--random-password] [--config job.toml] [--password-file FILE]
 //! ```
@@ -23,6 +23,20 @@ Credentials (never on the command line):
   Each variable also as NAME_FILE, holding a path to a file with the value.
   On Rocket.Chat, users.update needs two-factor: give the password (even with a token)
   so roster can answer it, or use a token created with bypassTwoFactor.
+
+Speed:
+  Which rows' users exist is learned the cheaper way: a lookup per row (on Mattermost,
+  by username, one per 100 rows), or one read of the server's whole user list
+  (⌈users ÷ 100⌉ calls on Rocket.Chat, ⌈users ÷ 200⌉ on Mattermost, after one call for
+  the total). Rows are read ahead (10,000 at most) until their lookups would cost more
+  than the list; a source longer than that look-ahead keeps the lookups. Either way the
+  result is the same: a user created meanwhile by someone else is updated, never
+  duplicated. --mode create looks nothing up.
+  --workers N is a ceiling: roster starts with 4 requests in flight, grows while the
+  server's latency stays under twice its best, and backs off when it climbs past that or
+  the server answers 5xx or times out (429s leave it alone: the rate-limit pacing sets
+  the pace). --fixed-workers keeps N in flight. Connections are kept alive and pooled,
+  one per worker.
 
 Examples:
   ROSTER_USERNAME=importer ROSTER_PASSWORD_FILE=~/.rc-pass \\

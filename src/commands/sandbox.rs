@@ -2,7 +2,7 @@
 //!  [--admin-password P] [--importer-password P] [--seed N] [--rate-limit-calls N]
 //!  [--rate-limit-window-ms MS] [--rate-limit | --no-rate-limit] [--no-admin-bypass] [--no-2fa]
 //!  [--fault-rate F] [--drop-rate F] [--fault-phase random|before|after] [--latency MS]
-//!  [--jitter MS] [--bcrypt-cost N] [--custom-fields JSON] [--mm-per-sec N] [--mm-burst N]
+//!  [--jitter MS] [--capacity N] [--bcrypt-cost N] [--custom-fields JSON] [--mm-per-sec N] [--mm-burst N]
 //!  [--mm-memory-store-size N] [--mm-vary-by-user] [--mm-no-vary-by-remote-addr]
 //!  [--mm-vary-by-header NAME] [--mm-enable-api-user-deletion] [--mm-open-server]
 //!  [--mm-max-users-per-team N] [--team NAME]... [--channel [TEAM/]NAME]...`
@@ -151,6 +151,10 @@ pub struct Args {
     /// Up to this many extra milliseconds, uniformly.
     #[arg(long, default_value_t = 0, help_heading = "Faults")]
     pub jitter: u64,
+    /// Requests served at once at the normal latency; beyond, latency grows in proportion,
+    /// and past four times as many in flight requests are answered 503 (default: unlimited).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Faults")]
+    pub capacity: Option<u64>,
     /// bcrypt cost of stored passwords (10 like the real servers; 4 is the fastest bcrypt;
     /// 0 stores SHA-256 digests instead, to benchmark clients without the server's hashing).
     #[arg(long, default_value_t = defaults::BCRYPT_COST, value_parser = clap::value_parser!(u32).range(0..=31))]
@@ -208,6 +212,7 @@ pub fn config(args: Args) -> anyhow::Result<SandboxConfig> {
         fault_phase: args.fault_phase,
         latency_ms: args.latency,
         jitter_ms: args.jitter,
+        capacity: args.capacity.map(|c| c as usize),
         bcrypt_cost: args.bcrypt_cost,
         mm_per_sec: args.mm_per_sec,
         mm_max_burst: args.mm_burst,

@@ -289,6 +289,11 @@ impl UserApi for FakeServer {
         Ok(Page { users, more: false })
     }
 
+    fn user_total(&self, stats: &mut CallStats) -> Result<Option<u64>, CallError> {
+        stats.requests += 1;
+        Ok(Some(self.lock().len() as u64))
+    }
+
     fn fields(&self) -> &'static [Field] {
         FIELDS
     }

@@ -233,22 +233,13 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
     let mut journal_error: Option<anyhow::Error> = None;
     let end = std::thread::scope(|s| {
         let (pb2, pacer, ticking_ref) = (pb.bar(), connected.pacer.clone(), &ticking);
-        s.spawn(move || {
+        let concurrency = connected.concurrency.clone();
+        let ticker = s.spawn(move || {
             while ticking_ref.load(Ordering::Relaxed) {
-                let msg = match pacer.waiting().first() {
-                    Some(w) => {
-                        // Whole seconds, rounded up: "0s" would read as no wait at all.
-                        let left = w.until.saturating_duration_since(Instant::now());
-                        format!(
-                            "rows; waiting for rate limit on {} ({})",
-                            w.bucket,
-                            progress::duration(Duration::from_secs(left.as_secs() + 1))
-                        )
-                    }
-                    None => "rows".to_string(),
-                };
+                let msg = progress::status("rows", &pacer, &concurrency);
                 pb2.set_message(msg);
-                std::thread::sleep(Duration::from_millis(250));
+                // Woken at the end: a sleep would hold the run up to its length.
+                std::thread::park_timeout(Duration::from_millis(250));
             }
         });
         let filtered = rows
@@ -263,7 +254,14 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
                 Err(_) => true,
             })
             .map(|item| item.map(crate::exec::Work::from));
-        let executor = Executor::new(engine.clone(), workers, batch_size(flavor, match_key));
+        // One listing of the server instead of a lookup per row, when it costs less.
+        let (filtered, listed) = super::lookups::with_known(&engine, filtered);
+        let batch = if listed {
+            1
+        } else {
+            batch_size(flavor, match_key)
+        };
+        let executor = Executor::new(engine.clone(), workers, batch);
         let end = executor.run(
             filtered,
             |f: &Finished| {
@@ -290,6 +288,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             },
         );
         ticking.store(false, Ordering::Relaxed);
+        ticker.thread().unpark();
         end
     });
     pb.finish_and_clear();

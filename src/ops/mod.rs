@@ -7,6 +7,7 @@ mod apply;
 mod export;
 mod import;
 mod input;
+mod lookups;
 mod offline;
 mod outputs;
 mod plan;

@@ -22,6 +22,7 @@ use indicatif::{
     ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike, WeakProgressBar,
 };
 
+use crate::client::concurrency::Concurrency;
 use crate::client::pacer::{Budget, Pacer};
 
 /// A progress display, cleared when dropped.
@@ -125,6 +126,24 @@ impl Bar {
 
     pub fn set_message(&self, msg: String) {
         self.pb.set_message(msg);
+    }
+}
+
+/// The message after the count: `what`, the requests allowed in flight now (adaptive
+/// concurrency moves it), and the rate-limit wait, if any (whole seconds rounded up: "0s" would read as
+/// no wait at all).
+pub(crate) fn status(what: &str, pacer: &Pacer, concurrency: &Concurrency) -> String {
+    let flight = format!("{what}; concurrency {}", concurrency.limit());
+    match pacer.waiting().first() {
+        Some(w) => {
+            let left = w.until.saturating_duration_since(std::time::Instant::now());
+            format!(
+                "{flight}; waiting for rate limit on {} ({})",
+                w.bucket,
+                duration(Duration::from_secs(left.as_secs() + 1))
+            )
+        }
+        None => flight,
     }
 }
 

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::support::pty::{self, Drawn};
-use crate::support::{BIN, Ran, as_importer, config, roster, start, synced, tmp, users_csv, write};
+use crate::support::{
+    BIN, Ran, as_importer, config, roster, seed_people, start, synced, tmp, users_csv, write,
+};
 use roster_sandbox::SandboxConfig;
 
 fn on_terminal(dir: &Path, args: &[&str]) -> pty::Terminal {
@@ -122,6 +124,15 @@ fn a_rate_limited_import_shows_rates_an_eta_with_the_waits_and_clears_its_bar() 
         "{:?}",
         drawn.frames()
     );
+    // The requests allowed in flight now (at most --workers).
+    assert!(
+        drawn
+            .frames()
+            .iter()
+            .any(|f| f.contains(" rows; concurrency 4") || f.contains(" rows; concurrency 3")),
+        "{:?}",
+        drawn.frames()
+    );
     for l in &lines {
         assert!(is_rate(&l.rate), "{l:?}");
         assert!(seconds(&l.elapsed).is_some(), "{l:?}");
@@ -172,7 +183,9 @@ fn resume_counts_from_the_rows_the_journal_holds() {
     }
     std::fs::write(&journal, kept).unwrap();
 
-    // Slow answers: the 18 rows left take a while, and the bar is drawn meanwhile.
+    // Slow answers: the 18 rows left take a while, and the bar is drawn meanwhile. Enough
+    // users on the server that each row is looked up (a request each) rather than listed.
+    seed_people(&sb, 2000, |_| true);
     sb.set_latency(40, 0);
     let mut resume = args.to_vec();
     resume.extend(["--resume", "--workers", "1"]);

@@ -255,6 +255,20 @@ fn sandbox_latency_and_jitter_delay_answers() {
 }
 
 #[test]
+fn sandbox_capacity_slows_then_refuses_requests_beyond_it() {
+    let sb = sandbox(&["--capacity", "1", "--latency", "300"]);
+    // Six at once against a capacity of one: past four in flight, 503 at once.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let all: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| send(client().get(format!("{}/api/info", sb.url))).status))
+            .collect();
+        all.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    });
+    assert!(statuses.contains(&503), "{statuses:?}");
+    assert!(statuses.contains(&200), "{statuses:?}");
+}
+
+#[test]
 fn sandbox_drop_rate_closes_connections_but_not_logins() {
     let sb = sandbox(&["--drop-rate", "1", "--no-rate-limit"]);
     let r = client().get(format!("{}/api/info", sb.url)).send();

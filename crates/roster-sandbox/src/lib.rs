@@ -121,6 +121,11 @@ pub struct SandboxConfig {
     pub latency_ms: u64,
     /// Uniform extra delay in 0..=jitter_ms.
     pub jitter_ms: u64,
+    /// Requests the server serves at once at its normal latency (None = unlimited). Beyond
+    /// it each request's latency grows in proportion (`latency_ms × in flight ÷ capacity`:
+    /// throughput stays flat), and a request arriving with more than four times the capacity
+    /// in flight is answered 503 at once (login excepted), as an overloaded proxy would.
+    pub capacity: Option<usize>,
     /// bcrypt cost for stored passwords (10 like the real servers; tests use 4).
     pub bcrypt_cost: u32,
     /// Mattermost `RateLimitSettings.PerSec` (default 10).
@@ -198,6 +203,7 @@ impl Default for SandboxConfig {
             fault_phase: FaultPhase::Random,
             latency_ms: 0,
             jitter_ms: 0,
+            capacity: None,
             bcrypt_cost: defaults::BCRYPT_COST,
             mm_per_sec: defaults::MM_PER_SEC,
             mm_max_burst: defaults::MM_MAX_BURST,
@@ -355,6 +361,16 @@ impl Sandbox {
     /// Every user in the flavor's admin view (as `users.info` shows them to an admin).
     pub fn users(&self) -> Vec<serde_json::Value> {
         self.server.flavor().users()
+    }
+
+    /// TCP connections accepted since the start.
+    pub fn connections(&self) -> u64 {
+        self.server.connections()
+    }
+
+    /// The most requests served at once since the start (login included).
+    pub fn peak_in_flight(&self) -> usize {
+        self.server.peak_in_flight()
     }
 
     /// Per-route counters: requests, 429s, injected 5xx, drops.

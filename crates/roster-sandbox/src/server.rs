@@ -113,6 +113,11 @@ struct Shared {
     conns: Mutex<HashMap<u64, TcpStream>>,
     next_conn: AtomicU64,
     active: AtomicUsize,
+    /// Requests being served now (for [`SandboxConfig::capacity`]).
+    in_flight: AtomicUsize,
+    /// The most requests served at once so far.
+    peak: AtomicUsize,
+    capacity: Option<usize>,
     state_file: Option<PathBuf>,
 }
 
@@ -174,6 +179,9 @@ impl Server {
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
             active: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            capacity: cfg.capacity.filter(|c| *c > 0),
             state_file: cfg.state_file.clone(),
         });
         let sh = Arc::clone(&shared);
@@ -198,6 +206,17 @@ impl Server {
 
     pub fn counters(&self) -> BTreeMap<String, RouteCounters> {
         lock(&self.shared.counters).clone()
+    }
+
+    /// TCP connections accepted so far (a client that keeps its connections alive opens
+    /// few).
+    pub fn connections(&self) -> u64 {
+        self.shared.next_conn.load(Ordering::SeqCst)
+    }
+
+    /// The most requests served at once so far.
+    pub fn peak_in_flight(&self) -> usize {
+        self.shared.peak.load(Ordering::SeqCst)
     }
 
     pub fn captured(&self) -> Vec<CapturedRequest> {
@@ -342,9 +361,28 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
             !login,
         )
     };
+    let in_flight = InFlight::enter(shared);
     let (delay, fault, redirect) = {
         let mut k = lock(&shared.knobs);
-        let (delay, fault) = k.draw(write, droppable);
+        let (mut delay, mut fault) = k.draw(write, droppable);
+        if let Some(cap) = shared.capacity
+            && !internal
+        {
+            let n = in_flight.count;
+            if n > cap.saturating_mul(OVERLOAD_FACTOR) && droppable {
+                // The queue in front of the server is full: turned away at once.
+                (delay, fault) = (
+                    Duration::ZERO,
+                    Some(Fault::Error {
+                        status: 503,
+                        after: false,
+                    }),
+                );
+            } else if n > cap {
+                // Beyond capacity requests share it: each takes proportionally longer.
+                delay = delay.mul_f64(n as f64 / cap as f64);
+            }
+        }
         let redirect = k
             .redirect
             .as_ref()
@@ -396,6 +434,8 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
     // Counters and log before the answer: a client that has its response can rely on both.
     record(shared, &route, status, fault);
     log_request(shared, started_wall, started, &req, &route, status, fault);
+    // Out of flight once answered: the client may send its next request at once.
+    drop(in_flight);
     match &response {
         Some(resp) => {
             let keep_alive = incoming.keep_alive && !shared.stopping.load(Ordering::SeqCst);
@@ -407,6 +447,31 @@ fn serve_request(shared: &Shared, writer: &mut TcpStream, incoming: http::Incomi
             let _ = writer.shutdown(Shutdown::Both);
             false
         }
+    }
+}
+
+/// [`SandboxConfig::capacity`]: more than this many times the capacity in flight at once
+/// is answered 503 (a proxy's queue of three times the capacity is full).
+const OVERLOAD_FACTOR: usize = 4;
+
+/// One request being served: counted in [`Shared::in_flight`] until dropped.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    /// Requests in flight, this one included, when it arrived.
+    count: usize,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> InFlight<'a> {
+        let count = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.peak.fetch_max(count, Ordering::SeqCst);
+        InFlight { shared, count }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
