@@ -562,6 +562,96 @@ fn sync() {
     );
 }
 
+/// Issue 13's no-op sync: 10,000 users in 10 teams with a channel each and an avatar
+/// each, synced once (creates, memberships, avatars), then again: the second night should
+/// cost only the reads (the user list and each group's members) and write nothing.
+fn members_sync(flavor: FlavorKind) {
+    use base64::Engine as _;
+    let n = 10_000usize;
+    let teams = 10usize;
+    let sb = sandbox(SandboxConfig {
+        flavor,
+        rate_limit: Some(false),
+        mm_max_users_per_team: 100_000,
+        ..SandboxConfig::default()
+    });
+    for t in 0..teams {
+        let name = format!("dept{t}");
+        sb.seed_team(&name, false).expect("team");
+        let team = (flavor == FlavorKind::Mattermost).then_some(name.as_str());
+        sb.seed_channel(team, &format!("dept{t}-news"), false)
+            .expect("channel");
+    }
+    let d = tempfile::tempdir().unwrap();
+    // A 1×1 PNG per user, inline (the source's image, as LDAP's jpegPhoto would be).
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+    let _ = base64::engine::general_purpose::STANDARD
+        .decode(png)
+        .expect("png");
+    let mut text =
+        String::from("username,email,first_name,last_name,name,password,teams,channels,avatar\n");
+    for i in 0..n {
+        let t = i % teams;
+        text.push_str(&format!(
+            "m{i:06},m{i:06}@example.org,First{i},Last{i},Member {i},Pw-{i:06}-long,dept{t},dept{t}-news,\"data:image/png;base64,{png}\"\n"
+        ));
+    }
+    let input = d.path().join("members.csv");
+    std::fs::write(&input, text).expect("write input");
+    let state = d.path().join("state.jsonl");
+    let url = sb.url();
+    let a: Vec<String> = vec![
+        "sync".into(),
+        input.to_str().unwrap().into(),
+        "--server".into(),
+        url.clone(),
+        "--state".into(),
+        state.to_str().unwrap().into(),
+        "--quiet".into(),
+    ];
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let total = |sb: &Sandbox| {
+        let c = sb.counters();
+        (
+            c.values().map(|c| c.requests).sum::<u64>(),
+            roster_sandbox::writes_in(&c),
+        )
+    };
+    let (seed, code, _) = run(&a, "admin", ADMIN_PW);
+    assert_eq!(code, 0, "seeding sync");
+    let (seed_reqs, _) = total(&sb);
+    let before = total(&sb);
+    let (noop, code, _) = run(&a, "admin", ADMIN_PW);
+    let after = total(&sb);
+    let (reqs, writes) = (after.0 - before.0, after.1 - before.1);
+    let (page, members_page) = match flavor {
+        FlavorKind::RocketChat => (100u64, 100u64),
+        FlavorKind::Mattermost => (200, 200),
+    };
+    let users = n as u64 + 2;
+    let per_group = (n / teams) as u64;
+    // Users pages + each team's and each channel's member pages (a channel has its
+    // team's members; Mattermost channels also hold nobody else).
+    let ideal = users.div_ceil(page)
+        + 2 * teams as u64 * per_group.div_ceil(members_page)
+        + 2 * teams as u64;
+    println!(
+        "members-sync ({flavor:?}): {n} users in {teams} teams with a channel each, an avatar each"
+    );
+    println!(
+        "  first sync: {:.1} s, {seed_reqs} requests (creates, memberships, avatars)",
+        seed.as_secs_f64()
+    );
+    println!(
+        "  no-op sync: exit {code}, {:.2} s, {reqs} requests, {writes} writes; reads needed: {} user pages + {} member pages + {} name lookups = {ideal}: ratio {:.3}",
+        noop.as_secs_f64(),
+        users.div_ceil(page),
+        2 * teams as u64 * per_group.div_ceil(members_page),
+        2 * teams,
+        reqs as f64 / ideal as f64
+    );
+}
+
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_default();
     match what.as_str() {
@@ -571,8 +661,12 @@ fn main() {
         "mm-pacing" => mm_pacing(),
         "sync" => sync(),
         "capacity" => capacity(),
+        "members-sync" => {
+            members_sync(FlavorKind::RocketChat);
+            members_sync(FlavorKind::Mattermost);
+        }
         _ => {
-            eprintln!("usage: bench pacing|workers|python|mm-pacing|sync|capacity");
+            eprintln!("usage: bench pacing|workers|python|mm-pacing|sync|capacity|members-sync");
             std::process::exit(2);
         }
     }

@@ -46,6 +46,25 @@ pub use server::{CapturedRequest, RouteCounters};
 
 pub use roster_secret::Secret;
 
+/// Requests in `counters` that changed something: every POST but the logins and the
+/// lookups that are POSTs (Mattermost `usernames`, `ids`), and every PUT and DELETE.
+pub fn writes_in(counters: &BTreeMap<String, RouteCounters>) -> u64 {
+    counters
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.as_str();
+            (k.starts_with("POST")
+                && !k.contains("usernames")
+                && !k.contains("login")
+                && !k.contains("logout")
+                && !k.contains("/ids"))
+                || k.starts_with("PUT")
+                || k.starts_with("DELETE")
+        })
+        .map(|(_, c)| c.requests)
+        .sum()
+}
+
 /// Which server to emulate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

@@ -350,31 +350,12 @@ pub fn jsonl(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Requests that changed something, on either server: Rocket.Chat's `users.create`,
-/// `users.update`, `users.setActiveStatus` and `users.delete`; Mattermost's POSTs other
-/// than login and the lookups (`usernames`, `ids`), and every PUT and DELETE.
+/// Requests that changed something, on either server: every POST but the logins and the
+/// lookups that are POSTs (Mattermost `usernames`, `ids`), and every PUT and DELETE. So
+/// Rocket.Chat's `users.create`, `users.update`, `users.setActiveStatus`, `users.delete`,
+/// `channels.invite`, `teams.addMembers`, `users.setAvatar`... all count.
 pub fn writes(sb: &Sandbox) -> u64 {
-    sb.counters()
-        .iter()
-        .filter(|(k, _)| {
-            let k = k.as_str();
-            [
-                "users.create",
-                "users.update",
-                "users.setActiveStatus",
-                "users.delete",
-            ]
-            .iter()
-            .any(|w| k.contains(w))
-                || (k.starts_with("POST /api/v4")
-                    && !k.contains("usernames")
-                    && !k.contains("login")
-                    && !k.contains("/ids"))
-                || k.starts_with("PUT")
-                || k.starts_with("DELETE")
-        })
-        .map(|(_, c)| c.requests)
-        .sum()
+    roster_sandbox::writes_in(&sb.counters())
 }
 
 /// Requests to every route whose key contains `route` (`users.create`, `/patch`, ...).
