@@ -23,6 +23,17 @@ const ADMIN_PW: &str = "Bench-admin-pw-1";
 const IMPORTER_PW: &str = "Bench-importer-pw-2";
 
 fn roster_bin() -> PathBuf {
+    // `cargo run --example bench` builds the example, not the binary it drives: build that
+    // too, so a benchmark never measures a stale roster (a no-op when it is current).
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "--release", "--quiet", "--bin", "roster"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "cargo build --release --bin roster failed");
+    });
     let exe = std::env::current_exe().expect("own path");
     // target/release/examples/bench → target/release/roster
     let bin = exe
