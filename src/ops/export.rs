@@ -1,15 +1,19 @@
 //! `export`: every user of a server to a file, paged at the server's maximum, through
-//! the same writers as `convert`.
+//! the same writers as `convert`; with `--memberships` each user's teams and channels,
+//! read by group (a listing of the groups, then each group's members), and with
+//! `--avatars DIR` each user's own profile image as a file.
 
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, Result};
 
 use super::progress::progress;
 use crate::client::connect;
-use crate::client::{CallStats, UserApi};
+use crate::client::{CallError, CallStats, Group, GroupKind, UserApi};
 use crate::exit::{self, ExitError};
+use crate::model::{Avatar, User, image_type};
 use crate::output::{self, WriterOptions};
 use crate::settings::{ExecSettings, ServerSettings};
 use crate::source::Format;
@@ -23,6 +27,11 @@ pub struct ExportSettings<'a> {
     pub base_dn: String,
     pub excel: bool,
     pub quiet: bool,
+    /// Read every team's and channel's members and write them as `teams`/`channels`.
+    pub memberships: bool,
+    /// Write each user's own profile image into this folder (inside the output file's
+    /// folder) and its path, relative to that folder, as `avatar`.
+    pub avatars: Option<&'a Path>,
 }
 
 /// `roster export`.
@@ -38,11 +47,44 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
         },
     )
     .with_context(|| format!("cannot create {}", e.output.display()))?;
+    let target = connected.target.as_ref();
+    let members = if e.memberships {
+        let before = connected.http.requests.load(Ordering::Relaxed);
+        let m = read_memberships(target)?;
+        if !e.quiet {
+            eprintln!(
+                "{} team and {} channel memberships read from {} teams and {} channels ({} requests)",
+                m.team_memberships,
+                m.channel_memberships,
+                m.teams,
+                m.channels,
+                connected.http.requests.load(Ordering::Relaxed) - before
+            );
+        }
+        Some(m)
+    } else {
+        None
+    };
+    let avatars = e.avatars.map(|d| AvatarDir::create(d, e.output)).transpose()?;
+    let mut avatar_failures = 0u64;
     let pb = progress(e.quiet, "users exported");
-    let n = export_all(connected.target.as_ref(), e.active_only, &mut |u| {
+    let n = export_all(target, e.active_only, &mut |u| {
         pb.inc(1);
+        let mut u = u.clone();
+        if let Some(m) = &members {
+            m.fill(&mut u);
+        }
+        if let Some(dir) = &avatars {
+            match dir.save(target, &u) {
+                Ok(path) => u.avatar = path.map(Avatar::File),
+                Err(why) => {
+                    avatar_failures += 1;
+                    pb.suspend(|| eprintln!("roster: {}: avatar not exported: {why}", u.username));
+                }
+            }
+        }
         writer
-            .write(u)
+            .write(&u)
             .with_context(|| format!("cannot write {}", e.output.display()))
     })?;
     pb.finish_and_clear();
@@ -53,6 +95,12 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
         eprintln!("roster: interrupted; {} is incomplete", e.output.display());
         return Ok(exit::INTERRUPTED);
     }
+    if avatar_failures > 0 {
+        eprintln!(
+            "roster: {avatar_failures} avatar(s) could not be exported; those users have no avatar in {}",
+            e.output.display()
+        );
+    }
     if !e.quiet {
         eprintln!(
             "{} users written to {} ({} requests)",
@@ -61,7 +109,176 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
             connected.http.requests.load(Ordering::Relaxed)
         );
     }
-    Ok(exit::OK)
+    Ok(if avatar_failures > 0 {
+        exit::ROWS
+    } else {
+        exit::OK
+    })
+}
+
+/// Who belongs where: user id → team names and channel paths, read by group.
+#[derive(Debug, Default)]
+pub struct Memberships {
+    by_user: HashMap<String, (BTreeSet<String>, BTreeSet<String>)>,
+    pub teams: usize,
+    pub channels: usize,
+    pub team_memberships: usize,
+    pub channel_memberships: usize,
+}
+
+impl Memberships {
+    /// Sets `teams` and `channels` of `u`, sorted (left unset when it has none).
+    pub fn fill(&self, u: &mut User) {
+        let Some((teams, channels)) = u.id.as_ref().and_then(|id| self.by_user.get(id)) else {
+            return;
+        };
+        let list = |s: &BTreeSet<String>| (!s.is_empty()).then(|| s.iter().cloned().collect());
+        u.teams = list(teams);
+        u.channels = list(channels);
+    }
+}
+
+/// Every team's and channel's members: one listing of the teams, one of the channels
+/// (per team on Mattermost), then each group's members, paged. Default channels are
+/// left out: every team member has them, and an import adds them anyway.
+pub fn read_memberships(target: &dyn UserApi) -> Result<Memberships> {
+    let mut stats = CallStats::default();
+    let fail = |what: &str, e: CallError| -> anyhow::Error {
+        ExitError::new(exit::USAGE, format!("reading memberships ({what}): {e}")).into()
+    };
+    let teams = target
+        .list_teams(&mut stats)
+        .map_err(|e| fail("teams", e))?;
+    let channels: Vec<Group> = target
+        .list_channels(&teams, &mut stats)
+        .map_err(|e| fail("channels", e))?
+        .into_iter()
+        .filter(|c| !c.default)
+        .collect();
+    let mut m = Memberships {
+        teams: teams.len(),
+        channels: channels.len(),
+        ..Memberships::default()
+    };
+    for g in teams.iter().chain(&channels) {
+        if crate::interrupt::requested() {
+            break;
+        }
+        let ids = target
+            .member_ids(g, &mut stats)
+            .map_err(|e| fail(&format!("members of {} {}", g.kind.noun(), g.path), e))?;
+        for id in ids {
+            let entry = m.by_user.entry(id).or_default();
+            match g.kind {
+                GroupKind::Team => {
+                    entry.0.insert(g.path.clone());
+                    m.team_memberships += 1;
+                }
+                GroupKind::Channel => {
+                    entry.1.insert(g.path.clone());
+                    m.channel_memberships += 1;
+                }
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// The folder avatars are written to, and its path as the export names it.
+struct AvatarDir {
+    dir: PathBuf,
+    /// `dir` relative to the output file's folder: import reads avatar paths relative
+    /// to its source's folder and refuses any that leave it.
+    rel: PathBuf,
+}
+
+impl AvatarDir {
+    /// Creates `dir`, which must lie inside the folder of `output` (the current folder
+    /// for stdout).
+    fn create(dir: &Path, output: &Path) -> Result<AvatarDir> {
+        let usage = |m: String| -> anyhow::Error { ExitError::new(exit::USAGE, m).into() };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| usage(format!("--avatars: cannot create {}: {e}", dir.display())))?;
+        let base = match output.parent() {
+            _ if output == Path::new("-") => Path::new("."),
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let canon = |p: &Path| {
+            p.canonicalize()
+                .map_err(|e| usage(format!("--avatars: {}: {e}", p.display())))
+        };
+        let (base_c, dir_c) = (canon(base)?, canon(dir)?);
+        let rel = match dir_c.strip_prefix(&base_c) {
+            Ok(r) if !r.as_os_str().is_empty() => r.to_path_buf(),
+            _ => {
+                return Err(usage(format!(
+                    "--avatars: {} must be a folder inside {}, the output file's folder (an import of the export reads avatars only there)",
+                    dir.display(),
+                    base_c.display()
+                )));
+            }
+        };
+        Ok(AvatarDir { dir: dir_c, rel })
+    }
+
+    /// Writes `u`'s own image as `USERNAME.EXT` (replacing an earlier one, through a
+    /// temporary file and a rename, so a reader never sees half an image) and returns
+    /// its path as the export names it; `None` when the user has no image of their own.
+    fn save(&self, target: &dyn UserApi, u: &User) -> Result<Option<String>, String> {
+        if !u.server_avatar {
+            return Ok(None);
+        }
+        let mut stats = CallStats::default();
+        let Some(bytes) = target
+            .avatar_image(u, &mut stats)
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let ext = match image_type(&bytes).map(|t| t.name) {
+            Some("PNG") => "png",
+            Some("JPEG") => "jpg",
+            Some("GIF") => "gif",
+            Some("BMP") => "bmp",
+            Some("TIFF") => "tif",
+            Some("WebP") => "webp",
+            _ => return Err("the server's image is of no format both servers take".into()),
+        };
+        let name = format!("{}.{ext}", file_stem(&u.username));
+        let path = self.dir.join(&name);
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, &bytes)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let rel = self.rel.join(&name);
+        // Import paths use `/` whatever the platform.
+        Ok(Some(
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/"),
+        ))
+    }
+}
+
+/// A username as a file name: characters other than letters, digits, `.`, `-` and `_`
+/// become `_`, and a leading `.` too (no hidden file, never `..`).
+fn file_stem(username: &str) -> String {
+    let mut s: String = username
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.starts_with('.') || s.is_empty() {
+        s.insert(0, '_');
+    }
+    s
 }
 
 /// Pages through every user of the server, calling `each` in the server's order.
@@ -69,7 +286,7 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
 fn export_all(
     target: &dyn UserApi,
     active_only: bool,
-    each: &mut dyn FnMut(&crate::model::User) -> Result<()>,
+    each: &mut dyn FnMut(&User) -> Result<()>,
 ) -> Result<u64> {
     let mut stats = CallStats::default();
     let mut page = 0;
@@ -94,4 +311,28 @@ fn export_all(
         page += 1;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_become_plain_file_names() {
+        assert_eq!(file_stem("ann.li"), "ann.li");
+        assert_eq!(file_stem(".."), "_..");
+        assert_eq!(file_stem("a/b\\c"), "a_b_c");
+        assert_eq!(file_stem(""), "_");
+    }
+
+    #[test]
+    fn the_avatar_folder_must_be_inside_the_output_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("users.csv");
+        let inside = AvatarDir::create(&d.path().join("photos"), &out).unwrap();
+        assert_eq!(inside.rel, PathBuf::from("photos"));
+        let other = tempfile::tempdir().unwrap();
+        assert!(AvatarDir::create(other.path(), &out).is_err());
+        assert!(AvatarDir::create(d.path(), &out).is_err());
+    }
 }
