@@ -321,14 +321,22 @@ pub trait UserApi: Send + Sync {
     /// Every channel that is not archived, with its path: on Mattermost those of `teams`
     /// (public and private), on Rocket.Chat every public channel and private group but a
     /// team's main room (its membership is the team's).
-    fn list_channels(&self, teams: &[Group], stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+    fn list_channels(
+        &self,
+        teams: &[Group],
+        stats: &mut CallStats,
+    ) -> Result<Vec<Group>, CallError> {
         let _ = (teams, stats);
         Err(no_groups(self.flavor()))
     }
 
     /// A user's own profile image (none when [`User::server_avatar`] is unset): its
     /// bytes, read from the server without following any redirect.
-    fn avatar_image(&self, user: &User, stats: &mut CallStats) -> Result<Option<Vec<u8>>, CallError> {
+    fn avatar_image(
+        &self,
+        user: &User,
+        stats: &mut CallStats,
+    ) -> Result<Option<Vec<u8>>, CallError> {
         let _ = (user, stats);
         Err(no_groups(self.flavor()))
     }

@@ -899,9 +899,11 @@ impl UserApi for RocketChat {
         let url = self.http.url(&format!("/avatar/{name}"));
         let route = "avatar";
         let cookie = format!("rc_uid={}; rc_token={}", self.user_id, self.token.expose());
-        let r = self.http.send(route, "GET /avatar/{username}", true, stats, |c| {
-            c.get(&url).header(reqwest::header::COOKIE, &cookie)
-        })?;
+        let r = self
+            .http
+            .send(route, "GET /avatar/{username}", true, stats, |c| {
+                c.get(&url).header(reqwest::header::COOKIE, &cookie)
+            })?;
         match r.status {
             200 if !r.image.is_empty() => Ok(Some(r.image)),
             200 | 404 => Ok(None),

@@ -124,6 +124,7 @@ fn user() -> impl Strategy<Value = User> {
             avatar,
             origin: Default::default(),
             server_kind: None,
+            server_avatar: false,
         },
     )
 }

@@ -333,7 +333,12 @@ pub(super) fn serve(rc: &RocketChat, name: &str) -> Response {
             (b, t)
         }
         None => {
-            let initial = name.chars().next().unwrap_or('?').to_uppercase().to_string();
+            let initial = name
+                .chars()
+                .next()
+                .unwrap_or('?')
+                .to_uppercase()
+                .to_string();
             let svg = format!(
                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"200\"><rect width=\"100%\" height=\"100%\" fill=\"#607d8b\"/><text x=\"50%\" y=\"50%\" dy=\"0.36em\" text-anchor=\"middle\" fill=\"#fff\" font-size=\"120\">{initial}</text></svg>"
             );

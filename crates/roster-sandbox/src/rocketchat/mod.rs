@@ -79,6 +79,8 @@ const PROVISIONER_PERMS: &[&str] = &[
     "add-team-member",
     "edit-team-member",
     "view-all-teams",
+    // rooms.adminRooms, which `export --memberships` lists the rooms with.
+    "view-room-administration",
     "view-other-user-channels",
     "edit-other-user-avatar",
 ];

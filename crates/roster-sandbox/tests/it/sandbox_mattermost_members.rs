@@ -877,8 +877,10 @@ fn team_channel_listings_public_and_private() {
     let sb = start(mm_config());
     let admin = Mm::login(&sb, "admin", ADMIN_PW);
     let team = sb.seed_team("alpha", false).expect("team");
-    sb.seed_channel(Some("alpha"), "news", false).expect("channel");
-    sb.seed_channel(Some("alpha"), "secret", true).expect("channel");
+    sb.seed_channel(Some("alpha"), "news", false)
+        .expect("channel");
+    sb.seed_channel(Some("alpha"), "secret", true)
+        .expect("channel");
     seed(&sb, &[("ann", true)]);
     sb.add_member("alpha", "ann").expect("member");
     let names = |r: &Reply| -> Vec<String> {

@@ -756,7 +756,12 @@ fn admin_rooms_listing_and_the_avatar_route() {
     let r = admin.get("/api/v1/rooms.adminRooms?types[]=c&types[]=teams");
     assert!(names(&r).contains(&"sales".to_string()), "{}", r.text);
     let r = admin.get("/api/v1/rooms.adminRooms?types[]=c&types[]=p&count=1&offset=1");
-    assert_eq!(r.body["rooms"].as_array().map(Vec::len), Some(1), "{}", r.text);
+    assert_eq!(
+        r.body["rooms"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.text
+    );
     let ann = Session::login(&sb, "ann", "pw");
     err(
         &ann.get("/api/v1/rooms.adminRooms"),
@@ -783,7 +788,9 @@ fn admin_rooms_listing_and_the_avatar_route() {
         .expect("avatar");
     assert_eq!(got.status().as_u16(), 200);
     assert_eq!(
-        got.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        got.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("image/png")
     );
     assert_eq!(got.bytes().expect("bytes").as_ref(), &png[..]);
@@ -792,7 +799,10 @@ fn admin_rooms_listing_and_the_avatar_route() {
         .send()
         .expect("avatar");
     assert_eq!(
-        other.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        other
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("image/svg+xml")
     );
     assert!(sb.counters().contains_key("GET /avatar/{username}"));
