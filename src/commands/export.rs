@@ -26,8 +26,13 @@ use roster::source::Format;
 Examples:
   roster export --server https://chat.example.org -o users.csv --excel
   roster export --server https://mm.example.org -o users.ldif --base-dn ou=people,dc=example,dc=org
-  roster export --server https://chat.example.org -o move/users.csv --memberships --avatars move/photos
-  roster import move/users.csv --server https://new.example.org    # the same teams, channels and photos"
+  roster export --server https://old.example.org -o m/users.csv --memberships --avatars m/photos
+  roster import m/users.csv --server https://new.example.org --random-password
+
+A migration: the second server needs the same teams and channels (import adds members, it
+creates no team or channel). Memberships need an admin (Mattermost private channels:
+manage_system; Rocket.Chat: view-all-teams and view-room-administration); a private group
+the account is not in is reported and left out (Rocket.Chat lists its members to members)."
 )]
 pub struct Args {
     #[command(flatten)]

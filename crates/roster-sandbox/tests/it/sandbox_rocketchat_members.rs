@@ -793,7 +793,7 @@ fn admin_rooms_listing_and_the_avatar_route() {
             .and_then(|v| v.to_str().ok()),
         Some("image/png")
     );
-    assert_eq!(got.bytes().expect("bytes").as_ref(), &png[..]);
+    assert_eq!(got.bytes().expect("bytes").as_ref(), png);
     let other = plain
         .get(format!("{}/avatar/nobody", sb.url()))
         .send()
