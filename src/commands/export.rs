@@ -52,15 +52,15 @@ pub struct Args {
     /// CSV output: start with a UTF-8 BOM for Excel.
     #[arg(long)]
     pub excel: bool,
-    /// Also write each user's teams and channels (Mattermost channels as team/channel;
-    /// default channels left out). Costs requests: a listing of the teams and channels,
+    /// Also write each user's teams and channels, CSV and JSON Lines only (Mattermost
+    /// channels as team/channel; default channels left out). Costs requests: a listing of the teams and channels,
     /// then every team's and channel's members, paged (by group, not by user).
     #[arg(long)]
     pub memberships: bool,
     /// Also write each user's own profile image to DIR as USERNAME.EXT (replacing an
     /// earlier file) and its path as `avatar`. DIR must be inside the output file's
     /// folder: the path is written relative to that folder, where an import of the file
-    /// reads it. One request per user with an image.
+    /// reads it (LDIF: the image goes in jpegPhoto). One request per user with an image.
     #[arg(long, value_name = "DIR")]
     pub avatars: Option<PathBuf>,
     /// Job file ([server] url, flavor, ca_file).

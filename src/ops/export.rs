@@ -36,6 +36,18 @@ pub struct ExportSettings<'a> {
 
 /// `roster export`.
 pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
+    if e.memberships && e.format == Format::Ldif {
+        return Err(ExitError::new(
+            exit::USAGE,
+            "--memberships: LDIF output has no attribute for teams and channels; write CSV or JSON Lines",
+        )
+        .into());
+    }
+    // Before the output file is made: a refused folder leaves nothing behind.
+    let avatars = e
+        .avatars
+        .map(|d| AvatarDir::create(d, e.output))
+        .transpose()?;
     let connected = connect::connect(server, ExecSettings::default().pacing())?;
     let mut writer = output::create(
         e.output,
@@ -68,10 +80,6 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
     } else {
         None
     };
-    let avatars = e
-        .avatars
-        .map(|d| AvatarDir::create(d, e.output))
-        .transpose()?;
     let mut avatar_failures = 0u64;
     let pb = progress(e.quiet, "users exported");
     let n = export_all(target, e.active_only, &mut |u| {
@@ -82,7 +90,11 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
         }
         if let Some(dir) = &avatars {
             match dir.save(target, &u) {
-                Ok(path) => u.avatar = path.map(Avatar::File),
+                // LDIF has no place for a path: the image itself goes in jpegPhoto.
+                Ok(Some((_, image))) if e.format == Format::Ldif => {
+                    u.avatar = Some(Avatar::Image(image.into()));
+                }
+                Ok(saved) => u.avatar = saved.map(|(path, _)| Avatar::File(path)),
                 Err(why) => {
                     avatar_failures += 1;
                     pb.suspend(|| eprintln!("roster: {}: avatar not exported: {why}", u.username));
@@ -212,35 +224,69 @@ impl AvatarDir {
     /// for stdout).
     fn create(dir: &Path, output: &Path) -> Result<AvatarDir> {
         let usage = |m: String| -> anyhow::Error { ExitError::new(exit::USAGE, m).into() };
-        std::fs::create_dir_all(dir)
-            .map_err(|e| usage(format!("--avatars: cannot create {}: {e}", dir.display())))?;
         let base = match output.parent() {
             _ if output == Path::new("-") => Path::new("."),
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let canon = |p: &Path| {
-            p.canonicalize()
-                .map_err(|e| usage(format!("--avatars: {}: {e}", p.display())))
+        let base_c = base.canonicalize().map_err(|e| {
+            usage(format!(
+                "--avatars: the output's folder {}: {e}",
+                base.display()
+            ))
+        })?;
+        let outside = |shown: &Path| {
+            usage(format!(
+                "--avatars: {} must be a folder inside {}, the output file's folder (an import of the export reads avatars only there)",
+                shown.display(),
+                base_c.display()
+            ))
         };
-        let (base_c, dir_c) = (canon(base)?, canon(dir)?);
-        let rel = match dir_c.strip_prefix(&base_c) {
-            Ok(r) if !r.as_os_str().is_empty() => r.to_path_buf(),
-            _ => {
-                return Err(usage(format!(
-                    "--avatars: {} must be a folder inside {}, the output file's folder (an import of the export reads avatars only there)",
-                    dir.display(),
-                    base_c.display()
-                )));
+        let inside = |p: &Path| -> Option<PathBuf> {
+            p.strip_prefix(&base_c)
+                .ok()
+                .filter(|r| !r.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+        };
+        // Checked before creating anything (no stray folder when refused): the existing
+        // part of the path resolved, the rest taken as written, without `..`.
+        let mut existing = dir.to_path_buf();
+        let mut rest = Vec::new();
+        while !existing.as_os_str().is_empty() && !existing.exists() {
+            rest.push(existing.file_name().map(|n| n.to_os_string()));
+            existing.pop();
+        }
+        let mut planned = if existing.as_os_str().is_empty() {
+            std::env::current_dir().map_err(|e| usage(format!("--avatars: {e}")))?
+        } else {
+            existing
+                .canonicalize()
+                .map_err(|e| usage(format!("--avatars: {}: {e}", existing.display())))?
+        };
+        for part in rest.into_iter().rev() {
+            match part {
+                Some(name) => planned.push(name),
+                None => return Err(outside(dir)),
             }
-        };
+        }
+        if inside(&planned).is_none() {
+            return Err(outside(dir));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| usage(format!("--avatars: cannot create {}: {e}", dir.display())))?;
+        // Again once it exists: a symbolic link may lead elsewhere.
+        let dir_c = dir
+            .canonicalize()
+            .map_err(|e| usage(format!("--avatars: {}: {e}", dir.display())))?;
+        let rel = inside(&dir_c).ok_or_else(|| outside(dir))?;
         Ok(AvatarDir { dir: dir_c, rel })
     }
 
     /// Writes `u`'s own image as `USERNAME.EXT` (replacing an earlier one, through a
     /// temporary file and a rename, so a reader never sees half an image) and returns
-    /// its path as the export names it; `None` when the user has no image of their own.
-    fn save(&self, target: &dyn UserApi, u: &User) -> Result<Option<String>, String> {
+    /// its path as the export names it, with the image; `None` when the user has no image
+    /// of their own.
+    fn save(&self, target: &dyn UserApi, u: &User) -> Result<Option<(String, Vec<u8>)>, String> {
         if !u.server_avatar {
             return Ok(None);
         }
@@ -268,12 +314,12 @@ impl AvatarDir {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let rel = self.rel.join(&name);
         // Import paths use `/` whatever the platform.
-        Ok(Some(
-            rel.components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/"),
-        ))
+        let rel = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        Ok(Some((rel, bytes)))
     }
 }
 
@@ -347,7 +393,11 @@ mod tests {
         let inside = AvatarDir::create(&d.path().join("photos"), &out).unwrap();
         assert_eq!(inside.rel, PathBuf::from("photos"));
         let other = tempfile::tempdir().unwrap();
-        assert!(AvatarDir::create(other.path(), &out).is_err());
+        assert!(AvatarDir::create(&other.path().join("new"), &out).is_err());
+        assert!(!other.path().join("new").exists(), "created though refused");
         assert!(AvatarDir::create(d.path(), &out).is_err());
+        assert!(AvatarDir::create(&d.path().join("photos/../../x"), &out).is_err());
+        let deep = AvatarDir::create(&d.path().join("a/b"), &out).unwrap();
+        assert_eq!(deep.rel, PathBuf::from("a/b"));
     }
 }

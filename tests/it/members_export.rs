@@ -216,6 +216,11 @@ fn avatar_folder_outside_the_output_folder_is_refused() {
         "{}",
         o.stderr()
     );
+    assert!(
+        !d.path().join("photos").exists(),
+        "a refused folder was made"
+    );
+    assert!(!d.path().join("out/users.csv").exists());
 }
 
 /// A private group the account is not in: Rocket.Chat does not list its members to it;
@@ -241,5 +246,47 @@ fn rocketchat_private_group_the_account_is_not_in_is_reported() {
         o.stderr().contains("members of private channel secret"),
         "{}",
         o.stderr()
+    );
+}
+
+/// LDIF has no attribute for teams and channels: `--memberships` is refused before any
+/// request; `--avatars` puts each image in `jpegPhoto` (and still writes the files).
+#[test]
+fn ldif_export_refuses_memberships_and_carries_images_as_jpeg_photo() {
+    let sb = sandbox(FlavorKind::Mattermost);
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("ann.png"), png(7)).unwrap();
+    write(
+        d.path(),
+        "hr.csv",
+        &format!("username,email,name,password,avatar\nann,ann@example.org,Ann Lee,{PW},ann.png\n"),
+    );
+    let o = roster(
+        d.path(),
+        &["import", "hr.csv", "--server", &sb.url()],
+        &as_importer(),
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let url = sb.url();
+    let export = |extra: &[&str]| {
+        let mut args = vec!["export", "--server", &url, "-o", "users.ldif"];
+        args.extend_from_slice(extra);
+        roster(d.path(), &args, &as_importer())
+    };
+    let o = export(&["--memberships"]);
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("LDIF output has no attribute"),
+        "{}",
+        o.stderr()
+    );
+    assert!(!d.path().join("users.ldif").exists());
+    let o = export(&["--avatars", "photos"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let ldif = std::fs::read_to_string(d.path().join("users.ldif")).unwrap();
+    assert!(ldif.contains("jpegPhoto::"), "{ldif}");
+    assert_eq!(
+        std::fs::read(d.path().join("photos/ann.png")).unwrap(),
+        sb.avatar("ann").unwrap()
     );
 }
