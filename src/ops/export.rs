@@ -378,6 +378,48 @@ fn export_all(
 mod tests {
     use super::*;
 
+    /// Read by group: one listing per kind and one members request per group; names
+    /// sorted; default channels never listed; users in nothing left without the fields.
+    #[test]
+    fn memberships_are_read_by_group_and_filled_sorted() {
+        use crate::exec::fake::FakeServer;
+        let fake = FakeServer::new(&[("ann", "ann@example.org"), ("bob", "bob@example.org")]);
+        for (kind, name) in [
+            (GroupKind::Team, "support"),
+            (GroupKind::Team, "sales"),
+            (GroupKind::Channel, "news"),
+            (GroupKind::Channel, "lobby"),
+        ] {
+            fake.add_group(kind, name);
+        }
+        {
+            let mut groups = fake.groups.lock().unwrap();
+            if let Some((g, _)) = groups.get_mut("lobby") {
+                g.default = true;
+            }
+        }
+        let mut stats = CallStats::default();
+        for g in ["support", "sales", "news", "lobby"] {
+            let group = fake.find_channel(None, g, &mut stats).unwrap().unwrap();
+            fake.add_members(&group, &["id-ann".into()], &mut stats)
+                .unwrap();
+        }
+        let m = read_memberships(&fake).unwrap();
+        assert_eq!((m.teams, m.channels), (2, 1));
+        // Two listings, then the three groups that are not default.
+        assert_eq!(
+            fake.member_reads.load(std::sync::atomic::Ordering::SeqCst),
+            3
+        );
+        let mut ann = crate::exec::fake::user("ann", "ann@example.org", &["user"]);
+        m.fill(&mut ann);
+        assert_eq!(ann.teams, Some(vec!["sales".into(), "support".into()]));
+        assert_eq!(ann.channels, Some(vec!["news".into()]));
+        let mut bob = crate::exec::fake::user("bob", "bob@example.org", &["user"]);
+        m.fill(&mut bob);
+        assert_eq!((bob.teams, bob.channels), (None, None));
+    }
+
     #[test]
     fn usernames_become_plain_file_names() {
         assert_eq!(file_stem("ann.li"), "ann.li");
