@@ -49,17 +49,8 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
         .map(|d| AvatarDir::create(d, e.output))
         .transpose()?;
     let connected = connect::connect(server, ExecSettings::default().pacing())?;
-    let mut writer = output::create(
-        e.output,
-        e.format,
-        &WriterOptions {
-            base_dn: Some(e.base_dn.clone()),
-            excel: e.excel,
-            private: true,
-        },
-    )
-    .with_context(|| format!("cannot create {}", e.output.display()))?;
     let target = connected.target.as_ref();
+    // Before the output file is made: a server that refuses a listing leaves no file.
     let members = if e.memberships {
         let before = connected.http.requests.load(Ordering::Relaxed);
         let m = read_memberships(target)?;
@@ -80,6 +71,16 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
     } else {
         None
     };
+    let mut writer = output::create(
+        e.output,
+        e.format,
+        &WriterOptions {
+            base_dn: Some(e.base_dn.clone()),
+            excel: e.excel,
+            private: true,
+        },
+    )
+    .with_context(|| format!("cannot create {}", e.output.display()))?;
     let mut avatar_failures = 0u64;
     let pb = progress(e.quiet, "users exported");
     let n = export_all(target, e.active_only, &mut |u| {
@@ -95,6 +96,12 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
                     u.avatar = Some(Avatar::Image(image.into()));
                 }
                 Ok(saved) => u.avatar = saved.map(|(path, _)| Avatar::File(path)),
+                // The run ends as interrupted: no image is a failure of its own.
+                Err(CallError::Interrupted) => {}
+                // Credentials refused: every other image would fail the same way.
+                Err(CallError::Fatal(m)) => {
+                    return Err(ExitError::new(exit::USAGE, format!("reading avatars: {m}")).into());
+                }
                 Err(why) => {
                     avatar_failures += 1;
                     pb.suspend(|| eprintln!("roster: {}: avatar not exported: {why}", u.username));
@@ -286,15 +293,12 @@ impl AvatarDir {
     /// temporary file and a rename, so a reader never sees half an image) and returns
     /// its path as the export names it, with the image; `None` when the user has no image
     /// of their own.
-    fn save(&self, target: &dyn UserApi, u: &User) -> Result<Option<(String, Vec<u8>)>, String> {
+    fn save(&self, target: &dyn UserApi, u: &User) -> Result<Option<(String, Vec<u8>)>, CallError> {
         if !u.server_avatar {
             return Ok(None);
         }
         let mut stats = CallStats::default();
-        let Some(bytes) = target
-            .avatar_image(u, &mut stats)
-            .map_err(|e| e.to_string())?
-        else {
+        let Some(bytes) = target.avatar_image(u, &mut stats)? else {
             return Ok(None);
         };
         let ext = match image_type(&bytes).map(|t| t.name) {
@@ -304,14 +308,18 @@ impl AvatarDir {
             Some("BMP") => "bmp",
             Some("TIFF") => "tif",
             Some("WebP") => "webp",
-            _ => return Err("the server's image is of no format both servers take".into()),
+            _ => {
+                return Err(local(
+                    "the server's image is of no format both servers take".into(),
+                ));
+            }
         };
         let name = format!("{}.{ext}", file_stem(&u.username));
         let path = self.dir.join(&name);
         let tmp = self.dir.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, &bytes)
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|e| local(format!("cannot write {}: {e}", path.display())))?;
         let rel = self.rel.join(&name);
         // Import paths use `/` whatever the platform.
         let rel = rel
@@ -320,6 +328,15 @@ impl AvatarDir {
             .collect::<Vec<_>>()
             .join("/");
         Ok(Some((rel, bytes)))
+    }
+}
+
+/// A failure of one image on this side (its format, the disk), in the clients' terms.
+fn local(message: String) -> CallError {
+    CallError::Rejected {
+        status: 0,
+        code: None,
+        message,
     }
 }
 
