@@ -53,7 +53,9 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
     // Before the output file is made: a server that refuses a listing leaves no file.
     let members = if e.memberships {
         let before = connected.http.requests.load(Ordering::Relaxed);
-        let m = read_memberships(target)?;
+        let pb = progress(e.quiet, "teams and channels read");
+        let m = read_memberships(target, &mut || pb.inc(1))?;
+        pb.finish_and_clear();
         if !e.quiet {
             eprintln!(
                 "{} team and {} channel memberships read from {} teams and {} channels ({} requests)",
@@ -167,8 +169,9 @@ impl Memberships {
 
 /// Every team's and channel's members: one listing of the teams, one of the channels
 /// (per team on Mattermost), then each group's members, paged. Default channels are
-/// left out: every team member has them, and an import adds them anyway.
-pub fn read_memberships(target: &dyn UserApi) -> Result<Memberships> {
+/// left out: every team member has them, and an import adds them anyway. `each_group`
+/// is called once a group's members are read (progress).
+pub fn read_memberships(target: &dyn UserApi, each_group: &mut dyn FnMut()) -> Result<Memberships> {
     let mut stats = CallStats::default();
     let fail = |what: &str, e: CallError| -> anyhow::Error {
         ExitError::new(exit::USAGE, format!("reading memberships ({what}): {e}")).into()
@@ -201,6 +204,7 @@ pub fn read_memberships(target: &dyn UserApi) -> Result<Memberships> {
             }
             Err(e) => return Err(fail(&format!("members of {} {}", g.kind.noun(), g.path), e)),
         };
+        each_group();
         for id in ids {
             let entry = m.by_user.entry(id).or_default();
             match g.kind {
@@ -421,7 +425,9 @@ mod tests {
             fake.add_members(&group, &["id-ann".into()], &mut stats)
                 .unwrap();
         }
-        let m = read_memberships(&fake).unwrap();
+        let mut groups_read = 0;
+        let m = read_memberships(&fake, &mut || groups_read += 1).unwrap();
+        assert_eq!(groups_read, 3);
         assert_eq!((m.teams, m.channels), (2, 1));
         // Two listings, then the three groups that are not default.
         assert_eq!(
