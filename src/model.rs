@@ -106,6 +106,11 @@ pub struct User {
     /// accounts are never deactivated by a sync. Known only for users read from a server.
     #[serde(default, skip)]
     pub server_kind: Option<String>,
+    /// The account has a profile image of its own on the server (Mattermost
+    /// `last_picture_update > 0`, Rocket.Chat `avatarOrigin`/`avatarETag`), which
+    /// `export --avatars` fetches. Known only for users read from a server.
+    #[serde(default, skip)]
+    pub server_avatar: bool,
 }
 
 /// The fields of [`User`], by name, as used in reports (`changed`), mappings and plans.

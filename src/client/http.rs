@@ -45,6 +45,9 @@ pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: String,
+    /// An image answer's bytes (`Content-Type: image/*`; empty for any other): its text
+    /// in `body` would be lossy.
+    pub image: Vec<u8>,
 }
 
 impl Reply {
@@ -214,11 +217,25 @@ impl Http {
                 .and_then(|resp| {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
-                    resp.text().map(|body| Reply {
-                        status,
-                        headers,
-                        body,
-                    })
+                    let is_image = headers
+                        .get(reqwest::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|t| t.trim_start().starts_with("image/"));
+                    if is_image {
+                        resp.bytes().map(|b| Reply {
+                            status,
+                            headers,
+                            body: String::new(),
+                            image: b.to_vec(),
+                        })
+                    } else {
+                        resp.text().map(|body| Reply {
+                            status,
+                            headers,
+                            body,
+                            image: Vec::new(),
+                        })
+                    }
                 });
             if let (Some(log), Some(sent)) = (&self.log, &sent) {
                 match &outcome {

@@ -262,6 +262,30 @@ impl Mattermost {
         }
     }
 
+    /// Every item of a paged listing (`page`, `per_page` at its maximum, 200), page by
+    /// page until a short one.
+    fn list_all(&self, base: &str, stats: &mut CallStats) -> Result<Vec<Value>, CallError> {
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let mut all = Vec::new();
+        for page in 0.. {
+            let path = format!("{base}{sep}page={page}&per_page={MEMBERS_PAGE}");
+            let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;
+            if r.status != 200 {
+                return Err(failure(&r, &format!("GET {}", route_name(base))));
+            }
+            let list = match r.json() {
+                Some(Value::Array(a)) => a,
+                _ => Vec::new(),
+            };
+            let n = list.len();
+            all.extend(list);
+            if n < MEMBERS_PAGE {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
     fn get_user(&self, path: &str, stats: &mut CallStats) -> Result<Option<User>, CallError> {
         let r = self.send(reqwest::Method::GET, path, None, true, stats)?;
         match r.status {
@@ -750,6 +774,68 @@ impl UserApi for Mattermost {
         Ok(failed)
     }
 
+    /// GET /teams (api4/team.go getAllTeams), which lists archived teams too: those
+    /// are left out here.
+    fn list_teams(&self, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        Ok(self
+            .list_all("/teams", stats)?
+            .iter()
+            .filter(|t| t["delete_at"].as_i64().unwrap_or(0) == 0)
+            .filter_map(|t| Self::group_from(GroupKind::Team, t))
+            .collect())
+    }
+
+    /// Per team, GET /teams/{id}/channels (public; `list_team_channels`) and GET
+    /// /teams/{id}/channels/private (`manage_system`): api4/channel.go
+    /// getPublicChannelsForTeam and getPrivateChannelsForTeam, both without archived
+    /// channels. Paths are `team/channel`: a channel's name is unique only in its team.
+    fn list_channels(
+        &self,
+        teams: &[Group],
+        stats: &mut CallStats,
+    ) -> Result<Vec<Group>, CallError> {
+        let mut out = Vec::new();
+        for team in teams.iter().filter(|t| t.kind == GroupKind::Team) {
+            for listing in ["channels", "channels/private"] {
+                let base = format!("/teams/{}/{listing}", enc(&team.id));
+                for c in self.list_all(&base, stats)? {
+                    if c["delete_at"].as_i64().unwrap_or(0) != 0 {
+                        continue;
+                    }
+                    if let Some(mut g) = Self::group_from(GroupKind::Channel, &c) {
+                        g.path = format!("{}/{}", team.name, g.name);
+                        out.push(g);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// GET /users/{id}/image (api4/user.go getProfileImage). Only for an account with an
+    /// uploaded image: for the others the server makes up an initials image.
+    fn avatar_image(
+        &self,
+        user: &User,
+        stats: &mut CallStats,
+    ) -> Result<Option<Vec<u8>>, CallError> {
+        let Some(id) = user.id.as_deref().filter(|_| user.server_avatar) else {
+            return Ok(None);
+        };
+        let r = self.send(
+            reqwest::Method::GET,
+            &format!("/users/{}/image", enc(id)),
+            None,
+            true,
+            stats,
+        )?;
+        match r.status {
+            200 if !r.image.is_empty() => Ok(Some(r.image)),
+            404 => Ok(None),
+            _ => Err(failure(&r, "GET /users/{id}/image")),
+        }
+    }
+
     /// POST /users/{id}/image, multipart field `image` (api4/user.go setProfileImage).
     /// Mattermost does not fetch URLs: roster hands it the bytes.
     fn set_avatar(
@@ -913,6 +999,8 @@ pub fn user_from_json(v: &Value) -> User {
         custom_fields: custom,
         external_id: s("auth_data"),
         server_kind: kind,
+        // 0 (absent): never set; negative: reset to the generated default.
+        server_avatar: v["last_picture_update"].as_i64().is_some_and(|t| t > 0),
         ..User::default()
     }
 }

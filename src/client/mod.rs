@@ -339,6 +339,36 @@ pub trait UserApi: Send + Sync {
         Err(no_groups(self.flavor()))
     }
 
+    /// Every team that is not archived, for reading memberships by group (`export
+    /// --memberships`).
+    fn list_teams(&self, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        let _ = stats;
+        Err(no_groups(self.flavor()))
+    }
+
+    /// Every channel that is not archived, with its path: on Mattermost those of `teams`
+    /// (public and private), on Rocket.Chat every public channel and private group but a
+    /// team's main room (its membership is the team's).
+    fn list_channels(
+        &self,
+        teams: &[Group],
+        stats: &mut CallStats,
+    ) -> Result<Vec<Group>, CallError> {
+        let _ = (teams, stats);
+        Err(no_groups(self.flavor()))
+    }
+
+    /// A user's own profile image (none when [`User::server_avatar`] is unset): its
+    /// bytes, read from the server without following any redirect.
+    fn avatar_image(
+        &self,
+        user: &User,
+        stats: &mut CallStats,
+    ) -> Result<Option<Vec<u8>>, CallError> {
+        let _ = (user, stats);
+        Err(no_groups(self.flavor()))
+    }
+
     /// Waits before the caller re-sends a request it retries itself (a create after an
     /// ambiguous failure) and counts the retry in the run's counters;
     /// `Err(Interrupted)` when Ctrl-C came during the wait.

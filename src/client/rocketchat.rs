@@ -261,6 +261,36 @@ impl RocketChat {
         }
     }
 
+    /// Every item of an offset-paged listing (`key` in its answer), 100 a page, until
+    /// `total` is reached or a page is empty.
+    fn paged(
+        &self,
+        route: &str,
+        key: &str,
+        extra: &[(&str, &str)],
+        stats: &mut CallStats,
+    ) -> Result<Vec<Value>, CallError> {
+        let mut all = Vec::new();
+        loop {
+            let off = all.len().to_string();
+            let count = PAGE_SIZE.to_string();
+            let mut query = vec![("offset", off.as_str()), ("count", count.as_str())];
+            query.extend_from_slice(extra);
+            let r = self.get(route, &query, stats)?;
+            if r.status != 200 {
+                return Err(rejected(&r, route));
+            }
+            let v = r.json().unwrap_or(Value::Null);
+            let list = v[key].as_array().cloned().unwrap_or_default();
+            let n = list.len();
+            all.extend(list);
+            if n == 0 || all.len() as u64 >= v["total"].as_u64().unwrap_or(0) {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
     /// A room or team by name: `Ok(None)` on the server's "not found".
     fn find_room(
         &self,
@@ -618,7 +648,7 @@ impl UserApi for RocketChat {
         let count = PAGE_SIZE.to_string();
         // customFields and the rest are only listed when asked for (`fields`, deprecated
         // but honoured by 6.x-8.x); without them a sync would see changes every night.
-        let fields = r#"{"name":1,"username":1,"emails":1,"roles":1,"active":1,"type":1,"nickname":1,"requirePasswordChange":1,"customFields":1}"#;
+        let fields = r#"{"name":1,"username":1,"emails":1,"roles":1,"active":1,"type":1,"nickname":1,"requirePasswordChange":1,"customFields":1,"avatarOrigin":1,"avatarETag":1}"#;
         let r = self.get(
             "users.list",
             &[
@@ -846,6 +876,91 @@ impl UserApi for RocketChat {
         }
     }
 
+    /// teams.listAll (teams.ts, `view-all-teams`), 100 a page.
+    fn list_teams(&self, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        Ok(self
+            .paged("teams.listAll", "teams", &[], stats)?
+            .iter()
+            .filter_map(|t| {
+                let name = t["name"].as_str()?.to_string();
+                Some(Group {
+                    kind: GroupKind::Team,
+                    id: t["_id"].as_str()?.to_string(),
+                    path: name.clone(),
+                    name,
+                    default: false,
+                    parent: t["roomId"].as_str().map(str::to_string),
+                    private: t["type"].as_i64() == Some(1),
+                })
+            })
+            .collect())
+    }
+
+    /// rooms.adminRooms with `types[]` c and p (rooms.ts, `view-room-administration`),
+    /// 100 a page; a team's main room stands for the team and is left out, as are
+    /// archived rooms (`groups.members` refuses them). `teams` is not needed: a room's
+    /// name is unique on the whole server.
+    fn list_channels(
+        &self,
+        _teams: &[Group],
+        stats: &mut CallStats,
+    ) -> Result<Vec<Group>, CallError> {
+        let types = [("types[]", "c"), ("types[]", "p")];
+        Ok(self
+            .paged("rooms.adminRooms", "rooms", &types, stats)?
+            .iter()
+            .filter(|r| r["teamMain"].as_bool() != Some(true))
+            .filter(|r| r["archived"].as_bool() != Some(true))
+            .filter_map(|r| {
+                let t = r["t"].as_str()?;
+                let name = r["name"].as_str()?.to_string();
+                matches!(t, "c" | "p").then(|| Group {
+                    kind: GroupKind::Channel,
+                    id: r["_id"].as_str().unwrap_or_default().to_string(),
+                    path: name.clone(),
+                    name,
+                    default: r["default"].as_bool() == Some(true),
+                    parent: r["teamId"].as_str().map(str::to_string),
+                    private: t == "p",
+                })
+            })
+            .filter(|g| !g.id.is_empty())
+            .collect())
+    }
+
+    /// GET /avatar/{username} (the server's avatar route, outside the REST API), for an
+    /// account whose avatar is its own (`avatarOrigin`/`avatarETag`); the others are a
+    /// generated SVG. The session goes as the `rc_uid`/`rc_token` cookies, which the
+    /// route reads when `Accounts_AvatarBlockUnauthenticatedAccess` is on. A redirect
+    /// (an external avatar provider) is refused by the HTTP layer, never followed.
+    fn avatar_image(
+        &self,
+        user: &User,
+        stats: &mut CallStats,
+    ) -> Result<Option<Vec<u8>>, CallError> {
+        if !user.server_avatar || user.username.is_empty() {
+            return Ok(None);
+        }
+        let name = percent_encoding::utf8_percent_encode(
+            &user.username,
+            percent_encoding::NON_ALPHANUMERIC,
+        )
+        .to_string();
+        let url = self.http.url(&format!("/avatar/{name}"));
+        let route = "avatar";
+        let cookie = format!("rc_uid={}; rc_token={}", self.user_id, self.token.expose());
+        let r = self
+            .http
+            .send(route, "GET /avatar/{username}", true, stats, |c| {
+                c.get(&url).header(reqwest::header::COOKIE, &cookie)
+            })?;
+        match r.status {
+            200 if !r.image.is_empty() => Ok(Some(r.image)),
+            200 | 404 => Ok(None),
+            _ => Err(rejected(&r, "GET /avatar/{username}")),
+        }
+    }
+
     /// users.setAvatar (users.ts): `avatarUrl` for the server to fetch, or the bytes as
     /// multipart `image` with the `userId` form field.
     fn set_avatar(
@@ -1009,6 +1124,8 @@ pub fn user_from_json(v: &Value) -> User {
         verified: email.and_then(|e| e["verified"].as_bool()),
         require_password_change: v["requirePasswordChange"].as_bool(),
         custom_fields: custom,
+        // Set only by users.setAvatar (`rest`, `url`); reset unsets both.
+        server_avatar: v["avatarOrigin"].is_string() || v["avatarETag"].is_string(),
         // Bots and apps are recognisable by `type`.
         server_kind: v["type"]
             .as_str()

@@ -89,6 +89,20 @@ impl FakeServer {
             .insert(name.into(), (g, BTreeSet::new()));
     }
 
+    /// The groups of one kind, by name.
+    fn groups_of(&self, kind: GroupKind) -> Vec<Group> {
+        let mut v: Vec<Group> = self
+            .groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|(g, _)| g.kind == kind)
+            .map(|(g, _)| g.clone())
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
     /// The members of a group, by username.
     pub fn members_of(&self, name: &str) -> Vec<String> {
         let ids: Vec<String> = self
@@ -353,6 +367,20 @@ impl UserApi for FakeServer {
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
             .map(|(g, _)| g.clone()))
+    }
+
+    fn list_teams(&self, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        stats.requests += 1;
+        Ok(self.groups_of(GroupKind::Team))
+    }
+
+    fn list_channels(
+        &self,
+        _teams: &[Group],
+        stats: &mut CallStats,
+    ) -> Result<Vec<Group>, CallError> {
+        stats.requests += 1;
+        Ok(self.groups_of(GroupKind::Channel))
     }
 
     fn member_ids(

@@ -125,6 +125,7 @@ fn user() -> impl Strategy<Value = User> {
             avatar_digest: None,
             origin: Default::default(),
             server_kind: None,
+            server_avatar: false,
         },
     )
 }

@@ -171,6 +171,7 @@ fn canonical_user_json_reads_back() {
         avatar_digest: None,
         origin: Default::default(),
         server_kind: None,
+        server_avatar: false,
     };
     let buf = SharedBuf(Default::default());
     let mut w: Box<dyn UserWriter> = Box::new(JsonlUserWriter::new(Box::new(buf.clone())));

@@ -26,6 +26,7 @@ mod ldif_corpus;
 mod ldif_reader;
 mod ldif_roundtrip;
 mod member_fields;
+mod members_export;
 mod memberships;
 mod options;
 mod output_paths;

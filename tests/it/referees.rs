@@ -64,6 +64,8 @@ fn every_request_roster_sends_to_rocket_chat_passes_the_servers_schema() {
         "-o",
         "active.jsonl",
         "--active-only",
+        // The membership listings (teams.listAll, rooms.adminRooms, *.members) too.
+        "--memberships",
     ]);
 
     let captured = sb.captured();

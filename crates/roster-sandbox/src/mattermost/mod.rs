@@ -320,6 +320,8 @@ pub(crate) enum Route {
     TeamMember(String, String),
     RemoveTeamMember(String, String),
     ChannelByName(String, String),
+    TeamChannels(String),
+    TeamPrivateChannels(String),
     CreateChannel,
     Channel(String),
     AddChannelMember(String),
@@ -369,6 +371,10 @@ fn team_channel_route(method: &str, rest: &str) -> Option<Route> {
         }
         ("GET", ["teams", t, "channels", "name", n]) if alnum(t) && name_segment(n) => {
             Route::ChannelByName(s(1).into(), s(4).into())
+        }
+        ("GET", ["teams", t, "channels"]) if alnum(t) => Route::TeamChannels(s(1).into()),
+        ("GET", ["teams", t, "channels", "private"]) if alnum(t) => {
+            Route::TeamPrivateChannels(s(1).into())
         }
         ("POST", ["channels"]) => Route::CreateChannel,
         ("GET", ["channels", c]) if alnum(c) => Route::Channel(s(1).into()),
@@ -486,6 +492,8 @@ impl Route {
                 "/api/v4/teams/{team_id}/members/{user_id}"
             }
             Route::ChannelByName(..) => "/api/v4/teams/{team_id}/channels/name/{channel_name}",
+            Route::TeamChannels(_) => "/api/v4/teams/{team_id}/channels",
+            Route::TeamPrivateChannels(_) => "/api/v4/teams/{team_id}/channels/private",
             Route::CreateChannel => "/api/v4/channels",
             Route::Channel(_) => "/api/v4/channels/{channel_id}",
             Route::AddChannelMember(_) | Route::ChannelMembers(_) => {
@@ -957,6 +965,8 @@ impl Mattermost {
             Route::TeamMember(t, u) => teams::team_member(self, ctx, t, u),
             Route::RemoveTeamMember(t, u) => teams::remove_team_member(self, ctx, t, u),
             Route::ChannelByName(t, n) => teams::channel_by_name(self, ctx, t, n),
+            Route::TeamChannels(t) => teams::team_channels(self, ctx, t, "O"),
+            Route::TeamPrivateChannels(t) => teams::team_channels(self, ctx, t, "P"),
             Route::CreateChannel => teams::create_channel(self, ctx),
             Route::Channel(c) => teams::get_channel(self, ctx, c),
             Route::AddChannelMember(c) => teams::add_channel_member(self, ctx, c),

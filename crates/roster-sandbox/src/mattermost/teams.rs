@@ -3,7 +3,8 @@
 //! (`getAllTeams`, `getTeamByName`, `getTeam`, `createTeam`, `addTeamMember`,
 //! `addTeamMembers`, `removeTeamMember`, `getTeamMembers`, `getTeamsForUser`,
 //! `getTeamMembersForUser`), `api4/channel.go` (`createChannel`, `getChannel`,
-//! `getChannelByName`, `addChannelMember`, `removeChannelMember`, `getChannelMembers`,
+//! `getChannelByName`, `getPublicChannelsForTeam`, `getPrivateChannelsForTeam`,
+//! `addChannelMember`, `removeChannelMember`, `getChannelMembers`,
 //! `getChannelMembersForTeamForUser`), `app/teams/teams.go` (`JoinUserToTeam`),
 //! `app/channel.go` (`AddUserToChannel`, `JoinDefaultChannels`, `DefaultChannelNames`),
 //! `model/team.go` and `model/channel.go` (`IsValid`, `IsValidTeamName`,
@@ -808,6 +809,37 @@ pub(crate) fn channel_by_name(
         });
     }
     Ok(Out::json(200, &ch.view()))
+}
+
+/// `GET /teams/{team_id}/channels` (`getPublicChannelsForTeam`: `list_team_channels` on
+/// the team, `team_user`'s) and `GET /teams/{team_id}/channels/private`
+/// (`getPrivateChannelsForTeam`: `manage_system`), paged; archived channels are not
+/// listed, and the store orders by display name (`SqlChannelStore.GetPublicChannelsForTeam`,
+/// `GetPrivateChannelsForTeam`).
+pub(crate) fn team_channels(
+    mm: &Mattermost,
+    ctx: &Ctx,
+    raw: &str,
+    channel_type: &str,
+) -> HandlerResult {
+    let team_id = require_id(raw, "team_id")?;
+    let st = mm.read();
+    let allowed = if channel_type == "P" {
+        ctx.is_admin()
+    } else {
+        has_team_perm(&st, ctx, &team_id, TeamPerm::View)
+    };
+    if !allowed {
+        return Err(AppErr::permission());
+    }
+    let mut channels: Vec<&Channel> = st
+        .channels
+        .values()
+        .filter(|c| c.team_id == team_id && c.channel_type == channel_type && c.delete_at == 0)
+        .collect();
+    channels.sort_by(|a, b| (&a.display_name, &a.id).cmp(&(&b.display_name, &b.id)));
+    let page = page_of(channels, paging(ctx));
+    Ok(Out::json(200, &array(page.into_iter().map(Channel::view))))
 }
 
 /// `App.AddChannelMember` + `AddUserToChannel` for one user.

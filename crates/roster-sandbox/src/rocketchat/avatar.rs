@@ -1,4 +1,5 @@
-//! Avatars (issue 13): users.setAvatar, users.resetAvatar, users.getAvatar, after
+//! Avatars (issue 13): users.setAvatar, users.resetAvatar, users.getAvatar and the
+//! `/avatar/<username>` route they point to, after
 //! /work/shared/docs/rocketchat-members-and-ops.md §3 (`apps/meteor/server/api/v1/users.ts`
 //! `users.setAvatar` / `users.resetAvatar` / `users.getAvatar`;
 //! `server/lib/users/setUserAvatar.ts`; `server/api/lib/getUploadFormData.ts`;
@@ -16,6 +17,10 @@
 //!   [`crate::http::MAX_BODY`] first.
 //! - users.getAvatar needs a login, as in 8.x (6.x did not); its `Location` is built from
 //!   the request's `Host` (the sandbox has no `Site_Url`).
+//! - `GET /avatar/<username>` (`apps/meteor/server/routes/avatar/user.ts`) serves the
+//!   stored image with its sniffed type, else a generated SVG of the initial; it never
+//!   asks for a login (`Accounts_AvatarBlockUnauthenticatedAccess` off, the default), nor
+//!   honours `size`, `format` or an external avatar provider.
 //! - The texts of the multipart failures are unconfirmed (§13 of the sheet): a file part
 //!   not named `image` → `[invalid-field]`, no file → `[No file uploaded]`, too large →
 //!   `[error-file-too-large]`, all as Meteor errors.
@@ -310,6 +315,41 @@ pub(super) fn get_avatar(rc: &RocketChat, ctx: &Ctx) -> Response {
         headers: vec![
             ("Content-Type".into(), "application/json".into()),
             ("Location".into(), url),
+        ],
+        body,
+    }
+}
+
+/// GET /avatar/<username>: the stored image, or an SVG with the initial (also for an
+/// unknown name, as the server's route answers). `name` is percent-decoded.
+pub(super) fn serve(rc: &RocketChat, name: &str) -> Response {
+    let st = rc.read();
+    let stored = st
+        .by_username(name)
+        .and_then(|u| st.avatars.get(&u.id).cloned());
+    let (body, content_type) = match stored {
+        Some(b) => {
+            let t = crate::image::sniff(&b).map_or("application/octet-stream", |h| h.format.mime());
+            (b, t)
+        }
+        None => {
+            let initial = name
+                .chars()
+                .next()
+                .unwrap_or('?')
+                .to_uppercase()
+                .to_string();
+            let svg = format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"200\"><rect width=\"100%\" height=\"100%\" fill=\"#607d8b\"/><text x=\"50%\" y=\"50%\" dy=\"0.36em\" text-anchor=\"middle\" fill=\"#fff\" font-size=\"120\">{initial}</text></svg>"
+            );
+            (svg.into_bytes(), "image/svg+xml")
+        }
+    };
+    Response {
+        status: 200,
+        headers: vec![
+            ("Content-Type".into(), content_type.into()),
+            ("Cache-Control".into(), "public, max-age=0".into()),
         ],
         body,
     }

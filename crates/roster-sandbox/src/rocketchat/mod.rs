@@ -79,6 +79,8 @@ const PROVISIONER_PERMS: &[&str] = &[
     "add-team-member",
     "edit-team-member",
     "view-all-teams",
+    // rooms.adminRooms, which `export --memberships` lists the rooms with.
+    "view-room-administration",
     "view-other-user-channels",
     "edit-other-user-avatar",
 ];
@@ -159,6 +161,7 @@ enum Route {
     TeamsRemoveMember,
     TeamsMembers,
     TeamsListAll,
+    RoomsAdminRooms,
     UsersSetAvatar,
     UsersResetAvatar,
     UsersGetAvatar,
@@ -199,6 +202,7 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
         ("POST", "teams.removeMember") => Route::TeamsRemoveMember,
         ("GET", "teams.members") => Route::TeamsMembers,
         ("GET", "teams.listAll") => Route::TeamsListAll,
+        ("GET", "rooms.adminRooms") => Route::RoomsAdminRooms,
         ("POST", "users.setAvatar") => Route::UsersSetAvatar,
         ("POST", "users.resetAvatar") => Route::UsersResetAvatar,
         ("GET", "users.getAvatar") => Route::UsersGetAvatar,
@@ -632,6 +636,12 @@ impl RocketChat {
         if path == "/api/v1/settings.public" && req.method == "GET" {
             return self.public_settings(req);
         }
+        if path.starts_with("/avatar/") && req.method == "GET" {
+            // The avatar route is outside the REST API: no limiter.
+            let decoded = req.decoded_path();
+            let name = decoded.trim_end_matches('/').trim_start_matches("/avatar/");
+            return avatar::serve(self, name);
+        }
         let Some(name) = path.strip_prefix("/api/v1/") else {
             return not_found();
         };
@@ -709,6 +719,7 @@ impl RocketChat {
                     Route::TeamsRemoveMember => rooms::teams_remove_member(self, &ctx),
                     Route::TeamsMembers => rooms::teams_members(self, &ctx),
                     Route::TeamsListAll => rooms::teams_list_all(self, &ctx),
+                    Route::RoomsAdminRooms => rooms::rooms_admin_rooms(self, &ctx),
                     Route::UsersSetAvatar => avatar::set_avatar(self, &ctx),
                     Route::UsersResetAvatar => avatar::reset_avatar(self, &ctx),
                     Route::UsersGetAvatar => avatar::get_avatar(self, &ctx),
@@ -807,6 +818,9 @@ impl Flavor for RocketChat {
         let path = req.path.trim_end_matches('/');
         if path == "/api/info" {
             return format!("{} /api/info", req.method);
+        }
+        if path.starts_with("/avatar/") {
+            return format!("{} /avatar/{{username}}", req.method);
         }
         match path.strip_prefix("/api/v1/") {
             Some(name) if route_of(&req.method, name).is_some() => {

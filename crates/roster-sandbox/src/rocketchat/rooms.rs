@@ -6,7 +6,8 @@
 //! `server/lib/rooms/addUserToRoom.ts`; `server/services/team/service.ts`;
 //! `app/lib/server/functions/createRoom.ts` and `app/utils/server/lib/getValidRoomName.ts`
 //! (RocketChat/Rocket.Chat, read for the create handlers' validation);
-//! `app/lib/server/functions/getDefaultChannels.ts` (`joinDefaultChannels`).
+//! `app/lib/server/functions/getDefaultChannels.ts` (`joinDefaultChannels`);
+//! `server/api/lib/rooms.ts` (`findAdminRooms`, behind `rooms.adminRooms`).
 //!
 //! Pipeline: the sandbox emulates the 7.x order for every route (authentication → the
 //! limiter → the handler's own validation and permission checks), so unlike 8.x a 403 or
@@ -25,6 +26,9 @@
 //!   read-only rooms, federation, bans, apps or room directives; no DMs (so
 //!   `error-cant-invite-for-direct-room` never happens); no team-default child rooms.
 //! - `channels.members` / `groups.members` sort by username (no connection status).
+//! - `rooms.adminRooms` answers every field of a room (the server projects `adminFields`)
+//!   and sorts by `default` first, then name (older servers' `{default: -1, name: 1}`;
+//!   newer ones pass no sort).
 //! - `teams.addMembers` with an unknown user id answers 400 with the TypeError text
 //!   `Cannot read properties of null (reading '_id')` (the sheet derives a TypeError; the
 //!   exact text is node's for that access).
@@ -1068,6 +1072,55 @@ pub(super) fn teams_list_all(rc: &RocketChat, ctx: &Ctx) -> Response {
         .collect();
     let n = page.len();
     RocketChat::success(json!({"teams": page, "total": total, "count": n, "offset": offset}))
+}
+
+/// `rooms.adminRooms?types[]&filter&offset&count` (`findAdminRooms`): every room of the
+/// listed types (all when none), discussions and team main rooms only when `types` has
+/// `discussions` / `teams`, whose name contains `filter` (case-insensitive). Without
+/// `view-room-administration` the thrown `Error('error-not-authorized')`.
+pub(super) fn rooms_admin_rooms(rc: &RocketChat, ctx: &Ctx) -> Response {
+    if !ctx.caller.can("view-room-administration") {
+        return RocketChat::failure("error-not-authorized");
+    }
+    // qs reads `types[]=c&types[]=p` as one array; the params map keeps one value a key.
+    let types: Vec<String> = ctx
+        .req
+        .query_pairs()
+        .into_iter()
+        .filter(|(k, _)| k == "types[]" || k == "types")
+        .map(|(_, v)| v)
+        .collect();
+    let include_teams = types.iter().any(|t| t == "teams");
+    let show: Vec<&str> = types
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !matches!(*t, "teams" | "discussions"))
+        .collect();
+    let filter = ctx
+        .params
+        .get("filter")
+        .and_then(Value::as_str)
+        .map(|f| f.trim().to_lowercase())
+        .unwrap_or_default();
+    let st = rc.read();
+    let (offset, count) = pagination(ctx);
+    let mut rooms: Vec<&Room> = st
+        .rooms
+        .values()
+        .filter(|r| show.is_empty() || show.contains(&r.t.as_str()))
+        .filter(|r| include_teams || !r.team_main)
+        .filter(|r| filter.is_empty() || r.name.to_lowercase().contains(&filter))
+        .collect();
+    rooms.sort_by(|a, b| (!a.default, &a.name).cmp(&(!b.default, &b.name)));
+    let total = rooms.len();
+    let page: Vec<Value> = rooms
+        .into_iter()
+        .skip(offset)
+        .take(count)
+        .map(|r| r.view(st.users_count(&r.id)))
+        .collect();
+    let n = page.len();
+    RocketChat::success(json!({"rooms": page, "count": n, "offset": offset, "total": total}))
 }
 
 // ----- the Sandbox test API --------------------------------------------------------------------

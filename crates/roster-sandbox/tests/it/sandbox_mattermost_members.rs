@@ -868,3 +868,48 @@ fn channel_member_management_needs_the_channel_for_others() {
     assert_eq!(ann.delete(&format!("{add}/{}", u[1])).status, 200);
     assert_eq!(sb.memberships("bob").channels, ["off-topic", "town-square"]);
 }
+
+/// `GET /teams/{id}/channels` lists a team's public channels to its members, `.../private`
+/// its private ones to a system admin only; both by display name, paged, archived ones
+/// left out (api4/channel.go getPublicChannelsForTeam, getPrivateChannelsForTeam).
+#[test]
+fn team_channel_listings_public_and_private() {
+    let sb = start(mm_config());
+    let admin = Mm::login(&sb, "admin", ADMIN_PW);
+    let team = sb.seed_team("alpha", false).expect("team");
+    sb.seed_channel(Some("alpha"), "news", false)
+        .expect("channel");
+    sb.seed_channel(Some("alpha"), "secret", true)
+        .expect("channel");
+    seed(&sb, &[("ann", true)]);
+    sb.add_member("alpha", "ann").expect("member");
+    let names = |r: &Reply| -> Vec<String> {
+        let mut v: Vec<String> = r
+            .body
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list: {}", r.text))
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or("").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+
+    let r = admin.get(&format!("/teams/{team}/channels?page=0&per_page=200"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(names(&r), ["news", "off-topic", "town-square"]);
+    let r = admin.get(&format!("/teams/{team}/channels/private"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(names(&r), ["secret"]);
+    assert_eq!(r.body[0]["type"], "P");
+    // Paged: the second page of one is the second channel by display name.
+    let r = admin.get(&format!("/teams/{team}/channels?page=1&per_page=1"));
+    assert_eq!(r.body.as_array().map(Vec::len), Some(1), "{}", r.text);
+
+    let ann = Mm::login(&sb, "ann", "Seeded-pw-1");
+    let r = ann.get(&format!("/teams/{team}/channels"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = ann.get(&format!("/teams/{team}/channels/private"));
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.body["id"], "api.context.permissions.app_error");
+}

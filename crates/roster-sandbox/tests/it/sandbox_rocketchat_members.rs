@@ -722,3 +722,88 @@ fn the_importer_manages_rooms_it_is_not_in() {
     let r = importer.post("/api/v1/users.resetAvatar", &json!({"username": "ann"}));
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// rooms.adminRooms (`findAdminRooms`): the rooms of the listed types, team main rooms
+/// only with `teams`, paged, `view-room-administration` only; and `/avatar/<username>`,
+/// outside the REST API: the uploaded image as stored, an SVG for anyone else.
+#[test]
+fn admin_rooms_listing_and_the_avatar_route() {
+    let sb = rocketchat();
+    let admin = Session::admin(&sb);
+    seed(&sb, &[("ann", true)]);
+    sb.seed_team("sales", false).expect("team");
+    sb.seed_channel(None, "news", false).expect("channel");
+    sb.seed_channel(None, "secret", true).expect("group");
+    let names = |r: &Reply| -> Vec<String> {
+        let mut v: Vec<String> = r.body["rooms"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no rooms: {}", r.text))
+            .iter()
+            .map(|c| c["name"].as_str().unwrap_or("").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let r = admin.get("/api/v1/rooms.adminRooms?types[]=c&types[]=p&count=100");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let listed = names(&r);
+    assert!(listed.contains(&"news".to_string()), "{listed:?}");
+    assert!(listed.contains(&"secret".to_string()), "{listed:?}");
+    assert!(!listed.contains(&"sales".to_string()), "{listed:?}");
+    assert_eq!(r.body["total"].as_u64(), Some(listed.len() as u64));
+    let r = admin.get("/api/v1/rooms.adminRooms?types[]=p&types[]=teams");
+    assert_eq!(names(&r), ["secret"], "{}", r.text);
+    let r = admin.get("/api/v1/rooms.adminRooms?types[]=c&types[]=teams");
+    assert!(names(&r).contains(&"sales".to_string()), "{}", r.text);
+    let r = admin.get("/api/v1/rooms.adminRooms?types[]=c&types[]=p&count=1&offset=1");
+    assert_eq!(
+        r.body["rooms"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        r.text
+    );
+    let ann = Session::login(&sb, "ann", "pw");
+    err(
+        &ann.get("/api/v1/rooms.adminRooms"),
+        400,
+        "error-not-authorized",
+    );
+
+    let png = roster_sandbox::image::DEFAULT_PNG;
+    let (ct, body) = form(&[("username", "ann")], Some(("image", "a.png", png)));
+    let r = send(
+        admin
+            .client
+            .post(format!("{}/api/v1/users.setAvatar", sb.url()))
+            .header("X-User-Id", &admin.user_id)
+            .header("X-Auth-Token", &admin.token)
+            .header("Content-Type", ct)
+            .body(body),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let plain = Client::new();
+    let got = plain
+        .get(format!("{}/avatar/ann", sb.url()))
+        .send()
+        .expect("avatar");
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(
+        got.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/png")
+    );
+    assert_eq!(got.bytes().expect("bytes").as_ref(), png);
+    let other = plain
+        .get(format!("{}/avatar/nobody", sb.url()))
+        .send()
+        .expect("avatar");
+    assert_eq!(
+        other
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/svg+xml")
+    );
+    assert!(sb.counters().contains_key("GET /avatar/{username}"));
+}
