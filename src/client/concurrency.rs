@@ -192,7 +192,14 @@ impl Concurrency {
                 Some(best) => {
                     ratio += mean.as_secs_f64() / best.as_secs_f64().max(1e-6) * f64::from(n);
                     weight += n;
-                    *best = (*best).min(mean);
+                    // At 1 or 2 in flight roster's own load is not what the latency
+                    // measures: the round is the new baseline, so a lasting shift of the
+                    // server's or the network's latency cannot hold the limit down for good.
+                    *best = if st.limit <= 2 {
+                        mean
+                    } else {
+                        (*best).min(mean)
+                    };
                 }
                 None => {
                     st.best.insert(route, mean);
@@ -208,7 +215,9 @@ impl Concurrency {
             st.slow_start = false;
             st.slow_rounds = 0;
             st.limit = ((st.limit as f64 * DECREASE) as usize).max(1);
-        } else if round.saturated && !congested {
+        } else if round.saturated && (!congested || st.limit <= 2) {
+            // At 1 or 2 in flight roster's own load cannot be what slows the server:
+            // probe upwards, so a latency shift never starves the run.
             st.limit = if st.slow_start {
                 st.limit * 2
             } else {
@@ -323,5 +332,23 @@ mod tests {
         assert_eq!(c.limit(), 8);
         drive(&c, 3, |_| (Duration::from_millis(10), Signal::Overloaded));
         assert_eq!(c.limit(), 8);
+    }
+
+    /// The server's latency doubles and a half for good (another tenant's load, a slower
+    /// network path) but does not depend on roster's concurrency at all: the limit should
+    /// not collapse. `best` is never refreshed, so every round is "congested": the limit
+    /// is cut every two rounds down to 1, and never grows again (growth needs a round that
+    /// is not congested).
+    #[test]
+    fn a_lasting_latency_shift_does_not_starve_the_run() {
+        let c = Concurrency::new(32, true);
+        drive(&c, 3, |_| (Duration::from_millis(10), Signal::Answered));
+        assert_eq!(c.limit(), 32);
+        drive(&c, 60, |_| (Duration::from_millis(25), Signal::Answered));
+        assert!(
+            c.limit() >= 8,
+            "limit {} after a lasting 2.5x latency shift",
+            c.limit()
+        );
     }
 }

@@ -170,7 +170,15 @@ fn detect(
     url: &str,
     log: Option<&RequestLog>,
 ) -> Result<Flavor> {
-    // Say "cannot connect" when nothing answers at all, rather than "not a server".
+    let redirected = |e: String| ExitError::new(exit::USAGE, format!("{url}: {e}"));
+    if rocketchat::detect(client, url, log).map_err(redirected)? {
+        return Ok(Flavor::Rocketchat);
+    }
+    if mattermost::detect(client, url, log).map_err(redirected)? {
+        return Ok(Flavor::Mattermost);
+    }
+    // Neither answered: say "cannot connect" when nothing answers at all, rather than
+    // "not a server" (asked only now, so a server that answers costs no extra request).
     if let Err(e) = http::probe(client, url, log)
         && (e.is_connect() || e.is_timeout())
     {
@@ -182,13 +190,6 @@ fn detect(
             )),
         )
         .into());
-    }
-    let redirected = |e: String| ExitError::new(exit::USAGE, format!("{url}: {e}"));
-    if rocketchat::detect(client, url, log).map_err(redirected)? {
-        return Ok(Flavor::Rocketchat);
-    }
-    if mattermost::detect(client, url, log).map_err(redirected)? {
-        return Ok(Flavor::Mattermost);
     }
     Err(ExitError::new(
         exit::USAGE,

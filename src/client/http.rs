@@ -256,7 +256,10 @@ impl Http {
                     slot.ended(match reply.status {
                         // The pacer's business, not concurrency's.
                         429 => Signal::Neutral,
-                        500.. => Signal::Overloaded,
+                        // A gateway's or an overloaded server's answers; a 500 or 501 is
+                        // more often the application's answer to one row.
+                        502..=504 => Signal::Overloaded,
+                        500.. => Signal::Neutral,
                         _ => Signal::Answered,
                     });
                     if rejected {

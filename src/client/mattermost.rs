@@ -541,10 +541,14 @@ impl UserApi for Mattermost {
 
     /// `GET /users/stats`: `total_users_count` (active users; deactivated ones are listed
     /// too, so the listing may take a page more than it says).
+    /// GET /users/stats/filtered with deactivated users and bots (api4/user.go
+    /// getFilteredUsersStats): `GET /users` lists them too, and plain /users/stats counts
+    /// active users only, which would make the listing look cheaper than it is.
     fn user_total(&self, stats: &mut CallStats) -> Result<Option<u64>, CallError> {
-        let r = self.send(reqwest::Method::GET, "/users/stats", None, true, stats)?;
+        let path = "/users/stats/filtered?include_deleted=true&include_bots=true";
+        let r = self.send(reqwest::Method::GET, path, None, true, stats)?;
         if r.status != 200 {
-            return Err(failure(&r, "GET /users/stats"));
+            return Err(failure(&r, "GET /users/stats/filtered"));
         }
         Ok(r.json().and_then(|v| v["total_users_count"].as_u64()))
     }
@@ -560,7 +564,11 @@ impl UserApi for Mattermost {
             .and_then(|v| v.as_array().map(|a| a.iter().map(user_from_json).collect()))
             .unwrap_or_default();
         let more = users.len() as u64 == PAGE_SIZE;
-        Ok(Page { users, more })
+        Ok(Page {
+            users,
+            more,
+            total: None,
+        })
     }
 
     /// GET /teams/name/{name} (api4/team.go getTeamByName): names are lowercase on the

@@ -167,6 +167,8 @@ pub struct CreateOptions {
 pub struct Page {
     pub users: Vec<User>,
     pub more: bool,
+    /// The server's count of all users, when the page says it (Rocket.Chat `total`).
+    pub total: Option<u64>,
 }
 
 /// A user-management API.

@@ -672,7 +672,7 @@ impl UserApi for RocketChat {
             Some(t) => (page + 1) * PAGE_SIZE < t,
             None => users.len() as u64 == PAGE_SIZE,
         };
-        Ok(Page { users, more })
+        Ok(Page { users, more, total })
     }
 
     /// teams.info?teamName= (teams.ts): exact names.

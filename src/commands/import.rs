@@ -27,16 +27,17 @@ Credentials (never on the command line):
 Speed:
   Which rows' users exist is learned the cheaper way: a lookup per row (on Mattermost,
   by username, one per 100 rows), or one read of the server's whole user list
-  (⌈users ÷ 100⌉ calls on Rocket.Chat, ⌈users ÷ 200⌉ on Mattermost, after one call for
-  the total). Rows are read ahead (10,000 at most) until their lookups would cost more
-  than the list; a source longer than that look-ahead keeps the lookups. Either way the
-  result is the same: a user created meanwhile by someone else is updated, never
-  duplicated. --mode create looks nothing up.
+  (⌈users ÷ 100⌉ calls on Rocket.Chat, whose first page tells the total; ⌈users ÷ 200⌉
+  on Mattermost, after one call for the total). Rows are read ahead (10,000 and 16 MiB
+  at most) until their lookups would cost more than the list; past that, or against
+  more than 200,000 users, the lookups stay. Either way the result is the same: a user
+  created meanwhile by someone else is updated, never duplicated. --mode create looks
+  nothing up.
   --workers N is a ceiling: roster starts with 4 requests in flight, grows while the
   server's latency stays under twice its best, and backs off when it climbs past that or
-  the server answers 5xx or times out (429s leave it alone: the rate-limit pacing sets
-  the pace). --fixed-workers keeps N in flight. Connections are kept alive and pooled,
-  one per worker.
+  the server answers 502, 503 or 504 or times out (429s leave it alone: the rate-limit
+  pacing sets the pace). --fixed-workers keeps N in flight. Connections are kept alive
+  and pooled, one per worker.
 
 Examples:
   ROSTER_USERNAME=importer ROSTER_PASSWORD_FILE=~/.rc-pass \\

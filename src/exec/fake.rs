@@ -300,7 +300,11 @@ impl UserApi for FakeServer {
         } else {
             Vec::new()
         };
-        Ok(Page { users, more: false })
+        Ok(Page {
+            users,
+            more: false,
+            total: None,
+        })
     }
 
     fn user_total(&self, stats: &mut CallStats) -> Result<Option<u64>, CallError> {

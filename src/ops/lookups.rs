@@ -27,6 +27,14 @@ use crate::plan::planner::Snapshot;
 /// The most rows read ahead to weigh lookups against the listing.
 pub(crate) const LOOK_AHEAD: usize = 10_000;
 
+/// The most bytes of rows (their attributes: cells, LDIF values, photos) read ahead: past
+/// this the lookups stay, so memory stays bounded by bytes, as the source's is.
+pub(crate) const LOOK_AHEAD_BYTES: usize = 16 << 20;
+
+/// The largest server listed whole: past this the lookups stay, so the listing's memory
+/// (a few hundred bytes a user) stays bounded too.
+pub(crate) const MAX_LISTED: u64 = 200_000;
+
 type Item = Result<Work, PipelineError>;
 
 /// What looking `rows` rows up costs, in requests.
@@ -57,16 +65,27 @@ where
     let mut rows = rows.peekable();
     let mut ahead: Vec<Item> = Vec::new();
     let mut looked_up = 0u64;
+    let mut bytes = 0usize;
     // Rows read until their lookups cost more than `budget` requests; false: the source
     // ended (or failed) first.
     let mut read_past = |budget: u64, ahead: &mut Vec<Item>| -> bool {
         while lookup_cost(target, by, looked_up) <= budget {
-            if ahead.len() >= LOOK_AHEAD {
+            if ahead.len() >= LOOK_AHEAD || bytes >= LOOK_AHEAD_BYTES {
                 return false;
             }
             let Some(item) = rows.next() else {
                 return false;
             };
+            if let Ok(w) = &item {
+                bytes += w
+                    .checked
+                    .attrs
+                    .0
+                    .iter()
+                    .flat_map(|(_, vs)| vs.iter())
+                    .map(|v| v.bytes().len() + 16)
+                    .sum::<usize>();
+            }
             if let Ok(w) = &item
                 && needs_lookup(engine, w)
             {
@@ -84,18 +103,29 @@ where
         None
     } else {
         let mut stats = crate::client::CallStats::default();
-        match target.user_total(&mut stats) {
-            Ok(Some(total)) => {
+        // Rocket.Chat's first page of the listing tells the total: read it instead of a
+        // count, and it is not read twice when the listing is taken.
+        let first = match target.flavor() {
+            crate::client::Flavor::Rocketchat => target.list(0, &mut stats).ok(),
+            _ => None,
+        };
+        let total = match first.as_ref().and_then(|p| p.total) {
+            Some(t) => Ok(Some(t)),
+            None => target.user_total(&mut stats),
+        };
+        match total {
+            Ok(Some(total)) if total <= MAX_LISTED => {
                 let pages = total.div_ceil(target.page_size().max(1));
                 if read_past(pages, &mut ahead) {
                     // A listing the server refuses (permissions) leaves the lookups.
-                    Snapshot::take(target, by, |_| {}).ok()
+                    Snapshot::take_from(target, by, first, |_| {}).ok()
                 } else {
                     None
                 }
             }
-            // The rows' own lookups will meet the same failure and report it.
-            Ok(None) | Err(_) => None,
+            // Too large to hold, or unknown: the rows' own lookups (which will meet the
+            // same failure, if any, and report it).
+            Ok(_) | Err(_) => None,
         }
     };
     let all = ahead.into_iter().chain(rows);
@@ -124,17 +154,27 @@ fn needs_lookup(engine: &Engine, w: &Work) -> bool {
     }
 }
 
-/// The row's user as the listing showed it (`Some(None)`: not on the server); `None`
-/// (look it up) for a row with no key to match.
+/// The row's user as the listing showed it (`Some(None)`: not on the server, when a
+/// create would follow); `None` (look it up) for a row with no key to match, and for a
+/// row the listing did not show that would not be created (`--mode update`, an LDIF modify
+/// or delete): it may have been made since the listing, and a lookup says for sure.
 fn known(engine: &Engine, s: &Snapshot, w: &Work) -> Option<Option<User>> {
-    let Outcome::Valid { user, .. } = &w.checked.outcome else {
+    let Outcome::Valid { user, intent } = &w.checked.outcome else {
         return None;
     };
     let key = engine
         .options()
         .match_key
         .of(&engine.target().normalize(user))?;
-    Some(s.get(&key).map(|(_, u)| u.clone()))
+    match s.get(&key) {
+        Some((_, u)) => Some(Some(u.clone())),
+        None if *intent == crate::model::Intent::Upsert
+            && engine.options().mode != Mode::Update =>
+        {
+            Some(None)
+        }
+        None => None,
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +267,45 @@ mod tests {
         assert_eq!(
             s.get("anna").and_then(|u| u.name),
             Some("anna at the source".into())
+        );
+    }
+
+    /// README: "A single row never asks for the total."
+    #[test]
+    fn a_single_row_never_asks_for_the_total() {
+        let s = Arc::new(FakeServer::new(&[]));
+        let e = engine(&s);
+        let (_out, listed) = with_known(&e, rows(&["anna"]).into_iter());
+        assert!(!listed, "one row asked for the total and took the listing");
+    }
+
+    /// `--mode update`: a user created by someone else after the listing is skipped as
+    /// "not on the server", where a lookup per row would have found and updated it.
+    #[test]
+    fn mode_update_user_created_after_the_listing_is_updated() {
+        let s = Arc::new(FakeServer::new(&[("bert", "bert@example.org")]));
+        let e = Engine::new(
+            s.clone(),
+            EngineOptions {
+                mode: Mode::Update,
+                max_attempts: 1,
+                reactivate: true,
+                ..EngineOptions::default()
+            },
+        );
+        let (out, listed) = with_known(&e, rows(&["anna", "bert", "cleo"]).into_iter());
+        assert!(listed);
+        let work: Vec<Work> = out.map(|w| w.expect("row")).collect();
+        s.put(user("anna", "anna@example.org", &["user"]));
+        let Outcome::Valid { user: u, intent } = &work[0].checked.outcome else {
+            unreachable!()
+        };
+        let done = e.run(u, intent, work[0].known.clone());
+        assert!(
+            s.writes().iter().any(|w| w.starts_with("update anna")),
+            "{:?} {:?}",
+            done.entry,
+            s.writes()
         );
     }
 }

@@ -143,13 +143,27 @@ impl Snapshot {
     pub fn take(
         target: &dyn UserApi,
         by: MatchKey,
+        progress: impl FnMut(usize),
+    ) -> Result<Snapshot, CallError> {
+        Snapshot::take_from(target, by, None, progress)
+    }
+
+    /// The same, from a first page already read (the one that told the total).
+    pub fn take_from(
+        target: &dyn UserApi,
+        by: MatchKey,
+        first: Option<crate::client::Page>,
         mut progress: impl FnMut(usize),
     ) -> Result<Snapshot, CallError> {
         let mut stats = CallStats::default();
         let mut users = Vec::new();
         let mut page = 0;
+        let mut first = first;
         loop {
-            let p = target.list(page, &mut stats)?;
+            let p = match first.take() {
+                Some(p) => p,
+                None => target.list(page, &mut stats)?,
+            };
             let n = p.users.len();
             users.extend(p.users);
             progress(users.len());

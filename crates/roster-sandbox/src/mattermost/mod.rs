@@ -298,6 +298,7 @@ pub(crate) enum Route {
     Create,
     List,
     Stats,
+    StatsFiltered,
     Usernames,
     Ids,
     ByUsername(String),
@@ -417,6 +418,7 @@ impl Route {
             ("POST", "users/usernames") => return Route::Usernames,
             ("POST", "users/ids") => return Route::Ids,
             ("GET", "users/stats") => return Route::Stats,
+            ("GET", "users/stats/filtered") => return Route::StatsFiltered,
             ("GET", "roles") => return Route::AllRoles,
             _ => {}
         }
@@ -474,6 +476,7 @@ impl Route {
             Route::Logout => "/api/v4/users/logout",
             Route::Create | Route::List => "/api/v4/users",
             Route::Stats => "/api/v4/users/stats",
+            Route::StatsFiltered => "/api/v4/users/stats/filtered",
             Route::Usernames => "/api/v4/users/usernames",
             Route::Ids => "/api/v4/users/ids",
             Route::ByUsername(_) => "/api/v4/users/username/{username}",
@@ -944,6 +947,7 @@ impl Mattermost {
             Route::Create => users::create(self, ctx),
             Route::List => users::list(self, ctx),
             Route::Stats => users::stats(self),
+            Route::StatsFiltered => users::stats_filtered(self, ctx),
             Route::Usernames => users::by_usernames(self, ctx),
             Route::Ids => users::by_ids(self, ctx),
             Route::ByUsername(u) => users::get_by_username(self, ctx, u),

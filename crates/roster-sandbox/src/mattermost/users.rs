@@ -625,6 +625,18 @@ pub(crate) fn stats(mm: &Mattermost) -> HandlerResult {
     Ok(Out::json(200, &serde_json::json!({"total_users_count": n})))
 }
 
+/// `GET /users/stats/filtered` (api4/user.go getFilteredUsersStats): the users count,
+/// deactivated ones too with `include_deleted=true` (bots: the sandbox has none).
+pub(crate) fn stats_filtered(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
+    let deleted = ctx.req.query_param("include_deleted").as_deref() == Some("true");
+    let n = mm
+        .read()
+        .sorted()
+        .filter(|u| deleted || u.is_active())
+        .count();
+    Ok(Out::json(200, &serde_json::json!({"total_users_count": n})))
+}
+
 /// `strconv.Atoi` with the server's fallbacks (`web/params.go`).
 fn atoi(s: Option<String>) -> Option<i64> {
     s.and_then(|v| v.parse::<i64>().ok())
