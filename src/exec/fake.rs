@@ -42,6 +42,8 @@ pub struct FakeServer {
     pub member_reads: AtomicUsize,
     pub member_adds: AtomicUsize,
     pub avatars: Mutex<HashMap<String, usize>>,
+    /// Review probe: a lookup of this key fails fatally (a 401 mid-run).
+    pub fatal_on: Mutex<Option<String>>,
 }
 
 impl FakeServer {
@@ -69,6 +71,7 @@ impl FakeServer {
             member_reads: AtomicUsize::new(0),
             member_adds: AtomicUsize::new(0),
             avatars: Mutex::new(HashMap::new()),
+            fatal_on: Mutex::new(None),
         }
     }
 
@@ -192,6 +195,15 @@ impl UserApi for FakeServer {
             .copied();
         if let Some(d) = delay {
             std::thread::sleep(d);
+        }
+        if self
+            .fatal_on
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            == Some(key)
+        {
+            return Err(CallError::Fatal("401 (probe)".into()));
         }
         let key = key.to_lowercase();
         Ok(self

@@ -118,6 +118,19 @@ impl Members {
         name: &str,
         stats: &mut CallStats,
     ) -> Result<Option<Group>, CallError> {
+        self.find_with(kind, team, name, stats, self.create_missing)
+    }
+
+    /// `create`: make a missing channel (with `--create-missing-channels`); without, a
+    /// miss is only remembered when nothing may make it later in the run.
+    fn find_with(
+        &self,
+        kind: GroupKind,
+        team: Option<&Group>,
+        name: &str,
+        stats: &mut CallStats,
+        create: bool,
+    ) -> Result<Option<Group>, CallError> {
         let folded = match self.target.flavor() {
             // Mattermost names are lowercase; Rocket.Chat's are exact.
             Flavor::Mattermost => name.trim().to_lowercase(),
@@ -132,7 +145,10 @@ impl Members {
             GroupKind::Channel => self.target.find_channel(team, &folded, stats)?,
         };
         if found.is_none() && kind == GroupKind::Channel && self.create_missing {
-            return self.create(slot, team, &folded, stats).map(Some);
+            if create {
+                return self.create(slot, team, &folded, stats).map(Some);
+            }
+            return Ok(None);
         }
         Ok(slot.get_or_init(|| found).clone())
     }
@@ -219,11 +235,20 @@ impl Members {
                 }
                 continue;
             }
+            // Looked for in every team first; made (--create-missing-channels) only when no
+            // team has it, in the row's first team: never a second channel of that name.
             let mut found = Vec::new();
             for t in &w.teams {
-                if let Some(g) = self.find(GroupKind::Channel, Some(t), name, stats)? {
+                if let Some(g) = self.find_with(GroupKind::Channel, Some(t), name, stats, false)? {
                     found.push((t.name.clone(), g));
                 }
+            }
+            if found.is_empty()
+                && self.create_missing
+                && let Some(t) = w.teams.first()
+                && let Some(g) = self.find_with(GroupKind::Channel, Some(t), name, stats, true)?
+            {
+                found.push((t.name.clone(), g));
             }
             match found.len() {
                 1 => push_new(&mut w.channels, found.remove(0).1),
@@ -370,10 +395,11 @@ impl Members {
                 let Some(wanted) = f.done.groups.as_ref() else {
                     continue;
                 };
-                if f.done.entry.status != Status::Ok
-                    || f.done.entry.action == Action::Deactivate
-                    || f.done.entry.id.is_empty()
-                {
+                // The account must exist and stay active: a row that failed after its
+                // write (an avatar the server refused) still gets its memberships; a
+                // deactivated account gets none (Mattermost refuses it in a channel, and
+                // Rocket.Chat lists only active members, so it would be invited every night).
+                if !account_ready(f) {
                     continue;
                 }
                 let groups = match kind {
@@ -410,7 +436,9 @@ impl Members {
             let Some(mut wanted) = f.done.groups.take() else {
                 continue;
             };
-            let ok = f.done.entry.status == Status::Ok && !f.done.entry.id.is_empty();
+            let ok = f.done.server_user.is_some()
+                && f.done.entry.status != Status::Rejected
+                && !f.done.entry.id.is_empty();
             if !ok {
                 // Not removed: still managed.
                 wanted.kept = wanted.remove.clone();
@@ -465,6 +493,36 @@ impl Members {
             }
             f.done.groups = Some(wanted);
         }
+    }
+
+    /// Removes `user_id` from `groups` now, channels before teams (a deactivation's
+    /// removals, made before the account is deactivated).
+    pub fn remove_now(&self, user_id: &str, groups: &[Group]) -> RemovedFirst {
+        let mut out = RemovedFirst {
+            done: Vec::new(),
+            failed: Vec::new(),
+            requests: 0,
+        };
+        let mut order = groups.to_vec();
+        order.sort_by_key(|g| std::cmp::Reverse(g.kind));
+        for g in order {
+            let mut stats = CallStats::default();
+            let r = if self.dry_run || user_id.is_empty() {
+                Ok(())
+            } else {
+                self.target.remove_member(&g, user_id, &mut stats)
+            };
+            out.requests += stats.requests;
+            match r {
+                Ok(()) => {
+                    self.counts.removed.fetch_add(1, Ordering::Relaxed);
+                    self.forget(&g, user_id);
+                    out.done.push(g);
+                }
+                Err(e) => out.failed.push((g, e)),
+            }
+        }
+        out
     }
 
     fn forget(&self, g: &Group, user_id: &str) {
@@ -539,6 +597,55 @@ impl Members {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Whether a row's account was written (or found) and is active after it.
+fn account_ready(f: &Finished) -> bool {
+    f.done
+        .server_user
+        .as_ref()
+        .is_some_and(|u| u.active != Some(false))
+        && f.done.entry.status != Status::Rejected
+        && f.done.entry.action != Action::Deactivate
+        && !f.done.entry.id.is_empty()
+}
+
+/// Removals made before a row's write (a deactivation's), to fold into its outcome.
+pub struct RemovedFirst {
+    done: Vec<Group>,
+    failed: Vec<(Group, CallError)>,
+    requests: u32,
+}
+
+impl RemovedFirst {
+    pub fn apply_to(self, done: &mut super::Done) {
+        done.entry.attempts += self.requests;
+        for g in &self.done {
+            let field = g.kind.field().to_string();
+            if !done.entry.changed.contains(&field) {
+                done.entry.changed.push(field);
+            }
+        }
+        let w = done.groups.get_or_insert_with(Default::default);
+        for (g, e) in self.failed {
+            if let CallError::Fatal(m) = &e {
+                done.fatal.get_or_insert_with(|| m.clone());
+            }
+            let msg = format!(
+                "{}: not removed from {} {:?}: {e}",
+                g.kind.field(),
+                g.kind.noun(),
+                g.path
+            );
+            done.entry.status = Status::Failed;
+            done.entry.error = if done.entry.error.is_empty() {
+                msg
+            } else {
+                format!("{}; {msg}", done.entry.error)
+            };
+            w.kept.push(g);
         }
     }
 }

@@ -154,10 +154,10 @@ impl Executor {
                             done.push((seq, finished));
                         }
                         // The batch's memberships, in few requests; a row is complete
-                        // (journal, report) once they are settled.
-                        if !stopping() {
-                            engine.members().settle(&mut done);
-                        }
+                        // (journal, report) once they are settled, also when the run is
+                        // stopping (a row written but not settled would be reported done;
+                        // an interrupted request fails its rows, which --resume redoes).
+                        engine.members().settle(&mut done);
                         for (seq, finished) in done {
                             if let Some(f) = finished.as_ref().and_then(|f| f.done.fatal.as_ref()) {
                                 stop.store(true, Ordering::SeqCst);
@@ -325,12 +325,27 @@ fn run_work(
                 .and_then(|k| m.get(&k).cloned())
         })
     });
+    // A deactivated account can no longer leave a Rocket.Chat team (teams.removeMember
+    // finds active users only): its removals go first.
+    let removed_first = (*intent == Intent::Deactivate && !remove.is_empty()).then(|| {
+        let id = pre
+            .as_ref()
+            .and_then(|k| k.as_ref())
+            .and_then(|u| u.id.clone())
+            .or_else(|| user.id.clone())
+            .unwrap_or_default();
+        engine.members().remove_now(&id, &remove)
+    });
     let mut done = run_row(engine, user, intent, pre);
     if done.interrupted {
         return None;
     }
-    if !remove.is_empty() {
-        done.groups.get_or_insert_with(Default::default).remove = remove;
+    match removed_first {
+        Some(r) => r.apply_to(&mut done),
+        None if !remove.is_empty() => {
+            done.groups.get_or_insert_with(Default::default).remove = remove;
+        }
+        None => {}
     }
     Some(Finished { seq, checked, done })
 }
@@ -567,5 +582,59 @@ mod tests {
                 .filter(|e| e.status == Status::Ok)
                 .all(|e| e.action == crate::report::Action::None && e.changed.is_empty())
         );
+    }
+
+    /// A run that stops (a fatal error, Ctrl-C) mid-batch hands the rows it
+    /// already wrote to the journal and the report as done, without their memberships
+    /// (`settle` is skipped when stopping): `--resume` then skips them for good.
+    #[test]
+    fn a_stopped_batch_reports_no_row_done_without_its_memberships() {
+        use crate::client::GroupKind;
+        use crate::report::Status;
+        let s = Arc::new(FakeServer::new(&[]));
+        for t in ["t0", "t1", "t2"] {
+            s.add_group(GroupKind::Team, t);
+        }
+        for c in ["c0", "c1"] {
+            s.add_group(GroupKind::Channel, c);
+        }
+        // Two workers: the first is inside its batch (m1 is slow) when the second's
+        // batch meets a fatal error (m100).
+        *s.fatal_on.lock().unwrap() = Some("m100".into());
+        s.slow
+            .lock()
+            .unwrap()
+            .insert("m1".into(), Duration::from_millis(300));
+        let e = engine(&s);
+        let journaled = Mutex::new(Vec::new());
+        let end = Executor::new(e, 2, 1).run(
+            member_rows(250).into_iter(),
+            |f| {
+                if f.done.entry.status == Status::Ok {
+                    journaled
+                        .lock()
+                        .unwrap()
+                        .push(f.done.entry.username.clone());
+                }
+            },
+            |_| {},
+        );
+        assert!(end.fatal.is_some());
+        let journaled = journaled.into_inner().unwrap();
+        assert!(
+            !journaled.is_empty(),
+            "no row finished before the fatal one"
+        );
+        let t: Vec<String> = ["t0", "t1", "t2"]
+            .iter()
+            .flat_map(|t| s.members_of(t))
+            .collect();
+        for who in &journaled {
+            let id = format!("id-{who}");
+            assert!(
+                t.contains(&id) || t.contains(who),
+                "{who} reported done (journaled) without its team; teams hold {t:?}"
+            );
+        }
     }
 }

@@ -83,6 +83,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
         manage_teams: sync.manage_teams.clone(),
         manage_channels: sync.manage_channels.clone(),
         remove_memberships_on_deactivate: sync.remove_memberships_on_deactivate,
+        ledger: sync.state.is_some(),
     };
     if opts.deactivate_missing && !state.manages_anyone() && opts.scope.is_empty() {
         warnings.push(

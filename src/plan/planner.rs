@@ -126,6 +126,8 @@ pub struct SyncOptions {
     pub manage_channels: Vec<String>,
     /// A deactivated user also leaves the teams and channels roster manages for them.
     pub remove_memberships_on_deactivate: bool,
+    /// The sync keeps a `--state` ledger (avatars are compared with its digests).
+    pub ledger: bool,
 }
 
 /// One snapshot of the server, taken by paging at its largest page size.
@@ -587,8 +589,16 @@ impl<'a> Planner<'a> {
                 .collect(),
             None => Vec::new(),
         };
-        // The teams and channels the account lacks: added after it is written.
+        // The teams and channels the account lacks: added after it is written, when it is
+        // active then (a deactivated account gets none: Mattermost refuses it in a
+        // channel; Rocket.Chat does not list it as a member, so it would be invited again
+        // every night).
+        let active_after = match &current {
+            None => desired.active != Some(false),
+            Some(c) => c.active != Some(false) || entry.changed.iter().any(|f| f == "active"),
+        } && entry.action != Action::Deactivate;
         if let Some(wanted) = &done.groups
+            && active_after
             && matches!(entry.action, Action::None | Action::Update | Action::Create)
         {
             let mut stats = crate::client::CallStats::default();
@@ -688,19 +698,32 @@ impl<'a> Planner<'a> {
                 self.plan.membership_removals += remove.len() as u64;
                 self.removal_accounts += u64::from(!remove.is_empty());
             }
+            // What roster manages for the account from now on: what the row lists, and
+            // what it removes tonight until a night confirms the removal (a removal that
+            // fails is tried again).
+            let managed = |kind: GroupKind| {
+                let mut m = wanted.managed(kind);
+                m.extend(
+                    remove
+                        .iter()
+                        .filter(|g| g.kind == kind)
+                        .map(|g| g.path.clone()),
+                );
+                m
+            };
             self.managed_groups[i] = (
-                desired
-                    .teams
-                    .is_some()
-                    .then(|| wanted.managed(GroupKind::Team)),
+                desired.teams.is_some().then(|| managed(GroupKind::Team)),
                 desired
                     .channels
                     .is_some()
-                    .then(|| wanted.managed(GroupKind::Channel)),
+                    .then(|| managed(GroupKind::Channel)),
             );
             // The avatar, when the source's image is not the one roster set last (the
             // ledger's digest): a quiet night uploads none.
-            if matches!(entry.action, Action::None | Action::Update)
+            // Only with a ledger: without one, nothing says which image roster set, and
+            // every run would upload every avatar (import sets them on create only).
+            if self.opts.ledger
+                && matches!(entry.action, Action::None | Action::Update)
                 && !self.protected(cur)
                 && let Some(digest) = self.engine.avatar_digest(&desired)
                 && self.state.line(id).and_then(|l| l.avatar_digest.as_deref())

@@ -27,6 +27,7 @@ mod ldif_reader;
 mod ldif_roundtrip;
 mod member_fields;
 mod members_export;
+mod membership_edges;
 mod memberships;
 mod options;
 mod output_paths;
