@@ -81,11 +81,9 @@ pub fn fetch_image(url: &str, max: usize) -> Result<Vec<u8>, String> {
         .timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::custom(|a| {
             // Never from https down to http, never to another scheme, at most 3.
-            let downgrade = a.url().scheme() == "http"
-                && a.previous().iter().any(|u| u.scheme() == "https");
-            if a.previous().len() >= 3
-                || downgrade
-                || !matches!(a.url().scheme(), "http" | "https")
+            let downgrade =
+                a.url().scheme() == "http" && a.previous().iter().any(|u| u.scheme() == "https");
+            if a.previous().len() >= 3 || downgrade || !matches!(a.url().scheme(), "http" | "https")
             {
                 a.stop()
             } else {
