@@ -31,8 +31,8 @@ use sha2::{Digest, Sha256};
 use super::auth::Credentials;
 use super::http::{Http, Reply};
 use super::{
-    CallError, CallStats, CreateOptions, Flavor, Group, GroupKind, Image, MatchKey, NotAdded, Page,
-    RoleCache, ServerRoles, UserApi,
+    CallError, CallStats, CreateOptions, Deleted, Flavor, Group, GroupKind, Image, MatchKey,
+    NotAdded, Page, RoleCache, ServerRoles, UserApi,
 };
 use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
@@ -596,6 +596,75 @@ impl UserApi for RocketChat {
         Err(rejected(&r, "users.setActiveStatus"))
     }
 
+    fn activate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let body = json!({"userId": id, "activeStatus": true});
+        let r = self.post("users.setActiveStatus", &body, true, stats)?;
+        if r.status == 200 {
+            let mut u = current.clone();
+            u.active = Some(true);
+            return Ok(u);
+        }
+        Err(rejected(&r, "users.setActiveStatus"))
+    }
+
+    /// `users.logout {userId}` (logout-other-user): empties the user's login tokens, so
+    /// every device is logged out (personal access tokens go too). Idempotent.
+    fn revoke_sessions(&self, current: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let r = self.post("users.logout", &json!({"userId": id}), true, stats)?;
+        if r.status == 200 {
+            return Ok(());
+        }
+        Err(rejected(&r, "users.logout"))
+    }
+
+    /// `users.delete {userId, confirmRelinquish}` (delete-user). Sent once: a lost answer
+    /// is looked into by the caller. `error-invalid-user`: the account is gone.
+    fn delete(
+        &self,
+        current: &User,
+        confirm_relinquish: bool,
+        stats: &mut CallStats,
+    ) -> Result<Deleted, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let mut body = json!({"userId": id});
+        if confirm_relinquish {
+            body["confirmRelinquish"] = true.into();
+        }
+        let r = self.post("users.delete", &body, false, stats)?;
+        if r.status == 200 {
+            return Ok(Deleted::Now);
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        if v["errorType"] == "error-invalid-user" {
+            return Ok(Deleted::Gone);
+        }
+        if v["errorType"] == "user-last-owner" {
+            let rooms = |k: &str| -> Vec<String> {
+                v["details"][k]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (change, remove) = (rooms("shouldChangeOwner"), rooms("shouldBeRemoved"));
+            return Err(CallError::Rejected {
+                status: r.status,
+                code: Some("user-last-owner".into()),
+                message: format!(
+                    "users.delete: the user is the last owner of rooms (new owner needed: {}; removed with the user: {}); not deleted: hand them over first, or rerun with --confirm-relinquish",
+                    list_or_none(&change),
+                    list_or_none(&remove)
+                ),
+            });
+        }
+        Err(rejected(&r, "users.delete"))
+    }
+
     fn page_size(&self) -> u64 {
         PAGE_SIZE
     }
@@ -1111,6 +1180,17 @@ fn truncate(s: &str) -> String {
 }
 
 /// Answers that mean the run cannot go on, whatever the row.
+/// The permissions a route needs, for the message of a 403 (which stops the run).
+fn permissions_for(route: &str) -> &'static str {
+    match route {
+        "users.logout" => "the logout-other-user permission (admin by default)",
+        "users.delete" => "the delete-user permission (admin by default)",
+        _ => {
+            "the create-user, edit-other-user-info, edit-other-user-active-status and view-full-other-user-info permissions"
+        }
+    }
+}
+
 fn check_common(r: &Reply, route: &str, have_password: bool) -> Result<(), CallError> {
     match r.status {
         401 => Err(CallError::Fatal(format!(
@@ -1118,8 +1198,9 @@ fn check_common(r: &Reply, route: &str, have_password: bool) -> Result<(), CallE
             error_text(r)
         ))),
         403 => Err(CallError::Fatal(format!(
-            "{route}: permission denied ({}); the account roster runs as needs the create-user, edit-other-user-info, edit-other-user-active-status and view-full-other-user-info permissions",
-            error_text(r)
+            "{route}: permission denied ({}); the account roster runs as needs {}",
+            error_text(r),
+            permissions_for(route)
         ))),
         400 => {
             let v = r.json().unwrap_or(Value::Null);
@@ -1146,6 +1227,14 @@ fn check_common(r: &Reply, route: &str, have_password: bool) -> Result<(), CallE
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
     }
 }
 
