@@ -45,6 +45,9 @@ pub struct EngineOptions {
     /// The source file's folder: an avatar given as a path is read there, and only there
     /// (`None`: stdin or LDAP, where a path means nothing).
     pub avatar_dir: Option<std::path::PathBuf>,
+    /// `roster do ACTION`: every matched account gets this action instead of the row's
+    /// fields (see [`super::actions`]).
+    pub action: Option<super::actions::ActionOptions>,
 }
 
 /// Which existing accounts roster may write. Admins, bots and apps, the account roster
@@ -79,6 +82,9 @@ pub struct Engine {
     opts: EngineOptions,
     journal: Option<JournalLink>,
     members: super::members::Members,
+    /// `roster do`: a row already stopped the run for a reason every row shares (a
+    /// permission, a setting); rows refused the same way meanwhile are not reported.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 /// The resume journal as the engine sees it: where create intents go, and the rows
@@ -146,6 +152,7 @@ impl Engine {
             target,
             opts,
             journal: None,
+            stopped: Default::default(),
         }
     }
 
@@ -186,6 +193,19 @@ impl Engine {
         None
     }
 
+    /// Why an account must never be deleted, or `None` when it may be. A delete cannot be
+    /// undone: `[safety] write_privileged` does not open it to admins, bots, apps or the
+    /// running account.
+    pub fn delete_protection(&self, cur: &User) -> Option<String> {
+        self.target
+            .protection(cur)
+            .map(|why| format!("protected: {why}; never deleted"))
+            .or_else(|| {
+                names_user(&self.opts.guard.protect, cur)
+                    .then(|| "protected by --protect: never deleted".to_string())
+            })
+    }
+
     /// Processes one row. `known` is the result of a lookup already made (batched).
     pub fn run(&self, user: &User, intent: &Intent, known: Option<Option<User>>) -> Done {
         let desired = self.target.normalize(user);
@@ -219,7 +239,8 @@ impl Engine {
         // says the source's image changed (a sync with its ledger's digests).
         let mut avatar_digest = None;
         let avatar_planned = matches!(intent, Intent::Modify(f) if f.contains(&Field::Avatar))
-            && entry.action != Action::Create;
+            && entry.action != Action::Create
+            && self.opts.action.is_none();
         let result = match result {
             Ok(Some(written))
                 if (entry.action == Action::Create || avatar_planned)
@@ -285,11 +306,17 @@ impl Engine {
                 entry.status = Status::Failed;
                 entry.error = e.to_string();
                 let fatal = matches!(e, CallError::Fatal(_)).then(|| e.to_string());
+                // Rows in flight when the first one stopped the run were refused alike:
+                // one report line says why; the others were not done (`--resume` does
+                // them once the cause is fixed).
+                let repeated = fatal.is_some()
+                    && self.opts.action.is_some()
+                    && self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst);
                 Done {
                     entry,
                     server_user: None,
                     fatal,
-                    interrupted: e == CallError::Interrupted,
+                    interrupted: e == CallError::Interrupted || repeated,
                     note,
                     groups: None,
                     avatar_digest: None,
@@ -372,6 +399,11 @@ impl Engine {
             groups,
         } = row;
         let (stats, entry, note) = (&mut **stats, &mut **entry, &mut **note);
+        if let Some(a) = self.opts.action {
+            return self
+                .act(a, desired, known, stats, entry)
+                .map_err(forbidden_stops);
+        }
         // Before any request: the server would refuse the role only at write time, after
         // creating the user without it (Mattermost sets roles after the create).
         if let Some(why) = self.unknown_roles(desired, intent)? {
@@ -461,6 +493,113 @@ impl Engine {
                 Ok(Some(cur))
             }
             (Intent::Upsert, Some(cur)) => self.update(desired, cur, None, stats, entry, note),
+        }
+    }
+
+    /// `roster do`: the action on the row's account, if the server has it and roster may
+    /// write it; never creates.
+    fn act(
+        &self,
+        a: super::actions::ActionOptions,
+        desired: &User,
+        known: Option<Option<User>>,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        use super::actions::DoAction;
+        entry.action = a.action.report_action();
+        let current = match known {
+            Some(k) => k,
+            None => self.lookup(desired, stats)?,
+        };
+        let Some(cur) = current else {
+            entry.status = Status::Skipped;
+            entry.error = "not on the server (roster do never creates accounts)".into();
+            return Ok(None);
+        };
+        entry.id = cur.id.clone().unwrap_or_default();
+        let protected = if a.action == DoAction::Delete {
+            self.delete_protection(&cur)
+        } else {
+            self.protection(&cur)
+        };
+        if let Some(why) = protected {
+            entry.status = Status::Skipped;
+            entry.error = why;
+            return Ok(Some(cur));
+        }
+        let deactivate = matches!(a.action, DoAction::Deactivate | DoAction::Offboard)
+            && cur.active != Some(false);
+        let activate = a.action == DoAction::Activate && cur.active == Some(false);
+        let revoke = matches!(a.action, DoAction::RevokeSessions | DoAction::Offboard);
+        if deactivate || activate {
+            entry.changed.push(Field::Active.name().into_owned());
+        }
+        if revoke {
+            entry.changed.push("sessions".into());
+        }
+        if a.action == DoAction::Delete {
+            entry.changed.push("account".into());
+        }
+        if self.opts.dry_run {
+            return Ok(Some(cur));
+        }
+        let mut now = cur;
+        if deactivate {
+            now = self.target.deactivate(&now, stats)?;
+        }
+        if activate {
+            now = self.target.activate(&now, stats)?;
+        }
+        if revoke {
+            self.target.revoke_sessions(&now, stats)?;
+        }
+        if a.action == DoAction::Delete {
+            self.delete_once(&now, a.confirm_relinquish, stats, entry)?;
+            return Ok(None);
+        }
+        Ok(Some(now))
+    }
+
+    /// Deletes `cur` exactly once: after an answer that was lost (5xx, timeout, dropped
+    /// connection) the account is looked up by id before the delete is sent again, and
+    /// an account found gone counts as deleted.
+    fn delete_once(
+        &self,
+        cur: &User,
+        confirm_relinquish: bool,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<(), CallError> {
+        use crate::client::Deleted;
+        let id = cur.id.clone().unwrap_or_default();
+        let max = self.opts.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.target.delete(cur, confirm_relinquish, stats) {
+                Ok(Deleted::Now) => return Ok(()),
+                Ok(Deleted::Gone) => {
+                    if attempt == 1 {
+                        entry.error = "already gone from the server".into();
+                    }
+                    return Ok(());
+                }
+                Err(CallError::Transient(msg)) => {
+                    match self.target.lookup_id(&id, stats) {
+                        Ok(None) => return Ok(()),
+                        Ok(Some(_)) | Err(CallError::Transient(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                    if attempt >= max {
+                        return Err(CallError::Transient(format!(
+                            "{msg} (gave up after {attempt} attempts)"
+                        )));
+                    }
+                    self.target.backoff(attempt, stats)?;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -848,6 +987,21 @@ impl Engine {
     }
 }
 
+/// A refusal for lack of permission refuses every row of a `roster do` alike: it stops
+/// the run with one message instead of a report of identical failures.
+fn forbidden_stops(e: CallError) -> CallError {
+    match e {
+        CallError::Rejected {
+            status: 401 | 403,
+            message,
+            ..
+        } => CallError::Fatal(format!(
+            "{message}; the account roster runs as lacks the permission for this action"
+        )),
+        e => e,
+    }
+}
+
 /// Roles shown in an unknown-role error, the same for every row (the summary groups
 /// the errors by their text): long lists are cut short.
 fn role_list(known: &std::collections::BTreeSet<String>) -> String {
@@ -955,6 +1109,7 @@ mod tests {
                 guard,
                 anchors: Arc::default(),
                 avatar_dir: None,
+                action: None,
             },
         )
     }

@@ -103,6 +103,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
             guard: sync.write.guard.clone(),
             anchors: anchors.clone(),
             avatar_dir: input::source_dir(&source.spec),
+            action: None,
         },
     );
 
@@ -283,6 +284,7 @@ pub fn sync(
             guard: plan.guard.clone(),
             anchors,
             avatar_dir: input::source_dir(&source.spec),
+            action: None,
         },
     ));
     let mut changes = Changes::default();
