@@ -172,6 +172,24 @@ impl RocketChat {
         Ok(r)
     }
 
+    /// `users.setActiveStatus {userId, activeStatus}`.
+    fn set_active_status(
+        &self,
+        current: &User,
+        active: bool,
+        stats: &mut CallStats,
+    ) -> Result<User, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let body = json!({"userId": id, "activeStatus": active});
+        let r = self.post("users.setActiveStatus", &body, true, stats)?;
+        if r.status == 200 {
+            let mut u = current.clone();
+            u.active = Some(active);
+            return Ok(u);
+        }
+        Err(rejected(&r, "users.setActiveStatus"))
+    }
+
     /// The keys `Accounts_CustomFields` defines, from the public settings (no
     /// credentials needed, none sent); `None` when the server does not say.
     fn read_kept_custom(&self) -> Option<BTreeSet<String>> {
@@ -585,27 +603,11 @@ impl UserApi for RocketChat {
     }
 
     fn deactivate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
-        let id = current.id.clone().unwrap_or_default();
-        let body = json!({"userId": id, "activeStatus": false});
-        let r = self.post("users.setActiveStatus", &body, true, stats)?;
-        if r.status == 200 {
-            let mut u = current.clone();
-            u.active = Some(false);
-            return Ok(u);
-        }
-        Err(rejected(&r, "users.setActiveStatus"))
+        self.set_active_status(current, false, stats)
     }
 
     fn activate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
-        let id = current.id.clone().unwrap_or_default();
-        let body = json!({"userId": id, "activeStatus": true});
-        let r = self.post("users.setActiveStatus", &body, true, stats)?;
-        if r.status == 200 {
-            let mut u = current.clone();
-            u.active = Some(true);
-            return Ok(u);
-        }
-        Err(rejected(&r, "users.setActiveStatus"))
+        self.set_active_status(current, true, stats)
     }
 
     /// `users.logout {userId}` (logout-other-user): empties the user's login tokens, so

@@ -1442,4 +1442,69 @@ mod tests {
         );
         assert_eq!(s.writes(), ["create dee"]);
     }
+
+    #[test]
+    fn an_action_skips_the_unmatched_and_the_protected_and_deletes_once() {
+        use crate::exec::actions::{ActionOptions, DoAction};
+        let s = Arc::new(FakeServer::new(&[
+            ("ann", "ann@example.org"),
+            ("bob", "bob@example.org"),
+        ]));
+        let with = |action, dry_run, guard| {
+            let mut e = engine(&s, Mode::Upsert, guard);
+            e.opts.dry_run = dry_run;
+            e.opts.action = Some(ActionOptions {
+                action,
+                confirm_relinquish: false,
+            });
+            e
+        };
+        let e = with(DoAction::Delete, false, WriteGuard::default());
+        let d = e.run(&row("nobody", "n@example.org", &[]), &Intent::Upsert, None);
+        assert_eq!(
+            (d.entry.action, d.entry.status),
+            (Action::Delete, Status::Skipped)
+        );
+        // The running account, admins, and (even when the job file opens them to other
+        // writes) never deleted.
+        let allowed = WriteGuard {
+            allowed: vec!["admin".into()],
+            ..WriteGuard::default()
+        };
+        for name in ["admin", "importer"] {
+            let d = with(DoAction::Delete, false, allowed.clone()).run(
+                &row(name, "", &[]),
+                &Intent::Upsert,
+                None,
+            );
+            assert_eq!(d.entry.status, Status::Skipped, "{name}: {:?}", d.entry);
+            assert!(d.entry.error.contains("never deleted"), "{:?}", d.entry);
+        }
+        let d = with(DoAction::Delete, true, WriteGuard::default()).run(
+            &row("ann", "", &[]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(
+            (d.entry.status, d.entry.action),
+            (Status::Ok, Action::Delete)
+        );
+        assert!(s.writes().is_empty(), "dry run: {:?}", s.writes());
+        // The answer is lost: the lookup finds the account gone, the row is done, and the
+        // delete is not sent again.
+        s.lose_answers.store(true, Ordering::SeqCst);
+        let d = e.run(&row("ann", "", &[]), &Intent::Upsert, None);
+        assert_eq!(d.entry.status, Status::Ok, "{:?}", d.entry);
+        assert_eq!(d.entry.id, "id-ann");
+        assert_eq!(s.writes(), ["delete ann"]);
+        assert!(s.get("ann").is_none());
+        s.lose_answers.store(false, Ordering::SeqCst);
+        // Deactivate: bob once; an account already inactive needs no request.
+        let e = with(DoAction::Deactivate, false, WriteGuard::default());
+        for _ in 0..2 {
+            let d = e.run(&row("bob", "", &[]), &Intent::Upsert, None);
+            assert_eq!(d.entry.action, Action::Deactivate, "{:?}", d.entry);
+        }
+        assert_eq!(s.writes(), ["delete ann", "deactivate bob"]);
+    }
 }

@@ -3,11 +3,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::import::{self, ActionRun, RowsCheck};
-use super::input::{self, Purpose};
-use crate::client::connect;
+use super::input::Purpose;
 use crate::exec::Engine;
 use crate::exec::actions::{ActionOptions, DoAction};
 use crate::exit::{self, ExitError};
@@ -44,13 +43,8 @@ pub fn act(
         )
         .into());
     }
-    let (connected, pipeline) = crate::interrupt::nothing_written(|| -> Result<_> {
-        let connected = connect::connect(server, run.exec.pacing())?;
-        let profile = import::profile_of(connected.target.flavor());
-        let pipeline = input::open(source, profile, Purpose::Act(run.write.match_key))
-            .context("reading the source; nothing was written to the server")?;
-        Ok((connected, pipeline))
-    })?;
+    let (connected, pipeline) =
+        import::connect_and_open(source, server, run, Purpose::Act(run.write.match_key))?;
     let check = |engine: &Engine, rows: &[Result<Checked, PipelineError>]| {
         count_deletions(engine, rows, act)
     };

@@ -36,14 +36,7 @@ pub fn import(
     run: &ImportSettings,
     reports: &ReportSettings,
 ) -> Result<i32> {
-    // Connecting, logging in and reading the source write nothing: Ctrl-C stops at once.
-    let (connected, pipeline) = crate::interrupt::nothing_written(|| -> Result<_> {
-        let connected = connect::connect(server, run.exec.pacing())?;
-        let profile = profile_of(connected.target.flavor());
-        let pipeline = input::open(source, profile, Purpose::Import)
-            .context("reading the source; nothing was written to the server")?;
-        Ok((connected, pipeline))
-    })?;
+    let (connected, pipeline) = connect_and_open(source, server, run, Purpose::Import)?;
     execute(ImportRun {
         connected,
         pipeline,
@@ -52,6 +45,23 @@ pub fn import(
         base_dn: None,
         count: Some((source.spec.clone(), source.opts.clone())),
         action: None,
+    })
+}
+
+/// Connects and logs in, then opens the source (an LDAP source is read whole): nothing
+/// is written yet, so Ctrl-C stops at once.
+pub(crate) fn connect_and_open(
+    source: &SourceSettings,
+    server: &ServerSettings,
+    run: &ImportSettings,
+    purpose: Purpose,
+) -> Result<(Connected, Pipeline)> {
+    crate::interrupt::nothing_written(|| -> Result<_> {
+        let connected = connect::connect(server, run.exec.pacing())?;
+        let profile = profile_of(connected.target.flavor());
+        let pipeline = input::open(source, profile, purpose)
+            .context("reading the source; nothing was written to the server")?;
+        Ok((connected, pipeline))
     })
 }
 
