@@ -401,7 +401,7 @@ impl Engine {
         let (stats, entry, note) = (&mut **stats, &mut **entry, &mut **note);
         if let Some(a) = self.opts.action {
             return self
-                .act(a, desired, known, stats, entry)
+                .act(a, desired, key, known, stats, entry)
                 .map_err(forbidden_stops);
         }
         // Before any request: the server would refuse the role only at write time, after
@@ -502,6 +502,7 @@ impl Engine {
         &self,
         a: super::actions::ActionOptions,
         desired: &User,
+        key: Option<&str>,
         known: Option<Option<User>>,
         stats: &mut CallStats,
         entry: &mut ReportEntry,
@@ -512,6 +513,15 @@ impl Engine {
             Some(k) => k,
             None => self.lookup(desired, stats)?,
         };
+        // An interrupted run sent this row's delete and did not record the answer: the
+        // account being gone is that delete's doing.
+        let sent_before = a.action == DoAction::Delete
+            && key.is_some_and(|k| self.journal.as_ref().is_some_and(|j| j.intents.contains(k)));
+        if current.is_none() && sent_before && !self.opts.dry_run {
+            entry.changed.push("account".into());
+            entry.error = "deleted by the interrupted run (its journal holds the delete)".into();
+            return Ok(None);
+        }
         let Some(cur) = current else {
             entry.status = Status::Skipped;
             entry.error = "not on the server (roster do never creates accounts)".into();
@@ -555,6 +565,19 @@ impl Engine {
             self.target.revoke_sessions(&now, stats)?;
         }
         if a.action == DoAction::Delete {
+            if let (Some(link), Some(key)) = (&self.journal, key) {
+                // Ctrl-C before the first request: nothing to record, nothing sent.
+                if crate::interrupt::requested() {
+                    return Err(CallError::Interrupted);
+                }
+                let mut j = link.journal.lock().unwrap_or_else(|e| e.into_inner());
+                j.record_intent_of(key, "delete").map_err(|e| {
+                    CallError::Fatal(format!(
+                        "cannot write the journal {}: {e}",
+                        j.path().display()
+                    ))
+                })?;
+            }
             self.delete_once(&now, a.confirm_relinquish, stats, entry)?;
             return Ok(None);
         }

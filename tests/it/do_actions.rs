@@ -494,3 +494,58 @@ fn a_last_room_owner_is_deleted_only_with_confirm_relinquish() {
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(active(&sb, "p01"), None, "not deleted");
 }
+
+#[test]
+fn a_delete_cut_off_by_sigkill_is_resumed_and_never_sent_twice() {
+    let sb = server(
+        FlavorKind::Mattermost,
+        30,
+        SandboxConfig {
+            mm_enable_api_user_deletion: true,
+            latency_ms: 25,
+            ..config()
+        },
+    );
+    let d = tmp();
+    let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    source(d.path(), "gone.csv", &refs);
+    let url = sb.url();
+    let args = [
+        "do",
+        "delete",
+        "gone.csv",
+        "--server",
+        &url,
+        "--yes-delete-permanently",
+        "--force",
+        "--report",
+        "r.jsonl",
+        "--workers",
+        "2",
+    ];
+    // The importer is a system admin on Mattermost.
+    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), d.path(), &args);
+    wait_for_lines(&d.path().join("r.jsonl.journal"), 9);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let left = sb.users().len() - 2 - 10;
+    assert!(left > 0, "the run was cut short");
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let o = roster(d.path(), &resume, &crate::support::as_importer());
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(rep.len(), 20);
+    assert!(
+        rep.iter()
+            .all(|e| e["status"] == "ok" && e["action"] == "delete"),
+        "a row deleted before the cut is reported as done: {rep:?}"
+    );
+    assert_eq!(sb.users().len(), 2 + 10);
+    assert_eq!(
+        requests(&sb, "DELETE /api/v4/users/{user_id}"),
+        20,
+        "a delete sent twice"
+    );
+}
