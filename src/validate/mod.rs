@@ -133,6 +133,17 @@ impl Validator {
         &self.opts
     }
 
+    /// The fields every row needs: username and email, or only the key `roster do`
+    /// matches by.
+    pub fn required(&self) -> &'static [Field] {
+        use crate::client::MatchKey;
+        match self.opts.identify_by {
+            Some(MatchKey::Username) => &[Field::Username],
+            Some(MatchKey::Email) => &[Field::Email],
+            None => &[Field::Username, Field::Email],
+        }
+    }
+
     /// All problems of one mapped user, for the given intent (a modify needs only the
     /// fields it touches; a deactivate only the username).
     ///

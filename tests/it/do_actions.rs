@@ -369,7 +369,8 @@ fn a_delete_under_faults_happens_exactly_once() {
             30,
             SandboxConfig {
                 mm_enable_api_user_deletion: true,
-                fault_rate: 0.4,
+                fault_rate: 0.3,
+                drop_rate: 0.15,
                 fault_phase: FaultPhase::After,
                 ..config()
             },
@@ -548,4 +549,37 @@ fn a_delete_cut_off_by_sigkill_is_resumed_and_never_sent_twice() {
         20,
         "a delete sent twice"
     );
+}
+
+#[test]
+fn rows_matched_by_email_need_only_an_email() {
+    for flavor in flavors() {
+        let sb = server(flavor, 4, config());
+        let d = tmp();
+        write(
+            d.path(),
+            "emails.csv",
+            "email\np03@example.org\nP04@Example.org\nghost@example.org\n",
+        );
+        let o = as_admin(
+            d.path(),
+            &[
+                "do",
+                "deactivate",
+                "emails.csv",
+                "--server",
+                &sb.url(),
+                "--match",
+                "email",
+                "--report",
+                "r.jsonl",
+            ],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(active(&sb, "p03"), Some(false), "{flavor:?}");
+        assert_eq!(active(&sb, "p04"), Some(false), "{flavor:?}: email case");
+        assert_eq!(active(&sb, "p01"), Some(true));
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        assert_eq!(rep[2]["status"], "skipped", "{rep:?}");
+    }
 }
