@@ -254,6 +254,10 @@ pub struct DoArgs {
     /// refused.
     #[arg(long)]
     pub yes_delete_permanently: bool,
+    /// offboard: also leave every team and channel but the default ones (Mattermost: the
+    /// teams, whose channels go with them; Rocket.Chat: the channels and private groups).
+    #[arg(long)]
+    pub remove_memberships: bool,
     /// delete on Rocket.Chat: delete a user who is the last owner of rooms all the same
     /// (the earliest member becomes owner; rooms with nobody left are removed).
     #[arg(long)]

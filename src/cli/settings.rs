@@ -256,6 +256,7 @@ pub fn act(
         roster::ops::ActSettings {
             action,
             confirm_relinquish: a.confirm_relinquish,
+            remove_memberships: a.remove_memberships,
             yes_delete: a.yes_delete_permanently,
             threshold,
             force: a.force,

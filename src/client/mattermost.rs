@@ -664,6 +664,32 @@ impl UserApi for Mattermost {
         Ok(g)
     }
 
+    /// GET /users/{id}/teams (api4/team.go getTeamsForUser): the teams the user is an
+    /// active member of.
+    fn memberships(&self, user: &User, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let r = self.send(
+            reqwest::Method::GET,
+            &format!("/users/{}/teams", enc(&id)),
+            None,
+            true,
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(action_failure(&r, "GET /users/{id}/teams"));
+        }
+        Ok(r.json()
+            .and_then(|v| {
+                v.as_array().map(|a| {
+                    a.iter()
+                        .filter(|t| t["delete_at"].as_i64().unwrap_or(0) == 0)
+                        .filter_map(|t| Self::group_from(GroupKind::Team, t))
+                        .collect()
+                })
+            })
+            .unwrap_or_default())
+    }
+
     /// DELETE /teams/{id}/members/{user_id} (a user never in the team: 400, done) and
     /// DELETE /channels/{id}/members/{user_id} (not a member: 404, done).
     fn remove_member(

@@ -354,6 +354,15 @@ pub trait UserApi: Send + Sync {
         Err(no_groups(self.flavor()))
     }
 
+    /// The teams and channels a user is in that removing them from undoes (`roster do
+    /// offboard --remove-memberships`): on Mattermost the teams (leaving a team leaves its
+    /// channels), on Rocket.Chat the channels and private groups (a team's main room
+    /// carries the team membership). Default channels come with `default` set.
+    fn memberships(&self, user: &User, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        let _ = (user, stats);
+        Err(no_groups(self.flavor()))
+    }
+
     /// Sets a user's profile image.
     fn set_avatar(
         &self,

@@ -879,6 +879,44 @@ impl UserApi for RocketChat {
             })
     }
 
+    /// users.info with the user's rooms (`includeUserRooms`; 8.x reads `fields`
+    /// `{"userRooms": 1}`: both are sent; needs view-other-user-channels), then each
+    /// channel or group by name (rooms.info) for its kind and whether it is a default room.
+    fn memberships(&self, user: &User, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let r = self.get(
+            "users.info",
+            &[
+                ("userId", id.as_str()),
+                ("includeUserRooms", "true"),
+                ("fields", r#"{"userRooms":1}"#),
+            ],
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(rejected(&r, "users.info"));
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let Some(rooms) = v["user"]["rooms"].as_array() else {
+            return Err(CallError::Fatal(
+                "users.info: the answer lists no rooms; the account roster runs as needs the view-other-user-channels permission".into(),
+            ));
+        };
+        let mut out = Vec::new();
+        for room in rooms {
+            if !matches!(room["t"].as_str(), Some("c" | "p")) {
+                continue;
+            }
+            let Some(name) = room["name"].as_str() else {
+                continue;
+            };
+            if let Some(g) = self.find_channel(None, name, stats)? {
+                out.push(g);
+            }
+        }
+        Ok(out)
+    }
+
     /// teams.removeMember {teamId, userId} (member-does-not-exist: done), channels.kick /
     /// groups.kick {roomId, userId}.
     fn remove_member(

@@ -36,10 +36,15 @@ would delete before deleting any: more than --max-deactivate (default 5 % of the
 server's accounts or 50, whichever is smaller) refuses the run, exit 4, nothing
 deleted; --force lifts that. A delete whose answer was lost is looked up before it is
 sent again: an account found gone is reported as deleted, never deleted twice.
-offboard --remove-memberships (leaving teams and channels) is not built yet.
+
+offboard --remove-memberships also leaves every team and channel but the default ones
+(Mattermost: each team, whose channels go with it; Rocket.Chat: each channel and private
+group, a team's main room taking the team membership along). A Rocket.Chat room whose
+last owner the user is cannot be left: that row fails, saying so.
 
 Examples:
-  roster do offboard leavers.csv --server https://chat.example.org --report offboard.csv
+  roster do offboard leavers.csv --server https://chat.example.org --remove-memberships \\
+    --report offboard.csv
   roster do deactivate leavers.csv --server https://mm.example.org --match email --dry-run
   roster do delete gone.csv --server https://chat.example.org --yes-delete-permanently \\
     --confirm-relinquish --report delete.jsonl",

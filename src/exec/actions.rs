@@ -68,8 +68,8 @@ impl DoAction {
                 "DELETE /users/{id}?permanent=true (ServiceSettings.EnableAPIUserDeletion)",
             ),
             DoAction::Offboard => (
-                "deactivate's call, then revoke-sessions'",
-                "deactivate's call, then revoke-sessions'",
+                "deactivate's call, then revoke-sessions'; --remove-memberships: GET users.info {includeUserRooms}, rooms.info, then channels.kick / groups.kick from each room but the default ones",
+                "deactivate's call, then revoke-sessions'; --remove-memberships: GET /users/{id}/teams, then DELETE /teams/{id}/members/{user_id} (the team's channels go with it)",
             ),
         }
     }
@@ -82,4 +82,6 @@ pub struct ActionOptions {
     /// Rocket.Chat `users.delete {confirmRelinquish: true}`: a last room owner is deleted
     /// all the same (rooms get a new owner, or are removed).
     pub confirm_relinquish: bool,
+    /// offboard: also leave every team and channel but the default ones.
+    pub remove_memberships: bool,
 }

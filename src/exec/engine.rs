@@ -551,6 +551,21 @@ impl Engine {
         if a.action == DoAction::Delete {
             entry.changed.push("account".into());
         }
+        // Read before any write, so a dry run says it too.
+        let leave = if a.action == DoAction::Offboard && a.remove_memberships {
+            let groups: Vec<_> = self
+                .target
+                .memberships(&cur, stats)?
+                .into_iter()
+                .filter(|g| !g.default)
+                .collect();
+            if !groups.is_empty() {
+                entry.changed.push("memberships".into());
+            }
+            groups
+        } else {
+            Vec::new()
+        };
         if self.opts.dry_run {
             return Ok(Some(cur));
         }
@@ -563,6 +578,10 @@ impl Engine {
         }
         if revoke {
             self.target.revoke_sessions(&now, stats)?;
+        }
+        let id = now.id.clone().unwrap_or_default();
+        for g in &leave {
+            self.target.remove_member(g, &id, stats)?;
         }
         if a.action == DoAction::Delete {
             if let (Some(link), Some(key)) = (&self.journal, key) {
@@ -1479,6 +1498,7 @@ mod tests {
             e.opts.action = Some(ActionOptions {
                 action,
                 confirm_relinquish: false,
+                remove_memberships: false,
             });
             e
         };

@@ -20,6 +20,8 @@ pub struct ActSettings {
     pub action: DoAction,
     /// `--confirm-relinquish` (Rocket.Chat delete of a last room owner).
     pub confirm_relinquish: bool,
+    /// offboard `--remove-memberships`.
+    pub remove_memberships: bool,
     /// `--yes-delete-permanently`: without it `delete` is refused.
     pub yes_delete: bool,
     /// The most deletions allowed (`--max-deactivate`), out of the server's accounts.
@@ -43,6 +45,16 @@ pub fn act(
         )
         .into());
     }
+    if act.remove_memberships && act.action != DoAction::Offboard {
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!(
+                "--remove-memberships goes with offboard, not {}",
+                act.action.name()
+            ),
+        )
+        .into());
+    }
     let (connected, pipeline) =
         import::connect_and_open(source, server, run, Purpose::Act(run.write.match_key))?;
     let check = |engine: &Engine, rows: &[Result<Checked, PipelineError>]| {
@@ -59,6 +71,7 @@ pub fn act(
             options: ActionOptions {
                 action: act.action,
                 confirm_relinquish: act.confirm_relinquish,
+                remove_memberships: act.remove_memberships,
             },
             check: counted.then_some(&check as &RowsCheck),
         },

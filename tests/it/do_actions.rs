@@ -583,3 +583,75 @@ fn rows_matched_by_email_need_only_an_email() {
         assert_eq!(rep[2]["status"], "skipped", "{rep:?}");
     }
 }
+
+#[test]
+fn offboard_remove_memberships_leaves_teams_and_channels() {
+    for flavor in flavors() {
+        let sb = server(flavor, 3, config());
+        sb.seed_team("sales", false).expect("team");
+        let team = (flavor == FlavorKind::Mattermost).then_some("sales");
+        sb.seed_channel(team, "sales-news", false).expect("channel");
+        let d = tmp();
+        write(
+            d.path(),
+            "hr.csv",
+            &format!(
+                "username,email,name,password,teams,channels\n\
+                 p01,p01@example.org,Person 1,{PW},sales,sales-news\n\
+                 p02,p02@example.org,Person 2,{PW},sales,sales-news\n"
+            ),
+        );
+        let url = sb.url();
+        let o = as_admin(d.path(), &["import", "hr.csv", "--server", &url]);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let before = sb.memberships("p01");
+        assert!(before.teams.contains(&"sales".to_string()), "{before:?}");
+        source(d.path(), "leavers.csv", &["p01"]);
+        let args = [
+            "do",
+            "offboard",
+            "leavers.csv",
+            "--server",
+            &url,
+            "--remove-memberships",
+            "--report",
+            "r.jsonl",
+        ];
+        let mut dry = args.to_vec();
+        dry.push("--dry-run");
+        let writes_before = writes(&sb);
+        let o = as_admin(d.path(), &dry);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        assert_eq!(
+            rep[0]["changed"],
+            serde_json::json!(["active", "sessions", "memberships"]),
+            "{rep:?}"
+        );
+        assert_eq!(writes(&sb), writes_before, "{flavor:?}: --dry-run wrote");
+        let o = as_admin(d.path(), &args);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let after = sb.memberships("p01");
+        assert!(after.teams.is_empty(), "{flavor:?}: {after:?}");
+        assert!(
+            !after.channels.iter().any(|c| c.contains("sales-news")),
+            "{flavor:?}: {after:?}"
+        );
+        assert_eq!(active(&sb, "p01"), Some(false));
+        let kept = sb.memberships("p02");
+        assert!(kept.teams.contains(&"sales".to_string()), "{kept:?}");
+        // Only with offboard.
+        let o = as_admin(
+            d.path(),
+            &[
+                "do",
+                "deactivate",
+                "leavers.csv",
+                "--server",
+                &url,
+                "--remove-memberships",
+            ],
+        );
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+    }
+}
