@@ -60,6 +60,29 @@ fn as_admin(dir: &Path, args: &[&str]) -> Output {
     )
 }
 
+/// Runs roster as the importer in the background and kills it (SIGKILL) once the journal
+/// of its report `r.jsonl` has `lines` lines.
+fn cut(dir: &Path, args: &[&str], lines: usize) {
+    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), dir, args);
+    wait_for_lines(&dir.join("r.jsonl.journal"), lines);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
+/// The same run again with `--resume`, to the end.
+fn resume(dir: &Path, args: &[&str]) -> Output {
+    let mut again = args.to_vec();
+    again.push("--resume");
+    roster(dir, &again, &crate::support::as_importer())
+}
+
+/// `roster do ACTION SOURCE --server URL EXTRA…` as the admin.
+fn act(dir: &Path, action: &str, source: &str, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["do", action, source, "--server", url];
+    args.extend_from_slice(extra);
+    as_admin(dir, &args)
+}
+
 fn active(sb: &Sandbox, name: &str) -> Option<bool> {
     let u = sb.users().into_iter().find(|u| u["username"] == name)?;
     Some(
@@ -248,17 +271,12 @@ fn a_missing_permission_stops_the_run_with_one_message() {
 
     // Mattermost without EnableAPIUserDeletion: one clear message.
     let sb = server(FlavorKind::Mattermost, 6, config());
-    let o = as_admin(
+    let o = act(
         d.path(),
-        &[
-            "do",
-            "delete",
-            "l.csv",
-            "--server",
-            &sb.url(),
-            "--yes-delete-permanently",
-            "--force",
-        ],
+        "delete",
+        "l.csv",
+        &sb.url(),
+        &["--yes-delete-permanently", "--force"],
     );
     assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(
@@ -296,46 +314,34 @@ fn delete_needs_its_flag_stays_under_the_threshold_and_spares_protected_accounts
             o.stderr()
         );
         // 4 of 40 deletable accounts: more than the default 5 % (2).
-        let o = as_admin(
+        let o = act(
             d.path(),
-            &[
-                "do",
-                "delete",
-                "gone.csv",
-                "--server",
-                &url,
-                "--yes-delete-permanently",
-            ],
+            "delete",
+            "gone.csv",
+            &url,
+            &["--yes-delete-permanently"],
         );
         assert_eq!(o.code(), 4, "{flavor:?}: {}", o.stderr());
         assert!(o.stderr().contains("4 deletions exceed"), "{}", o.stderr());
         assert_eq!(writes(&sb), before, "{flavor:?}: refused, yet written");
         assert_eq!(active(&sb, "p01"), Some(true));
         // A dry run deletes nothing.
-        let o = as_admin(
+        let o = act(
             d.path(),
-            &[
-                "do",
-                "delete",
-                "gone.csv",
-                "--server",
-                &url,
-                "--yes-delete-permanently",
-                "--force",
-                "--dry-run",
-            ],
+            "delete",
+            "gone.csv",
+            &url,
+            &["--yes-delete-permanently", "--force", "--dry-run"],
         );
         assert_eq!(o.code(), 0, "{}", o.stderr());
         assert_eq!(writes(&sb), before, "{flavor:?}: --dry-run deleted");
 
-        let o = as_admin(
+        let o = act(
             d.path(),
+            "delete",
+            "gone.csv",
+            &url,
             &[
-                "do",
-                "delete",
-                "gone.csv",
-                "--server",
-                &url,
                 "--yes-delete-permanently",
                 "--max-deactivate",
                 "10%",
@@ -379,14 +385,12 @@ fn a_delete_under_faults_happens_exactly_once() {
         let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         source(d.path(), "gone.csv", &refs);
-        let o = as_admin(
+        let o = act(
             d.path(),
+            "delete",
+            "gone.csv",
+            &sb.url(),
             &[
-                "do",
-                "delete",
-                "gone.csv",
-                "--server",
-                &sb.url(),
                 "--yes-delete-permanently",
                 "--force",
                 "--max-attempts",
@@ -435,17 +439,12 @@ fn resume_after_an_interruption_does_not_redo_done_rows() {
         "--workers",
         "2",
     ];
-    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), d.path(), &args);
-    wait_for_lines(&d.path().join("r.jsonl.journal"), 8);
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    cut(d.path(), &args, 8);
     let done = (1..=30)
         .filter(|i| active(&sb, &format!("p{i:02}")) == Some(false))
         .count();
     assert!(done < 30, "the run was cut short ({done})");
-    let mut resume = args.to_vec();
-    resume.push("--resume");
-    let o = roster(d.path(), &resume, &crate::support::as_importer());
+    let o = resume(d.path(), &args);
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let rep = jsonl(&d.path().join("r.jsonl"));
     assert_eq!(rep.len(), 30, "one entry per row");
@@ -526,15 +525,10 @@ fn a_delete_cut_off_by_sigkill_is_resumed_and_never_sent_twice() {
         "2",
     ];
     // The importer is a system admin on Mattermost.
-    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), d.path(), &args);
-    wait_for_lines(&d.path().join("r.jsonl.journal"), 9);
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    cut(d.path(), &args, 9);
     let left = sb.users().len() - 2 - 10;
     assert!(left > 0, "the run was cut short");
-    let mut resume = args.to_vec();
-    resume.push("--resume");
-    let o = roster(d.path(), &resume, &crate::support::as_importer());
+    let o = resume(d.path(), &args);
     assert_eq!(o.code(), 0, "{}", o.stderr());
     let rep = jsonl(&d.path().join("r.jsonl"));
     assert_eq!(rep.len(), 20);
@@ -561,19 +555,12 @@ fn rows_matched_by_email_need_only_an_email() {
             "emails.csv",
             "email\np03@example.org\nP04@Example.org\nghost@example.org\n",
         );
-        let o = as_admin(
+        let o = act(
             d.path(),
-            &[
-                "do",
-                "deactivate",
-                "emails.csv",
-                "--server",
-                &sb.url(),
-                "--match",
-                "email",
-                "--report",
-                "r.jsonl",
-            ],
+            "deactivate",
+            "emails.csv",
+            &sb.url(),
+            &["--match", "email", "--report", "r.jsonl"],
         );
         assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
         assert_eq!(active(&sb, "p03"), Some(false), "{flavor:?}");
@@ -641,16 +628,12 @@ fn offboard_remove_memberships_leaves_teams_and_channels() {
         let kept = sb.memberships("p02");
         assert!(kept.teams.contains(&"sales".to_string()), "{kept:?}");
         // Only with offboard.
-        let o = as_admin(
+        let o = act(
             d.path(),
-            &[
-                "do",
-                "deactivate",
-                "leavers.csv",
-                "--server",
-                &url,
-                "--remove-memberships",
-            ],
+            "deactivate",
+            "leavers.csv",
+            &url,
+            &["--remove-memberships"],
         );
         assert_eq!(o.code(), 2, "{}", o.stderr());
     }
