@@ -470,7 +470,9 @@ fn map_stage(
                             multi_sep: Some(d.multi_sep),
                         });
                         m.check_attributes(&d.header, describe)
-                            .and_then(|_| m.check_required(&d.header, describe))
+                            .and_then(|_| {
+                                m.check_required(&d.header, describe, validator.required())
+                            })
                             .map(|_| m)
                             .map_err(|e| e.to_string())
                     }

@@ -237,6 +237,44 @@ pub struct RunArgs {
     pub guard: GuardArgs,
 }
 
+/// How `roster do` runs.
+#[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Run")]
+pub struct DoArgs {
+    /// Match input users with server users by username or email.
+    #[arg(long = "match", value_enum)]
+    pub match_key: Option<MatchKey>,
+    /// Continue an interrupted run: skip rows its journal (REPORT.journal) records as done.
+    #[arg(long)]
+    pub resume: bool,
+    /// Only read: report what would be done to each matched account.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// delete: really delete the accounts, for good. Without it `roster do delete` is
+    /// refused.
+    #[arg(long)]
+    pub yes_delete_permanently: bool,
+    /// offboard: also leave every team and channel but the default ones (Mattermost: the
+    /// teams, whose channels go with them; Rocket.Chat: the channels and private groups).
+    #[arg(long)]
+    pub remove_memberships: bool,
+    /// delete on Rocket.Chat: delete a user who is the last owner of rooms all the same
+    /// (the earliest member becomes owner; rooms with nobody left are removed).
+    #[arg(long)]
+    pub confirm_relinquish: bool,
+    /// delete: most deletions allowed, a count (20) or a percentage of the server's
+    /// accounts (2%). Default: 5 % of them or 50, whichever is smaller.
+    #[arg(long, value_name = "N|P%")]
+    pub max_deactivate: Option<Threshold>,
+    /// delete: no threshold, for this run.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
 /// Options shared by `plan` and `sync`: everything that changes what a sync decides.
 #[derive(clap::Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Sync")]

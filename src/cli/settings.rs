@@ -8,8 +8,8 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::common::{
-    CreateArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs, RunArgs, ServerArgs,
-    SyncArgs, TlsArgs, parse_delimiter, split_scopes,
+    CreateArgs, DoArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs, RunArgs,
+    ServerArgs, SyncArgs, TlsArgs, parse_delimiter, split_scopes,
 };
 use roster::output::paths::Files;
 use roster::secret;
@@ -222,6 +222,46 @@ pub fn import(run: &RunArgs, job: &JobConfig) -> Result<ImportSettings> {
         dry_run: run.dry_run,
         state: run.state.clone().or_else(|| job.import.state.clone()),
     })
+}
+
+/// `roster do`'s run: an import's settings (the action replaces its mode) and the
+/// action's own. The threshold is `--max-deactivate`, else the job file's
+/// `[sync] max_deactivate`.
+pub fn act(
+    action: roster::settings::DoAction,
+    a: &DoArgs,
+    job: &JobConfig,
+) -> Result<(ImportSettings, roster::ops::ActSettings)> {
+    let run = ImportSettings {
+        write: WriteSettings {
+            match_key: a.match_key.or(job.import.match_key).unwrap_or_default(),
+            guard: write_guard(&a.guard, job),
+            ..WriteSettings::default()
+        },
+        exec: exec(&a.exec, job)?,
+        dump: None,
+        resume: a.resume,
+        dry_run: a.dry_run,
+        state: None,
+    };
+    let threshold = match (&a.max_deactivate, &job.sync.max_deactivate) {
+        (Some(t), _) => *t,
+        (None, Some(v)) => v
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("job file [sync] max_deactivate: {e}"))?,
+        (None, None) => Threshold::Default,
+    };
+    Ok((
+        run,
+        roster::ops::ActSettings {
+            action,
+            confirm_relinquish: a.confirm_relinquish,
+            remove_memberships: a.remove_memberships,
+            yes_delete: a.yes_delete_permanently,
+            threshold,
+            force: a.force,
+        },
+    ))
 }
 
 /// What `plan` and `sync` decide with, flags over `[sync]` (and `[import]` for the

@@ -28,8 +28,8 @@ use serde_json::{Map, Value, json};
 use super::auth::Credentials;
 use super::http::{Http, Reply};
 use super::{
-    CallError, CallStats, CreateOptions, Flavor, Group, GroupKind, Image, MatchKey, NotAdded, Page,
-    RoleCache, ServerRoles, UserApi,
+    CallError, CallStats, CreateOptions, Deleted, Flavor, Group, GroupKind, Image, MatchKey,
+    NotAdded, Page, RoleCache, ServerRoles, UserApi,
 };
 use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
@@ -127,7 +127,7 @@ impl Mattermost {
                 None => rb,
             }
         })?;
-        if r.status == 401 {
+        if r.status == 401 && !setting_off(&r) {
             return Err(CallError::Fatal(format!(
                 "{what}: authentication failed ({}); check ROSTER_TOKEN or ROSTER_USERNAME/ROSTER_PASSWORD",
                 error_text(&r)
@@ -535,6 +535,64 @@ impl UserApi for Mattermost {
         Ok(u)
     }
 
+    /// `PUT /users/{id}/active {"active": true}`.
+    fn activate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let r = self.send(
+            reqwest::Method::PUT,
+            &format!("/users/{id}/active"),
+            Some(&json!({"active": true})),
+            true,
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(action_failure(&r, "PUT /users/{id}/active"));
+        }
+        let mut u = current.clone();
+        u.active = Some(true);
+        Ok(u)
+    }
+
+    /// `POST /users/{id}/sessions/revoke/all`: idempotent. Personal access tokens stay.
+    fn revoke_sessions(&self, current: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let r = self.send(
+            reqwest::Method::POST,
+            &format!("/users/{id}/sessions/revoke/all"),
+            None,
+            true,
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(action_failure(&r, "POST /users/{id}/sessions/revoke/all"));
+        }
+        Ok(())
+    }
+
+    /// `DELETE /users/{id}?permanent=true`, sent once (the caller looks a lost answer
+    /// up). Needs ServiceSettings.EnableAPIUserDeletion; 404: the account is gone. A 202
+    /// (the profile image's folder was not removed) comes after the user is deleted.
+    fn delete(
+        &self,
+        current: &User,
+        _confirm_relinquish: bool,
+        stats: &mut CallStats,
+    ) -> Result<Deleted, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let r = self.send(
+            reqwest::Method::DELETE,
+            &format!("/users/{id}?permanent=true"),
+            None,
+            false,
+            stats,
+        )?;
+        match r.status {
+            200 | 202 => Ok(Deleted::Now),
+            404 => Ok(Deleted::Gone),
+            _ => Err(action_failure(&r, "DELETE /users/{id}?permanent=true")),
+        }
+    }
+
     fn page_size(&self) -> u64 {
         PAGE_SIZE
     }
@@ -636,6 +694,32 @@ impl UserApi for Mattermost {
             })?;
         g.path = format!("{}/{}", team.name, g.name);
         Ok(g)
+    }
+
+    /// GET /users/{id}/teams (api4/team.go getTeamsForUser): the teams the user is an
+    /// active member of.
+    fn memberships(&self, user: &User, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let r = self.send(
+            reqwest::Method::GET,
+            &format!("/users/{}/teams", enc(&id)),
+            None,
+            true,
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(action_failure(&r, "GET /users/{id}/teams"));
+        }
+        Ok(r.json()
+            .and_then(|v| {
+                v.as_array().map(|a| {
+                    a.iter()
+                        .filter(|t| t["delete_at"].as_i64().unwrap_or(0) == 0)
+                        .filter_map(|t| Self::group_from(GroupKind::Team, t))
+                        .collect()
+                })
+            })
+            .unwrap_or_default())
     }
 
     /// DELETE /teams/{id}/members/{user_id} (a user never in the team: 400, done) and
@@ -1121,6 +1205,32 @@ fn error_text(r: &Reply) -> String {
             .unwrap_or_else(|| r.body.trim().to_string()),
         None => r.body.trim().chars().take(200).collect(),
     }
+}
+
+/// A 401 that names a server setting that is off, not a credential the server refused.
+fn setting_off(r: &Reply) -> bool {
+    r.json()
+        .and_then(|v| v["id"].as_str().map(|id| id.contains("not_enabled")))
+        .unwrap_or(false)
+}
+
+/// The failure of a `roster do` action: a missing permission or a setting that is off
+/// refuses every row alike, so it stops the run with one message.
+fn action_failure(r: &Reply, what: &str) -> CallError {
+    let v = r.json().unwrap_or(Value::Null);
+    let id = v["id"].as_str().unwrap_or("");
+    let text = format!("{what}: {}", error_text(r));
+    if id.starts_with("api.user.delete_user.not_enabled") {
+        return CallError::Fatal(format!(
+            "{text}: the server does not allow deleting users through the API; an administrator turns on ServiceSettings.EnableAPIUserDeletion (System Console > Experimental > Features > Enable API User Deletion), or use `roster do deactivate`"
+        ));
+    }
+    if r.status == 403 {
+        return CallError::Fatal(format!(
+            "{text}; the account roster runs as needs the manage_system permission (system admin)"
+        ));
+    }
+    failure(r, what)
 }
 
 fn failure(r: &Reply, what: &str) -> CallError {

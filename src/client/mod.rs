@@ -221,6 +221,32 @@ pub trait UserApi: Send + Sync {
     /// Deactivates (never deletes) a user.
     fn deactivate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError>;
 
+    /// Activates a deactivated user (`roster do activate`).
+    fn activate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
+        let _ = (current, stats);
+        Err(lacks(self.flavor(), "activate"))
+    }
+
+    /// Ends every session of a user, on every device (`roster do revoke-sessions`).
+    fn revoke_sessions(&self, current: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let _ = (current, stats);
+        Err(lacks(self.flavor(), "revoke-sessions"))
+    }
+
+    /// Deletes an account for good (`roster do delete`): `Ok(Deleted::Gone)` when the
+    /// server no longer knows it (an earlier attempt whose answer was lost deleted it).
+    /// Sent once, never retried inside: the caller looks the account up before sending
+    /// again.
+    fn delete(
+        &self,
+        current: &User,
+        confirm_relinquish: bool,
+        stats: &mut CallStats,
+    ) -> Result<Deleted, CallError> {
+        let _ = (current, confirm_relinquish, stats);
+        Err(lacks(self.flavor(), "delete"))
+    }
+
     /// One page of all users, `page` from 0, at the server's largest page size.
     fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError>;
 
@@ -330,6 +356,15 @@ pub trait UserApi: Send + Sync {
         Err(no_groups(self.flavor()))
     }
 
+    /// The teams and channels a user is in that removing them from undoes (`roster do
+    /// offboard --remove-memberships`): on Mattermost the teams (leaving a team leaves its
+    /// channels), on Rocket.Chat the channels and private groups (a team's main room
+    /// carries the team membership). Default channels come with `default` set.
+    fn memberships(&self, user: &User, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        let _ = (user, stats);
+        Err(no_groups(self.flavor()))
+    }
+
     /// Sets a user's profile image.
     fn set_avatar(
         &self,
@@ -375,6 +410,19 @@ pub trait UserApi: Send + Sync {
     /// ambiguous failure) and counts the retry in the run's counters;
     /// `Err(Interrupted)` when Ctrl-C came during the wait.
     fn backoff(&self, attempt: u32, stats: &mut CallStats) -> Result<(), CallError>;
+}
+
+/// What a delete found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deleted {
+    /// This request deleted the account.
+    Now,
+    /// The account was already gone.
+    Gone,
+}
+
+fn lacks(flavor: Flavor, action: &str) -> CallError {
+    CallError::Fatal(format!("{flavor} has no {action} in roster's client"))
 }
 
 fn no_groups(flavor: Flavor) -> CallError {

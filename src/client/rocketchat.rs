@@ -31,8 +31,8 @@ use sha2::{Digest, Sha256};
 use super::auth::Credentials;
 use super::http::{Http, Reply};
 use super::{
-    CallError, CallStats, CreateOptions, Flavor, Group, GroupKind, Image, MatchKey, NotAdded, Page,
-    RoleCache, ServerRoles, UserApi,
+    CallError, CallStats, CreateOptions, Deleted, Flavor, Group, GroupKind, Image, MatchKey,
+    NotAdded, Page, RoleCache, ServerRoles, UserApi,
 };
 use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
@@ -170,6 +170,24 @@ impl RocketChat {
         })?;
         check_common(&r, route, self.two_factor.is_some())?;
         Ok(r)
+    }
+
+    /// `users.setActiveStatus {userId, activeStatus}`.
+    fn set_active_status(
+        &self,
+        current: &User,
+        active: bool,
+        stats: &mut CallStats,
+    ) -> Result<User, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let body = json!({"userId": id, "activeStatus": active});
+        let r = self.post("users.setActiveStatus", &body, true, stats)?;
+        if r.status == 200 {
+            let mut u = current.clone();
+            u.active = Some(active);
+            return Ok(u);
+        }
+        Err(rejected(&r, "users.setActiveStatus"))
     }
 
     /// The keys `Accounts_CustomFields` defines, from the public settings (no
@@ -615,15 +633,68 @@ impl UserApi for RocketChat {
     }
 
     fn deactivate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
+        self.set_active_status(current, false, stats)
+    }
+
+    fn activate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
+        self.set_active_status(current, true, stats)
+    }
+
+    /// `users.logout {userId}` (logout-other-user): empties the user's login tokens, so
+    /// every device is logged out (personal access tokens go too). Idempotent.
+    fn revoke_sessions(&self, current: &User, stats: &mut CallStats) -> Result<(), CallError> {
         let id = current.id.clone().unwrap_or_default();
-        let body = json!({"userId": id, "activeStatus": false});
-        let r = self.post("users.setActiveStatus", &body, true, stats)?;
+        let r = self.post("users.logout", &json!({"userId": id}), true, stats)?;
         if r.status == 200 {
-            let mut u = current.clone();
-            u.active = Some(false);
-            return Ok(u);
+            return Ok(());
         }
-        Err(rejected(&r, "users.setActiveStatus"))
+        Err(rejected(&r, "users.logout"))
+    }
+
+    /// `users.delete {userId, confirmRelinquish}` (delete-user). Sent once: a lost answer
+    /// is looked into by the caller. `error-invalid-user`: the account is gone.
+    fn delete(
+        &self,
+        current: &User,
+        confirm_relinquish: bool,
+        stats: &mut CallStats,
+    ) -> Result<Deleted, CallError> {
+        let id = current.id.clone().unwrap_or_default();
+        let mut body = json!({"userId": id});
+        if confirm_relinquish {
+            body["confirmRelinquish"] = true.into();
+        }
+        let r = self.post("users.delete", &body, false, stats)?;
+        if r.status == 200 {
+            return Ok(Deleted::Now);
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        if v["errorType"] == "error-invalid-user" {
+            return Ok(Deleted::Gone);
+        }
+        if v["errorType"] == "user-last-owner" {
+            let rooms = |k: &str| -> Vec<String> {
+                v["details"][k]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (change, remove) = (rooms("shouldChangeOwner"), rooms("shouldBeRemoved"));
+            return Err(CallError::Rejected {
+                status: r.status,
+                code: Some("user-last-owner".into()),
+                message: format!(
+                    "users.delete: the user is the last owner of rooms (new owner needed: {}; removed with the user: {}); not deleted: hand them over first, or rerun with --confirm-relinquish",
+                    list_or_none(&change),
+                    list_or_none(&remove)
+                ),
+            });
+        }
+        Err(rejected(&r, "users.delete"))
     }
 
     fn page_size(&self) -> u64 {
@@ -836,6 +907,44 @@ impl UserApi for RocketChat {
                 code: None,
                 message: "channels.create: the answer has no channel".into(),
             })
+    }
+
+    /// users.info with the user's rooms (`includeUserRooms`; 8.x reads `fields`
+    /// `{"userRooms": 1}`: both are sent; needs view-other-user-channels), then each
+    /// channel or group by name (rooms.info) for its kind and whether it is a default room.
+    fn memberships(&self, user: &User, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let r = self.get(
+            "users.info",
+            &[
+                ("userId", id.as_str()),
+                ("includeUserRooms", "true"),
+                ("fields", r#"{"userRooms":1}"#),
+            ],
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(rejected(&r, "users.info"));
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let Some(rooms) = v["user"]["rooms"].as_array() else {
+            return Err(CallError::Fatal(
+                "users.info: the answer lists no rooms; the account roster runs as needs the view-other-user-channels permission".into(),
+            ));
+        };
+        let mut out = Vec::new();
+        for room in rooms {
+            if !matches!(room["t"].as_str(), Some("c" | "p")) {
+                continue;
+            }
+            let Some(name) = room["name"].as_str() else {
+                continue;
+            };
+            if let Some(g) = self.find_channel(None, name, stats)? {
+                out.push(g);
+            }
+        }
+        Ok(out)
     }
 
     /// teams.removeMember {teamId, userId} (member-does-not-exist: done), channels.kick /
@@ -1228,6 +1337,17 @@ fn truncate(s: &str) -> String {
 }
 
 /// Answers that mean the run cannot go on, whatever the row.
+/// The permissions a route needs, for the message of a 403 (which stops the run).
+fn permissions_for(route: &str) -> &'static str {
+    match route {
+        "users.logout" => "the logout-other-user permission (admin by default)",
+        "users.delete" => "the delete-user permission (admin by default)",
+        _ => {
+            "the create-user, edit-other-user-info, edit-other-user-active-status and view-full-other-user-info permissions"
+        }
+    }
+}
+
 fn check_common(r: &Reply, route: &str, have_password: bool) -> Result<(), CallError> {
     match r.status {
         401 => Err(CallError::Fatal(format!(
@@ -1235,8 +1355,9 @@ fn check_common(r: &Reply, route: &str, have_password: bool) -> Result<(), CallE
             error_text(r)
         ))),
         403 => Err(CallError::Fatal(format!(
-            "{route}: permission denied ({}); the account roster runs as needs the create-user, edit-other-user-info, edit-other-user-active-status and view-full-other-user-info permissions",
-            error_text(r)
+            "{route}: permission denied ({}); the account roster runs as needs {}",
+            error_text(r),
+            permissions_for(route)
         ))),
         400 => {
             let v = r.json().unwrap_or(Value::Null);
@@ -1263,6 +1384,14 @@ fn check_common(r: &Reply, route: &str, have_password: bool) -> Result<(), CallE
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
     }
 }
 

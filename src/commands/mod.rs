@@ -2,6 +2,7 @@
 //! resolves them (with `cli::settings`) and makes one call into `roster::ops`. Command
 //! files never import each other.
 
+pub mod act;
 pub mod apply;
 pub mod completions;
 pub mod convert;
@@ -70,6 +71,9 @@ pub enum Command {
     Sync(sync::Args),
     /// Apply a plan saved by `roster plan -o plan.json`.
     Apply(apply::Args),
+    /// Act on every account a source names: deactivate, offboard, delete, ...
+    #[command(name = "do")]
+    Do(act::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::Args),
     /// Print roster's manual page (roff) on stdout.
@@ -105,6 +109,7 @@ pub fn main() -> i32 {
         Command::Plan(a) => plan::run(a),
         Command::Sync(a) => sync::run(a),
         Command::Apply(a) => apply::run(a),
+        Command::Do(a) => act::run(a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

@@ -45,6 +45,9 @@ pub struct EngineOptions {
     /// The source file's folder: an avatar given as a path is read there, and only there
     /// (`None`: stdin or LDAP, where a path means nothing).
     pub avatar_dir: Option<std::path::PathBuf>,
+    /// `roster do ACTION`: every matched account gets this action instead of the row's
+    /// fields (see [`super::actions`]).
+    pub action: Option<super::actions::ActionOptions>,
 }
 
 /// Which existing accounts roster may write. Admins, bots and apps, the account roster
@@ -79,6 +82,9 @@ pub struct Engine {
     opts: EngineOptions,
     journal: Option<JournalLink>,
     members: super::members::Members,
+    /// `roster do`: a row already stopped the run for a reason every row shares (a
+    /// permission, a setting); rows refused the same way meanwhile are not reported.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 /// The resume journal as the engine sees it: where create intents go, and the rows
@@ -146,6 +152,7 @@ impl Engine {
             target,
             opts,
             journal: None,
+            stopped: Default::default(),
         }
     }
 
@@ -186,6 +193,19 @@ impl Engine {
         None
     }
 
+    /// Why an account must never be deleted, or `None` when it may be. A delete cannot be
+    /// undone: `[safety] write_privileged` does not open it to admins, bots, apps or the
+    /// running account.
+    pub fn delete_protection(&self, cur: &User) -> Option<String> {
+        self.target
+            .protection(cur)
+            .map(|why| format!("protected: {why}; never deleted"))
+            .or_else(|| {
+                names_user(&self.opts.guard.protect, cur)
+                    .then(|| "protected by --protect: never deleted".to_string())
+            })
+    }
+
     /// Processes one row. `known` is the result of a lookup already made (batched).
     pub fn run(&self, user: &User, intent: &Intent, known: Option<Option<User>>) -> Done {
         let desired = self.target.normalize(user);
@@ -219,7 +239,8 @@ impl Engine {
         // says the source's image changed (a sync with its ledger's digests).
         let mut avatar_digest = None;
         let avatar_planned = matches!(intent, Intent::Modify(f) if f.contains(&Field::Avatar))
-            && entry.action != Action::Create;
+            && entry.action != Action::Create
+            && self.opts.action.is_none();
         let result = match result {
             Ok(Some(written))
                 if (entry.action == Action::Create || avatar_planned)
@@ -285,11 +306,17 @@ impl Engine {
                 entry.status = Status::Failed;
                 entry.error = e.to_string();
                 let fatal = matches!(e, CallError::Fatal(_)).then(|| e.to_string());
+                // Rows in flight when the first one stopped the run were refused alike:
+                // one report line says why; the others were not done (`--resume` does
+                // them once the cause is fixed).
+                let repeated = fatal.is_some()
+                    && self.opts.action.is_some()
+                    && self.stopped.swap(true, std::sync::atomic::Ordering::SeqCst);
                 Done {
                     entry,
                     server_user: None,
                     fatal,
-                    interrupted: e == CallError::Interrupted,
+                    interrupted: e == CallError::Interrupted || repeated,
                     note,
                     groups: None,
                     avatar_digest: None,
@@ -372,6 +399,11 @@ impl Engine {
             groups,
         } = row;
         let (stats, entry, note) = (&mut **stats, &mut **entry, &mut **note);
+        if let Some(a) = self.opts.action {
+            return self
+                .act(a, desired, key, known, stats, entry)
+                .map_err(forbidden_stops);
+        }
         // Before any request: the server would refuse the role only at write time, after
         // creating the user without it (Mattermost sets roles after the create).
         if let Some(why) = self.unknown_roles(desired, intent)? {
@@ -461,6 +493,155 @@ impl Engine {
                 Ok(Some(cur))
             }
             (Intent::Upsert, Some(cur)) => self.update(desired, cur, None, stats, entry, note),
+        }
+    }
+
+    /// `roster do`: the action on the row's account, if the server has it and roster may
+    /// write it; never creates.
+    fn act(
+        &self,
+        a: super::actions::ActionOptions,
+        desired: &User,
+        key: Option<&str>,
+        known: Option<Option<User>>,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        use super::actions::DoAction;
+        entry.action = a.action.report_action();
+        let current = match known {
+            Some(k) => k,
+            None => self.lookup(desired, stats)?,
+        };
+        // An interrupted run sent this row's delete and did not record the answer: the
+        // account being gone is that delete's doing.
+        let sent_before = a.action == DoAction::Delete
+            && key.is_some_and(|k| self.journal.as_ref().is_some_and(|j| j.intents.contains(k)));
+        if current.is_none() && sent_before && !self.opts.dry_run {
+            entry.changed.push("account".into());
+            entry.error = "deleted by the interrupted run (its journal holds the delete)".into();
+            return Ok(None);
+        }
+        let Some(cur) = current else {
+            entry.status = Status::Skipped;
+            entry.error = "not on the server (roster do never creates accounts)".into();
+            return Ok(None);
+        };
+        entry.id = cur.id.clone().unwrap_or_default();
+        let protected = if a.action == DoAction::Delete {
+            self.delete_protection(&cur)
+        } else {
+            self.protection(&cur)
+        };
+        if let Some(why) = protected {
+            entry.status = Status::Skipped;
+            entry.error = why;
+            return Ok(Some(cur));
+        }
+        let deactivate = matches!(a.action, DoAction::Deactivate | DoAction::Offboard)
+            && cur.active != Some(false);
+        let activate = a.action == DoAction::Activate && cur.active == Some(false);
+        let revoke = matches!(a.action, DoAction::RevokeSessions | DoAction::Offboard);
+        if deactivate || activate {
+            entry.changed.push(Field::Active.name().into_owned());
+        }
+        if revoke {
+            entry.changed.push("sessions".into());
+        }
+        if a.action == DoAction::Delete {
+            entry.changed.push("account".into());
+        }
+        // Read before any write, so a dry run says it too.
+        let leave = if a.action == DoAction::Offboard && a.remove_memberships {
+            let groups: Vec<_> = self
+                .target
+                .memberships(&cur, stats)?
+                .into_iter()
+                .filter(|g| !g.default)
+                .collect();
+            if !groups.is_empty() {
+                entry.changed.push("memberships".into());
+            }
+            groups
+        } else {
+            Vec::new()
+        };
+        if self.opts.dry_run {
+            return Ok(Some(cur));
+        }
+        let mut now = cur;
+        if deactivate {
+            now = self.target.deactivate(&now, stats)?;
+        }
+        if activate {
+            now = self.target.activate(&now, stats)?;
+        }
+        if revoke {
+            self.target.revoke_sessions(&now, stats)?;
+        }
+        let id = now.id.clone().unwrap_or_default();
+        for g in &leave {
+            self.target.remove_member(g, &id, stats)?;
+        }
+        if a.action == DoAction::Delete {
+            if let (Some(link), Some(key)) = (&self.journal, key) {
+                // Ctrl-C before the first request: nothing to record, nothing sent.
+                if crate::interrupt::requested() {
+                    return Err(CallError::Interrupted);
+                }
+                let mut j = link.journal.lock().unwrap_or_else(|e| e.into_inner());
+                j.record_intent_of(key, "delete").map_err(|e| {
+                    CallError::Fatal(format!(
+                        "cannot write the journal {}: {e}",
+                        j.path().display()
+                    ))
+                })?;
+            }
+            self.delete_once(&now, a.confirm_relinquish, stats, entry)?;
+            return Ok(None);
+        }
+        Ok(Some(now))
+    }
+
+    /// Deletes `cur` exactly once: after an answer that was lost (5xx, timeout, dropped
+    /// connection) the account is looked up by id before the delete is sent again, and
+    /// an account found gone counts as deleted.
+    fn delete_once(
+        &self,
+        cur: &User,
+        confirm_relinquish: bool,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<(), CallError> {
+        use crate::client::Deleted;
+        let id = cur.id.clone().unwrap_or_default();
+        let max = self.opts.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.target.delete(cur, confirm_relinquish, stats) {
+                Ok(Deleted::Now) => return Ok(()),
+                Ok(Deleted::Gone) => {
+                    if attempt == 1 {
+                        entry.error = "already gone from the server".into();
+                    }
+                    return Ok(());
+                }
+                Err(CallError::Transient(msg)) => {
+                    match self.target.lookup_id(&id, stats) {
+                        Ok(None) => return Ok(()),
+                        Ok(Some(_)) | Err(CallError::Transient(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                    if attempt >= max {
+                        return Err(CallError::Transient(format!(
+                            "{msg} (gave up after {attempt} attempts)"
+                        )));
+                    }
+                    self.target.backoff(attempt, stats)?;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -848,6 +1029,21 @@ impl Engine {
     }
 }
 
+/// A refusal for lack of permission refuses every row of a `roster do` alike: it stops
+/// the run with one message instead of a report of identical failures.
+fn forbidden_stops(e: CallError) -> CallError {
+    match e {
+        CallError::Rejected {
+            status: 401 | 403,
+            message,
+            ..
+        } => CallError::Fatal(format!(
+            "{message}; the account roster runs as lacks the permission for this action"
+        )),
+        e => e,
+    }
+}
+
 /// Roles shown in an unknown-role error, the same for every row (the summary groups
 /// the errors by their text): long lists are cut short.
 fn role_list(known: &std::collections::BTreeSet<String>) -> String {
@@ -955,6 +1151,7 @@ mod tests {
                 guard,
                 anchors: Arc::default(),
                 avatar_dir: None,
+                action: None,
             },
         )
     }
@@ -1286,5 +1483,71 @@ mod tests {
             (Action::Create, Status::Ok)
         );
         assert_eq!(s.writes(), ["create dee"]);
+    }
+
+    #[test]
+    fn an_action_skips_the_unmatched_and_the_protected_and_deletes_once() {
+        use crate::exec::actions::{ActionOptions, DoAction};
+        let s = Arc::new(FakeServer::new(&[
+            ("ann", "ann@example.org"),
+            ("bob", "bob@example.org"),
+        ]));
+        let with = |action, dry_run, guard| {
+            let mut e = engine(&s, Mode::Upsert, guard);
+            e.opts.dry_run = dry_run;
+            e.opts.action = Some(ActionOptions {
+                action,
+                confirm_relinquish: false,
+                remove_memberships: false,
+            });
+            e
+        };
+        let e = with(DoAction::Delete, false, WriteGuard::default());
+        let d = e.run(&row("nobody", "n@example.org", &[]), &Intent::Upsert, None);
+        assert_eq!(
+            (d.entry.action, d.entry.status),
+            (Action::Delete, Status::Skipped)
+        );
+        // The running account, admins, and (even when the job file opens them to other
+        // writes) never deleted.
+        let allowed = WriteGuard {
+            allowed: vec!["admin".into()],
+            ..WriteGuard::default()
+        };
+        for name in ["admin", "importer"] {
+            let d = with(DoAction::Delete, false, allowed.clone()).run(
+                &row(name, "", &[]),
+                &Intent::Upsert,
+                None,
+            );
+            assert_eq!(d.entry.status, Status::Skipped, "{name}: {:?}", d.entry);
+            assert!(d.entry.error.contains("never deleted"), "{:?}", d.entry);
+        }
+        let d = with(DoAction::Delete, true, WriteGuard::default()).run(
+            &row("ann", "", &[]),
+            &Intent::Upsert,
+            None,
+        );
+        assert_eq!(
+            (d.entry.status, d.entry.action),
+            (Status::Ok, Action::Delete)
+        );
+        assert!(s.writes().is_empty(), "dry run: {:?}", s.writes());
+        // The answer is lost: the lookup finds the account gone, the row is done, and the
+        // delete is not sent again.
+        s.lose_answers.store(true, Ordering::SeqCst);
+        let d = e.run(&row("ann", "", &[]), &Intent::Upsert, None);
+        assert_eq!(d.entry.status, Status::Ok, "{:?}", d.entry);
+        assert_eq!(d.entry.id, "id-ann");
+        assert_eq!(s.writes(), ["delete ann"]);
+        assert!(s.get("ann").is_none());
+        s.lose_answers.store(false, Ordering::SeqCst);
+        // Deactivate: bob once; an account already inactive needs no request.
+        let e = with(DoAction::Deactivate, false, WriteGuard::default());
+        for _ in 0..2 {
+            let d = e.run(&row("bob", "", &[]), &Intent::Upsert, None);
+            assert_eq!(d.entry.action, Action::Deactivate, "{:?}", d.entry);
+        }
+        assert_eq!(s.writes(), ["delete ann", "deactivate bob"]);
     }
 }

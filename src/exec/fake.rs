@@ -288,6 +288,27 @@ impl UserApi for FakeServer {
         Ok(u.clone())
     }
 
+    /// With `lose_answers`, the delete happens and its answer is lost.
+    fn delete(
+        &self,
+        current: &User,
+        _confirm_relinquish: bool,
+        stats: &mut CallStats,
+    ) -> Result<crate::client::Deleted, CallError> {
+        stats.requests += 1;
+        let mut users = self.lock();
+        let Some(at) = users.iter().position(|u| u.id == current.id) else {
+            return Ok(crate::client::Deleted::Gone);
+        };
+        users.remove(at);
+        drop(users);
+        self.wrote(format!("delete {}", current.username));
+        if self.lose_answers.load(Ordering::SeqCst) {
+            return Err(CallError::Transient("502 (answer lost)".into()));
+        }
+        Ok(crate::client::Deleted::Now)
+    }
+
     fn deactivate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
         stats.requests += 1;
         self.wrote(format!("deactivate {}", current.username));

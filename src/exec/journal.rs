@@ -107,7 +107,7 @@ impl Journal {
                     // A line cut by a crash is the last one: the row was not recorded.
                     let Ok(l) = serde_json::from_str::<Line>(&line) else {
                         if let Ok(i) = serde_json::from_str::<IntentLine>(&line)
-                            && i.intent == "create"
+                            && matches!(i.intent.as_str(), "create" | "delete")
                             && !r.done.contains(&i.key)
                         {
                             r.intents.insert(i.key);
@@ -138,11 +138,17 @@ impl Journal {
     /// Records that a create for the row `key` is about to be sent, and flushes: once
     /// the request is out, a crash cannot hide that this job may have created the user.
     pub fn record_intent(&mut self, key: &str) -> io::Result<()> {
+        self.record_intent_of(key, "create")
+    }
+
+    /// The same for another request that cannot be told apart from its effect after a
+    /// crash (`delete`: the account is gone, whoever removed it).
+    pub fn record_intent_of(&mut self, key: &str, what: &str) -> io::Result<()> {
         serde_json::to_writer(
             &mut self.w,
             &IntentLine {
                 key: key.to_string(),
-                intent: "create".into(),
+                intent: what.into(),
             },
         )?;
         self.w.write_all(b"\n")?;

@@ -7,6 +7,7 @@
 //! and puts it back in input order ([`reorder`]) for the reports; the feeder stays within
 //! [`REORDER_WINDOW`] rows of the oldest unfinished row, so that buffer stays bounded.
 
+pub mod actions;
 pub mod anchors;
 pub mod engine;
 #[cfg(test)]

@@ -199,10 +199,17 @@ impl Mapping {
     /// The fields every row needs (username, email): when the source is known to have
     /// none of the attributes their templates read (a CSV file without an email column),
     /// one error before any row is read, rather than the same rejection on every row.
-    pub fn check_required(&self, available: &[String], source: &str) -> Result<(), MappingError> {
+    /// `required`: the fields checked (username and email; `roster do` needs only the key
+    /// it matches by).
+    pub fn check_required(
+        &self,
+        available: &[String],
+        source: &str,
+        required: &[Field],
+    ) -> Result<(), MappingError> {
         let has = |a: &str| column(available, a).is_some();
         for (field, rule) in &self.rules {
-            if !matches!(field, Field::Username | Field::Email) {
+            if !required.contains(field) {
                 continue;
             }
             let Rule::Templates { templates, .. } = rule else {

@@ -260,6 +260,7 @@ pub fn apply(
             anchors: Default::default(),
             // A plan holds no source folder: an avatar path is refused at apply.
             avatar_dir: None,
+            action: None,
         },
     ));
     let Applied {

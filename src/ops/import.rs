@@ -15,11 +15,12 @@ use super::progress::{self, progress_from};
 use crate::client::auth::Credentials;
 use crate::client::connect::{self, Connected};
 use crate::client::{Flavor, MatchKey, mattermost};
+use crate::exec::actions::ActionOptions;
 use crate::exec::journal::{self, Journal};
 use crate::exec::{Engine, EngineOptions, Executor, Finished, JournalLink};
 use crate::exit::{self, ExitError};
 use crate::output::UserWriter;
-use crate::pipeline::{Outcome, Pipeline};
+use crate::pipeline::{Checked, Outcome, Pipeline, PipelineError};
 use crate::plan::state::{Changes, Header, State, active_count};
 use crate::report::Status;
 use crate::secret::Secret;
@@ -35,14 +36,7 @@ pub fn import(
     run: &ImportSettings,
     reports: &ReportSettings,
 ) -> Result<i32> {
-    // Connecting, logging in and reading the source write nothing: Ctrl-C stops at once.
-    let (connected, pipeline) = crate::interrupt::nothing_written(|| -> Result<_> {
-        let connected = connect::connect(server, run.exec.pacing())?;
-        let profile = profile_of(connected.target.flavor());
-        let pipeline = input::open(source, profile, Purpose::Import)
-            .context("reading the source; nothing was written to the server")?;
-        Ok((connected, pipeline))
-    })?;
+    let (connected, pipeline) = connect_and_open(source, server, run, Purpose::Import)?;
     execute(ImportRun {
         connected,
         pipeline,
@@ -50,6 +44,24 @@ pub fn import(
         reports,
         base_dn: None,
         count: Some((source.spec.clone(), source.opts.clone())),
+        action: None,
+    })
+}
+
+/// Connects and logs in, then opens the source (an LDAP source is read whole): nothing
+/// is written yet, so Ctrl-C stops at once.
+pub(crate) fn connect_and_open(
+    source: &SourceSettings,
+    server: &ServerSettings,
+    run: &ImportSettings,
+    purpose: Purpose,
+) -> Result<(Connected, Pipeline)> {
+    crate::interrupt::nothing_written(|| -> Result<_> {
+        let connected = connect::connect(server, run.exec.pacing())?;
+        let profile = profile_of(connected.target.flavor());
+        let pipeline = input::open(source, profile, purpose)
+            .context("reading the source; nothing was written to the server")?;
+        Ok((connected, pipeline))
     })
 }
 
@@ -93,6 +105,7 @@ pub fn demo_import(
         reports,
         base_dn: None,
         count: Some((spec, SourceOptions::default())),
+        action: None,
     })
 }
 
@@ -113,6 +126,39 @@ struct ImportRun<'a> {
     base_dn: Option<String>,
     /// The source again, to count its rows for the progress display.
     count: Option<(String, SourceOptions)>,
+    /// `roster do`: the action, and a check of the whole source before the first write.
+    action: Option<ActionRun<'a>>,
+}
+
+/// What `roster do` adds to an import run.
+pub(crate) struct ActionRun<'a> {
+    pub options: ActionOptions,
+    /// Sees every row before any is run (a refusal writes nothing); `None`: rows stream.
+    pub check: Option<&'a RowsCheck<'a>>,
+}
+
+/// A check of all the source's rows before the first write (`roster do delete`'s count).
+pub(crate) type RowsCheck<'a> =
+    dyn Fn(&Engine, &[Result<Checked, PipelineError>]) -> Result<()> + 'a;
+
+/// `roster do`'s run: an import whose engine runs `action` on each matched account.
+pub(crate) fn execute_action(
+    connected: Connected,
+    pipeline: Pipeline,
+    run: &ImportSettings,
+    reports: &ReportSettings,
+    count: (String, SourceOptions),
+    action: ActionRun<'_>,
+) -> Result<i32> {
+    execute(ImportRun {
+        connected,
+        pipeline,
+        run,
+        reports,
+        base_dn: None,
+        count: Some(count),
+        action: Some(action),
+    })
 }
 
 fn execute(r: ImportRun<'_>) -> Result<i32> {
@@ -124,6 +170,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
         reports,
         base_dn,
         count,
+        action,
     } = r;
     let target = connected.target.clone();
     let flavor = target.flavor();
@@ -158,13 +205,22 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             guard: run.write.guard.clone(),
             anchors,
             avatar_dir: count.as_ref().and_then(|(spec, _)| input::source_dir(spec)),
+            action: action.as_ref().map(|a| a.options),
         },
     );
 
     let mut outs = Outputs::create(reports, &pipeline)?;
     // An LDAP source was read whole (spooled) when it was opened: a capped or broken
     // search has already stopped the run, with nothing written.
-    let rows = pipeline.by_ref();
+    let rows: Box<dyn Iterator<Item = Result<Checked, PipelineError>> + '_> =
+        match action.as_ref().and_then(|a| a.check) {
+            Some(check) => {
+                let all: Vec<_> = pipeline.by_ref().collect();
+                check(&engine, &all)?;
+                Box::new(all.into_iter())
+            }
+            None => Box::new(pipeline.by_ref()),
+        };
 
     let mut dump = outputs::open_dump(run.dump.as_deref(), base_dn)?;
 

@@ -23,6 +23,8 @@ pub(crate) enum Purpose {
     Convert,
     /// import: an LDAP source is read whole before the first write.
     Import,
+    /// `roster do`: as import, and rows need only the key that names their account.
+    Act(crate::client::MatchKey),
 }
 
 /// Opens the source and builds the checking pipeline; `default_profile` applies when
@@ -33,7 +35,7 @@ pub(crate) fn open(
     purpose: Purpose,
 ) -> Result<Pipeline> {
     let mut opts = s.opts.clone();
-    opts.spool = purpose == Purpose::Import;
+    opts.spool = matches!(purpose, Purpose::Import | Purpose::Act(_));
     // Opening (an LDAP bind and, for an import, the whole search) writes nothing:
     // Ctrl-C stops it at once.
     crate::interrupt::nothing_written(|| {
@@ -41,7 +43,10 @@ pub(crate) fn open(
             &s.spec,
             &opts,
             Mapping::new(&s.mapping, &s.maps)?,
-            validator(s, default_profile),
+            match purpose {
+                Purpose::Act(key) => identifying(s, default_profile, key),
+                _ => validator(s, default_profile),
+            },
             purpose != Purpose::Convert,
         )
     })
@@ -51,6 +56,19 @@ pub(crate) fn validator(s: &SourceSettings, default_profile: Profile) -> Validat
     Validator::new(ValidateOptions {
         profile: s.profile.unwrap_or(default_profile),
         allow_unusual_emails: s.allow_unusual_emails,
+        identify_by: None,
+    })
+}
+
+/// The checks of a source whose rows only name accounts (`roster do`).
+fn identifying(
+    s: &SourceSettings,
+    default_profile: Profile,
+    key: crate::client::MatchKey,
+) -> Validator {
+    Validator::new(ValidateOptions {
+        identify_by: Some(key),
+        ..validator(s, default_profile).options().clone()
     })
 }
 

@@ -3,6 +3,7 @@
 //! and make one call here; this layer opens the input, connects, runs the executor and
 //! turns how a run ended (summary, fatal error, interruption, refusal) into an exit code.
 
+mod act;
 mod apply;
 mod export;
 mod import;
@@ -14,6 +15,7 @@ mod plan;
 mod progress;
 mod sync;
 
+pub use act::{ActSettings, act};
 pub use apply::{ApplySettings, apply};
 pub use export::{ExportSettings, export};
 pub use import::{demo_import, import};

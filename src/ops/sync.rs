@@ -104,6 +104,7 @@ pub(crate) fn build_plan(i: PlanInputs<'_>) -> Result<Planned> {
             guard: sync.write.guard.clone(),
             anchors: anchors.clone(),
             avatar_dir: input::source_dir(&source.spec),
+            action: None,
         },
     );
 
@@ -284,6 +285,7 @@ pub fn sync(
             guard: plan.guard.clone(),
             anchors,
             avatar_dir: input::source_dir(&source.spec),
+            action: None,
         },
     ));
     let mut changes = Changes::default();

@@ -741,7 +741,15 @@ impl<'a> Planner<'a> {
             }
         }
         match (entry.action, &intent) {
-            (Action::None, _) => return Some(entry),
+            // `roster do`'s own actions never come out of a plan.
+            (
+                Action::None
+                | Action::Activate
+                | Action::RevokeSessions
+                | Action::Delete
+                | Action::Offboard,
+                _,
+            ) => return Some(entry),
             (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),
             (Action::Deactivate, Intent::Deactivate) => self.plan.deactivations.push(item(
                 Some("deleted at the source (LDIF delete)".into()),
@@ -1234,6 +1242,7 @@ mod tests {
                 },
                 anchors: Arc::new(state.anchors.clone()),
                 avatar_dir: None,
+                action: None,
             },
         )
     }

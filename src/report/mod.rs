@@ -26,6 +26,12 @@ pub enum Action {
     Update,
     Deactivate,
     None,
+    // `roster do`'s actions, named as on its command line (`deactivate` is shared).
+    Activate,
+    #[serde(rename = "revoke-sessions")]
+    RevokeSessions,
+    Delete,
+    Offboard,
 }
 
 impl Action {
@@ -35,6 +41,10 @@ impl Action {
             Action::Update => "update",
             Action::Deactivate => "deactivate",
             Action::None => "none",
+            Action::Activate => "activate",
+            Action::RevokeSessions => "revoke-sessions",
+            Action::Delete => "delete",
+            Action::Offboard => "offboard",
         }
     }
 }

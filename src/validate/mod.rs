@@ -81,6 +81,9 @@ pub struct ValidateOptions {
     pub profile: Profile,
     /// Accept quoted local parts and domain literals (`--allow-unusual-emails`).
     pub allow_unusual_emails: bool,
+    /// `roster do`: a row only names an account, by this key; nothing else of it is
+    /// written, so nothing else is checked.
+    pub identify_by: Option<crate::client::MatchKey>,
 }
 
 pub const ROCKETCHAT_NICKNAME_MAX: usize = 120;
@@ -126,6 +129,21 @@ impl Validator {
         self.opts.profile
     }
 
+    pub fn options(&self) -> &ValidateOptions {
+        &self.opts
+    }
+
+    /// The fields every row needs: username and email, or only the key `roster do`
+    /// matches by.
+    pub fn required(&self) -> &'static [Field] {
+        use crate::client::MatchKey;
+        match self.opts.identify_by {
+            Some(MatchKey::Username) => &[Field::Username],
+            Some(MatchKey::Email) => &[Field::Email],
+            None => &[Field::Username, Field::Email],
+        }
+    }
+
     /// All problems of one mapped user, for the given intent (a modify needs only the
     /// fields it touches; a deactivate only the username).
     ///
@@ -136,6 +154,15 @@ impl Validator {
     /// - `Deactivate`: username presence only.
     pub fn check(&self, user: &User, intent: &Intent) -> Vec<Problem> {
         let mut out = Vec::new();
+        if let Some(key) = self.opts.identify_by {
+            if key.of(user).is_none() {
+                out.push(Problem::new(
+                    key.name(),
+                    format!("is required (rows are matched by {})", key.name()),
+                ));
+            }
+            return out;
+        }
         match intent {
             Intent::Upsert => {
                 self.username(&user.username, true, &mut out);

@@ -11,6 +11,7 @@ mod csv_formulas;
 mod csv_roundtrip;
 mod csv_source;
 mod csv_spectrum;
+mod do_actions;
 mod fast_defaults;
 mod file_urls;
 mod http_safety;

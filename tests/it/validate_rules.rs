@@ -7,6 +7,7 @@ fn validator(profile: Profile) -> Validator {
     Validator::new(ValidateOptions {
         profile,
         allow_unusual_emails: false,
+        identify_by: None,
     })
 }
 
@@ -469,6 +470,7 @@ fn unusual_emails_follow_the_option() {
     let lax = Validator::new(ValidateOptions {
         profile: Profile::Generic,
         allow_unusual_emails: true,
+        identify_by: None,
     });
     assert!(lax.check(&u, &Intent::Upsert).is_empty());
     // Rocket.Chat's own check wants exactly one @.
@@ -476,6 +478,7 @@ fn unusual_emails_follow_the_option() {
     let rc = Validator::new(ValidateOptions {
         profile: Profile::Rocketchat,
         allow_unusual_emails: true,
+        identify_by: None,
     });
     assert_eq!(
         texts(&rc.check(&u, &Intent::Upsert)),

@@ -46,8 +46,9 @@ pub use server::{CapturedRequest, RouteCounters};
 
 pub use roster_secret::Secret;
 
-/// Requests in `counters` that changed something: every POST but the logins and the
-/// lookups that are POSTs (Mattermost `usernames`, `ids`), and every PUT and DELETE.
+/// Requests in `counters` that changed something: every POST but the logins, the
+/// caller's own logouts and the lookups that are POSTs (Mattermost `usernames`, `ids`),
+/// and every PUT and DELETE. Rocket.Chat's `users.logout` (of another user) is a write.
 pub fn writes_in(counters: &BTreeMap<String, RouteCounters>) -> u64 {
     counters
         .iter()
@@ -56,7 +57,7 @@ pub fn writes_in(counters: &BTreeMap<String, RouteCounters>) -> u64 {
             (k.starts_with("POST")
                 && !k.contains("usernames")
                 && !k.contains("login")
-                && !k.contains("logout")
+                && (!k.contains("logout") || k.contains("users.logout"))
                 && !k.contains("/ids"))
                 || k.starts_with("PUT")
                 || k.starts_with("DELETE")

@@ -26,6 +26,13 @@
 //! password policy at its defaults (8 to 72 bytes, no character classes), AD/LDAP licensed
 //! and configured with every profile attribute mapped (so LDAP-managed users get the 409
 //! provider-attribute errors) but no directory to log in against.
+//!
+//! Sessions and deletion (`roster do`; `server/channels/api4/user.go`, the shared
+//! mattermost-members-and-ops notes §4 and §12): `GET /users/{id}/sessions` lists a user's
+//! sessions with tokens blanked; `POST /users/{id}/sessions/revoke/all` (self or admin,
+//! else 403) deletes them all, as deactivation does; `DELETE /users/{id}?permanent=true`
+//! answers 401 `api.user.delete_user.not_enabled.app_error` while EnableAPIUserDeletion is
+//! off, and otherwise removes the user with its sessions, memberships and picture.
 
 mod decode;
 pub mod limiter;
@@ -309,6 +316,8 @@ pub(crate) enum Route {
     Patch(String),
     Roles(String),
     Active(String),
+    Sessions(String),
+    RevokeAllSessions(String),
     AllRoles,
     // Teams, channels and pictures (issue 13; teams.rs, picture.rs).
     Teams,
@@ -457,6 +466,8 @@ impl Route {
             ("PUT", Some("patch")) => Route::Patch(id),
             ("PUT", Some("roles")) => Route::Roles(id),
             ("PUT", Some("active")) => Route::Active(id),
+            ("GET", Some("sessions")) => Route::Sessions(id),
+            ("POST", Some("sessions/revoke/all")) => Route::RevokeAllSessions(id),
             _ => Route::NotFound,
         }
     }
@@ -485,6 +496,8 @@ impl Route {
             Route::Patch(_) => "/api/v4/users/{user_id}/patch",
             Route::Roles(_) => "/api/v4/users/{user_id}/roles",
             Route::Active(_) => "/api/v4/users/{user_id}/active",
+            Route::Sessions(_) => "/api/v4/users/{user_id}/sessions",
+            Route::RevokeAllSessions(_) => "/api/v4/users/{user_id}/sessions/revoke/all",
             Route::AllRoles => "/api/v4/roles",
             Route::Teams | Route::CreateTeam => "/api/v4/teams",
             Route::TeamByName(_) => "/api/v4/teams/name/{team_name}",
@@ -958,6 +971,8 @@ impl Mattermost {
             Route::Patch(id) => users::patch(self, ctx, id),
             Route::Roles(id) => users::update_roles(self, ctx, id),
             Route::Active(id) => users::update_active(self, ctx, id),
+            Route::Sessions(id) => users::sessions(self, ctx, id),
+            Route::RevokeAllSessions(id) => users::revoke_all_sessions(self, ctx, id),
             Route::AllRoles => roles::all(self, ctx),
             Route::Teams => teams::list_teams(self, ctx),
             Route::CreateTeam => teams::create_team(self, ctx),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::decode::{self, Kind, get_bool, get_map, get_str};
 use super::store::{MmUser, Session, StringMap, View};
@@ -964,6 +964,48 @@ pub(crate) fn update_active(mm: &Mattermost, ctx: &Ctx, raw: &str) -> HandlerRes
         ));
     }
     set_active(mm, u, active)?;
+    Ok(Out::status_ok())
+}
+
+/// `GET /users/{id}/sessions` (`getSessions` in `server/channels/api4/user.go`): every
+/// stored session of the user, newest activity first, tokens blanked
+/// (`Session.Sanitize`). Self or an admin (`SessionHasPermissionToUser`), else 403.
+pub(crate) fn sessions(mm: &Mattermost, ctx: &Ctx, raw: &str) -> HandlerResult {
+    let id = ctx.require_user_id(raw)?;
+    if !ctx.can_edit_user(&id) {
+        return Err(AppErr::permission());
+    }
+    let st = mm.read();
+    let mut v: Vec<_> = st
+        .sessions_sorted()
+        .into_iter()
+        .filter(|s| s.user_id == id)
+        .collect();
+    v.reverse();
+    let list: Vec<Value> = v
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "token": "", "create_at": s.create_at,
+                "expires_at": s.expires_at, "last_activity_at": s.create_at,
+                "user_id": s.user_id, "device_id": "", "roles": "", "is_oauth": false,
+                "expired_notify": false, "props": {}, "local": false,
+            })
+        })
+        .collect();
+    Ok(Out::json(200, &Value::Array(list)))
+}
+
+/// `POST /users/{id}/sessions/revoke/all` (`revokeAllSessionsForUser` in
+/// `server/channels/api4/user.go`): self or an admin (`SessionHasPermissionToUser`, else
+/// 403 edit_other_users); deletes every session row (`App.RevokeAllSessions`); personal
+/// access tokens stay. Repeating it is harmless.
+pub(crate) fn revoke_all_sessions(mm: &Mattermost, ctx: &Ctx, raw: &str) -> HandlerResult {
+    let id = ctx.require_user_id(raw)?;
+    if !ctx.can_edit_user(&id) {
+        return Err(AppErr::permission());
+    }
+    mm.write().revoke_all_sessions(&id);
     Ok(Out::status_ok())
 }
 

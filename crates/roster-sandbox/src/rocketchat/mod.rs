@@ -31,6 +31,15 @@
 //! `apps/meteor/app/lib/server/functions/getFullUserData.ts`). Endpoints that go through
 //! `getUserFromParams` (`apps/meteor/app/api/server/helpers/getUserFromParams.ts`) match
 //! ignoring case.
+//!
+//! Logging out and deleting (`roster do`; `apps/meteor/app/api/server/v1/users.ts`, the
+//! shared rocketchat-members-and-ops notes §4 and §9): `users.logout {userId}` needs
+//! `logout-other-user` for another user (403 `unauthorized` otherwise; admins hold it, the
+//! seeded `importer`'s provisioner role does not) and empties the user's login tokens;
+//! `users.delete` needs `delete-user` (the provisioner role lacks it too), refuses a last
+//! room owner with `[user-last-owner]` and the rooms in `details` unless
+//! `confirmRelinquish` (`deleteUser.ts`, `getUserSingleOwnedRooms.ts`,
+//! `relinquishRoomOwnerships.ts` in `apps/meteor/app/lib/server/functions/`).
 
 mod ajv;
 mod avatar;
@@ -139,6 +148,7 @@ enum Route {
     UsersList,
     UsersSetActiveStatus,
     UsersDelete,
+    UsersLogout,
     RolesList,
     ImportNew,
     ImportAddUsers,
@@ -180,6 +190,7 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
         ("GET", "users.list") => Route::UsersList,
         ("POST", "users.setActiveStatus") => Route::UsersSetActiveStatus,
         ("POST", "users.delete") => Route::UsersDelete,
+        ("POST", "users.logout") => Route::UsersLogout,
         ("GET", "roles.list") => Route::RolesList,
         ("POST", "import.new") => Route::ImportNew,
         ("POST", "import.addUsers") => Route::ImportAddUsers,
@@ -697,6 +708,7 @@ impl RocketChat {
                     Route::UsersList => users::list(self, &ctx),
                     Route::UsersSetActiveStatus => users::set_active_status(self, &ctx),
                     Route::UsersDelete => users::delete(self, &ctx),
+                    Route::UsersLogout => users::logout_user(self, &ctx),
                     Route::RolesList => roles::list(self, &ctx),
                     Route::ImportNew => import::new_operation(self, &ctx),
                     Route::ImportAddUsers => import::add_users(self, &ctx),

@@ -1120,7 +1120,13 @@ pub(super) fn set_active_status(rc: &RocketChat, ctx: &Ctx) -> Response {
     }
 }
 
-/// POST /api/v1/users.delete {userId|username|user}
+/// POST /api/v1/users.delete {userId|username|user, confirmRelinquish?}
+/// (`apps/meteor/app/api/server/v1/users.ts`, then `deleteUser.ts` with
+/// `getUserSingleOwnedRooms.ts` / `relinquishRoomOwnerships.ts` in
+/// `apps/meteor/app/lib/server/functions/`): a last room owner is refused with
+/// `[user-last-owner]` and the rooms in `details`, unless `confirmRelinquish` is true: then
+/// the earliest-subscribed other active member becomes owner, and the rooms nobody else is
+/// left in (not public) are removed with the user. DMs are not emulated.
 pub(super) fn delete(rc: &RocketChat, ctx: &Ctx) -> Response {
     if !ctx.caller.can("delete-user") {
         return RocketChat::forbidden_permission();
@@ -1133,6 +1139,7 @@ pub(super) fn delete(rc: &RocketChat, ctx: &Ctx) -> Response {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
+    let confirm = p.get("confirmRelinquish").and_then(Value::as_bool) == Some(true);
     let mut st = rc.write();
     let found = if let Some(id) = param("userId") {
         st.get(&id).map(|u| u.id.clone())
@@ -1162,8 +1169,109 @@ pub(super) fn delete(rc: &RocketChat, ctx: &Ctx) -> Response {
             Some(json!({"method": "deleteUser", "action": "Remove_last_admin"})),
         );
     }
+    let (change_owner, remove) = single_owned_rooms(&st, &id);
+    if !(change_owner.is_empty() && remove.is_empty()) {
+        if !confirm {
+            let names = |v: &[(String, Option<String>)]| -> Vec<String> {
+                v.iter()
+                    .filter_map(|(rid, _)| st.rooms.get(rid).map(|r| r.name.clone()))
+                    .collect()
+            };
+            return RocketChat::meteor_error(
+                "user-last-owner",
+                "",
+                Some(json!({
+                    "shouldBeRemoved": names(&remove),
+                    "shouldChangeOwner": names(&change_owner),
+                })),
+            );
+        }
+        for (rid, heir) in &change_owner {
+            if let Some(sub) = heir
+                .as_ref()
+                .and_then(|h| st.subs.get_mut(&(rid.clone(), h.clone())))
+                && !sub.roles.iter().any(|r| r == "owner")
+            {
+                sub.roles.push("owner".into());
+            }
+        }
+        for (rid, _) in &remove {
+            st.rooms.remove(rid);
+            st.subs.retain(|(r, _), _| r != rid);
+        }
+    }
+    // 7.x/8.x answer `{success: true}` (develop adds `deletedRooms`).
     st.remove(&id);
     RocketChat::success(json!({}))
+}
+
+/// `getUserSingleOwnedRooms`: the rooms whose ownership moves when `uid` goes (with the
+/// earliest-subscribed other active member, the heir), and those removed with it.
+type RoomHeirs = Vec<(String, Option<String>)>;
+fn single_owned_rooms(st: &super::store::Store, uid: &str) -> (RoomHeirs, RoomHeirs) {
+    let (mut change, mut remove) = (Vec::new(), Vec::new());
+    for ((rid, u), sub) in &st.subs {
+        if u != uid {
+            continue;
+        }
+        let Some(room) = st.rooms.get(rid) else {
+            continue;
+        };
+        let others: Vec<&super::store::Subscription> = st
+            .subs
+            .iter()
+            .filter(|((r, o), _)| r == rid && o != uid)
+            .map(|(_, s)| s)
+            .collect();
+        let owner = sub.roles.iter().any(|r| r == "owner");
+        let other_owner = others.iter().any(|s| s.roles.iter().any(|r| r == "owner"));
+        let heir = others
+            .iter()
+            .filter(|s| st.get(&s.uid).is_some_and(|x| x.active))
+            .min_by_key(|s| s.ts)
+            .map(|s| s.uid.clone());
+        if owner && !other_owner {
+            if heir.is_some() {
+                change.push((rid.clone(), heir));
+            } else if room.t != "c" {
+                remove.push((rid.clone(), None));
+            }
+        } else if !owner && others.is_empty() && room.t != "c" {
+            remove.push((rid.clone(), None));
+        }
+    }
+    (change, remove)
+}
+
+fn logout_schema() -> Obj {
+    Obj {
+        props: vec![nullable("userId", Type::String)],
+        required: vec![],
+        additional: false,
+    }
+}
+
+/// POST /api/v1/users.logout {userId?} (`apps/meteor/app/api/server/v1/users.ts`, 8.x
+/// typed route, no 2FA): another user needs `logout-other-user`, else 403 `forbidden()`
+/// (`{"error":"unauthorized"}`). Empties the user's `services.resume.loginTokens`, personal
+/// access tokens included, so every device is logged out. An unknown id answers 200 too
+/// (`unsetLoginTokens` returns an always-truthy UpdateResult).
+pub(super) fn logout_user(rc: &RocketChat, ctx: &Ctx) -> Response {
+    let mut params = ctx.params.clone();
+    if let Err(m) = ajv::validate(&logout_schema(), &mut params) {
+        return RocketChat::invalid_params(&m);
+    }
+    let target = params
+        .get("userId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&ctx.caller.user.id)
+        .to_string();
+    if target != ctx.caller.user.id && !ctx.caller.can("logout-other-user") {
+        return Response::json(403, &json!({"success": false, "error": "unauthorized"}));
+    }
+    rc.write().update(&target, |u| u.tokens.clear());
+    RocketChat::success(json!({"message": format!("User {target} has been logged out!")}))
 }
 
 #[cfg(test)]

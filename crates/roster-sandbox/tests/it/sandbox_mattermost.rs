@@ -1457,3 +1457,42 @@ fn the_state_endpoint_counts_routes_with_placeholders() {
     assert_eq!(c["GET /api/v4/users/username/{username}"]["requests"], 1);
     assert!(!st.text.contains("$2"), "no password hashes");
 }
+
+#[test]
+fn sessions_are_listed_and_revoked_all_at_once() {
+    let sb = start(mm());
+    let admin = Mm::admin(&sb);
+    let id = admin.create("sam", "sam@example.org");
+    admin.create("tess", "tess@example.org");
+    let (a, b) = (
+        Mm::login(&sb, "sam", "Passw0rd-long"),
+        Mm::login(&sb, "sam", "Passw0rd-long"),
+    );
+    let r = admin.get(&format!("/users/{id}/sessions"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let list = r.body.as_array().expect("a list");
+    assert_eq!(list.len(), 2);
+    assert!(
+        list.iter()
+            .all(|s| s["token"] == "" && s["user_id"] == id.as_str())
+    );
+    // Another plain user may not.
+    let tess = Mm::login(&sb, "tess", "Passw0rd-long");
+    let r = tess.post(&format!("/users/{id}/sessions/revoke/all"), &json!({}));
+    assert_app_error(&r, 403, "api.context.permissions.app_error");
+    assert_eq!(a.get("/users/me").status, 200);
+    let r = admin.post(&format!("/users/{id}/sessions/revoke/all"), &json!({}));
+    assert_eq!((r.status, r.body.clone()), (200, json!({"status": "OK"})));
+    assert_eq!(a.get("/users/me").status, 401);
+    assert_eq!(b.get("/users/me").status, 401);
+    assert_eq!(tess.get("/users/me").status, 200, "only sam's");
+    let r = admin.get(&format!("/users/{id}/sessions"));
+    assert_eq!(r.body, json!([]));
+    // Again: nothing left to revoke, still OK.
+    assert_eq!(
+        admin
+            .post(&format!("/users/{id}/sessions/revoke/all"), &json!({}))
+            .status,
+        200
+    );
+}

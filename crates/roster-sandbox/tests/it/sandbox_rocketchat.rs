@@ -993,3 +993,94 @@ fn bulk_import_api() {
     let nina = Session::login(&sb, "nina", "pw");
     assert_eq!(nina.post("/api/v1/import.new", &json!({})).status, 403);
 }
+
+#[test]
+fn users_logout_needs_logout_other_user_and_ends_every_session() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    let admin = Session::admin(&sb);
+    let importer = Session::importer(&sb);
+    let id = admin.create_user("lou", "lou@example.org", "pw-123");
+    let (a, b) = (
+        Session::login(&sb, "lou", "pw-123"),
+        Session::login(&sb, "lou", "pw-123"),
+    );
+    // The provisioner role lacks logout-other-user: forbidden(), not the permissions body.
+    let r = importer.post("/api/v1/users.logout", &json!({"userId": id}));
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (403, json!({"success": false, "error": "unauthorized"}))
+    );
+    assert_eq!(a.get("/api/v1/me").status, 200);
+    let r = admin.post("/api/v1/users.logout", &json!({"userId": id}));
+    assert_eq!(
+        r.body,
+        json!({"success": true, "message": format!("User {id} has been logged out!")})
+    );
+    assert_eq!(a.get("/api/v1/me").status, 401);
+    assert_eq!(b.get("/api/v1/me").status, 401);
+    // Again, and for an id nobody has: 200 all the same.
+    assert_eq!(
+        admin
+            .post("/api/v1/users.logout", &json!({"userId": id}))
+            .status,
+        200
+    );
+    assert_eq!(
+        admin
+            .post("/api/v1/users.logout", &json!({"userId": "nobody"}))
+            .status,
+        200
+    );
+    let r = admin.post("/api/v1/users.logout", &json!({"userId": id, "x": 1}));
+    assert_eq!(r.body["errorType"], "invalid-params", "{}", r.text);
+}
+
+#[test]
+fn users_delete_of_a_last_room_owner_needs_confirm_relinquish() {
+    let sb = start(SandboxConfig {
+        rate_limit: Some(false),
+        ..config()
+    });
+    let admin = Session::admin(&sb);
+    let id = admin.create_user("olga", "olga@example.org", "pw-123");
+    admin.create_user("pete", "pete@example.org", "pw-123");
+    let olga = Session::login(&sb, "olga", "pw-123");
+    let r = olga.post(
+        "/api/v1/channels.create",
+        &json!({"name": "shared", "members": ["pete"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = olga.post("/api/v1/groups.create", &json!({"name": "alone"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin.post("/api/v1/users.delete", &json!({"userId": id}));
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body,
+        json!({"success": false, "error": "[user-last-owner]", "errorType": "user-last-owner",
+            "details": {"shouldBeRemoved": ["alone"], "shouldChangeOwner": ["shared"]}})
+    );
+    assert_eq!(admin.get("/api/v1/users.info?username=olga").status, 200);
+    let r = admin.post(
+        "/api/v1/users.delete",
+        &json!({"userId": id, "confirmRelinquish": true}),
+    );
+    assert_eq!(r.body, json!({"success": true}), "{}", r.text);
+    assert_eq!(admin.get("/api/v1/users.info?username=olga").status, 400);
+    // pete owns the channel now (he may kick); the private group went with olga.
+    let pete = Session::login(&sb, "pete", "pw-123");
+    let info = admin.get("/api/v1/channels.info?roomName=shared");
+    assert_eq!(info.status, 200, "{}", info.text);
+    let r = pete.post(
+        "/api/v1/channels.kick",
+        &json!({"roomId": info.body["channel"]["_id"], "userId": admin.user_id}),
+    );
+    assert_ne!(r.status, 403, "{}", r.text);
+    assert_ne!(
+        admin.get("/api/v1/groups.info?roomName=alone").status,
+        200,
+        "removed"
+    );
+}

@@ -1,0 +1,92 @@
+//! `roster do ACTION SOURCE`: one operation on every account a source names.
+//!
+//! ```text
+//! roster do ACTION SOURCE --server URL [--match username|email] [--dry-run] [--resume]
+//!           [--report FILE] [--rejects FILE] [--protect USER,...]
+//!           [--yes-delete-permanently] [--confirm-relinquish] [--max-deactivate N|P%] [--force]
+//! ```
+//! Credentials come from the environment, as for `roster import`.
+
+use anyhow::Result;
+
+use crate::cli::common::{DoArgs, InputArgs, MappingArgs, ReportArgs, ServerArgs};
+use crate::cli::settings;
+use roster::settings::DoAction;
+
+/// `roster help do`: each action and the server calls it makes.
+fn after_help() -> String {
+    let mut s = String::from("Actions and their server calls:\n");
+    for a in DoAction::ALL {
+        let (rc, mm) = a.calls();
+        s.push_str(&format!(
+            "  {}\n    Rocket.Chat: {rc}\n    Mattermost:  {mm}\n",
+            a.name()
+        ));
+    }
+    s.push_str(
+        "
+Each source row names an account (--match username|email); one not on the server is
+reported as skipped, never created. Admins, bots and apps, the account roster runs as
+and --protect users are skipped, saying why; `delete` never touches them, whatever the
+job file's [safety] write_privileged says. A missing permission or a server setting that
+is off stops the run at its first refusal, with one message (exit 2).
+
+delete is refused without --yes-delete-permanently (exit 2). It counts the accounts it
+would delete before deleting any: more than --max-deactivate (default 5 % of the
+server's accounts or 50, whichever is smaller) refuses the run, exit 4, nothing
+deleted; --force lifts that. A delete whose answer was lost is looked up before it is
+sent again: an account found gone is reported as deleted, never deleted twice.
+
+offboard --remove-memberships also leaves every team and channel but the default ones
+(Mattermost: each team, whose channels go with it; Rocket.Chat: each channel and private
+group, a team's main room taking the team membership along). A Rocket.Chat room whose
+last owner the user is cannot be left: that row fails, saying so.
+
+Examples:
+  roster do offboard leavers.csv --server https://chat.example.org --remove-memberships \\
+    --report offboard.csv
+  roster do deactivate leavers.csv --server https://mm.example.org --match email --dry-run
+  roster do delete gone.csv --server https://chat.example.org --yes-delete-permanently \\
+    --confirm-relinquish --report delete.jsonl",
+    );
+    s
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = after_help())]
+pub struct Args {
+    /// What to do to each matched account.
+    #[arg(value_enum)]
+    pub action: DoAction,
+    /// Input: a .csv/.tsv/.ldif/.jsonl file, `-` for stdin, or an ldap:// URL.
+    pub source: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub run: DoArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    roster::interrupt::install();
+    settings::no_sync_scope(&args.input)?;
+    let config = args.mapping.config.as_deref();
+    let job = settings::load_job(config)?;
+    let spec = settings::source_spec(args.source.as_deref(), &job)?;
+    let (run, act) = settings::act(args.action, &args.run, &job)?;
+    let files = settings::server_files(Some(&spec), config, &job, &args.server);
+    settings::report_files(files, &args.reports).guard()?;
+    let source = settings::source(spec, &args.input, &args.mapping, &args.server.tls, &job)?;
+    roster::ops::act(
+        &source,
+        &settings::server(&args.server, &job),
+        &run,
+        &act,
+        &settings::reports(&args.reports),
+    )
+}

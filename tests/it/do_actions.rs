@@ -1,0 +1,640 @@
+//! `roster do ACTION SOURCE` on both sandbox flavors: each action, `--dry-run` writes
+//! nothing, unmatched rows are skipped and never created, protected accounts are skipped
+//! saying why, `delete`'s guards (the flag, the threshold, the server's permission and
+//! setting), a delete under faults happens exactly once, and `--resume` never redoes a
+//! row the journal holds.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::support::{
+    ADMIN_PW, Ran, config, jsonl, requests, roster, spawn_as_importer_at, start, tmp,
+    wait_for_lines, write, writes,
+};
+use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, SeedUser};
+use serde_json::Value;
+
+const PW: &str = "Seeded-pw-1";
+
+fn flavors() -> [FlavorKind; 2] {
+    [FlavorKind::RocketChat, FlavorKind::Mattermost]
+}
+
+/// A sandbox of `flavor` with `n` users `p01`… (password [`PW`]), every one active.
+fn server(flavor: FlavorKind, n: usize, cfg: SandboxConfig) -> Sandbox {
+    let sb = start(SandboxConfig {
+        flavor,
+        rate_limit: Some(false),
+        ..cfg
+    });
+    let users: Vec<SeedUser> = (1..=n)
+        .map(|i| SeedUser {
+            username: format!("p{i:02}"),
+            email: format!("p{i:02}@example.org"),
+            name: format!("Person {i}"),
+            password: Some(PW.into()),
+            active: true,
+            roles: vec![],
+        })
+        .collect();
+    sb.seed_users(&users).expect("seed");
+    sb
+}
+
+/// A source naming these users.
+fn source(dir: &Path, name: &str, users: &[&str]) {
+    let mut s = String::from("username,email\n");
+    for u in users {
+        s.push_str(&format!("{u},{u}@example.org\n"));
+    }
+    write(dir, name, &s);
+}
+
+/// Runs roster as the seeded admin (Rocket.Chat's provisioner role, the importer's, has
+/// neither delete-user nor logout-other-user).
+fn as_admin(dir: &Path, args: &[&str]) -> Output {
+    roster(
+        dir,
+        args,
+        &[("ROSTER_USERNAME", "admin"), ("ROSTER_PASSWORD", ADMIN_PW)],
+    )
+}
+
+/// Runs roster as the importer in the background and kills it (SIGKILL) once the journal
+/// of its report `r.jsonl` has `lines` lines.
+fn cut(dir: &Path, args: &[&str], lines: usize) {
+    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), dir, args);
+    wait_for_lines(&dir.join("r.jsonl.journal"), lines);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
+/// The same run again with `--resume`, to the end.
+fn resume(dir: &Path, args: &[&str]) -> Output {
+    let mut again = args.to_vec();
+    again.push("--resume");
+    roster(dir, &again, &crate::support::as_importer())
+}
+
+/// `roster do ACTION SOURCE --server URL EXTRA…` as the admin.
+fn act(dir: &Path, action: &str, source: &str, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["do", action, source, "--server", url];
+    args.extend_from_slice(extra);
+    as_admin(dir, &args)
+}
+
+fn active(sb: &Sandbox, name: &str) -> Option<bool> {
+    let u = sb.users().into_iter().find(|u| u["username"] == name)?;
+    Some(
+        u.get("active")
+            .and_then(Value::as_bool)
+            .unwrap_or_else(|| u["delete_at"].as_i64() == Some(0)),
+    )
+}
+
+/// Logs `name` in and returns a check that its session still works.
+fn logged_in(sb: &Sandbox, flavor: FlavorKind, name: &str) -> impl Fn() -> bool {
+    let client = crate::support::client();
+    let base = sb.url();
+    match flavor {
+        FlavorKind::RocketChat => {
+            let r = crate::support::login_raw(&client, &base, name, PW);
+            assert_eq!(r.status, 200, "{}", r.text);
+            let (id, token) = (
+                r.body["data"]["userId"].as_str().unwrap().to_string(),
+                r.body["data"]["authToken"].as_str().unwrap().to_string(),
+            );
+            Box::new(move || {
+                client
+                    .get(format!("{base}/api/v1/me"))
+                    .header("X-User-Id", &id)
+                    .header("X-Auth-Token", &token)
+                    .send()
+                    .map(|r| r.status().as_u16() == 200)
+                    .unwrap_or(false)
+            }) as Box<dyn Fn() -> bool>
+        }
+        FlavorKind::Mattermost => {
+            let r = crate::support::mm_login_raw(&client, &base, name, PW);
+            assert_eq!(r.status, 200, "{}", r.text);
+            let token = r.header("token").unwrap();
+            Box::new(move || {
+                client
+                    .get(format!("{base}/api/v4/users/me"))
+                    .bearer_auth(&token)
+                    .send()
+                    .map(|r| r.status().as_u16() == 200)
+                    .unwrap_or(false)
+            })
+        }
+    }
+}
+
+fn by_name<'a>(report: &'a [Value], name: &str) -> &'a Value {
+    report
+        .iter()
+        .find(|e| e["username"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {report:?}"))
+}
+
+#[test]
+fn each_action_on_both_servers() {
+    for flavor in flavors() {
+        let sb = server(flavor, 6, config());
+        let url = sb.url();
+        let d = tmp();
+        source(d.path(), "leavers.csv", &["p01", "p02", "nobody", "admin"]);
+        let run = |action: &str, report: &str, extra: &[&str]| {
+            let mut a = vec!["do", action, "leavers.csv", "--server", &url];
+            a.extend(["--report", report]);
+            a.extend(extra);
+            let o = as_admin(d.path(), &a);
+            assert_eq!(o.code(), 0, "{flavor:?} {action}: {}", o.stderr());
+            jsonl(&d.path().join(report))
+        };
+
+        // Dry runs write nothing, and say what would be done.
+        let before = writes(&sb);
+        for action in ["deactivate", "offboard", "revoke-sessions"] {
+            let rep = run(action, "dry.jsonl", &["--dry-run"]);
+            assert_eq!(by_name(&rep, "p01")["action"], action, "{rep:?}");
+            assert_eq!(by_name(&rep, "p01")["status"], "ok");
+        }
+        assert_eq!(writes(&sb), before, "{flavor:?}: --dry-run wrote");
+        assert_eq!(active(&sb, "p01"), Some(true));
+
+        let session = logged_in(&sb, flavor, "p01");
+        let rep = run("deactivate", "d.jsonl", &[]);
+        assert_eq!(rep.len(), 4);
+        assert_eq!(active(&sb, "p01"), Some(false), "{flavor:?}");
+        assert_eq!(active(&sb, "p02"), Some(false));
+        let p01 = by_name(&rep, "p01");
+        assert_eq!(
+            (&p01["action"], &p01["status"], &p01["changed"]),
+            (
+                &Value::from("deactivate"),
+                &Value::from("ok"),
+                &serde_json::json!(["active"])
+            )
+        );
+        assert!(!p01["id"].as_str().unwrap_or("").is_empty());
+        // Unmatched: skipped, never created. Protected (the running account): skipped.
+        let nobody = by_name(&rep, "nobody");
+        assert_eq!(nobody["status"], "skipped");
+        assert!(
+            nobody["error"]
+                .as_str()
+                .unwrap()
+                .contains("not on the server")
+        );
+        assert_eq!(active(&sb, "nobody"), None, "created");
+        let admin = by_name(&rep, "admin");
+        assert_eq!(admin["status"], "skipped");
+        assert!(
+            admin["error"].as_str().unwrap().starts_with("protected"),
+            "{admin}"
+        );
+        assert_eq!(active(&sb, "admin"), Some(true));
+        assert!(!session(), "{flavor:?}: deactivation ends the sessions");
+
+        let rep = run("activate", "a.jsonl", &[]);
+        assert_eq!(by_name(&rep, "p01")["action"], "activate");
+        assert_eq!(active(&sb, "p01"), Some(true), "{flavor:?}");
+        assert_eq!(active(&sb, "p02"), Some(true));
+
+        // revoke-sessions ends p01's sessions and leaves the account active.
+        let session = logged_in(&sb, flavor, "p01");
+        let other = logged_in(&sb, flavor, "p03");
+        let rep = run("revoke-sessions", "s.jsonl", &[]);
+        assert_eq!(by_name(&rep, "p01")["action"], "revoke-sessions");
+        assert_eq!(
+            by_name(&rep, "p01")["changed"],
+            serde_json::json!(["sessions"])
+        );
+        assert!(!session(), "{flavor:?}: still logged in");
+        assert!(
+            other(),
+            "{flavor:?}: a user not in the source was logged out"
+        );
+        assert_eq!(active(&sb, "p01"), Some(true));
+
+        // offboard: deactivated and logged out, in one pass; --protect is honoured.
+        let session = logged_in(&sb, flavor, "p02");
+        let rep = run("offboard", "o.jsonl", &["--protect", "p01"]);
+        let p02 = by_name(&rep, "p02");
+        assert_eq!(p02["action"], "offboard");
+        assert_eq!(p02["changed"], serde_json::json!(["active", "sessions"]));
+        assert_eq!(active(&sb, "p02"), Some(false));
+        assert!(!session());
+        let p01 = by_name(&rep, "p01");
+        assert_eq!(p01["status"], "skipped");
+        assert!(p01["error"].as_str().unwrap().contains("--protect"));
+        assert_eq!(active(&sb, "p01"), Some(true));
+    }
+}
+
+#[test]
+fn a_missing_permission_stops_the_run_with_one_message() {
+    // Rocket.Chat's provisioner role (the importer's) has neither logout-other-user nor
+    // delete-user.
+    let sb = server(FlavorKind::RocketChat, 6, config());
+    let d = tmp();
+    source(d.path(), "l.csv", &["p01", "p02", "p03", "p04"]);
+    for (action, perm) in [
+        ("revoke-sessions", "logout-other-user"),
+        ("delete", "delete-user"),
+    ] {
+        let o = roster(
+            d.path(),
+            &[
+                "do",
+                action,
+                "l.csv",
+                "--server",
+                &sb.url(),
+                "--yes-delete-permanently",
+                "--force",
+                "--report",
+                "r.jsonl",
+            ],
+            &crate::support::as_importer(),
+        );
+        assert_eq!(o.code(), 2, "{action}: {}", o.stderr());
+        assert!(o.stderr().contains(perm), "{action}: {}", o.stderr());
+        let failed = jsonl(&d.path().join("r.jsonl"))
+            .iter()
+            .filter(|e| e["status"] == "failed")
+            .count();
+        assert!(failed <= 1, "{action}: a report of identical failures");
+    }
+    assert_eq!(active(&sb, "p01"), Some(true));
+
+    // Mattermost without EnableAPIUserDeletion: one clear message.
+    let sb = server(FlavorKind::Mattermost, 6, config());
+    let o = act(
+        d.path(),
+        "delete",
+        "l.csv",
+        &sb.url(),
+        &["--yes-delete-permanently", "--force"],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("EnableAPIUserDeletion"),
+        "{}",
+        o.stderr()
+    );
+    assert_eq!(active(&sb, "p01"), Some(true));
+}
+
+#[test]
+fn delete_needs_its_flag_stays_under_the_threshold_and_spares_protected_accounts() {
+    for flavor in flavors() {
+        let sb = server(
+            flavor,
+            40,
+            SandboxConfig {
+                mm_enable_api_user_deletion: true,
+                ..config()
+            },
+        );
+        let url = sb.url();
+        let d = tmp();
+        source(
+            d.path(),
+            "gone.csv",
+            &["p01", "p02", "p03", "p04", "admin", "nobody"],
+        );
+        let before = writes(&sb);
+        let o = as_admin(d.path(), &["do", "delete", "gone.csv", "--server", &url]);
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+        assert!(
+            o.stderr().contains("--yes-delete-permanently"),
+            "{}",
+            o.stderr()
+        );
+        // 4 of 40 deletable accounts: more than the default 5 % (2).
+        let o = act(
+            d.path(),
+            "delete",
+            "gone.csv",
+            &url,
+            &["--yes-delete-permanently"],
+        );
+        assert_eq!(o.code(), 4, "{flavor:?}: {}", o.stderr());
+        assert!(o.stderr().contains("4 deletions exceed"), "{}", o.stderr());
+        assert_eq!(writes(&sb), before, "{flavor:?}: refused, yet written");
+        assert_eq!(active(&sb, "p01"), Some(true));
+        // A dry run deletes nothing.
+        let o = act(
+            d.path(),
+            "delete",
+            "gone.csv",
+            &url,
+            &["--yes-delete-permanently", "--force", "--dry-run"],
+        );
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+        assert_eq!(writes(&sb), before, "{flavor:?}: --dry-run deleted");
+
+        let o = act(
+            d.path(),
+            "delete",
+            "gone.csv",
+            &url,
+            &[
+                "--yes-delete-permanently",
+                "--max-deactivate",
+                "10%",
+                "--protect",
+                "p04@example.org",
+                "--report",
+                "r.csv",
+            ],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        for gone in ["p01", "p02", "p03"] {
+            assert_eq!(active(&sb, gone), None, "{flavor:?}: {gone} not deleted");
+        }
+        assert_eq!(active(&sb, "p04"), Some(true), "protected, yet deleted");
+        assert_eq!(active(&sb, "admin"), Some(true));
+        let report = std::fs::read_to_string(d.path().join("r.csv")).unwrap();
+        assert!(report.contains("p01,p01@example.org,delete,ok"), "{report}");
+        assert!(
+            report.contains("never deleted"),
+            "{flavor:?}: protected rows say why: {report}"
+        );
+        assert_eq!(sb.users().len(), 40 + 2 - 3);
+    }
+}
+
+#[test]
+fn a_delete_under_faults_happens_exactly_once() {
+    for flavor in flavors() {
+        let sb = server(
+            flavor,
+            30,
+            SandboxConfig {
+                mm_enable_api_user_deletion: true,
+                fault_rate: 0.3,
+                drop_rate: 0.15,
+                fault_phase: FaultPhase::After,
+                ..config()
+            },
+        );
+        let d = tmp();
+        let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        source(d.path(), "gone.csv", &refs);
+        let o = act(
+            d.path(),
+            "delete",
+            "gone.csv",
+            &sb.url(),
+            &[
+                "--yes-delete-permanently",
+                "--force",
+                "--max-attempts",
+                "10",
+                "--report",
+                "r.jsonl",
+            ],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        assert_eq!(rep.len(), 20);
+        assert!(
+            rep.iter()
+                .all(|e| e["status"] == "ok" && e["action"] == "delete"),
+            "{flavor:?}: a retried delete that found its user gone failed: {rep:?}"
+        );
+        assert_eq!(sb.users().len(), 30 + 2 - 20, "{flavor:?}");
+        for i in 21..=30 {
+            assert_eq!(active(&sb, &format!("p{i:02}")), Some(true));
+        }
+    }
+}
+
+#[test]
+fn resume_after_an_interruption_does_not_redo_done_rows() {
+    let sb = server(
+        FlavorKind::RocketChat,
+        30,
+        SandboxConfig {
+            latency_ms: 25,
+            ..config()
+        },
+    );
+    let d = tmp();
+    let names: Vec<String> = (1..=30).map(|i| format!("p{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    source(d.path(), "l.csv", &refs);
+    let args = [
+        "do",
+        "deactivate",
+        "l.csv",
+        "--server",
+        &sb.url(),
+        "--report",
+        "r.jsonl",
+        "--workers",
+        "2",
+    ];
+    cut(d.path(), &args, 8);
+    let done = (1..=30)
+        .filter(|i| active(&sb, &format!("p{i:02}")) == Some(false))
+        .count();
+    assert!(done < 30, "the run was cut short ({done})");
+    let o = resume(d.path(), &args);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(rep.len(), 30, "one entry per row");
+    assert!(rep.iter().all(|e| e["status"] == "ok"), "{rep:?}");
+    assert!((1..=30).all(|i| active(&sb, &format!("p{i:02}")) == Some(false)));
+    // Every account deactivated once: no row done before the cut was sent again.
+    assert_eq!(requests(&sb, "users.setActiveStatus"), 30);
+}
+
+#[test]
+fn a_last_room_owner_is_deleted_only_with_confirm_relinquish() {
+    let sb = server(FlavorKind::RocketChat, 10, config());
+    // p01 owns a channel p02 is in: deleting p01 hands the channel over.
+    let p01 = crate::support::Session::login(&sb, "p01", PW);
+    let r = p01.post(
+        "/api/v1/channels.create",
+        &serde_json::json!({"name": "p01-room", "members": ["p02"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let d = tmp();
+    source(d.path(), "gone.csv", &["p01"]);
+    let url = sb.url();
+    let mut args = vec![
+        "do",
+        "delete",
+        "gone.csv",
+        "--server",
+        &url,
+        "--yes-delete-permanently",
+        "--force",
+        "--report",
+        "r.jsonl",
+    ];
+    let o = as_admin(d.path(), &args);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    let err = rep[0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("last owner")
+            && err.contains("p01-room")
+            && err.contains("--confirm-relinquish"),
+        "{err}"
+    );
+    assert_eq!(active(&sb, "p01"), Some(true));
+    args.push("--confirm-relinquish");
+    let o = as_admin(d.path(), &args);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(active(&sb, "p01"), None, "not deleted");
+}
+
+#[test]
+fn a_delete_cut_off_by_sigkill_is_resumed_and_never_sent_twice() {
+    let sb = server(
+        FlavorKind::Mattermost,
+        30,
+        SandboxConfig {
+            mm_enable_api_user_deletion: true,
+            latency_ms: 25,
+            ..config()
+        },
+    );
+    let d = tmp();
+    let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    source(d.path(), "gone.csv", &refs);
+    let url = sb.url();
+    let args = [
+        "do",
+        "delete",
+        "gone.csv",
+        "--server",
+        &url,
+        "--yes-delete-permanently",
+        "--force",
+        "--report",
+        "r.jsonl",
+        "--workers",
+        "2",
+    ];
+    // The importer is a system admin on Mattermost.
+    cut(d.path(), &args, 9);
+    let left = sb.users().len() - 2 - 10;
+    assert!(left > 0, "the run was cut short");
+    let o = resume(d.path(), &args);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(rep.len(), 20);
+    assert!(
+        rep.iter()
+            .all(|e| e["status"] == "ok" && e["action"] == "delete"),
+        "a row deleted before the cut is reported as done: {rep:?}"
+    );
+    assert_eq!(sb.users().len(), 2 + 10);
+    assert_eq!(
+        requests(&sb, "DELETE /api/v4/users/{user_id}"),
+        20,
+        "a delete sent twice"
+    );
+}
+
+#[test]
+fn rows_matched_by_email_need_only_an_email() {
+    for flavor in flavors() {
+        let sb = server(flavor, 4, config());
+        let d = tmp();
+        write(
+            d.path(),
+            "emails.csv",
+            "email\np03@example.org\nP04@Example.org\nghost@example.org\n",
+        );
+        let o = act(
+            d.path(),
+            "deactivate",
+            "emails.csv",
+            &sb.url(),
+            &["--match", "email", "--report", "r.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(active(&sb, "p03"), Some(false), "{flavor:?}");
+        assert_eq!(active(&sb, "p04"), Some(false), "{flavor:?}: email case");
+        assert_eq!(active(&sb, "p01"), Some(true));
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        assert_eq!(rep[2]["status"], "skipped", "{rep:?}");
+    }
+}
+
+#[test]
+fn offboard_remove_memberships_leaves_teams_and_channels() {
+    for flavor in flavors() {
+        let sb = server(flavor, 3, config());
+        sb.seed_team("sales", false).expect("team");
+        let team = (flavor == FlavorKind::Mattermost).then_some("sales");
+        sb.seed_channel(team, "sales-news", false).expect("channel");
+        let d = tmp();
+        write(
+            d.path(),
+            "hr.csv",
+            &format!(
+                "username,email,name,password,teams,channels\n\
+                 p01,p01@example.org,Person 1,{PW},sales,sales-news\n\
+                 p02,p02@example.org,Person 2,{PW},sales,sales-news\n"
+            ),
+        );
+        let url = sb.url();
+        let o = as_admin(d.path(), &["import", "hr.csv", "--server", &url]);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let before = sb.memberships("p01");
+        assert!(before.teams.contains(&"sales".to_string()), "{before:?}");
+        source(d.path(), "leavers.csv", &["p01"]);
+        let args = [
+            "do",
+            "offboard",
+            "leavers.csv",
+            "--server",
+            &url,
+            "--remove-memberships",
+            "--report",
+            "r.jsonl",
+        ];
+        let mut dry = args.to_vec();
+        dry.push("--dry-run");
+        let writes_before = writes(&sb);
+        let o = as_admin(d.path(), &dry);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        assert_eq!(
+            rep[0]["changed"],
+            serde_json::json!(["active", "sessions", "memberships"]),
+            "{rep:?}"
+        );
+        assert_eq!(writes(&sb), writes_before, "{flavor:?}: --dry-run wrote");
+        let o = as_admin(d.path(), &args);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let after = sb.memberships("p01");
+        assert!(after.teams.is_empty(), "{flavor:?}: {after:?}");
+        assert!(
+            !after.channels.iter().any(|c| c.contains("sales-news")),
+            "{flavor:?}: {after:?}"
+        );
+        assert_eq!(active(&sb, "p01"), Some(false));
+        let kept = sb.memberships("p02");
+        assert!(kept.teams.contains(&"sales".to_string()), "{kept:?}");
+        // Only with offboard.
+        let o = act(
+            d.path(),
+            "deactivate",
+            "leavers.csv",
+            &url,
+            &["--remove-memberships"],
+        );
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+    }
+}
