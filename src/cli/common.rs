@@ -258,6 +258,16 @@ pub struct DoArgs {
     /// teams, whose channels go with them; Rocket.Chat: the channels and private groups).
     #[arg(long)]
     pub remove_memberships: bool,
+    /// set-roles: the roles each account ends with, replacing its own (repeatable).
+    #[arg(long = "role", value_name = "NAME", conflicts_with_all = ["add_role", "remove_role"])]
+    pub role: Vec<String>,
+    /// set-roles: a role to give each account, keeping its others (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub add_role: Vec<String>,
+    /// set-roles: a role to take from each account (repeatable). Taking the admin role
+    /// needs [safety] demote_admins; the last active admin keeps it.
+    #[arg(long, value_name = "NAME")]
+    pub remove_role: Vec<String>,
     /// delete on Rocket.Chat: delete a user who is the last owner of rooms all the same
     /// (the earliest member becomes owner; rooms with nobody left are removed).
     #[arg(long)]

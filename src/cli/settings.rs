@@ -257,6 +257,11 @@ pub fn act(
             action,
             confirm_relinquish: a.confirm_relinquish,
             remove_memberships: a.remove_memberships,
+            roles: roster::settings::RoleChange {
+                set: (!a.role.is_empty()).then(|| a.role.clone()),
+                add: a.add_role.clone(),
+                remove: a.remove_role.clone(),
+            },
             yes_delete: a.yes_delete_permanently,
             threshold,
             force: a.force,

@@ -4,6 +4,7 @@
 //! roster do ACTION SOURCE --server URL [--match username|email] [--dry-run] [--resume]
 //!           [--report FILE] [--rejects FILE] [--protect USER,...]
 //!           [--yes-delete-permanently] [--confirm-relinquish] [--max-deactivate N|P%] [--force]
+//!           [--role NAME... | --add-role NAME... --remove-role NAME...]
 //! ```
 //! Credentials come from the environment, as for `roster import`.
 
@@ -42,12 +43,21 @@ offboard --remove-memberships also leaves every team and channel but the default
 group, a team's main room taking the team membership along). A Rocket.Chat room whose
 last owner the user is cannot be left: that row fails, saying so.
 
+set-roles --role NAME (repeatable) gives each account exactly those roles; --add-role and
+--remove-role (repeatable, not with --role) adjust its own. The roles to give are checked
+against the server's roles first: one it lacks rejects the row, nothing written (Mattermost also
+takes user, admin and guest for system_user, system_admin and system_guest). Admins are
+protected as above; one named in [safety] write_privileged loses the admin role only
+with [safety] demote_admins = true, and never the last active administrator: that row
+is rejected.
+
 Examples:
   roster do offboard leavers.csv --server https://chat.example.org --remove-memberships \\
     --report offboard.csv
   roster do deactivate leavers.csv --server https://mm.example.org --match email --dry-run
   roster do delete gone.csv --server https://chat.example.org --yes-delete-permanently \\
-    --confirm-relinquish --report delete.jsonl",
+    --confirm-relinquish --report delete.jsonl
+  roster do set-roles agents.csv --server https://chat.example.org --add-role livechat-agent",
     );
     s
 }

@@ -21,15 +21,18 @@ pub enum DoAction {
     Delete,
     /// Deactivate, then revoke every session: the leaver procedure.
     Offboard,
+    /// Replace the roles (--role), or add and remove some (--add-role, --remove-role).
+    SetRoles,
 }
 
 impl DoAction {
-    pub const ALL: [DoAction; 5] = [
+    pub const ALL: [DoAction; 6] = [
         DoAction::Deactivate,
         DoAction::Activate,
         DoAction::RevokeSessions,
         DoAction::Delete,
         DoAction::Offboard,
+        DoAction::SetRoles,
     ];
 
     /// The report's `action` for it.
@@ -40,6 +43,7 @@ impl DoAction {
             DoAction::RevokeSessions => Action::RevokeSessions,
             DoAction::Delete => Action::Delete,
             DoAction::Offboard => Action::Offboard,
+            DoAction::SetRoles => Action::SetRoles,
         }
     }
 
@@ -71,12 +75,57 @@ impl DoAction {
                 "deactivate's call, then revoke-sessions'; --remove-memberships: GET users.info {includeUserRooms}, rooms.info, then channels.kick / groups.kick from each room but the default ones",
                 "deactivate's call, then revoke-sessions'; --remove-memberships: GET /users/{id}/teams, then DELETE /teams/{id}/members/{user_id} (the team's channels go with it)",
             ),
+            DoAction::SetRoles => (
+                "GET roles.list (once), then POST users.update {userId, data: {roles}}; dropping \"admin\": GET users.list to count the other admins",
+                "GET /roles (once), then PUT /users/{id}/roles {roles}; dropping \"system_admin\": GET /users to count the other admins",
+            ),
         }
     }
 }
 
+/// set-roles: what becomes of the account's roles.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoleChange {
+    /// `--role`: the roles the account ends with (replaces them all); `None`: adjust.
+    pub set: Option<Vec<String>>,
+    /// `--add-role`.
+    pub add: Vec<String>,
+    /// `--remove-role`.
+    pub remove: Vec<String>,
+}
+
+impl RoleChange {
+    /// The roles `current` ends with, in the order given (kept roles first).
+    pub fn apply(&self, current: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = match &self.set {
+            Some(set) => set.clone(),
+            None => current
+                .iter()
+                .filter(|r| !self.remove.contains(r))
+                .cloned()
+                .collect(),
+        };
+        for r in &self.add {
+            if !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+        out.dedup();
+        out
+    }
+
+    /// Every role named on the command line.
+    pub fn named(&self) -> impl Iterator<Item = &String> {
+        self.set
+            .iter()
+            .flatten()
+            .chain(&self.add)
+            .chain(&self.remove)
+    }
+}
+
 /// How the engine runs an action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActionOptions {
     pub action: DoAction,
     /// Rocket.Chat `users.delete {confirmRelinquish: true}`: a last room owner is deleted
@@ -84,4 +133,6 @@ pub struct ActionOptions {
     pub confirm_relinquish: bool,
     /// offboard: also leave every team and channel but the default ones.
     pub remove_memberships: bool,
+    /// set-roles: the roles to give.
+    pub roles: RoleChange,
 }

@@ -85,6 +85,9 @@ pub struct Engine {
     /// `roster do`: a row already stopped the run for a reason every row shares (a
     /// permission, a setting); rows refused the same way meanwhile are not reported.
     stopped: std::sync::atomic::AtomicBool,
+    /// `roster do set-roles`: held while a row that drops the admin role counts the other
+    /// admins and writes, so two rows never each leave the other as the last admin.
+    demoting: Mutex<()>,
 }
 
 /// The resume journal as the engine sees it: where create intents go, and the rows
@@ -153,6 +156,7 @@ impl Engine {
             opts,
             journal: None,
             stopped: Default::default(),
+            demoting: Mutex::new(()),
         }
     }
 
@@ -399,7 +403,7 @@ impl Engine {
             groups,
         } = row;
         let (stats, entry, note) = (&mut **stats, &mut **entry, &mut **note);
-        if let Some(a) = self.opts.action {
+        if let Some(a) = &self.opts.action {
             return self
                 .act(a, desired, key, known, stats, entry)
                 .map_err(forbidden_stops);
@@ -500,7 +504,7 @@ impl Engine {
     /// write it; never creates.
     fn act(
         &self,
-        a: super::actions::ActionOptions,
+        a: &super::actions::ActionOptions,
         desired: &User,
         key: Option<&str>,
         known: Option<Option<User>>,
@@ -537,6 +541,9 @@ impl Engine {
             entry.status = Status::Skipped;
             entry.error = why;
             return Ok(Some(cur));
+        }
+        if a.action == DoAction::SetRoles {
+            return self.set_roles(&a.roles, cur, stats, entry);
         }
         let deactivate = matches!(a.action, DoAction::Deactivate | DoAction::Offboard)
             && cur.active != Some(false);
@@ -601,6 +608,111 @@ impl Engine {
             return Ok(None);
         }
         Ok(Some(now))
+    }
+
+    /// `roster do set-roles`: the account's roles as `change` says, checked against the
+    /// server's roles before any write; dropping the admin role needs `[safety]
+    /// demote_admins`, and is refused to the last active admin.
+    fn set_roles(
+        &self,
+        change: &super::actions::RoleChange,
+        cur: User,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        // Each name as this server spells it (Mattermost: `admin` is `system_admin`).
+        let spell = |r: &String| {
+            let u = User {
+                roles: Some(vec![r.clone()]),
+                ..User::default()
+            };
+            self.target
+                .normalize(&u)
+                .roles
+                .and_then(|v| v.last().cloned())
+                .unwrap_or_else(|| r.clone())
+        };
+        let spelled = super::actions::RoleChange {
+            set: change.set.as_ref().map(|v| v.iter().map(spell).collect()),
+            add: change.add.iter().map(spell).collect(),
+            remove: change.remove.iter().map(spell).collect(),
+        };
+        let now: Vec<String> = cur.roles.clone().unwrap_or_default();
+        let wanted = User {
+            roles: Some(spelled.apply(&now)),
+            ..cur.clone()
+        };
+        let wanted = User {
+            roles: self.target.normalize(&wanted).roles,
+            ..cur.clone()
+        };
+        if let Some(why) = self.unknown_roles(&wanted, &Intent::Upsert)? {
+            entry.status = Status::Rejected;
+            entry.error = why;
+            return Ok(Some(cur));
+        }
+        let roles = wanted.roles.clone().unwrap_or_default();
+        let same = roles.len() == now.len() && roles.iter().all(|r| now.contains(r));
+        if same {
+            return Ok(Some(cur));
+        }
+        entry.changed.push(Field::Roles.name().into_owned());
+        let admin = self.target.admin_role();
+        let demotes = now.iter().any(|r| r == admin) && !roles.iter().any(|r| r == admin);
+        if demotes && !self.opts.guard.demote_admins {
+            entry.changed.clear();
+            entry.status = Status::Rejected;
+            entry.error = format!(
+                "roles not changed: removing {admin:?} needs [safety] demote_admins = true in the job file"
+            );
+            return Ok(Some(cur));
+        }
+        let _held = if demotes {
+            let held = self.demoting.lock().unwrap_or_else(|e| e.into_inner());
+            if self.other_admins(&cur, stats)? == 0 {
+                entry.changed.clear();
+                entry.status = Status::Rejected;
+                entry.error = format!(
+                    "refused: {} is the server's last active administrator ({admin:?}); give another account {admin:?} first",
+                    cur.username
+                );
+                return Ok(Some(cur));
+            }
+            Some(held)
+        } else {
+            None
+        };
+        if self.opts.dry_run {
+            return Ok(Some(cur));
+        }
+        self.target
+            .update(&cur, &wanted, &[Field::Roles], stats)
+            .map(Some)
+    }
+
+    /// How many active accounts besides `cur` hold the server's admin role, every page.
+    fn other_admins(&self, cur: &User, stats: &mut CallStats) -> Result<usize, CallError> {
+        let admin = self.target.admin_role();
+        let mut n = 0;
+        let mut page = 0;
+        loop {
+            let p = self.target.list(page, stats)?;
+            n += p
+                .users
+                .iter()
+                .filter(|u| {
+                    u.active != Some(false)
+                        && u.id != cur.id
+                        && u.roles
+                            .as_ref()
+                            .is_some_and(|r| r.iter().any(|x| x == admin))
+                })
+                .count();
+            if !p.more || p.users.is_empty() {
+                return Ok(n);
+            }
+            page += 1;
+        }
     }
 
     /// Deletes `cur` exactly once: after an answer that was lost (5xx, timeout, dropped
@@ -1496,6 +1608,7 @@ mod tests {
             let mut e = engine(&s, Mode::Upsert, guard);
             e.opts.dry_run = dry_run;
             e.opts.action = Some(ActionOptions {
+                roles: Default::default(),
                 action,
                 confirm_relinquish: false,
                 remove_memberships: false,

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::import::{self, ActionRun, RowsCheck};
 use super::input::Purpose;
 use crate::exec::Engine;
-use crate::exec::actions::{ActionOptions, DoAction};
+use crate::exec::actions::{ActionOptions, DoAction, RoleChange};
 use crate::exit::{self, ExitError};
 use crate::pipeline::{Checked, Outcome, PipelineError};
 use crate::plan::planner::{Snapshot, Threshold};
@@ -22,6 +22,8 @@ pub struct ActSettings {
     pub confirm_relinquish: bool,
     /// offboard `--remove-memberships`.
     pub remove_memberships: bool,
+    /// set-roles `--role`, `--add-role`, `--remove-role`.
+    pub roles: RoleChange,
     /// `--yes-delete-permanently`: without it `delete` is refused.
     pub yes_delete: bool,
     /// The most deletions allowed (`--max-deactivate`), out of the server's accounts.
@@ -55,6 +57,32 @@ pub fn act(
         )
         .into());
     }
+    let names_roles = act.roles.named().next().is_some();
+    if act.action == DoAction::SetRoles {
+        if !names_roles {
+            return Err(ExitError::new(
+                exit::USAGE,
+                "roster do set-roles needs --role NAME (the roles each account ends with), or --add-role NAME / --remove-role NAME",
+            )
+            .into());
+        }
+        if let Some(r) = act.roles.named().find(|r| r.trim().is_empty()) {
+            return Err(ExitError::new(
+                exit::USAGE,
+                format!("roster do set-roles: {r:?} is not a role name"),
+            )
+            .into());
+        }
+    } else if names_roles {
+        return Err(ExitError::new(
+            exit::USAGE,
+            format!(
+                "--role, --add-role and --remove-role go with set-roles, not {}",
+                act.action.name()
+            ),
+        )
+        .into());
+    }
     let (connected, pipeline) =
         import::connect_and_open(source, server, run, Purpose::Act(run.write.match_key))?;
     let check = |engine: &Engine, rows: &[Result<Checked, PipelineError>]| {
@@ -72,6 +100,7 @@ pub fn act(
                 action: act.action,
                 confirm_relinquish: act.confirm_relinquish,
                 remove_memberships: act.remove_memberships,
+                roles: act.roles.clone(),
             },
             check: counted.then_some(&check as &RowsCheck),
         },

@@ -205,7 +205,7 @@ fn execute(r: ImportRun<'_>) -> Result<i32> {
             guard: run.write.guard.clone(),
             anchors,
             avatar_dir: count.as_ref().and_then(|(spec, _)| input::source_dir(spec)),
-            action: action.as_ref().map(|a| a.options),
+            action: action.as_ref().map(|a| a.options.clone()),
         },
     );
 

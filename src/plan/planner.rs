@@ -747,7 +747,8 @@ impl<'a> Planner<'a> {
                 | Action::Activate
                 | Action::RevokeSessions
                 | Action::Delete
-                | Action::Offboard,
+                | Action::Offboard
+                | Action::SetRoles,
                 _,
             ) => return Some(entry),
             (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),

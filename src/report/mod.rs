@@ -32,6 +32,8 @@ pub enum Action {
     RevokeSessions,
     Delete,
     Offboard,
+    #[serde(rename = "set-roles")]
+    SetRoles,
 }
 
 impl Action {
@@ -45,6 +47,7 @@ impl Action {
             Action::RevokeSessions => "revoke-sessions",
             Action::Delete => "delete",
             Action::Offboard => "offboard",
+            Action::SetRoles => "set-roles",
         }
     }
 }

@@ -638,3 +638,233 @@ fn offboard_remove_memberships_leaves_teams_and_channels() {
         assert_eq!(o.code(), 2, "{}", o.stderr());
     }
 }
+
+/// A user's roles as the sandbox holds them (Rocket.Chat: an array; Mattermost: a
+/// space-separated string), sorted.
+fn roles_of(sb: &Sandbox, name: &str) -> Vec<String> {
+    let u = sb
+        .users()
+        .into_iter()
+        .find(|u| u["username"] == name)
+        .unwrap_or_else(|| panic!("{name} not on the server"));
+    let mut v: Vec<String> = match &u["roles"] {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_string))
+            .collect(),
+        Value::String(s) => s.split_whitespace().map(str::to_string).collect(),
+        _ => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+#[test]
+fn set_roles_replaces_adds_and_removes_and_keeps_the_last_admin() {
+    for flavor in flavors() {
+        let (admin, user, extra) = match flavor {
+            FlavorKind::RocketChat => ("admin", "user", "livechat-agent"),
+            _ => ("system_admin", "system_user", "system_user_manager"),
+        };
+        let sb = server(flavor, 3, config());
+        sb.seed_users(&[SeedUser {
+            username: "boss".into(),
+            email: "boss@example.org".into(),
+            name: "Boss".into(),
+            password: Some(PW.into()),
+            active: true,
+            roles: vec![user.into(), admin.into()],
+        }])
+        .expect("seed");
+        let url = sb.url();
+        let d = tmp();
+        source(d.path(), "staff.csv", &["p01", "p02", "nobody", "boss"]);
+        let report = |name: &str| jsonl(&d.path().join(name));
+
+        // Usage: the role options go with set-roles, and --role with neither of the others.
+        let o = act(d.path(), "set-roles", "staff.csv", &url, &[]);
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+        let o = act(
+            d.path(),
+            "set-roles",
+            "staff.csv",
+            &url,
+            &["--role", user, "--add-role", extra],
+        );
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+        let o = act(
+            d.path(),
+            "deactivate",
+            "staff.csv",
+            &url,
+            &["--add-role", extra],
+        );
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+        assert!(o.stderr().contains("set-roles"), "{}", o.stderr());
+
+        // A dry run writes nothing and says what would change.
+        let before = writes(&sb);
+        let o = act(
+            d.path(),
+            "set-roles",
+            "staff.csv",
+            &url,
+            &["--add-role", extra, "--dry-run", "--report", "dry.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(writes(&sb), before, "{flavor:?}: --dry-run wrote");
+        let rep = report("dry.jsonl");
+        let p01 = by_name(&rep, "p01");
+        assert_eq!(
+            (&p01["action"], &p01["status"], &p01["changed"]),
+            (
+                &Value::from("set-roles"),
+                &Value::from("ok"),
+                &serde_json::json!(["roles"])
+            )
+        );
+        assert_eq!(by_name(&rep, "nobody")["status"], "skipped");
+        let boss = by_name(&rep, "boss");
+        assert_eq!(boss["status"], "skipped", "{boss}");
+        assert!(boss["error"].as_str().unwrap().starts_with("protected"));
+
+        // An unknown role rejects every row before any write.
+        let o = act(
+            d.path(),
+            "set-roles",
+            "staff.csv",
+            &url,
+            &["--add-role", "no-such-role", "--report", "bad.jsonl"],
+        );
+        assert_ne!(o.code(), 0, "{flavor:?}");
+        assert_eq!(writes(&sb), before, "{flavor:?}: an unknown role wrote");
+        let p01 = by_name(&report("bad.jsonl"), "p01").clone();
+        assert_eq!(p01["status"], "rejected", "{p01}");
+        assert!(
+            p01["error"].as_str().unwrap().contains("no-such-role"),
+            "{p01}"
+        );
+
+        // --add-role, then --remove-role, then --role.
+        let o = act(
+            d.path(),
+            "set-roles",
+            "staff.csv",
+            &url,
+            &["--add-role", extra, "--report", "add.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let mut want = vec![extra.to_string(), user.to_string()];
+        want.sort();
+        assert_eq!(roles_of(&sb, "p01"), want, "{flavor:?}");
+        assert_eq!(roles_of(&sb, "p02"), want);
+        assert_eq!(
+            by_name(&report("add.jsonl"), "p01")["changed"],
+            serde_json::json!(["roles"])
+        );
+        // Again: nothing left to change.
+        let o = act(
+            d.path(),
+            "set-roles",
+            "staff.csv",
+            &url,
+            &["--add-role", extra, "--report", "again.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+        assert_eq!(
+            by_name(&report("again.jsonl"), "p01")["changed"],
+            serde_json::json!([])
+        );
+        let o = act(
+            d.path(),
+            "set-roles",
+            "staff.csv",
+            &url,
+            &["--remove-role", extra],
+        );
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+        assert_eq!(roles_of(&sb, "p01"), vec![user.to_string()], "{flavor:?}");
+        let o = act(
+            d.path(),
+            "set-roles",
+            "staff.csv",
+            &url,
+            &["--role", user, "--role", extra],
+        );
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+        assert_eq!(roles_of(&sb, "p02"), want, "{flavor:?}");
+        assert_eq!(
+            roles_of(&sb, "p03"),
+            vec![user.to_string()],
+            "not in the source"
+        );
+
+        // Named in [safety] write_privileged, with demote_admins, an admin may lose the
+        // role while another admin is left; the last one may not.
+        write(
+            d.path(),
+            "job.toml",
+            "[safety]\nwrite_privileged = [\"admin\", \"boss\", \"importer\"]\n",
+        );
+        let demote = |who: &str, rep: &str| {
+            source(d.path(), "admins.csv", &[who]);
+            let o = act(
+                d.path(),
+                "set-roles",
+                "admins.csv",
+                &url,
+                &[
+                    "--remove-role",
+                    "admin",
+                    "--config",
+                    "job.toml",
+                    "--report",
+                    rep,
+                ],
+            );
+            (o, by_name(&report(rep), who).clone())
+        };
+        let (o, boss) = demote("boss", "demote.jsonl");
+        assert_ne!(o.code(), 0, "{flavor:?}: demoted without demote_admins");
+        assert_eq!(boss["status"], "rejected", "{boss}");
+        assert!(
+            boss["error"].as_str().unwrap().contains("demote_admins"),
+            "{boss}"
+        );
+        assert!(roles_of(&sb, "boss").contains(&admin.to_string()));
+        write(
+            d.path(),
+            "job.toml",
+            "[safety]\nwrite_privileged = [\"admin\", \"boss\", \"importer\"]\ndemote_admins = true\n",
+        );
+        let (o, boss) = demote("boss", "demote.jsonl");
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(boss["status"], "ok", "{boss}");
+        assert!(
+            !roles_of(&sb, "boss").contains(&admin.to_string()),
+            "{flavor:?}"
+        );
+        // Mattermost's importer is an admin too.
+        let (o, importer) = demote("importer", "importer.jsonl");
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(importer["status"], "ok", "{importer}");
+        let (o, last) = demote("admin", "last.jsonl");
+        assert_ne!(
+            o.code(),
+            0,
+            "{flavor:?}: the last admin was demoted: {last}"
+        );
+        assert_eq!(last["status"], "rejected", "{last}");
+        assert!(
+            last["error"]
+                .as_str()
+                .unwrap()
+                .contains("last active administrator"),
+            "{last}"
+        );
+        assert!(
+            roles_of(&sb, "admin").contains(&admin.to_string()),
+            "{flavor:?}"
+        );
+    }
+}
