@@ -569,6 +569,22 @@ impl UserApi for Mattermost {
         Ok(())
     }
 
+    /// `DELETE /users/{id}/image`: back to the generated default picture; idempotent.
+    fn reset_avatar(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let r = self.send(
+            reqwest::Method::DELETE,
+            &format!("/users/{id}/image"),
+            None,
+            true,
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(action_failure(&r, "DELETE /users/{id}/image"));
+        }
+        Ok(())
+    }
+
     /// `DELETE /users/{id}?permanent=true`, sent once (the caller looks a lost answer
     /// up). Needs ServiceSettings.EnableAPIUserDeletion; 404: the account is gone. A 202
     /// (the profile image's folder was not removed) comes after the user is deleted.

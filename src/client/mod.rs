@@ -376,6 +376,13 @@ pub trait UserApi: Send + Sync {
         Err(no_groups(self.flavor()))
     }
 
+    /// Puts back the server's default profile image (`roster do reset-avatar`);
+    /// idempotent.
+    fn reset_avatar(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let _ = (user, stats);
+        Err(no_groups(self.flavor()))
+    }
+
     /// Every team that is not archived, for reading memberships by group (`export
     /// --memberships`).
     fn list_teams(&self, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {

@@ -1115,6 +1115,17 @@ impl UserApi for RocketChat {
         Err(rejected(&r, route))
     }
 
+    /// `users.resetAvatar {userId}` (edit-other-user-avatar): back to the initials;
+    /// idempotent.
+    fn reset_avatar(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let r = self.post("users.resetAvatar", &json!({"userId": id}), true, stats)?;
+        if r.status == 200 {
+            return Ok(());
+        }
+        Err(rejected(&r, "users.resetAvatar"))
+    }
+
     fn fields(&self) -> &'static [Field] {
         FIELDS
     }

@@ -23,16 +23,19 @@ pub enum DoAction {
     Offboard,
     /// Replace the roles (--role), or add and remove some (--add-role, --remove-role).
     SetRoles,
+    /// Back to the server's default avatar (the user's initials).
+    ResetAvatar,
 }
 
 impl DoAction {
-    pub const ALL: [DoAction; 6] = [
+    pub const ALL: [DoAction; 7] = [
         DoAction::Deactivate,
         DoAction::Activate,
         DoAction::RevokeSessions,
         DoAction::Delete,
         DoAction::Offboard,
         DoAction::SetRoles,
+        DoAction::ResetAvatar,
     ];
 
     /// The report's `action` for it.
@@ -44,6 +47,7 @@ impl DoAction {
             DoAction::Delete => Action::Delete,
             DoAction::Offboard => Action::Offboard,
             DoAction::SetRoles => Action::SetRoles,
+            DoAction::ResetAvatar => Action::ResetAvatar,
         }
     }
 
@@ -78,6 +82,10 @@ impl DoAction {
             DoAction::SetRoles => (
                 "GET roles.list (once), then POST users.update {userId, data: {roles}}; dropping \"admin\": GET users.list to count the other admins",
                 "GET /roles (once), then PUT /users/{id}/roles {roles}; dropping \"system_admin\": GET /users to count the other admins",
+            ),
+            DoAction::ResetAvatar => (
+                "POST users.resetAvatar {userId} (edit-other-user-avatar)",
+                "DELETE /users/{id}/image",
             ),
         }
     }

@@ -549,6 +549,10 @@ impl Engine {
             && cur.active != Some(false);
         let activate = a.action == DoAction::Activate && cur.active == Some(false);
         let revoke = matches!(a.action, DoAction::RevokeSessions | DoAction::Offboard);
+        let reset_avatar = a.action == DoAction::ResetAvatar;
+        if reset_avatar {
+            entry.changed.push(Field::Avatar.name().into_owned());
+        }
         if deactivate || activate {
             entry.changed.push(Field::Active.name().into_owned());
         }
@@ -585,6 +589,9 @@ impl Engine {
         }
         if revoke {
             self.target.revoke_sessions(&now, stats)?;
+        }
+        if reset_avatar {
+            self.target.reset_avatar(&now, stats)?;
         }
         let id = now.id.clone().unwrap_or_default();
         for g in &leave {

@@ -748,7 +748,8 @@ impl<'a> Planner<'a> {
                 | Action::RevokeSessions
                 | Action::Delete
                 | Action::Offboard
-                | Action::SetRoles,
+                | Action::SetRoles
+                | Action::ResetAvatar,
                 _,
             ) => return Some(entry),
             (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),

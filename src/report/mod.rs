@@ -34,6 +34,8 @@ pub enum Action {
     Offboard,
     #[serde(rename = "set-roles")]
     SetRoles,
+    #[serde(rename = "reset-avatar")]
+    ResetAvatar,
 }
 
 impl Action {
@@ -48,6 +50,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Offboard => "offboard",
             Action::SetRoles => "set-roles",
+            Action::ResetAvatar => "reset-avatar",
         }
     }
 }

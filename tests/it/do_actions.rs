@@ -868,3 +868,70 @@ fn set_roles_replaces_adds_and_removes_and_keeps_the_last_admin() {
         );
     }
 }
+
+#[test]
+fn reset_avatar_puts_back_the_default_picture() {
+    use base64::Engine as _;
+    for flavor in flavors() {
+        let sb = server(flavor, 3, config());
+        let url = sb.url();
+        let d = tmp();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(crate::member_fields::PNG_B64)
+            .unwrap();
+        std::fs::write(d.path().join("p01.png"), &png).unwrap();
+        write(
+            d.path(),
+            "pics.csv",
+            &format!(
+                "username,email,name,password,avatar\npic,pic@example.org,Pic Ture,{PW},p01.png\n"
+            ),
+        );
+        let o = as_admin(d.path(), &["import", "pics.csv", "--server", &url]);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert!(sb.avatar("pic").is_some(), "{flavor:?}: no avatar to reset");
+        source(d.path(), "who.csv", &["pic", "nobody", "admin"]);
+
+        let before = writes(&sb);
+        let o = act(
+            d.path(),
+            "reset-avatar",
+            "who.csv",
+            &url,
+            &["--dry-run", "--report", "dry.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(writes(&sb), before, "{flavor:?}: --dry-run wrote");
+        assert!(sb.avatar("pic").is_some());
+        let rep = jsonl(&d.path().join("dry.jsonl"));
+        assert_eq!(
+            by_name(&rep, "pic")["changed"],
+            serde_json::json!(["avatar"])
+        );
+
+        let o = act(
+            d.path(),
+            "reset-avatar",
+            "who.csv",
+            &url,
+            &["--report", "r.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert!(sb.avatar("pic").is_none(), "{flavor:?}: avatar still set");
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        let pic = by_name(&rep, "pic");
+        assert_eq!(
+            (&pic["action"], &pic["status"], &pic["changed"]),
+            (
+                &Value::from("reset-avatar"),
+                &Value::from("ok"),
+                &serde_json::json!(["avatar"])
+            )
+        );
+        assert_eq!(by_name(&rep, "nobody")["status"], "skipped");
+        assert_eq!(by_name(&rep, "admin")["status"], "skipped");
+        // Again: the server's reset is idempotent.
+        let o = act(d.path(), "reset-avatar", "who.csv", &url, &[]);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+    }
+}
