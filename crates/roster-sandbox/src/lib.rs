@@ -300,6 +300,9 @@ pub trait Flavor: Send + Sync {
     fn avatar(&self, username: &str) -> Option<Vec<u8>>;
     /// Adds a user to a team or channel by name, without any check but existence.
     fn add_member(&self, group: &str, username: &str) -> Result<(), String>;
+    /// A user's status and status message (Mattermost: no message; a user never given
+    /// one is `offline`).
+    fn status(&self, username: &str) -> Option<(String, String)>;
 }
 
 /// Builds the flavor for a configuration.
@@ -448,6 +451,11 @@ impl Sandbox {
     /// default one (never set, or reset) or does not exist.
     pub fn avatar(&self, username: &str) -> Option<Vec<u8>> {
         self.server.flavor().avatar(username)
+    }
+
+    /// The user's status and status message; None when the user does not exist.
+    pub fn status(&self, username: &str) -> Option<(String, String)> {
+        self.server.flavor().status(username)
     }
 
     /// Makes the user a member of a team or channel by name, with no permission or limit

@@ -38,6 +38,7 @@ mod decode;
 pub mod limiter;
 mod picture;
 mod roles;
+mod status;
 mod store;
 mod teams;
 mod users;
@@ -318,6 +319,8 @@ pub(crate) enum Route {
     Active(String),
     Sessions(String),
     RevokeAllSessions(String),
+    GetStatus(String),
+    PutStatus(String),
     AllRoles,
     // Teams, channels and pictures (issue 13; teams.rs, picture.rs).
     Teams,
@@ -468,6 +471,8 @@ impl Route {
             ("PUT", Some("active")) => Route::Active(id),
             ("GET", Some("sessions")) => Route::Sessions(id),
             ("POST", Some("sessions/revoke/all")) => Route::RevokeAllSessions(id),
+            ("GET", Some("status")) => Route::GetStatus(id),
+            ("PUT", Some("status")) => Route::PutStatus(id),
             _ => Route::NotFound,
         }
     }
@@ -498,6 +503,7 @@ impl Route {
             Route::Active(_) => "/api/v4/users/{user_id}/active",
             Route::Sessions(_) => "/api/v4/users/{user_id}/sessions",
             Route::RevokeAllSessions(_) => "/api/v4/users/{user_id}/sessions/revoke/all",
+            Route::GetStatus(_) | Route::PutStatus(_) => "/api/v4/users/{user_id}/status",
             Route::AllRoles => "/api/v4/roles",
             Route::Teams | Route::CreateTeam => "/api/v4/teams",
             Route::TeamByName(_) => "/api/v4/teams/name/{team_name}",
@@ -973,6 +979,8 @@ impl Mattermost {
             Route::Active(id) => users::update_active(self, ctx, id),
             Route::Sessions(id) => users::sessions(self, ctx, id),
             Route::RevokeAllSessions(id) => users::revoke_all_sessions(self, ctx, id),
+            Route::GetStatus(id) => status::get(self, ctx, id),
+            Route::PutStatus(id) => status::put(self, ctx, id),
             Route::AllRoles => roles::all(self, ctx),
             Route::Teams => teams::list_teams(self, ctx),
             Route::CreateTeam => teams::create_team(self, ctx),
@@ -1187,6 +1195,15 @@ impl Flavor for Mattermost {
 
     fn add_member(&self, group: &str, username: &str) -> Result<(), String> {
         teams::add_member(self, group, username)
+    }
+
+    fn status(&self, username: &str) -> Option<(String, String)> {
+        let id = self
+            .read()
+            .by_username(&validate::go_lower(username))?
+            .id
+            .clone();
+        Some((status::of(self, &id), String::new()))
     }
 
     fn load_state(&self, state: Value) -> Result<(), String> {

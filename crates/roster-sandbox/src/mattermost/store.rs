@@ -330,6 +330,8 @@ pub struct Store {
     pub channel_members: BTreeMap<(String, String), ChannelMember>,
     /// Custom profile images by user id, as uploaded.
     pub images: HashMap<String, Vec<u8>>,
+    /// Statuses set by `PUT /users/{id}/status`, by user id, as answered.
+    pub statuses: HashMap<String, serde_json::Value>,
     users: HashMap<String, MmUser>,
     by_username: BTreeMap<String, String>,
     by_email: HashMap<String, String>,

@@ -58,7 +58,7 @@ fn invalid_user() -> Response {
 }
 
 /// `getUserFromParams` (case-insensitive username).
-fn user_from_params(rc: &RocketChat, ctx: &Ctx) -> Result<RcUser, Response> {
+pub(super) fn user_from_params(rc: &RocketChat, ctx: &Ctx) -> Result<RcUser, Response> {
     let st = rc.read();
     let user = if let Some(id) = param(ctx, "userId") {
         st.get(&id)

@@ -47,6 +47,7 @@ mod import;
 pub mod limiter;
 mod roles;
 mod rooms;
+mod status;
 mod store;
 mod users;
 
@@ -174,6 +175,7 @@ enum Route {
     RoomsAdminRooms,
     UsersSetAvatar,
     UsersResetAvatar,
+    UsersSetStatus,
     UsersGetAvatar,
 }
 
@@ -216,6 +218,7 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
         ("GET", "rooms.adminRooms") => Route::RoomsAdminRooms,
         ("POST", "users.setAvatar") => Route::UsersSetAvatar,
         ("POST", "users.resetAvatar") => Route::UsersResetAvatar,
+        ("POST", "users.setStatus") => Route::UsersSetStatus,
         ("GET", "users.getAvatar") => Route::UsersGetAvatar,
         _ => return None,
     })
@@ -734,6 +737,7 @@ impl RocketChat {
                     Route::RoomsAdminRooms => rooms::rooms_admin_rooms(self, &ctx),
                     Route::UsersSetAvatar => avatar::set_avatar(self, &ctx),
                     Route::UsersResetAvatar => avatar::reset_avatar(self, &ctx),
+                    Route::UsersSetStatus => status::set_status(self, &ctx),
                     Route::UsersGetAvatar => avatar::get_avatar(self, &ctx),
                 }
             }
@@ -981,5 +985,11 @@ impl Flavor for RocketChat {
 
     fn add_member(&self, group: &str, username: &str) -> Result<(), String> {
         rooms::add_member(self, group, username)
+    }
+
+    fn status(&self, username: &str) -> Option<(String, String)> {
+        let st = self.read();
+        let u = st.by_username(username)?;
+        Some((u.status.clone(), u.status_text.clone().unwrap_or_default()))
     }
 }

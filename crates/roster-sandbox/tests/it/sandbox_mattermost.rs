@@ -1496,3 +1496,38 @@ fn sessions_are_listed_and_revoked_all_at_once() {
         200
     );
 }
+
+#[test]
+fn status_is_set_by_the_user_or_an_admin() {
+    let sb = start(mm());
+    let admin = Mm::admin(&sb);
+    let id = admin.create("sam", "sam@example.org");
+    admin.create("tess", "tess@example.org");
+    let r = admin.get(&format!("/users/{id}/status"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "offline", "never seen: {}", r.text);
+    let tess = Mm::login(&sb, "tess", "Passw0rd-long");
+    let path = format!("/users/{id}/status");
+    let r = tess.put(&path, &json!({"user_id": id, "status": "away"}));
+    assert_app_error(&r, 403, "api.context.permissions.app_error");
+    for body in [
+        json!({"status": "away"}),
+        json!({"user_id": "x", "status": "away"}),
+    ] {
+        let r = admin.put(&path, &body);
+        assert_app_error(&r, 400, "api.context.invalid_body_param.app_error");
+    }
+    for bad in ["ooo", "busy", ""] {
+        let r = admin.put(&path, &json!({"user_id": id, "status": bad}));
+        assert_app_error(&r, 400, "api.context.invalid_body_param.app_error");
+    }
+    let r = admin.put(&path, &json!({"user_id": id, "status": "dnd"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (&r.body["status"], &r.body["manual"]),
+        (&json!("dnd"), &json!(true))
+    );
+    assert_eq!(admin.get(&path).body["status"], "dnd");
+    assert_eq!(sb.status("sam"), Some(("dnd".into(), String::new())));
+    assert_eq!(sb.status("tess").map(|s| s.0), Some("offline".into()));
+}

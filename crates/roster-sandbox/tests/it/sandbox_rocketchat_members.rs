@@ -807,3 +807,45 @@ fn admin_rooms_listing_and_the_avatar_route() {
     );
     assert!(sb.counters().contains_key("GET /avatar/{username}"));
 }
+
+#[test]
+fn set_status_own_or_with_edit_other_user_info() {
+    let sb = rocketchat();
+    let admin = Session::admin(&sb);
+    seed(&sb, &[("ann", true), ("bob", true)]);
+    let ann = Session::login(&sb, "ann", "pw");
+    err(
+        &ann.post(
+            "/api/v1/users.setStatus",
+            &json!({"username": "bob", "status": "away"}),
+        ),
+        403,
+        "unauthorized",
+    );
+    let r = ann.post("/api/v1/users.setStatus", &json!({"status": "busy"}));
+    assert_eq!(r.body, json!({"success": true}), "{}", r.text);
+    assert_eq!(sb.status("ann"), Some(("busy".into(), String::new())));
+    let r = admin.post(
+        "/api/v1/users.setStatus",
+        &json!({"username": "bob", "status": "away", "message": "at lunch"}),
+    );
+    assert_eq!(r.body, json!({"success": true}), "{}", r.text);
+    assert_eq!(sb.status("bob"), Some(("away".into(), "at lunch".into())));
+    // A message alone keeps the status.
+    let r = admin.post(
+        "/api/v1/users.setStatus",
+        &json!({"username": "bob", "message": "back at 2"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(sb.status("bob"), Some(("away".into(), "back at 2".into())));
+    // dnd is Mattermost's; neither status nor message; an unknown key.
+    for body in [
+        json!({"username": "bob", "status": "dnd"}),
+        json!({"username": "bob"}),
+        json!({"username": "bob", "status": "away", "colour": "red"}),
+    ] {
+        let r = admin.post("/api/v1/users.setStatus", &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+    }
+    assert_eq!(sb.status("bob").map(|s| s.0), Some("away".into()));
+}
