@@ -268,6 +268,13 @@ pub struct DoArgs {
     /// needs [safety] demote_admins; the last active admin keeps it.
     #[arg(long, value_name = "NAME")]
     pub remove_role: Vec<String>,
+    /// set-status: the presence to set (Rocket.Chat has busy for dnd, Mattermost dnd for
+    /// busy).
+    #[arg(long, value_enum)]
+    pub status: Option<roster::settings::Presence>,
+    /// set-status on Rocket.Chat: the status message too.
+    #[arg(long, value_name = "TEXT")]
+    pub message: Option<String>,
     /// delete on Rocket.Chat: delete a user who is the last owner of rooms all the same
     /// (the earliest member becomes owner; rooms with nobody left are removed).
     #[arg(long)]

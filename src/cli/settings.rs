@@ -262,6 +262,8 @@ pub fn act(
                 add: a.add_role.clone(),
                 remove: a.remove_role.clone(),
             },
+            status: a.status,
+            message: a.message.clone(),
             yes_delete: a.yes_delete_permanently,
             threshold,
             force: a.force,

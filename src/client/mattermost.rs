@@ -585,6 +585,41 @@ impl UserApi for Mattermost {
         Ok(())
     }
 
+    /// `PUT /users/{id}/status {user_id, status}`: Mattermost has `dnd`, not `busy`, and
+    /// no status message outside custom statuses, which roster does not set.
+    fn set_status(
+        &self,
+        user: &User,
+        status: &crate::exec::actions::StatusChange,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        use crate::exec::actions::Presence;
+        if status.message.is_some() {
+            return Err(CallError::Fatal(
+                "set-status --message: Mattermost keeps no status message roster can set (only custom statuses, which roster does not write); drop --message".into(),
+            ));
+        }
+        let id = user.id.clone().unwrap_or_default();
+        let s = match status.status {
+            Presence::Online => "online",
+            Presence::Away => "away",
+            Presence::Busy | Presence::Dnd => "dnd",
+            Presence::Offline => "offline",
+        };
+        let body = json!({"user_id": id, "status": s});
+        let r = self.send(
+            reqwest::Method::PUT,
+            &format!("/users/{id}/status"),
+            Some(&body),
+            true,
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(action_failure(&r, "PUT /users/{id}/status"));
+        }
+        Ok(())
+    }
+
     /// `DELETE /users/{id}?permanent=true`, sent once (the caller looks a lost answer
     /// up). Needs ServiceSettings.EnableAPIUserDeletion; 404: the account is gone. A 202
     /// (the profile image's folder was not removed) comes after the user is deleted.

@@ -383,6 +383,18 @@ pub trait UserApi: Send + Sync {
         Err(no_groups(self.flavor()))
     }
 
+    /// Sets a user's presence status and, where the server has one, its status message
+    /// (`roster do set-status`).
+    fn set_status(
+        &self,
+        user: &User,
+        status: &crate::exec::actions::StatusChange,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let _ = (user, status, stats);
+        Err(lacks(self.flavor(), "set-status"))
+    }
+
     /// Every team that is not archived, for reading memberships by group (`export
     /// --memberships`).
     fn list_teams(&self, stats: &mut CallStats) -> Result<Vec<Group>, CallError> {

@@ -1126,6 +1126,33 @@ impl UserApi for RocketChat {
         Err(rejected(&r, "users.resetAvatar"))
     }
 
+    /// `users.setStatus {userId, status, message?}` (edit-other-user-info): Rocket.Chat
+    /// has `busy`, not `dnd`.
+    fn set_status(
+        &self,
+        user: &User,
+        status: &crate::exec::actions::StatusChange,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        use crate::exec::actions::Presence;
+        let id = user.id.clone().unwrap_or_default();
+        let s = match status.status {
+            Presence::Online => "online",
+            Presence::Away => "away",
+            Presence::Busy | Presence::Dnd => "busy",
+            Presence::Offline => "offline",
+        };
+        let mut body = json!({"userId": id, "status": s});
+        if let Some(m) = &status.message {
+            body["message"] = m.clone().into();
+        }
+        let r = self.post("users.setStatus", &body, true, stats)?;
+        if r.status == 200 {
+            return Ok(());
+        }
+        Err(rejected(&r, "users.setStatus"))
+    }
+
     fn fields(&self) -> &'static [Field] {
         FIELDS
     }

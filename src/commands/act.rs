@@ -5,6 +5,7 @@
 //!           [--report FILE] [--rejects FILE] [--protect USER,...]
 //!           [--yes-delete-permanently] [--confirm-relinquish] [--max-deactivate N|P%] [--force]
 //!           [--role NAME... | --add-role NAME... --remove-role NAME...]
+//!           [--status online|away|busy|dnd|offline [--message TEXT]]
 //! ```
 //! Credentials come from the environment, as for `roster import`.
 
@@ -51,13 +52,20 @@ protected as above; one named in [safety] write_privileged loses the admin role 
 with [safety] demote_admins = true, and never the last active administrator: that row
 is rejected.
 
+reset-avatar puts back the server's default picture. set-status --status sets the
+presence (Rocket.Chat has busy where Mattermost has dnd: each is sent as the other);
+--message sets Rocket.Chat's status message too, and stops a Mattermost run before any
+write (it has no status message roster can set).
+
 Examples:
   roster do offboard leavers.csv --server https://chat.example.org --remove-memberships \\
     --report offboard.csv
   roster do deactivate leavers.csv --server https://mm.example.org --match email --dry-run
   roster do delete gone.csv --server https://chat.example.org --yes-delete-permanently \\
     --confirm-relinquish --report delete.jsonl
-  roster do set-roles agents.csv --server https://chat.example.org --add-role livechat-agent",
+  roster do set-roles agents.csv --server https://chat.example.org --add-role livechat-agent
+  roster do set-status away.csv --server https://chat.example.org --status away \\
+    --message 'on leave until Monday'",
     );
     s
 }

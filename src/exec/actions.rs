@@ -25,10 +25,13 @@ pub enum DoAction {
     SetRoles,
     /// Back to the server's default avatar (the user's initials).
     ResetAvatar,
+    /// Set the presence status (--status), and on Rocket.Chat the status message
+    /// (--message).
+    SetStatus,
 }
 
 impl DoAction {
-    pub const ALL: [DoAction; 7] = [
+    pub const ALL: [DoAction; 8] = [
         DoAction::Deactivate,
         DoAction::Activate,
         DoAction::RevokeSessions,
@@ -36,6 +39,7 @@ impl DoAction {
         DoAction::Offboard,
         DoAction::SetRoles,
         DoAction::ResetAvatar,
+        DoAction::SetStatus,
     ];
 
     /// The report's `action` for it.
@@ -48,6 +52,7 @@ impl DoAction {
             DoAction::Offboard => Action::Offboard,
             DoAction::SetRoles => Action::SetRoles,
             DoAction::ResetAvatar => Action::ResetAvatar,
+            DoAction::SetStatus => Action::SetStatus,
         }
     }
 
@@ -86,6 +91,10 @@ impl DoAction {
             DoAction::ResetAvatar => (
                 "POST users.resetAvatar {userId} (edit-other-user-avatar)",
                 "DELETE /users/{id}/image",
+            ),
+            DoAction::SetStatus => (
+                "POST users.setStatus {userId, status, message?} (edit-other-user-info; dnd is sent as busy)",
+                "PUT /users/{id}/status {user_id, status} (busy is sent as dnd; no --message)",
             ),
         }
     }
@@ -132,6 +141,26 @@ impl RoleChange {
     }
 }
 
+/// set-status `--status`: a presence as both servers know it (Rocket.Chat has no `dnd`
+/// but `busy`, Mattermost no `busy` but `dnd`: each is sent as the other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    Online,
+    Away,
+    Busy,
+    Dnd,
+    Offline,
+}
+
+/// set-status: what to set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    pub status: Presence,
+    /// `--message` (Rocket.Chat's status text).
+    pub message: Option<String>,
+}
+
 /// How the engine runs an action.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActionOptions {
@@ -143,4 +172,6 @@ pub struct ActionOptions {
     pub remove_memberships: bool,
     /// set-roles: the roles to give.
     pub roles: RoleChange,
+    /// set-status: the status to set.
+    pub status: Option<StatusChange>,
 }

@@ -553,6 +553,13 @@ impl Engine {
         if reset_avatar {
             entry.changed.push(Field::Avatar.name().into_owned());
         }
+        let set_status = a
+            .status
+            .as_ref()
+            .filter(|_| a.action == DoAction::SetStatus);
+        if set_status.is_some() {
+            entry.changed.push("status".into());
+        }
         if deactivate || activate {
             entry.changed.push(Field::Active.name().into_owned());
         }
@@ -592,6 +599,9 @@ impl Engine {
         }
         if reset_avatar {
             self.target.reset_avatar(&now, stats)?;
+        }
+        if let Some(s) = set_status {
+            self.target.set_status(&now, s, stats)?;
         }
         let id = now.id.clone().unwrap_or_default();
         for g in &leave {
@@ -1616,6 +1626,7 @@ mod tests {
             e.opts.dry_run = dry_run;
             e.opts.action = Some(ActionOptions {
                 roles: Default::default(),
+                status: None,
                 action,
                 confirm_relinquish: false,
                 remove_memberships: false,

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::import::{self, ActionRun, RowsCheck};
 use super::input::Purpose;
 use crate::exec::Engine;
-use crate::exec::actions::{ActionOptions, DoAction, RoleChange};
+use crate::exec::actions::{ActionOptions, DoAction, Presence, RoleChange, StatusChange};
 use crate::exit::{self, ExitError};
 use crate::pipeline::{Checked, Outcome, PipelineError};
 use crate::plan::planner::{Snapshot, Threshold};
@@ -24,6 +24,10 @@ pub struct ActSettings {
     pub remove_memberships: bool,
     /// set-roles `--role`, `--add-role`, `--remove-role`.
     pub roles: RoleChange,
+    /// set-status `--status`.
+    pub status: Option<Presence>,
+    /// set-status `--message`.
+    pub message: Option<String>,
     /// `--yes-delete-permanently`: without it `delete` is refused.
     pub yes_delete: bool,
     /// The most deletions allowed (`--max-deactivate`), out of the server's accounts.
@@ -83,6 +87,30 @@ pub fn act(
         )
         .into());
     }
+    let status = match (act.action, act.status) {
+        (DoAction::SetStatus, Some(status)) => Some(StatusChange {
+            status,
+            message: act.message.clone(),
+        }),
+        (DoAction::SetStatus, None) => {
+            return Err(ExitError::new(
+                exit::USAGE,
+                "roster do set-status needs --status online|away|busy|dnd|offline",
+            )
+            .into());
+        }
+        (_, s) if s.is_some() || act.message.is_some() => {
+            return Err(ExitError::new(
+                exit::USAGE,
+                format!(
+                    "--status and --message go with set-status, not {}",
+                    act.action.name()
+                ),
+            )
+            .into());
+        }
+        _ => None,
+    };
     let (connected, pipeline) =
         import::connect_and_open(source, server, run, Purpose::Act(run.write.match_key))?;
     let check = |engine: &Engine, rows: &[Result<Checked, PipelineError>]| {
@@ -101,6 +129,7 @@ pub fn act(
                 confirm_relinquish: act.confirm_relinquish,
                 remove_memberships: act.remove_memberships,
                 roles: act.roles.clone(),
+                status,
             },
             check: counted.then_some(&check as &RowsCheck),
         },

@@ -749,7 +749,8 @@ impl<'a> Planner<'a> {
                 | Action::Delete
                 | Action::Offboard
                 | Action::SetRoles
-                | Action::ResetAvatar,
+                | Action::ResetAvatar
+                | Action::SetStatus,
                 _,
             ) => return Some(entry),
             (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),

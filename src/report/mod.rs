@@ -36,6 +36,8 @@ pub enum Action {
     SetRoles,
     #[serde(rename = "reset-avatar")]
     ResetAvatar,
+    #[serde(rename = "set-status")]
+    SetStatus,
 }
 
 impl Action {
@@ -51,6 +53,7 @@ impl Action {
             Action::Offboard => "offboard",
             Action::SetRoles => "set-roles",
             Action::ResetAvatar => "reset-avatar",
+            Action::SetStatus => "set-status",
         }
     }
 }

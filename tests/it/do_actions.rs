@@ -935,3 +935,93 @@ fn reset_avatar_puts_back_the_default_picture() {
         assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
     }
 }
+
+#[test]
+fn set_status_sets_the_presence_and_on_rocketchat_the_message() {
+    for flavor in flavors() {
+        let sb = server(flavor, 3, config());
+        let url = sb.url();
+        let d = tmp();
+        source(d.path(), "team.csv", &["p01", "p02", "nobody", "admin"]);
+
+        let o = act(d.path(), "set-status", "team.csv", &url, &[]);
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+        assert!(o.stderr().contains("--status"), "{}", o.stderr());
+        let o = act(
+            d.path(),
+            "deactivate",
+            "team.csv",
+            &url,
+            &["--status", "away"],
+        );
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+
+        let before = writes(&sb);
+        let o = act(
+            d.path(),
+            "set-status",
+            "team.csv",
+            &url,
+            &["--status", "away", "--dry-run", "--report", "dry.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(writes(&sb), before, "{flavor:?}: --dry-run wrote");
+        let rep = jsonl(&d.path().join("dry.jsonl"));
+        assert_eq!(
+            by_name(&rep, "p01")["changed"],
+            serde_json::json!(["status"])
+        );
+
+        let o = act(
+            d.path(),
+            "set-status",
+            "team.csv",
+            &url,
+            &["--status", "dnd", "--report", "r.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let dnd = match flavor {
+            FlavorKind::RocketChat => "busy",
+            _ => "dnd",
+        };
+        assert_eq!(sb.status("p01").map(|s| s.0).as_deref(), Some(dnd));
+        assert_eq!(sb.status("p02").map(|s| s.0).as_deref(), Some(dnd));
+        assert_ne!(sb.status("p03").map(|s| s.0).as_deref(), Some(dnd));
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        let p01 = by_name(&rep, "p01");
+        assert_eq!(
+            (&p01["action"], &p01["status"], &p01["changed"]),
+            (
+                &Value::from("set-status"),
+                &Value::from("ok"),
+                &serde_json::json!(["status"])
+            )
+        );
+        assert_eq!(by_name(&rep, "nobody")["status"], "skipped");
+        assert_eq!(by_name(&rep, "admin")["status"], "skipped");
+
+        let o = act(
+            d.path(),
+            "set-status",
+            "team.csv",
+            &url,
+            &["--status", "busy", "--message", "on leave"],
+        );
+        match flavor {
+            FlavorKind::RocketChat => {
+                assert_eq!(o.code(), 0, "{}", o.stderr());
+                assert_eq!(
+                    sb.status("p01"),
+                    Some(("busy".to_string(), "on leave".to_string()))
+                );
+            }
+            _ => {
+                // Mattermost has no status message roster can set: one clear message,
+                // nothing written.
+                assert_eq!(o.code(), 2, "{}", o.stderr());
+                assert!(o.stderr().contains("--message"), "{}", o.stderr());
+                assert_eq!(sb.status("p01").map(|s| s.0).as_deref(), Some("dnd"));
+            }
+        }
+    }
+}
