@@ -112,22 +112,21 @@ pub struct RoleChange {
 }
 
 impl RoleChange {
-    /// The roles `current` ends with, in the order given (kept roles first).
+    /// The roles `current` ends with, each once, in the order given (kept roles first).
     pub fn apply(&self, current: &[String]) -> Vec<String> {
-        let mut out: Vec<String> = match &self.set {
-            Some(set) => set.clone(),
+        let kept: Vec<&String> = match &self.set {
+            Some(set) => set.iter().collect(),
             None => current
                 .iter()
                 .filter(|r| !self.remove.contains(r))
-                .cloned()
                 .collect(),
         };
-        for r in &self.add {
+        let mut out: Vec<String> = Vec::new();
+        for r in kept.into_iter().chain(&self.add) {
             if !out.contains(r) {
                 out.push(r.clone());
             }
         }
-        out.dedup();
         out
     }
 
@@ -174,4 +173,30 @@ pub struct ActionOptions {
     pub roles: RoleChange,
     /// set-status: the status to set.
     pub status: Option<StatusChange>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RoleChange;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|r| r.to_string()).collect()
+    }
+
+    #[test]
+    fn role_changes() {
+        let cur = v(&["user", "bot", "admin"]);
+        let set = RoleChange {
+            set: Some(v(&["user", "guest", "user"])),
+            ..RoleChange::default()
+        };
+        assert_eq!(set.apply(&cur), v(&["user", "guest"]));
+        let adjust = RoleChange {
+            set: None,
+            add: v(&["guest", "user", "guest"]),
+            remove: v(&["admin", "nope"]),
+        };
+        assert_eq!(adjust.apply(&cur), v(&["user", "bot", "guest"]));
+        assert_eq!(RoleChange::default().apply(&cur), cur);
+    }
 }
