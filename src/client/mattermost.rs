@@ -590,10 +590,10 @@ impl UserApi for Mattermost {
     fn set_status(
         &self,
         user: &User,
-        status: &crate::exec::actions::StatusChange,
+        status: &super::StatusChange,
         stats: &mut CallStats,
     ) -> Result<(), CallError> {
-        use crate::exec::actions::Presence;
+        use super::Presence;
         if status.message.is_some() {
             return Err(CallError::Fatal(
                 "set-status --message: Mattermost keeps no status message roster can set (only custom statuses, which roster does not write); drop --message".into(),

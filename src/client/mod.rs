@@ -163,6 +163,26 @@ pub struct CreateOptions {
     pub create_missing_channels: bool,
 }
 
+/// set-status `--status`: a presence as both servers know it (Rocket.Chat has no `dnd`
+/// but `busy`, Mattermost no `busy` but `dnd`: each is sent as the other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    Online,
+    Away,
+    Busy,
+    Dnd,
+    Offline,
+}
+
+/// set-status: what to set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusChange {
+    pub status: Presence,
+    /// `--message` (Rocket.Chat's status text).
+    pub message: Option<String>,
+}
+
 /// A page of users from a listing.
 pub struct Page {
     pub users: Vec<User>,
@@ -388,7 +408,7 @@ pub trait UserApi: Send + Sync {
     fn set_status(
         &self,
         user: &User,
-        status: &crate::exec::actions::StatusChange,
+        status: &StatusChange,
         stats: &mut CallStats,
     ) -> Result<(), CallError> {
         let _ = (user, status, stats);

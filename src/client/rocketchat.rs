@@ -1131,10 +1131,10 @@ impl UserApi for RocketChat {
     fn set_status(
         &self,
         user: &User,
-        status: &crate::exec::actions::StatusChange,
+        status: &super::StatusChange,
         stats: &mut CallStats,
     ) -> Result<(), CallError> {
-        use crate::exec::actions::Presence;
+        use super::Presence;
         let id = user.id.clone().unwrap_or_default();
         let s = match status.status {
             Presence::Online => "online",

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::Action;
 
+pub use crate::client::{Presence, StatusChange};
+
 /// An action of `roster do`; its name is the report's `action`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -138,26 +140,6 @@ impl RoleChange {
             .chain(&self.add)
             .chain(&self.remove)
     }
-}
-
-/// set-status `--status`: a presence as both servers know it (Rocket.Chat has no `dnd`
-/// but `busy`, Mattermost no `busy` but `dnd`: each is sent as the other).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Presence {
-    Online,
-    Away,
-    Busy,
-    Dnd,
-    Offline,
-}
-
-/// set-status: what to set.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatusChange {
-    pub status: Presence,
-    /// `--message` (Rocket.Chat's status text).
-    pub message: Option<String>,
 }
 
 /// How the engine runs an action.
