@@ -183,10 +183,12 @@ impl Members {
             self.target.create_channel(team, name, stats)?
         };
         self.remember(&g, std::iter::empty());
-        Ok(slot
-            .get_or_init(|| Some(g))
-            .clone()
-            .unwrap_or_else(|| unreachable_group(name)))
+        // Another worker may have set the slot meanwhile (to a channel, never to none:
+        // this run makes missing channels): its channel wins.
+        Ok(match slot.get_or_init(|| Some(g.clone())) {
+            Some(made) => made.clone(),
+            None => g,
+        })
     }
 
     /// The row's teams and channels as the server has them; `Err` says which name the
@@ -442,56 +444,12 @@ impl Members {
             if !ok {
                 // Not removed: still managed.
                 wanted.kept = wanted.remove.clone();
+                f.done.groups = Some(wanted);
+                continue;
             }
-            let id = f.done.entry.id.clone();
-            let mut order = if ok {
-                wanted.remove.clone()
-            } else {
-                Vec::new()
-            };
-            order.sort_by_key(|g| std::cmp::Reverse(g.kind));
-            for g in &order {
-                let mut stats = CallStats::default();
-                let result = if self.dry_run {
-                    Ok(())
-                } else {
-                    self.target.remove_member(g, &id, &mut stats)
-                };
-                f.done.entry.attempts += stats.requests;
-                match result {
-                    Ok(()) => {
-                        self.counts.removed.fetch_add(1, Ordering::Relaxed);
-                        self.forget(g, &id);
-                        let field = g.kind.field().to_string();
-                        if !f.done.entry.changed.contains(&field) {
-                            f.done.entry.changed.push(field);
-                        }
-                        if f.done.entry.action == Action::None {
-                            f.done.entry.action = Action::Update;
-                        }
-                    }
-                    Err(e) => {
-                        if let CallError::Fatal(m) = &e {
-                            f.done.fatal.get_or_insert_with(|| m.clone());
-                        }
-                        let entry = &mut f.done.entry;
-                        entry.status = Status::Failed;
-                        let msg = format!(
-                            "{}: not removed from {} {:?}: {e}",
-                            g.kind.field(),
-                            g.kind.noun(),
-                            g.path
-                        );
-                        entry.error = if entry.error.is_empty() {
-                            msg
-                        } else {
-                            format!("{}; {msg}", entry.error)
-                        };
-                        wanted.kept.push(g.clone());
-                    }
-                }
-            }
+            let removed = self.remove_now(&f.done.entry.id, &wanted.remove);
             f.done.groups = Some(wanted);
+            removed.apply_to(&mut f.done);
         }
     }
 
@@ -627,6 +585,9 @@ impl RemovedFirst {
             if !done.entry.changed.contains(&field) {
                 done.entry.changed.push(field);
             }
+            if done.entry.action == Action::None {
+                done.entry.action = Action::Update;
+            }
         }
         let w = done.groups.get_or_insert_with(Default::default);
         for (g, e) in self.failed {
@@ -639,27 +600,9 @@ impl RemovedFirst {
                 g.kind.noun(),
                 g.path
             );
-            done.entry.status = Status::Failed;
-            done.entry.error = if done.entry.error.is_empty() {
-                msg
-            } else {
-                format!("{}; {msg}", done.entry.error)
-            };
+            failed(&mut done.entry, msg);
             w.kept.push(g);
         }
-    }
-}
-
-/// Never reached: the slot was set just above, or by another thread to a channel.
-fn unreachable_group(name: &str) -> Group {
-    Group {
-        kind: GroupKind::Channel,
-        id: String::new(),
-        name: name.to_string(),
-        path: name.to_string(),
-        parent: None,
-        private: false,
-        default: false,
     }
 }
 
@@ -672,16 +615,20 @@ fn push_new(list: &mut Vec<Group>, g: Group) {
 /// A membership the row could not get: the row fails, saying which (its account was
 /// written all the same; the next run adds what is missing).
 fn fail(f: &mut Finished, kind: GroupKind, name: &str, why: &str) {
-    let e = &mut f.done.entry;
-    e.status = Status::Failed;
     let msg = format!(
         "{}: not added to {} {name:?}: {why}",
         kind.field(),
         kind.noun()
     );
-    if e.error.is_empty() {
-        e.error = msg;
+    failed(&mut f.done.entry, msg);
+}
+
+/// The row fails, `msg` joining whatever it already said.
+fn failed(e: &mut crate::report::ReportEntry, msg: String) {
+    e.status = Status::Failed;
+    e.error = if e.error.is_empty() {
+        msg
     } else {
-        e.error = format!("{}; {msg}", e.error);
-    }
+        format!("{}; {msg}", e.error)
+    };
 }
