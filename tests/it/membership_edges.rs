@@ -4,58 +4,15 @@
 //! second one of its name, an avatar failure keeps the memberships, and a sync without a
 //! ledger uploads no avatar twice.
 
-use crate::support::{Ran, as_importer, config, jsonl, rocketchat, roster, start, write};
-use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
+use crate::memberships::{PW, sandbox, sync_members, three};
+use crate::support::{Ran, as_importer, jsonl, roster, write};
+use roster_sandbox::{FlavorKind, Sandbox};
 
-const PW: &str = "Members-test-pw-1";
-const DEPARTMENTS: [&str; 5] = ["sales", "support", "research", "legal", "finance"];
-
-fn sandbox(flavor: FlavorKind) -> Sandbox {
-    let sb = match flavor {
-        FlavorKind::RocketChat => rocketchat(),
-        FlavorKind::Mattermost => start(SandboxConfig {
-            flavor,
-            mm_max_users_per_team: 10_000,
-            ..config()
-        }),
-    };
-    for d in DEPARTMENTS {
-        sb.seed_team(d, false).expect("team");
-        let team = (flavor == FlavorKind::Mattermost).then_some(d);
-        sb.seed_channel(team, &format!("{d}-news"), false)
-            .expect("channel");
-    }
-    sb
-}
-
+/// The memberships tests' nightly sync, with a JSON Lines report.
 fn sync(dir: &std::path::Path, url: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "sync",
-        "hr.csv",
-        "--server",
-        url,
-        "--map",
-        "teams={department}",
-        "--map",
-        "channels={department}-news",
-        "--state",
-        "s.jsonl",
-        "--deactivate-missing",
-        "--json",
-        "--report",
-        "r.jsonl",
-    ];
+    let mut args = vec!["--report", "r.jsonl"];
     args.extend_from_slice(extra);
-    roster(dir, &args, &as_importer())
-}
-
-fn three(ann: &str, bob: &str, cid: &str) -> String {
-    format!(
-        "username,email,name,department,password\n\
-         ann,ann@example.org,Ann Lee,{ann},{PW}\n\
-         bob,bob@example.org,Bob Roe,{bob},{PW}\n\
-         cid,cid@example.org,Cid Poe,{cid},{PW}\n"
-    )
+    sync_members(dir, url, &args)
 }
 
 /// README/--help: `--remove-memberships-on-deactivate` makes a leaver leave the teams

@@ -7,10 +7,11 @@
 use crate::support::{Ran, as_importer, config, jsonl, rocketchat, roster, start, write};
 use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig};
 
-const PW: &str = "Members-test-pw-1";
+pub(crate) const PW: &str = "Members-test-pw-1";
 const DEPARTMENTS: [&str; 5] = ["sales", "support", "research", "legal", "finance"];
 
-fn sandbox(flavor: FlavorKind) -> Sandbox {
+/// A sandbox with the five departments' teams, each with its `-news` channel.
+pub(crate) fn sandbox(flavor: FlavorKind) -> Sandbox {
     let sb = match flavor {
         FlavorKind::RocketChat => rocketchat(),
         FlavorKind::Mattermost => start(SandboxConfig {
@@ -287,7 +288,7 @@ fn mattermost_new_account_gets_its_avatar() {
 }
 
 /// `username,email,name,department,password` for ann, bob and cid.
-fn three(ann: &str, bob: &str, cid: &str) -> String {
+pub(crate) fn three(ann: &str, bob: &str, cid: &str) -> String {
     format!(
         "username,email,name,department,password\n\
          ann,ann@example.org,Ann Lee,{ann},{PW}\n\
@@ -296,7 +297,12 @@ fn three(ann: &str, bob: &str, cid: &str) -> String {
     )
 }
 
-fn sync_members(dir: &std::path::Path, url: &str, extra: &[&str]) -> std::process::Output {
+/// A nightly sync of hr.csv with teams and channels from its department column.
+pub(crate) fn sync_members(
+    dir: &std::path::Path,
+    url: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut args = vec![
         "sync",
         "hr.csv",
