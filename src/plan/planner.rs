@@ -681,22 +681,10 @@ impl<'a> Planner<'a> {
                         }
                     }
                 }
-                for g in &remove {
-                    let field = g.kind.field().to_string();
-                    if !entry.changed.contains(&field) {
-                        entry.changed.push(field.clone());
-                    }
-                    changes.push(FieldChange {
-                        field,
-                        old: g.path.clone(),
-                        new: String::new(),
-                    });
-                }
+                changes.extend(self.plan_removals(&mut entry, &remove));
                 if entry.action == Action::None && !remove.is_empty() {
                     entry.action = Action::Update;
                 }
-                self.plan.membership_removals += remove.len() as u64;
-                self.removal_accounts += u64::from(!remove.is_empty());
             }
             // What roster manages for the account from now on: what the row lists, and
             // what it removes tonight until a night confirms the removal (a removal that
@@ -801,6 +789,31 @@ impl<'a> Planner<'a> {
             entry,
         });
         None
+    }
+
+    /// Counts a row's planned membership removals (the threshold weighs them) and notes
+    /// them in its entry; their changes, as the plan shows them (`- team: sales`).
+    fn plan_removals(
+        &mut self,
+        entry: &mut ReportEntry,
+        remove: &[crate::client::Group],
+    ) -> Vec<FieldChange> {
+        self.plan.membership_removals += remove.len() as u64;
+        self.removal_accounts += u64::from(!remove.is_empty());
+        remove
+            .iter()
+            .map(|g| {
+                let field = g.kind.field().to_string();
+                if !entry.changed.contains(&field) {
+                    entry.changed.push(field.clone());
+                }
+                FieldChange {
+                    field,
+                    old: g.path.clone(),
+                    new: String::new(),
+                }
+            })
+            .collect()
     }
 
     /// A row that leads to an account an earlier row already took (by anchor, say, while
@@ -960,21 +973,7 @@ impl<'a> Planner<'a> {
                         }
                     }
                 }
-                let changes: Vec<FieldChange> = remove
-                    .iter()
-                    .map(|g| FieldChange {
-                        field: g.kind.field().to_string(),
-                        old: g.path.clone(),
-                        new: String::new(),
-                    })
-                    .collect();
-                for c in &changes {
-                    if !entry.changed.contains(&c.field) {
-                        entry.changed.push(c.field.clone());
-                    }
-                }
-                self.plan.membership_removals += remove.len() as u64;
-                self.removal_accounts += u64::from(!remove.is_empty());
+                let changes = self.plan_removals(&mut entry, &remove);
                 self.plan.deactivations.push(PlanItem {
                     origin: origin.clone(),
                     username: u.username.clone(),
