@@ -75,22 +75,32 @@ pub struct NotAdded {
 /// http/https), at most `max` bytes are read, 30 s at most.
 pub fn fetch_image(url: &str, max: usize) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::blocking::Client::builder()
-        .user_agent(crate::USER_AGENT)
-        .timeout(std::time::Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::custom(|a| {
-            // Never from https down to http, never to another scheme, at most 3.
-            let downgrade =
-                a.url().scheme() == "http" && a.previous().iter().any(|u| u.scheme() == "https");
-            if a.previous().len() >= 3 || downgrade || !matches!(a.url().scheme(), "http" | "https")
-            {
-                a.stop()
-            } else {
-                a.follow()
-            }
-        }))
-        .build()
+    // One client for the run: its connections are reused from one avatar to the next.
+    static CLIENT: std::sync::OnceLock<Result<reqwest::blocking::Client, String>> =
+        std::sync::OnceLock::new();
+    let client = CLIENT
+        .get_or_init(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::blocking::Client::builder()
+                .user_agent(crate::USER_AGENT)
+                .timeout(std::time::Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::custom(|a| {
+                    // Never from https down to http, never to another scheme, at most 3.
+                    let downgrade = a.url().scheme() == "http"
+                        && a.previous().iter().any(|u| u.scheme() == "https");
+                    if a.previous().len() >= 3
+                        || downgrade
+                        || !matches!(a.url().scheme(), "http" | "https")
+                    {
+                        a.stop()
+                    } else {
+                        a.follow()
+                    }
+                }))
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
         .map_err(|e| format!("cannot fetch {url}: {e}"))?;
     let resp = client
         .get(url)
