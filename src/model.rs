@@ -111,6 +111,11 @@ pub struct User {
     /// `export --avatars` fetches. Known only for users read from a server.
     #[serde(default, skip)]
     pub server_avatar: bool,
+    /// How the account logs in when it is not with a password the server holds
+    /// (Mattermost `auth_service`: `ldap`, `saml`, `gitlab`, ...). Known only for users read
+    /// from a server.
+    #[serde(default, skip)]
+    pub server_auth: Option<String>,
 }
 
 /// The fields of [`User`], by name, as used in reports (`changed`), mappings and plans.

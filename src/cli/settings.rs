@@ -267,6 +267,11 @@ pub fn act(
             yes_delete: a.yes_delete_permanently,
             threshold,
             force: a.force,
+            passwords_out: a.passwords_out.clone(),
+            send_reset_email: a.send_reset_email,
+            no_require_change: a.no_require_change,
+            tokens_out: a.tokens_out.clone(),
+            description: a.description.clone(),
         },
     ))
 }

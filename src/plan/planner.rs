@@ -738,7 +738,9 @@ impl<'a> Planner<'a> {
                 | Action::Offboard
                 | Action::SetRoles
                 | Action::ResetAvatar
-                | Action::SetStatus,
+                | Action::SetStatus
+                | Action::ResetPassword
+                | Action::CreateToken,
                 _,
             ) => return Some(entry),
             (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),

@@ -38,6 +38,10 @@ pub enum Action {
     ResetAvatar,
     #[serde(rename = "set-status")]
     SetStatus,
+    #[serde(rename = "reset-password")]
+    ResetPassword,
+    #[serde(rename = "create-token")]
+    CreateToken,
 }
 
 impl Action {
@@ -54,6 +58,8 @@ impl Action {
             Action::SetRoles => "set-roles",
             Action::ResetAvatar => "reset-avatar",
             Action::SetStatus => "set-status",
+            Action::ResetPassword => "reset-password",
+            Action::CreateToken => "create-token",
         }
     }
 }
