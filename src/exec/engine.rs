@@ -1290,7 +1290,7 @@ impl Engine {
                     status: 0,
                     code: None,
                     message: format!(
-                        "{m}: the answer was lost, so a token may have been made without roster seeing it; not sent again: {advice}"
+                        "{m}: a token may have been made all the same, its secret lost with the answer; not sent again: {advice}"
                     ),
                 })
             }
