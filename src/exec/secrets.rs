@@ -66,6 +66,8 @@ pub enum SecretFileError {
         path: String,
         mode: u32,
     },
+    #[error("{option} {path}: not a regular file (a link, a directory, ...): name the file itself")]
+    NotAFile { option: &'static str, path: String },
     #[error("{option} {path}: not a file roster wrote (its first line is not {header:?})")]
     Foreign {
         option: &'static str,
@@ -132,12 +134,18 @@ impl SecretOut {
                     path: shown,
                 });
             }
+            Ok(meta) if !meta.is_file() => {
+                return Err(SecretFileError::NotAFile {
+                    option,
+                    path: shown,
+                });
+            }
             Ok(meta) => {
                 #[cfg(unix)]
                 {
                     use std::os::unix::fs::PermissionsExt;
                     let mode = meta.permissions().mode() & 0o777;
-                    if mode & 0o077 != 0 || !meta.is_file() {
+                    if mode & 0o077 != 0 {
                         return Err(SecretFileError::Readable {
                             option,
                             path: shown,
@@ -377,6 +385,12 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             let e = SecretOut::prepare(SecretKind::Tokens, &path, true).unwrap_err();
             assert!(e.to_string().contains("mode 644"), "{e}");
+            let link = d.path().join("link.csv");
+            std::os::unix::fs::symlink(&path, &link).unwrap();
+            assert!(matches!(
+                SecretOut::prepare(SecretKind::Tokens, &link, true),
+                Err(SecretFileError::NotAFile { .. })
+            ));
         }
     }
 }
