@@ -8,7 +8,10 @@ use anyhow::Result;
 use super::import::{self, ActionRun, RowsCheck};
 use super::input::Purpose;
 use crate::exec::Engine;
-use crate::exec::actions::{ActionOptions, DoAction, Presence, RoleChange, StatusChange};
+use crate::exec::actions::{
+    ActionOptions, AuthData, AuthMove, AuthService, DoAction, Preferences, Presence, RoleChange,
+    StatusChange,
+};
 use crate::exit::{self, ExitError};
 use crate::pipeline::{Checked, Outcome, PipelineError};
 use crate::plan::planner::{Snapshot, Threshold};
@@ -34,6 +37,12 @@ pub struct ActSettings {
     pub threshold: Threshold,
     /// `--force`: no threshold.
     pub force: bool,
+    /// set-preferences `--preferences`: for every row.
+    pub preferences: Option<Preferences>,
+    /// migrate-auth `--auth-service`.
+    pub auth_service: Option<AuthService>,
+    /// migrate-auth `--auth-data`.
+    pub auth_data: Option<AuthData>,
 }
 
 /// `roster do`: connects, reads the source, runs the action on every matched account.
@@ -111,8 +120,53 @@ pub fn act(
         }
         _ => None,
     };
+    let only = |given: bool, flag: &str, action: DoAction| -> Result<()> {
+        if given && act.action != action {
+            return Err(ExitError::new(
+                exit::USAGE,
+                format!(
+                    "{flag} goes with {}, not {}",
+                    action.name(),
+                    act.action.name()
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    };
+    only(
+        act.preferences.is_some(),
+        "--preferences",
+        DoAction::SetPreferences,
+    )?;
+    only(
+        act.auth_service.is_some(),
+        "--auth-service",
+        DoAction::MigrateAuth,
+    )?;
+    only(
+        act.auth_data.is_some(),
+        "--auth-data",
+        DoAction::MigrateAuth,
+    )?;
+    let auth = match (act.action, act.auth_service) {
+        (DoAction::MigrateAuth, None) => {
+            return Err(ExitError::new(
+                exit::USAGE,
+                "roster do migrate-auth needs --auth-service ldap|saml (the sign-in the accounts move to)",
+            )
+            .into());
+        }
+        (_, service) => service.map(|service| AuthMove {
+            service,
+            data: act.auth_data.unwrap_or_default(),
+        }),
+    };
     let (connected, pipeline) =
         import::connect_and_open(source, server, run, Purpose::Act(run.write.match_key))?;
+    if let Some(why) = act.action.lacking_on(connected.target.flavor()) {
+        return Err(ExitError::new(exit::USAGE, format!("{why}; nothing was written")).into());
+    }
     let check = |engine: &Engine, rows: &[Result<Checked, PipelineError>]| {
         count_deletions(engine, rows, act)
     };
@@ -130,6 +184,8 @@ pub fn act(
                 remove_memberships: act.remove_memberships,
                 roles: act.roles.clone(),
                 status,
+                preferences: act.preferences.clone().unwrap_or_default(),
+                auth,
             },
             check: counted.then_some(&check as &RowsCheck),
         },

@@ -738,7 +738,11 @@ impl<'a> Planner<'a> {
                 | Action::Offboard
                 | Action::SetRoles
                 | Action::ResetAvatar
-                | Action::SetStatus,
+                | Action::SetStatus
+                | Action::ResetMfa
+                | Action::SetPreferences
+                | Action::MigrateAuth
+                | Action::ConvertToBot,
                 _,
             ) => return Some(entry),
             (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),

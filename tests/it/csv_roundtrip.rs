@@ -126,6 +126,9 @@ fn user() -> impl Strategy<Value = User> {
             origin: Default::default(),
             server_kind: None,
             server_avatar: false,
+            server_auth: None,
+            server_mfa: None,
+            preferences: Default::default(),
         },
     )
 }

@@ -41,6 +41,7 @@
 //! `confirmRelinquish` (`deleteUser.ts`, `getUserSingleOwnedRooms.ts`,
 //! `relinquishRoomOwnerships.ts` in `apps/meteor/app/lib/server/functions/`).
 
+mod account;
 mod ajv;
 mod avatar;
 mod import;
@@ -177,6 +178,8 @@ enum Route {
     UsersResetAvatar,
     UsersSetStatus,
     UsersGetAvatar,
+    UsersResetTotp,
+    UsersSetPreferences,
 }
 
 fn route_of(method: &str, name: &str) -> Option<Route> {
@@ -219,6 +222,8 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
         ("POST", "users.setAvatar") => Route::UsersSetAvatar,
         ("POST", "users.resetAvatar") => Route::UsersResetAvatar,
         ("POST", "users.setStatus") => Route::UsersSetStatus,
+        ("POST", "users.resetTOTP") => Route::UsersResetTotp,
+        ("POST", "users.setPreferences") => Route::UsersSetPreferences,
         ("GET", "users.getAvatar") => Route::UsersGetAvatar,
         _ => return None,
     })
@@ -546,6 +551,12 @@ impl RocketChat {
 
     /// REST 2FA (`processTwoFactor`) for the caller's token. Err = the 400 to send.
     pub(crate) fn check_two_factor(&self, ctx: &Ctx) -> Result<(), Response> {
+        self.check_two_factor_with(ctx, true)
+    }
+
+    /// [`Self::check_two_factor`]; `remember: false` is `disableRememberMe` (users.resetTOTP):
+    /// the code is needed on every call.
+    pub(crate) fn check_two_factor_with(&self, ctx: &Ctx, remember: bool) -> Result<(), Response> {
         if !self.settings.two_factor {
             return Ok(());
         }
@@ -554,7 +565,7 @@ impl RocketChat {
         let ua = ctx.req.header("user-agent").unwrap_or("");
         let fingerprint = util::sha256_hex(&format!("{ua}\n{}", ctx.client_ip));
         // isAuthorizedForToken: registered recently, or remembered for this token+UA+IP.
-        if user.created_at + TFA_REMEMBER_MS >= now {
+        if remember && user.created_at + TFA_REMEMBER_MS >= now {
             return Ok(());
         }
         let token = user
@@ -562,6 +573,7 @@ impl RocketChat {
             .iter()
             .find(|t| t.hashed == ctx.caller.hashed_token);
         if let Some(t) = token
+            && remember
             && t.tfa_until.is_some_and(|until| until >= now)
             && t.tfa_hash.as_deref() == Some(fingerprint.as_str())
         {
@@ -604,6 +616,9 @@ impl RocketChat {
                 "TOTP Invalid",
                 Some(details),
             ));
+        }
+        if !remember {
+            return Ok(());
         }
         let hashed = ctx.caller.hashed_token.clone();
         self.write().update(&user.id, |u| {
@@ -738,6 +753,8 @@ impl RocketChat {
                     Route::UsersSetAvatar => avatar::set_avatar(self, &ctx),
                     Route::UsersResetAvatar => avatar::reset_avatar(self, &ctx),
                     Route::UsersSetStatus => status::set_status(self, &ctx),
+                    Route::UsersResetTotp => account::reset_totp(self, &ctx),
+                    Route::UsersSetPreferences => account::set_preferences(self, &ctx),
                     Route::UsersGetAvatar => avatar::get_avatar(self, &ctx),
                 }
             }
@@ -991,5 +1008,26 @@ impl Flavor for RocketChat {
         let st = self.read();
         let u = st.by_username(username)?;
         Some((u.status.clone(), u.status_text.clone().unwrap_or_default()))
+    }
+
+    fn set_mfa(&self, username: &str, on: bool) -> Result<(), String> {
+        let mut st = self.write();
+        let id = st
+            .by_username(username)
+            .map(|u| u.id.clone())
+            .ok_or_else(|| format!("no user {username}"))?;
+        st.update(&id, |u| u.totp = on);
+        Ok(())
+    }
+
+    fn mfa(&self, username: &str) -> Option<bool> {
+        self.read().by_username(username).map(|u| u.totp)
+    }
+
+    fn preferences(&self, username: &str) -> std::collections::BTreeMap<String, Value> {
+        self.read()
+            .by_username(username)
+            .map(|u| u.preferences.clone().into_iter().collect())
+            .unwrap_or_default()
     }
 }
