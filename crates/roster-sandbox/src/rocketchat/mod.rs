@@ -499,11 +499,13 @@ impl RocketChat {
         }
         let mut all = lock(&self.limiters);
         let rule = all.entry(route).or_insert_with(|| {
-            FixedWindow::new(
-                self.settings.calls,
-                self.settings.window_ms,
-                self.started_ms,
-            )
+            let (calls, window_ms) = match route {
+                // users.setStatus's own `rateLimiterOptions: {numRequestsAllowed: 5,
+                // intervalTimeInMS: 60000}` (apps/meteor/app/api/server/v1/users.ts).
+                Route::UsersSetStatus => (5, 60_000),
+                _ => (self.settings.calls, self.settings.window_ms),
+            };
+            FixedWindow::new(calls, window_ms, self.started_ms)
         });
         Some(rule.hit(ip, self.clock.now_ms()))
     }
