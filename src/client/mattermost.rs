@@ -1391,9 +1391,8 @@ fn preference_items(id: &str, prefs: &super::Preferences) -> Result<Vec<Value>, 
                     push(key, name, v);
                 }
             }
-            (_, Some((category, name))) if !category.is_empty() && !name.is_empty() => {
-                push(category, name, value)
-            }
+            // `CATEGORY.` is the name "" (the theme of every team).
+            (_, Some((category, name))) if !category.is_empty() => push(category, name, value),
             _ => {
                 return Err(CallError::Rejected {
                     status: 0,

@@ -66,9 +66,10 @@ server's two-factor authentication on, and the edit-other-user-totp permission.
 
 set-preferences sets --preferences JSON on every account, then each row's pref.KEY
 columns over it (an empty cell sets nothing). Mattermost keys are CATEGORY.NAME
-(pref.display_settings.use_military_time) and values text; Rocket.Chat keys are those of
-users.setPreferences (pref.language, pref.useEmojis), and a cell's true, false, number
-or JSON array is sent as such. Preferences are merged with the account's own.
+(pref.display_settings.use_military_time; `theme.` is the theme's empty name) and values
+text, a JSON value sent as its text; Rocket.Chat keys are those of users.setPreferences
+(pref.language, pref.useEmojis), and a cell's true, false, number or JSON array is sent
+as such. Preferences are merged with the account's own.
 
 migrate-auth --auth-service ldap|saml (Mattermost) moves email-and-password accounts to
 directory sign-in: auth_data is the row's external_id (--auth-data external-id, the

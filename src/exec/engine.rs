@@ -532,6 +532,10 @@ impl Engine {
             return Ok(None);
         };
         entry.id = cur.id.clone().unwrap_or_default();
+        // Matched by email: the report names the account too.
+        if entry.username.is_empty() {
+            entry.username = cur.username.clone();
+        }
         let protected = if a.action == DoAction::Delete {
             self.delete_protection(&cur)
         } else {

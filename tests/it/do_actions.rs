@@ -568,6 +568,9 @@ fn rows_matched_by_email_need_only_an_email() {
         assert_eq!(active(&sb, "p01"), Some(true));
         let rep = jsonl(&d.path().join("r.jsonl"));
         assert_eq!(rep[2]["status"], "skipped", "{rep:?}");
+        // The report names the matched accounts.
+        assert_eq!(rep[0]["username"], "p03", "{rep:?}");
+        assert_eq!(rep[2]["username"], "", "{rep:?}");
     }
 }
 
@@ -1143,7 +1146,7 @@ fn set_preferences_from_the_option_and_the_rows_columns() {
     );
     let extra = [
         "--preferences",
-        r#"{"display_settings": {"channel_display_mode": "centered"}, "sidebar_settings.show_unread_section": true}"#,
+        r##"{"display_settings": {"channel_display_mode": "centered"}, "sidebar_settings.show_unread_section": true, "theme.": {"sidebarBg": "#000000"}}"##,
         "--report",
     ];
     let before = writes(&sb);
@@ -1170,6 +1173,7 @@ fn set_preferences_from_the_option_and_the_rows_columns() {
             "display_settings.channel_display_mode": "centered",
             "display_settings.use_military_time": "true",
             "sidebar_settings.show_unread_section": "true",
+            "theme.": r##"{"sidebarBg":"#000000"}"##,
         })
     );
     assert_eq!(
@@ -1185,7 +1189,8 @@ fn set_preferences_from_the_option_and_the_rows_columns() {
         serde_json::json!([
             "pref.display_settings.channel_display_mode",
             "pref.display_settings.use_military_time",
-            "pref.sidebar_settings.show_unread_section"
+            "pref.sidebar_settings.show_unread_section",
+            "pref.theme."
         ])
     );
     assert_eq!(
