@@ -296,6 +296,28 @@ impl Mattermost {
     }
 }
 
+impl Mattermost {
+    /// One request about `user` at `/users/{id}/SUFFIX` that `roster do` sends (each is
+    /// idempotent, so retried): anything but 200 is the failure [`action_failure`] makes
+    /// of it (a missing permission or setting stops the run).
+    fn user_request(
+        &self,
+        method: reqwest::Method,
+        user: &User,
+        suffix: &str,
+        body: Option<&Value>,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let id = user.id.as_deref().unwrap_or_default();
+        let what = format!("{method} /users/{{id}}/{suffix}");
+        let r = self.send(method, &format!("/users/{id}/{suffix}"), body, true, stats)?;
+        if r.status != 200 {
+            return Err(action_failure(&r, &what));
+        }
+        Ok(())
+    }
+}
+
 impl UserApi for Mattermost {
     fn flavor(&self) -> Flavor {
         Flavor::Mattermost
@@ -537,17 +559,13 @@ impl UserApi for Mattermost {
 
     /// `PUT /users/{id}/active {"active": true}`.
     fn activate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
-        let id = current.id.clone().unwrap_or_default();
-        let r = self.send(
+        self.user_request(
             reqwest::Method::PUT,
-            &format!("/users/{id}/active"),
+            current,
+            "active",
             Some(&json!({"active": true})),
-            true,
             stats,
         )?;
-        if r.status != 200 {
-            return Err(action_failure(&r, "PUT /users/{id}/active"));
-        }
         let mut u = current.clone();
         u.active = Some(true);
         Ok(u)
@@ -555,51 +573,25 @@ impl UserApi for Mattermost {
 
     /// `POST /users/{id}/sessions/revoke/all`: idempotent. Personal access tokens stay.
     fn revoke_sessions(&self, current: &User, stats: &mut CallStats) -> Result<(), CallError> {
-        let id = current.id.clone().unwrap_or_default();
-        let r = self.send(
+        self.user_request(
             reqwest::Method::POST,
-            &format!("/users/{id}/sessions/revoke/all"),
+            current,
+            "sessions/revoke/all",
             None,
-            true,
             stats,
-        )?;
-        if r.status != 200 {
-            return Err(action_failure(&r, "POST /users/{id}/sessions/revoke/all"));
-        }
-        Ok(())
+        )
     }
 
     /// `DELETE /users/{id}/image`: back to the generated default picture; idempotent.
     fn reset_avatar(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
-        let id = user.id.clone().unwrap_or_default();
-        let r = self.send(
-            reqwest::Method::DELETE,
-            &format!("/users/{id}/image"),
-            None,
-            true,
-            stats,
-        )?;
-        if r.status != 200 {
-            return Err(action_failure(&r, "DELETE /users/{id}/image"));
-        }
-        Ok(())
+        self.user_request(reqwest::Method::DELETE, user, "image", None, stats)
     }
 
     /// `PUT /users/{id}/mfa {activate: false}`: clears the secret; no setting or licence
     /// is consulted, and it is idempotent.
     fn reset_mfa(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
-        let id = user.id.clone().unwrap_or_default();
-        let r = self.send(
-            reqwest::Method::PUT,
-            &format!("/users/{id}/mfa"),
-            Some(&json!({"activate": false})),
-            true,
-            stats,
-        )?;
-        if r.status != 200 {
-            return Err(action_failure(&r, "PUT /users/{id}/mfa"));
-        }
-        Ok(())
+        let body = json!({"activate": false});
+        self.user_request(reqwest::Method::PUT, user, "mfa", Some(&body), stats)
     }
 
     /// `PUT /users/{id}/preferences`, at most 100 items a request (the server's limit);
@@ -613,16 +605,14 @@ impl UserApi for Mattermost {
         let id = user.id.clone().unwrap_or_default();
         let items = preference_items(&id, prefs)?;
         for chunk in items.chunks(MAX_PREFERENCES) {
-            let r = self.send(
+            let body = Value::Array(chunk.to_vec());
+            self.user_request(
                 reqwest::Method::PUT,
-                &format!("/users/{id}/preferences"),
-                Some(&Value::Array(chunk.to_vec())),
-                true,
+                user,
+                "preferences",
+                Some(&body),
                 stats,
             )?;
-            if r.status != 200 {
-                return Err(action_failure(&r, "PUT /users/{id}/preferences"));
-            }
         }
         Ok(())
     }
@@ -668,18 +658,7 @@ impl UserApi for Mattermost {
     /// `POST /users/{id}/convert_to_bot` (manage_system): the server ends the account's
     /// sessions and makes it its own bot's owner.
     fn convert_to_bot(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
-        let id = user.id.clone().unwrap_or_default();
-        let r = self.send(
-            reqwest::Method::POST,
-            &format!("/users/{id}/convert_to_bot"),
-            None,
-            true,
-            stats,
-        )?;
-        if r.status != 200 {
-            return Err(action_failure(&r, "POST /users/{id}/convert_to_bot"));
-        }
-        Ok(())
+        self.user_request(reqwest::Method::POST, user, "convert_to_bot", None, stats)
     }
 
     /// `PUT /users/{id}/status {user_id, status}`: Mattermost has `dnd`, not `busy`, and
@@ -704,17 +683,7 @@ impl UserApi for Mattermost {
             Presence::Offline => "offline",
         };
         let body = json!({"user_id": id, "status": s});
-        let r = self.send(
-            reqwest::Method::PUT,
-            &format!("/users/{id}/status"),
-            Some(&body),
-            true,
-            stats,
-        )?;
-        if r.status != 200 {
-            return Err(action_failure(&r, "PUT /users/{id}/status"));
-        }
-        Ok(())
+        self.user_request(reqwest::Method::PUT, user, "status", Some(&body), stats)
     }
 
     /// `DELETE /users/{id}?permanent=true`, sent once (the caller looks a lost answer
