@@ -111,11 +111,18 @@ pub struct User {
     /// `export --avatars` fetches. Known only for users read from a server.
     #[serde(default, skip)]
     pub server_avatar: bool,
-    /// How the account logs in when it is not with a password the server holds
-    /// (Mattermost `auth_service`: `ldap`, `saml`, `gitlab`, ...). Known only for users read
-    /// from a server.
+    /// How the account signs in on the server (Mattermost `auth_service`: `ldap`,
+    /// `saml`, …; `None` for email and password). Known only for users read from a server.
     #[serde(default, skip)]
     pub server_auth: Option<String>,
+    /// Whether the account has multi-factor authentication on, where the server says so
+    /// (Mattermost `mfa_active`). Known only for users read from a server.
+    #[serde(default, skip)]
+    pub server_mfa: Option<bool>,
+    /// Preferences to set (`roster do set-preferences`), from `pref.KEY` columns: on
+    /// Mattermost KEY is `CATEGORY.NAME`, on Rocket.Chat a `users.setPreferences` key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub preferences: BTreeMap<String, String>,
 }
 
 /// The fields of [`User`], by name, as used in reports (`changed`), mappings and plans.

@@ -18,7 +18,9 @@ pub use crate::client::pacer::Rate;
 pub use crate::client::{CreateOptions, Flavor, MatchKey};
 pub use crate::config::JobConfig;
 pub use crate::exec::Mode;
-pub use crate::exec::actions::{DoAction, Presence, RoleChange};
+pub use crate::exec::actions::{
+    AuthData, AuthService, DoAction, Preferences, Presence, RoleChange,
+};
 pub use crate::exec::engine::WriteGuard;
 pub use crate::exec::journal::path_for as journal_path;
 pub use crate::plan::planner::{Scope, Threshold};

@@ -286,6 +286,18 @@ pub struct DoArgs {
     /// delete: no threshold, for this run.
     #[arg(long)]
     pub force: bool,
+    /// set-preferences: a JSON object set on every account, before the row's pref.KEY
+    /// columns: {"CATEGORY": {"NAME": "VALUE"}} on Mattermost, {"KEY": VALUE} on
+    /// Rocket.Chat.
+    #[arg(long, value_name = "JSON")]
+    pub preferences: Option<String>,
+    /// migrate-auth (Mattermost): the sign-in the accounts move to.
+    #[arg(long, value_enum, value_name = "SERVICE")]
+    pub auth_service: Option<roster::settings::AuthService>,
+    /// migrate-auth: what the server gets as each account's auth_data, the directory's
+    /// key for it [default: external-id].
+    #[arg(long, value_enum)]
+    pub auth_data: Option<roster::settings::AuthData>,
     /// reset-password: set a random password on each account and write them to FILE only
     /// (CSV `username,password`, created mode 0600; an existing FILE only with --resume,
     /// which appends).

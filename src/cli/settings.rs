@@ -11,6 +11,7 @@ use super::common::{
     CreateArgs, DoArgs, ExecArgs, GuardArgs, InputArgs, MappingArgs, ReportArgs, RunArgs,
     ServerArgs, SyncArgs, TlsArgs, parse_delimiter, split_scopes,
 };
+use roster::exit::{self, ExitError};
 use roster::output::paths::Files;
 use roster::secret;
 use roster::settings::CreateOptions;
@@ -267,6 +268,9 @@ pub fn act(
             yes_delete: a.yes_delete_permanently,
             threshold,
             force: a.force,
+            preferences: a.preferences.as_deref().map(preferences).transpose()?,
+            auth_service: a.auth_service,
+            auth_data: a.auth_data,
             passwords_out: a.passwords_out.clone(),
             send_reset_email: a.send_reset_email,
             no_require_change: a.no_require_change,
@@ -274,6 +278,20 @@ pub fn act(
             description: a.description.clone(),
         },
     ))
+}
+
+/// `--preferences JSON`: an object, or a usage error saying what it got.
+fn preferences(text: &str) -> Result<roster::settings::Preferences> {
+    let usage = |why: String| ExitError::new(exit::USAGE, format!("--preferences: {why}"));
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(m)) if !m.is_empty() => Ok(m.into_iter().collect()),
+        Ok(serde_json::Value::Object(_)) => Err(usage("the object is empty".into()).into()),
+        Ok(_) => Err(usage(
+            "give a JSON object: {\"CATEGORY\": {\"NAME\": \"VALUE\"}} on Mattermost, {\"KEY\": VALUE} on Rocket.Chat".into(),
+        )
+        .into()),
+        Err(e) => Err(usage(format!("not JSON: {e}")).into()),
+    }
 }
 
 /// What `plan` and `sync` decide with, flags over `[sync]` (and `[import]` for the

@@ -296,6 +296,28 @@ impl Mattermost {
     }
 }
 
+impl Mattermost {
+    /// One request about `user` at `/users/{id}/SUFFIX` that `roster do` sends (each is
+    /// idempotent, so retried): anything but 200 is the failure [`action_failure`] makes
+    /// of it (a missing permission or setting stops the run).
+    fn user_request(
+        &self,
+        method: reqwest::Method,
+        user: &User,
+        suffix: &str,
+        body: Option<&Value>,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let id = user.id.as_deref().unwrap_or_default();
+        let what = format!("{method} /users/{{id}}/{suffix}");
+        let r = self.send(method, &format!("/users/{id}/{suffix}"), body, true, stats)?;
+        if r.status != 200 {
+            return Err(action_failure(&r, &what));
+        }
+        Ok(())
+    }
+}
+
 impl UserApi for Mattermost {
     fn flavor(&self) -> Flavor {
         Flavor::Mattermost
@@ -537,17 +559,13 @@ impl UserApi for Mattermost {
 
     /// `PUT /users/{id}/active {"active": true}`.
     fn activate(&self, current: &User, stats: &mut CallStats) -> Result<User, CallError> {
-        let id = current.id.clone().unwrap_or_default();
-        let r = self.send(
+        self.user_request(
             reqwest::Method::PUT,
-            &format!("/users/{id}/active"),
+            current,
+            "active",
             Some(&json!({"active": true})),
-            true,
             stats,
         )?;
-        if r.status != 200 {
-            return Err(action_failure(&r, "PUT /users/{id}/active"));
-        }
         let mut u = current.clone();
         u.active = Some(true);
         Ok(u)
@@ -555,34 +573,92 @@ impl UserApi for Mattermost {
 
     /// `POST /users/{id}/sessions/revoke/all`: idempotent. Personal access tokens stay.
     fn revoke_sessions(&self, current: &User, stats: &mut CallStats) -> Result<(), CallError> {
-        let id = current.id.clone().unwrap_or_default();
-        let r = self.send(
+        self.user_request(
             reqwest::Method::POST,
-            &format!("/users/{id}/sessions/revoke/all"),
+            current,
+            "sessions/revoke/all",
             None,
-            true,
             stats,
-        )?;
-        if r.status != 200 {
-            return Err(action_failure(&r, "POST /users/{id}/sessions/revoke/all"));
-        }
-        Ok(())
+        )
     }
 
     /// `DELETE /users/{id}/image`: back to the generated default picture; idempotent.
     fn reset_avatar(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        self.user_request(reqwest::Method::DELETE, user, "image", None, stats)
+    }
+
+    /// `PUT /users/{id}/mfa {activate: false}`: clears the secret; no setting or licence
+    /// is consulted, and it is idempotent.
+    fn reset_mfa(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let body = json!({"activate": false});
+        self.user_request(reqwest::Method::PUT, user, "mfa", Some(&body), stats)
+    }
+
+    /// `PUT /users/{id}/preferences`, at most 100 items a request (the server's limit);
+    /// each request is all or nothing and idempotent.
+    fn set_preferences(
+        &self,
+        user: &User,
+        prefs: &super::Preferences,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
         let id = user.id.clone().unwrap_or_default();
+        let items = preference_items(&id, prefs)?;
+        for chunk in items.chunks(MAX_PREFERENCES) {
+            let body = Value::Array(chunk.to_vec());
+            self.user_request(
+                reqwest::Method::PUT,
+                user,
+                "preferences",
+                Some(&body),
+                stats,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn preference_problem(&self, prefs: &super::Preferences) -> Option<String> {
+        preference_items("", prefs).err().map(|e| e.to_string())
+    }
+
+    /// `PUT /users/{id}/auth {auth_service, auth_data}`: system admins only; the server
+    /// blanks the password, so the account signs in through the directory from then on.
+    fn set_auth(
+        &self,
+        user: &User,
+        service: &str,
+        auth_data: &str,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let body = json!({"auth_service": service, "auth_data": auth_data});
         let r = self.send(
-            reqwest::Method::DELETE,
-            &format!("/users/{id}/image"),
-            None,
+            reqwest::Method::PUT,
+            &format!("/users/{id}/auth"),
+            Some(&body),
             true,
             stats,
         )?;
         if r.status != 200 {
-            return Err(action_failure(&r, "DELETE /users/{id}/image"));
+            let v = r.json().unwrap_or(Value::Null);
+            if v["id"].as_str() == Some("app.user.update_auth_data.email_exists.app_error") {
+                return Err(CallError::Conflict {
+                    field: "auth_data".into(),
+                    message: format!(
+                        "PUT /users/{{id}}/auth: {}: another account already signs in with auth_data {auth_data:?}",
+                        error_text(&r)
+                    ),
+                });
+            }
+            return Err(action_failure(&r, "PUT /users/{id}/auth"));
         }
         Ok(())
+    }
+
+    /// `POST /users/{id}/convert_to_bot` (manage_system): the server ends the account's
+    /// sessions and makes it its own bot's owner.
+    fn convert_to_bot(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        self.user_request(reqwest::Method::POST, user, "convert_to_bot", None, stats)
     }
 
     /// `PUT /users/{id}/status {user_id, status}`: Mattermost has `dnd`, not `busy`, and
@@ -607,17 +683,7 @@ impl UserApi for Mattermost {
             Presence::Offline => "offline",
         };
         let body = json!({"user_id": id, "status": s});
-        let r = self.send(
-            reqwest::Method::PUT,
-            &format!("/users/{id}/status"),
-            Some(&body),
-            true,
-            stats,
-        )?;
-        if r.status != 200 {
-            return Err(action_failure(&r, "PUT /users/{id}/status"));
-        }
-        Ok(())
+        self.user_request(reqwest::Method::PUT, user, "status", Some(&body), stats)
     }
 
     /// `PUT /users/{id}/password {new_password}` (the admin path: no current password;
@@ -1311,8 +1377,10 @@ pub fn user_from_json(v: &Value) -> User {
         server_kind: kind,
         // 0 (absent): never set; negative: reset to the generated default.
         server_avatar: v["last_picture_update"].as_i64().is_some_and(|t| t > 0),
-        // "" or `email`: the server holds the password.
+        // "" and "email" both mean email and password.
         server_auth: s("auth_service").filter(|a| a != "email"),
+        // omitempty: absent is off, for an admin's view.
+        server_mfa: Some(v["mfa_active"].as_bool() == Some(true)),
         ..User::default()
     }
 }
@@ -1436,6 +1504,45 @@ fn setting_off(r: &Reply) -> bool {
 
 /// The failure of a `roster do` action: a missing permission or a setting that is off
 /// refuses every row alike, so it stops the run with one message.
+/// `maxUpdatePreferences`: the most items one `PUT /users/{id}/preferences` takes.
+const MAX_PREFERENCES: usize = 100;
+
+/// `Preference` items for a user: `CATEGORY.NAME` keys (or a category whose value is an
+/// object of names); values are strings, anything else sent as its JSON text (a theme is
+/// a JSON object in a string).
+fn preference_items(id: &str, prefs: &super::Preferences) -> Result<Vec<Value>, CallError> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut items = Vec::new();
+    for (key, value) in prefs {
+        let mut push = |category: &str, name: &str, v: &Value| {
+            items
+                .push(json!({"user_id": id, "category": category, "name": name, "value": text(v)}));
+        };
+        match (value, key.split_once('.')) {
+            (Value::Object(names), None) => {
+                for (name, v) in names {
+                    push(key, name, v);
+                }
+            }
+            // `CATEGORY.` is the name "" (the theme of every team).
+            (_, Some((category, name))) if !category.is_empty() => push(category, name, value),
+            _ => {
+                return Err(CallError::Rejected {
+                    status: 0,
+                    code: None,
+                    message: format!(
+                        "preference {key:?}: Mattermost preferences are CATEGORY.NAME (a pref.CATEGORY.NAME column, or {{\"CATEGORY\": {{\"NAME\": \"VALUE\"}}}} in --preferences)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(items)
+}
+
 fn action_failure(r: &Reply, what: &str) -> CallError {
     let v = r.json().unwrap_or(Value::Null);
     let id = v["id"].as_str().unwrap_or("");

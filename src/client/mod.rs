@@ -184,6 +184,10 @@ pub struct StatusChange {
     pub message: Option<String>,
 }
 
+/// set-preferences: key → value. On Mattermost a key is `CATEGORY.NAME`, or a category
+/// whose value is an object of names; on Rocket.Chat a `users.setPreferences` key.
+pub type Preferences = std::collections::BTreeMap<String, serde_json::Value>;
+
 /// A page of users from a listing.
 pub struct Page {
     pub users: Vec<User>,
@@ -414,6 +418,51 @@ pub trait UserApi: Send + Sync {
     ) -> Result<(), CallError> {
         let _ = (user, status, stats);
         Err(lacks(self.flavor(), "set-status"))
+    }
+
+    /// Turns off the account's two-factor authentication (`roster do reset-mfa`);
+    /// idempotent.
+    fn reset_mfa(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let _ = (user, stats);
+        Err(lacks(self.flavor(), "reset-mfa"))
+    }
+
+    /// Sets preferences, merged key by key with the account's own (`roster do
+    /// set-preferences`); idempotent. A key or value the server refuses rejects the row.
+    fn set_preferences(
+        &self,
+        user: &User,
+        prefs: &Preferences,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let _ = (user, prefs, stats);
+        Err(lacks(self.flavor(), "set-preferences"))
+    }
+
+    /// Why these preferences cannot be sent to this server, before any request (so a dry
+    /// run says it too); `None` when the server is left to judge them.
+    fn preference_problem(&self, prefs: &Preferences) -> Option<String> {
+        let _ = prefs;
+        None
+    }
+
+    /// Moves the account to another sign-in method (`roster do migrate-auth`): `service`
+    /// (`ldap`, `saml`) with the directory's key for it.
+    fn set_auth(
+        &self,
+        user: &User,
+        service: &str,
+        auth_data: &str,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let _ = (user, service, auth_data, stats);
+        Err(lacks(self.flavor(), "migrate-auth"))
+    }
+
+    /// Turns the account into a bot account (`roster do convert-to-bot`).
+    fn convert_to_bot(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let _ = (user, stats);
+        Err(lacks(self.flavor(), "convert-to-bot"))
     }
 
     /// Every team that is not archived, for reading memberships by group (`export

@@ -1126,6 +1126,75 @@ impl UserApi for RocketChat {
         Err(rejected(&r, "users.resetAvatar"))
     }
 
+    /// `users.resetTOTP {userId}` (edit-other-user-totp; two-factor with no remembering):
+    /// the server mails the user's verified addresses first, then unsets the TOTP secret
+    /// and logs the user out. `{success: true}` for a user without TOTP too.
+    fn reset_mfa(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let r = self.post("users.resetTOTP", &json!({"userId": id}), true, stats)?;
+        if r.status == 200 {
+            return Ok(());
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let text = format!("users.resetTOTP: {}", error_text(&r));
+        let federated = v["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("Federated"));
+        match v["errorType"].as_str() {
+            Some("error-not-allowed") if !federated => Err(CallError::Fatal(format!(
+                "{text}; the account roster runs as needs the edit-other-user-totp permission (admin)"
+            ))),
+            Some("error-two-factor-not-enabled") => Err(CallError::Fatal(format!(
+                "{text}: two-factor authentication is off on this server (Accounts_TwoFactorAuthentication_Enabled), so there is none to reset"
+            ))),
+            Some("error-email-send-failed") => Err(CallError::Fatal(format!(
+                "{text}: the server mails the user before resetting and could not (check its SMTP settings); nothing was reset"
+            ))),
+            _ => Err(rejected(&r, "users.resetTOTP")),
+        }
+    }
+
+    /// `users.setPreferences {userId, data}` (edit-other-user-info): merged key by key.
+    /// A source column's `true`, `false`, number or JSON array is sent as such (the
+    /// server checks each key's type); anything else as text.
+    fn set_preferences(
+        &self,
+        user: &User,
+        prefs: &super::Preferences,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let data: serde_json::Map<String, Value> = prefs
+            .iter()
+            .map(|(k, v)| (k.clone(), typed_preference(v)))
+            .collect();
+        let r = self.post(
+            "users.setPreferences",
+            &json!({"userId": id, "data": data}),
+            true,
+            stats,
+        )?;
+        if r.status == 200 {
+            return Ok(());
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        if v["errorType"] == "error-action-not-allowed" {
+            return Err(CallError::Fatal(format!(
+                "users.setPreferences: {}; the account roster runs as needs the edit-other-user-info permission (admin)",
+                error_text(&r)
+            )));
+        }
+        let mut e = rejected(&r, "users.setPreferences");
+        // ajv names no key: say which were sent, so an unknown one is found.
+        if let CallError::Rejected { message, .. } = &mut e
+            && v["errorType"] == "invalid-params"
+        {
+            let keys: Vec<&str> = prefs.keys().map(String::as_str).collect();
+            message.push_str(&format!(" (keys sent: {})", keys.join(", ")));
+        }
+        Err(e)
+    }
+
     /// `users.setStatus {userId, status, message?}` (edit-other-user-info): Rocket.Chat
     /// has `busy`, not `dnd`.
     fn set_status(
@@ -1572,6 +1641,21 @@ fn list_or_none(v: &[String]) -> String {
     } else {
         v.join(", ")
     }
+}
+
+/// A preference as users.setPreferences types it: text that reads as a JSON boolean,
+/// number or array (a CSV cell) is sent as that.
+fn typed_preference(v: &Value) -> Value {
+    if let Value::String(s) = v {
+        let t = s.trim();
+        let looks_typed = matches!(t, "true" | "false")
+            || t.starts_with('[')
+            || t.parse::<f64>().is_ok_and(f64::is_finite);
+        if looks_typed && let Ok(parsed) = serde_json::from_str::<Value>(t) {
+            return parsed;
+        }
+    }
+    v.clone()
 }
 
 fn rejected(r: &Reply, route: &str) -> CallError {

@@ -6,6 +6,7 @@
 //!           [--yes-delete-permanently] [--confirm-relinquish] [--max-deactivate N|P%] [--force]
 //!           [--role NAME... | --add-role NAME... --remove-role NAME...]
 //!           [--status online|away|busy|dnd|offline [--message TEXT]]
+//!           [--preferences JSON] [--auth-service ldap|saml [--auth-data external-id|username|email]]
 //!           [--passwords-out FILE [--no-require-change] | --send-reset-email]
 //!           [--tokens-out FILE [--description TEXT]]
 //! ```
@@ -59,6 +60,28 @@ presence (Rocket.Chat has busy where Mattermost has dnd: each is sent as the oth
 --message sets Rocket.Chat's status message too, and stops a Mattermost run before any
 write (it has no status message roster can set).
 
+reset-mfa turns two-factor authentication off, for someone who lost their phone; they
+set it up again at their next login where the server requires it. Mattermost shows who
+has MFA, so only those are sent a reset; Rocket.Chat shows no one's, so every matched
+account is (its reset is idempotent, and mails the user). On Rocket.Chat it needs the
+server's two-factor authentication on, and the edit-other-user-totp permission.
+
+set-preferences sets --preferences JSON on every account, then each row's pref.KEY
+columns over it (an empty cell sets nothing). Mattermost keys are CATEGORY.NAME
+(pref.display_settings.use_military_time; `theme.` is the theme's empty name) and values
+text, a JSON value sent as its text; Rocket.Chat keys are those of users.setPreferences
+(pref.language, pref.useEmojis), and a cell's true, false, number or JSON array is sent
+as such. Preferences are merged with the account's own.
+
+migrate-auth --auth-service ldap|saml (Mattermost) moves email-and-password accounts to
+directory sign-in: auth_data is the row's external_id (--auth-data external-id, the
+default; the directory's IdAttribute value), or the account's username or email. The
+server blanks their passwords. Accounts on another sign-in already are skipped, saying
+so; one on the target already is left as it is. Needs a system admin.
+
+convert-to-bot (Mattermost) turns each account into a bot account owned by itself and
+ends its sessions; bots are protected from then on.
+
 reset-password --passwords-out FILE sets a random password (24 characters) on each account
 and writes `username,password` lines to FILE only: never to the report, journal, rejects
 or terminal. FILE is created mode 0600 and must not exist, except that --resume appends to
@@ -85,6 +108,11 @@ Examples:
   roster do set-roles agents.csv --server https://chat.example.org --add-role livechat-agent
   roster do set-status away.csv --server https://chat.example.org --status away \\
     --message 'on leave until Monday'
+  roster do reset-mfa lost-phone.csv --server https://mm.example.org --report mfa.csv
+  roster do set-preferences staff.csv --server https://mm.example.org \\
+    --preferences '{\"display_settings\": {\"use_military_time\": \"true\"}}'
+  roster do migrate-auth everyone.csv --server https://mm.example.org --auth-service ldap \\
+    --dry-run
   roster do reset-password people.csv --server https://chat.example.org \\
     --passwords-out new-passwords.csv --report reset.jsonl
   roster do reset-password people.csv --server https://mm.example.org --send-reset-email

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::report::Action;
 
-pub use crate::client::{Presence, StatusChange};
+pub use crate::client::{Preferences, Presence, StatusChange};
 
 /// An action of `roster do`; its name is the report's `action`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -30,6 +30,16 @@ pub enum DoAction {
     /// Set the presence status (--status), and on Rocket.Chat the status message
     /// (--message).
     SetStatus,
+    /// Turn off the account's two-factor authentication (a lost phone): it is set up
+    /// again at the next login where the server requires it.
+    ResetMfa,
+    /// Set preferences, from --preferences JSON and the source's pref.KEY columns.
+    SetPreferences,
+    /// Mattermost: move email-and-password accounts to LDAP or SAML sign-in
+    /// (--auth-service).
+    MigrateAuth,
+    /// Mattermost: turn the account into a bot account.
+    ConvertToBot,
     /// Set a random password, written to --passwords-out FILE only, or have the server
     /// mail its reset link (--send-reset-email).
     ResetPassword,
@@ -38,7 +48,7 @@ pub enum DoAction {
 }
 
 impl DoAction {
-    pub const ALL: [DoAction; 10] = [
+    pub const ALL: [DoAction; 14] = [
         DoAction::Deactivate,
         DoAction::Activate,
         DoAction::RevokeSessions,
@@ -47,6 +57,10 @@ impl DoAction {
         DoAction::SetRoles,
         DoAction::ResetAvatar,
         DoAction::SetStatus,
+        DoAction::ResetMfa,
+        DoAction::SetPreferences,
+        DoAction::MigrateAuth,
+        DoAction::ConvertToBot,
         DoAction::ResetPassword,
         DoAction::CreateToken,
     ];
@@ -62,6 +76,10 @@ impl DoAction {
             DoAction::SetRoles => Action::SetRoles,
             DoAction::ResetAvatar => Action::ResetAvatar,
             DoAction::SetStatus => Action::SetStatus,
+            DoAction::ResetMfa => Action::ResetMfa,
+            DoAction::SetPreferences => Action::SetPreferences,
+            DoAction::MigrateAuth => Action::MigrateAuth,
+            DoAction::ConvertToBot => Action::ConvertToBot,
             DoAction::ResetPassword => Action::ResetPassword,
             DoAction::CreateToken => Action::CreateToken,
         }
@@ -115,6 +133,37 @@ impl DoAction {
                 "GET permissions.listAll (once: user-generate-access-token), then POST users.createToken {userId, secret} (a login token, no name or --description, expiring with Accounts_LoginExpiration; needs the server's CREATE_TOKENS_FOR_USERS_SECRET in ROSTER_CREATE_TOKENS_SECRET)",
                 "POST /users/{id}/tokens {description} (ServiceSettings.EnableUserAccessTokens); after a lost answer, GET /users/{id}/tokens to name the token to revoke",
             ),
+            DoAction::ResetMfa => (
+                "POST users.resetTOTP {userId} (edit-other-user-totp; two-factor authentication on; mails the user's verified addresses)",
+                "PUT /users/{id}/mfa {activate: false}",
+            ),
+            DoAction::SetPreferences => (
+                "POST users.setPreferences {userId, data: {KEY: VALUE}} (edit-other-user-info)",
+                "PUT /users/{id}/preferences [{user_id, category, name, value}] (100 a request)",
+            ),
+            DoAction::MigrateAuth => (
+                "none: Rocket.Chat links an LDAP or SAML login to the account with the same username or email by itself (LDAP_Merge_Existing_Users, SAML_Custom_Default_mail_overwrite)",
+                "PUT /users/{id}/auth {auth_service, auth_data} (system admin)",
+            ),
+            DoAction::ConvertToBot => (
+                "none: Rocket.Chat has no conversion of a user to a bot through its REST API",
+                "POST /users/{id}/convert_to_bot (manage_system; ends the account's sessions)",
+            ),
+        }
+    }
+
+    /// Why a server lacks this action, when it does: the run stops before any request
+    /// that writes (exit 2).
+    pub fn lacking_on(self, flavor: crate::client::Flavor) -> Option<&'static str> {
+        use crate::client::Flavor;
+        match (self, flavor) {
+            (DoAction::MigrateAuth, Flavor::Rocketchat) => Some(
+                "Rocket.Chat has no migrate-auth: its LDAP and SAML logins take over the account with the same username or email by themselves (LDAP_Merge_Existing_Users)",
+            ),
+            (DoAction::ConvertToBot, Flavor::Rocketchat) => Some(
+                "Rocket.Chat has no convert-to-bot: its REST API cannot turn a user into a bot",
+            ),
+            _ => None,
         }
     }
 }
@@ -176,6 +225,46 @@ pub struct ActionOptions {
     pub reset: Option<PasswordReset>,
     /// create-token: what to ask for, and the file the tokens go to.
     pub token: Option<TokenAction>,
+    /// set-preferences: `--preferences`, for every row (a row's `pref.KEY` columns win).
+    pub preferences: Preferences,
+    /// migrate-auth: where to move the accounts.
+    pub auth: Option<AuthMove>,
+}
+
+/// The sign-in method `migrate-auth` moves accounts to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthService {
+    Ldap,
+    Saml,
+}
+
+impl AuthService {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthService::Ldap => "ldap",
+            AuthService::Saml => "saml",
+        }
+    }
+}
+
+/// Where `migrate-auth` takes each account's `auth_data` from: the server's key for the
+/// directory entry (LDAP: its IdAttribute value; SAML: its Id attribute, or the email).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthData {
+    /// The row's external_id (entryUUID, objectGUID, employee number).
+    #[default]
+    ExternalId,
+    Username,
+    Email,
+}
+
+/// `migrate-auth`'s target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthMove {
+    pub service: AuthService,
+    pub data: AuthData,
 }
 
 /// reset-password: a random password, or the server's reset mail.

@@ -532,6 +532,10 @@ impl Engine {
             return Ok(None);
         };
         entry.id = cur.id.clone().unwrap_or_default();
+        // Matched by email: the report names the account too.
+        if entry.username.is_empty() {
+            entry.username = cur.username.clone();
+        }
         let protected = if a.action == DoAction::Delete {
             self.delete_protection(&cur)
         } else {
@@ -542,8 +546,13 @@ impl Engine {
             entry.error = why;
             return Ok(Some(cur));
         }
-        if a.action == DoAction::SetRoles {
-            return self.set_roles(&a.roles, cur, stats, entry);
+        match a.action {
+            DoAction::SetRoles => return self.set_roles(&a.roles, cur, stats, entry),
+            DoAction::ResetMfa
+            | DoAction::SetPreferences
+            | DoAction::MigrateAuth
+            | DoAction::ConvertToBot => return self.account_setting(a, desired, cur, stats, entry),
+            _ => {}
         }
         if a.action == DoAction::ResetPassword {
             return self.reset_password(a, cur, stats, entry);
@@ -631,6 +640,119 @@ impl Engine {
             return Ok(None);
         }
         Ok(Some(now))
+    }
+
+    /// `roster do reset-mfa`, `set-preferences`, `migrate-auth` and `convert-to-bot`: one
+    /// idempotent request (or a few) about the account's settings, decided from what the
+    /// lookup shows so a dry run says the same.
+    fn account_setting(
+        &self,
+        a: &super::actions::ActionOptions,
+        desired: &User,
+        cur: User,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        use super::actions::{AuthData, DoAction};
+        let reject = |entry: &mut ReportEntry, why: String| {
+            entry.status = Status::Rejected;
+            entry.error = why;
+        };
+        match a.action {
+            DoAction::ResetMfa => {
+                // Mattermost says whether MFA is on; Rocket.Chat shows no one's TOTP but
+                // the caller's, so there the reset is always sent (it is idempotent).
+                if cur.server_mfa == Some(false) {
+                    return Ok(Some(cur));
+                }
+                entry.changed.push("mfa".into());
+                if !self.opts.dry_run {
+                    self.target.reset_mfa(&cur, stats)?;
+                }
+            }
+            DoAction::SetPreferences => {
+                let mut prefs = a.preferences.clone();
+                for (k, v) in &desired.preferences {
+                    prefs.insert(k.clone(), serde_json::Value::String(v.clone()));
+                }
+                if prefs.is_empty() {
+                    reject(
+                        entry,
+                        "no preference to set: the row has no pref.KEY value and no --preferences was given".into(),
+                    );
+                    return Ok(Some(cur));
+                }
+                if let Some(why) = self.target.preference_problem(&prefs) {
+                    reject(entry, why);
+                    return Ok(Some(cur));
+                }
+                for (k, v) in &prefs {
+                    match v.as_object() {
+                        Some(names) if !k.contains('.') => entry
+                            .changed
+                            .extend(names.keys().map(|n| format!("pref.{k}.{n}"))),
+                        _ => entry.changed.push(format!("pref.{k}")),
+                    }
+                }
+                if !self.opts.dry_run {
+                    self.target.set_preferences(&cur, &prefs, stats)?;
+                }
+            }
+            DoAction::MigrateAuth => {
+                let Some(to) = a.auth else {
+                    return Err(CallError::Fatal("migrate-auth needs --auth-service".into()));
+                };
+                let service = to.service.name();
+                match cur.server_auth.as_deref() {
+                    Some(s) if s == service => return Ok(Some(cur)),
+                    Some(other) => {
+                        entry.status = Status::Skipped;
+                        entry.error = format!(
+                            "signs in with {other}: migrate-auth moves email-and-password accounts only"
+                        );
+                        return Ok(Some(cur));
+                    }
+                    None => {}
+                }
+                let (data, what) = match to.data {
+                    AuthData::ExternalId => (desired.external_id.clone(), "external_id"),
+                    AuthData::Username => (Some(cur.username.clone()), "username"),
+                    AuthData::Email => (cur.email.clone(), "email"),
+                };
+                let Some(data) = data.filter(|d| !d.trim().is_empty()) else {
+                    reject(
+                        entry,
+                        format!(
+                            "no {what} to give the server as auth_data: map one (external_id), or choose --auth-data username|email"
+                        ),
+                    );
+                    return Ok(Some(cur));
+                };
+                // model.User's auth_data is a varchar(128).
+                if data.len() > MAX_AUTH_DATA {
+                    reject(
+                        entry,
+                        format!(
+                            "{what} is {} bytes, longer than the {MAX_AUTH_DATA} the server keeps as auth_data",
+                            data.len()
+                        ),
+                    );
+                    return Ok(Some(cur));
+                }
+                entry.changed.push("auth_service".into());
+                if !self.opts.dry_run {
+                    self.target.set_auth(&cur, service, &data, stats)?;
+                }
+            }
+            DoAction::ConvertToBot => {
+                entry.changed.push("bot".into());
+                if !self.opts.dry_run {
+                    self.target.convert_to_bot(&cur, stats)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(Some(cur))
     }
 
     /// `roster do set-roles`: the account's roles as `change` says, checked against the
@@ -1334,6 +1456,9 @@ impl Engine {
 
 /// A refusal for lack of permission refuses every row of a `roster do` alike: it stops
 /// the run with one message instead of a report of identical failures.
+/// The longest `auth_data` Mattermost stores.
+const MAX_AUTH_DATA: usize = 128;
+
 fn forbidden_stops(e: CallError) -> CallError {
     match e {
         CallError::Rejected {
@@ -1806,6 +1931,8 @@ mod tests {
                 action,
                 confirm_relinquish: false,
                 remove_memberships: false,
+                preferences: Default::default(),
+                auth: None,
             });
             e
         };

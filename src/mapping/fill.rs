@@ -49,6 +49,7 @@ impl Mapping {
             self.fill(&mut user, field, rule, attrs, &mut problems);
         }
         self.fill_custom(&mut user, attrs, &mut problems);
+        fill_preferences(&mut user, attrs, &mut problems);
 
         let intent = match &rec.change {
             Change::Entry => Intent::Upsert,
@@ -239,6 +240,28 @@ impl Mapping {
 }
 
 const CUSTOM_FIELDS: &str = "custom_fields";
+
+/// `pref.KEY` columns: the preferences `roster do set-preferences` sets (an empty cell
+/// sets nothing). Read whatever the mapping, as they go to no account field.
+fn fill_preferences(user: &mut User, located: &Located<'_>, problems: &mut Vec<Problem>) {
+    for (name, values) in &located.attrs.0 {
+        if let Some(key) = strip_prefix_ci(name, PREF_PREFIX)
+            && let Some(v) = values.first()
+            && !key.is_empty()
+        {
+            match text_of(name, v) {
+                Ok("") => {}
+                Ok(t) => {
+                    user.preferences.insert(key.to_string(), t.to_owned());
+                }
+                Err(e) => problems.push(e.problem(name)),
+            }
+        }
+    }
+}
+
+/// The column prefix of a preference.
+pub const PREF_PREFIX: &str = "pref.";
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     if s.len() >= prefix.len()

@@ -192,6 +192,7 @@ impl Mapping {
                 !(self.custom.is_empty()
                     && (a.starts_with("custom_fields") || a.starts_with("custom.")))
             })
+            .filter(|a| !a.to_ascii_lowercase().starts_with(super::fill::PREF_PREFIX))
             .map(String::as_str)
             .collect()
     }

@@ -12,7 +12,8 @@ use super::input::Purpose;
 use crate::client::{CallStats, Flavor, TokenRequest};
 use crate::exec::Engine;
 use crate::exec::actions::{
-    ActionOptions, DoAction, PasswordReset, Presence, RoleChange, StatusChange, TokenAction,
+    ActionOptions, AuthData, AuthMove, AuthService, DoAction, PasswordReset, Preferences, Presence,
+    RoleChange, StatusChange, TokenAction,
 };
 use crate::exec::secrets::{CREATE_TOKENS_SECRET_VAR, SecretKind, SecretOut};
 use crate::exit::{self, ExitError};
@@ -40,6 +41,12 @@ pub struct ActSettings {
     pub threshold: Threshold,
     /// `--force`: no threshold.
     pub force: bool,
+    /// set-preferences `--preferences`: for every row.
+    pub preferences: Option<Preferences>,
+    /// migrate-auth `--auth-service`.
+    pub auth_service: Option<AuthService>,
+    /// migrate-auth `--auth-data`.
+    pub auth_data: Option<AuthData>,
     /// reset-password `--passwords-out FILE`: random passwords, written there only.
     pub passwords_out: Option<PathBuf>,
     /// reset-password `--send-reset-email`.
@@ -127,9 +134,54 @@ pub fn act(
         }
         _ => None,
     };
+    let only = |given: bool, flag: &str, action: DoAction| -> Result<()> {
+        if given && act.action != action {
+            return Err(ExitError::new(
+                exit::USAGE,
+                format!(
+                    "{flag} goes with {}, not {}",
+                    action.name(),
+                    act.action.name()
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    };
+    only(
+        act.preferences.is_some(),
+        "--preferences",
+        DoAction::SetPreferences,
+    )?;
+    only(
+        act.auth_service.is_some(),
+        "--auth-service",
+        DoAction::MigrateAuth,
+    )?;
+    only(
+        act.auth_data.is_some(),
+        "--auth-data",
+        DoAction::MigrateAuth,
+    )?;
+    let auth = match (act.action, act.auth_service) {
+        (DoAction::MigrateAuth, None) => {
+            return Err(ExitError::new(
+                exit::USAGE,
+                "roster do migrate-auth needs --auth-service ldap|saml (the sign-in the accounts move to)",
+            )
+            .into());
+        }
+        (_, service) => service.map(|service| AuthMove {
+            service,
+            data: act.auth_data.unwrap_or_default(),
+        }),
+    };
     let (mut reset, mut token) = secrets_of(act, run.resume)?;
     let (connected, pipeline) =
         import::connect_and_open(source, server, run, Purpose::Act(run.write.match_key))?;
+    if let Some(why) = act.action.lacking_on(connected.target.flavor()) {
+        return Err(ExitError::new(exit::USAGE, format!("{why}; nothing was written")).into());
+    }
     fit_to_server(connected.target.as_ref(), &mut reset, &mut token)?;
     let check = |engine: &Engine, rows: &[Result<Checked, PipelineError>]| {
         count_deletions(engine, rows, act)
@@ -148,6 +200,8 @@ pub fn act(
                 remove_memberships: act.remove_memberships,
                 roles: act.roles.clone(),
                 status,
+                preferences: act.preferences.clone().unwrap_or_default(),
+                auth,
                 reset,
                 token,
             },

@@ -739,6 +739,10 @@ impl<'a> Planner<'a> {
                 | Action::SetRoles
                 | Action::ResetAvatar
                 | Action::SetStatus
+                | Action::ResetMfa
+                | Action::SetPreferences
+                | Action::MigrateAuth
+                | Action::ConvertToBot
                 | Action::ResetPassword
                 | Action::CreateToken,
                 _,

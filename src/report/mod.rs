@@ -38,6 +38,14 @@ pub enum Action {
     ResetAvatar,
     #[serde(rename = "set-status")]
     SetStatus,
+    #[serde(rename = "reset-mfa")]
+    ResetMfa,
+    #[serde(rename = "set-preferences")]
+    SetPreferences,
+    #[serde(rename = "migrate-auth")]
+    MigrateAuth,
+    #[serde(rename = "convert-to-bot")]
+    ConvertToBot,
     #[serde(rename = "reset-password")]
     ResetPassword,
     #[serde(rename = "create-token")]
@@ -58,6 +66,10 @@ impl Action {
             Action::SetRoles => "set-roles",
             Action::ResetAvatar => "reset-avatar",
             Action::SetStatus => "set-status",
+            Action::ResetMfa => "reset-mfa",
+            Action::SetPreferences => "set-preferences",
+            Action::MigrateAuth => "migrate-auth",
+            Action::ConvertToBot => "convert-to-bot",
             Action::ResetPassword => "reset-password",
             Action::CreateToken => "create-token",
         }

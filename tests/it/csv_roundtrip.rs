@@ -127,6 +127,8 @@ fn user() -> impl Strategy<Value = User> {
             server_kind: None,
             server_avatar: false,
             server_auth: None,
+            server_mfa: None,
+            preferences: Default::default(),
         },
     )
 }

@@ -568,6 +568,9 @@ fn rows_matched_by_email_need_only_an_email() {
         assert_eq!(active(&sb, "p01"), Some(true));
         let rep = jsonl(&d.path().join("r.jsonl"));
         assert_eq!(rep[2]["status"], "skipped", "{rep:?}");
+        // The report names the matched accounts.
+        assert_eq!(rep[0]["username"], "p03", "{rep:?}");
+        assert_eq!(rep[2]["username"], "", "{rep:?}");
     }
 }
 
@@ -1024,4 +1027,451 @@ fn set_status_sets_the_presence_and_on_rocketchat_the_message() {
             }
         }
     }
+}
+
+/// The preferences stored for `name`, as the sandbox keeps them.
+fn prefs(sb: &Sandbox, name: &str) -> Value {
+    Value::Object(sb.preferences(name).into_iter().collect())
+}
+
+#[test]
+fn reset_mfa_turns_two_factor_off_and_says_so_first() {
+    for flavor in flavors() {
+        let sb = server(flavor, 4, config());
+        let url = sb.url();
+        let d = tmp();
+        source(d.path(), "lost.csv", &["p01", "p02", "admin"]);
+        sb.set_mfa("p01", true).unwrap();
+        let session = logged_in(&sb, flavor, "p01");
+
+        let before = writes(&sb);
+        let o = act(
+            d.path(),
+            "reset-mfa",
+            "lost.csv",
+            &url,
+            &["--dry-run", "--report", "dry.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(writes(&sb), before, "{flavor:?}: --dry-run wrote");
+        assert_eq!(sb.mfa("p01"), Some(true));
+        let rep = jsonl(&d.path().join("dry.jsonl"));
+        assert_eq!(by_name(&rep, "p01")["changed"], serde_json::json!(["mfa"]));
+        assert_eq!(by_name(&rep, "admin")["status"], "skipped");
+
+        let o = act(
+            d.path(),
+            "reset-mfa",
+            "lost.csv",
+            &url,
+            &["--report", "r.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(sb.mfa("p01"), Some(false), "{flavor:?}");
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        let p01 = by_name(&rep, "p01");
+        assert_eq!(
+            (&p01["action"], &p01["status"]),
+            (&Value::from("reset-mfa"), &Value::from("ok"))
+        );
+        // Mattermost shows who has MFA: a user without it is left alone. Rocket.Chat shows
+        // no one's TOTP, so the (idempotent) reset goes to every matched user.
+        let p02 = &by_name(&rep, "p02")["changed"];
+        match flavor {
+            FlavorKind::Mattermost => assert_eq!(p02, &serde_json::json!([])),
+            FlavorKind::RocketChat => {
+                assert_eq!(p02, &serde_json::json!(["mfa"]));
+                assert!(!session(), "users.resetTOTP logs the user out");
+            }
+        }
+    }
+
+    // Rocket.Chat without two-factor authentication, or without the permission: one
+    // message, exit 2, nothing written.
+    let d = tmp();
+    source(d.path(), "lost.csv", &["p01", "p02", "p03"]);
+    let sb = server(
+        FlavorKind::RocketChat,
+        3,
+        SandboxConfig {
+            two_factor: false,
+            ..config()
+        },
+    );
+    sb.set_mfa("p01", true).unwrap();
+    let o = act(
+        d.path(),
+        "reset-mfa",
+        "lost.csv",
+        &sb.url(),
+        &["--report", "off.jsonl"],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr()
+            .contains("Accounts_TwoFactorAuthentication_Enabled"),
+        "{}",
+        o.stderr()
+    );
+    assert_eq!(sb.mfa("p01"), Some(true));
+    let sb = server(FlavorKind::RocketChat, 3, config());
+    sb.set_mfa("p01", true).unwrap();
+    let o = roster(
+        d.path(),
+        &["do", "reset-mfa", "lost.csv", "--server", &sb.url()],
+        &crate::support::as_importer(),
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("edit-other-user-totp"),
+        "{}",
+        o.stderr()
+    );
+    assert_eq!(sb.mfa("p01"), Some(true));
+}
+
+#[test]
+fn set_preferences_from_the_option_and_the_rows_columns() {
+    // Mattermost: CATEGORY.NAME, values are strings.
+    let sb = server(FlavorKind::Mattermost, 4, config());
+    let d = tmp();
+    write(
+        d.path(),
+        "prefs.csv",
+        "username,pref.display_settings.use_military_time,pref.nodot\n\
+         p01,true,\n\
+         p02,false,\n\
+         p03,,x\n\
+         p04,,\n",
+    );
+    let extra = [
+        "--preferences",
+        r##"{"display_settings": {"channel_display_mode": "centered"}, "sidebar_settings.show_unread_section": true, "theme.": {"sidebarBg": "#000000"}}"##,
+        "--report",
+    ];
+    let before = writes(&sb);
+    let o = act(
+        d.path(),
+        "set-preferences",
+        "prefs.csv",
+        &sb.url(),
+        &[&extra[..], &["dry.jsonl", "--dry-run"]].concat(),
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    assert_eq!(writes(&sb), before, "--dry-run wrote");
+    let o = act(
+        d.path(),
+        "set-preferences",
+        "prefs.csv",
+        &sb.url(),
+        &[&extra[..], &["r.jsonl"]].concat(),
+    );
+    assert_eq!(o.code(), 1, "a rejected row: {}", o.stderr());
+    assert_eq!(
+        prefs(&sb, "p01"),
+        serde_json::json!({
+            "display_settings.channel_display_mode": "centered",
+            "display_settings.use_military_time": "true",
+            "sidebar_settings.show_unread_section": "true",
+            "theme.": r##"{"sidebarBg":"#000000"}"##,
+        })
+    );
+    assert_eq!(
+        prefs(&sb, "p02")["display_settings.use_military_time"],
+        "false"
+    );
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    let dry = jsonl(&d.path().join("dry.jsonl"));
+    let p01 = by_name(&rep, "p01");
+    assert_eq!(p01["status"], "ok");
+    assert_eq!(
+        p01["changed"],
+        serde_json::json!([
+            "pref.display_settings.channel_display_mode",
+            "pref.display_settings.use_military_time",
+            "pref.sidebar_settings.show_unread_section",
+            "pref.theme."
+        ])
+    );
+    assert_eq!(
+        by_name(&dry, "p01")["changed"],
+        p01["changed"],
+        "the dry run says the same"
+    );
+    // A key without its category rejects the row, with nothing written for it.
+    let p03 = by_name(&rep, "p03");
+    assert_eq!(p03["status"], "rejected", "{p03}");
+    assert!(
+        p03["error"].as_str().unwrap().contains("CATEGORY.NAME"),
+        "{p03}"
+    );
+    assert_eq!(prefs(&sb, "p03"), serde_json::json!({}));
+    // The option alone is enough for a row without columns.
+    assert_eq!(by_name(&rep, "p04")["status"], "ok");
+
+    // Rocket.Chat: users.setPreferences keys, typed by the server's schema.
+    let sb = server(FlavorKind::RocketChat, 4, config());
+    write(
+        d.path(),
+        "rc.csv",
+        "username,pref.useEmojis,pref.language,pref.idleTimeLimit,pref.bogus\n\
+         p01,false,de,300,\n\
+         p02,,,,x\n\
+         p03,,,,\n",
+    );
+    let o = act(
+        d.path(),
+        "set-preferences",
+        "rc.csv",
+        &sb.url(),
+        &[
+            "--preferences",
+            r#"{"highlights": ["roster"]}"#,
+            "--report",
+            "rc.jsonl",
+        ],
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    assert_eq!(
+        prefs(&sb, "p01"),
+        serde_json::json!({"useEmojis": false, "language": "de", "idleTimeLimit": 300, "highlights": ["roster"]})
+    );
+    let rep = jsonl(&d.path().join("rc.jsonl"));
+    let p02 = by_name(&rep, "p02");
+    assert_eq!(p02["status"], "failed", "{p02}");
+    assert!(p02["error"].as_str().unwrap().contains("bogus"), "{p02}");
+    assert_eq!(prefs(&sb, "p02"), serde_json::json!({}));
+    assert_eq!(by_name(&rep, "p03")["status"], "ok");
+
+    // No preference at all: the row says so. Not a JSON object: usage error.
+    let o = act(
+        d.path(),
+        "set-preferences",
+        "rc.csv",
+        &sb.url(),
+        &["--preferences", "[1]"],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("--preferences"), "{}", o.stderr());
+    source(d.path(), "bare.csv", &["p03"]);
+    let o = act(
+        d.path(),
+        "set-preferences",
+        "bare.csv",
+        &sb.url(),
+        &["--report", "bare.jsonl"],
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let bare = jsonl(&d.path().join("bare.jsonl"));
+    assert!(
+        bare[0]["error"].as_str().unwrap().contains("no preference"),
+        "{bare:?}"
+    );
+    let o = act(
+        d.path(),
+        "deactivate",
+        "bare.csv",
+        &sb.url(),
+        &["--preferences", "{\"a\":1}"],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+}
+
+fn mm_user(sb: &Sandbox, name: &str) -> Value {
+    sb.users()
+        .into_iter()
+        .find(|u| u["username"] == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn migrate_auth_moves_mattermost_accounts_to_the_directory() {
+    let sb = server(FlavorKind::Mattermost, 5, config());
+    let url = sb.url();
+    let d = tmp();
+    write(
+        d.path(),
+        "ldap.csv",
+        "username,external_id\np01,uid-1\np02,uid-2\np03,\n",
+    );
+    let o = act(d.path(), "migrate-auth", "ldap.csv", &url, &[]);
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("--auth-service"), "{}", o.stderr());
+
+    let before = writes(&sb);
+    let args = ["--auth-service", "ldap", "--report"];
+    let o = act(
+        d.path(),
+        "migrate-auth",
+        "ldap.csv",
+        &url,
+        &[&args[..], &["dry.jsonl", "--dry-run"]].concat(),
+    );
+    assert_eq!(o.code(), 1, "p03 has no external_id: {}", o.stderr());
+    assert_eq!(writes(&sb), before, "--dry-run wrote");
+    assert_eq!(mm_user(&sb, "p01")["auth_service"], "");
+
+    let o = act(
+        d.path(),
+        "migrate-auth",
+        "ldap.csv",
+        &url,
+        &[&args[..], &["r.jsonl"]].concat(),
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let (p01, p02) = (mm_user(&sb, "p01"), mm_user(&sb, "p02"));
+    assert_eq!(
+        (&p01["auth_service"], &p01["auth_data"]),
+        (&Value::from("ldap"), &Value::from("uid-1"))
+    );
+    assert_eq!(p02["auth_data"], "uid-2");
+    // The password is gone: the account signs in through the directory only.
+    let client = crate::support::client();
+    assert_ne!(
+        crate::support::mm_login_raw(&client, &url, "p01", PW).status,
+        200
+    );
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    let dry = jsonl(&d.path().join("dry.jsonl"));
+    for name in ["p01", "p02", "p03"] {
+        let (r, y) = (by_name(&rep, name), by_name(&dry, name));
+        assert_eq!(
+            (&r["status"], &r["changed"]),
+            (&y["status"], &y["changed"]),
+            "{name}: the dry run said otherwise"
+        );
+    }
+    assert_eq!(
+        by_name(&rep, "p01")["changed"],
+        serde_json::json!(["auth_service"])
+    );
+    let p03 = by_name(&rep, "p03");
+    assert_eq!(p03["status"], "rejected");
+    assert!(
+        p03["error"].as_str().unwrap().contains("external_id"),
+        "{p03}"
+    );
+    // Another account holds uid-1 already: that row fails, saying so.
+    write(d.path(), "taken.csv", "username,external_id\np04,uid-1\n");
+    let o = act(
+        d.path(),
+        "migrate-auth",
+        "taken.csv",
+        &url,
+        &[&args[..], &["taken.jsonl"]].concat(),
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let taken = jsonl(&d.path().join("taken.jsonl"));
+    let p04 = by_name(&taken, "p04");
+    assert_ne!(p04["status"], "ok", "{p04}");
+    assert!(p04["error"].as_str().unwrap().contains("uid-1"), "{p04}");
+    assert_eq!(mm_user(&sb, "p04")["auth_service"], "");
+
+    // Again: the moved accounts are left alone; a user name as auth_data for the rest.
+    let o = act(
+        d.path(),
+        "migrate-auth",
+        "ldap.csv",
+        &url,
+        &[
+            "--auth-service",
+            "saml",
+            "--auth-data",
+            "username",
+            "--report",
+            "again.jsonl",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let again = jsonl(&d.path().join("again.jsonl"));
+    let p01 = by_name(&again, "p01");
+    assert_eq!(p01["status"], "skipped", "{p01}");
+    assert!(
+        p01["error"]
+            .as_str()
+            .unwrap()
+            .contains("signs in with ldap"),
+        "{p01}"
+    );
+    assert_eq!(mm_user(&sb, "p03")["auth_service"], "saml");
+    assert_eq!(mm_user(&sb, "p03")["auth_data"], "p03");
+
+    // Only a system admin may; Rocket.Chat has no such call.
+    source(d.path(), "one.csv", &["p05"]);
+    let o = roster(
+        d.path(),
+        &[
+            "do",
+            "migrate-auth",
+            "ldap.csv",
+            "--server",
+            &url,
+            "--auth-service",
+            "ldap",
+        ],
+        &[("ROSTER_USERNAME", "p05"), ("ROSTER_PASSWORD", PW)],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    let rc = server(FlavorKind::RocketChat, 2, config());
+    let before = writes(&rc);
+    let o = act(
+        d.path(),
+        "migrate-auth",
+        "one.csv",
+        &rc.url(),
+        &["--auth-service", "ldap"],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("Rocket.Chat has no migrate-auth"),
+        "{}",
+        o.stderr()
+    );
+    assert_eq!(writes(&rc), before);
+}
+
+#[test]
+fn convert_to_bot_on_mattermost_only() {
+    let sb = server(FlavorKind::Mattermost, 3, config());
+    let url = sb.url();
+    let d = tmp();
+    source(d.path(), "bots.csv", &["p01", "admin"]);
+    let session = logged_in(&sb, FlavorKind::Mattermost, "p01");
+    let before = writes(&sb);
+    let o = act(d.path(), "convert-to-bot", "bots.csv", &url, &["--dry-run"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(writes(&sb), before);
+    let o = act(
+        d.path(),
+        "convert-to-bot",
+        "bots.csv",
+        &url,
+        &["--report", "r.jsonl"],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(mm_user(&sb, "p01")["is_bot"], true);
+    assert!(!session(), "converting ends the sessions");
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(by_name(&rep, "p01")["changed"], serde_json::json!(["bot"]));
+    assert_eq!(by_name(&rep, "admin")["status"], "skipped");
+    // A bot now: protected, as every bot is.
+    let o = act(
+        d.path(),
+        "convert-to-bot",
+        "bots.csv",
+        &url,
+        &["--report", "again.jsonl"],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let p01 = by_name(&jsonl(&d.path().join("again.jsonl")), "p01").clone();
+    assert_eq!(p01["status"], "skipped", "{p01}");
+
+    let rc = server(FlavorKind::RocketChat, 2, config());
+    let o = act(d.path(), "convert-to-bot", "bots.csv", &rc.url(), &[]);
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("Rocket.Chat has no convert-to-bot"),
+        "{}",
+        o.stderr()
+    );
 }

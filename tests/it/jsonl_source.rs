@@ -173,6 +173,8 @@ fn canonical_user_json_reads_back() {
         server_kind: None,
         server_avatar: false,
         server_auth: None,
+        server_mfa: None,
+        preferences: Default::default(),
     };
     let buf = SharedBuf(Default::default());
     let mut w: Box<dyn UserWriter> = Box::new(JsonlUserWriter::new(Box::new(buf.clone())));

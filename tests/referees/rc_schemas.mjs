@@ -420,6 +420,24 @@ async function corpus(url) {
         'POST /api/v1/users.setAvatar',
         objectCases(isUserSetAvatarParamsPOST.schema, { userId: target, avatarUrl: 'https://example.invalid/a.png' }, 'users.setAvatar', (x) => x),
     );
+    // users.setPreferences (roster do set-preferences): `data` is a nested object with no
+    // additional properties; its arrays of objects need an item to vary.
+    await run(
+        'POST /api/v1/users.setPreferences',
+        objectCases(
+            isUsersSetPreferencesParamsPOST.schema,
+            {
+                userId: target,
+                data: {
+                    language: 'de',
+                    dontAskAgainList: [{ action: 'a', label: 'b' }],
+                    featuresPreview: [{ name: 'quickReactions', value: true }],
+                },
+            },
+            'users.setPreferences',
+            (x) => x,
+        ),
+    );
     await run(
         'POST /api/v1/import.addUsers',
         objectCases(

@@ -344,6 +344,14 @@ pub trait Flavor: Send + Sync {
     /// A user's status and status message (Mattermost: no message; a user never given
     /// one is `offline`).
     fn status(&self, username: &str) -> Option<(String, String)>;
+    /// Turns a user's two-factor authentication on or off (TOTP), as if they had set it
+    /// up themselves.
+    fn set_mfa(&self, username: &str, on: bool) -> Result<(), String>;
+    /// Whether a user has two-factor authentication (TOTP) on; None: no such user.
+    fn mfa(&self, username: &str) -> Option<bool>;
+    /// A user's stored preferences: Mattermost `CATEGORY.NAME` → value, Rocket.Chat key →
+    /// value.
+    fn preferences(&self, username: &str) -> BTreeMap<String, serde_json::Value>;
     /// The mails sent so far, oldest first.
     fn mails(&self) -> Vec<Mail> {
         Vec::new()
@@ -506,6 +514,21 @@ impl Sandbox {
     /// The mails the server sent so far, oldest first (needs [`SandboxConfig::smtp`]).
     pub fn mails(&self) -> Vec<Mail> {
         self.server.flavor().mails()
+    }
+
+    /// Turns the user's two-factor authentication (TOTP) on or off, as the user would.
+    pub fn set_mfa(&self, username: &str, on: bool) -> Result<(), String> {
+        self.server.flavor().set_mfa(username, on)
+    }
+
+    /// Whether the user has two-factor authentication (TOTP) on; None: no such user.
+    pub fn mfa(&self, username: &str) -> Option<bool> {
+        self.server.flavor().mfa(username)
+    }
+
+    /// The user's stored preferences (Mattermost: `CATEGORY.NAME` → value).
+    pub fn preferences(&self, username: &str) -> BTreeMap<String, serde_json::Value> {
+        self.server.flavor().preferences(username)
     }
 
     /// Makes the user a member of a team or channel by name, with no permission or limit

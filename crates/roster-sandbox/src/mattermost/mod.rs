@@ -41,6 +41,7 @@
 //! MinimumLength (`mm_password_minimum_length`) and a mail server (`smtp`): see
 //! [`secrets`].
 
+mod account;
 mod decode;
 pub mod limiter;
 mod picture;
@@ -333,6 +334,12 @@ pub(crate) enum Route {
     RevokeAllSessions(String),
     GetStatus(String),
     PutStatus(String),
+    // Account settings (`roster do`; account.rs).
+    Mfa(String),
+    PutPreferences(String),
+    GetPreferences(String),
+    Auth(String),
+    ConvertToBot(String),
     AllRoles,
     // Teams, channels and pictures (issue 13; teams.rs, picture.rs).
     Teams,
@@ -494,6 +501,11 @@ impl Route {
             ("PUT", Some("password")) => Route::Password(id),
             ("POST", Some("tokens")) => Route::CreateToken(id),
             ("GET", Some("tokens")) => Route::UserTokens(id),
+            ("PUT", Some("mfa")) => Route::Mfa(id),
+            ("PUT", Some("preferences")) => Route::PutPreferences(id),
+            ("GET", Some("preferences")) => Route::GetPreferences(id),
+            ("PUT", Some("auth")) => Route::Auth(id),
+            ("POST", Some("convert_to_bot")) => Route::ConvertToBot(id),
             _ => Route::NotFound,
         }
     }
@@ -530,6 +542,12 @@ impl Route {
             Route::Sessions(_) => "/api/v4/users/{user_id}/sessions",
             Route::RevokeAllSessions(_) => "/api/v4/users/{user_id}/sessions/revoke/all",
             Route::GetStatus(_) | Route::PutStatus(_) => "/api/v4/users/{user_id}/status",
+            Route::Mfa(_) => "/api/v4/users/{user_id}/mfa",
+            Route::PutPreferences(_) | Route::GetPreferences(_) => {
+                "/api/v4/users/{user_id}/preferences"
+            }
+            Route::Auth(_) => "/api/v4/users/{user_id}/auth",
+            Route::ConvertToBot(_) => "/api/v4/users/{user_id}/convert_to_bot",
             Route::AllRoles => "/api/v4/roles",
             Route::Teams | Route::CreateTeam => "/api/v4/teams",
             Route::TeamByName(_) => "/api/v4/teams/name/{team_name}",
@@ -840,6 +858,9 @@ impl Mattermost {
                 locale: "en".to_string(),
                 timezone: users::default_timezone(),
                 disable_welcome_email: false,
+                mfa_active: false,
+                mfa_secret: String::new(),
+                is_bot: false,
             });
         }
         Ok(())
@@ -1044,6 +1065,11 @@ impl Mattermost {
             Route::RevokeAllSessions(id) => users::revoke_all_sessions(self, ctx, id),
             Route::GetStatus(id) => status::get(self, ctx, id),
             Route::PutStatus(id) => status::put(self, ctx, id),
+            Route::Mfa(id) => account::mfa(self, ctx, id),
+            Route::PutPreferences(id) => account::put_preferences(self, ctx, id),
+            Route::GetPreferences(id) => account::get_preferences(self, ctx, id),
+            Route::Auth(id) => account::auth(self, ctx, id),
+            Route::ConvertToBot(id) => account::convert_to_bot(self, ctx, id),
             Route::AllRoles => roles::all(self, ctx),
             Route::Teams => teams::list_teams(self, ctx),
             Route::CreateTeam => teams::create_team(self, ctx),
@@ -1213,6 +1239,9 @@ impl Flavor for Mattermost {
                 locale: "en".to_string(),
                 timezone: users::default_timezone(),
                 disable_welcome_email: false,
+                mfa_active: false,
+                mfa_secret: String::new(),
+                is_bot: false,
             };
             ids.push(u.id.clone());
             st.insert(u);
@@ -1276,6 +1305,38 @@ impl Flavor for Mattermost {
 
     fn mails(&self) -> Vec<Mail> {
         lock(&self.mails).clone()
+    }
+
+    fn set_mfa(&self, username: &str, on: bool) -> Result<(), String> {
+        let mut store = self.write();
+        let mut u = store
+            .by_username(&validate::go_lower(username))
+            .cloned()
+            .ok_or_else(|| format!("no user {username}"))?;
+        u.mfa_active = on;
+        u.mfa_secret = if on { random_id() } else { String::new() };
+        store.replace(u);
+        Ok(())
+    }
+
+    fn mfa(&self, username: &str) -> Option<bool> {
+        self.read()
+            .by_username(&validate::go_lower(username))
+            .map(|u| u.mfa_active)
+    }
+
+    fn preferences(&self, username: &str) -> std::collections::BTreeMap<String, Value> {
+        let store = self.read();
+        let Some(u) = store.by_username(&validate::go_lower(username)) else {
+            return Default::default();
+        };
+        store
+            .preferences
+            .get(&u.id)
+            .into_iter()
+            .flatten()
+            .map(|((c, n), v)| (format!("{c}.{n}"), Value::String(v.clone())))
+            .collect()
     }
 
     fn load_state(&self, state: Value) -> Result<(), String> {

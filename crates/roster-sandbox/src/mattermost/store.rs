@@ -53,6 +53,14 @@ pub struct MmUser {
     pub timezone: StringMap,
     #[serde(default)]
     pub disable_welcome_email: bool,
+    #[serde(default)]
+    pub mfa_active: bool,
+    /// Never shown (`Sanitize` blanks it).
+    #[serde(default)]
+    pub mfa_secret: String,
+    /// Converted by `POST /users/{id}/convert_to_bot` (the Bots row is not kept apart).
+    #[serde(default)]
+    pub is_bot: bool,
 }
 
 /// How much of a user a response shows (`Sanitize` / `SanitizeProfile`).
@@ -135,6 +143,13 @@ impl MmUser {
         m.insert("timezone".into(), json!(self.timezone));
         if self.disable_welcome_email {
             m.insert("disable_welcome_email".into(), json!(true));
+        }
+        // omitempty, both.
+        if self.mfa_active {
+            m.insert("mfa_active".into(), json!(true));
+        }
+        if self.is_bot {
+            m.insert("is_bot".into(), json!(true));
         }
         Value::Object(m)
     }
@@ -342,6 +357,8 @@ pub struct Store {
     pub images: HashMap<String, Vec<u8>>,
     /// Statuses set by `PUT /users/{id}/status`, by user id, as answered.
     pub statuses: HashMap<String, serde_json::Value>,
+    /// Preferences by user id: (category, name) → value.
+    pub preferences: HashMap<String, BTreeMap<(String, String), String>>,
     users: HashMap<String, MmUser>,
     by_username: BTreeMap<String, String>,
     by_email: HashMap<String, String>,

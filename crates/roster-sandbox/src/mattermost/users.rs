@@ -520,6 +520,9 @@ pub(crate) fn create(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
         locale,
         timezone: get_map(&f, "timezone").unwrap_or_else(default_timezone),
         disable_welcome_email: get_bool(&f, "disable_welcome_email").unwrap_or(false),
+        mfa_active: false,
+        mfa_secret: String::new(),
+        is_bot: false,
     };
     is_valid(&user)?;
     // The unique indexes, in the order the table declares them.

@@ -48,6 +48,7 @@
 //! `CREATE_TOKENS_FOR_USERS_SECRET` is `rc_create_tokens_secret`) and `permissions.listAll`:
 //! see [`secrets`].
 
+mod account;
 mod ajv;
 mod avatar;
 mod import;
@@ -193,6 +194,8 @@ enum Route {
     UsersResetAvatar,
     UsersSetStatus,
     UsersGetAvatar,
+    UsersResetTotp,
+    UsersSetPreferences,
     UsersForgotPassword,
     UsersCreateToken,
     PermissionsListAll,
@@ -238,6 +241,8 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
         ("POST", "users.setAvatar") => Route::UsersSetAvatar,
         ("POST", "users.resetAvatar") => Route::UsersResetAvatar,
         ("POST", "users.setStatus") => Route::UsersSetStatus,
+        ("POST", "users.resetTOTP") => Route::UsersResetTotp,
+        ("POST", "users.setPreferences") => Route::UsersSetPreferences,
         ("GET", "users.getAvatar") => Route::UsersGetAvatar,
         ("POST", "users.forgotPassword") => Route::UsersForgotPassword,
         ("POST", "users.createToken") => Route::UsersCreateToken,
@@ -523,11 +528,13 @@ impl RocketChat {
         }
         let mut all = lock(&self.limiters);
         let rule = all.entry(route).or_insert_with(|| {
-            FixedWindow::new(
-                self.settings.calls,
-                self.settings.window_ms,
-                self.started_ms,
-            )
+            let (calls, window_ms) = match route {
+                // users.setStatus's own `rateLimiterOptions: {numRequestsAllowed: 5,
+                // intervalTimeInMS: 60000}` (apps/meteor/app/api/server/v1/users.ts).
+                Route::UsersSetStatus => (5, 60_000),
+                _ => (self.settings.calls, self.settings.window_ms),
+            };
+            FixedWindow::new(calls, window_ms, self.started_ms)
         });
         Some(rule.hit(ip, self.clock.now_ms()))
     }
@@ -575,6 +582,12 @@ impl RocketChat {
 
     /// REST 2FA (`processTwoFactor`) for the caller's token. Err = the 400 to send.
     pub(crate) fn check_two_factor(&self, ctx: &Ctx) -> Result<(), Response> {
+        self.check_two_factor_with(ctx, true)
+    }
+
+    /// [`Self::check_two_factor`]; `remember: false` is `disableRememberMe` (users.resetTOTP):
+    /// the code is needed on every call.
+    pub(crate) fn check_two_factor_with(&self, ctx: &Ctx, remember: bool) -> Result<(), Response> {
         if !self.settings.two_factor {
             return Ok(());
         }
@@ -583,7 +596,7 @@ impl RocketChat {
         let ua = ctx.req.header("user-agent").unwrap_or("");
         let fingerprint = util::sha256_hex(&format!("{ua}\n{}", ctx.client_ip));
         // isAuthorizedForToken: registered recently, or remembered for this token+UA+IP.
-        if user.created_at + TFA_REMEMBER_MS >= now {
+        if remember && user.created_at + TFA_REMEMBER_MS >= now {
             return Ok(());
         }
         let token = user
@@ -591,6 +604,7 @@ impl RocketChat {
             .iter()
             .find(|t| t.hashed == ctx.caller.hashed_token);
         if let Some(t) = token
+            && remember
             && t.tfa_until.is_some_and(|until| until >= now)
             && t.tfa_hash.as_deref() == Some(fingerprint.as_str())
         {
@@ -633,6 +647,9 @@ impl RocketChat {
                 "TOTP Invalid",
                 Some(details),
             ));
+        }
+        if !remember {
+            return Ok(());
         }
         let hashed = ctx.caller.hashed_token.clone();
         self.write().update(&user.id, |u| {
@@ -779,6 +796,8 @@ impl RocketChat {
                     Route::UsersSetAvatar => avatar::set_avatar(self, &ctx),
                     Route::UsersResetAvatar => avatar::reset_avatar(self, &ctx),
                     Route::UsersSetStatus => status::set_status(self, &ctx),
+                    Route::UsersResetTotp => account::reset_totp(self, &ctx),
+                    Route::UsersSetPreferences => account::set_preferences(self, &ctx),
                     Route::UsersGetAvatar => avatar::get_avatar(self, &ctx),
                     // Answered before authentication (above).
                     Route::UsersForgotPassword => not_found(),
@@ -1048,5 +1067,26 @@ impl Flavor for RocketChat {
 
     fn mails(&self) -> Vec<Mail> {
         lock(&self.mails).clone()
+    }
+
+    fn set_mfa(&self, username: &str, on: bool) -> Result<(), String> {
+        let mut st = self.write();
+        let id = st
+            .by_username(username)
+            .map(|u| u.id.clone())
+            .ok_or_else(|| format!("no user {username}"))?;
+        st.update(&id, |u| u.totp = on);
+        Ok(())
+    }
+
+    fn mfa(&self, username: &str) -> Option<bool> {
+        self.read().by_username(username).map(|u| u.totp)
+    }
+
+    fn preferences(&self, username: &str) -> std::collections::BTreeMap<String, Value> {
+        self.read()
+            .by_username(username)
+            .map(|u| u.preferences.clone().into_iter().collect())
+            .unwrap_or_default()
     }
 }

@@ -12,8 +12,8 @@
 //!
 //! Simplified: `Accounts_AllowUserStatusMessageChange` and
 //! `Accounts_AllowInvisibleStatusOption` are on (their defaults), so their refusals never
-//! happen; `expiresAt` is accepted and ignored; the endpoint's own 5/60 s limiter is not
-//! emulated.
+//! happen; `expiresAt` is accepted and ignored. The endpoint's own limiter, 5 calls a
+//! minute for callers without `api-bypass-rate-limit`, is in `RocketChat::limit`.
 
 use serde_json::{Value, json};
 

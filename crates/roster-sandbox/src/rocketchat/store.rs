@@ -67,6 +67,12 @@ pub struct RcUser {
     /// `avatarETag`: new on every users.setAvatar, unset by users.resetAvatar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_etag: Option<String>,
+    /// `services.totp.enabled`: the user set up an authenticator app.
+    #[serde(default)]
+    pub totp: bool,
+    /// `settings.preferences`, as users.setPreferences stored them.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub preferences: Map<String, Value>,
 }
 
 fn default_type() -> String {
@@ -100,6 +106,8 @@ impl RcUser {
             tokens: Vec::new(),
             avatar_origin: None,
             avatar_etag: None,
+            totp: false,
+            preferences: Map::new(),
         }
     }
 

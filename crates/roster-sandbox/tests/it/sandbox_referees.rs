@@ -22,6 +22,7 @@ fn rocketchat_schemas_judge_the_sandbox_corpus() {
     assert!(requests(&sb, "users.create") >= 100);
     assert!(requests(&sb, "users.update") >= 100);
     assert!(requests(&sb, "users.setAvatar") >= 10);
+    assert!(requests(&sb, "users.setPreferences") >= 100);
     assert!(requests(&sb, "channels.kick") >= 10);
     assert!(requests(&sb, "teams.addMembers") >= 10);
     assert!(requests(&sb, "teams.removeMember") >= 10);

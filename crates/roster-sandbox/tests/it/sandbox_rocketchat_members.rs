@@ -849,3 +849,32 @@ fn set_status_own_or_with_edit_other_user_info() {
     }
     assert_eq!(sb.status("bob").map(|s| s.0), Some("away".into()));
 }
+
+#[test]
+fn users_set_status_has_its_own_five_a_minute_limiter() {
+    let cfg = SandboxConfig {
+        rate_limit: Some(true),
+        clock: Some(ManualClock::new()),
+        ..config()
+    };
+    let sb = start(cfg);
+    let ids = seed(&sb, &[("ann", true)]);
+    // The importer has edit-other-user-info and no rate-limit bypass.
+    let importer = Session::importer(&sb);
+    let body = serde_json::json!({"userId": ids[0], "status": "away"});
+    for i in 0..5 {
+        let r = importer.post("/api/v1/users.setStatus", &body);
+        assert_eq!(r.status, 200, "call {i}: {}", r.text);
+    }
+    let r = importer.post("/api/v1/users.setStatus", &body);
+    assert_eq!(r.status, 429, "{}", r.text);
+    // The other routes keep the default limit.
+    for _ in 0..6 {
+        assert_eq!(
+            importer
+                .get("/api/v1/channels.info?roomName=general")
+                .status,
+            200
+        );
+    }
+}
