@@ -256,6 +256,27 @@ pub struct SeedUser {
     pub roles: Vec<String>,
 }
 
+/// What the API records about an account only over time or through routes the sandbox
+/// does not emulate (a login months ago, a directory sign-in, a bot): set straight in the
+/// store by [`Sandbox::set_account_facts`], for tests and demos, never through the
+/// emulated API. `None` leaves a fact as it is.
+#[derive(Clone, Debug, Default)]
+pub struct AccountFacts {
+    /// Creation time, in milliseconds since the epoch (Mattermost `create_at`, Rocket.Chat
+    /// `createdAt`).
+    pub created_at: Option<i64>,
+    /// The last successful login, in milliseconds; `Some(None)`: never logged in.
+    pub last_login: Option<Option<i64>>,
+    /// Two-factor authentication on (Mattermost `mfa_active`; Rocket.Chat TOTP).
+    pub mfa_active: Option<bool>,
+    /// How the account signs in: Mattermost `auth_service` (`ldap`, `saml`, `gitlab`, ...;
+    /// `""` for email and password); on Rocket.Chat `ldap` sets `ldap: true`, anything else
+    /// clears it.
+    pub auth_service: Option<String>,
+    /// A bot account (Mattermost: a row in Bots, `is_bot`; Rocket.Chat: `type: bot`).
+    pub bot: Option<bool>,
+}
+
 /// A user's active memberships, by name, sorted ([`Sandbox::memberships`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Memberships {
@@ -303,6 +324,8 @@ pub trait Flavor: Send + Sync {
     /// A user's status and status message (Mattermost: no message; a user never given
     /// one is `offline`).
     fn status(&self, username: &str) -> Option<(String, String)>;
+    /// Sets what [`AccountFacts`] holds on a user, straight in the store.
+    fn set_account_facts(&self, username: &str, facts: &AccountFacts) -> Result<(), String>;
 }
 
 /// Builds the flavor for a configuration.
@@ -456,6 +479,13 @@ impl Sandbox {
     /// The user's status and status message; None when the user does not exist.
     pub fn status(&self, username: &str) -> Option<(String, String)> {
         self.server.flavor().status(username)
+    }
+
+    /// Sets facts the API changes only over time (creation, last login) or by routes not
+    /// emulated (directory sign-in, two-factor, bots), for tests that need, say, accounts
+    /// idle for a year. Not part of the emulated API.
+    pub fn set_account_facts(&self, username: &str, facts: &AccountFacts) -> Result<(), String> {
+        self.server.flavor().set_account_facts(username, facts)
     }
 
     /// Makes the user a member of a team or channel by name, with no permission or limit

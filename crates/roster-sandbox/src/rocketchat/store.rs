@@ -67,6 +67,10 @@ pub struct RcUser {
     /// `avatarETag`: new on every users.setAvatar, unset by users.resetAvatar.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_etag: Option<String>,
+    /// `ldap: true`: the account comes from the LDAP sync (its other `services.*` sign-ins
+    /// are kept under `services`, which no REST route shows another user).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ldap: bool,
 }
 
 fn default_type() -> String {
@@ -100,6 +104,7 @@ impl RcUser {
             tokens: Vec::new(),
             avatar_origin: None,
             avatar_etag: None,
+            ldap: false,
         }
     }
 
