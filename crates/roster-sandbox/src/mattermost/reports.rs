@@ -149,7 +149,13 @@ pub(crate) fn users(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
     let mut rows: Vec<&MmUser> = st
         .sorted()
         .filter(|u| !u.is_bot)
-        .filter(|u| !(hide_active && u.is_active()) && !(hide_inactive && !u.is_active()))
+        .filter(|u| {
+            if u.is_active() {
+                !hide_active
+            } else {
+                !hide_inactive
+            }
+        })
         .filter(|u| role.is_empty() || u.has_role(&role))
         .filter(|u| {
             if has_no_team {
