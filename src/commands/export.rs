@@ -85,7 +85,8 @@ pub struct Args {
     pub inactive_only: bool,
     /// Only accounts holding role NAME (repeatable, or a comma list: accounts holding any
     /// of them). Matched ignoring case; on Mattermost `admin`, `user` and `guest` mean
-    /// system_admin, system_user and system_guest, as in imports.
+    /// system_admin, system_user and system_guest, as in imports. A name the server has
+    /// no role for is a warning.
     #[arg(long = "role", value_name = "NAME")]
     pub roles: Vec<String>,
     /// Only accounts idle for more than N days: the last login is older than N days, or,

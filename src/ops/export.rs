@@ -120,8 +120,11 @@ impl Filters {
 }
 
 /// `--role` names as the server spells them (Mattermost `admin` → `system_admin`, as
-/// imports normalise them), lowercase: roles are matched ignoring case.
-fn role_filter(target: &dyn UserApi, given: &[String]) -> Vec<String> {
+/// imports normalise them), lowercase: roles are matched ignoring case. A name the
+/// server's role list lacks (read once, when it may be read) is a warning: it matches
+/// no account. `--role` with no name at all (`--role ,`) is refused: it would filter
+/// nothing.
+fn role_filter(target: &dyn UserApi, given: &[String]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for r in given.iter().flat_map(|r| r.split(',')) {
         let r = r.trim();
@@ -137,7 +140,21 @@ fn role_filter(target: &dyn UserApi, given: &[String]) -> Vec<String> {
             out.push(r);
         }
     }
-    out
+    if out.is_empty() && !given.is_empty() {
+        return Err(ExitError::new(exit::USAGE, "--role: no role name given").into());
+    }
+    if !out.is_empty()
+        && let crate::client::ServerRoles::Known(known) = target.roles()
+    {
+        for r in &out {
+            if !known.iter().any(|k| k.to_lowercase() == *r) {
+                eprintln!(
+                    "roster: warning: --role {r}: the server has no such role; no account matches it"
+                );
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The facts the columns and filters need.
@@ -235,7 +252,7 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
     let filters = Filters {
         active_only: e.active_only,
         inactive_only: e.inactive_only,
-        roles: role_filter(target, &e.roles),
+        roles: role_filter(target, &e.roles)?,
         idle,
     };
     // Before the output file is made: a server that refuses a listing leaves no file.

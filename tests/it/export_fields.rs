@@ -373,6 +373,11 @@ fn export_filters_by_role_and_deactivation() {
             &["--inactive-only", "--active-only"],
         );
         assert_eq!(o.code(), 2, "they contradict: {}", o.stderr());
+        let o = export(d.path(), &sb, "x.csv", &["--role", " , "]);
+        assert_eq!(o.code(), 2, "no role named: {}", o.stderr());
+        let o = export(d.path(), &sb, "t.csv", &["--role", "admn"]);
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+        assert!(o.stderr().contains("no such role"), "{}", o.stderr());
     }
 }
 
