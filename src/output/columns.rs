@@ -132,25 +132,25 @@ impl Column {
     }
 
     /// `--fields a,b,c`: the columns in that order. An unknown or repeated name is an
-    /// error naming the valid ones.
+    /// error naming the valid ones (clap puts the option's name in front).
     pub fn parse_list(list: &str) -> Result<Vec<Column>, String> {
         let mut out: Vec<Column> = Vec::new();
         for part in list.split(',') {
             let part = part.trim();
             if part.is_empty() {
                 return Err(format!(
-                    "--fields {list:?}: an empty field name; valid fields: {}",
+                    "an empty field name; valid fields: {}",
                     Column::names()
                 ));
             }
             let Some(c) = Column::parse(part) else {
                 return Err(format!(
-                    "--fields: unknown field {part:?}; valid fields: {}",
+                    "unknown field {part:?}; valid fields: {}",
                     Column::names()
                 ));
             };
             if out.contains(&c) {
-                return Err(format!("--fields: {part} is named twice"));
+                return Err(format!("{part} is named twice"));
             }
             out.push(c);
         }

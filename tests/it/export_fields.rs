@@ -571,3 +571,42 @@ fn export_fields_csv_neutralises_formulas() {
     let line = text.lines().find(|l| l.contains("eve")).unwrap();
     assert!(line.starts_with("\"'=HYPERLINK"), "{line}");
 }
+
+/// `--fields` naming teams but not channels reads the teams' members only: no channel is
+/// listed. `--memberships` with `--fields` naming neither reads nothing, saying so.
+#[test]
+fn export_fields_read_only_the_memberships_named() {
+    let sb = start(SandboxConfig {
+        flavor: FlavorKind::Mattermost,
+        rate_limit: Some(false),
+        ..config()
+    });
+    sb.seed_team("sales", false).unwrap();
+    sb.add_member("sales", "importer").unwrap();
+    let d = tmp();
+    let o = export(d.path(), &sb, "t.csv", &["--fields", "username,teams"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let (header, rows) = csv(d.path(), "t.csv");
+    let teams = column(&header, &rows, "teams");
+    let who = column(&header, &rows, "username");
+    assert_eq!(
+        teams[who.iter().position(|u| u == "importer").unwrap()],
+        "sales"
+    );
+    assert_eq!(requests(&sb, "/channels"), 0, "{:?}", sb.counters().keys());
+    assert_eq!(requests(&sb, "GET /api/v4/teams/{team_id}/members"), 1);
+
+    let o = export(
+        d.path(),
+        &sb,
+        "n.csv",
+        &["--fields", "username", "--memberships"],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("memberships not read"),
+        "{}",
+        o.stderr()
+    );
+    assert_eq!(requests(&sb, "GET /api/v4/teams/{team_id}/members"), 1);
+}
