@@ -19,7 +19,7 @@
 //!   (`server/channels/api4/role.go`, getAllRoles), which creating users needs anyway;
 //!   a run reads it once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
@@ -28,8 +28,9 @@ use serde_json::{Map, Value, json};
 use super::auth::Credentials;
 use super::http::{Http, Reply};
 use super::{
-    CallError, CallStats, CreateOptions, Deleted, Flavor, Group, GroupKind, Image, MatchKey,
-    NotAdded, Page, RoleCache, ServerRoles, UserApi,
+    Account, AccountPage, CallError, CallStats, CreateOptions, Deleted, Fact, Facts, Flavor, Group,
+    GroupKind, Image, LastLogin, LoginPage, MatchKey, NotAdded, Page, ReportCursor, RoleCache,
+    ServerRoles, Support, UserApi, Want,
 };
 use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
@@ -46,6 +47,8 @@ const MEMBERS_PAGE: usize = 200;
 pub const LOOKUP_BATCH: usize = 100;
 /// GET /users per_page maximum (larger values are clamped).
 pub const PAGE_SIZE: u64 = 200;
+/// GET /reports/users page_size maximum (`model.ReportingMaxPageSize`; more is a 400).
+const REPORT_PAGE: usize = 100;
 /// The whole API shares one rate-limit bucket.
 const BUCKET: &str = "api";
 
@@ -284,6 +287,50 @@ impl Mattermost {
             }
         }
         Ok(all)
+    }
+
+    /// One page of GET /users, as the server sent it.
+    fn list_page(&self, page: u64, stats: &mut CallStats) -> Result<Vec<Value>, CallError> {
+        let path = format!("/users?page={page}&per_page={PAGE_SIZE}");
+        let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;
+        if r.status != 200 {
+            return Err(failure(&r, "GET /users"));
+        }
+        Ok(match r.json() {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        })
+    }
+
+    /// Presence by user id: POST /users/status/ids (api4/status.go getUserStatusesByIds),
+    /// which answers in an order of its own and refuses ids that are not 26 characters.
+    fn statuses(
+        &self,
+        ids: &[String],
+        stats: &mut CallStats,
+    ) -> Result<HashMap<String, String>, CallError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(PAGE_SIZE as usize) {
+            let body = Value::Array(chunk.iter().map(|i| json!(i)).collect());
+            let r = self.send(
+                reqwest::Method::POST,
+                "/users/status/ids",
+                Some(&body),
+                true,
+                stats,
+            )?;
+            if r.status != 200 {
+                return Err(failure(&r, "POST /users/status/ids"));
+            }
+            if let Some(Value::Array(a)) = r.json() {
+                for v in a {
+                    if let (Some(id), Some(st)) = (v["user_id"].as_str(), v["status"].as_str()) {
+                        out.insert(id.to_string(), st.to_string());
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn get_user(&self, path: &str, stats: &mut CallStats) -> Result<Option<User>, CallError> {
@@ -896,21 +943,141 @@ impl UserApi for Mattermost {
     }
 
     fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError> {
-        let path = format!("/users?page={page}&per_page={PAGE_SIZE}");
-        let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;
-        if r.status != 200 {
-            return Err(failure(&r, "GET /users"));
-        }
-        let users: Vec<User> = r
-            .json()
-            .and_then(|v| v.as_array().map(|a| a.iter().map(user_from_json).collect()))
-            .unwrap_or_default();
+        let users: Vec<User> = self
+            .list_page(page, stats)?
+            .iter()
+            .map(user_from_json)
+            .collect();
         let more = users.len() as u64 == PAGE_SIZE;
         Ok(Page {
             users,
             more,
             total: None,
         })
+    }
+
+    /// GET /users, plus one POST /users/status/ids per page for presence. `create_at`,
+    /// `auth_service` and `mfa_active` are on the user object; `last_login` is not
+    /// (`User.Sanitize` zeroes it): it comes from [`UserApi::login_report`].
+    fn list_accounts(
+        &self,
+        page: u64,
+        want: &Want,
+        stats: &mut CallStats,
+    ) -> Result<AccountPage, CallError> {
+        let docs = self.list_page(page, stats)?;
+        let more = docs.len() as u64 == PAGE_SIZE;
+        let mut accounts: Vec<Account> = docs
+            .iter()
+            .map(|d| {
+                let user = user_from_json(d);
+                let facts = Facts {
+                    created_at: d["create_at"].as_i64().filter(|t| *t > 0),
+                    // user_from_json leaves email-and-password as None.
+                    auth_service: want
+                        .auth_service
+                        .then(|| user.server_auth.clone().unwrap_or_else(|| "email".into())),
+                    mfa_active: want.mfa_active.then_some(user.server_mfa == Some(true)),
+                    ..Facts::default()
+                };
+                Account { user, facts }
+            })
+            .collect();
+        if want.status && !accounts.is_empty() {
+            let ids: Vec<String> = accounts
+                .iter()
+                .filter_map(|a| a.user.id.clone())
+                .filter(|id| id.len() == 26)
+                .collect();
+            let status = self.statuses(&ids, stats)?;
+            for a in &mut accounts {
+                a.facts.status = a.user.id.as_ref().and_then(|id| status.get(id).cloned());
+            }
+        }
+        Ok(AccountPage { accounts, more })
+    }
+
+    fn fact_support(&self, fact: Fact) -> Support {
+        let admin = self
+            .me
+            .as_ref()
+            .and_then(|m| m.roles.as_ref())
+            .is_some_and(|r| r.iter().any(|r| r == "system_admin"));
+        match fact {
+            // `SanitizeProfile` blanks auth_service unless the caller is an admin.
+            Fact::AuthService if !admin => Support::None(
+                "auth_service: Mattermost shows another user's auth_service only to system admins; run as one",
+            ),
+            _ => Support::Full,
+        }
+    }
+
+    fn logins_in_listing(&self) -> bool {
+        false
+    }
+
+    /// `GET /reports/users` (api4/report.go getUsersForReporting): 100 rows a page (its
+    /// most), in username order like GET /users, keyset-paged on (username, id); bots
+    /// are not in it. It needs sysconsole_read_user_management_users, and exists from
+    /// about 9.9.
+    fn login_report(
+        &self,
+        after: Option<&ReportCursor>,
+        stats: &mut CallStats,
+    ) -> Result<LoginPage, CallError> {
+        let mut path =
+            format!("/reports/users?page_size={REPORT_PAGE}&sort_column=Username&direction=next");
+        if let Some(c) = after {
+            path.push_str(&format!(
+                "&from_column_value={}&from_id={}",
+                enc(&c.value),
+                enc(&c.id)
+            ));
+        }
+        let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;
+        match r.status {
+            200 => {}
+            403 => {
+                return Err(CallError::Fatal(format!(
+                    "GET /reports/users: {}; Mattermost gives last logins only through the System Console's user report: the account roster runs as needs the sysconsole_read_user_management_users permission (a system admin or user manager)",
+                    error_text(&r)
+                )));
+            }
+            404 | 405 => {
+                return Err(CallError::Fatal(format!(
+                    "GET /reports/users: {}; this server has no user report (it came with Mattermost 9.9), the only place Mattermost gives last logins",
+                    error_text(&r)
+                )));
+            }
+            _ => return Err(failure(&r, "GET /reports/users")),
+        }
+        let rows: Vec<Value> = match r.json() {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        };
+        let next = if rows.len() == REPORT_PAGE {
+            rows.last().and_then(|v| {
+                Some(ReportCursor {
+                    value: v["username"].as_str()?.to_string(),
+                    id: v["id"].as_str()?.to_string(),
+                })
+            })
+        } else {
+            None
+        };
+        let rows = rows
+            .iter()
+            .filter_map(|v| {
+                let id = v["id"].as_str()?.to_string();
+                // omitempty: absent (0) is never.
+                let at = match v["last_login"].as_i64() {
+                    Some(t) if t > 0 => LastLogin::At(t),
+                    _ => LastLogin::Never,
+                };
+                Some((id, at))
+            })
+            .collect();
+        Ok(LoginPage { rows, next })
     }
 
     /// GET /teams/name/{name} (api4/team.go getTeamByName): names are lowercase on the
@@ -1333,12 +1500,7 @@ impl UserApi for Mattermost {
 pub fn roles(given: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for r in given {
-        let r = match r.trim().to_ascii_lowercase().as_str() {
-            "user" | "users" => "system_user".to_string(),
-            "admin" | "administrator" => "system_admin".to_string(),
-            "guest" => "system_guest".to_string(),
-            _ => r.trim().to_string(),
-        };
+        let r = role_name(r);
         if !r.is_empty() && !out.contains(&r) {
             out.push(r);
         }
@@ -1347,6 +1509,17 @@ pub fn roles(given: &[String]) -> Vec<String> {
         out.insert(0, "system_user".to_string());
     }
     out
+}
+
+/// One role name as Mattermost has it: `user`, `admin` and `guest` become `system_user`,
+/// `system_admin` and `system_guest`; other names pass through, trimmed.
+pub fn role_name(given: &str) -> String {
+    match given.trim().to_ascii_lowercase().as_str() {
+        "user" | "users" => "system_user".to_string(),
+        "admin" | "administrator" => "system_admin".to_string(),
+        "guest" => "system_guest".to_string(),
+        _ => given.trim().to_string(),
+    }
 }
 
 /// A Mattermost user object → canonical user.

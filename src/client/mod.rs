@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod concurrency;
 pub mod connect;
+pub mod facts;
 pub mod groups;
 pub mod http;
 pub mod mattermost;
@@ -25,6 +26,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Field, User};
 use crate::secret::Secret;
+pub use facts::{
+    Account, AccountPage, Fact, Facts, LastLogin, LoginPage, ReportCursor, Support, Want,
+};
 pub use groups::{Group, GroupKind, Image, NotAdded};
 
 /// The most parallel workers (and pooled connections) when neither `--workers` nor the
@@ -284,6 +288,53 @@ pub trait UserApi: Send + Sync {
     /// looking rows up one by one; `Ok(None)` when the server cannot say.
     fn user_total(&self, _stats: &mut CallStats) -> Result<Option<u64>, CallError> {
         Ok(None)
+    }
+
+    /// One page of [`UserApi::list`] with the [`Facts`] `want` asks for that come with
+    /// the listing, or at one request more per page (presence on Mattermost). Last logins
+    /// a server keeps out of its listing come from [`UserApi::login_report`].
+    fn list_accounts(
+        &self,
+        page: u64,
+        want: &Want,
+        stats: &mut CallStats,
+    ) -> Result<AccountPage, CallError> {
+        let _ = want;
+        let p = self.list(page, stats)?;
+        Ok(AccountPage {
+            accounts: p
+                .users
+                .into_iter()
+                .map(|user| Account {
+                    user,
+                    facts: Facts::default(),
+                })
+                .collect(),
+            more: p.more,
+        })
+    }
+
+    /// How far this server gives `fact` to the account roster runs as.
+    fn fact_support(&self, fact: Fact) -> Support {
+        let _ = fact;
+        Support::None("roster's client does not read it from this server")
+    }
+
+    /// Whether last logins come with [`UserApi::list_accounts`] (Rocket.Chat) or only
+    /// from [`UserApi::login_report`] (Mattermost).
+    fn logins_in_listing(&self) -> bool {
+        true
+    }
+
+    /// One page of the server's report of last logins, after `after` (from the start
+    /// when `None`), in the order of [`UserApi::list`].
+    fn login_report(
+        &self,
+        after: Option<&ReportCursor>,
+        stats: &mut CallStats,
+    ) -> Result<LoginPage, CallError> {
+        let _ = (after, stats);
+        Err(lacks(self.flavor(), "login report"))
     }
 
     /// The fields this server stores, which a diff may compare and an update may send.

@@ -31,8 +31,9 @@ use sha2::{Digest, Sha256};
 use super::auth::Credentials;
 use super::http::{Http, Reply};
 use super::{
-    CallError, CallStats, CreateOptions, Deleted, Flavor, Group, GroupKind, Image, MatchKey,
-    NotAdded, Page, RoleCache, ServerRoles, UserApi,
+    Account, AccountPage, CallError, CallStats, CreateOptions, Deleted, Fact, Facts, Flavor, Group,
+    GroupKind, Image, LastLogin, MatchKey, NotAdded, Page, RoleCache, ServerRoles, Support,
+    UserApi, Want,
 };
 use crate::client::pacer::RateInfo;
 use crate::model::{Field, User};
@@ -307,6 +308,47 @@ impl RocketChat {
             }
         }
         Ok(all)
+    }
+
+    /// One page of users.list: its documents, whether more follow, and the total. `extra`
+    /// adds `,"key":1` pairs to the projection.
+    fn list_page(
+        &self,
+        page: u64,
+        extra: &str,
+        stats: &mut CallStats,
+    ) -> Result<(Vec<Value>, bool, Option<u64>), CallError> {
+        let offset = (page * PAGE_SIZE).to_string();
+        let count = PAGE_SIZE.to_string();
+        // customFields and the rest are only listed when asked for (`fields`, deprecated
+        // but honoured by 6.x-8.x); without them a sync would see changes every night.
+        let fields = format!(
+            r#"{{"name":1,"username":1,"emails":1,"roles":1,"active":1,"type":1,"nickname":1,"requirePasswordChange":1,"customFields":1,"avatarOrigin":1,"avatarETag":1{extra}}}"#
+        );
+        let r = self.get(
+            "users.list",
+            &[
+                ("offset", &offset),
+                ("count", &count),
+                ("fields", &fields),
+                ("sort", r#"{"username":1}"#),
+            ],
+            stats,
+        )?;
+        if r.status != 200 {
+            return Err(rejected(&r, "users.list"));
+        }
+        let mut v = r.json().unwrap_or(Value::Null);
+        let docs = match v.get_mut("users").map(Value::take) {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        };
+        let total = v["total"].as_u64();
+        let more = match total {
+            Some(t) => (page + 1) * PAGE_SIZE < t,
+            None => docs.len() as u64 == PAGE_SIZE,
+        };
+        Ok((docs, more, total))
     }
 
     /// A room or team by name: `Ok(None)` on the server's "not found".
@@ -715,35 +757,76 @@ impl UserApi for RocketChat {
     }
 
     fn list(&self, page: u64, stats: &mut CallStats) -> Result<Page, CallError> {
-        let offset = (page * PAGE_SIZE).to_string();
-        let count = PAGE_SIZE.to_string();
-        // customFields and the rest are only listed when asked for (`fields`, deprecated
-        // but honoured by 6.x-8.x); without them a sync would see changes every night.
-        let fields = r#"{"name":1,"username":1,"emails":1,"roles":1,"active":1,"type":1,"nickname":1,"requirePasswordChange":1,"customFields":1,"avatarOrigin":1,"avatarETag":1}"#;
-        let r = self.get(
-            "users.list",
-            &[
-                ("offset", &offset),
-                ("count", &count),
-                ("fields", fields),
-                ("sort", r#"{"username":1}"#),
-            ],
-            stats,
-        )?;
-        if r.status != 200 {
-            return Err(rejected(&r, "users.list"));
-        }
-        let v = r.json().unwrap_or(Value::Null);
-        let users: Vec<User> = v["users"]
-            .as_array()
-            .map(|a| a.iter().map(user_from_json).collect())
-            .unwrap_or_default();
-        let total = v["total"].as_u64();
-        let more = match total {
-            Some(t) => (page + 1) * PAGE_SIZE < t,
-            None => users.len() as u64 == PAGE_SIZE,
-        };
+        let (docs, more, total) = self.list_page(page, "", stats)?;
+        let users = docs.iter().map(user_from_json).collect();
         Ok(Page { users, more, total })
+    }
+
+    /// users.list with the export's facts in the same request: `status` and `lastLogin`
+    /// are in its default projection, `createdAt` and `ldap` are asked for by name. The
+    /// server strips `createdAt` and `lastLogin` for callers without
+    /// view-full-other-user-info (`limitedUserFieldsToExclude`), so a page without them
+    /// stops the export rather than report everyone as never logged in.
+    fn list_accounts(
+        &self,
+        page: u64,
+        want: &Want,
+        stats: &mut CallStats,
+    ) -> Result<AccountPage, CallError> {
+        let mut extra = String::new();
+        if want.last_login || want.created_at {
+            extra.push_str(r#","createdAt":1,"lastLogin":1"#);
+        }
+        if want.status {
+            extra.push_str(r#","status":1"#);
+        }
+        if want.auth_service {
+            extra.push_str(r#","ldap":1"#);
+        }
+        let (docs, more, _) = self.list_page(page, &extra, stats)?;
+        let dated = want.last_login || want.created_at;
+        if dated && docs.iter().any(|d| d["createdAt"].is_null()) {
+            return Err(CallError::Fatal(
+                "users.list left out createdAt and lastLogin: the account roster runs as needs the view-full-other-user-info permission (admin) for last_login, created_at and --idle-days".into(),
+            ));
+        }
+        let accounts = docs
+            .iter()
+            .map(|d| Account {
+                user: user_from_json(d),
+                facts: Facts {
+                    status: want
+                        .status
+                        .then(|| d["status"].as_str().map(str::to_string))
+                        .flatten(),
+                    last_login: if !dated {
+                        LastLogin::Unknown
+                    } else {
+                        match date_ms(&d["lastLogin"]) {
+                            Some(t) => LastLogin::At(t),
+                            None => LastLogin::Never,
+                        }
+                    },
+                    created_at: dated.then(|| date_ms(&d["createdAt"])).flatten(),
+                    auth_service: (want.auth_service && d["ldap"].as_bool() == Some(true))
+                        .then(|| "ldap".to_string()),
+                    mfa_active: None,
+                },
+            })
+            .collect();
+        Ok(AccountPage { accounts, more })
+    }
+
+    fn fact_support(&self, fact: Fact) -> Support {
+        match fact {
+            Fact::Status | Fact::LastLogin | Fact::CreatedAt => Support::Full,
+            Fact::AuthService => Support::Partial(
+                "auth_service: Rocket.Chat's REST API shows another user's sign-in services only as `ldap: true` (users.list never returns `services`), so auth_service is `ldap` for directory accounts and empty for every other one (password, SAML, OAuth alike)",
+            ),
+            Fact::MfaActive => Support::None(
+                "mfa_active: Rocket.Chat's REST API never shows another user's two-factor settings (they live under `services`, which users.list and users.info leave out for everyone but the user)",
+            ),
+        }
     }
 
     /// teams.info?teamName= (teams.ts): exact names.
@@ -1490,6 +1573,17 @@ pub fn user_from_json(v: &Value) -> User {
             .map(str::to_string),
         ..User::default()
     }
+}
+
+/// A date as Rocket.Chat's REST answers give it (an ISO-8601 string; EJSON `{"$date":
+/// ms}` in older answers), in milliseconds since the epoch.
+fn date_ms(v: &Value) -> Option<i64> {
+    if let Some(ms) = v["$date"].as_i64().or_else(|| v.as_i64()) {
+        return Some(ms);
+    }
+    let t = humantime::parse_rfc3339_weak(v.as_str()?.trim()).ok()?;
+    let d = t.duration_since(UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
 }
 
 /// Rocket.Chat's rate-limit headers: `X-RateLimit-Reset` is an epoch in ms. The

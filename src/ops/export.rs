@@ -2,19 +2,33 @@
 //! the same writers as `convert`; with `--memberships` each user's teams and channels,
 //! read by group (a listing of the groups, then each group's members), and with
 //! `--avatars DIR` each user's own profile image as a file.
+//!
+//! `--fields` picks and orders the columns, among them what the server says about each
+//! account beyond its profile (presence, last login, creation, sign-in service,
+//! two-factor: [`crate::client::Facts`]); only the requests those need are made. The
+//! filters (`--role`, `--inactive-only`, `--idle-days`) drop accounts as they stream by:
+//! memory stays bounded by a page whatever the filters.
+//!
+//! Mattermost keeps last logins out of its user listings (`User.Sanitize` zeroes them);
+//! they come from its user report, read alongside the listing ([`LoginJoin`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
 use super::progress::progress;
 use crate::client::connect;
-use crate::client::{CallError, CallStats, Group, GroupKind, UserApi};
+use crate::client::{
+    CallError, CallStats, Fact, Facts, Group, GroupKind, LastLogin, ReportCursor, Support, UserApi,
+    Want,
+};
 use crate::exit::{self, ExitError};
 use crate::model::{Avatar, User, image_type};
-use crate::output::{self, WriterOptions};
+use crate::output::WriterOptions;
+use crate::output::columns::{self, Column};
 use crate::settings::{ExecSettings, ServerSettings};
 use crate::source::Format;
 
@@ -32,16 +46,187 @@ pub struct ExportSettings<'a> {
     /// Write each user's own profile image into this folder (inside the output file's
     /// folder) and its path, relative to that folder, as `avatar`.
     pub avatars: Option<&'a Path>,
+    /// `--fields`: the columns, in order; `None` = the default columns.
+    pub fields: Option<Vec<Column>>,
+    /// `--role`: keep accounts holding any of these roles (none = every account).
+    pub roles: Vec<String>,
+    /// `--inactive-only`: keep deactivated accounts only.
+    pub inactive_only: bool,
+    /// `--idle-days N`: keep accounts idle for more than N days ([`Idle`]).
+    pub idle_days: Option<u32>,
+}
+
+/// `--idle-days`: an account is idle when its last login is older than the cutoff, or,
+/// never having logged in, when it was created before the cutoff. Bots and the account
+/// roster runs as are never idle (bots do not log in; the running account is in use).
+#[derive(Clone, Debug)]
+struct Idle {
+    /// Milliseconds since the epoch.
+    cutoff: i64,
+    /// The running account's id.
+    me: Option<String>,
+}
+
+impl Idle {
+    /// `Some(idle)`, or `None` when the server did not say enough to tell.
+    fn is_idle(&self, u: &User, f: &Facts) -> Option<bool> {
+        if u.server_kind.is_some() || (u.id.is_some() && u.id == self.me) {
+            return Some(false);
+        }
+        match f.last_login {
+            LastLogin::At(t) => Some(t < self.cutoff),
+            LastLogin::Never => f.created_at.map(|c| c < self.cutoff),
+            LastLogin::Unknown => None,
+        }
+    }
+}
+
+/// The filters of one export.
+struct Filters {
+    active_only: bool,
+    inactive_only: bool,
+    /// Lowercase, spelled as the server spells roles.
+    roles: Vec<String>,
+    idle: Option<Idle>,
+}
+
+impl Filters {
+    fn any(&self) -> bool {
+        self.active_only || self.inactive_only || !self.roles.is_empty() || self.idle.is_some()
+    }
+
+    /// Whether to keep the account; `Err(())` when idleness cannot be told.
+    fn keep(&self, u: &User, f: &Facts) -> Result<bool, ()> {
+        if self.active_only && u.active == Some(false) {
+            return Ok(false);
+        }
+        if self.inactive_only && u.active != Some(false) {
+            return Ok(false);
+        }
+        if !self.roles.is_empty() {
+            let holds = u.roles.iter().flatten().any(|r| {
+                let r = r.to_lowercase();
+                self.roles.contains(&r)
+            });
+            if !holds {
+                return Ok(false);
+            }
+        }
+        match &self.idle {
+            Some(idle) => idle.is_idle(u, f).ok_or(()),
+            None => Ok(true),
+        }
+    }
+}
+
+/// `--role` names as the server spells them (Mattermost `admin` → `system_admin`, as
+/// imports normalise them), lowercase: roles are matched ignoring case. A name the
+/// server's role list lacks (read once, when it may be read) is a warning: it matches
+/// no account. `--role` with no name at all (`--role ,`) is refused: it would filter
+/// nothing.
+fn role_filter(target: &dyn UserApi, given: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for r in given.iter().flat_map(|r| r.split(',')) {
+        let r = r.trim();
+        if r.is_empty() {
+            continue;
+        }
+        let r = match target.flavor() {
+            crate::client::Flavor::Mattermost => crate::client::mattermost::role_name(r),
+            crate::client::Flavor::Rocketchat => r.to_string(),
+        }
+        .to_lowercase();
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    if out.is_empty() && !given.is_empty() {
+        return Err(ExitError::new(exit::USAGE, "--role: no role name given").into());
+    }
+    if !out.is_empty()
+        && let crate::client::ServerRoles::Known(known) = target.roles()
+    {
+        for r in &out {
+            if !known.iter().any(|k| k.to_lowercase() == *r) {
+                eprintln!(
+                    "roster: warning: --role {r}: the server has no such role; no account matches it"
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The facts the columns and filters need.
+fn wanted(fields: Option<&[Column]>, idle: bool) -> Want {
+    let mut want = Want::default();
+    for c in fields.unwrap_or_default() {
+        if let Column::Fact(f) = c {
+            want.add(*f);
+        }
+    }
+    if idle {
+        want.add(Fact::LastLogin);
+        want.add(Fact::CreatedAt);
+    }
+    want
+}
+
+/// Refuses facts the server cannot give (before the output file is made) and returns
+/// the warnings for those it gives in part.
+fn check_support(target: &dyn UserApi, want: &Want) -> Result<Vec<&'static str>> {
+    let mut warnings = Vec::new();
+    for f in Fact::ALL.into_iter().filter(|f| want.has(*f)) {
+        match target.fact_support(f) {
+            Support::Full => {}
+            Support::Partial(why) => warnings.push(why),
+            Support::None(why) => {
+                return Err(ExitError::new(
+                    exit::USAGE,
+                    format!("{why}; leave {} out of --fields", f.name()),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(warnings)
 }
 
 /// `roster export`.
 pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
+    let fields = e.fields.as_deref();
     if e.memberships && e.format == Format::Ldif {
         return Err(ExitError::new(
             exit::USAGE,
             "--memberships: LDIF output has no attribute for teams and channels; write CSV or JSON Lines",
         )
         .into());
+    }
+    if e.format == Format::Ldif
+        && let Some(cols) = fields
+    {
+        let missing = columns::ldif_unsupported(cols);
+        if !missing.is_empty() {
+            return Err(ExitError::new(
+                exit::USAGE,
+                format!(
+                    "--fields: LDIF output has no attribute for {}; write CSV or JSON Lines, or leave them out",
+                    missing.join(", ")
+                ),
+            )
+            .into());
+        }
+    }
+    // Memberships: asked for, or named as columns; only the kinds the columns name.
+    let named = |c: Column| fields.is_some_and(|f| f.contains(&c));
+    let (want_teams, want_channels) = match fields {
+        None => (e.memberships, e.memberships),
+        Some(_) => (named(Column::Teams), named(Column::Channels)),
+    };
+    if e.memberships && fields.is_some() && !want_teams && !want_channels {
+        eprintln!(
+            "roster: warning: --memberships: --fields names neither teams nor channels; memberships not read"
+        );
     }
     // Before the output file is made: a refused folder leaves nothing behind.
     let avatars = e
@@ -50,11 +235,31 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
         .transpose()?;
     let connected = connect::connect(server, ExecSettings::default().pacing())?;
     let target = connected.target.as_ref();
+    let want = wanted(fields, e.idle_days.is_some());
+    for why in check_support(target, &want)? {
+        eprintln!("roster: warning: {why}");
+    }
+    let idle = match e.idle_days {
+        Some(days) => Some(Idle {
+            cutoff: cutoff_ms(days)?,
+            me: target
+                .whoami(&mut CallStats::default())
+                .map_err(|err| ExitError::new(exit::USAGE, format!("who am I: {err}")))?
+                .id,
+        }),
+        None => None,
+    };
+    let filters = Filters {
+        active_only: e.active_only,
+        inactive_only: e.inactive_only,
+        roles: role_filter(target, &e.roles)?,
+        idle,
+    };
     // Before the output file is made: a server that refuses a listing leaves no file.
-    let members = if e.memberships {
+    let members = if want_teams || want_channels {
         let before = connected.http.requests.load(Ordering::Relaxed);
         let pb = progress(e.quiet, "teams and channels read");
-        let m = read_memberships(target, &mut || pb.inc(1))?;
+        let m = read_memberships(target, want_channels, &mut || pb.inc(1))?;
         pb.finish_and_clear();
         if !e.quiet {
             eprintln!(
@@ -73,19 +278,27 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
     } else {
         None
     };
-    let mut writer = output::create(
-        e.output,
-        e.format,
-        &WriterOptions {
-            base_dn: Some(e.base_dn.clone()),
-            excel: e.excel,
-            private: true,
-        },
-    )
-    .with_context(|| format!("cannot create {}", e.output.display()))?;
+    // Made at the first account written (or at the end, for an empty export): a server
+    // that refuses the first page, or Mattermost's report, leaves no file behind.
+    let open = || {
+        columns::create(
+            e.output,
+            e.format,
+            &WriterOptions {
+                base_dn: Some(e.base_dn.clone()),
+                excel: e.excel,
+                private: true,
+            },
+            fields,
+        )
+        .with_context(|| format!("cannot create {}", e.output.display()))
+    };
+    let mut writer = None;
     let mut avatar_failures = 0u64;
     let pb = progress(e.quiet, "users exported");
-    let n = export_all(target, e.active_only, &mut |u| {
+    let mut logins =
+        (want.last_login && !target.logins_in_listing()).then(|| LoginJoin::new(target));
+    let counts = export_all(target, &want, &filters, logins.as_mut(), &mut |u, facts| {
         pb.inc(1);
         let mut u = u.clone();
         if let Some(m) = &members {
@@ -110,11 +323,18 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
                 }
             }
         }
-        writer
-            .write(&u)
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(open()?),
+        };
+        w.write(&u, facts)
             .with_context(|| format!("cannot write {}", e.output.display()))
     })?;
     pb.finish_and_clear();
+    let writer = match writer {
+        Some(w) => w,
+        None => open()?,
+    };
     writer
         .finish()
         .with_context(|| format!("cannot write {}", e.output.display()))?;
@@ -128,10 +348,27 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
             e.output.display()
         );
     }
-    if !e.quiet {
+    if counts.unreported > 0 {
         eprintln!(
-            "{} users written to {} ({} requests)",
-            n,
+            "roster: warning: {} account(s) missing from the server's login report; their last_login is empty",
+            counts.unreported
+        );
+    }
+    if counts.undated > 0 {
+        eprintln!(
+            "roster: warning: the server gave no last login (or no creation time) for {} account(s); they are left out of --idle-days",
+            counts.undated
+        );
+    }
+    if !e.quiet {
+        let of = if filters.any() {
+            format!(" (of {} read)", counts.read)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{} users written to {}{of} ({} requests)",
+            counts.written,
             e.output.display(),
             connected.http.requests.load(Ordering::Relaxed)
         );
@@ -141,6 +378,84 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
     } else {
         exit::OK
     })
+}
+
+/// Now less `days` days, in milliseconds since the epoch.
+fn cutoff_ms(days: u32) -> Result<i64> {
+    let ago = Duration::from_secs(u64::from(days) * 86_400);
+    let at = SystemTime::now()
+        .checked_sub(ago)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .ok_or_else(|| ExitError::new(exit::USAGE, format!("--idle-days {days}: too far back")))?;
+    i64::try_from(at.as_millis()).map_err(|_| {
+        ExitError::new(exit::USAGE, format!("--idle-days {days}: out of range")).into()
+    })
+}
+
+/// Mattermost's last logins, read from its user report alongside the user listing. Both
+/// come in username order (the same `ORDER BY Username` on the same database), so the
+/// row a user needs is nearly always within the report page just read: rows read ahead
+/// wait in `pending` until their user comes by, and the join holds about one report page
+/// (100 ids and times). Should the orders ever differ, nothing is lost: the join reads on
+/// until it finds the id, holding at most every account's id and time (~100 bytes each).
+/// Bots are not in the report, and are never looked up.
+struct LoginJoin<'a> {
+    target: &'a dyn UserApi,
+    stats: CallStats,
+    pending: HashMap<String, LastLogin>,
+    next: Option<ReportCursor>,
+    started: bool,
+}
+
+impl<'a> LoginJoin<'a> {
+    fn new(target: &'a dyn UserApi) -> Self {
+        LoginJoin {
+            target,
+            stats: CallStats::default(),
+            pending: HashMap::new(),
+            next: None,
+            started: false,
+        }
+    }
+
+    /// The last login of user `id`: `Unknown` when the whole report lacks it; `None`
+    /// when Ctrl-C came before the next report page was asked for.
+    fn take(&mut self, id: &str) -> Result<Option<LastLogin>> {
+        loop {
+            if let Some(l) = self.pending.remove(id) {
+                return Ok(Some(l));
+            }
+            if self.started && self.next.is_none() {
+                return Ok(Some(LastLogin::Unknown));
+            }
+            let page = match self
+                .target
+                .login_report(self.next.as_ref(), &mut self.stats)
+            {
+                Ok(p) => p,
+                Err(CallError::Interrupted) => return Ok(None),
+                Err(err) => {
+                    return Err(
+                        ExitError::new(exit::USAGE, format!("reading last logins: {err}")).into(),
+                    );
+                }
+            };
+            self.started = true;
+            self.next = page.next;
+            self.pending.extend(page.rows);
+        }
+    }
+}
+
+/// What [`export_all`] counted.
+#[derive(Debug, Default)]
+struct Counts {
+    read: u64,
+    written: u64,
+    /// Accounts `--idle-days` could not judge.
+    undated: u64,
+    /// Accounts that are no bots the login report left out (written with no last login).
+    unreported: u64,
 }
 
 /// Who belongs where: user id → team names and channel paths, read by group.
@@ -168,10 +483,14 @@ impl Memberships {
 }
 
 /// Every team's and channel's members: one listing of the teams, one of the channels
-/// (per team on Mattermost), then each group's members, paged. Default channels are
-/// left out: every team member has them, and an import adds them anyway. `each_group`
-/// is called once a group's members are read (progress).
-pub fn read_memberships(target: &dyn UserApi, each_group: &mut dyn FnMut()) -> Result<Memberships> {
+/// (per team on Mattermost; none unless `channels`), then each group's members, paged.
+/// Default channels are left out: every team member has them, and an import adds them
+/// anyway. `each_group` is called once a group's members are read (progress).
+pub fn read_memberships(
+    target: &dyn UserApi,
+    channels: bool,
+    each_group: &mut dyn FnMut(),
+) -> Result<Memberships> {
     let mut stats = CallStats::default();
     let fail = |what: &str, e: CallError| -> anyhow::Error {
         ExitError::new(exit::USAGE, format!("reading memberships ({what}): {e}")).into()
@@ -179,12 +498,16 @@ pub fn read_memberships(target: &dyn UserApi, each_group: &mut dyn FnMut()) -> R
     let teams = target
         .list_teams(&mut stats)
         .map_err(|e| fail("teams", e))?;
-    let channels: Vec<Group> = target
-        .list_channels(&teams, &mut stats)
-        .map_err(|e| fail("channels", e))?
-        .into_iter()
-        .filter(|c| !c.default)
-        .collect();
+    let channels: Vec<Group> = if channels {
+        target
+            .list_channels(&teams, &mut stats)
+            .map_err(|e| fail("channels", e))?
+            .into_iter()
+            .filter(|c| !c.default)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut m = Memberships {
         teams: teams.len(),
         channels: channels.len(),
@@ -363,36 +686,66 @@ fn file_stem(username: &str) -> String {
     s
 }
 
-/// Pages through every user of the server, calling `each` in the server's order.
-/// Returns how many were passed on.
+/// Pages through every account of the server in the server's order, with the facts
+/// `want` asks for, calling `each` with those `filters` keep.
 fn export_all(
     target: &dyn UserApi,
-    active_only: bool,
-    each: &mut dyn FnMut(&User) -> Result<()>,
-) -> Result<u64> {
+    want: &Want,
+    filters: &Filters,
+    mut logins: Option<&mut LoginJoin<'_>>,
+    each: &mut dyn FnMut(&User, &Facts) -> Result<()>,
+) -> Result<Counts> {
     let mut stats = CallStats::default();
     let mut page = 0;
-    let mut n = 0;
+    let mut counts = Counts::default();
     loop {
         if crate::interrupt::requested() {
             break;
         }
-        let p = target.list(page, &mut stats).map_err(|e| {
-            ExitError::new(exit::USAGE, format!("listing users (page {page}): {e}"))
-        })?;
-        for u in &p.users {
-            if active_only && u.active == Some(false) {
-                continue;
+        let p = match target.list_accounts(page, want, &mut stats) {
+            Ok(p) => p,
+            // Ctrl-C: the export ends as interrupted, not as a failed listing.
+            Err(CallError::Interrupted) => break,
+            Err(e) => {
+                return Err(ExitError::new(
+                    exit::USAGE,
+                    format!("listing users (page {page}): {e}"),
+                )
+                .into());
             }
-            each(u)?;
-            n += 1;
+        };
+        let empty = p.accounts.is_empty();
+        for mut a in p.accounts {
+            counts.read += 1;
+            // Every account that is no bot takes its row, kept or not: the join
+            // never holds rows for accounts already gone by.
+            if let Some(join) = logins.as_deref_mut()
+                && a.user.server_kind.is_none()
+                && let Some(id) = &a.user.id
+            {
+                match join.take(id)? {
+                    Some(LastLogin::Unknown) => counts.unreported += 1,
+                    Some(l) => a.facts.last_login = l,
+                    None => return Ok(counts),
+                }
+            }
+            match filters.keep(&a.user, &a.facts) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(()) => {
+                    counts.undated += 1;
+                    continue;
+                }
+            }
+            each(&a.user, &a.facts)?;
+            counts.written += 1;
         }
-        if !p.more || p.users.is_empty() {
+        if !p.more || empty {
             break;
         }
         page += 1;
     }
-    Ok(n)
+    Ok(counts)
 }
 
 #[cfg(test)]
@@ -426,7 +779,7 @@ mod tests {
                 .unwrap();
         }
         let mut groups_read = 0;
-        let m = read_memberships(&fake, &mut || groups_read += 1).unwrap();
+        let m = read_memberships(&fake, true, &mut || groups_read += 1).unwrap();
         assert_eq!(groups_read, 3);
         assert_eq!((m.teams, m.channels), (2, 1));
         // Two listings, then the three groups that are not default.
@@ -441,6 +794,180 @@ mod tests {
         let mut bob = crate::exec::fake::user("bob", "bob@example.org", &["user"]);
         m.fill(&mut bob);
         assert_eq!((bob.teams, bob.channels), (None, None));
+    }
+
+    /// A server whose login report comes in pages of `page`, in `order` (ids), for the
+    /// join; nothing else is called.
+    struct Report {
+        order: Vec<String>,
+        page: usize,
+        roles: crate::client::ServerRoles,
+    }
+
+    impl Report {
+        fn new(order: Vec<String>, page: usize) -> Self {
+            Report {
+                order,
+                page,
+                roles: crate::client::ServerRoles::Unknown(String::new()),
+            }
+        }
+    }
+
+    impl UserApi for Report {
+        fn flavor(&self) -> crate::client::Flavor {
+            crate::client::Flavor::Mattermost
+        }
+        fn whoami(&self, _: &mut CallStats) -> Result<User, CallError> {
+            Err(CallError::Fatal("unused".into()))
+        }
+        fn lookup(
+            &self,
+            _: crate::client::MatchKey,
+            _: &str,
+            _: &mut CallStats,
+        ) -> Result<Option<User>, CallError> {
+            Ok(None)
+        }
+        fn lookup_id(&self, _: &str, _: &mut CallStats) -> Result<Option<User>, CallError> {
+            Ok(None)
+        }
+        fn create(
+            &self,
+            u: &User,
+            _: &crate::client::CreateOptions,
+            _: &mut CallStats,
+        ) -> Result<User, CallError> {
+            Ok(u.clone())
+        }
+        fn update(
+            &self,
+            _: &User,
+            d: &User,
+            _: &[crate::model::Field],
+            _: &mut CallStats,
+        ) -> Result<User, CallError> {
+            Ok(d.clone())
+        }
+        fn deactivate(&self, u: &User, _: &mut CallStats) -> Result<User, CallError> {
+            Ok(u.clone())
+        }
+        fn list(&self, _: u64, _: &mut CallStats) -> Result<crate::client::Page, CallError> {
+            Ok(crate::client::Page {
+                users: Vec::new(),
+                more: false,
+                total: None,
+            })
+        }
+        fn fields(&self) -> &'static [crate::model::Field] {
+            &[]
+        }
+        fn protection(&self, _: &User) -> Option<&'static str> {
+            None
+        }
+        fn admin_role(&self) -> &'static str {
+            "system_admin"
+        }
+        fn roles(&self) -> &crate::client::ServerRoles {
+            &self.roles
+        }
+        fn backoff(&self, _: u32, _: &mut CallStats) -> Result<(), CallError> {
+            Ok(())
+        }
+        /// Rows after the cursor's id, `last_login` = the id's number.
+        fn login_report(
+            &self,
+            after: Option<&ReportCursor>,
+            _: &mut CallStats,
+        ) -> Result<crate::client::LoginPage, CallError> {
+            let start = match after {
+                Some(c) => self
+                    .order
+                    .iter()
+                    .position(|i| *i == c.id)
+                    .map_or(0, |p| p + 1),
+                None => 0,
+            };
+            let rows: Vec<(String, LastLogin)> = self.order[start..]
+                .iter()
+                .take(self.page)
+                .map(|id| (id.clone(), LastLogin::At(id[1..].parse().unwrap())))
+                .collect();
+            let next = (rows.len() == self.page).then(|| ReportCursor {
+                value: String::new(),
+                id: rows.last().map(|r| r.0.clone()).unwrap_or_default(),
+            });
+            Ok(crate::client::LoginPage { rows, next })
+        }
+    }
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("u{i:04}")).collect()
+    }
+
+    /// In the listing's order the join holds about one report page; in another order it
+    /// still finds every row; an id the report lacks is Unknown, not never.
+    #[test]
+    fn the_login_join_is_bounded_in_order_and_complete_out_of_it() {
+        let listing = ids(1000);
+        let server = Report::new(listing.clone(), 100);
+        let mut join = LoginJoin::new(&server);
+        let mut most = 0;
+        for (i, id) in listing.iter().enumerate() {
+            assert_eq!(join.take(id).unwrap(), Some(LastLogin::At(i as i64)));
+            most = most.max(join.pending.len());
+        }
+        assert!(most < 100, "held {most} rows");
+        assert_eq!(join.take("nobody").unwrap(), Some(LastLogin::Unknown));
+
+        let mut reversed = listing.clone();
+        reversed.reverse();
+        let server = Report::new(reversed, 100);
+        let mut join = LoginJoin::new(&server);
+        for (i, id) in listing.iter().enumerate() {
+            assert_eq!(join.take(id).unwrap(), Some(LastLogin::At(i as i64)));
+        }
+        assert!(join.pending.is_empty());
+    }
+
+    #[test]
+    fn idle_means_an_old_login_or_never_and_created_long_ago() {
+        let idle = Idle {
+            cutoff: 1000,
+            me: Some("me".into()),
+        };
+        let user = |id: &str, kind: Option<&str>| User {
+            id: Some(id.into()),
+            server_kind: kind.map(str::to_string),
+            ..User::default()
+        };
+        let facts = |l: LastLogin, c: Option<i64>| Facts {
+            last_login: l,
+            created_at: c,
+            ..Facts::default()
+        };
+        let u = user("u", None);
+        assert_eq!(
+            idle.is_idle(&u, &facts(LastLogin::At(999), Some(0))),
+            Some(true)
+        );
+        assert_eq!(
+            idle.is_idle(&u, &facts(LastLogin::At(1000), Some(0))),
+            Some(false)
+        );
+        assert_eq!(
+            idle.is_idle(&u, &facts(LastLogin::Never, Some(999))),
+            Some(true)
+        );
+        assert_eq!(
+            idle.is_idle(&u, &facts(LastLogin::Never, Some(1000))),
+            Some(false)
+        );
+        assert_eq!(idle.is_idle(&u, &facts(LastLogin::Never, None)), None);
+        assert_eq!(idle.is_idle(&u, &facts(LastLogin::Unknown, Some(0))), None);
+        let old = facts(LastLogin::At(0), Some(0));
+        assert_eq!(idle.is_idle(&user("me", None), &old), Some(false));
+        assert_eq!(idle.is_idle(&user("b", Some("bot")), &old), Some(false));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Writers of users to files: CSV, LDIF, JSON Lines. Used by `convert`, `--dump` and
-//! `export`. Secrets are never written.
+//! `export` (whose `--fields` picks the columns: [`columns`]). Secrets are never written.
 
+pub mod columns;
 pub mod csv;
 pub mod jsonl;
 pub mod ldif;

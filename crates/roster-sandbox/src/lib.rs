@@ -297,6 +297,27 @@ pub struct SeedUser {
     pub roles: Vec<String>,
 }
 
+/// What the API records about an account only over time or through routes the sandbox
+/// does not emulate (a login months ago, a directory sign-in, a bot): set straight in the
+/// store by [`Sandbox::set_account_facts`], for tests and demos, never through the
+/// emulated API. `None` leaves a fact as it is.
+#[derive(Clone, Debug, Default)]
+pub struct AccountFacts {
+    /// Creation time, in milliseconds since the epoch (Mattermost `create_at`, Rocket.Chat
+    /// `createdAt`).
+    pub created_at: Option<i64>,
+    /// The last successful login, in milliseconds; `Some(None)`: never logged in.
+    pub last_login: Option<Option<i64>>,
+    /// Two-factor authentication on (Mattermost `mfa_active`; Rocket.Chat TOTP).
+    pub mfa_active: Option<bool>,
+    /// How the account signs in: Mattermost `auth_service` (`ldap`, `saml`, `gitlab`, ...;
+    /// `""` for email and password); on Rocket.Chat `ldap` sets `ldap: true`, anything else
+    /// clears it.
+    pub auth_service: Option<String>,
+    /// A bot account (Mattermost: a row in Bots, `is_bot`; Rocket.Chat: `type: bot`).
+    pub bot: Option<bool>,
+}
+
 /// A user's active memberships, by name, sorted ([`Sandbox::memberships`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Memberships {
@@ -344,14 +365,13 @@ pub trait Flavor: Send + Sync {
     /// A user's status and status message (Mattermost: no message; a user never given
     /// one is `offline`).
     fn status(&self, username: &str) -> Option<(String, String)>;
-    /// Turns a user's two-factor authentication on or off (TOTP), as if they had set it
-    /// up themselves.
-    fn set_mfa(&self, username: &str, on: bool) -> Result<(), String>;
     /// Whether a user has two-factor authentication (TOTP) on; None: no such user.
     fn mfa(&self, username: &str) -> Option<bool>;
     /// A user's stored preferences: Mattermost `CATEGORY.NAME` → value, Rocket.Chat key →
     /// value.
     fn preferences(&self, username: &str) -> BTreeMap<String, serde_json::Value>;
+    /// Sets what [`AccountFacts`] holds on a user, straight in the store.
+    fn set_account_facts(&self, username: &str, facts: &AccountFacts) -> Result<(), String>;
     /// The mails sent so far, oldest first.
     fn mails(&self) -> Vec<Mail> {
         Vec::new()
@@ -516,11 +536,6 @@ impl Sandbox {
         self.server.flavor().mails()
     }
 
-    /// Turns the user's two-factor authentication (TOTP) on or off, as the user would.
-    pub fn set_mfa(&self, username: &str, on: bool) -> Result<(), String> {
-        self.server.flavor().set_mfa(username, on)
-    }
-
     /// Whether the user has two-factor authentication (TOTP) on; None: no such user.
     pub fn mfa(&self, username: &str) -> Option<bool> {
         self.server.flavor().mfa(username)
@@ -529,6 +544,13 @@ impl Sandbox {
     /// The user's stored preferences (Mattermost: `CATEGORY.NAME` → value).
     pub fn preferences(&self, username: &str) -> BTreeMap<String, serde_json::Value> {
         self.server.flavor().preferences(username)
+    }
+
+    /// Sets facts the API changes only over time (creation, last login) or by routes not
+    /// emulated (directory sign-in, two-factor, bots), for tests that need, say, accounts
+    /// idle for a year. Not part of the emulated API.
+    pub fn set_account_facts(&self, username: &str, facts: &AccountFacts) -> Result<(), String> {
+        self.server.flavor().set_account_facts(username, facts)
     }
 
     /// Makes the user a member of a team or channel by name, with no permission or limit

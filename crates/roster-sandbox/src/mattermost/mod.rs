@@ -34,6 +34,16 @@
 //! answers 401 `api.user.delete_user.not_enabled.app_error` while EnableAPIUserDeletion is
 //! off, and otherwise removes the user with its sessions, memberships and picture.
 //!
+//! What `roster export` reads beyond the listing (the shared mattermost-members-and-ops
+//! notes §10 and §13): `POST /users/status/ids` (`status.rs`) and the System Console's
+//! user report `GET /reports/users` (`reports.rs`, `server/channels/api4/report.go`,
+//! `server/public/model/report.go`, `server/channels/store/sqlstore/user_store.go`), the
+//! only route that shows `last_login`, which every login sets to its session's
+//! `create_at` (`App.DoLogin` → `UpdateLastLogin`) and `User.Sanitize` zeroes everywhere
+//! else. Users carry `mfa_active` (shown when on: no sanitize step clears it) and
+//! `is_bot`; a bot cannot log in (`api.user.login.bot_login_forbidden.app_error`). Both
+//! routes sit behind the one global rate limiter, like every other.
+//!
 //! Passwords and access tokens (`roster do reset-password`, `create-token`): `PUT
 //! /users/{id}/password`, `POST /users/password/reset/send`, `POST`/`GET
 //! /users/{id}/tokens` and logging in with an access token, with EnableUserAccessTokens
@@ -45,6 +55,7 @@ mod account;
 mod decode;
 pub mod limiter;
 mod picture;
+mod reports;
 mod roles;
 mod secrets;
 mod status;
@@ -340,6 +351,8 @@ pub(crate) enum Route {
     GetPreferences(String),
     Auth(String),
     ConvertToBot(String),
+    StatusIds,
+    ReportUsers,
     AllRoles,
     // Teams, channels and pictures (issue 13; teams.rs, picture.rs).
     Teams,
@@ -453,6 +466,8 @@ impl Route {
             ("POST", "users/logout") => return Route::Logout,
             ("POST", "users/usernames") => return Route::Usernames,
             ("POST", "users/ids") => return Route::Ids,
+            ("POST", "users/status/ids") => return Route::StatusIds,
+            ("GET", "reports/users") => return Route::ReportUsers,
             ("GET", "users/stats") => return Route::Stats,
             ("GET", "users/stats/filtered") => return Route::StatsFiltered,
             ("GET", "roles") => return Route::AllRoles,
@@ -548,6 +563,8 @@ impl Route {
             }
             Route::Auth(_) => "/api/v4/users/{user_id}/auth",
             Route::ConvertToBot(_) => "/api/v4/users/{user_id}/convert_to_bot",
+            Route::StatusIds => "/api/v4/users/status/ids",
+            Route::ReportUsers => "/api/v4/reports/users",
             Route::AllRoles => "/api/v4/roles",
             Route::Teams | Route::CreateTeam => "/api/v4/teams",
             Route::TeamByName(_) => "/api/v4/teams/name/{team_name}",
@@ -858,6 +875,7 @@ impl Mattermost {
                 locale: "en".to_string(),
                 timezone: users::default_timezone(),
                 disable_welcome_email: false,
+                last_login: 0,
                 mfa_active: false,
                 mfa_secret: String::new(),
                 is_bot: false,
@@ -1070,6 +1088,8 @@ impl Mattermost {
             Route::GetPreferences(id) => account::get_preferences(self, ctx, id),
             Route::Auth(id) => account::auth(self, ctx, id),
             Route::ConvertToBot(id) => account::convert_to_bot(self, ctx, id),
+            Route::StatusIds => status::by_ids(self, ctx),
+            Route::ReportUsers => reports::users(self, ctx),
             Route::AllRoles => roles::all(self, ctx),
             Route::Teams => teams::list_teams(self, ctx),
             Route::CreateTeam => teams::create_team(self, ctx),
@@ -1131,7 +1151,7 @@ impl Flavor for Mattermost {
     /// Reads sent with POST (the batch lookups) are not writes.
     fn is_write(&self, req: &Request) -> bool {
         match Route::of(&req.method, &req.decoded_path()) {
-            Route::Login | Route::Usernames | Route::Ids => false,
+            Route::Login | Route::Usernames | Route::Ids | Route::StatusIds => false,
             _ => !matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS"),
         }
     }
@@ -1239,6 +1259,7 @@ impl Flavor for Mattermost {
                 locale: "en".to_string(),
                 timezone: users::default_timezone(),
                 disable_welcome_email: false,
+                last_login: 0,
                 mfa_active: false,
                 mfa_secret: String::new(),
                 is_bot: false,
@@ -1307,18 +1328,6 @@ impl Flavor for Mattermost {
         lock(&self.mails).clone()
     }
 
-    fn set_mfa(&self, username: &str, on: bool) -> Result<(), String> {
-        let mut store = self.write();
-        let mut u = store
-            .by_username(&validate::go_lower(username))
-            .cloned()
-            .ok_or_else(|| format!("no user {username}"))?;
-        u.mfa_active = on;
-        u.mfa_secret = if on { random_id() } else { String::new() };
-        store.replace(u);
-        Ok(())
-    }
-
     fn mfa(&self, username: &str) -> Option<bool> {
         self.read()
             .by_username(&validate::go_lower(username))
@@ -1337,6 +1346,39 @@ impl Flavor for Mattermost {
             .flatten()
             .map(|((c, n), v)| (format!("{c}.{n}"), Value::String(v.clone())))
             .collect()
+    }
+
+    /// A bot keeps its password (bots cannot log in anyway: `bot_login_forbidden`); an
+    /// `auth_service` other than email gets the username as `auth_data`, as LDAP seeds do.
+    fn set_account_facts(&self, username: &str, facts: &crate::AccountFacts) -> Result<(), String> {
+        let mut st = self.write();
+        let mut u = st
+            .by_username(&validate::go_lower(username))
+            .cloned()
+            .ok_or_else(|| format!("no user {username}"))?;
+        if let Some(t) = facts.created_at {
+            u.create_at = t;
+        }
+        if let Some(t) = facts.last_login {
+            u.last_login = t.unwrap_or(0);
+        }
+        if let Some(m) = facts.mfa_active {
+            u.mfa_active = m;
+            u.mfa_secret = if m { random_id() } else { String::new() };
+        }
+        if let Some(a) = &facts.auth_service {
+            let email = a.is_empty() || a == "email";
+            u.auth_service = if email { String::new() } else { a.clone() };
+            u.auth_data = (!email).then(|| u.username.clone());
+            if !email {
+                u.password = String::new();
+            }
+        }
+        if let Some(b) = facts.bot {
+            u.is_bot = b;
+        }
+        st.replace(u);
+        Ok(())
     }
 
     fn load_state(&self, state: Value) -> Result<(), String> {

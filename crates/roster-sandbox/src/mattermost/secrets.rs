@@ -26,7 +26,7 @@
 //!   admins), then yourself or `edit_other_users`, then `manage_system` for an admin's
 //!   token, else 403; an unknown user → 404 `app.user.missing_account.const`;
 //!   `EnableUserAccessTokens` off ([`crate::SandboxConfig::mm_enable_user_access_tokens`])
-//!   → 501 `app.user_access_token.disabled` (the emulator has no bots, which are exempt);
+//!   → 501 `app.user_access_token.disabled` unless the user is a bot;
 //!   a description over 255 characters → 400
 //!   `model.user_access_token.is_valid.description.app_error`; else 200 (not 201) with
 //!   `{id, token, user_id, description, is_active}`, the token shown this once, and a
@@ -35,12 +35,12 @@
 //!   the order they were made, without `token`.
 //! - An access token logs in like a session token (`Authorization: Bearer`): the first
 //!   request mints a session for it (listed by `GET /users/{id}/sessions`, revoked by
-//!   revoke/all, minted again on the next request), while `EnableUserAccessTokens` is on,
-//!   the token active and its user active; otherwise 401
+//!   revoke/all, minted again on the next request), while `EnableUserAccessTokens` is on
+//!   (or the user is a bot), the token active and its user active; otherwise 401
 //!   `api.context.session_expired.app_error`.
 //!
-//! Not emulated: `POST /users/tokens/revoke|disable|enable`, `expires_at`, bots, remote
-//! users and magic-link guests, `ExperimentalEnableHardenedMode`.
+//! Not emulated: `POST /users/tokens/revoke|disable|enable`, `expires_at`, bot managers
+//! (`manage_bots`), remote users and magic-link guests, `ExperimentalEnableHardenedMode`.
 
 use serde_json::{Value, json};
 
@@ -147,7 +147,7 @@ pub(crate) fn create_token(mm: &Mattermost, ctx: &Ctx, raw: &str) -> HandlerResu
     let Some(user) = mm.read().get(&id).cloned() else {
         return Err(AppErr::new("app.user.missing_account.const", 404));
     };
-    if !mm.settings().enable_user_access_tokens {
+    if !mm.settings().enable_user_access_tokens && !user.is_bot {
         return Err(AppErr::new("app.user_access_token.disabled", 501));
     }
     if description.chars().count() > DESCRIPTION_MAX {
@@ -173,7 +173,10 @@ pub(crate) fn create_token(mm: &Mattermost, ctx: &Ctx, raw: &str) -> HandlerResu
         "is_active": true,
     });
     mm.write().add_access_token(token);
-    mm.send_mail(&user.email, "token-created");
+    // Bots get no mail.
+    if !user.is_bot {
+        mm.send_mail(&user.email, "token-created");
+    }
     Ok(Out::json(200, &view))
 }
 
@@ -214,11 +217,9 @@ pub(crate) fn list_tokens(mm: &Mattermost, ctx: &Ctx, raw: &str) -> HandlerResul
 
 /// The user an access token logs in, when tokens are on and both are active.
 pub(crate) fn token_user(mm: &Mattermost, token_hash: &str) -> Option<String> {
-    if !mm.settings().enable_user_access_tokens {
-        return None;
-    }
     let st = mm.read();
     let t = st.access_token(token_hash)?;
     let u = st.get(&t.user_id)?;
-    (t.is_active && u.is_active()).then(|| u.id.clone())
+    let allowed = mm.settings().enable_user_access_tokens || u.is_bot;
+    (allowed && t.is_active && u.is_active()).then(|| u.id.clone())
 }

@@ -10,6 +10,13 @@
 //! - `GET`: any session; the user's existence is not checked, and a user never seen gets
 //!   a synthesised `offline` status.
 //!
+//! - `POST /users/status/ids` (`getUserStatusesByIds`; `roster export --fields status`):
+//!   any session; the body is a JSON array of ids (400 `api.payload.parse.error` when it
+//!   is not one); an empty array or an id whose length is not 26 is 400 {user_ids}. The
+//!   answer holds one status per distinct id, not in input order: the statuses the
+//!   server has (cache hits, then database rows), then synthesised `offline` ones for ids
+//!   it has never seen, existing users or not (`PlatformService.GetUserStatusesByIds`).
+//!
 //! Simplified: `ServiceSettings.EnableUserStatuses` is on (its default), so its 404 never
 //! happens; `dnd_end_time` is kept as given, never expires; no custom status
 //! (`/users/{user_id}/status/custom`) is emulated.
@@ -70,4 +77,27 @@ pub(crate) fn of(mm: &Mattermost, id: &str) -> String {
         .get(id)
         .and_then(|v| v["status"].as_str().map(str::to_string))
         .unwrap_or_else(|| "offline".into())
+}
+
+/// `POST /users/status/ids`.
+pub(crate) fn by_ids(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
+    let ids = decode::string_array(&ctx.req.body)
+        .map_err(|_| AppErr::new("api.payload.parse.error", 400))?;
+    if ids.is_empty() || ids.iter().any(|id| id.len() != 26) {
+        return Err(AppErr::invalid_body("user_ids"));
+    }
+    let st = mm.read();
+    let mut seen = std::collections::HashSet::new();
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for id in &ids {
+        if !seen.insert(id.as_str()) {
+            continue;
+        }
+        match st.statuses.get(id) {
+            Some(v) => known.push(v.clone()),
+            None => unknown.push(offline(id)),
+        }
+    }
+    known.extend(unknown);
+    Ok(Out::json(200, &Value::Array(known)))
 }

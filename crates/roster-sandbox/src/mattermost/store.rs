@@ -53,12 +53,17 @@ pub struct MmUser {
     pub timezone: StringMap,
     #[serde(default)]
     pub disable_welcome_email: bool,
+    /// The `create_at` of the session of the last successful login (`UpdateLastLogin`);
+    /// 0 = never. `Sanitize` zeroes it, so only `GET /reports/users` shows it.
+    #[serde(default)]
+    pub last_login: i64,
     #[serde(default)]
     pub mfa_active: bool,
     /// Never shown (`Sanitize` blanks it).
     #[serde(default)]
     pub mfa_secret: String,
-    /// Converted by `POST /users/{id}/convert_to_bot` (the Bots row is not kept apart).
+    /// A row in the Bots table (`is_bot`), made by `POST /users/{id}/convert_to_bot`:
+    /// never listed by `GET /reports/users`.
     #[serde(default)]
     pub is_bot: bool,
 }
@@ -116,6 +121,10 @@ impl MmUser {
         m.insert("last_name".into(), json!(self.last_name));
         m.insert("position".into(), json!(self.position));
         m.insert("roles".into(), json!(self.roles));
+        if self.is_bot {
+            // `is_bot`, `bot_description`, `bot_last_icon_update`: omitempty.
+            m.insert("is_bot".into(), json!(true));
+        }
         if !self.props.is_empty() {
             m.insert("props".into(), json!(self.props));
         }
@@ -141,17 +150,31 @@ impl MmUser {
         }
         m.insert("locale".into(), json!(self.locale));
         m.insert("timezone".into(), json!(self.timezone));
-        if self.disable_welcome_email {
-            m.insert("disable_welcome_email".into(), json!(true));
-        }
-        // omitempty, both.
+        // Neither `Sanitize` nor `SanitizeProfile` touches MfaActive (omitempty).
         if self.mfa_active {
             m.insert("mfa_active".into(), json!(true));
         }
-        if self.is_bot {
-            m.insert("is_bot".into(), json!(true));
+        if self.disable_welcome_email {
+            m.insert("disable_welcome_email".into(), json!(true));
         }
         Value::Object(m)
+    }
+
+    /// A row of `GET /reports/users` (`UserReportQuery.ToReport`: the whole user after
+    /// `ClearNonProfileFields`, so `last_login` stays, with the post statistics beside it).
+    pub fn report_view(&self, last_status_at: Option<i64>) -> Value {
+        let mut v = self.view(View::Admin);
+        if let Value::Object(m) = &mut v {
+            // ClearNonProfileFields empties the notify props rather than dropping them.
+            m.insert("notify_props".into(), json!({}));
+            if self.last_login != 0 {
+                m.insert("last_login".into(), json!(self.last_login));
+            }
+            if let Some(t) = last_status_at {
+                m.insert("last_status_at".into(), json!(t));
+            }
+        }
+        v
     }
 
     /// The sandbox's own state endpoint: the admin's view plus the real `auth_data`.

@@ -230,6 +230,8 @@ fn store_update(mm: &Mattermost, mut u: MmUser, trusted: bool) -> Result<MmUser,
     u.last_picture_update = old.last_picture_update;
     u.email_verified = old.email_verified;
     u.failed_attempts = old.failed_attempts;
+    u.mfa_active = old.mfa_active;
+    u.last_login = old.last_login;
     if !trusted {
         u.roles = old.roles.clone();
         u.delete_at = old.delete_at;
@@ -367,6 +369,13 @@ fn login_inner(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
     let Some(user) = user else {
         return Err(AppErr::new("app.user.get_for_login.app_error", 400));
     };
+    // `AuthenticateUserForLogin`: bots never log in with a password.
+    if user.is_bot {
+        return Err(AppErr::new(
+            "api.user.login.bot_login_forbidden.app_error",
+            401,
+        ));
+    }
     if ldap_only && !user.is_ldap() {
         return Err(AppErr::new("api.user.login.invalid_credentials", 401));
     }
@@ -400,6 +409,11 @@ fn login_inner(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
     let current = {
         let mut st = mm.write();
         st.add_session(session.clone());
+        // `App.DoLogin` → `UpdateLastLogin(user, session.CreateAt)`.
+        if let Some(mut u) = st.get(&user.id).cloned() {
+            u.last_login = session.create_at;
+            st.replace(u);
+        }
         st.get(&user.id).cloned().unwrap_or(user)
     };
     let mut out = Out::json(200, &current.view(View::Full)).header("Token", token.clone());
@@ -520,6 +534,8 @@ pub(crate) fn create(mm: &Mattermost, ctx: &Ctx) -> HandlerResult {
         locale,
         timezone: get_map(&f, "timezone").unwrap_or_else(default_timezone),
         disable_welcome_email: get_bool(&f, "disable_welcome_email").unwrap_or(false),
+        // `SanitizeInput` clears a client's mfa_active; LastLogin is no input at all.
+        last_login: 0,
         mfa_active: false,
         mfa_secret: String::new(),
         is_bot: false,

@@ -41,6 +41,14 @@
 //! `confirmRelinquish` (`deleteUser.ts`, `getUserSingleOwnedRooms.ts`,
 //! `relinquishRoomOwnerships.ts` in `apps/meteor/app/lib/server/functions/`).
 //!
+//! users.list and `roster export` (the shared rocketchat-members-and-ops notes §7;
+//! `apps/meteor/app/api/server/v1/users.ts`, `helpers/parseJsonQuery.ts`, `lib/users.ts`
+//! `getNonEmptyFields`): the default projection holds `status` and `lastLogin` (set at
+//! every login); `createdAt` and `ldap` come when asked for in `fields`. For callers
+//! without view-full-other-user-info, `limitedUserFieldsToExclude` strips `createdAt`,
+//! `lastLogin`, `emails`, `roles` and the rest even from the defaults; `services` (TOTP,
+//! SAML, OAuth) is stripped for everyone. The route's limiter bucket is users.list's.
+//!
 //! Passwords and tokens of other users (`roster do reset-password`, `create-token`):
 //! users.update's password (logs the user out everywhere; `Accounts_Password_Policy_Enabled`
 //! is `rc_password_policy`), `users.forgotPassword` (`Accounts_PasswordReset`,
@@ -1069,13 +1077,30 @@ impl Flavor for RocketChat {
         lock(&self.mails).clone()
     }
 
-    fn set_mfa(&self, username: &str, on: bool) -> Result<(), String> {
+    /// `mfa_active` is the user's TOTP (`services.totp.enabled`).
+    fn set_account_facts(&self, username: &str, facts: &crate::AccountFacts) -> Result<(), String> {
         let mut st = self.write();
         let id = st
             .by_username(username)
             .map(|u| u.id.clone())
             .ok_or_else(|| format!("no user {username}"))?;
-        st.update(&id, |u| u.totp = on);
+        st.update(&id, |u| {
+            if let Some(t) = facts.created_at {
+                u.created_at = t;
+            }
+            if let Some(t) = facts.last_login {
+                u.last_login = t;
+            }
+            if let Some(a) = &facts.auth_service {
+                u.ldap = a == "ldap";
+            }
+            if let Some(m) = facts.mfa_active {
+                u.totp = m;
+            }
+            if let Some(b) = facts.bot {
+                u.user_type = if b { "bot".into() } else { "user".into() };
+            }
+        });
         Ok(())
     }
 

@@ -73,6 +73,10 @@ pub struct RcUser {
     /// `settings.preferences`, as users.setPreferences stored them.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub preferences: Map<String, Value>,
+    /// `ldap: true`: the account comes from the LDAP sync (its other `services.*` sign-ins
+    /// are kept under `services`, which no REST route shows another user).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ldap: bool,
 }
 
 fn default_type() -> String {
@@ -108,6 +112,7 @@ impl RcUser {
             avatar_etag: None,
             totp: false,
             preferences: Map::new(),
+            ldap: false,
         }
     }
 

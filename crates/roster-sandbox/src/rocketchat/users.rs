@@ -1008,6 +1008,26 @@ fn list_schema() -> Obj {
     }
 }
 
+/// `API.v1.limitedUserFieldsToExclude` (`apps/meteor/app/api/server/api.ts`): the fields
+/// `parseJsonQuery` keeps from callers without `view-full-other-user-info`, asked for or
+/// not. Holders of it lose only `services` (`limitedUserFieldsToExcludeIfIsPrivilegedUser`),
+/// which no view here holds: a user's TOTP and sign-in services never leave the server.
+const LIMITED_USER_FIELDS: &[&str] = &[
+    "avatarOrigin",
+    "emails",
+    "phone",
+    "statusConnection",
+    "createdAt",
+    "lastLogin",
+    "services",
+    "requirePasswordChange",
+    "requirePasswordChangeReason",
+    "roles",
+    "statusDefault",
+    "_updatedAt",
+    "settings",
+];
+
 /// GET /api/v1/users.list?offset=&count=&sort=
 pub(super) fn list(rc: &RocketChat, ctx: &Ctx) -> Response {
     let mut checked = ctx.params.clone();
@@ -1063,14 +1083,24 @@ pub(super) fn list(rc: &RocketChat, ctx: &Ctx) -> Response {
         .take(take)
         .map(|u| {
             let mut v = u.list_view();
-            if !fields.is_empty()
-                && let (Some(m), Value::Object(info)) =
-                    (v.as_object_mut(), u.info_view(full, false))
-            {
-                for f in &fields {
-                    if let Some(x) = info.get(f) {
-                        m.entry(f.clone()).or_insert_with(|| x.clone());
+            if let Some(m) = v.as_object_mut() {
+                if !full {
+                    // parseJsonQuery adds `limitedUserFieldsToExclude` to the projection,
+                    // defaults included: emails, roles and lastLogin go too.
+                    for k in LIMITED_USER_FIELDS {
+                        m.remove(*k);
                     }
+                }
+                if let Value::Object(info) = u.info_view(full, false) {
+                    for f in &fields {
+                        if let Some(x) = info.get(f) {
+                            m.entry(f.clone()).or_insert_with(|| x.clone());
+                        }
+                    }
+                }
+                // `ldap` is no limited field: anyone may select it.
+                if u.ldap && fields.iter().any(|f| f == "ldap") {
+                    m.insert("ldap".into(), json!(true));
                 }
             }
             v

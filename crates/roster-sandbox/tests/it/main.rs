@@ -10,6 +10,7 @@ mod sandbox_mattermost;
 mod sandbox_mattermost_conformance;
 mod sandbox_mattermost_members;
 mod sandbox_referees;
+mod sandbox_reports;
 mod sandbox_rocketchat;
 mod sandbox_rocketchat_members;
 mod sandbox_secrets;
