@@ -136,6 +136,9 @@ pub struct SyncSettings {
 pub fn credential_file_vars() -> impl Iterator<Item = String> {
     crate::client::auth::VARS
         .into_iter()
-        .chain([crate::source::ldap::PASSWORD_VAR])
+        .chain([
+            crate::source::ldap::PASSWORD_VAR,
+            crate::exec::secrets::CREATE_TOKENS_SECRET_VAR,
+        ])
         .map(crate::secret::file_var)
 }

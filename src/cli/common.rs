@@ -298,6 +298,27 @@ pub struct DoArgs {
     /// key for it [default: external-id].
     #[arg(long, value_enum)]
     pub auth_data: Option<roster::settings::AuthData>,
+    /// reset-password: set a random password on each account and write them to FILE only
+    /// (CSV `username,password`, created mode 0600; an existing FILE only with --resume,
+    /// which appends).
+    #[arg(long, value_name = "FILE")]
+    pub passwords_out: Option<PathBuf>,
+    /// reset-password: have the server mail each user its password-reset link instead.
+    #[arg(long)]
+    pub send_reset_email: bool,
+    /// reset-password --passwords-out: do not make the users change the password at the
+    /// next login (Rocket.Chat; Mattermost cannot, and needs this flag to set passwords).
+    #[arg(long)]
+    pub no_require_change: bool,
+    /// create-token: write the new tokens to FILE only (CSV
+    /// `username,user_id,token_id,token`, created mode 0600; an existing FILE only with
+    /// --resume, which appends).
+    #[arg(long, value_name = "FILE")]
+    pub tokens_out: Option<PathBuf>,
+    /// create-token on Mattermost: the tokens' description (default "made by roster do
+    /// create-token"); Rocket.Chat's tokens have none.
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
     #[command(flatten)]
     pub exec: ExecArgs,
     #[command(flatten)]

@@ -271,6 +271,11 @@ pub fn act(
             preferences: a.preferences.as_deref().map(preferences).transpose()?,
             auth_service: a.auth_service,
             auth_data: a.auth_data,
+            passwords_out: a.passwords_out.clone(),
+            send_reset_email: a.send_reset_email,
+            no_require_change: a.no_require_change,
+            tokens_out: a.tokens_out.clone(),
+            description: a.description.clone(),
         },
     ))
 }

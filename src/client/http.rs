@@ -278,8 +278,14 @@ impl Http {
                             reply.header("location"),
                         )));
                     }
-                    if reply.status >= 500 {
-                        format!("{what}: server error {}", reply.status)
+                    // 501 Not Implemented is a switched-off feature (Mattermost's
+                    // EnableUserAccessTokens), not a passing failure: its caller reads it.
+                    if reply.status >= 500 && reply.status != 501 {
+                        format!(
+                            "{what}: server error {}{}",
+                            reply.status,
+                            error_id(&reply.body)
+                        )
                     } else {
                         return Ok(reply);
                     }
@@ -385,6 +391,23 @@ pub fn redirect_error(base: &str, what: &str, location: Option<&str>) -> String 
 
 fn port_part(u: &reqwest::Url) -> String {
     u.port().map(|p| format!(":{p}")).unwrap_or_default()
+}
+
+/// ` [<id>]` when a 5xx answer is a Mattermost AppError with an id (which says what
+/// failed, e.g. `api.user.send_password_reset.send.app_error`: no mail server), else "".
+/// Only the id: the rest of a body may echo what was sent.
+fn error_id(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_string))
+        .filter(|id| {
+            !id.is_empty()
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_'))
+        })
+        .map(|id| format!(" [{id}]"))
+        .unwrap_or_default()
 }
 
 /// Exponential backoff with jitter: 0.25 s, 0.5 s, 1 s, ... up to 15 s, each between half

@@ -733,6 +733,173 @@ impl UserApi for Mattermost {
         self.user_request(reqwest::Method::PUT, user, "status", Some(&body), stats)
     }
 
+    /// `PUT /users/{id}/password {new_password}` (the admin path: no current password;
+    /// `manage_system` for an admin's, `sysconsole_write_user_management_users` for
+    /// others'). Mattermost has no "change at next login": `require_change` is refused
+    /// before any write (roster's options never ask for it here). The server revokes the
+    /// user's sessions (TerminateSessionsOnPasswordChange) and mails the user.
+    fn set_password(
+        &self,
+        user: &User,
+        password: &Secret,
+        require_change: bool,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        if require_change {
+            return Err(CallError::Fatal(
+                "Mattermost cannot make a user change a password at the next login".into(),
+            ));
+        }
+        let id = user.id.clone().unwrap_or_default();
+        let body = json!({"new_password": password.expose()});
+        let what = "PUT /users/{id}/password";
+        let r = self.send(
+            reqwest::Method::PUT,
+            &format!("/users/{id}/password"),
+            Some(&body),
+            true,
+            stats,
+        )?;
+        if r.status == 200 {
+            return Ok(());
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let code = v["id"].as_str().unwrap_or("");
+        if code.starts_with("model.user.is_valid.pwd") {
+            return Err(CallError::Fatal(format!(
+                "{what}: {}: the server's password policy (PasswordSettings) refuses the passwords roster generates (random, with upper and lower case letters, digits and symbols)",
+                error_text(&r)
+            )));
+        }
+        if r.status == 403 {
+            return Err(CallError::Fatal(format!(
+                "{what}: {}; the account roster runs as needs the sysconsole_write_user_management_users permission (manage_system for an admin's password)",
+                error_text(&r)
+            )));
+        }
+        Err(failure(&r, what))
+    }
+
+    /// `POST /users/password/reset/send {email}`: 200 for any address (even unknown); an
+    /// LDAP or SSO account is 400; a server that cannot send mail answers 500
+    /// `api.user.send_password_reset.send.app_error`, which stops the run.
+    fn send_password_reset(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let what = "POST /users/password/reset/send";
+        let body = json!({"email": user.email.clone().unwrap_or_default()});
+        let r = match self.send(
+            reqwest::Method::POST,
+            "/users/password/reset/send",
+            Some(&body),
+            true,
+            stats,
+        ) {
+            Err(CallError::Transient(m))
+                if m.contains("api.user.send_password_reset.send.app_error") =>
+            {
+                return Err(CallError::Fatal(format!(
+                    "{m}: the server could not send the reset mail; an administrator checks its SMTP settings (System Console > Environment > SMTP)"
+                )));
+            }
+            other => other?,
+        };
+        if r.status == 200 {
+            return Ok(());
+        }
+        Err(failure(&r, what))
+    }
+
+    /// An LDAP or SSO account: an admin's password set would turn it into an email one.
+    fn password_elsewhere(&self, user: &User) -> Option<String> {
+        user.server_auth.as_ref().map(|a| {
+            format!(
+                "logs in through {a}: its password is not Mattermost's (setting one would turn it into an email-and-password account, and it gets no reset mail); not changed"
+            )
+        })
+    }
+
+    /// `POST /users/{id}/tokens {description}`, sent once: 200 `{id, token, user_id,
+    /// description, is_active}`; 501 `app.user_access_token.disabled` while
+    /// EnableUserAccessTokens is off stops the run.
+    fn create_token(
+        &self,
+        user: &User,
+        request: &super::TokenRequest,
+        stats: &mut CallStats,
+    ) -> Result<super::NewToken, CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let what = "POST /users/{id}/tokens";
+        let body = json!({"description": request.description.clone().unwrap_or_default()});
+        let r = self.send(
+            reqwest::Method::POST,
+            &format!("/users/{id}/tokens"),
+            Some(&body),
+            false,
+            stats,
+        )?;
+        if r.status == 200 || r.status == 201 {
+            let v = r.json().unwrap_or(Value::Null);
+            return match v["token"].as_str().filter(|t| !t.is_empty()) {
+                Some(t) => Ok(super::NewToken {
+                    id: v["id"].as_str().map(str::to_string),
+                    user_id: v["user_id"].as_str().unwrap_or(&id).to_string(),
+                    token: Secret::new(t),
+                }),
+                None => Err(CallError::Rejected {
+                    status: r.status,
+                    code: None,
+                    message: format!("{what}: answered without a token"),
+                }),
+            };
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        if v["id"] == "app.user_access_token.disabled" {
+            return Err(CallError::Fatal(format!(
+                "{what}: {}: the server does not allow personal access tokens; an administrator turns on ServiceSettings.EnableUserAccessTokens (System Console > Integrations > Integration Management > Enable Personal Access Tokens)",
+                error_text(&r)
+            )));
+        }
+        if r.status == 403 {
+            return Err(CallError::Fatal(format!(
+                "{what}: {}; the account roster runs as needs create_user_access_token and edit_other_users (manage_system for an admin's token)",
+                error_text(&r)
+            )));
+        }
+        Err(failure(&r, what))
+    }
+
+    /// `GET /users/{id}/tokens`, every page: the ids of those described `description`
+    /// (the secrets are never listed).
+    fn tokens_described(
+        &self,
+        user: &User,
+        description: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<Vec<String>>, CallError> {
+        const PER_PAGE: usize = 200;
+        let id = user.id.clone().unwrap_or_default();
+        let mut found = Vec::new();
+        for page in 0.. {
+            let path = format!("/users/{id}/tokens?page={page}&per_page={PER_PAGE}");
+            let r = self.send(reqwest::Method::GET, &path, None, true, stats)?;
+            if r.status != 200 {
+                return Err(failure(&r, "GET /users/{id}/tokens"));
+            }
+            let list = r
+                .json()
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default();
+            found.extend(
+                list.iter()
+                    .filter(|t| t["description"].as_str() == Some(description))
+                    .filter_map(|t| t["id"].as_str().map(str::to_string)),
+            );
+            if list.len() < PER_PAGE {
+                break;
+            }
+        }
+        Ok(Some(found))
+    }
+
     /// `DELETE /users/{id}?permanent=true`, sent once (the caller looks a lost answer
     /// up). Needs ServiceSettings.EnableAPIUserDeletion; 404: the account is gone. A 202
     /// (the profile image's folder was not removed) comes after the user is deleted.

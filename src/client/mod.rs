@@ -25,6 +25,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Field, User};
+use crate::secret::Secret;
 pub use facts::{
     Account, AccountPage, Fact, Facts, LastLogin, LoginPage, ReportCursor, Support, Want,
 };
@@ -545,10 +546,95 @@ pub trait UserApi: Send + Sync {
         Err(no_groups(self.flavor()))
     }
 
+    /// `roster do reset-password`: gives the account `password`, and where the server
+    /// can, makes the user change it at the next login. Sending the same password again is
+    /// harmless, so a lost answer is retried inside.
+    fn set_password(
+        &self,
+        user: &User,
+        password: &Secret,
+        require_change: bool,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let _ = (user, password, require_change, stats);
+        Err(lacks(self.flavor(), "reset-password"))
+    }
+
+    /// `roster do reset-password --send-reset-email`: the server mails the user its own
+    /// password-reset link (to the address it holds).
+    fn send_password_reset(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let _ = (user, stats);
+        Err(lacks(self.flavor(), "reset-password"))
+    }
+
+    /// Why this server does not hold the account's password (it logs in through LDAP or
+    /// SSO), or `None`.
+    fn password_elsewhere(&self, user: &User) -> Option<String> {
+        let _ = user;
+        None
+    }
+
+    /// `roster do create-token`: a new token for the user. Sent once, never retried
+    /// inside: its secret is only in the answer, so a lost answer is the caller's to report.
+    fn create_token(
+        &self,
+        user: &User,
+        request: &TokenRequest,
+        stats: &mut CallStats,
+    ) -> Result<NewToken, CallError> {
+        let _ = (user, request, stats);
+        Err(lacks(self.flavor(), "create-token"))
+    }
+
+    /// The ids of the user's tokens with this description, where the server lists them
+    /// (Mattermost); `Ok(None)` where it does not (Rocket.Chat's login tokens).
+    fn tokens_described(
+        &self,
+        user: &User,
+        description: &str,
+        stats: &mut CallStats,
+    ) -> Result<Option<Vec<String>>, CallError> {
+        let _ = (user, description, stats);
+        Ok(None)
+    }
+
+    /// Of these permissions, the ones the account roster runs as lacks, where the server
+    /// says which roles hold which (Rocket.Chat's permissions.listAll); empty when it
+    /// cannot tell. A server that ignores a request it does not permit, silently, is asked
+    /// this before the first row.
+    fn missing_permissions(
+        &self,
+        permissions: &[&str],
+        stats: &mut CallStats,
+    ) -> Result<Vec<String>, CallError> {
+        let _ = (permissions, stats);
+        Ok(Vec::new())
+    }
+
     /// Waits before the caller re-sends a request it retries itself (a create after an
     /// ambiguous failure) and counts the retry in the run's counters;
     /// `Err(Interrupted)` when Ctrl-C came during the wait.
     fn backoff(&self, attempt: u32, stats: &mut CallStats) -> Result<(), CallError>;
+}
+
+/// `roster do create-token`: what to ask for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// Mattermost's token description (required there; Rocket.Chat's login tokens have
+    /// none).
+    pub description: Option<String>,
+    /// Rocket.Chat 8.x: the server's `CREATE_TOKENS_FOR_USERS_SECRET`.
+    pub server_secret: Option<Secret>,
+}
+
+/// A token the server made.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    /// The token's own id (Mattermost: what revokes it); Rocket.Chat's has none.
+    pub id: Option<String>,
+    /// The user it logs in (Rocket.Chat's `X-User-Id`).
+    pub user_id: String,
+    pub token: Secret,
 }
 
 /// What a delete found.

@@ -1305,6 +1305,147 @@ impl UserApi for RocketChat {
         Err(rejected(&r, "users.setStatus"))
     }
 
+    /// `users.update {userId, data: {password, requirePasswordChange}}` (2FA): the server
+    /// applies the password only for holders of `edit-other-user-password` and ignores it
+    /// silently otherwise (checked before the first row: [`UserApi::missing_permissions`]);
+    /// it logs the user out everywhere. A password its policy refuses stops the run.
+    fn set_password(
+        &self,
+        user: &User,
+        password: &Secret,
+        require_change: bool,
+        stats: &mut CallStats,
+    ) -> Result<(), CallError> {
+        let id = user.id.clone().unwrap_or_default();
+        let body = json!({
+            "userId": id,
+            "data": {"password": password.expose(), "requirePasswordChange": require_change},
+        });
+        let r = self.post("users.update", &body, true, stats)?;
+        if r.status == 200 {
+            return Ok(());
+        }
+        let text = error_text(&r);
+        if text.contains("password-policy-not-met") {
+            return Err(CallError::Fatal(format!(
+                "users.update: {text}: the server's password policy (Accounts > Password Policy) refuses the passwords roster generates (random, with upper and lower case letters, digits and symbols)"
+            )));
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        if v["errorType"] == "error-action-not-allowed" {
+            return Err(CallError::Fatal(format!(
+                "users.update: {text}; the account roster runs as needs edit-other-user-info and edit-other-user-password (admin by default)"
+            )));
+        }
+        Err(rejected(&r, "users.update"))
+    }
+
+    /// `users.forgotPassword {email}`: not an authenticated route, so roster sends no
+    /// credentials and the server's limiter applies whoever runs roster (10 a minute per
+    /// client IP by default). 200 whether or not the address is known or the mail went out.
+    fn send_password_reset(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
+        let route = "users.forgotPassword";
+        let url = self.http.url(&format!("/api/v1/{route}"));
+        let body = json!({"email": user.email.clone().unwrap_or_default()});
+        let r = self
+            .http
+            .send(route, route, true, stats, |c| c.post(&url).json(&body))?;
+        if r.status == 200 {
+            return Ok(());
+        }
+        let text = error_text(&r);
+        if text == "Password reset is not enabled" {
+            return Err(CallError::Fatal(format!(
+                "{route}: {text}: an administrator turns on Accounts_PasswordReset (Administration > Settings > Accounts > Password Reset)"
+            )));
+        }
+        Err(rejected(&r, route))
+    }
+
+    /// `users.createToken {userId, secret}` (2FA), sent once: a login token, as a login
+    /// would make (it has no name, and expires with Accounts_LoginExpiration, 90 days by
+    /// default). 8.x needs the server's CREATE_TOKENS_FOR_USERS_SECRET; 7.x ignores it
+    /// and needs CREATE_TOKENS_FOR_USERS=true. A refusal stops the run.
+    fn create_token(
+        &self,
+        user: &User,
+        request: &super::TokenRequest,
+        stats: &mut CallStats,
+    ) -> Result<super::NewToken, CallError> {
+        let route = "users.createToken";
+        let id = user.id.clone().unwrap_or_default();
+        let mut body = json!({"userId": id});
+        if let Some(secret) = &request.server_secret {
+            body["secret"] = secret.expose().into();
+        }
+        let r = self.post(route, &body, false, stats)?;
+        let v = r.json().unwrap_or(Value::Null);
+        if r.status == 200 {
+            let token = v["data"]["authToken"].as_str().filter(|t| !t.is_empty());
+            return match token {
+                Some(t) => Ok(super::NewToken {
+                    id: None,
+                    user_id: v["data"]["userId"].as_str().unwrap_or(&id).to_string(),
+                    token: Secret::new(t),
+                }),
+                None => Err(CallError::Rejected {
+                    status: r.status,
+                    code: None,
+                    message: format!("{route}: answered without a token"),
+                }),
+            };
+        }
+        let text = error_text(&r);
+        let missing_secret = v["errorType"] == "invalid-params" && text.contains("secret");
+        if missing_secret || v["errorType"] == "error-not-authorized" {
+            let given = if request.server_secret.is_some() {
+                "the secret in ROSTER_CREATE_TOKENS_SECRET is not the server's"
+            } else {
+                "ROSTER_CREATE_TOKENS_SECRET is not set"
+            };
+            return Err(CallError::Fatal(format!(
+                "{route}: {text}: the server makes tokens for other users only when started with CREATE_TOKENS_FOR_USERS_SECRET (8.x; give roster the same value in ROSTER_CREATE_TOKENS_SECRET) or CREATE_TOKENS_FOR_USERS=true (7.x), and for holders of user-generate-access-token (admin by default); {given}"
+            )));
+        }
+        Err(rejected(&r, route))
+    }
+
+    /// `GET permissions.listAll` (any logged-in user): each permission with the roles
+    /// holding it, against the roles of the account roster runs as. Empty when the listing
+    /// cannot be read (an older server): the run is then not checked.
+    fn missing_permissions(
+        &self,
+        permissions: &[&str],
+        stats: &mut CallStats,
+    ) -> Result<Vec<String>, CallError> {
+        let r = self.get("permissions.listAll", &[], stats)?;
+        if r.status != 200 {
+            return Ok(Vec::new());
+        }
+        let v = r.json().unwrap_or(Value::Null);
+        let Some(list) = v["update"].as_array() else {
+            return Ok(Vec::new());
+        };
+        let mine: Vec<String> = self
+            .me
+            .as_ref()
+            .and_then(|m| m.roles.clone())
+            .unwrap_or_default();
+        let missing = permissions
+            .iter()
+            .filter(|p| {
+                list.iter().find(|e| e["_id"] == **p).is_some_and(|e| {
+                    !e["roles"].as_array().is_some_and(|rs| {
+                        rs.iter()
+                            .any(|r| r.as_str().is_some_and(|r| mine.iter().any(|m| m == r)))
+                    })
+                })
+            })
+            .map(|p| p.to_string())
+            .collect();
+        Ok(missing)
+    }
+
     fn fields(&self) -> &'static [Field] {
         FIELDS
     }

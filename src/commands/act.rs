@@ -7,6 +7,8 @@
 //!           [--role NAME... | --add-role NAME... --remove-role NAME...]
 //!           [--status online|away|busy|dnd|offline [--message TEXT]]
 //!           [--preferences JSON] [--auth-service ldap|saml [--auth-data external-id|username|email]]
+//!           [--passwords-out FILE [--no-require-change] | --send-reset-email]
+//!           [--tokens-out FILE [--description TEXT]]
 //! ```
 //! Credentials come from the environment, as for `roster import`.
 
@@ -80,6 +82,23 @@ so; one on the target already is left as it is. Needs a system admin.
 convert-to-bot (Mattermost) turns each account into a bot account owned by itself and
 ends its sessions; bots are protected from then on.
 
+reset-password --passwords-out FILE sets a random password (24 characters) on each account
+and writes `username,password` lines to FILE only: never to the report, journal, rejects
+or terminal. FILE is created mode 0600 and must not exist, except that --resume appends to
+the one its interrupted run wrote. Rocket.Chat makes the user change it at the next login
+(not with --no-require-change) and logs the user out everywhere; Mattermost cannot require
+a change, so it needs --no-require-change; it revokes the user's sessions, and LDAP or SSO
+accounts are skipped. --send-reset-email has the server mail each user its reset link
+instead (Rocket.Chat answers alike for every address, and takes 10 a minute).
+
+create-token --tokens-out FILE makes a token for each account (service accounts) and
+writes `username,user_id,token_id,token` lines to FILE only, on the same terms. Mattermost:
+a personal access token described by --description (needs EnableUserAccessTokens).
+Rocket.Chat: a login token of the user's, with no name (no --description), expiring as a
+login does (90 days by default), made only with the server's CREATE_TOKENS_FOR_USERS_SECRET
+given in the environment variable ROSTER_CREATE_TOKENS_SECRET. A token request whose answer
+was lost is never sent again: that row fails, saying which token to check and revoke.
+
 Examples:
   roster do offboard leavers.csv --server https://chat.example.org --remove-memberships \\
     --report offboard.csv
@@ -93,7 +112,12 @@ Examples:
   roster do set-preferences staff.csv --server https://mm.example.org \\
     --preferences '{\"display_settings\": {\"use_military_time\": \"true\"}}'
   roster do migrate-auth everyone.csv --server https://mm.example.org --auth-service ldap \\
-    --dry-run",
+    --dry-run
+  roster do reset-password people.csv --server https://chat.example.org \\
+    --passwords-out new-passwords.csv --report reset.jsonl
+  roster do reset-password people.csv --server https://mm.example.org --send-reset-email
+  ROSTER_CREATE_TOKENS_SECRET_FILE=~/.rc-token-secret roster do create-token bots.csv \\
+    --server https://chat.example.org --tokens-out tokens.csv",
     );
     s
 }
@@ -125,7 +149,9 @@ pub fn run(args: Args) -> Result<i32> {
     let job = settings::load_job(config)?;
     let spec = settings::source_spec(args.source.as_deref(), &job)?;
     let (run, act) = settings::act(args.action, &args.run, &job)?;
-    let files = settings::server_files(Some(&spec), config, &job, &args.server);
+    let files = settings::server_files(Some(&spec), config, &job, &args.server)
+        .write("--passwords-out", args.run.passwords_out.as_deref())
+        .write("--tokens-out", args.run.tokens_out.as_deref());
     settings::report_files(files, &args.reports).guard()?;
     let source = settings::source(spec, &args.input, &args.mapping, &args.server.tls, &job)?;
     roster::ops::act(

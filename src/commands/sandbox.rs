@@ -5,7 +5,8 @@
 //!  [--jitter MS] [--capacity N] [--bcrypt-cost N] [--custom-fields JSON] [--mm-per-sec N] [--mm-burst N]
 //!  [--mm-memory-store-size N] [--mm-vary-by-user] [--mm-no-vary-by-remote-addr]
 //!  [--mm-vary-by-header NAME] [--mm-enable-api-user-deletion] [--mm-open-server]
-//!  [--mm-max-users-per-team N] [--team NAME]... [--channel [TEAM/]NAME]...`
+//!  [--mm-max-users-per-team N] [--mm-enable-user-access-tokens] [--team NAME]...
+//!  [--channel [TEAM/]NAME]...`
 //!
 //! Runs a local emulator of the server's user-management REST API on 127.0.0.1 and prints
 //! its URL on one line on stdout once it accepts connections. Ctrl-C (or SIGTERM) stops it,
@@ -16,6 +17,8 @@
 //! limiter (off by default, `--rate-limit`) applies to both. The password comes from `--admin-password`, else
 //! ROSTER_SANDBOX_ADMIN_PASSWORD(_FILE), else is generated and printed on stderr; the
 //! importer's is the same unless `--importer-password` / ROSTER_SANDBOX_IMPORTER_PASSWORD.
+//! Rocket.Chat's users.createToken works when CREATE_TOKENS_FOR_USERS_SECRET is set, as on
+//! the server.
 
 use std::path::PathBuf;
 
@@ -43,7 +46,11 @@ printed on stderr; the importer uses the same unless --importer-password or
 ROSTER_SANDBOX_IMPORTER_PASSWORD(_FILE). They are reset at every start, also over --state.
 
 GET /__sandbox/state returns the users and per-route counters (requests, 429s, injected
-faults, drops) as JSON. Ctrl-C or SIGTERM stops the server (exit code 0).";
+faults, drops) as JSON. Ctrl-C or SIGTERM stops the server (exit code 0).
+
+Rocket.Chat's users.createToken makes tokens for other users only when the environment
+variable CREATE_TOKENS_FOR_USERS_SECRET is set, as on the server (the callers give the same
+value); Mattermost's personal access tokens need --mm-enable-user-access-tokens.";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = AFTER_HELP)]
@@ -117,6 +124,9 @@ pub struct Args {
     /// Mattermost `TeamSettings.MaxUsersPerTeam`: active members a team may have.
     #[arg(long, default_value_t = defaults::MM_MAX_USERS_PER_TEAM, value_name = "N")]
     pub mm_max_users_per_team: u32,
+    /// Mattermost `EnableUserAccessTokens`: allow personal access tokens.
+    #[arg(long)]
+    pub mm_enable_user_access_tokens: bool,
 
     /// Create this public team at start (repeatable; kept if --state already has it).
     /// Mattermost also creates its town-square and off-topic; Rocket.Chat its main room.
@@ -223,6 +233,12 @@ pub fn config(args: Args) -> anyhow::Result<SandboxConfig> {
         mm_enable_api_user_deletion: args.mm_enable_api_user_deletion,
         mm_open_server: args.mm_open_server,
         mm_max_users_per_team: args.mm_max_users_per_team,
+        mm_enable_user_access_tokens: args.mm_enable_user_access_tokens,
+        // The server's own variable, read as the server reads it.
+        rc_create_tokens_secret: std::env::var("CREATE_TOKENS_FOR_USERS_SECRET")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(Secret::new),
         ..SandboxConfig::default()
     })
 }

@@ -40,10 +40,15 @@ pub enum DoAction {
     MigrateAuth,
     /// Mattermost: turn the account into a bot account.
     ConvertToBot,
+    /// Set a random password, written to --passwords-out FILE only, or have the server
+    /// mail its reset link (--send-reset-email).
+    ResetPassword,
+    /// A new token for each account (service accounts), written to --tokens-out FILE only.
+    CreateToken,
 }
 
 impl DoAction {
-    pub const ALL: [DoAction; 12] = [
+    pub const ALL: [DoAction; 14] = [
         DoAction::Deactivate,
         DoAction::Activate,
         DoAction::RevokeSessions,
@@ -56,6 +61,8 @@ impl DoAction {
         DoAction::SetPreferences,
         DoAction::MigrateAuth,
         DoAction::ConvertToBot,
+        DoAction::ResetPassword,
+        DoAction::CreateToken,
     ];
 
     /// The report's `action` for it.
@@ -73,6 +80,8 @@ impl DoAction {
             DoAction::SetPreferences => Action::SetPreferences,
             DoAction::MigrateAuth => Action::MigrateAuth,
             DoAction::ConvertToBot => Action::ConvertToBot,
+            DoAction::ResetPassword => Action::ResetPassword,
+            DoAction::CreateToken => Action::CreateToken,
         }
     }
 
@@ -115,6 +124,14 @@ impl DoAction {
             DoAction::SetStatus => (
                 "POST users.setStatus {userId, status, message?} (edit-other-user-info; dnd is sent as busy)",
                 "PUT /users/{id}/status {user_id, status} (busy is sent as dnd; no --message)",
+            ),
+            DoAction::ResetPassword => (
+                "--passwords-out: GET permissions.listAll (once: edit-other-user-password, which the server needs and otherwise ignores the password without a word), then POST users.update {userId, data: {password, requirePasswordChange: true}} (false with --no-require-change; logs the user out everywhere); --send-reset-email: POST users.forgotPassword {email} (no credentials sent; limited to 10 a minute per client IP whoever runs roster)",
+                "--passwords-out with --no-require-change (Mattermost cannot require a change at next login): PUT /users/{id}/password {new_password} (revokes the user's sessions); --send-reset-email: POST /users/password/reset/send {email}; LDAP and SSO accounts are skipped",
+            ),
+            DoAction::CreateToken => (
+                "GET permissions.listAll (once: user-generate-access-token), then POST users.createToken {userId, secret} (a login token, no name or --description, expiring with Accounts_LoginExpiration; needs the server's CREATE_TOKENS_FOR_USERS_SECRET in ROSTER_CREATE_TOKENS_SECRET)",
+                "POST /users/{id}/tokens {description} (ServiceSettings.EnableUserAccessTokens); after a lost answer, GET /users/{id}/tokens to name the token to revoke",
             ),
             DoAction::ResetMfa => (
                 "POST users.resetTOTP {userId} (edit-other-user-totp; two-factor authentication on; mails the user's verified addresses)",
@@ -204,6 +221,10 @@ pub struct ActionOptions {
     pub roles: RoleChange,
     /// set-status: the status to set.
     pub status: Option<StatusChange>,
+    /// reset-password: how.
+    pub reset: Option<PasswordReset>,
+    /// create-token: what to ask for, and the file the tokens go to.
+    pub token: Option<TokenAction>,
     /// set-preferences: `--preferences`, for every row (a row's `pref.KEY` columns win).
     pub preferences: Preferences,
     /// migrate-auth: where to move the accounts.
@@ -244,6 +265,27 @@ pub enum AuthData {
 pub struct AuthMove {
     pub service: AuthService,
     pub data: AuthData,
+}
+
+/// reset-password: a random password, or the server's reset mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PasswordReset {
+    /// `--send-reset-email`.
+    Email,
+    /// `--passwords-out FILE`: a new password per account, written there only.
+    Random {
+        out: std::sync::Arc<super::secrets::SecretOut>,
+        /// False with `--no-require-change` (and needed so on Mattermost).
+        require_change: bool,
+    },
+}
+
+/// create-token: the request, and where the tokens go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenAction {
+    pub request: crate::client::TokenRequest,
+    /// `--tokens-out FILE`.
+    pub out: std::sync::Arc<super::secrets::SecretOut>,
 }
 
 #[cfg(test)]

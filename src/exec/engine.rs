@@ -554,6 +554,12 @@ impl Engine {
             | DoAction::ConvertToBot => return self.account_setting(a, desired, cur, stats, entry),
             _ => {}
         }
+        if a.action == DoAction::ResetPassword {
+            return self.reset_password(a, cur, stats, entry);
+        }
+        if a.action == DoAction::CreateToken {
+            return self.create_token(a, cur, key, stats, entry);
+        }
         let deactivate = matches!(a.action, DoAction::Deactivate | DoAction::Offboard)
             && cur.active != Some(false);
         let activate = a.action == DoAction::Activate && cur.active == Some(false);
@@ -1270,6 +1276,174 @@ impl Engine {
     }
 }
 
+/// `roster do reset-password` and `create-token`: the secrets they make go to their file
+/// ([`super::secrets::SecretOut`]) once the server has taken them, and nowhere else.
+impl Engine {
+    fn reset_password(
+        &self,
+        a: &super::actions::ActionOptions,
+        cur: User,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        use super::actions::PasswordReset;
+        let Some(reset) = &a.reset else {
+            return Err(CallError::Fatal(
+                "reset-password: neither --passwords-out nor --send-reset-email".into(),
+            ));
+        };
+        if let Some(why) = self.target.password_elsewhere(&cur) {
+            entry.status = Status::Skipped;
+            entry.error = why;
+            return Ok(Some(cur));
+        }
+        match reset {
+            PasswordReset::Email => {
+                if cur.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+                    entry.status = Status::Skipped;
+                    entry.error = "no email address on the server: no reset mail to send".into();
+                    return Ok(Some(cur));
+                }
+                entry.changed.push("reset-email".into());
+                if !self.opts.dry_run {
+                    self.target.send_password_reset(&cur, stats)?;
+                }
+                Ok(Some(cur))
+            }
+            PasswordReset::Random {
+                out,
+                require_change,
+            } => {
+                entry.changed.push(Field::Password.name().into_owned());
+                if self.opts.dry_run {
+                    return Ok(Some(cur));
+                }
+                let password = super::secrets::generate_password();
+                // Retried inside with the same password (idempotent); an answer lost for
+                // good leaves the account with a password nobody knows: say so.
+                self.target
+                    .set_password(&cur, &password, *require_change, stats)
+                    .map_err(|e| match e {
+                        CallError::Transient(m) => CallError::Transient(format!(
+                            "{m}; the password may have been changed, and was not kept: run again for this account"
+                        )),
+                        e => e,
+                    })?;
+                out.write(&[&cur.username], &password).map_err(|e| {
+                    CallError::Fatal(format!(
+                        "the password of {} was changed, but {} cannot be written ({e}); run again for this account once it can",
+                        cur.username,
+                        out.path().display()
+                    ))
+                })?;
+                Ok(Some(cur))
+            }
+        }
+    }
+
+    /// A token for `cur`, made at most once: the intent is journaled before the request,
+    /// which is never sent again, and a lost answer is reported (the token it may have
+    /// made is named where the server lists tokens), never retried blind.
+    fn create_token(
+        &self,
+        a: &super::actions::ActionOptions,
+        cur: User,
+        key: Option<&str>,
+        stats: &mut CallStats,
+        entry: &mut ReportEntry,
+    ) -> Result<Option<User>, CallError> {
+        let Some(t) = &a.token else {
+            return Err(CallError::Fatal("create-token: no --tokens-out".into()));
+        };
+        entry.changed.push("token".into());
+        let user_id = cur.id.clone().unwrap_or_default();
+        let file = t.out.path().display().to_string();
+        let sent_before =
+            key.is_some_and(|k| self.journal.as_ref().is_some_and(|j| j.intents.contains(k)));
+        if sent_before && !self.opts.dry_run {
+            if t.out.holds(&user_id) {
+                entry.error = format!("made by the interrupted run; its token is in {file}");
+                return Ok(Some(cur));
+            }
+            let advice = self.orphan_advice(&cur, t, stats);
+            return Err(CallError::Rejected {
+                status: 0,
+                code: None,
+                message: format!(
+                    "the interrupted run sent this token's request and its answer was lost: {advice}"
+                ),
+            });
+        }
+        if self.opts.dry_run {
+            return Ok(Some(cur));
+        }
+        if let (Some(link), Some(key)) = (&self.journal, key) {
+            // Ctrl-C before the first request: nothing to record, nothing sent.
+            if crate::interrupt::requested() {
+                return Err(CallError::Interrupted);
+            }
+            let mut j = link.journal.lock().unwrap_or_else(|e| e.into_inner());
+            j.record_intent_of(key, "create-token").map_err(|e| {
+                CallError::Fatal(format!(
+                    "cannot write the journal {}: {e}",
+                    j.path().display()
+                ))
+            })?;
+        }
+        match self.target.create_token(&cur, &t.request, stats) {
+            Ok(token) => {
+                let token_id = token.id.clone().unwrap_or_default();
+                t.out
+                    .write(&[&cur.username, &token.user_id, &token_id], &token.token)
+                    .map_err(|e| {
+                        CallError::Fatal(format!(
+                            "a token was made for {} (id {token_id:?}), but {file} cannot be written ({e}): revoke it, then run again for this account",
+                            cur.username
+                        ))
+                    })?;
+                if !token_id.is_empty() {
+                    entry.error = format!("token id {token_id}");
+                }
+                Ok(Some(cur))
+            }
+            Err(CallError::Transient(m)) => {
+                let advice = self.orphan_advice(&cur, t, stats);
+                Err(CallError::Rejected {
+                    status: 0,
+                    code: None,
+                    message: format!(
+                        "{m}: a token may have been made all the same, its secret lost with the answer; not sent again: {advice}"
+                    ),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What to do about a token whose answer was lost.
+    fn orphan_advice(
+        &self,
+        cur: &User,
+        t: &super::actions::TokenAction,
+        stats: &mut CallStats,
+    ) -> String {
+        let description = t.request.description.as_deref().unwrap_or_default();
+        match self.target.tokens_described(cur, description, stats) {
+            Ok(Some(ids)) if ids.is_empty() => format!(
+                "the server lists no token described {description:?} for this account: run again for it"
+            ),
+            Ok(Some(ids)) => format!(
+                "the server lists token(s) {} described {description:?} for this account: revoke the one(s) not in your files (POST /users/tokens/revoke {{token_id}}, or the System Console), then run again for it",
+                ids.join(", ")
+            ),
+            Ok(None) => "if it was, it is one of the user's login tokens: `roster do revoke-sessions` voids them all (the user's sessions too); then run again for this account".into(),
+            Err(e) => format!(
+                "the user's tokens could not be listed ({e}): check them, revoke a token not in your files, then run again for this account"
+            ),
+        }
+    }
+}
+
 impl Engine {
     /// The fields a create sends: a field the server has no place for is not "changed".
     fn created_fields(&self, desired: &User) -> Vec<String> {
@@ -1752,6 +1926,8 @@ mod tests {
             e.opts.action = Some(ActionOptions {
                 roles: Default::default(),
                 status: None,
+                reset: None,
+                token: None,
                 action,
                 confirm_relinquish: false,
                 remove_memberships: false,

@@ -107,7 +107,7 @@ impl Journal {
                     // A line cut by a crash is the last one: the row was not recorded.
                     let Ok(l) = serde_json::from_str::<Line>(&line) else {
                         if let Ok(i) = serde_json::from_str::<IntentLine>(&line)
-                            && matches!(i.intent.as_str(), "create" | "delete")
+                            && matches!(i.intent.as_str(), "create" | "delete" | "create-token")
                             && !r.done.contains(&i.key)
                         {
                             r.intents.insert(i.key);

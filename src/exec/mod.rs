@@ -15,6 +15,7 @@ pub(crate) mod fake;
 pub mod journal;
 pub mod members;
 mod reorder;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

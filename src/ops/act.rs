@@ -2,16 +2,20 @@
 //! `import`'s run (workers, pacer, retries, journal, `--resume`, reports, summary).
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Result;
 
 use super::import::{self, ActionRun, RowsCheck};
 use super::input::Purpose;
+use crate::client::{CallStats, Flavor, TokenRequest};
 use crate::exec::Engine;
 use crate::exec::actions::{
-    ActionOptions, AuthData, AuthMove, AuthService, DoAction, Preferences, Presence, RoleChange,
-    StatusChange,
+    ActionOptions, AuthData, AuthMove, AuthService, DoAction, PasswordReset, Preferences, Presence,
+    RoleChange, StatusChange, TokenAction,
 };
+use crate::exec::secrets::{CREATE_TOKENS_SECRET_VAR, SecretKind, SecretOut};
 use crate::exit::{self, ExitError};
 use crate::pipeline::{Checked, Outcome, PipelineError};
 use crate::plan::planner::{Snapshot, Threshold};
@@ -43,6 +47,16 @@ pub struct ActSettings {
     pub auth_service: Option<AuthService>,
     /// migrate-auth `--auth-data`.
     pub auth_data: Option<AuthData>,
+    /// reset-password `--passwords-out FILE`: random passwords, written there only.
+    pub passwords_out: Option<PathBuf>,
+    /// reset-password `--send-reset-email`.
+    pub send_reset_email: bool,
+    /// reset-password `--no-require-change`.
+    pub no_require_change: bool,
+    /// create-token `--tokens-out FILE`.
+    pub tokens_out: Option<PathBuf>,
+    /// create-token `--description` (Mattermost).
+    pub description: Option<String>,
 }
 
 /// `roster do`: connects, reads the source, runs the action on every matched account.
@@ -162,11 +176,13 @@ pub fn act(
             data: act.auth_data.unwrap_or_default(),
         }),
     };
+    let (mut reset, mut token) = secrets_of(act, run.resume)?;
     let (connected, pipeline) =
         import::connect_and_open(source, server, run, Purpose::Act(run.write.match_key))?;
     if let Some(why) = act.action.lacking_on(connected.target.flavor()) {
         return Err(ExitError::new(exit::USAGE, format!("{why}; nothing was written")).into());
     }
+    fit_to_server(connected.target.as_ref(), &mut reset, &mut token)?;
     let check = |engine: &Engine, rows: &[Result<Checked, PipelineError>]| {
         count_deletions(engine, rows, act)
     };
@@ -186,10 +202,155 @@ pub fn act(
                 status,
                 preferences: act.preferences.clone().unwrap_or_default(),
                 auth,
+                reset,
+                token,
             },
             check: counted.then_some(&check as &RowsCheck),
         },
     )
+}
+
+/// reset-password's and create-token's options, checked before anything is sent: each
+/// with its action, the files they name new (or, with `--resume`, roster's own).
+fn secrets_of(
+    act: &ActSettings,
+    resume: bool,
+) -> Result<(Option<PasswordReset>, Option<TokenAction>)> {
+    let usage = |m: String| -> anyhow::Error { ExitError::new(exit::USAGE, m).into() };
+    let file = |kind: SecretKind, path: &PathBuf| -> Result<Arc<SecretOut>> {
+        SecretOut::prepare(kind, path, resume)
+            .map(Arc::new)
+            .map_err(|e| usage(e.to_string()))
+    };
+    let name = act.action.name();
+    let reset_options =
+        act.passwords_out.is_some() || act.send_reset_email || act.no_require_change;
+    if act.action != DoAction::ResetPassword && reset_options {
+        return Err(usage(format!(
+            "--passwords-out, --send-reset-email and --no-require-change go with reset-password, not {name}"
+        )));
+    }
+    if act.action != DoAction::CreateToken
+        && (act.tokens_out.is_some() || act.description.is_some())
+    {
+        return Err(usage(format!(
+            "--tokens-out and --description go with create-token, not {name}"
+        )));
+    }
+    let reset = match (act.action, &act.passwords_out, act.send_reset_email) {
+        (DoAction::ResetPassword, Some(_), true) => {
+            return Err(usage(
+                "roster do reset-password: --passwords-out (a random password) or --send-reset-email (the server's reset mail), not both".into(),
+            ));
+        }
+        (DoAction::ResetPassword, None, false) => {
+            return Err(usage(
+                "roster do reset-password needs --passwords-out FILE (a random password for each account, written to FILE only, mode 0600) or --send-reset-email (the server mails each user its reset link)".into(),
+            ));
+        }
+        (DoAction::ResetPassword, None, true) if act.no_require_change => {
+            return Err(usage(
+                "--no-require-change goes with --passwords-out: a reset mail sets no password"
+                    .into(),
+            ));
+        }
+        (DoAction::ResetPassword, None, true) => Some(PasswordReset::Email),
+        (DoAction::ResetPassword, Some(path), false) => Some(PasswordReset::Random {
+            out: file(SecretKind::Passwords, path)?,
+            require_change: !act.no_require_change,
+        }),
+        _ => None,
+    };
+    let token = if act.action == DoAction::CreateToken {
+        let Some(path) = &act.tokens_out else {
+            return Err(usage(
+                "roster do create-token needs --tokens-out FILE: the tokens are written there only (mode 0600)".into(),
+            ));
+        };
+        if let Some(d) = &act.description
+            && (d.trim().is_empty() || d.chars().count() > TOKEN_DESCRIPTION_MAX)
+        {
+            return Err(usage(format!(
+                "--description: 1 to {TOKEN_DESCRIPTION_MAX} characters (Mattermost's limit)"
+            )));
+        }
+        let server_secret =
+            crate::secret::from_env(CREATE_TOKENS_SECRET_VAR).map_err(|e| usage(e.to_string()))?;
+        Some(TokenAction {
+            request: TokenRequest {
+                description: act.description.clone(),
+                server_secret,
+            },
+            out: file(SecretKind::Tokens, path)?,
+        })
+    } else {
+        None
+    };
+    Ok((reset, token))
+}
+
+/// Mattermost's token description limit (`UserAccessToken.IsValid`).
+const TOKEN_DESCRIPTION_MAX: usize = 255;
+/// The description of a Mattermost token when `--description` gives none (the server
+/// requires one).
+const DEFAULT_TOKEN_DESCRIPTION: &str = "made by roster do create-token";
+
+/// What the server the run connected to can honour, before the first row: an option it
+/// cannot, or a permission the account lacks that the server would not report, stops the
+/// run here (exit 2), nothing written.
+fn fit_to_server(
+    target: &dyn crate::client::UserApi,
+    reset: &mut Option<PasswordReset>,
+    token: &mut Option<TokenAction>,
+) -> Result<()> {
+    let usage = |m: String| -> anyhow::Error { ExitError::new(exit::USAGE, m).into() };
+    let flavor = target.flavor();
+    let mut needs: Vec<&str> = Vec::new();
+    if let Some(PasswordReset::Random { require_change, .. }) = reset {
+        if flavor == Flavor::Mattermost && *require_change {
+            return Err(usage(
+                "roster do reset-password --passwords-out: Mattermost has no way to make a user change a password at the next login; add --no-require-change to set the passwords all the same (tell the users to change theirs), or use --send-reset-email".into(),
+            ));
+        }
+        if flavor == Flavor::Rocketchat {
+            needs.extend(["edit-other-user-info", "edit-other-user-password"]);
+        }
+    }
+    if let Some(t) = token {
+        match flavor {
+            Flavor::Rocketchat if t.request.description.is_some() => {
+                return Err(usage(
+                    "--description: Rocket.Chat's users.createToken makes a login token, which has no name or description; drop --description".into(),
+                ));
+            }
+            Flavor::Rocketchat => needs.push("user-generate-access-token"),
+            Flavor::Mattermost => {
+                t.request.server_secret = None;
+                t.request
+                    .description
+                    .get_or_insert_with(|| DEFAULT_TOKEN_DESCRIPTION.to_string());
+            }
+        }
+    }
+    if needs.is_empty() {
+        return Ok(());
+    }
+    let mut stats = CallStats::default();
+    let missing = target
+        .missing_permissions(&needs, &mut stats)
+        .map_err(|e| anyhow::anyhow!("reading the server's permissions: {e}"))?;
+    if !missing.is_empty() {
+        return Err(usage(format!(
+            "the account roster runs as lacks {} (none of its roles holds it, says permissions.listAll){}; nothing was written",
+            missing.join(" and "),
+            if reset.is_some() {
+                ": Rocket.Chat would ignore each password without a word"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
 }
 
 /// Counts the accounts a delete would remove before the first is sent: more than the

@@ -742,7 +742,9 @@ impl<'a> Planner<'a> {
                 | Action::ResetMfa
                 | Action::SetPreferences
                 | Action::MigrateAuth
-                | Action::ConvertToBot,
+                | Action::ConvertToBot
+                | Action::ResetPassword
+                | Action::CreateToken,
                 _,
             ) => return Some(entry),
             (Action::Create, _) => self.plan.creates.push(item(None, Vec::new(), true)),

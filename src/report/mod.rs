@@ -46,6 +46,10 @@ pub enum Action {
     MigrateAuth,
     #[serde(rename = "convert-to-bot")]
     ConvertToBot,
+    #[serde(rename = "reset-password")]
+    ResetPassword,
+    #[serde(rename = "create-token")]
+    CreateToken,
 }
 
 impl Action {
@@ -66,6 +70,8 @@ impl Action {
             Action::SetPreferences => "set-preferences",
             Action::MigrateAuth => "migrate-auth",
             Action::ConvertToBot => "convert-to-bot",
+            Action::ResetPassword => "reset-password",
+            Action::CreateToken => "create-token",
         }
     }
 }

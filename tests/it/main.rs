@@ -12,6 +12,7 @@ mod csv_roundtrip;
 mod csv_source;
 mod csv_spectrum;
 mod do_actions;
+mod do_secrets;
 mod export_fields;
 mod fast_defaults;
 mod file_urls;

@@ -139,9 +139,16 @@ impl Drop for Running {
 }
 
 fn sandbox(args: &[&str]) -> Running {
+    sandbox_env(args, &[])
+}
+
+/// [`sandbox`] with these environment variables set too.
+fn sandbox_env(args: &[&str], env: &[(&str, &str)]) -> Running {
     let mut child = Command::new(BIN)
         .args(["sandbox", "--port", "0", "--bcrypt-cost", "4"])
         .args(args)
+        .env_remove("CREATE_TOKENS_FOR_USERS_SECRET")
+        .envs(env.iter().copied())
         .env("ROSTER_SANDBOX_ADMIN_PASSWORD", ADMIN_PW)
         .env_remove("ROSTER_SANDBOX_ADMIN_PASSWORD_FILE")
         .env_remove("ROSTER_SANDBOX_IMPORTER_PASSWORD")
@@ -372,6 +379,45 @@ fn sandbox_mm_open_server_and_api_user_deletion() {
         run(&["--mm-open-server", "--mm-enable-api-user-deletion"]),
         (201, 200)
     );
+}
+
+#[test]
+fn sandbox_tokens_for_other_users_need_their_switches() {
+    let c = client();
+    let run = |args: &[&str]| -> u16 {
+        let sb = sandbox(&[&["--flavor", "mattermost"], args].concat());
+        let token = mm_token(&c, &sb.url);
+        let me = send(
+            c.get(format!("{}/api/v4/users/me", sb.url))
+                .bearer_auth(&token),
+        );
+        let id = me.body["id"].as_str().unwrap().to_string();
+        send(
+            c.post(format!("{}/api/v4/users/{id}/tokens", sb.url))
+                .bearer_auth(&token)
+                .json(&json!({"description": "ci"})),
+        )
+        .status
+    };
+    assert_eq!(run(&[]), 501, "off by default");
+    assert_eq!(run(&["--mm-enable-user-access-tokens"]), 200);
+    let rc = |env: &[(&str, &str)]| -> String {
+        let sb = sandbox_env(&[], env);
+        let admin = rc_session(&sb.url, "admin", ADMIN_PW);
+        let code = roster_test_support::sha256_hex(ADMIN_PW);
+        let r = admin.post_h(
+            "/api/v1/users.createToken",
+            &json!({"userId": admin.user_id, "secret": "s"}),
+            &[("x-2fa-method", "password"), ("x-2fa-code", &code)],
+        );
+        if r.status == 200 {
+            "made".into()
+        } else {
+            r.error().to_string()
+        }
+    };
+    assert_eq!(rc(&[]), "Not authorized [error-not-authorized]");
+    assert_eq!(rc(&[("CREATE_TOKENS_FOR_USERS_SECRET", "s")]), "made");
 }
 
 fn mm_ping(c: &Client, url: &str, tenant: &str) -> Reply {

@@ -180,6 +180,39 @@ pub struct SandboxConfig {
     /// per team. The server's default is 50 (`TeamSettingsDefaultMaxUsersPerTeam`), and so
     /// is this one; tests and demos that import more users into one team raise it.
     pub mm_max_users_per_team: u32,
+    /// Whether the server can send mail (an SMTP server is configured and answers; default
+    /// true, the mails are kept for [`Sandbox::mails`]). Off: Rocket.Chat's reset mail
+    /// fails silently (users.forgotPassword still answers 200), Mattermost's password reset
+    /// answers 500 `api.user.send_password_reset.send.app_error`.
+    pub smtp: bool,
+    /// Rocket.Chat `Accounts_PasswordReset` (default true): off, users.forgotPassword
+    /// answers 400 `Password reset is not enabled`.
+    pub rc_password_reset: bool,
+    /// Rocket.Chat `Accounts_Password_Policy_Enabled` (default false), with the policy's
+    /// default settings (at least 7 characters, no 3 same characters in a row, a lowercase,
+    /// an uppercase, a digit and a symbol), applied where the server applies it: a password
+    /// set through users.update.
+    pub rc_password_policy: bool,
+    /// Rocket.Chat's environment variable `CREATE_TOKENS_FOR_USERS_SECRET` (default unset:
+    /// users.createToken refuses every call, as the server does).
+    pub rc_create_tokens_secret: Option<Secret>,
+    /// Mattermost `ServiceSettings.EnableUserAccessTokens` (default false, as on the
+    /// server): off, creating a token for a user who is not a bot answers 501
+    /// `app.user_access_token.disabled`, and existing tokens do not log in.
+    pub mm_enable_user_access_tokens: bool,
+    /// Mattermost `PasswordSettings.MinimumLength` (default 8).
+    pub mm_password_minimum_length: usize,
+}
+
+/// A mail the sandbox's server sent ([`Sandbox::mails`]); no secret is kept (a reset
+/// mail's link, a token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    /// The address it went to.
+    pub to: String,
+    /// What it was: `reset-password` (a reset link), `password-changed` (Mattermost tells a
+    /// user whose password an admin set), `token-created` (Mattermost, a new access token).
+    pub kind: String,
 }
 
 /// Defaults of [`SandboxConfig`] that the `roster sandbox` command line shows too: the real
@@ -199,6 +232,8 @@ pub mod defaults {
     pub const MM_MEMORY_STORE_SIZE: usize = 10_000;
     /// Mattermost `TeamSettings.MaxUsersPerTeam`.
     pub const MM_MAX_USERS_PER_TEAM: u32 = 50;
+    /// Mattermost `PasswordSettings.MinimumLength`.
+    pub const MM_PASSWORD_MINIMUM_LENGTH: usize = 8;
 }
 
 impl Default for SandboxConfig {
@@ -238,6 +273,12 @@ impl Default for SandboxConfig {
             mm_version: "10.11.0".to_string(),
             capture_requests: false,
             mm_max_users_per_team: defaults::MM_MAX_USERS_PER_TEAM,
+            smtp: true,
+            rc_password_reset: true,
+            rc_password_policy: false,
+            rc_create_tokens_secret: None,
+            mm_enable_user_access_tokens: false,
+            mm_password_minimum_length: defaults::MM_PASSWORD_MINIMUM_LENGTH,
         }
     }
 }
@@ -331,6 +372,10 @@ pub trait Flavor: Send + Sync {
     fn preferences(&self, username: &str) -> BTreeMap<String, serde_json::Value>;
     /// Sets what [`AccountFacts`] holds on a user, straight in the store.
     fn set_account_facts(&self, username: &str, facts: &AccountFacts) -> Result<(), String>;
+    /// The mails sent so far, oldest first.
+    fn mails(&self) -> Vec<Mail> {
+        Vec::new()
+    }
 }
 
 /// Builds the flavor for a configuration.
@@ -484,6 +529,11 @@ impl Sandbox {
     /// The user's status and status message; None when the user does not exist.
     pub fn status(&self, username: &str) -> Option<(String, String)> {
         self.server.flavor().status(username)
+    }
+
+    /// The mails the server sent so far, oldest first (needs [`SandboxConfig::smtp`]).
+    pub fn mails(&self) -> Vec<Mail> {
+        self.server.flavor().mails()
     }
 
     /// Whether the user has two-factor authentication (TOTP) on; None: no such user.

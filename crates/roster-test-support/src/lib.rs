@@ -277,6 +277,8 @@ pub fn roster_at(bin: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) ->
         "ROSTER_USERNAME",
         "ROSTER_PASSWORD",
         "ROSTER_PASSWORD_FILE",
+        "ROSTER_CREATE_TOKENS_SECRET",
+        "ROSTER_CREATE_TOKENS_SECRET_FILE",
     ] {
         c.env_remove(k);
     }

@@ -43,6 +43,13 @@
 //! else. Users carry `mfa_active` (shown when on: no sanitize step clears it) and
 //! `is_bot`; a bot cannot log in (`api.user.login.bot_login_forbidden.app_error`). Both
 //! routes sit behind the one global rate limiter, like every other.
+//!
+//! Passwords and access tokens (`roster do reset-password`, `create-token`): `PUT
+//! /users/{id}/password`, `POST /users/password/reset/send`, `POST`/`GET
+//! /users/{id}/tokens` and logging in with an access token, with EnableUserAccessTokens
+//! (`mm_enable_user_access_tokens`, off by default as on the server), the password policy's
+//! MinimumLength (`mm_password_minimum_length`) and a mail server (`smtp`): see
+//! [`secrets`].
 
 mod account;
 mod decode;
@@ -50,6 +57,7 @@ pub mod limiter;
 mod picture;
 mod reports;
 mod roles;
+mod secrets;
 mod status;
 mod store;
 mod teams;
@@ -67,7 +75,7 @@ use serde_json::{Value, json};
 
 use super::http::{Request, Response};
 use super::util::{self, IdGen};
-use super::{Flavor, SandboxConfig, SeedUser};
+use super::{Flavor, Mail, SandboxConfig, SeedUser};
 use crate::clock::Clock;
 use limiter::Gcra;
 use roster_secret::Secret;
@@ -108,6 +116,10 @@ pub(crate) struct Settings {
     bcrypt_cost: u32,
     password: PasswordPolicy,
     max_users_per_team: u32,
+    /// `ServiceSettings.EnableUserAccessTokens`.
+    enable_user_access_tokens: bool,
+    /// The server can send mail.
+    smtp: bool,
 }
 
 /// A `model.AppError` before it is written.
@@ -367,6 +379,11 @@ pub(crate) enum Route {
     GetImage(String),
     SetImage(String),
     ResetImage(String),
+    // Passwords and access tokens (issue 14; secrets.rs).
+    Password(String),
+    SendPasswordReset,
+    CreateToken(String),
+    UserTokens(String),
     NotFound,
 }
 
@@ -454,6 +471,7 @@ impl Route {
             ("GET", "users/stats") => return Route::Stats,
             ("GET", "users/stats/filtered") => return Route::StatsFiltered,
             ("GET", "roles") => return Route::AllRoles,
+            ("POST", "users/password/reset/send") => return Route::SendPasswordReset,
             _ => {}
         }
         if let Some(r) = team_channel_route(method, rest) {
@@ -495,6 +513,9 @@ impl Route {
             ("POST", Some("sessions/revoke/all")) => Route::RevokeAllSessions(id),
             ("GET", Some("status")) => Route::GetStatus(id),
             ("PUT", Some("status")) => Route::PutStatus(id),
+            ("PUT", Some("password")) => Route::Password(id),
+            ("POST", Some("tokens")) => Route::CreateToken(id),
+            ("GET", Some("tokens")) => Route::UserTokens(id),
             ("PUT", Some("mfa")) => Route::Mfa(id),
             ("PUT", Some("preferences")) => Route::PutPreferences(id),
             ("GET", Some("preferences")) => Route::GetPreferences(id),
@@ -508,7 +529,12 @@ impl Route {
     fn requires_session(&self) -> bool {
         !matches!(
             self,
-            Route::Ping | Route::Login | Route::Logout | Route::Create | Route::NotFound
+            Route::Ping
+                | Route::Login
+                | Route::Logout
+                | Route::Create
+                | Route::SendPasswordReset
+                | Route::NotFound
         )
     }
 
@@ -566,6 +592,9 @@ impl Route {
             Route::GetImage(_) | Route::SetImage(_) | Route::ResetImage(_) => {
                 "/api/v4/users/{user_id}/image"
             }
+            Route::Password(_) => "/api/v4/users/{user_id}/password",
+            Route::SendPasswordReset => "/api/v4/users/password/reset/send",
+            Route::CreateToken(_) | Route::UserTokens(_) => "/api/v4/users/{user_id}/tokens",
             Route::NotFound => return format!("{method} (unknown route)"),
         };
         format!("{method} {path}")
@@ -684,6 +713,8 @@ pub struct Mattermost {
     importer_password: Secret,
     version_id: String,
     roles_created_at: i64,
+    /// The mails sent, oldest first.
+    mails: Mutex<Vec<Mail>>,
 }
 
 impl Mattermost {
@@ -728,8 +759,13 @@ impl Mattermost {
                 } else {
                     cfg.bcrypt_cost.clamp(4, 31)
                 },
-                password: PasswordPolicy::default(),
+                password: PasswordPolicy {
+                    minimum_length: cfg.mm_password_minimum_length,
+                    ..PasswordPolicy::default()
+                },
                 max_users_per_team: cfg.mm_max_users_per_team,
+                enable_user_access_tokens: cfg.mm_enable_user_access_tokens,
+                smtp: cfg.smtp,
             },
             store: RwLock::new(Store::default()),
             limiter,
@@ -739,6 +775,7 @@ impl Mattermost {
             // `<version>.<build>.<client config hash>.<licensed>`
             version_id: format!("{}.1.{}.true", cfg.mm_version, &hash[..32]),
             roles_created_at: util::now_ms() - 31 * 24 * 3600 * 1000,
+            mails: Mutex::new(Vec::new()),
         };
         mm.ensure_builtin_accounts().map_err(io::Error::other)?;
         Ok(mm)
@@ -889,16 +926,42 @@ impl Mattermost {
         }
     }
 
-    /// `GetSession`: an unexpired session whose user exists.
+    /// `GetSession`: an unexpired session whose user exists; else, for a personal access
+    /// token, a new session for it (`createSessionForUserAccessToken`).
     fn session(&self, token: &str) -> Option<(Session, MmUser)> {
         let now = util::now_ms();
-        let st = self.read();
-        let s = st.session(&util::sha256_hex(token))?;
-        if s.expires_at != 0 && s.expires_at < now {
-            return None;
+        let hash = util::sha256_hex(token);
+        {
+            let st = self.read();
+            if let Some(s) = st.session(&hash) {
+                if s.expires_at != 0 && s.expires_at < now {
+                    return None;
+                }
+                let u = st.get(&s.user_id)?;
+                return Some((s.clone(), u.clone()));
+            }
         }
-        let u = st.get(&s.user_id)?;
-        Some((s.clone(), u.clone()))
+        let user_id = secrets::token_user(self, &hash)?;
+        let session = Session {
+            id: random_id(),
+            token_hash: hash,
+            user_id,
+            create_at: now,
+            expires_at: 0,
+            csrf_hash: String::new(),
+        };
+        let mut st = self.write();
+        st.add_session(session.clone());
+        let u = st.get(&session.user_id)?.clone();
+        Some((session, u))
+    }
+
+    /// Records a mail as sent.
+    pub(crate) fn send_mail(&self, to: &str, kind: &str) {
+        lock(&self.mails).push(Mail {
+            to: to.to_string(),
+            kind: kind.to_string(),
+        });
     }
 
     /// `Handler.ServeHTTP` for the API routes.
@@ -1054,6 +1117,10 @@ impl Mattermost {
             Route::GetImage(u) => picture::get(self, ctx, u),
             Route::SetImage(u) => picture::set(self, ctx, u),
             Route::ResetImage(u) => picture::reset(self, ctx, u),
+            Route::Password(u) => secrets::update_password(self, ctx, u),
+            Route::SendPasswordReset => secrets::send_password_reset(self, ctx),
+            Route::CreateToken(u) => secrets::create_token(self, ctx, u),
+            Route::UserTokens(u) => secrets::list_tokens(self, ctx, u),
             Route::NotFound => Err(AppErr::new("api.context.404.app_error", 404)),
         }
     }
@@ -1214,6 +1281,7 @@ impl Flavor for Mattermost {
             .collect();
         json!({
             "users": users,
+            "access_tokens": st.access_tokens(),
             "sessions": st.sessions_sorted(),
             "members": teams::save(&st),
             "images": images,
@@ -1254,6 +1322,10 @@ impl Flavor for Mattermost {
             .id
             .clone();
         Some((status::of(self, &id), String::new()))
+    }
+
+    fn mails(&self) -> Vec<Mail> {
+        lock(&self.mails).clone()
     }
 
     fn mfa(&self, username: &str) -> Option<bool> {
@@ -1333,6 +1405,15 @@ impl Flavor for Mattermost {
             for s in sessions {
                 if st.get(&s.user_id).is_some() {
                     st.add_session(s);
+                }
+            }
+            if let Some(t) = state.get("access_tokens") {
+                let tokens: Vec<store::AccessToken> =
+                    serde_json::from_value(t.clone()).map_err(|e| format!("access_tokens: {e}"))?;
+                for t in tokens {
+                    if st.get(&t.user_id).is_some() {
+                        st.add_access_token(t);
+                    }
                 }
             }
             if let Some(m) = state.get("members") {

@@ -203,6 +203,16 @@ pub struct Session {
     pub csrf_hash: String,
 }
 
+/// `model.UserAccessToken`: only the token's digest is kept, as for sessions.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AccessToken {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: String,
+    pub description: String,
+    pub is_active: bool,
+}
+
 /// `model.Team`, the fields the emulator keeps.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Team {
@@ -377,6 +387,8 @@ pub struct Store {
     by_email: HashMap<String, String>,
     by_auth_data: HashMap<String, String>,
     sessions: HashMap<String, Session>,
+    /// Personal access tokens, in the order they were made.
+    access_tokens: Vec<AccessToken>,
 }
 
 impl Store {
@@ -459,7 +471,30 @@ impl Store {
         self.team_members.retain(|(_, uid), _| uid != id);
         self.channel_members.retain(|(_, uid), _| uid != id);
         self.images.remove(id);
+        self.access_tokens.retain(|t| t.user_id != id);
         Some(u)
+    }
+
+    pub fn add_access_token(&mut self, t: AccessToken) {
+        self.access_tokens.push(t);
+    }
+
+    pub fn access_token(&self, token_hash: &str) -> Option<&AccessToken> {
+        self.access_tokens
+            .iter()
+            .find(|t| t.token_hash == token_hash)
+    }
+
+    pub fn access_tokens_of(&self, user_id: &str) -> Vec<&AccessToken> {
+        self.access_tokens
+            .iter()
+            .filter(|t| t.user_id == user_id)
+            .collect()
+    }
+
+    /// Every access token, for the state file.
+    pub fn access_tokens(&self) -> &[AccessToken] {
+        &self.access_tokens
     }
 
     pub fn session(&self, token_hash: &str) -> Option<&Session> {

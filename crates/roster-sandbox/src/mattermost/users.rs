@@ -300,7 +300,7 @@ fn with_etag(mm: &Mattermost, ctx: &Ctx, u: &MmUser, body: Value) -> HandlerResu
 }
 
 /// `checkUserLoginAttempts` + `checkUserPassword`: a wrong password counts a failed attempt.
-fn check_password(mm: &Mattermost, user: &MmUser, password: &str) -> Result<(), AppErr> {
+pub(crate) fn check_password(mm: &Mattermost, user: &MmUser, password: &str) -> Result<(), AppErr> {
     if user.failed_attempts >= super::MAX_LOGIN_ATTEMPTS {
         return Err(AppErr::new(
             "api.user.check_user_login_attempts.too_many.app_error",

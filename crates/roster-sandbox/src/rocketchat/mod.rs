@@ -48,6 +48,13 @@
 //! without view-full-other-user-info, `limitedUserFieldsToExclude` strips `createdAt`,
 //! `lastLogin`, `emails`, `roles` and the rest even from the defaults; `services` (TOTP,
 //! SAML, OAuth) is stripped for everyone. The route's limiter bucket is users.list's.
+//!
+//! Passwords and tokens of other users (`roster do reset-password`, `create-token`):
+//! users.update's password (logs the user out everywhere; `Accounts_Password_Policy_Enabled`
+//! is `rc_password_policy`), `users.forgotPassword` (`Accounts_PasswordReset`,
+//! `rc_password_reset`), the 8.x `users.createToken {userId, secret}` (the server's
+//! `CREATE_TOKENS_FOR_USERS_SECRET` is `rc_create_tokens_secret`) and `permissions.listAll`:
+//! see [`secrets`].
 
 mod account;
 mod ajv;
@@ -56,6 +63,7 @@ mod import;
 pub mod limiter;
 mod roles;
 mod rooms;
+mod secrets;
 mod status;
 mod store;
 mod users;
@@ -68,7 +76,7 @@ use serde_json::{Map, Value, json};
 
 use super::http::{Request, Response};
 use super::util::{self, IdGen};
-use super::{Flavor, SandboxConfig, SeedUser};
+use super::{Flavor, Mail, SandboxConfig, SeedUser};
 use crate::clock::Clock;
 use limiter::{FixedWindow, Outcome};
 pub(crate) use roles::is_known_role;
@@ -141,6 +149,14 @@ pub(crate) struct Settings {
     custom_fields: Option<Value>,
     version: String,
     bcrypt_cost: u32,
+    /// An SMTP server answers (mails are kept in [`RocketChat::mails`]).
+    smtp: bool,
+    /// `Accounts_PasswordReset`.
+    password_reset: bool,
+    /// `Accounts_Password_Policy_Enabled`.
+    password_policy: bool,
+    /// The environment variable `CREATE_TOKENS_FOR_USERS_SECRET`.
+    create_tokens_secret: Option<Secret>,
 }
 
 /// The routes the emulator implements.
@@ -188,6 +204,9 @@ enum Route {
     UsersGetAvatar,
     UsersResetTotp,
     UsersSetPreferences,
+    UsersForgotPassword,
+    UsersCreateToken,
+    PermissionsListAll,
 }
 
 fn route_of(method: &str, name: &str) -> Option<Route> {
@@ -233,6 +252,9 @@ fn route_of(method: &str, name: &str) -> Option<Route> {
         ("POST", "users.resetTOTP") => Route::UsersResetTotp,
         ("POST", "users.setPreferences") => Route::UsersSetPreferences,
         ("GET", "users.getAvatar") => Route::UsersGetAvatar,
+        ("POST", "users.forgotPassword") => Route::UsersForgotPassword,
+        ("POST", "users.createToken") => Route::UsersCreateToken,
+        ("GET", "permissions.listAll") => Route::PermissionsListAll,
         _ => return None,
     })
 }
@@ -280,6 +302,8 @@ pub struct RocketChat {
     import: Arc<Mutex<import::ImportState>>,
     admin_password: Secret,
     importer_password: Secret,
+    /// The mails sent, oldest first.
+    mails: Mutex<Vec<Mail>>,
 }
 
 impl RocketChat {
@@ -299,6 +323,10 @@ impl RocketChat {
                 custom_fields: cfg.rc_custom_fields.clone(),
                 version: cfg.rc_version.clone(),
                 bcrypt_cost: cfg.bcrypt_cost,
+                smtp: cfg.smtp,
+                password_reset: cfg.rc_password_reset,
+                password_policy: cfg.rc_password_policy,
+                create_tokens_secret: cfg.rc_create_tokens_secret.clone(),
             },
             store: Arc::new(RwLock::new(Store::default())),
             limiters: Mutex::new(HashMap::new()),
@@ -309,6 +337,7 @@ impl RocketChat {
             import: Arc::new(Mutex::new(import::ImportState::default())),
             admin_password: admin_password.clone(),
             importer_password,
+            mails: Mutex::new(Vec::new()),
         };
         rc.ensure_builtin_accounts().map_err(io::Error::other)?;
         rc.ensure_general();
@@ -689,6 +718,18 @@ impl RocketChat {
         };
         let client_ip = req.client_ip("x-real-ip");
 
+        if route == Route::UsersForgotPassword {
+            // Not `authRequired`: no user, so the limiter runs for every caller.
+            let outcome = self.limit(route, &client_ip);
+            let resp = match outcome {
+                Some(o) if !o.allowed => Self::too_many(&o),
+                _ => match Self::params(req) {
+                    Ok(p) => secrets::forgot_password(self, &p),
+                    Err(r) => r,
+                },
+            };
+            return with_limit_headers(resp, outcome);
+        }
         if route == Route::Login {
             // No user yet: the limiter always runs, then the handler.
             let outcome = self.limit(route, &client_ip);
@@ -766,6 +807,10 @@ impl RocketChat {
                     Route::UsersResetTotp => account::reset_totp(self, &ctx),
                     Route::UsersSetPreferences => account::set_preferences(self, &ctx),
                     Route::UsersGetAvatar => avatar::get_avatar(self, &ctx),
+                    // Answered before authentication (above).
+                    Route::UsersForgotPassword => not_found(),
+                    Route::UsersCreateToken => secrets::create_token(self, &ctx),
+                    Route::PermissionsListAll => secrets::list_all_permissions(self, &ctx),
                 }
             }
         };
@@ -798,6 +843,14 @@ impl RocketChat {
         }
         st.insert(user);
         Ok(())
+    }
+
+    /// Records a mail as sent.
+    pub(crate) fn send_mail(&self, to: &str, kind: &str) {
+        lock(&self.mails).push(Mail {
+            to: to.to_string(),
+            kind: kind.to_string(),
+        });
     }
 
     /// Adds a login token to a user; returns the plaintext token.
@@ -1018,6 +1071,10 @@ impl Flavor for RocketChat {
         let st = self.read();
         let u = st.by_username(username)?;
         Some((u.status.clone(), u.status_text.clone().unwrap_or_default()))
+    }
+
+    fn mails(&self) -> Vec<Mail> {
+        lock(&self.mails).clone()
     }
 
     /// `mfa_active` is the user's TOTP (`services.totp.enabled`).

@@ -57,6 +57,11 @@ pub(crate) fn is_known_role(id: &str) -> bool {
     ROLES.iter().any(|r| r.id == id)
 }
 
+/// Every role id, in the order the server creates them.
+pub(crate) fn role_ids() -> impl Iterator<Item = &'static str> {
+    ROLES.iter().map(|r| r.id)
+}
+
 /// GET /api/v1/roles.list: `{roles: [...], success: true}`.
 pub(super) fn list(_rc: &RocketChat, _ctx: &Ctx) -> Response {
     let roles: Vec<Value> = ROLES

@@ -698,9 +698,21 @@ pub(super) fn update(rc: &RocketChat, ctx: &Ctx) -> Response {
     // The hard-coded per-function limiters exempt holders of edit-other-user-info.
     let function_limited = !caller.can("edit-other-user-info");
 
+    // saveUser applies a password only with edit-other-user-password and when the policy
+    // (once enabled) accepts it; without the permission it is ignored, silently. A policy
+    // refusal is thrown where the password is applied, after the identity and email.
+    let settable = password
+        .as_deref()
+        .map(str::trim)
+        .is_some_and(|pw| !pw.is_empty())
+        && caller.can("edit-other-user-password");
+    let policy_refusal = password
+        .as_deref()
+        .filter(|_| settable && rc.settings.password_policy)
+        .and_then(super::secrets::policy_error);
     // Hash a new password before taking any lock (bcrypt is slow on purpose).
     let password_hash = match password.as_deref().map(str::trim) {
-        Some(pw) if !pw.is_empty() && caller.can("edit-other-user-password") => {
+        Some(pw) if settable && policy_refusal.is_none() => {
             match util::meteor_password_hash(pw, rc.settings.bcrypt_cost) {
                 Ok(h) => Some(h),
                 Err(_) => return rc.internal(),
@@ -794,8 +806,15 @@ pub(super) fn update(rc: &RocketChat, ctx: &Ctx) -> Response {
             });
         }
     }
+    if let Some(text) = policy_refusal {
+        return RocketChat::failure(&text);
+    }
     if let Some(h) = password_hash {
-        rc.write().update(&user_id, |x| x.bcrypt = Some(h));
+        // setPasswordUpdater(…, logout: true): every login token goes, on every device.
+        rc.write().update(&user_id, |x| {
+            x.bcrypt = Some(h);
+            x.tokens.clear();
+        });
     }
     let bio = get_str(data, "bio").map(str::to_string);
     if let Some(b) = &bio

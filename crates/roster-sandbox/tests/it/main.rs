@@ -13,6 +13,7 @@ mod sandbox_referees;
 mod sandbox_reports;
 mod sandbox_rocketchat;
 mod sandbox_rocketchat_members;
+mod sandbox_secrets;
 
 /// A Python client script in tests/conformance.
 fn conformance_script(name: &str) -> PathBuf {

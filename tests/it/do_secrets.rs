@@ -1,0 +1,955 @@
+//! `roster do reset-password` and `create-token` on both sandbox flavors: the passwords
+//! and tokens they make work on the server and are written only to their mode-0600 file
+//! (a grep of every other output finds none), `--dry-run` writes nothing, guards and
+//! `--resume` hold, a setting or permission that is missing stops the run with one
+//! message, and under faults a password ends in the file exactly once and a token request
+//! is never sent twice.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::support::{
+    ADMIN_PW, Ran, client, config, jsonl, login_raw, mm_login_raw, requests, roster,
+    spawn_as_importer_at, start, tmp, user, wait_for_lines, write, writes,
+};
+use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, Secret, SeedUser};
+use serde_json::Value;
+
+const PW: &str = "Seeded-pw-1";
+const SERVER_SECRET: &str = "rc-create-tokens-secret-1";
+
+fn flavors() -> [FlavorKind; 2] {
+    [FlavorKind::RocketChat, FlavorKind::Mattermost]
+}
+
+/// A sandbox of `flavor` with `n` users `p01`… (password [`PW`]), with what these
+/// actions need switched on (they are off by default, as on the servers).
+fn server(flavor: FlavorKind, n: usize, cfg: SandboxConfig) -> Sandbox {
+    let sb = start(SandboxConfig {
+        flavor,
+        rate_limit: Some(false),
+        ..cfg
+    });
+    let users: Vec<SeedUser> = (1..=n)
+        .map(|i| SeedUser {
+            username: format!("p{i:02}"),
+            email: format!("p{i:02}@example.org"),
+            name: format!("Person {i}"),
+            password: Some(PW.into()),
+            active: true,
+            roles: vec![],
+        })
+        .collect();
+    sb.seed_users(&users).expect("seed");
+    sb
+}
+
+/// Tokens on: Mattermost's EnableUserAccessTokens, Rocket.Chat's
+/// CREATE_TOKENS_FOR_USERS_SECRET.
+fn tokens_on() -> SandboxConfig {
+    SandboxConfig {
+        mm_enable_user_access_tokens: true,
+        rc_create_tokens_secret: Some(Secret::new(SERVER_SECRET)),
+        ..config()
+    }
+}
+
+fn source(dir: &Path, name: &str, users: &[&str]) {
+    let mut s = String::from("username,email\n");
+    for u in users {
+        s.push_str(&format!("{u},{u}@example.org\n"));
+    }
+    write(dir, name, &s);
+}
+
+/// `roster do ACTION SOURCE --server URL EXTRA…` as the seeded admin, with the
+/// Rocket.Chat server's token secret in the environment.
+fn act(dir: &Path, action: &str, src: &str, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["do", action, src, "--server", url];
+    args.extend_from_slice(extra);
+    roster(
+        dir,
+        &args,
+        &[
+            ("ROSTER_USERNAME", "admin"),
+            ("ROSTER_PASSWORD", ADMIN_PW),
+            ("ROSTER_CREATE_TOKENS_SECRET", SERVER_SECRET),
+        ],
+    )
+}
+
+/// Mattermost cannot require a change at the next login: its runs say so.
+fn no_require(flavor: FlavorKind) -> &'static [&'static str] {
+    match flavor {
+        FlavorKind::Mattermost => &["--no-require-change"],
+        _ => &[],
+    }
+}
+
+fn by_name<'a>(report: &'a [Value], name: &str) -> &'a Value {
+    report
+        .iter()
+        .find(|e| e["username"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {report:?}"))
+}
+
+/// The lines of a secrets file after its header, as cells.
+fn secret_lines(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).expect("the secrets file");
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    r.records()
+        .map(|rec| {
+            rec.expect("a CSV line")
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+fn assert_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{}", path.display());
+}
+#[cfg(not(unix))]
+fn assert_private(_: &Path) {}
+
+/// Whether `password` logs `name` in.
+fn logs_in(sb: &Sandbox, flavor: FlavorKind, name: &str, password: &str) -> bool {
+    let c = client();
+    let r = match flavor {
+        FlavorKind::RocketChat => login_raw(&c, &sb.url(), name, password),
+        FlavorKind::Mattermost => mm_login_raw(&c, &sb.url(), name, password),
+    };
+    r.status == 200
+}
+
+/// Whether `token` authenticates `user_id` (Rocket.Chat: with `X-User-Id`).
+fn token_works(sb: &Sandbox, flavor: FlavorKind, user_id: &str, token: &str) -> Option<String> {
+    let c = client();
+    let r = match flavor {
+        FlavorKind::RocketChat => c
+            .get(format!("{}/api/v1/me", sb.url()))
+            .header("X-User-Id", user_id)
+            .header("X-Auth-Token", token),
+        FlavorKind::Mattermost => c
+            .get(format!("{}/api/v4/users/me", sb.url()))
+            .bearer_auth(token),
+    };
+    let r = crate::support::send(r);
+    (r.status == 200).then(|| r.body["username"].as_str().unwrap_or("").to_string())
+}
+
+/// Every secret in these files' last column, and none found in any other file under
+/// `dir` (report, journal, rejects, request log, source) nor in the runs' output.
+fn assert_secrets_only_in(dir: &Path, secret_files: &[&str], runs: &[&Output]) {
+    let mut secrets = Vec::new();
+    for f in secret_files {
+        for line in secret_lines(&dir.join(f)) {
+            let s = line.last().cloned().unwrap_or_default();
+            assert!(s.len() >= 20, "a secret this short? {s:?}");
+            secrets.push(s);
+        }
+    }
+    assert!(!secrets.is_empty(), "no secret to look for");
+    let mut outputs: Vec<(String, String)> = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if secret_files.contains(&name.as_str()) || !e.path().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(e.path()).unwrap();
+        outputs.push((name, String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    for (i, o) in runs.iter().enumerate() {
+        outputs.push((format!("run {i} stderr"), o.stderr()));
+        outputs.push((
+            format!("run {i} stdout"),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        ));
+    }
+    assert!(
+        outputs.iter().any(|(n, _)| n.ends_with(".journal")),
+        "no journal to look in: {:?}",
+        outputs.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    for s in &secrets {
+        for (name, text) in &outputs {
+            assert!(!text.contains(s.as_str()), "a secret in {name}");
+        }
+    }
+}
+
+#[test]
+fn reset_password_sets_passwords_that_work_and_writes_them_to_the_file_only() {
+    for flavor in flavors() {
+        let sb = server(flavor, 4, config());
+        let url = sb.url();
+        let d = tmp();
+        source(
+            d.path(),
+            "people.csv",
+            &["p01", "p02", "p03", "nobody", "admin"],
+        );
+        let nr = no_require(flavor);
+
+        // Usage, before any request: a mode, one only, each option with its action.
+        for (extra, needle) in [
+            (&[][..], "--passwords-out FILE"),
+            (
+                &["--passwords-out", "x.csv", "--send-reset-email"][..],
+                "not both",
+            ),
+            (
+                &["--send-reset-email", "--no-require-change"][..],
+                "--no-require-change",
+            ),
+        ] {
+            let o = act(d.path(), "reset-password", "people.csv", &url, extra);
+            assert_eq!(o.code(), 2, "{extra:?}: {}", o.stderr());
+            assert!(o.stderr().contains(needle), "{extra:?}: {}", o.stderr());
+        }
+        let o = act(
+            d.path(),
+            "deactivate",
+            "people.csv",
+            &url,
+            &["--passwords-out", "x.csv"],
+        );
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+        assert!(
+            o.stderr().contains("go with reset-password"),
+            "{}",
+            o.stderr()
+        );
+        assert!(!d.path().join("x.csv").exists());
+        if flavor == FlavorKind::Mattermost {
+            // Mattermost cannot require a change at the next login: said, nothing written.
+            let before = writes(&sb);
+            let o = act(
+                d.path(),
+                "reset-password",
+                "people.csv",
+                &url,
+                &["--passwords-out", "pw.csv"],
+            );
+            assert_eq!(o.code(), 2, "{}", o.stderr());
+            assert!(o.stderr().contains("--no-require-change"), "{}", o.stderr());
+            assert_eq!(writes(&sb), before);
+            assert!(!d.path().join("pw.csv").exists());
+        }
+
+        // A dry run: what would be done, and no write, no file.
+        let before = writes(&sb);
+        let mut args = vec![
+            "--passwords-out",
+            "pw.csv",
+            "--dry-run",
+            "--report",
+            "dry.jsonl",
+        ];
+        args.extend_from_slice(nr);
+        let o = act(d.path(), "reset-password", "people.csv", &url, &args);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(writes(&sb), before, "{flavor:?}: --dry-run wrote");
+        assert!(!d.path().join("pw.csv").exists(), "--dry-run made the file");
+        let rep = jsonl(&d.path().join("dry.jsonl"));
+        let p01 = by_name(&rep, "p01");
+        assert_eq!(p01["action"], "reset-password");
+        assert_eq!(p01["changed"], serde_json::json!(["password"]));
+
+        let mut args = vec![
+            "--passwords-out",
+            "pw.csv",
+            "--report",
+            "r.jsonl",
+            "--protect",
+            "p03",
+        ];
+        args.extend_from_slice(nr);
+        let o = act(d.path(), "reset-password", "people.csv", &url, &args);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let pw = d.path().join("pw.csv");
+        assert_private(&pw);
+        let text = std::fs::read_to_string(&pw).unwrap();
+        assert!(text.starts_with("username,password\n"), "{text}");
+        let lines = secret_lines(&pw);
+        // In the order the accounts were done.
+        let mut names: Vec<&str> = lines.iter().map(|l| l[0].as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["p01", "p02"], "{flavor:?}");
+        for l in &lines {
+            assert!(
+                logs_in(&sb, flavor, &l[0], &l[1]),
+                "{flavor:?}: {} cannot log in with the new password",
+                l[0]
+            );
+            assert!(!logs_in(&sb, flavor, &l[0], PW), "the old password works");
+        }
+        assert_ne!(lines[0][1], lines[1][1]);
+        assert!(logs_in(&sb, flavor, "p03", PW), "--protect: changed");
+        if flavor == FlavorKind::RocketChat {
+            assert_eq!(user(&sb, "p01")["requirePasswordChange"], true);
+        }
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        let p01 = by_name(&rep, "p01");
+        assert_eq!(
+            (&p01["status"], &p01["changed"]),
+            (&Value::from("ok"), &serde_json::json!(["password"]))
+        );
+        assert_eq!(by_name(&rep, "nobody")["status"], "skipped");
+        let admin = by_name(&rep, "admin");
+        assert_eq!(admin["status"], "skipped", "{admin}");
+        assert!(admin["error"].as_str().unwrap().starts_with("protected"));
+        assert!(
+            by_name(&rep, "p03")["error"]
+                .as_str()
+                .unwrap()
+                .contains("--protect")
+        );
+        assert!(logs_in(&sb, flavor, "admin", ADMIN_PW));
+        assert_secrets_only_in(d.path(), &["pw.csv"], &[&o]);
+
+        // The file exists: refused before anything is sent, the file untouched.
+        let before = writes(&sb);
+        let mut args = vec!["--passwords-out", "pw.csv"];
+        args.extend_from_slice(nr);
+        let o = act(d.path(), "reset-password", "people.csv", &url, &args);
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+        assert!(o.stderr().contains("the file exists"), "{}", o.stderr());
+        assert_eq!(writes(&sb), before);
+        assert_eq!(std::fs::read_to_string(&pw).unwrap(), text);
+    }
+}
+
+#[test]
+fn reset_password_no_require_change_on_rocketchat_and_sso_accounts_on_mattermost() {
+    let sb = server(FlavorKind::RocketChat, 2, config());
+    let d = tmp();
+    source(d.path(), "people.csv", &["p01"]);
+    let o = act(
+        d.path(),
+        "reset-password",
+        "people.csv",
+        &sb.url(),
+        &["--passwords-out", "pw.csv", "--no-require-change"],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(user(&sb, "p01")["requirePasswordChange"], false);
+
+    // An LDAP account keeps its login: a password set would make it an email one.
+    let sb = server(
+        FlavorKind::Mattermost,
+        2,
+        SandboxConfig {
+            mm_ldap_users: vec!["p02".into()],
+            ..config()
+        },
+    );
+    source(d.path(), "people.csv", &["p01", "p02"]);
+    for (mode, file) in [
+        (
+            &["--passwords-out", "mm.csv", "--no-require-change"][..],
+            true,
+        ),
+        (&["--send-reset-email"][..], false),
+    ] {
+        let mut args = mode.to_vec();
+        args.extend(["--report", "r.jsonl"]);
+        let o = act(d.path(), "reset-password", "people.csv", &sb.url(), &args);
+        assert_eq!(o.code(), 0, "{mode:?}: {}", o.stderr());
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        let p02 = by_name(&rep, "p02");
+        assert_eq!(p02["status"], "skipped", "{p02}");
+        assert!(p02["error"].as_str().unwrap().contains("ldap"), "{p02}");
+        assert_eq!(user(&sb, "p02")["auth_service"], "ldap");
+        if file {
+            let names: Vec<String> = secret_lines(&d.path().join("mm.csv"))
+                .into_iter()
+                .map(|l| l[0].clone())
+                .collect();
+            assert_eq!(names, ["p01"]);
+        }
+    }
+}
+
+#[test]
+fn send_reset_email_has_the_server_mail_each_user() {
+    for flavor in flavors() {
+        let sb = server(flavor, 3, config());
+        let d = tmp();
+        source(d.path(), "people.csv", &["p01", "p02", "nobody", "admin"]);
+        let before = writes(&sb);
+        let o = act(
+            d.path(),
+            "reset-password",
+            "people.csv",
+            &sb.url(),
+            &["--send-reset-email", "--dry-run"],
+        );
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+        assert_eq!(writes(&sb), before);
+        assert!(sb.mails().is_empty());
+        let o = act(
+            d.path(),
+            "reset-password",
+            "people.csv",
+            &sb.url(),
+            &["--send-reset-email", "--report", "r.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let to: Vec<(String, String)> = sb.mails().into_iter().map(|m| (m.to, m.kind)).collect();
+        assert_eq!(
+            to,
+            [
+                ("p01@example.org".to_string(), "reset-password".to_string()),
+                ("p02@example.org".into(), "reset-password".into())
+            ],
+            "{flavor:?}"
+        );
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        assert_eq!(
+            by_name(&rep, "p01")["changed"],
+            serde_json::json!(["reset-email"])
+        );
+        assert_eq!(by_name(&rep, "admin")["status"], "skipped");
+        assert!(
+            logs_in(&sb, flavor, "p01", PW),
+            "a reset mail changes nothing"
+        );
+    }
+}
+
+/// A run stopped by a setting or permission: exit 2, the cause said once, at most one
+/// failed row in the report.
+#[track_caller]
+fn stopped(o: &Output, dir: &Path, needle: &str) {
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains(needle),
+        "{needle:?} not in: {}",
+        o.stderr()
+    );
+    let report = dir.join("r.jsonl");
+    if report.exists() {
+        let failed = jsonl(&report)
+            .iter()
+            .filter(|e| e["status"] == "failed")
+            .count();
+        assert!(failed <= 1, "a report of identical failures");
+    }
+}
+
+#[test]
+fn a_missing_setting_or_permission_stops_the_run_with_one_message() {
+    let d = tmp();
+    source(d.path(), "people.csv", &["p01", "p02", "p03", "p04"]);
+    let run = |sb: &Sandbox, action: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let _ = std::fs::remove_file(d.path().join("r.jsonl"));
+        let _ = std::fs::remove_file(d.path().join("out.csv"));
+        let url = sb.url();
+        let mut args = vec!["do", action, "people.csv", "--server", &url];
+        args.extend_from_slice(extra);
+        args.extend(["--report", "r.jsonl"]);
+        roster(d.path(), &args, env)
+    };
+    let admin = [("ROSTER_USERNAME", "admin"), ("ROSTER_PASSWORD", ADMIN_PW)];
+    let with_secret = [
+        admin[0],
+        admin[1],
+        ("ROSTER_CREATE_TOKENS_SECRET", SERVER_SECRET),
+    ];
+
+    // Rocket.Chat: Accounts_PasswordReset off; no CREATE_TOKENS_FOR_USERS_SECRET on the
+    // server, or not given to roster, or another one; a role without the permission.
+    let sb = server(
+        FlavorKind::RocketChat,
+        4,
+        SandboxConfig {
+            rc_password_reset: false,
+            ..config()
+        },
+    );
+    let o = run(&sb, "reset-password", &["--send-reset-email"], &admin);
+    stopped(&o, d.path(), "Accounts_PasswordReset");
+    let tokens = ["--tokens-out", "out.csv"];
+    let o = run(&sb, "create-token", &tokens, &with_secret);
+    stopped(&o, d.path(), "CREATE_TOKENS_FOR_USERS_SECRET");
+    let sb = server(FlavorKind::RocketChat, 4, tokens_on());
+    let o = run(&sb, "create-token", &tokens, &admin);
+    stopped(&o, d.path(), "ROSTER_CREATE_TOKENS_SECRET is not set");
+    let wrong = [admin[0], admin[1], ("ROSTER_CREATE_TOKENS_SECRET", "nope")];
+    let o = run(&sb, "create-token", &tokens, &wrong);
+    stopped(&o, d.path(), "is not the server's");
+    assert!(!d.path().join("out.csv").exists(), "a file for no token");
+    // The importer's role lacks user-generate-access-token; a plain user lacks
+    // edit-other-user-password, which the server would ignore without a word: both said
+    // before any row.
+    let importer = crate::support::as_importer();
+    let o = run(&sb, "create-token", &tokens, &importer);
+    stopped(&o, d.path(), "user-generate-access-token");
+    assert!(
+        !d.path().join("r.jsonl").exists(),
+        "stopped before the rows"
+    );
+    let plain = [("ROSTER_USERNAME", "p04"), ("ROSTER_PASSWORD", PW)];
+    let o = run(
+        &sb,
+        "reset-password",
+        &["--passwords-out", "out.csv"],
+        &plain,
+    );
+    stopped(&o, d.path(), "edit-other-user-password");
+    assert!(logs_in(&sb, FlavorKind::RocketChat, "p01", PW));
+    let o = run(
+        &sb,
+        "create-token",
+        &["--tokens-out", "out.csv", "--description", "ci"],
+        &with_secret,
+    );
+    stopped(&o, d.path(), "drop --description");
+
+    // Mattermost: EnableUserAccessTokens off; no mail server; a password policy the
+    // generated passwords do not meet.
+    let sb = server(
+        FlavorKind::Mattermost,
+        4,
+        SandboxConfig {
+            smtp: false,
+            mm_password_minimum_length: 30,
+            ..config()
+        },
+    );
+    let o = run(&sb, "create-token", &tokens, &admin);
+    stopped(&o, d.path(), "EnableUserAccessTokens");
+    let o = run(&sb, "reset-password", &["--send-reset-email"], &admin);
+    stopped(&o, d.path(), "SMTP");
+    let o = run(
+        &sb,
+        "reset-password",
+        &["--passwords-out", "out.csv", "--no-require-change"],
+        &admin,
+    );
+    stopped(&o, d.path(), "password policy");
+    assert!(!d.path().join("out.csv").exists());
+    assert!(logs_in(&sb, FlavorKind::Mattermost, "p01", PW));
+    assert!(
+        sb.mails().is_empty(),
+        "no mail server, yet: {:?}",
+        sb.mails()
+    );
+}
+
+#[test]
+fn create_token_writes_tokens_that_work_to_the_file_only() {
+    for flavor in flavors() {
+        let sb = server(flavor, 3, tokens_on());
+        let url = sb.url();
+        let d = tmp();
+        source(d.path(), "bots.csv", &["p01", "p02", "nobody", "admin"]);
+        let o = act(d.path(), "create-token", "bots.csv", &url, &[]);
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+        assert!(o.stderr().contains("--tokens-out FILE"), "{}", o.stderr());
+        let long = "x".repeat(256);
+        let o = act(
+            d.path(),
+            "create-token",
+            "bots.csv",
+            &url,
+            &["--tokens-out", "t.csv", "--description", &long],
+        );
+        assert_eq!(o.code(), 2, "{}", o.stderr());
+
+        let description: &[&str] = match flavor {
+            FlavorKind::Mattermost => &["--description", "ci deploys"],
+            _ => &[],
+        };
+        let before = writes(&sb);
+        let mut args = vec![
+            "--tokens-out",
+            "t.csv",
+            "--dry-run",
+            "--report",
+            "dry.jsonl",
+        ];
+        args.extend_from_slice(description);
+        let o = act(d.path(), "create-token", "bots.csv", &url, &args);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        assert_eq!(writes(&sb), before, "{flavor:?}: --dry-run wrote");
+        assert!(!d.path().join("t.csv").exists());
+        assert_eq!(
+            by_name(&jsonl(&d.path().join("dry.jsonl")), "p01")["changed"],
+            serde_json::json!(["token"])
+        );
+
+        let mut args = vec![
+            "--tokens-out",
+            "t.csv",
+            "--report",
+            "r.jsonl",
+            "--rejects",
+            "rejects.csv",
+            "--log",
+            "requests.log",
+        ];
+        args.extend_from_slice(description);
+        let o = act(d.path(), "create-token", "bots.csv", &url, &args);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let t = d.path().join("t.csv");
+        assert_private(&t);
+        assert!(
+            std::fs::read_to_string(&t)
+                .unwrap()
+                .starts_with("username,user_id,token_id,token\n")
+        );
+        let lines = secret_lines(&t);
+        assert_eq!(lines.len(), 2, "{flavor:?}: {lines:?}");
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        for l in &lines {
+            let who = token_works(&sb, flavor, &l[1], &l[3]);
+            assert_eq!(who.as_deref(), Some(l[0].as_str()), "{flavor:?}: {l:?}");
+            let e = by_name(&rep, &l[0]);
+            assert_eq!(e["status"], "ok", "{e}");
+            assert_eq!(e["id"], l[1].as_str());
+            match flavor {
+                FlavorKind::Mattermost => {
+                    assert_eq!(l[2].len(), 26, "a token id: {l:?}");
+                    assert_eq!(e["error"], format!("token id {}", l[2]));
+                }
+                _ => assert_eq!(l[2], "", "Rocket.Chat's tokens have no id"),
+            }
+        }
+        assert_eq!(by_name(&rep, "nobody")["status"], "skipped");
+        assert_eq!(by_name(&rep, "admin")["status"], "skipped");
+        if flavor == FlavorKind::Mattermost {
+            let admin = crate::support::send(
+                client()
+                    .post(format!("{url}/api/v4/users/login"))
+                    .json(&serde_json::json!({"login_id": "admin", "password": ADMIN_PW})),
+            );
+            let listed = crate::support::send(
+                client()
+                    .get(format!("{url}/api/v4/users/{}/tokens", lines[0][1]))
+                    .bearer_auth(admin.header("token").unwrap()),
+            );
+            assert_eq!(
+                listed.body[0]["description"], "ci deploys",
+                "{}",
+                listed.text
+            );
+        }
+        assert_secrets_only_in(d.path(), &["t.csv"], &[&o]);
+    }
+}
+
+#[test]
+fn secrets_of_both_actions_are_found_only_in_their_files() {
+    for flavor in flavors() {
+        let sb = server(flavor, 3, tokens_on());
+        let url = sb.url();
+        let d = tmp();
+        // A row rejected (no username) makes a rejects file too.
+        write(
+            d.path(),
+            "people.csv",
+            "username,email\np01,p01@example.org\n,x@example.org\np02,p02@example.org\n",
+        );
+        let mut runs = Vec::new();
+        let mut args = vec![
+            "--passwords-out",
+            "pw.csv",
+            "--report",
+            "pw.jsonl",
+            "--rejects",
+            "pw-rejects.csv",
+            "--log",
+            "pw.log",
+        ];
+        args.extend_from_slice(no_require(flavor));
+        runs.push(act(d.path(), "reset-password", "people.csv", &url, &args));
+        runs.push(act(
+            d.path(),
+            "create-token",
+            "people.csv",
+            &url,
+            &[
+                "--tokens-out",
+                "tokens.csv",
+                "--report",
+                "t.jsonl",
+                "--rejects",
+                "t-rejects.csv",
+                "--log",
+                "-",
+            ],
+        ));
+        for o in &runs {
+            assert_eq!(o.code(), 1, "{flavor:?}: the rejected row: {}", o.stderr());
+        }
+        let rejects = std::fs::read_to_string(d.path().join("pw-rejects.csv")).unwrap();
+        assert!(rejects.contains("x@example.org"), "{rejects}");
+        assert!(runs[1].stderr().contains("\"route\""), "--log - on stderr");
+        assert_eq!(secret_lines(&d.path().join("pw.csv")).len(), 2);
+        assert_eq!(secret_lines(&d.path().join("tokens.csv")).len(), 2);
+        let refs: Vec<&Output> = runs.iter().collect();
+        assert_secrets_only_in(d.path(), &["pw.csv", "tokens.csv"], &refs);
+    }
+}
+
+#[test]
+fn a_password_under_faults_is_set_and_written_exactly_once() {
+    for flavor in flavors() {
+        let sb = server(
+            flavor,
+            20,
+            SandboxConfig {
+                fault_rate: 0.3,
+                drop_rate: 0.15,
+                fault_phase: FaultPhase::After,
+                ..config()
+            },
+        );
+        let d = tmp();
+        let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        source(d.path(), "people.csv", &refs);
+        let mut args = vec![
+            "--passwords-out",
+            "pw.csv",
+            "--max-attempts",
+            "10",
+            "--report",
+            "r.jsonl",
+        ];
+        args.extend_from_slice(no_require(flavor));
+        let o = act(d.path(), "reset-password", "people.csv", &sb.url(), &args);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        sb.set_faults(0.0, 0.0);
+        let lines = secret_lines(&d.path().join("pw.csv"));
+        let mut in_file: Vec<&str> = lines.iter().map(|l| l[0].as_str()).collect();
+        in_file.sort_unstable();
+        assert_eq!(in_file, refs, "{flavor:?}: each account once");
+        for l in &lines {
+            assert!(
+                logs_in(&sb, flavor, &l[0], &l[1]),
+                "{flavor:?}: the file's password of {} does not log in",
+                l[0]
+            );
+        }
+    }
+}
+
+#[test]
+fn a_token_under_faults_is_never_asked_for_twice() {
+    for flavor in flavors() {
+        let sb = server(
+            flavor,
+            20,
+            SandboxConfig {
+                fault_rate: 0.3,
+                drop_rate: 0.15,
+                fault_phase: FaultPhase::Random,
+                ..tokens_on()
+            },
+        );
+        let d = tmp();
+        let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        source(d.path(), "bots.csv", &refs);
+        let o = act(
+            d.path(),
+            "create-token",
+            "bots.csv",
+            &sb.url(),
+            &[
+                "--tokens-out",
+                "t.csv",
+                "--max-attempts",
+                "10",
+                "--report",
+                "r.jsonl",
+            ],
+        );
+        assert!(matches!(o.code(), 0 | 1), "{flavor:?}: {}", o.stderr());
+        sb.set_faults(0.0, 0.0);
+        let route = match flavor {
+            FlavorKind::RocketChat => "POST /api/v1/users.createToken",
+            _ => "POST /api/v4/users/{user_id}/tokens",
+        };
+        assert!(
+            requests(&sb, route) <= 20,
+            "{flavor:?}: a token asked for twice"
+        );
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        assert_eq!(rep.len(), 20);
+        let lines = secret_lines(&d.path().join("t.csv"));
+        for e in &rep {
+            let name = e["username"].as_str().unwrap();
+            let mine: Vec<_> = lines.iter().filter(|l| l[0] == name).collect();
+            match e["status"].as_str() {
+                Some("ok") => {
+                    assert_eq!(mine.len(), 1, "{flavor:?}: {name}'s tokens: {mine:?}");
+                    let who = token_works(&sb, flavor, &mine[0][1], &mine[0][3]);
+                    assert_eq!(who.as_deref(), Some(name), "{flavor:?}");
+                }
+                _ => {
+                    assert!(mine.is_empty(), "{e}");
+                    let err = e["error"].as_str().unwrap();
+                    assert!(
+                        err.contains("not sent again") && err.contains("run again"),
+                        "{flavor:?}: {err}"
+                    );
+                }
+            }
+        }
+        assert!(
+            rep.iter().filter(|e| e["status"] == "ok").count() >= 5,
+            "{flavor:?}: faults everywhere? {rep:?}"
+        );
+    }
+}
+
+#[test]
+fn resumed_token_runs_append_and_never_ask_twice() {
+    let sb = server(
+        FlavorKind::Mattermost,
+        30,
+        SandboxConfig {
+            latency_ms: 25,
+            ..tokens_on()
+        },
+    );
+    let d = tmp();
+    let names: Vec<String> = (1..=30).map(|i| format!("p{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    source(d.path(), "bots.csv", &refs);
+    let url = sb.url();
+    let args = [
+        "do",
+        "create-token",
+        "bots.csv",
+        "--server",
+        &url,
+        "--tokens-out",
+        "t.csv",
+        "--report",
+        "r.jsonl",
+        "--workers",
+        "2",
+    ];
+    // The importer is a system admin on Mattermost.
+    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), d.path(), &args);
+    wait_for_lines(&d.path().join("r.jsonl.journal"), 12);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let t = d.path().join("t.csv");
+    let first = secret_lines(&t).len();
+    assert!(first > 0 && first < 30, "the run was cut short ({first})");
+    // Without --resume the file is refused; with it, appended to.
+    let o = roster(d.path(), &args, &crate::support::as_importer());
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    let mut again = args.to_vec();
+    again.push("--resume");
+    let o = roster(d.path(), &again, &crate::support::as_importer());
+    assert!(matches!(o.code(), 0 | 1), "{}", o.stderr());
+    assert_private(&t);
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(rep.len(), 30, "one entry per row");
+    let lines = secret_lines(&t);
+    for e in &rep {
+        let name = e["username"].as_str().unwrap();
+        let mine: Vec<_> = lines.iter().filter(|l| l[0] == name).collect();
+        if e["status"] == "ok" {
+            assert_eq!(mine.len(), 1, "{name}: {mine:?}");
+            assert_eq!(
+                token_works(&sb, FlavorKind::Mattermost, &mine[0][1], &mine[0][3]).as_deref(),
+                Some(name)
+            );
+        } else {
+            // Killed between the request and its answer: said, not asked again.
+            assert!(mine.is_empty(), "{e}");
+            assert!(
+                e["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("the interrupted run sent"),
+                "{e}"
+            );
+        }
+    }
+    assert!(
+        requests(&sb, "POST /api/v4/users/{user_id}/tokens") <= 30,
+        "a token asked for twice"
+    );
+    assert_secrets_only_in(d.path(), &["t.csv"], &[&o]);
+}
+
+#[test]
+fn a_resumed_reset_keeps_the_passwords_set_before_the_cut() {
+    let sb = server(
+        FlavorKind::RocketChat,
+        30,
+        SandboxConfig {
+            latency_ms: 25,
+            ..config()
+        },
+    );
+    let d = tmp();
+    let names: Vec<String> = (1..=30).map(|i| format!("p{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    source(d.path(), "people.csv", &refs);
+    let url = sb.url();
+    let args = [
+        "do",
+        "reset-password",
+        "people.csv",
+        "--server",
+        &url,
+        "--passwords-out",
+        "pw.csv",
+        "--report",
+        "r.jsonl",
+        "--workers",
+        "2",
+    ];
+    // The importer's provisioner role holds edit-other-user-password.
+    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), d.path(), &args);
+    wait_for_lines(&d.path().join("r.jsonl.journal"), 8);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let pw = d.path().join("pw.csv");
+    let first = secret_lines(&pw).len();
+    assert!(first > 0 && first < 30, "the run was cut short ({first})");
+    let mut again = args.to_vec();
+    again.push("--resume");
+    let o = roster(d.path(), &again, &crate::support::as_importer());
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_private(&pw);
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(rep.len(), 30, "one entry per row");
+    assert!(rep.iter().all(|e| e["status"] == "ok"), "{rep:?}");
+    let lines = secret_lines(&pw);
+    let mut twice = 0;
+    for name in &refs {
+        let mine: Vec<_> = lines.iter().filter(|l| l[0] == *name).collect();
+        assert!(!mine.is_empty(), "{name} has no password in the file");
+        // A row in flight at the cut is done again: its later line is the one.
+        if mine.len() > 1 {
+            twice += 1;
+        }
+        let last = mine.last().unwrap();
+        assert!(
+            logs_in(&sb, FlavorKind::RocketChat, name, &last[1]),
+            "{name}: the file's last password does not log in"
+        );
+    }
+    assert!(
+        twice <= 2,
+        "rows done before the cut were done again ({twice})"
+    );
+    assert_secrets_only_in(d.path(), &["pw.csv"], &[&o]);
+}
