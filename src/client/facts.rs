@@ -86,6 +86,9 @@ pub struct Facts {
     /// Mattermost `online|away|dnd|offline`).
     pub status: Option<String>,
     pub last_login: LastLogin,
+    /// The last time the server saw the account active (Mattermost `last_status_at`),
+    /// which a long-lived session moves on without a login; milliseconds.
+    pub last_active: Option<i64>,
     /// Milliseconds since the epoch.
     pub created_at: Option<i64>,
     /// `email` (password), `ldap`, `saml`, `gitlab`, ... as the server names it.
@@ -128,8 +131,9 @@ pub struct ReportCursor {
 /// One page of a server's login report (Mattermost `GET /reports/users`).
 #[derive(Debug, Default)]
 pub struct LoginPage {
-    /// (user id, last login) in the report's order.
-    pub rows: Vec<(String, LastLogin)>,
+    /// (user id, last login, last activity in milliseconds when the report says) in the
+    /// report's order.
+    pub rows: Vec<(String, LastLogin, Option<i64>)>,
     /// `None`: the last page.
     pub next: Option<ReportCursor>,
 }

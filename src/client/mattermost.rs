@@ -344,9 +344,9 @@ impl Mattermost {
 }
 
 impl Mattermost {
-    /// One request about `user` at `/users/{id}/SUFFIX` that `roster do` sends (each is
-    /// idempotent, so retried): anything but 200 is the failure [`action_failure`] makes
-    /// of it (a missing permission or setting stops the run).
+    /// One idempotent request about `user` at `/users/{id}/SUFFIX` that `roster do`
+    /// sends, so retried: anything but 200 is the failure [`action_failure`] makes of it
+    /// (a missing permission or setting stops the run).
     fn user_request(
         &self,
         method: reqwest::Method,
@@ -703,9 +703,21 @@ impl UserApi for Mattermost {
     }
 
     /// `POST /users/{id}/convert_to_bot` (manage_system): the server ends the account's
-    /// sessions and makes it its own bot's owner.
+    /// sessions and makes it its own bot's owner. Sent once, as it is not idempotent (a
+    /// second one is a 500 on the bot it made): a lost answer is settled by looking the
+    /// account up.
     fn convert_to_bot(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
-        self.user_request(reqwest::Method::POST, user, "convert_to_bot", None, stats)
+        let id = user.id.as_deref().unwrap_or_default();
+        let path = format!("/users/{id}/convert_to_bot");
+        match self.send(reqwest::Method::POST, &path, None, false, stats) {
+            Ok(r) if r.status == 200 => Ok(()),
+            Ok(r) => Err(action_failure(&r, "POST /users/{id}/convert_to_bot")),
+            Err(CallError::Transient(why)) => match self.lookup_id(id, stats)? {
+                Some(now) if now.server_kind.as_deref() == Some("bot") => Ok(()),
+                _ => Err(CallError::Transient(why)),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     /// `PUT /users/{id}/status {user_id, status}`: Mattermost has `dnd`, not `busy`, and
@@ -1074,7 +1086,8 @@ impl UserApi for Mattermost {
                     Some(t) if t > 0 => LastLogin::At(t),
                     _ => LastLogin::Never,
                 };
-                Some((id, at))
+                let active = v["last_status_at"].as_i64().filter(|t| *t > 0);
+                Some((id, at, active))
             })
             .collect();
         Ok(LoginPage { rows, next })
@@ -1675,47 +1688,36 @@ fn setting_off(r: &Reply) -> bool {
         .unwrap_or(false)
 }
 
-/// The failure of a `roster do` action: a missing permission or a setting that is off
-/// refuses every row alike, so it stops the run with one message.
 /// `maxUpdatePreferences`: the most items one `PUT /users/{id}/preferences` takes.
 const MAX_PREFERENCES: usize = 100;
 
-/// `Preference` items for a user: `CATEGORY.NAME` keys (or a category whose value is an
-/// object of names); values are strings, anything else sent as its JSON text (a theme is
-/// a JSON object in a string).
+/// `Preference` items for a user: `CATEGORY.NAME` keys (`--preferences` objects are
+/// flattened to them); values are strings, anything else sent as its JSON text (a theme
+/// is a JSON object in a string).
 fn preference_items(id: &str, prefs: &super::Preferences) -> Result<Vec<Value>, CallError> {
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(prefs.len());
     for (key, value) in prefs {
-        let mut push = |category: &str, name: &str, v: &Value| {
-            items
-                .push(json!({"user_id": id, "category": category, "name": name, "value": text(v)}));
+        let Some((category, name)) = key.split_once('.').filter(|(c, _)| !c.is_empty()) else {
+            return Err(CallError::Rejected {
+                status: 0,
+                code: None,
+                message: format!(
+                    "preference {key:?}: Mattermost preferences are CATEGORY.NAME (a pref.CATEGORY.NAME column, or {{\"CATEGORY\": {{\"NAME\": \"VALUE\"}}}} in --preferences)"
+                ),
+            });
         };
-        match (value, key.split_once('.')) {
-            (Value::Object(names), None) => {
-                for (name, v) in names {
-                    push(key, name, v);
-                }
-            }
-            // `CATEGORY.` is the name "" (the theme of every team).
-            (_, Some((category, name))) if !category.is_empty() => push(category, name, value),
-            _ => {
-                return Err(CallError::Rejected {
-                    status: 0,
-                    code: None,
-                    message: format!(
-                        "preference {key:?}: Mattermost preferences are CATEGORY.NAME (a pref.CATEGORY.NAME column, or {{\"CATEGORY\": {{\"NAME\": \"VALUE\"}}}} in --preferences)"
-                    ),
-                });
-            }
-        }
+        let value = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        // `CATEGORY.` is the name "" (the theme of every team).
+        items.push(json!({"user_id": id, "category": category, "name": name, "value": value}));
     }
     Ok(items)
 }
 
+/// The failure of a `roster do` action: a missing permission or a setting that is off
+/// refuses every row alike, so it stops the run with one message.
 fn action_failure(r: &Reply, what: &str) -> CallError {
     let v = r.json().unwrap_or(Value::Null);
     let id = v["id"].as_str().unwrap_or("");

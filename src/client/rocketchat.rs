@@ -811,6 +811,8 @@ impl UserApi for RocketChat {
                     auth_service: (want.auth_service && d["ldap"].as_bool() == Some(true))
                         .then(|| "ldap".to_string()),
                     mfa_active: None,
+                    // Rocket.Chat's lastLogin moves at every resumed session too.
+                    last_active: None,
                 },
             })
             .collect();

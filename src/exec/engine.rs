@@ -686,14 +686,9 @@ impl Engine {
                     reject(entry, why);
                     return Ok(Some(cur));
                 }
-                for (k, v) in &prefs {
-                    match v.as_object() {
-                        Some(names) if !k.contains('.') => entry
-                            .changed
-                            .extend(names.keys().map(|n| format!("pref.{k}.{n}"))),
-                        _ => entry.changed.push(format!("pref.{k}")),
-                    }
-                }
+                entry
+                    .changed
+                    .extend(prefs.keys().map(|k| format!("pref.{k}")));
                 if !self.opts.dry_run {
                     self.target.set_preferences(&cur, &prefs, stats)?;
                 }
@@ -1454,11 +1449,11 @@ impl Engine {
     }
 }
 
-/// A refusal for lack of permission refuses every row of a `roster do` alike: it stops
-/// the run with one message instead of a report of identical failures.
 /// The longest `auth_data` Mattermost stores.
 const MAX_AUTH_DATA: usize = 128;
 
+/// A refusal for lack of permission refuses every row of a `roster do` alike: it stops
+/// the run with one message instead of a report of identical failures.
 fn forbidden_stops(e: CallError) -> CallError {
     match e {
         CallError::Rejected {

@@ -57,7 +57,8 @@ pub struct ExportSettings<'a> {
 }
 
 /// `--idle-days`: an account is idle when its last login is older than the cutoff, or,
-/// never having logged in, when it was created before the cutoff. Bots and the account
+/// never having logged in, when it was created before the cutoff; and the server saw no
+/// activity of it since (Mattermost's `last_status_at`). Bots and the account
 /// roster runs as are never idle (bots do not log in; the running account is in use).
 #[derive(Clone, Debug)]
 struct Idle {
@@ -71,6 +72,11 @@ impl Idle {
     /// `Some(idle)`, or `None` when the server did not say enough to tell.
     fn is_idle(&self, u: &User, f: &Facts) -> Option<bool> {
         if u.server_kind.is_some() || (u.id.is_some() && u.id == self.me) {
+            return Some(false);
+        }
+        // Activity counts as much as a login: a Mattermost session lives for months
+        // without one, so a daily user's last login can be old.
+        if f.last_active.is_some_and(|t| t >= self.cutoff) {
             return Some(false);
         }
         match f.last_login {
@@ -402,7 +408,7 @@ fn cutoff_ms(days: u32) -> Result<i64> {
 struct LoginJoin<'a> {
     target: &'a dyn UserApi,
     stats: CallStats,
-    pending: HashMap<String, LastLogin>,
+    pending: HashMap<String, (LastLogin, Option<i64>)>,
     next: Option<ReportCursor>,
     started: bool,
 }
@@ -420,13 +426,13 @@ impl<'a> LoginJoin<'a> {
 
     /// The last login of user `id`: `Unknown` when the whole report lacks it; `None`
     /// when Ctrl-C came before the next report page was asked for.
-    fn take(&mut self, id: &str) -> Result<Option<LastLogin>> {
+    fn take(&mut self, id: &str) -> Result<Option<(LastLogin, Option<i64>)>> {
         loop {
             if let Some(l) = self.pending.remove(id) {
                 return Ok(Some(l));
             }
             if self.started && self.next.is_none() {
-                return Ok(Some(LastLogin::Unknown));
+                return Ok(Some((LastLogin::Unknown, None)));
             }
             let page = match self
                 .target
@@ -442,7 +448,8 @@ impl<'a> LoginJoin<'a> {
             };
             self.started = true;
             self.next = page.next;
-            self.pending.extend(page.rows);
+            self.pending
+                .extend(page.rows.into_iter().map(|(id, l, a)| (id, (l, a))));
         }
     }
 }
@@ -724,10 +731,25 @@ fn export_all(
                 && let Some(id) = &a.user.id
             {
                 match join.take(id)? {
-                    Some(LastLogin::Unknown) => counts.unreported += 1,
-                    Some(l) => a.facts.last_login = l,
+                    Some((LastLogin::Unknown, _)) => counts.unreported += 1,
+                    Some((l, active)) => {
+                        a.facts.last_login = l;
+                        a.facts.last_active = active;
+                    }
                     None => return Ok(counts),
                 }
+            }
+            // Roles stripped from the listing (Rocket.Chat, for callers without
+            // view-full-other-user-info) would make --role keep nobody, silently.
+            if !filters.roles.is_empty() && a.user.roles.is_none() {
+                return Err(ExitError::new(
+                    exit::USAGE,
+                    format!(
+                        "--role: the server lists no roles to the account roster runs as ({} has none); Rocket.Chat shows them to holders of view-full-other-user-info (admins)",
+                        a.user.username
+                    ),
+                )
+                .into());
             }
             match filters.keep(&a.user, &a.facts) {
                 Ok(true) => {}
@@ -888,10 +910,10 @@ mod tests {
                     .map_or(0, |p| p + 1),
                 None => 0,
             };
-            let rows: Vec<(String, LastLogin)> = self.order[start..]
+            let rows: Vec<(String, LastLogin, Option<i64>)> = self.order[start..]
                 .iter()
                 .take(self.page)
-                .map(|id| (id.clone(), LastLogin::At(id[1..].parse().unwrap())))
+                .map(|id| (id.clone(), LastLogin::At(id[1..].parse().unwrap()), None))
                 .collect();
             let next = (rows.len() == self.page).then(|| ReportCursor {
                 value: String::new(),
@@ -914,18 +936,27 @@ mod tests {
         let mut join = LoginJoin::new(&server);
         let mut most = 0;
         for (i, id) in listing.iter().enumerate() {
-            assert_eq!(join.take(id).unwrap(), Some(LastLogin::At(i as i64)));
+            assert_eq!(
+                join.take(id).unwrap(),
+                Some((LastLogin::At(i as i64), None))
+            );
             most = most.max(join.pending.len());
         }
         assert!(most < 100, "held {most} rows");
-        assert_eq!(join.take("nobody").unwrap(), Some(LastLogin::Unknown));
+        assert_eq!(
+            join.take("nobody").unwrap(),
+            Some((LastLogin::Unknown, None))
+        );
 
         let mut reversed = listing.clone();
         reversed.reverse();
         let server = Report::new(reversed, 100);
         let mut join = LoginJoin::new(&server);
         for (i, id) in listing.iter().enumerate() {
-            assert_eq!(join.take(id).unwrap(), Some(LastLogin::At(i as i64)));
+            assert_eq!(
+                join.take(id).unwrap(),
+                Some((LastLogin::At(i as i64), None))
+            );
         }
         assert!(join.pending.is_empty());
     }
@@ -968,6 +999,13 @@ mod tests {
         let old = facts(LastLogin::At(0), Some(0));
         assert_eq!(idle.is_idle(&user("me", None), &old), Some(false));
         assert_eq!(idle.is_idle(&user("b", Some("bot")), &old), Some(false));
+        // Seen active since the cutoff: not idle, however old the login.
+        let active = |t| Facts {
+            last_active: Some(t),
+            ..old.clone()
+        };
+        assert_eq!(idle.is_idle(&u, &active(1000)), Some(false));
+        assert_eq!(idle.is_idle(&u, &active(999)), Some(true));
     }
 
     #[test]

@@ -1147,11 +1147,11 @@ fn set_preferences_from_the_option_and_the_rows_columns() {
     write(
         d.path(),
         "prefs.csv",
-        "username,pref.display_settings.use_military_time,pref.nodot\n\
-         p01,true,\n\
-         p02,false,\n\
-         p03,,x\n\
-         p04,,\n",
+        "username,pref.display_settings.use_military_time,pref.nodot,pref.display_settings.channel_display_mode\n\
+         p01,true,,\n\
+         p02,false,,full\n\
+         p03,,x,\n\
+         p04,,,\n",
     );
     let extra = [
         "--preferences",
@@ -1207,6 +1207,12 @@ fn set_preferences_from_the_option_and_the_rows_columns() {
         p01["changed"],
         "the dry run says the same"
     );
+    // The row's column wins over --preferences for the same key, which is sent once.
+    assert_eq!(
+        prefs(&sb, "p02")["display_settings.channel_display_mode"],
+        "full"
+    );
+    assert_eq!(by_name(&rep, "p02")["changed"], p01["changed"]);
     // A key without its category rejects the row, with nothing written for it.
     let p03 = by_name(&rep, "p03");
     assert_eq!(p03["status"], "rejected", "{p03}");
@@ -1295,7 +1301,7 @@ fn mm_user(sb: &Sandbox, name: &str) -> Value {
 
 #[test]
 fn migrate_auth_moves_mattermost_accounts_to_the_directory() {
-    let sb = server(FlavorKind::Mattermost, 5, config());
+    let sb = server(FlavorKind::Mattermost, 6, config());
     let url = sb.url();
     let d = tmp();
     write(
@@ -1405,22 +1411,39 @@ fn migrate_auth_moves_mattermost_accounts_to_the_directory() {
     assert_eq!(mm_user(&sb, "p03")["auth_service"], "saml");
     assert_eq!(mm_user(&sb, "p03")["auth_data"], "p03");
 
-    // Only a system admin may; Rocket.Chat has no such call.
+    // The email as auth_data (SAML without an Id attribute binds by email).
     source(d.path(), "one.csv", &["p05"]);
+    let o = act(
+        d.path(),
+        "migrate-auth",
+        "one.csv",
+        &url,
+        &["--auth-service", "saml", "--auth-data", "email"],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let p05 = mm_user(&sb, "p05");
+    assert_eq!(
+        (&p05["auth_service"], &p05["auth_data"]),
+        (&Value::from("saml"), &Value::from("p05@example.org"))
+    );
+
+    // Only a system admin may: one message, nothing written. Rocket.Chat has no such call.
     let o = roster(
         d.path(),
         &[
             "do",
             "migrate-auth",
-            "ldap.csv",
+            "taken.csv",
             "--server",
             &url,
             "--auth-service",
             "ldap",
         ],
-        &[("ROSTER_USERNAME", "p05"), ("ROSTER_PASSWORD", PW)],
+        &[("ROSTER_USERNAME", "p06"), ("ROSTER_PASSWORD", PW)],
     );
     assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("system admin"), "{}", o.stderr());
+    assert_eq!(mm_user(&sb, "p04")["auth_service"], "");
     let rc = server(FlavorKind::RocketChat, 2, config());
     let before = writes(&rc);
     let o = act(
@@ -1483,4 +1506,41 @@ fn convert_to_bot_on_mattermost_only() {
         "{}",
         o.stderr()
     );
+}
+
+#[test]
+fn a_convert_to_bot_whose_answer_was_lost_is_looked_up_not_sent_again() {
+    let sb = server(
+        FlavorKind::Mattermost,
+        20,
+        SandboxConfig {
+            fault_rate: 0.3,
+            drop_rate: 0.15,
+            fault_phase: FaultPhase::After,
+            ..config()
+        },
+    );
+    let d = tmp();
+    let names: Vec<String> = (1..=15).map(|i| format!("p{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    source(d.path(), "bots.csv", &refs);
+    let o = act(
+        d.path(),
+        "convert-to-bot",
+        "bots.csv",
+        &sb.url(),
+        &["--max-attempts", "10", "--report", "r.jsonl"],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert!(
+        rep.iter().all(|e| e["status"] == "ok"),
+        "a conversion that happened was reported failed: {rep:?}"
+    );
+    for n in &names {
+        assert_eq!(mm_user(&sb, n)["is_bot"], true, "{n}");
+    }
+    // Sent once per account: a second one would be the server's 500 on a bot.
+    assert_eq!(requests(&sb, "convert_to_bot"), 15);
+    assert_eq!(mm_user(&sb, "p16").get("is_bot"), None);
 }

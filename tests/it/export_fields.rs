@@ -116,7 +116,9 @@ fn active(sb: &Sandbox, name: &str) -> bool {
 #[test]
 fn idle_export_is_the_source_of_a_deactivation() {
     for flavor in flavors() {
-        let names = ["recent", "stale", "ghost", "newbie", "gone", "robot"];
+        let names = [
+            "recent", "stale", "ghost", "newbie", "gone", "robot", "daily",
+        ];
         let sb = server(flavor, &names);
         age(&sb, "recent", 400, Some(10));
         age(&sb, "stale", 400, Some(200));
@@ -147,6 +149,25 @@ fn idle_export_is_the_source_of_a_deactivation() {
             ],
         );
         assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        if flavor == FlavorKind::Mattermost {
+            // Logged in long ago, active today: a Mattermost session lasts for months
+            // without a login, and the report's last_status_at says the account is used.
+            age(&sb, "daily", 400, Some(200));
+            let src = write(d.path(), "daily.csv", "username\ndaily\n");
+            let o = as_admin(
+                d.path(),
+                &[
+                    "do",
+                    "set-status",
+                    &src.to_string_lossy(),
+                    "--server",
+                    &sb.url(),
+                    "--status",
+                    "online",
+                ],
+            );
+            assert_eq!(o.code(), 0, "{}", o.stderr());
+        }
 
         let o = export(
             d.path(),
@@ -223,7 +244,7 @@ fn idle_export_is_the_source_of_a_deactivation() {
         for n in ["stale", "ghost", "gone"] {
             assert!(!active(&sb, n), "{flavor:?}: {n} deactivated");
         }
-        for n in ["recent", "newbie", "robot", "admin", "importer"] {
+        for n in ["recent", "newbie", "robot", "admin", "importer", "daily"] {
             assert!(active(&sb, n), "{flavor:?}: {n} untouched");
         }
         let report = crate::support::jsonl(&d.path().join("r.jsonl"));
@@ -522,6 +543,27 @@ fn export_refuses_fields_the_server_or_format_cannot_give() {
         "{}",
         o.stderr()
     );
+    // ... and roles: --role would keep nobody, so it refuses instead of an empty file.
+    let o = roster(
+        d.path(),
+        &[
+            "export",
+            "--server",
+            &rc.url(),
+            "-o",
+            "r.csv",
+            "--role",
+            "admin",
+        ],
+        &[("ROSTER_USERNAME", "plain"), ("ROSTER_PASSWORD", PW)],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("--role") && o.stderr().contains("view-full-other-user-info"),
+        "{}",
+        o.stderr()
+    );
+    assert!(!d.path().join("r.csv").exists());
 
     let o = export(d.path(), &rc, "u.csv", &["--fields", "username,lastlogin"]);
     assert_eq!(o.code(), 2, "{}", o.stderr());
