@@ -53,7 +53,8 @@ Fields (--fields): username, email, name, first_name, last_name, nickname, posit
 active, roles, require_password_change, verified, external_id, id, custom_fields,
 custom_fields.KEY, teams, channels, avatar, and what the server says about each account:
   status        presence (Rocket.Chat online|away|busy|offline, Mattermost online|away|dnd|offline)
-  last_login    last successful login, ISO-8601 UTC; empty (JSON null): never logged in
+  last_login    last successful login, ISO-8601 UTC; empty (JSON null): never logged in,
+                or not given (a Mattermost bot, an account the report left out: warned)
   created_at    when the account was created, ISO-8601 UTC
   auth_service  how it signs in (Mattermost email|ldap|saml|gitlab|...; Rocket.Chat: ldap or empty)
   mfa_active    two-factor on (Mattermost only: Rocket.Chat never shows it, and exits 2)

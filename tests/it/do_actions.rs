@@ -1137,6 +1137,49 @@ fn reset_mfa_turns_two_factor_off_and_says_so_first() {
         o.stderr()
     );
     assert_eq!(sb.mfa("p01"), Some(true));
+    // Rocket.Chat mails the user's verified addresses before it resets: without a mail
+    // server nothing is reset, and the first row stops the run.
+    for smtp in [true, false] {
+        let sb = server(
+            FlavorKind::RocketChat,
+            3,
+            SandboxConfig { smtp, ..config() },
+        );
+        mfa_on(&sb, "p01");
+        write(
+            d.path(),
+            "verify.csv",
+            "username,email,name,verified\np01,p01@example.org,Person 1,true\n",
+        );
+        let o = as_admin(
+            d.path(),
+            &[
+                "import",
+                "verify.csv",
+                "--server",
+                &sb.url(),
+                "--mode",
+                "update",
+            ],
+        );
+        assert_eq!(o.code(), 0, "{}", o.stderr());
+        let o = act(d.path(), "reset-mfa", "lost.csv", &sb.url(), &[]);
+        if smtp {
+            assert_eq!(o.code(), 0, "{}", o.stderr());
+            assert_eq!(sb.mfa("p01"), Some(false));
+            let mails = sb.mails();
+            assert!(
+                mails
+                    .iter()
+                    .any(|m| m.to == "p01@example.org" && m.kind == "totp-reset"),
+                "{mails:?}"
+            );
+        } else {
+            assert_eq!(o.code(), 2, "{}", o.stderr());
+            assert!(o.stderr().contains("SMTP"), "{}", o.stderr());
+            assert_eq!(sb.mfa("p01"), Some(true), "reset without its mail");
+        }
+    }
 }
 
 #[test]

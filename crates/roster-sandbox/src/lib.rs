@@ -210,7 +210,8 @@ pub struct SandboxConfig {
 pub struct Mail {
     /// The address it went to.
     pub to: String,
-    /// What it was: `reset-password` (a reset link), `password-changed` (Mattermost tells a
+    /// What it was: `reset-password` (a reset link), `totp-reset` (Rocket.Chat, before
+    /// users.resetTOTP), `password-changed` (Mattermost tells a
     /// user whose password an admin set), `token-created` (Mattermost, a new access token).
     pub kind: String,
 }

@@ -77,26 +77,26 @@ pub(crate) fn put_preferences(mm: &Mattermost, ctx: &Ctx, raw: &str) -> HandlerR
     if !ctx.can_edit_user(&id) {
         return Err(AppErr::permission());
     }
+    let field = |item: &Value, k: &str| {
+        item.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    // Every item's user first (403), then each item's validity (400), as the handler does.
+    if items.iter().any(|item| field(item, "user_id") != id) {
+        return Err(AppErr::new(
+            "api.preference.update_preferences.set.app_error",
+            403,
+        ));
+    }
     let mut rows = Vec::with_capacity(items.len());
     for item in &items {
-        let field = |k: &str| {
-            item.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let (user_id, category, name, value) = (
-            field("user_id"),
-            field("category"),
-            field("name"),
-            field("value"),
+        let (category, name, value) = (
+            field(item, "category"),
+            field(item, "name"),
+            field(item, "value"),
         );
-        if user_id != id {
-            return Err(AppErr::new(
-                "api.preference.update_preferences.set.app_error",
-                403,
-            ));
-        }
         if category.is_empty() || category.len() > 32 {
             return Err(AppErr::new(
                 "model.preference.is_valid.category.app_error",

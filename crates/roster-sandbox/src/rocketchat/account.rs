@@ -19,9 +19,10 @@
 //!   `emailNotificationMode` `all` is stored as `mentions` and `disabled` as `nothing`.
 //!   Answers `{user: {_id, settings: {preferences}}, success: true}`.
 //!
-//! Simplified: users.resetTOTP's mail to the user's verified addresses always goes out (no
-//! SMTP is emulated, so its `error-email-send-failed` never happens), and federated users
-//! do not exist; the `alsoSendThreadToChannel` enum is checked after the rest of the
+//! users.resetTOTP mails the user's verified addresses first (kept in the sandbox's mails;
+//! without SMTP, `Error trying to send email: … [error-email-send-failed]`, nothing reset).
+//!
+//! Simplified: federated users do not exist; the `alsoSendThreadToChannel` enum is checked after the rest of the
 //! schema (a body with two faults may name the other first); `language` and
 //! `utcOffset` stay among the preferences instead of moving to the user's root.
 
@@ -49,6 +50,23 @@ pub(super) fn reset_totp(rc: &RocketChat, ctx: &Ctx) -> Response {
         Ok(u) => u,
         Err(r) => return r,
     };
+    // resetTOTP(uid, true) mails every verified address first; a failure aborts.
+    let verified: Vec<&str> = user
+        .emails
+        .iter()
+        .filter(|e| e.verified)
+        .map(|e| e.address.as_str())
+        .collect();
+    if !verified.is_empty() && !rc.settings.smtp {
+        return RocketChat::meteor_error(
+            "error-email-send-failed",
+            "Error trying to send email: SMTP is not configured",
+            None,
+        );
+    }
+    for to in verified {
+        rc.send_mail(to, "totp-reset");
+    }
     if user.totp {
         rc.write().update(&user.id, |u| {
             u.totp = false;

@@ -913,3 +913,134 @@ fn team_channel_listings_public_and_private() {
     assert_eq!(r.status, 403, "{}", r.text);
     assert_eq!(r.body["id"], "api.context.permissions.app_error");
 }
+
+/// The account-settings routes of `roster do` (account.rs): their checks in the
+/// handlers' order, and what each changes.
+#[test]
+fn mfa_preferences_auth_and_bot_conversion() {
+    let sb = start(mm_config());
+    let ids = seed(&sb, &[("ann", true), ("bob", true)]);
+    let (ann, bob) = (&ids[0], &ids[1]);
+    let admin = Mm::login(&sb, "admin", ADMIN_PW);
+    let plain = Mm::login(&sb, "bob", "Seeded-pw-1");
+    let put = |who: &Mm, path: &str, body: &Value| who.req(Method::PUT, path, Some(body));
+    let err = |r: &Reply| r.body["id"].as_str().unwrap_or("").to_string();
+
+    // MFA: `activate` must be a boolean; turning it on needs a code, then the setting.
+    let facts = roster_sandbox::AccountFacts {
+        mfa_active: Some(true),
+        ..Default::default()
+    };
+    sb.set_account_facts("ann", &facts).unwrap();
+    let mfa = format!("/users/{ann}/mfa");
+    assert_eq!(put(&admin, &mfa, &json!({"activate": "no"})).status, 400);
+    let r = put(&admin, &mfa, &json!({"activate": true}));
+    assert_eq!(
+        (r.status, r.body["id"].clone()),
+        (400, json!("api.context.invalid_body_param.app_error"))
+    );
+    assert_eq!(
+        put(&admin, &mfa, &json!({"activate": true, "code": "1"})).status,
+        501
+    );
+    assert_eq!(put(&plain, &mfa, &json!({"activate": false})).status, 403);
+    assert_eq!(sb.mfa("ann"), Some(true));
+    for _ in 0..2 {
+        let r = put(&admin, &mfa, &json!({"activate": false}));
+        assert_eq!(
+            (r.status, &r.body),
+            (200, &json!({"status": "OK"})),
+            "idempotent"
+        );
+    }
+    assert_eq!(sb.mfa("ann"), Some(false));
+
+    // Preferences: 1 to 100 items; every user_id the path's (403) before any item's
+    // validity (400); all or nothing.
+    let prefs = format!("/users/{ann}/preferences");
+    let item = |user: &str, c: &str, n: &str, v: &str| json!({"user_id": user, "category": c, "name": n, "value": v});
+    assert_eq!(put(&admin, &prefs, &json!([])).status, 400);
+    let many: Vec<Value> = (0..101)
+        .map(|i| item(ann, "c", &format!("n{i}"), "v"))
+        .collect();
+    assert_eq!(put(&admin, &prefs, &json!(many)).status, 400);
+    let r = put(
+        &admin,
+        &prefs,
+        &json!([item(ann, "", "n", "v"), item(bob, "c", "n", "v")]),
+    );
+    assert_eq!(
+        (r.status, err(&r)),
+        (
+            403,
+            "api.preference.update_preferences.set.app_error".into()
+        )
+    );
+    let r = put(
+        &admin,
+        &prefs,
+        &json!([
+            item(ann, "ok", "n", "v"),
+            item(ann, "theme", "", "not json")
+        ]),
+    );
+    assert_eq!(
+        (r.status, err(&r)),
+        (400, "model.preference.is_valid.theme.app_error".into())
+    );
+    assert!(sb.preferences("ann").is_empty(), "all or nothing");
+    let r = put(
+        &admin,
+        &prefs,
+        &json!([item(ann, "display_settings", "use_military_time", "true")]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        put(&plain, &prefs, &json!([item(ann, "c", "n", "v")])).status,
+        403
+    );
+    let r = admin.get(&prefs);
+    assert_eq!(r.body[0]["value"], "true", "{}", r.text);
+
+    // Auth: system admins only; both fields needed; auth_data unique; the password goes.
+    let auth = |u: &str| format!("/users/{u}/auth");
+    let body = json!({"auth_service": "ldap", "auth_data": "uid-ann"});
+    assert_eq!(put(&plain, &auth(ann), &body).status, 403);
+    let r = put(&admin, &auth(ann), &json!({"auth_service": "ldap"}));
+    assert_eq!(
+        (r.status, err(&r)),
+        (400, "api.user.update_user_auth.invalid_request".into())
+    );
+    let r = put(&admin, &auth(ann), &body);
+    assert_eq!((r.status, &r.body), (200, &body));
+    let r = put(&admin, &auth(bob), &body);
+    assert_eq!(
+        (r.status, err(&r)),
+        (
+            400,
+            "app.user.update_auth_data.email_exists.app_error".into()
+        )
+    );
+    assert_ne!(
+        mm_login_raw(&client(), &sb.url(), "ann", "Seeded-pw-1").status,
+        200
+    );
+
+    // Bots: a plain user may not; the conversion ends the sessions; a bot already is a 500.
+    let bot = format!("/users/{bob}/convert_to_bot");
+    assert_eq!(plain.post(&bot, &json!({})).status, 403);
+    let r = admin.post(&bot, &json!({}));
+    assert_eq!(
+        (r.status, r.body["user_id"].clone()),
+        (200, json!(bob)),
+        "{}",
+        r.text
+    );
+    assert_eq!(plain.get("/users/me").status, 401, "sessions revoked");
+    let r = admin.post(&bot, &json!({}));
+    assert_eq!(
+        (r.status, err(&r)),
+        (500, "app.bot.createbot.internal_error".into())
+    );
+    assert_eq!(admin.get(&format!("/users/{bob}")).body["is_bot"], true);
+}
