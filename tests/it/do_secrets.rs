@@ -8,41 +8,15 @@
 use std::path::Path;
 use std::process::Output;
 
+use crate::do_support::{ADMIN, PW, act_as, by_name, flavors, server, source};
 use crate::support::{
     ADMIN_PW, Ran, client, config, jsonl, login_raw, mm_login_raw, requests, roster,
-    spawn_as_importer_at, start, tmp, user, wait_for_lines, write, writes,
+    spawn_as_importer_at, tmp, user, wait_for_lines, write, writes,
 };
-use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, Secret, SeedUser};
+use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, Secret};
 use serde_json::Value;
 
-const PW: &str = "Seeded-pw-1";
 const SERVER_SECRET: &str = "rc-create-tokens-secret-1";
-
-fn flavors() -> [FlavorKind; 2] {
-    [FlavorKind::RocketChat, FlavorKind::Mattermost]
-}
-
-/// A sandbox of `flavor` with `n` users `p01`… (password [`PW`]), with what these
-/// actions need switched on (they are off by default, as on the servers).
-fn server(flavor: FlavorKind, n: usize, cfg: SandboxConfig) -> Sandbox {
-    let sb = start(SandboxConfig {
-        flavor,
-        rate_limit: Some(false),
-        ..cfg
-    });
-    let users: Vec<SeedUser> = (1..=n)
-        .map(|i| SeedUser {
-            username: format!("p{i:02}"),
-            email: format!("p{i:02}@example.org"),
-            name: format!("Person {i}"),
-            password: Some(PW.into()),
-            active: true,
-            roles: vec![],
-        })
-        .collect();
-    sb.seed_users(&users).expect("seed");
-    sb
-}
 
 /// Tokens on: Mattermost's EnableUserAccessTokens, Rocket.Chat's
 /// CREATE_TOKENS_FOR_USERS_SECRET.
@@ -54,28 +28,17 @@ fn tokens_on() -> SandboxConfig {
     }
 }
 
-fn source(dir: &Path, name: &str, users: &[&str]) {
-    let mut s = String::from("username,email\n");
-    for u in users {
-        s.push_str(&format!("{u},{u}@example.org\n"));
-    }
-    write(dir, name, &s);
-}
+/// The admin's credentials, with the Rocket.Chat server's token secret.
+const ADMIN_WITH_SECRET: [(&str, &str); 3] = [
+    ADMIN[0],
+    ADMIN[1],
+    ("ROSTER_CREATE_TOKENS_SECRET", SERVER_SECRET),
+];
 
 /// `roster do ACTION SOURCE --server URL EXTRA…` as the seeded admin, with the
 /// Rocket.Chat server's token secret in the environment.
 fn act(dir: &Path, action: &str, src: &str, url: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["do", action, src, "--server", url];
-    args.extend_from_slice(extra);
-    roster(
-        dir,
-        &args,
-        &[
-            ("ROSTER_USERNAME", "admin"),
-            ("ROSTER_PASSWORD", ADMIN_PW),
-            ("ROSTER_CREATE_TOKENS_SECRET", SERVER_SECRET),
-        ],
-    )
+    act_as(dir, action, src, url, extra, &ADMIN_WITH_SECRET)
 }
 
 /// Mattermost cannot require a change at the next login: its runs say so.
@@ -84,13 +47,6 @@ fn no_require(flavor: FlavorKind) -> &'static [&'static str] {
         FlavorKind::Mattermost => &["--no-require-change"],
         _ => &[],
     }
-}
-
-fn by_name<'a>(report: &'a [Value], name: &str) -> &'a Value {
-    report
-        .iter()
-        .find(|e| e["username"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {report:?}"))
 }
 
 /// The lines of a secrets file after its header, as cells.
@@ -144,18 +100,27 @@ fn token_works(sb: &Sandbox, flavor: FlavorKind, user_id: &str, token: &str) -> 
     (r.status == 200).then(|| r.body["username"].as_str().unwrap_or("").to_string())
 }
 
-/// Every secret in these files' last column, and none found in any other file under
+/// Every secret in these files (their `password` or `token` column), the Rocket.Chat
+/// server's token secret and the admin's password: none found in any other file under
 /// `dir` (report, journal, rejects, request log, source) nor in the runs' output.
 fn assert_secrets_only_in(dir: &Path, secret_files: &[&str], runs: &[&Output]) {
     let mut secrets = Vec::new();
     for f in secret_files {
-        for line in secret_lines(&dir.join(f)) {
-            let s = line.last().cloned().unwrap_or_default();
+        let path = dir.join(f);
+        let text = std::fs::read_to_string(&path).expect("the secrets file");
+        let header: Vec<&str> = text.lines().next().unwrap_or("").split(',').collect();
+        let at = header
+            .iter()
+            .position(|c| *c == "password" || *c == "token")
+            .unwrap_or_else(|| panic!("{f}: no secret column in {header:?}"));
+        for line in secret_lines(&path) {
+            let s = line[at].clone();
             assert!(s.len() >= 20, "a secret this short? {s:?}");
             secrets.push(s);
         }
     }
     assert!(!secrets.is_empty(), "no secret to look for");
+    secrets.extend([SERVER_SECRET.to_string(), ADMIN_PW.to_string()]);
     let mut outputs: Vec<(String, String)> = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -457,12 +422,8 @@ fn a_missing_setting_or_permission_stops_the_run_with_one_message() {
         args.extend(["--report", "r.jsonl"]);
         roster(d.path(), &args, env)
     };
-    let admin = [("ROSTER_USERNAME", "admin"), ("ROSTER_PASSWORD", ADMIN_PW)];
-    let with_secret = [
-        admin[0],
-        admin[1],
-        ("ROSTER_CREATE_TOKENS_SECRET", SERVER_SECRET),
-    ];
+    let admin = ADMIN;
+    let with_secret = ADMIN_WITH_SECRET;
 
     // Rocket.Chat: Accounts_PasswordReset off; no CREATE_TOKENS_FOR_USERS_SECRET on the
     // server, or not given to roster, or another one; a role without the permission.
