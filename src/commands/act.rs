@@ -97,7 +97,9 @@ a personal access token described by --description (needs EnableUserAccessTokens
 Rocket.Chat: a login token of the user's, with no name (no --description), expiring as a
 login does (90 days by default), made only with the server's CREATE_TOKENS_FOR_USERS_SECRET
 given in the environment variable ROSTER_CREATE_TOKENS_SECRET. A token request whose answer
-was lost is never sent again: that row fails, saying which token to check and revoke.
+was lost is not sent again (on Mattermost, --resume does when the server lists no token of
+it): that row fails, saying which token to check and revoke. A refusal (a setting, the
+secret, a permission) stops the run, and --resume does the rows once the cause is fixed.
 
 Examples:
   roster do offboard leavers.csv --server https://chat.example.org --remove-memberships \\

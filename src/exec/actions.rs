@@ -131,7 +131,7 @@ impl DoAction {
             ),
             DoAction::CreateToken => (
                 "GET permissions.listAll (once: user-generate-access-token), then POST users.createToken {userId, secret} (a login token, no name or --description, expiring with Accounts_LoginExpiration; needs the server's CREATE_TOKENS_FOR_USERS_SECRET in ROSTER_CREATE_TOKENS_SECRET)",
-                "POST /users/{id}/tokens {description} (ServiceSettings.EnableUserAccessTokens); after a lost answer, GET /users/{id}/tokens to name the token to revoke",
+                "POST /users/{id}/tokens {description} (ServiceSettings.EnableUserAccessTokens); after a lost answer, GET /users/{id}/tokens names the token to revoke, or shows none was made (then --resume sends it again)",
             ),
             DoAction::ResetMfa => (
                 "POST users.resetTOTP {userId} (edit-other-user-totp; two-factor authentication on; mails the user's verified addresses)",

@@ -367,7 +367,10 @@ fn send_reset_email_has_the_server_mail_each_user() {
             &["--send-reset-email", "--report", "r.jsonl"],
         );
         assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
-        let to: Vec<(String, String)> = sb.mails().into_iter().map(|m| (m.to, m.kind)).collect();
+        // Rows run side by side: the mails come in any order.
+        let mut to: Vec<(String, String)> =
+            sb.mails().into_iter().map(|m| (m.to, m.kind)).collect();
+        to.sort();
         assert_eq!(
             to,
             [
@@ -913,4 +916,139 @@ fn a_resumed_reset_keeps_the_passwords_set_before_the_cut() {
         "rows done before the cut were done again ({twice})"
     );
     assert_secrets_only_in(d.path(), &["pw.csv"], &[&o]);
+}
+
+/// The tokens file has one token for each of `names`, and each logs its account in.
+#[track_caller]
+fn tokens_work(sb: &Sandbox, flavor: FlavorKind, file: &Path, names: &[&str]) {
+    let lines = secret_lines(file);
+    let mut in_file: Vec<&str> = lines.iter().map(|l| l[0].as_str()).collect();
+    in_file.sort_unstable();
+    assert_eq!(in_file, names, "{flavor:?}: {lines:?}");
+    for l in &lines {
+        let who = token_works(sb, flavor, &l[1], &l[3]);
+        assert_eq!(who.as_deref(), Some(l[0].as_str()), "{flavor:?}: {l:?}");
+    }
+}
+
+/// A run stopped by a refusal (a wrong Rocket.Chat secret, Mattermost's
+/// EnableUserAccessTokens off) sent requests that made nothing: once the cause is fixed,
+/// `--resume` makes the tokens instead of calling them lost.
+#[test]
+fn create_token_resumed_after_a_refusal_makes_the_tokens() {
+    let names = ["p01", "p02", "p03"];
+    let run = ["--tokens-out", "t.csv", "--report", "r.jsonl"];
+    let resumed = ["--tokens-out", "t.csv", "--report", "r.jsonl", "--resume"];
+
+    // Rocket.Chat: another secret than the server's, then the right one.
+    let d = tmp();
+    source(d.path(), "bots.csv", &names);
+    let sb = server(FlavorKind::RocketChat, 3, tokens_on());
+    let wrong = [ADMIN[0], ADMIN[1], ("ROSTER_CREATE_TOKENS_SECRET", "nope")];
+    let o = act_as(
+        d.path(),
+        "create-token",
+        "bots.csv",
+        &sb.url(),
+        &run,
+        &wrong,
+    );
+    stopped(&o, d.path(), "is not the server's");
+    let o = act(d.path(), "create-token", "bots.csv", &sb.url(), &resumed);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    tokens_work(&sb, FlavorKind::RocketChat, &d.path().join("t.csv"), &names);
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert!(rep.iter().all(|e| e["status"] == "ok"), "{rep:?}");
+
+    // Mattermost: the setting off, then the same server (its state file) with it on.
+    let d = tmp();
+    source(d.path(), "bots.csv", &names);
+    let state = d.path().join("server-state.json");
+    let sb = server(
+        FlavorKind::Mattermost,
+        3,
+        SandboxConfig {
+            state_file: Some(state.clone()),
+            ..config()
+        },
+    );
+    let o = act(d.path(), "create-token", "bots.csv", &sb.url(), &run);
+    stopped(&o, d.path(), "EnableUserAccessTokens");
+    sb.stop().expect("the state saved");
+    let sb = crate::support::start(SandboxConfig {
+        flavor: FlavorKind::Mattermost,
+        rate_limit: Some(false),
+        state_file: Some(state),
+        ..tokens_on()
+    });
+    let o = act(d.path(), "create-token", "bots.csv", &sb.url(), &resumed);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    tokens_work(&sb, FlavorKind::Mattermost, &d.path().join("t.csv"), &names);
+    assert_eq!(
+        requests(&sb, "POST /api/v4/users/{user_id}/tokens"),
+        3,
+        "one request each"
+    );
+}
+
+/// Mattermost lists an account's tokens: after a lost answer, `--resume` sends the
+/// request again when the listing shows it made none, and never when it shows one.
+#[test]
+fn a_lost_token_answer_is_sent_again_on_resume_only_if_no_token_was_made() {
+    let sb = server(
+        FlavorKind::Mattermost,
+        2,
+        SandboxConfig {
+            fault_rate: 1.0,
+            fault_phase: FaultPhase::Before,
+            ..tokens_on()
+        },
+    );
+    let url = sb.url();
+    let route = "POST /api/v4/users/{user_id}/tokens";
+    let args = ["--tokens-out", "t.csv", "--report", "r.jsonl"];
+    let resumed = ["--tokens-out", "t.csv", "--report", "r.jsonl", "--resume"];
+    let error_of = |d: &Path, name: &str| -> String {
+        let rep = jsonl(&d.join("r.jsonl"));
+        let e = by_name(&rep, name);
+        assert_eq!(e["status"], "failed", "{e}");
+        e["error"].as_str().unwrap().to_string()
+    };
+
+    // Refused before the server made it (a 5xx, the answer lost as far as roster knows).
+    let d = tmp();
+    source(d.path(), "bots.csv", &["p01"]);
+    let o = act(d.path(), "create-token", "bots.csv", &url, &args);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let err = error_of(d.path(), "p01");
+    assert!(err.contains("lists no token"), "{err}");
+    sb.set_faults(0.0, 0.0);
+    let o = act(d.path(), "create-token", "bots.csv", &url, &resumed);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    tokens_work(
+        &sb,
+        FlavorKind::Mattermost,
+        &d.path().join("t.csv"),
+        &["p01"],
+    );
+    assert_eq!(requests(&sb, route), 2, "sent again once");
+
+    // Made, and its answer lost: named, and not sent again.
+    sb.set_fault_phase(FaultPhase::After);
+    sb.set_faults(1.0, 0.0);
+    let d = tmp();
+    source(d.path(), "bots.csv", &["p02"]);
+    let o = act(d.path(), "create-token", "bots.csv", &url, &args);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    assert!(error_of(d.path(), "p02").contains("lists token(s)"));
+    sb.set_faults(0.0, 0.0);
+    let o = act(d.path(), "create-token", "bots.csv", &url, &resumed);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let err = error_of(d.path(), "p02");
+    assert!(
+        err.contains("the interrupted run sent") && err.contains("lists token(s)"),
+        "{err}"
+    );
+    assert_eq!(requests(&sb, route), 3, "p02's sent once");
+    assert!(!d.path().join("t.csv").exists());
 }
