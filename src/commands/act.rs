@@ -88,7 +88,8 @@ or terminal. FILE is created mode 0600 and must not exist, except that --resume 
 the one its interrupted run wrote. Rocket.Chat makes the user change it at the next login
 (not with --no-require-change) and logs the user out everywhere; Mattermost cannot require
 a change, so it needs --no-require-change; it revokes the user's sessions, and LDAP or SSO
-accounts are skipped. --send-reset-email has the server mail each user its reset link
+accounts are skipped, which only a system admin is shown: roster sets Mattermost passwords
+as a system admin only. --send-reset-email has the server mail each user its reset link
 instead (Rocket.Chat answers alike for every address, and takes 10 a minute).
 
 create-token --tokens-out FILE makes a token for each account (service accounts) and

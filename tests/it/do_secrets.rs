@@ -13,7 +13,7 @@ use crate::support::{
     ADMIN_PW, Ran, client, config, jsonl, login_raw, mm_login_raw, requests, roster,
     spawn_as_importer_at, tmp, user, wait_for_lines, write, writes,
 };
-use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, Secret};
+use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, Secret, SeedUser};
 use serde_json::Value;
 
 const SERVER_SECRET: &str = "rc-create-tokens-secret-1";
@@ -1051,4 +1051,76 @@ fn a_lost_token_answer_is_sent_again_on_resume_only_if_no_token_was_made() {
     );
     assert_eq!(requests(&sb, route), 3, "p02's sent once");
     assert!(!d.path().join("t.csv").exists());
+}
+
+/// Mattermost shows an account's auth_service to system admins only, and a password set
+/// by anyone allowed to (here a user manager granted
+/// sysconsole_write_user_management_users) turns an LDAP account into an email one: such
+/// a run stops before any write.
+#[test]
+fn mattermost_passwords_are_set_only_as_a_system_admin() {
+    let sb = server(
+        FlavorKind::Mattermost,
+        2,
+        SandboxConfig {
+            mm_ldap_users: vec!["p02".into()],
+            mm_role_permissions: vec![(
+                "system_user_manager".into(),
+                "sysconsole_write_user_management_users".into(),
+            )],
+            ..config()
+        },
+    );
+    sb.seed_users(&[SeedUser {
+        username: "mgr".into(),
+        email: "mgr@example.org".into(),
+        name: "User manager".into(),
+        password: Some(PW.into()),
+        active: true,
+        roles: vec!["system_user".into(), "system_user_manager".into()],
+    }])
+    .expect("seed");
+    let d = tmp();
+    source(d.path(), "people.csv", &["p01", "p02"]);
+    let mgr = [("ROSTER_USERNAME", "mgr"), ("ROSTER_PASSWORD", PW)];
+    let before = writes(&sb);
+    let o = act_as(
+        d.path(),
+        "reset-password",
+        "people.csv",
+        &sb.url(),
+        &[
+            "--passwords-out",
+            "pw.csv",
+            "--no-require-change",
+            "--report",
+            "r.jsonl",
+        ],
+        &mgr,
+    );
+    stopped(&o, d.path(), "only as a system admin");
+    assert_eq!(writes(&sb), before, "written before the refusal");
+    assert!(!d.path().join("pw.csv").exists());
+    assert_eq!(user(&sb, "p02")["auth_service"], "ldap");
+    assert!(logs_in(&sb, FlavorKind::Mattermost, "p01", PW));
+    // As a system admin the LDAP account is seen, and skipped.
+    let o = act(
+        d.path(),
+        "reset-password",
+        "people.csv",
+        &sb.url(),
+        &[
+            "--passwords-out",
+            "pw.csv",
+            "--no-require-change",
+            "--report",
+            "r.jsonl",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(user(&sb, "p02")["auth_service"], "ldap");
+    assert_eq!(
+        by_name(&jsonl(&d.path().join("r.jsonl")), "p02")["status"],
+        "skipped"
+    );
 }
