@@ -1295,24 +1295,35 @@ impl Engine {
                     return Ok(Some(cur));
                 }
                 let password = super::secrets::generate_password();
-                // Retried inside with the same password (idempotent); an answer lost for
-                // good leaves the account with a password nobody knows: say so.
-                self.target
+                let file = out.path().display().to_string();
+                let keep = |confirmed: &str| {
+                    out.write(&[&cur.username], &password, &[confirmed])
+                        .map_err(|e| {
+                            CallError::Fatal(format!(
+                                "the password of {} was (or may have been) changed, but {file} cannot be written ({e}); run again for this account once it can",
+                                cur.username
+                            ))
+                        })
+                };
+                // Retried inside with the same password (idempotent). An answer lost for
+                // good may leave the account with this password (and its sessions
+                // ended): it is kept all the same, unconfirmed, never thrown away.
+                match self
+                    .target
                     .set_password(&cur, &password, *require_change, stats)
-                    .map_err(|e| match e {
-                        CallError::Transient(m) => CallError::Transient(format!(
-                            "{m}; the password may have been changed, and was not kept: run again for this account"
-                        )),
-                        e => e,
-                    })?;
-                out.write(&[&cur.username], &password).map_err(|e| {
-                    CallError::Fatal(format!(
-                        "the password of {} was changed, but {} cannot be written ({e}); run again for this account once it can",
-                        cur.username,
-                        out.path().display()
-                    ))
-                })?;
-                Ok(Some(cur))
+                {
+                    Ok(()) => {
+                        keep("yes")?;
+                        Ok(Some(cur))
+                    }
+                    Err(CallError::Transient(m)) => {
+                        keep("no")?;
+                        Err(CallError::Transient(format!(
+                            "{m}; the password may have been set: it is in {file}, unconfirmed (confirmed=no); run again for this account (--resume) to set one that is confirmed"
+                        )))
+                    }
+                    Err(e) => Err(e),
+                }
             }
         }
     }
@@ -1365,7 +1376,7 @@ impl Engine {
             Ok(token) => {
                 let token_id = token.id.clone().unwrap_or_default();
                 t.out
-                    .write(&[&cur.username, &token.user_id, &token_id], &token.token)
+                    .write(&[&cur.username, &token.user_id, &token_id], &token.token, &[])
                     .map_err(|e| {
                         CallError::Fatal(format!(
                             "a token was made for {} (id {token_id:?}), but {file} cannot be written ({e}): revoke it, then run again for this account",

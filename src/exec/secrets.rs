@@ -3,8 +3,10 @@
 //! the only place they go: never the report, rejects, journal, dump, request log,
 //! progress or a message.
 //!
-//! The file is CSV with a header: `username,password`, or `username,user_id,token_id,token`
-//! (Rocket.Chat has no token id: empty). It is created mode 0600 from the start (never
+//! The file is CSV with a header: `username,password,confirmed`, or
+//! `username,user_id,token_id,token` (Rocket.Chat has no token id: empty). `confirmed` is
+//! `no` when the password's answer was lost for good: the account may have it (or keep its
+//! old one), and a later line for it supersedes that one. It is created mode 0600 from the start (never
 //! made private after being written), on the first secret to write, so a run that sets
 //! none (a dry run, every row skipped) leaves no file. A file that exists is refused
 //! before the run connects, unless `--resume` continues the run that wrote it: then lines
@@ -40,7 +42,7 @@ pub enum SecretKind {
 impl SecretKind {
     fn header(self) -> &'static [&'static str] {
         match self {
-            SecretKind::Passwords => &["username", "password"],
+            SecretKind::Passwords => &["username", "password", "confirmed"],
             SecretKind::Tokens => &["username", "user_id", "token_id", "token"],
         }
     }
@@ -223,10 +225,11 @@ impl SecretOut {
         self.held.contains(user_id)
     }
 
-    /// Appends one line (`cells`, then the secret) and makes it durable before returning:
-    /// the caller reports the row done only then. The first call creates the file (mode
-    /// 0600, refused if it appeared meanwhile) or, resuming, opens it for appending.
-    pub fn write(&self, cells: &[&str], secret: &Secret) -> io::Result<()> {
+    /// Appends one line (`cells`, the secret, then `after`) and makes it durable before
+    /// returning: the caller reports the row done only then. The first call creates the
+    /// file (mode 0600, refused if it appeared meanwhile) or, resuming, opens it for
+    /// appending.
+    pub fn write(&self, cells: &[&str], secret: &Secret, after: &[&str]) -> io::Result<()> {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
             *guard = Some(self.open()?);
@@ -240,6 +243,10 @@ impl SecretOut {
             line.push(',');
         }
         push_cell(&mut line, secret.expose(), false);
+        for c in after {
+            line.push(',');
+            push_cell(&mut line, c, true);
+        }
         line.push('\n');
         f.write_all(line.as_bytes())?;
         f.flush()?;
@@ -377,9 +384,9 @@ mod tests {
         let path = d.path().join("tokens.csv");
         let out = SecretOut::prepare(SecretKind::Tokens, &path, false).unwrap();
         assert!(!path.exists(), "nothing written yet");
-        out.write(&["-svc", "u1", "t1"], &Secret::new("-tok,en"))
+        out.write(&["-svc", "u1", "t1"], &Secret::new("-tok,en"), &[])
             .unwrap();
-        out.write(&["bot", "u2", ""], &Secret::new("plain"))
+        out.write(&["bot", "u2", ""], &Secret::new("plain"), &[])
             .unwrap();
         #[cfg(unix)]
         assert_eq!(mode(&path), 0o600);
@@ -403,7 +410,9 @@ mod tests {
         assert!(again.holds("u1") && again.holds("u2"));
         assert!(!again.holds("u3"), "a line cut short holds no token");
         assert!(!again.holds("svc"));
-        again.write(&["cy", "u4", "t4"], &Secret::new("x")).unwrap();
+        again
+            .write(&["cy", "u4", "t4"], &Secret::new("x"), &[])
+            .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("cut,u3,\ncy,u4,t4,x\n"), "{text}");
         // Another kind of file, or one others may read: refused.
@@ -449,7 +458,7 @@ mod tests {
             let out = SecretOut::prepare(SecretKind::Tokens, &path, true).unwrap();
             assert!(out.holds("u1"), "{cut:?}");
             assert!(!out.holds("u2"), "{cut:?}: a cut line");
-            out.write(&["cy", "u3", "t3"], &Secret::new("tok3"))
+            out.write(&["cy", "u3", "t3"], &Secret::new("tok3"), &[])
                 .unwrap();
             let text = std::fs::read_to_string(&path).unwrap();
             assert_eq!(text, format!("{whole}{closed}cy,u3,t3,tok3\n"), "{cut:?}");
@@ -470,7 +479,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let path = d.path().join("tokens.csv");
         let out = SecretOut::prepare(SecretKind::Tokens, &path, false).unwrap();
-        out.write(&["ann", "u1", "t1"], &Secret::new("tok1"))
+        out.write(&["ann", "u1", "t1"], &Secret::new("tok1"), &[])
             .unwrap();
         let elsewhere = d.path().join("elsewhere.csv");
         std::fs::write(&elsewhere, "username,user_id,token_id,token\n").unwrap();
@@ -480,7 +489,7 @@ mod tests {
         std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
         assert!(
             resumed
-                .write(&["bob", "u2", "t2"], &Secret::new("tok2"))
+                .write(&["bob", "u2", "t2"], &Secret::new("tok2"), &[])
                 .is_err()
         );
         assert_eq!(
@@ -493,7 +502,7 @@ mod tests {
         let new = SecretOut::prepare(SecretKind::Tokens, &fresh, false).unwrap();
         std::os::unix::fs::symlink(&elsewhere, &fresh).unwrap();
         assert!(
-            new.write(&["bob", "u2", "t2"], &Secret::new("tok2"))
+            new.write(&["bob", "u2", "t2"], &Secret::new("tok2"), &[])
                 .is_err()
         );
         assert!(
@@ -501,5 +510,31 @@ mod tests {
                 .unwrap()
                 .contains("tok2")
         );
+    }
+
+    #[test]
+    fn a_password_line_says_whether_the_server_confirmed_it() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("pw.csv");
+        let out = SecretOut::prepare(SecretKind::Passwords, &path, false).unwrap();
+        out.write(&["ann"], &Secret::new("Pw-one-1"), &["yes"])
+            .unwrap();
+        out.write(&["=bob"], &Secret::new("Pw-two-2"), &["no"])
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "username,password,confirmed\nann,Pw-one-1,yes\n\"'=bob\",Pw-two-2,no\n"
+        );
+        // A file of the two-column format is not this one.
+        std::fs::write(&path, "username,password\nann,Pw-one-1\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        assert!(matches!(
+            SecretOut::prepare(SecretKind::Passwords, &path, true),
+            Err(SecretFileError::Foreign { .. })
+        ));
     }
 }

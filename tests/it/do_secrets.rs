@@ -241,13 +241,14 @@ fn reset_password_sets_passwords_that_work_and_writes_them_to_the_file_only() {
         let pw = d.path().join("pw.csv");
         assert_private(&pw);
         let text = std::fs::read_to_string(&pw).unwrap();
-        assert!(text.starts_with("username,password\n"), "{text}");
+        assert!(text.starts_with("username,password,confirmed\n"), "{text}");
         let lines = secret_lines(&pw);
         // In the order the accounts were done.
         let mut names: Vec<&str> = lines.iter().map(|l| l[0].as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["p01", "p02"], "{flavor:?}");
         for l in &lines {
+            assert_eq!(l[2], "yes", "{flavor:?}: {}", l[0]);
             assert!(
                 logs_in(&sb, flavor, &l[0], &l[1]),
                 "{flavor:?}: {} cannot log in with the new password",
@@ -698,6 +699,7 @@ fn a_password_under_faults_is_set_and_written_exactly_once() {
         in_file.sort_unstable();
         assert_eq!(in_file, refs, "{flavor:?}: each account once");
         for l in &lines {
+            assert_eq!(l[2], "yes", "{flavor:?}: {}", l[0]);
             assert!(
                 logs_in(&sb, flavor, &l[0], &l[1]),
                 "{flavor:?}: the file's password of {} does not log in",
@@ -1123,4 +1125,70 @@ fn mattermost_passwords_are_set_only_as_a_system_admin() {
         by_name(&jsonl(&d.path().join("r.jsonl")), "p02")["status"],
         "skipped"
     );
+}
+
+/// A password whose answer is lost for good (every attempt applied, then answered 5xx)
+/// may be the account's now: its line is kept, confirmed=no, and the row fails saying so;
+/// `--resume` sets a confirmed one, whose later line supersedes it.
+#[test]
+fn a_password_whose_answer_is_lost_is_kept_unconfirmed() {
+    for flavor in flavors() {
+        let sb = server(
+            flavor,
+            2,
+            SandboxConfig {
+                fault_rate: 1.0,
+                fault_phase: FaultPhase::After,
+                ..config()
+            },
+        );
+        let d = tmp();
+        source(d.path(), "people.csv", &["p01", "p02"]);
+        let mut args = vec![
+            "--passwords-out",
+            "pw.csv",
+            "--max-attempts",
+            "2",
+            "--report",
+            "r.jsonl",
+        ];
+        args.extend_from_slice(no_require(flavor));
+        let o = act(d.path(), "reset-password", "people.csv", &sb.url(), &args);
+        assert_eq!(o.code(), 1, "{flavor:?}: {}", o.stderr());
+        sb.set_faults(0.0, 0.0);
+        let pw = d.path().join("pw.csv");
+        assert_private(&pw);
+        let lines = secret_lines(&pw);
+        assert_eq!(lines.len(), 2, "{flavor:?}: {lines:?}");
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        for l in &lines {
+            assert_eq!(l[2], "no", "{flavor:?}: {}", l[0]);
+            assert!(
+                logs_in(&sb, flavor, &l[0], &l[1]),
+                "{flavor:?}: the unconfirmed password of {} was set, yet does not log in",
+                l[0]
+            );
+            let e = by_name(&rep, &l[0]);
+            assert_eq!(e["status"], "failed", "{e}");
+            let err = e["error"].as_str().unwrap();
+            assert!(
+                err.contains("may have been set")
+                    && err.contains("pw.csv")
+                    && err.contains("unconfirmed"),
+                "{flavor:?}: {err}"
+            );
+        }
+        let mut again = args.clone();
+        again.push("--resume");
+        let o = act(d.path(), "reset-password", "people.csv", &sb.url(), &again);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let lines = secret_lines(&pw);
+        assert_eq!(lines.len(), 4, "{flavor:?}: {lines:?}");
+        for name in ["p01", "p02"] {
+            let last = lines.iter().rev().find(|l| l[0] == name).unwrap();
+            assert_eq!(last[2], "yes", "{flavor:?}: {last:?}");
+            assert!(logs_in(&sb, flavor, name, &last[1]), "{flavor:?}: {name}");
+        }
+        assert_secrets_only_in(d.path(), &["pw.csv"], &[&o]);
+    }
 }
