@@ -1105,6 +1105,21 @@ fn mattermost_passwords_are_set_only_as_a_system_admin() {
     assert!(!d.path().join("pw.csv").exists());
     assert_eq!(user(&sb, "p02")["auth_service"], "ldap");
     assert!(logs_in(&sb, FlavorKind::Mattermost, "p01", PW));
+    // A reset mail needs no admin: the server itself refuses it to the LDAP account.
+    let o = act_as(
+        d.path(),
+        "reset-password",
+        "people.csv",
+        &sb.url(),
+        &["--send-reset-email", "--report", "r.jsonl"],
+        &mgr,
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(by_name(&rep, "p01")["status"], "ok");
+    assert_eq!(by_name(&rep, "p02")["status"], "failed");
+    let to: Vec<String> = sb.mails().into_iter().map(|m| m.to).collect();
+    assert_eq!(to, ["p01@example.org"]);
     // As a system admin the LDAP account is seen, and skipped.
     let o = act(
         d.path(),
