@@ -2,8 +2,10 @@
 //! and tokens they make work on the server and are written only to their mode-0600 file
 //! (a grep of every other output finds none), `--dry-run` writes nothing, guards and
 //! `--resume` hold, a setting or permission that is missing stops the run with one
-//! message, and under faults a password ends in the file exactly once and a token request
-//! is never sent twice.
+//! message (and `--resume` then does the rows once it is fixed), Mattermost passwords are
+//! set only as a system admin, and under faults a password ends in the file exactly once
+//! (unconfirmed when its answer is lost for good) and a token request is never sent twice
+//! unless the server shows the first made nothing.
 
 use std::path::Path;
 use std::process::Output;
