@@ -299,8 +299,8 @@ pub struct DoArgs {
     #[arg(long, value_enum)]
     pub auth_data: Option<roster::settings::AuthData>,
     /// reset-password: set a random password on each account and write them to FILE only
-    /// (CSV `username,password`, created mode 0600; an existing FILE only with --resume,
-    /// which appends).
+    /// (CSV `username,password,confirmed`, created mode 0600; an existing FILE only with
+    /// --resume, which appends).
     #[arg(long, value_name = "FILE")]
     pub passwords_out: Option<PathBuf>,
     /// reset-password: have the server mail each user its password-reset link instead.

@@ -747,9 +747,11 @@ impl UserApi for Mattermost {
 
     /// `PUT /users/{id}/password {new_password}` (the admin path: no current password;
     /// `manage_system` for an admin's, `sysconsole_write_user_management_users` for
-    /// others'). Mattermost has no "change at next login": `require_change` is refused
-    /// before any write (roster's options never ask for it here). The server revokes the
-    /// user's sessions (TerminateSessionsOnPasswordChange) and mails the user.
+    /// others'; roster runs it as a system admin only, who alone is shown the auth_service
+    /// [`UserApi::password_elsewhere`] reads). Mattermost has no "change at next login":
+    /// `require_change` is refused before any write (roster's options never ask for it
+    /// here). The server revokes the user's sessions (TerminateSessionsOnPasswordChange)
+    /// and mails the user.
     fn set_password(
         &self,
         user: &User,
@@ -785,7 +787,7 @@ impl UserApi for Mattermost {
         }
         if r.status == 403 {
             return Err(CallError::Fatal(format!(
-                "{what}: {}; the account roster runs as needs the sysconsole_write_user_management_users permission (manage_system for an admin's password)",
+                "{what}: {}; roster sets Mattermost passwords only as a system admin (manage_system), the one role shown which accounts sign in through LDAP or SSO",
                 error_text(&r)
             )));
         }

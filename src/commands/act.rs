@@ -83,12 +83,15 @@ convert-to-bot (Mattermost) turns each account into a bot account owned by itsel
 ends its sessions; bots are protected from then on.
 
 reset-password --passwords-out FILE sets a random password (24 characters) on each account
-and writes `username,password` lines to FILE only: never to the report, journal, rejects
-or terminal. FILE is created mode 0600 and must not exist, except that --resume appends to
-the one its interrupted run wrote. Rocket.Chat makes the user change it at the next login
-(not with --no-require-change) and logs the user out everywhere; Mattermost cannot require
-a change, so it needs --no-require-change; it revokes the user's sessions, and LDAP or SSO
-accounts are skipped. --send-reset-email has the server mail each user its reset link
+and writes `username,password,confirmed` lines to FILE only: never to the report, journal,
+rejects or terminal. confirmed is no when the server's answer was lost for good: the
+account may have that password; the row fails, and --resume sets a new one. FILE is
+created mode 0600 and must not exist, except that --resume appends to the one its
+interrupted run wrote. Rocket.Chat makes the user change it at the next login (not
+with --no-require-change) and logs the user out everywhere; Mattermost cannot require a
+change, so it needs --no-require-change; it revokes the user's sessions, and LDAP or SSO
+accounts are skipped, which only a system admin is shown: roster sets Mattermost passwords
+as a system admin only. --send-reset-email has the server mail each user its reset link
 instead (Rocket.Chat answers alike for every address, and takes 10 a minute).
 
 create-token --tokens-out FILE makes a token for each account (service accounts) and
@@ -97,7 +100,9 @@ a personal access token described by --description (needs EnableUserAccessTokens
 Rocket.Chat: a login token of the user's, with no name (no --description), expiring as a
 login does (90 days by default), made only with the server's CREATE_TOKENS_FOR_USERS_SECRET
 given in the environment variable ROSTER_CREATE_TOKENS_SECRET. A token request whose answer
-was lost is never sent again: that row fails, saying which token to check and revoke.
+was lost is not sent again (on Mattermost, --resume does when the server lists no token of
+it): that row fails, saying which token to check and revoke. A refusal (a setting, the
+secret, a permission) stops the run, and --resume does the rows once the cause is fixed.
 
 Examples:
   roster do offboard leavers.csv --server https://chat.example.org --remove-memberships \\

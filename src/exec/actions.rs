@@ -127,11 +127,11 @@ impl DoAction {
             ),
             DoAction::ResetPassword => (
                 "--passwords-out: GET permissions.listAll (once: edit-other-user-password, which the server needs and otherwise ignores the password without a word), then POST users.update {userId, data: {password, requirePasswordChange: true}} (false with --no-require-change; logs the user out everywhere); --send-reset-email: POST users.forgotPassword {email} (no credentials sent; limited to 10 a minute per client IP whoever runs roster)",
-                "--passwords-out with --no-require-change (Mattermost cannot require a change at next login): PUT /users/{id}/password {new_password} (revokes the user's sessions); --send-reset-email: POST /users/password/reset/send {email}; LDAP and SSO accounts are skipped",
+                "--passwords-out with --no-require-change (Mattermost cannot require a change at next login), as a system admin (the only one shown which accounts are LDAP or SSO): PUT /users/{id}/password {new_password} (revokes the user's sessions); --send-reset-email: POST /users/password/reset/send {email}; LDAP and SSO accounts are skipped (a non-admin is not shown them: the server refuses them the mail)",
             ),
             DoAction::CreateToken => (
                 "GET permissions.listAll (once: user-generate-access-token), then POST users.createToken {userId, secret} (a login token, no name or --description, expiring with Accounts_LoginExpiration; needs the server's CREATE_TOKENS_FOR_USERS_SECRET in ROSTER_CREATE_TOKENS_SECRET)",
-                "POST /users/{id}/tokens {description} (ServiceSettings.EnableUserAccessTokens); after a lost answer, GET /users/{id}/tokens to name the token to revoke",
+                "POST /users/{id}/tokens {description} (ServiceSettings.EnableUserAccessTokens); after a lost answer, GET /users/{id}/tokens names the token to revoke, or shows none was made (then --resume sends it again)",
             ),
             DoAction::ResetMfa => (
                 "POST users.resetTOTP {userId} (edit-other-user-totp; two-factor authentication on; mails the user's verified addresses)",

@@ -623,19 +623,7 @@ impl Engine {
             self.target.remove_member(g, &id, stats)?;
         }
         if a.action == DoAction::Delete {
-            if let (Some(link), Some(key)) = (&self.journal, key) {
-                // Ctrl-C before the first request: nothing to record, nothing sent.
-                if crate::interrupt::requested() {
-                    return Err(CallError::Interrupted);
-                }
-                let mut j = link.journal.lock().unwrap_or_else(|e| e.into_inner());
-                j.record_intent_of(key, "delete").map_err(|e| {
-                    CallError::Fatal(format!(
-                        "cannot write the journal {}: {e}",
-                        j.path().display()
-                    ))
-                })?;
-            }
+            self.journal_intent(key, "delete")?;
             self.delete_once(&now, a.confirm_relinquish, stats, entry)?;
             return Ok(None);
         }
@@ -1134,19 +1122,7 @@ impl Engine {
         if self.opts.dry_run {
             return Ok(None);
         }
-        if let (Some(link), Some(key)) = (&self.journal, key) {
-            // Ctrl-C before the first request: nothing to record, nothing sent.
-            if crate::interrupt::requested() {
-                return Err(CallError::Interrupted);
-            }
-            let mut j = link.journal.lock().unwrap_or_else(|e| e.into_inner());
-            j.record_intent(key).map_err(|e| {
-                CallError::Fatal(format!(
-                    "cannot write the journal {}: {e}",
-                    j.path().display()
-                ))
-            })?;
-        }
+        self.journal_intent(key, "create")?;
         let max = self.opts.max_attempts.max(1);
         let mut attempt = 0;
         loop {
@@ -1314,31 +1290,44 @@ impl Engine {
                     return Ok(Some(cur));
                 }
                 let password = super::secrets::generate_password();
-                // Retried inside with the same password (idempotent); an answer lost for
-                // good leaves the account with a password nobody knows: say so.
-                self.target
+                let file = out.path().display().to_string();
+                let keep = |confirmed: &str| {
+                    out.write(&[&cur.username], &password, &[confirmed])
+                        .map_err(|e| {
+                            CallError::Fatal(format!(
+                                "the password of {} was (or may have been) changed, but {file} cannot be written ({e}); run again for this account once it can",
+                                cur.username
+                            ))
+                        })
+                };
+                // Retried inside with the same password (idempotent). An answer lost for
+                // good may leave the account with this password (and its sessions
+                // ended): it is kept all the same, unconfirmed, never thrown away.
+                match self
+                    .target
                     .set_password(&cur, &password, *require_change, stats)
-                    .map_err(|e| match e {
-                        CallError::Transient(m) => CallError::Transient(format!(
-                            "{m}; the password may have been changed, and was not kept: run again for this account"
-                        )),
-                        e => e,
-                    })?;
-                out.write(&[&cur.username], &password).map_err(|e| {
-                    CallError::Fatal(format!(
-                        "the password of {} was changed, but {} cannot be written ({e}); run again for this account once it can",
-                        cur.username,
-                        out.path().display()
-                    ))
-                })?;
-                Ok(Some(cur))
+                {
+                    Ok(()) => {
+                        keep("yes")?;
+                        Ok(Some(cur))
+                    }
+                    Err(CallError::Transient(m)) => {
+                        keep("no")?;
+                        Err(CallError::Transient(format!(
+                            "{m}; the password may have been set: it is in {file}, unconfirmed (confirmed=no); run again for this account (--resume) to set one that is confirmed"
+                        )))
+                    }
+                    Err(e) => Err(e),
+                }
             }
         }
     }
 
     /// A token for `cur`, made at most once: the intent is journaled before the request,
-    /// which is never sent again, and a lost answer is reported (the token it may have
-    /// made is named where the server lists tokens), never retried blind.
+    /// which is never sent blind again, and a lost answer is reported (the token it may
+    /// have made is named where the server lists tokens). A refusal clears the intent:
+    /// the request made nothing, and `--resume` sends it once the cause is fixed; so does
+    /// a lost answer that Mattermost's listing shows made no token.
     fn create_token(
         &self,
         a: &super::actions::ActionOptions,
@@ -1353,6 +1342,7 @@ impl Engine {
         entry.changed.push("token".into());
         let user_id = cur.id.clone().unwrap_or_default();
         let file = t.out.path().display().to_string();
+        let description = t.request.description.as_deref().unwrap_or_default();
         let sent_before =
             key.is_some_and(|k| self.journal.as_ref().is_some_and(|j| j.intents.contains(k)));
         if sent_before && !self.opts.dry_run {
@@ -1360,36 +1350,28 @@ impl Engine {
                 entry.error = format!("made by the interrupted run; its token is in {file}");
                 return Ok(Some(cur));
             }
-            let advice = self.orphan_advice(&cur, t, stats);
-            return Err(CallError::Rejected {
-                status: 0,
-                code: None,
-                message: format!(
-                    "the interrupted run sent this token's request and its answer was lost: {advice}"
-                ),
-            });
+            let listed = self.target.tokens_described(&cur, description, stats);
+            if !matches!(&listed, Ok(Some(ids)) if ids.is_empty()) {
+                return Err(CallError::Rejected {
+                    status: 0,
+                    code: None,
+                    message: format!(
+                        "the interrupted run sent this token's request and its answer was lost: {}",
+                        orphan_advice(listed, description)
+                    ),
+                });
+            }
+            // The server lists no token of this description: nothing was made.
         }
         if self.opts.dry_run {
             return Ok(Some(cur));
         }
-        if let (Some(link), Some(key)) = (&self.journal, key) {
-            // Ctrl-C before the first request: nothing to record, nothing sent.
-            if crate::interrupt::requested() {
-                return Err(CallError::Interrupted);
-            }
-            let mut j = link.journal.lock().unwrap_or_else(|e| e.into_inner());
-            j.record_intent_of(key, "create-token").map_err(|e| {
-                CallError::Fatal(format!(
-                    "cannot write the journal {}: {e}",
-                    j.path().display()
-                ))
-            })?;
-        }
+        self.journal_intent(key, "create-token")?;
         match self.target.create_token(&cur, &t.request, stats) {
             Ok(token) => {
                 let token_id = token.id.clone().unwrap_or_default();
                 t.out
-                    .write(&[&cur.username, &token.user_id, &token_id], &token.token)
+                    .write(&[&cur.username, &token.user_id, &token_id], &token.token, &[])
                     .map_err(|e| {
                         CallError::Fatal(format!(
                             "a token was made for {} (id {token_id:?}), but {file} cannot be written ({e}): revoke it, then run again for this account",
@@ -1402,40 +1384,84 @@ impl Engine {
                 Ok(Some(cur))
             }
             Err(CallError::Transient(m)) => {
-                let advice = self.orphan_advice(&cur, t, stats);
+                let listed = self.target.tokens_described(&cur, description, stats);
                 Err(CallError::Rejected {
                     status: 0,
                     code: None,
                     message: format!(
-                        "{m}: a token may have been made all the same, its secret lost with the answer; not sent again: {advice}"
+                        "{m}: a token may have been made all the same, its secret lost with the answer; not sent again: {}",
+                        orphan_advice(listed, description)
                     ),
                 })
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                if made_nothing(&e) {
+                    self.journal_cleared(key);
+                }
+                Err(e)
+            }
         }
     }
 
-    /// What to do about a token whose answer was lost.
-    fn orphan_advice(
-        &self,
-        cur: &User,
-        t: &super::actions::TokenAction,
-        stats: &mut CallStats,
-    ) -> String {
-        let description = t.request.description.as_deref().unwrap_or_default();
-        match self.target.tokens_described(cur, description, stats) {
-            Ok(Some(ids)) if ids.is_empty() => format!(
-                "the server lists no token described {description:?} for this account: run again for it"
-            ),
-            Ok(Some(ids)) => format!(
-                "the server lists token(s) {} described {description:?} for this account: revoke the one(s) not in your files (POST /users/tokens/revoke {{token_id}}, or the System Console), then run again for it",
-                ids.join(", ")
-            ),
-            Ok(None) => "if it was, it is one of the user's login tokens: `roster do revoke-sessions` voids them all (the user's sessions too); then run again for this account".into(),
-            Err(e) => format!(
-                "the user's tokens could not be listed ({e}): check them, revoke a token not in your files, then run again for this account"
-            ),
+    /// Journals that the row `key`'s `what` request is about to be sent, so that after a
+    /// crash `--resume` knows it may have been applied. Ctrl-C before it: nothing is
+    /// recorded, nothing sent.
+    fn journal_intent(&self, key: Option<&str>, what: &str) -> Result<(), CallError> {
+        let (Some(link), Some(key)) = (&self.journal, key) else {
+            return Ok(());
+        };
+        if crate::interrupt::requested() {
+            return Err(CallError::Interrupted);
         }
+        let mut j = link.journal.lock().unwrap_or_else(|e| e.into_inner());
+        j.record_intent_of(key, what).map_err(|e| {
+            CallError::Fatal(format!(
+                "cannot write the journal {}: {e}",
+                j.path().display()
+            ))
+        })
+    }
+
+    /// Journals that the row `key`'s intended request did nothing, so `--resume` sends it
+    /// again. Not written, the intent stays pending: `--resume` then only errs on the
+    /// safe side (and the run's next journal line reports the journal's failure).
+    fn journal_cleared(&self, key: Option<&str>) {
+        if let (Some(link), Some(key)) = (&self.journal, key) {
+            let mut j = link.journal.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = j.clear_intent(key);
+        }
+    }
+}
+
+/// Whether an error proves that a request sent once did nothing: the server answered it
+/// with a refusal (4xx, a 501 setting, a redirect, a 429 each time), or it was never sent
+/// (Ctrl-C). A lost answer, or a 2xx without what was asked for, leaves it unknown.
+fn made_nothing(e: &CallError) -> bool {
+    match e {
+        CallError::Transient(_) => false,
+        CallError::Rejected { status, .. } => !(200..300).contains(status),
+        CallError::Conflict { .. }
+        | CallError::Fatal(_)
+        | CallError::Interrupted
+        | CallError::RateLimited(_) => true,
+    }
+}
+
+/// What to do about a token whose answer was lost, from the listing of the account's
+/// tokens of that description (Mattermost; `Ok(None)`: the server lists none).
+fn orphan_advice(listed: Result<Option<Vec<String>>, CallError>, description: &str) -> String {
+    match listed {
+        Ok(Some(ids)) if ids.is_empty() => format!(
+            "the server lists no token described {description:?} for this account: run again for it (--resume sends it again)"
+        ),
+        Ok(Some(ids)) => format!(
+            "the server lists token(s) {} described {description:?} for this account: revoke the one(s) not in your files (POST /users/tokens/revoke {{token_id}}, or the System Console), then run again for it",
+            ids.join(", ")
+        ),
+        Ok(None) => "if it was, it is one of the user's login tokens: `roster do revoke-sessions` voids them all (the user's sessions too); then run again for this account".into(),
+        Err(e) => format!(
+            "the user's tokens could not be listed ({e}): check them, revoke a token not in your files, then run again for this account"
+        ),
     }
 }
 

@@ -6,7 +6,9 @@
 //! Before a create is sent, an intent line `{"key":…,"intent":"create"}` is written and
 //! flushed: a row killed between the create and its finished line is then known, on
 //! `--resume`, as created by this job (reported `create`, not `none` or `skipped`).
-//! Journals without intent lines (older versions) resume as before.
+//! A request the server refused for sure (or that was never sent) is followed by
+//! `{"key":…,"intent":"cleared"}`: nothing was applied, and the row is no longer
+//! pending. Journals without intent lines (older versions) resume as before.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -33,6 +35,9 @@ struct IntentLine {
     key: String,
     intent: String,
 }
+
+/// The intent line that clears the row's earlier intent.
+const CLEARED: &str = "cleared";
 
 /// What `--resume` learns from a journal.
 #[derive(Debug, Default)]
@@ -106,11 +111,18 @@ impl Journal {
                     let line = line?;
                     // A line cut by a crash is the last one: the row was not recorded.
                     let Ok(l) = serde_json::from_str::<Line>(&line) else {
-                        if let Ok(i) = serde_json::from_str::<IntentLine>(&line)
-                            && matches!(i.intent.as_str(), "create" | "delete" | "create-token")
-                            && !r.done.contains(&i.key)
-                        {
-                            r.intents.insert(i.key);
+                        if let Ok(i) = serde_json::from_str::<IntentLine>(&line) {
+                            match i.intent.as_str() {
+                                CLEARED => {
+                                    r.intents.remove(&i.key);
+                                }
+                                "create" | "delete" | "create-token"
+                                    if !r.done.contains(&i.key) =>
+                                {
+                                    r.intents.insert(i.key);
+                                }
+                                _ => {}
+                            }
                         }
                         continue;
                     };
@@ -135,14 +147,9 @@ impl Journal {
         Ok((j, r))
     }
 
-    /// Records that a create for the row `key` is about to be sent, and flushes: once
-    /// the request is out, a crash cannot hide that this job may have created the user.
-    pub fn record_intent(&mut self, key: &str) -> io::Result<()> {
-        self.record_intent_of(key, "create")
-    }
-
-    /// The same for another request that cannot be told apart from its effect after a
-    /// crash (`delete`: the account is gone, whoever removed it).
+    /// Records that the row `key`'s `what` request (`create`, `delete`, `create-token`) is
+    /// about to be sent, and flushes: once the request is out, a crash cannot hide that
+    /// this job may have applied it (created the user, removed the account, made a token).
     pub fn record_intent_of(&mut self, key: &str, what: &str) -> io::Result<()> {
         serde_json::to_writer(
             &mut self.w,
@@ -153,6 +160,12 @@ impl Journal {
         )?;
         self.w.write_all(b"\n")?;
         self.w.flush()
+    }
+
+    /// Records that the row `key`'s intended request did nothing (the server refused it,
+    /// or it was never sent), and flushes: the row is no longer pending on `--resume`.
+    pub fn clear_intent(&mut self, key: &str) -> io::Result<()> {
+        self.record_intent_of(key, CLEARED)
     }
 
     /// Records a finished row and flushes, so a crash loses at most rows in flight.
@@ -209,10 +222,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("r.jsonl.journal");
         let mut j = Journal::create(&p).unwrap();
-        j.record_intent("a").unwrap();
+        j.record_intent_of("a", "create").unwrap();
         j.record("a", &entry(Status::Ok), None).unwrap();
-        j.record_intent("b").unwrap();
-        j.record_intent("c").unwrap();
+        j.record_intent_of("b", "create").unwrap();
+        j.record_intent_of("c", "create").unwrap();
         j.record("c", &entry(Status::Failed), None).unwrap();
         drop(j);
         let mut replayed = 0;
@@ -233,6 +246,27 @@ mod tests {
         let (_, r) = Journal::resume(&old, |_| Ok(())).unwrap();
         assert_eq!(r.done.len(), 1);
         assert!(r.intents.is_empty());
+    }
+
+    #[test]
+    fn a_cleared_intent_is_not_pending_unless_intended_again() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.journal");
+        let mut j = Journal::create(&p).unwrap();
+        // Refused, then (resumed) refused again: not pending.
+        j.record_intent_of("a", "create-token").unwrap();
+        j.clear_intent("a").unwrap();
+        j.record("a", &entry(Status::Failed), None).unwrap();
+        // Refused, then sent again and its answer lost: pending.
+        j.record_intent_of("b", "create-token").unwrap();
+        j.clear_intent("b").unwrap();
+        j.record_intent_of("b", "create-token").unwrap();
+        // Never intended: a clear line is harmless.
+        j.clear_intent("c").unwrap();
+        drop(j);
+        let (_, r, replayed) = resume(&p);
+        assert!(replayed.is_empty());
+        assert_eq!(r.intents, HashSet::from(["b".to_string()]));
     }
 
     fn resume(p: &Path) -> (Journal, Resumed, Vec<String>) {
@@ -279,7 +313,7 @@ mod tests {
         // A second run of the same journal may record a row again: replayed once.
         j.record("s", &entry(Status::Skipped), None).unwrap();
         // An intent after the row is already done does not make it pending again.
-        j.record_intent("s").unwrap();
+        j.record_intent_of("s", "create").unwrap();
         drop(j);
         let (_, r, replayed) = resume(&p);
         assert_eq!(replayed, ["s"]);

@@ -3,20 +3,24 @@
 //! the only place they go: never the report, rejects, journal, dump, request log,
 //! progress or a message.
 //!
-//! The file is CSV with a header: `username,password`, or `username,user_id,token_id,token`
-//! (Rocket.Chat has no token id: empty). It is created mode 0600 from the start (never
+//! The file is CSV with a header: `username,password,confirmed`, or
+//! `username,user_id,token_id,token` (Rocket.Chat has no token id: empty). `confirmed` is
+//! `no` when the password's answer was lost for good: the account may have it (or keep its
+//! old one), and a later line for it supersedes that one. It is created mode 0600 from the start (never
 //! made private after being written), on the first secret to write, so a run that sets
 //! none (a dry run, every row skipped) leaves no file. A file that exists is refused
 //! before the run connects, unless `--resume` continues the run that wrote it: then lines
 //! are appended (the rows done before keep theirs, which are never written again), and
-//! a later line for an account supersedes an earlier one. Usernames are written
+//! a later line for an account supersedes an earlier one. The file is opened without
+//! following a link, and a line a crash cut short is closed with one cell too many, so no
+//! later run takes it for a whole one. Usernames are written
 //! formula-safe, as in every CSV roster writes; a secret is written verbatim (a `'` in
 //! front would change it), and passwords never start with a formula character.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -38,8 +42,16 @@ pub enum SecretKind {
 impl SecretKind {
     fn header(self) -> &'static [&'static str] {
         match self {
-            SecretKind::Passwords => &["username", "password"],
+            SecretKind::Passwords => &["username", "password", "confirmed"],
             SecretKind::Tokens => &["username", "user_id", "token_id", "token"],
+        }
+    }
+
+    /// The column of the secret.
+    fn secret_at(self) -> usize {
+        match self {
+            SecretKind::Passwords => 1,
+            SecretKind::Tokens => 3,
         }
     }
 
@@ -172,25 +184,33 @@ impl SecretOut {
         })
     }
 
-    /// The user ids of a tokens file's lines (none for passwords); None when the header
-    /// is not roster's. Only the ids are kept, never the secrets.
+    /// The user ids of a tokens file's whole lines (none for passwords); None when the
+    /// header is not roster's. A line counts only when it has every field, a secret, and
+    /// its line break: a crash may have cut the last line anywhere, even inside the token.
+    /// Only the ids are kept, never the secrets.
     fn user_ids(kind: SecretKind, text: &str) -> Option<HashSet<String>> {
-        let mut r = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let mut records = r.records();
-        match records.next() {
+        fn reader(t: &str) -> csv::Reader<&[u8]> {
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(t.as_bytes())
+        }
+        let header = kind.header();
+        match reader(text).records().next() {
             None => return Some(HashSet::new()),
-            Some(Ok(h)) if h.iter().eq(kind.header().iter().copied()) => {}
+            Some(Ok(h)) if h.iter().eq(header.iter().copied()) => {}
             Some(_) => return None,
         }
         let mut ids = HashSet::new();
-        if kind == SecretKind::Tokens {
-            for rec in records.flatten() {
-                if let Some(id) = rec.get(1).filter(|id| !id.is_empty()) {
-                    ids.insert(restore_formula(id).into_owned());
-                }
+        if kind != SecretKind::Tokens {
+            return Some(ids);
+        }
+        let whole = text.rfind('\n').map_or("", |i| &text[..=i]);
+        for rec in reader(whole).records().skip(1).flatten() {
+            let full = rec.len() == header.len()
+                && rec.get(kind.secret_at()).is_some_and(|s| !s.is_empty());
+            if let Some(id) = rec.get(1).filter(|id| full && !id.is_empty()) {
+                ids.insert(restore_formula(id).into_owned());
             }
         }
         Some(ids)
@@ -205,10 +225,11 @@ impl SecretOut {
         self.held.contains(user_id)
     }
 
-    /// Appends one line (`cells`, then the secret) and makes it durable before returning:
-    /// the caller reports the row done only then. The first call creates the file (mode
-    /// 0600, refused if it appeared meanwhile) or, resuming, opens it for appending.
-    pub fn write(&self, cells: &[&str], secret: &Secret) -> io::Result<()> {
+    /// Appends one line (`cells`, the secret, then `after`) and makes it durable before
+    /// returning: the caller reports the row done only then. The first call creates the
+    /// file (mode 0600, refused if it appeared meanwhile) or, resuming, opens it for
+    /// appending.
+    pub fn write(&self, cells: &[&str], secret: &Secret, after: &[&str]) -> io::Result<()> {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
             *guard = Some(self.open()?);
@@ -222,6 +243,10 @@ impl SecretOut {
             line.push(',');
         }
         push_cell(&mut line, secret.expose(), false);
+        for c in after {
+            line.push(',');
+            push_cell(&mut line, c, true);
+        }
         line.push('\n');
         f.write_all(line.as_bytes())?;
         f.flush()?;
@@ -233,7 +258,8 @@ impl SecretOut {
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
+            // `prepare` looked at the path itself; a link put there since is not followed.
+            o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
         }
         if self.resume {
             o.read(true).append(true).create(true);
@@ -241,19 +267,31 @@ impl SecretOut {
             o.write(true).create_new(true);
         }
         let mut f = o.open(&self.path)?;
-        let len = f.metadata()?.len();
-        if len == 0 {
+        if !f.metadata()?.is_file() {
+            return Err(io::Error::other("not a regular file"));
+        }
+        let mut text = Vec::new();
+        if self.resume {
+            f.read_to_end(&mut text)?;
+        }
+        if text.is_empty() {
             let mut header = self.kind.header().join(",");
             header.push('\n');
             f.write_all(header.as_bytes())?;
-        } else {
-            // A run killed mid-line left a cut line: start on a fresh one.
-            f.seek(SeekFrom::End(-1))?;
-            let mut last = [0u8];
-            f.read_exact(&mut last)?;
-            if last[0] != b'\n' {
-                f.write_all(b"\n")?;
+        } else if let Some(cut) = text
+            .rsplit(|b| *b == b'\n')
+            .next()
+            .filter(|t| !t.is_empty())
+        {
+            // A run killed mid-line left a cut line. It is kept, but closed (a quote cut
+            // open would swallow the lines after it) and given one cell more than a
+            // whole line has, so no later run takes it for one.
+            let mut end = String::new();
+            if cut.iter().filter(|b| **b == b'"').count() % 2 == 1 {
+                end.push('"');
             }
+            end.push_str(",\n");
+            f.write_all(end.as_bytes())?;
         }
         Ok(f)
     }
@@ -346,9 +384,9 @@ mod tests {
         let path = d.path().join("tokens.csv");
         let out = SecretOut::prepare(SecretKind::Tokens, &path, false).unwrap();
         assert!(!path.exists(), "nothing written yet");
-        out.write(&["-svc", "u1", "t1"], &Secret::new("-tok,en"))
+        out.write(&["-svc", "u1", "t1"], &Secret::new("-tok,en"), &[])
             .unwrap();
-        out.write(&["bot", "u2", ""], &Secret::new("plain"))
+        out.write(&["bot", "u2", ""], &Secret::new("plain"), &[])
             .unwrap();
         #[cfg(unix)]
         assert_eq!(mode(&path), 0o600);
@@ -369,11 +407,14 @@ mod tests {
             .write_all(b"cut,u3")
             .unwrap();
         let again = SecretOut::prepare(SecretKind::Tokens, &path, true).unwrap();
-        assert!(again.holds("u1") && again.holds("u2") && again.holds("u3"));
+        assert!(again.holds("u1") && again.holds("u2"));
+        assert!(!again.holds("u3"), "a line cut short holds no token");
         assert!(!again.holds("svc"));
-        again.write(&["cy", "u4", "t4"], &Secret::new("x")).unwrap();
+        again
+            .write(&["cy", "u4", "t4"], &Secret::new("x"), &[])
+            .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.ends_with("cut,u3\ncy,u4,t4,x\n"), "{text}");
+        assert!(text.ends_with("cut,u3,\ncy,u4,t4,x\n"), "{text}");
         // Another kind of file, or one others may read: refused.
         assert!(matches!(
             SecretOut::prepare(SecretKind::Passwords, &path, true),
@@ -392,5 +433,108 @@ mod tests {
                 Err(SecretFileError::NotAFile { .. })
             ));
         }
+    }
+
+    /// Lines as a crash may leave them: each field but cut inside the token, every field
+    /// and no line break, cut inside a quoted cell, or a short one.
+    #[test]
+    fn only_whole_lines_hold_a_token_on_every_later_resume() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("tokens.csv");
+        let whole = "username,user_id,token_id,token\nann,u1,t1,tok1\n";
+        for (cut, closed) in [
+            ("bob,u2,t2,to", "bob,u2,t2,to,\n"),
+            ("bob,u2,t2,", "bob,u2,t2,,\n"),
+            ("bob,u2,t2", "bob,u2,t2,\n"),
+            ("\"'-bob,u2", "\"'-bob,u2\",\n"),
+            ("bob,u2,,\"a,b", "bob,u2,,\"a,b\",\n"),
+        ] {
+            std::fs::write(&path, format!("{whole}{cut}")).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            let out = SecretOut::prepare(SecretKind::Tokens, &path, true).unwrap();
+            assert!(out.holds("u1"), "{cut:?}");
+            assert!(!out.holds("u2"), "{cut:?}: a cut line");
+            out.write(&["cy", "u3", "t3"], &Secret::new("tok3"), &[])
+                .unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(text, format!("{whole}{closed}cy,u3,t3,tok3\n"), "{cut:?}");
+            // The run after that one still does not take the closed line for a whole one.
+            let later = SecretOut::prepare(SecretKind::Tokens, &path, true).unwrap();
+            assert!(later.holds("u1") && later.holds("u3"), "{cut:?}");
+            assert!(!later.holds("u2"), "{cut:?}: {text}");
+        }
+        // A line with every field but no secret holds none either.
+        std::fs::write(&path, format!("{whole}bob,u2,t2,\n")).unwrap();
+        let out = SecretOut::prepare(SecretKind::Tokens, &path, true).unwrap();
+        assert!(!out.holds("u2"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_put_in_place_of_the_file_after_the_check_is_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("tokens.csv");
+        let out = SecretOut::prepare(SecretKind::Tokens, &path, false).unwrap();
+        out.write(&["ann", "u1", "t1"], &Secret::new("tok1"), &[])
+            .unwrap();
+        let elsewhere = d.path().join("elsewhere.csv");
+        std::fs::write(&elsewhere, "username,user_id,token_id,token\n").unwrap();
+        // Checked as roster's own, then swapped for a link before the first write.
+        let resumed = SecretOut::prepare(SecretKind::Tokens, &path, true).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        assert!(
+            resumed
+                .write(&["bob", "u2", "t2"], &Secret::new("tok2"), &[])
+                .is_err()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&elsewhere).unwrap(),
+            "username,user_id,token_id,token\n",
+            "written through the link"
+        );
+        // A new file's name taken by a link meanwhile: refused too.
+        let fresh = d.path().join("new.csv");
+        let new = SecretOut::prepare(SecretKind::Tokens, &fresh, false).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &fresh).unwrap();
+        assert!(
+            new.write(&["bob", "u2", "t2"], &Secret::new("tok2"), &[])
+                .is_err()
+        );
+        assert!(
+            !std::fs::read_to_string(&elsewhere)
+                .unwrap()
+                .contains("tok2")
+        );
+    }
+
+    #[test]
+    fn a_password_line_says_whether_the_server_confirmed_it() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("pw.csv");
+        let out = SecretOut::prepare(SecretKind::Passwords, &path, false).unwrap();
+        out.write(&["ann"], &Secret::new("Pw-one-1"), &["yes"])
+            .unwrap();
+        out.write(&["=bob"], &Secret::new("Pw-two-2"), &["no"])
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "username,password,confirmed\nann,Pw-one-1,yes\n\"'=bob\",Pw-two-2,no\n"
+        );
+        // A file of the two-column format is not this one.
+        std::fs::write(&path, "username,password\nann,Pw-one-1\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        assert!(matches!(
+            SecretOut::prepare(SecretKind::Passwords, &path, true),
+            Err(SecretFileError::Foreign { .. })
+        ));
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::import::{self, ActionRun, RowsCheck};
 use super::input::Purpose;
-use crate::client::{CallStats, Flavor, TokenRequest};
+use crate::client::{CallStats, Fact, Flavor, Support, TokenRequest};
 use crate::exec::Engine;
 use crate::exec::actions::{
     ActionOptions, AuthData, AuthMove, AuthService, DoAction, PasswordReset, Preferences, Presence,
@@ -310,6 +310,16 @@ fn fit_to_server(
         if flavor == Flavor::Mattermost && *require_change {
             return Err(usage(
                 "roster do reset-password --passwords-out: Mattermost has no way to make a user change a password at the next login; add --no-require-change to set the passwords all the same (tell the users to change theirs), or use --send-reset-email".into(),
+            ));
+        }
+        // Mattermost shows an account's auth_service to system admins only, and an
+        // admin's password set silently turns an LDAP or SSO account into an email one:
+        // roster skips those, so it must see them.
+        if flavor == Flavor::Mattermost
+            && let Support::None(_) = target.fact_support(Fact::AuthService)
+        {
+            return Err(usage(
+                "roster do reset-password --passwords-out on Mattermost runs only as a system admin: the server shows which accounts sign in through LDAP or SSO to system admins alone, and a password set on one of those silently turns it into an email-and-password account, which roster would not see to skip; run as a system admin, or use --send-reset-email (the server refuses a reset mail to LDAP and SSO accounts itself); nothing was written".into(),
             ));
         }
         if flavor == Flavor::Rocketchat {

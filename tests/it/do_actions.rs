@@ -7,58 +7,12 @@
 use std::path::Path;
 use std::process::Output;
 
+use crate::do_support::{PW, act, as_admin, by_name, flavors, server, source};
 use crate::support::{
-    ADMIN_PW, Ran, config, jsonl, requests, roster, spawn_as_importer_at, start, tmp,
-    wait_for_lines, write, writes,
+    Ran, config, jsonl, requests, roster, spawn_as_importer_at, tmp, wait_for_lines, write, writes,
 };
 use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, SeedUser};
 use serde_json::Value;
-
-const PW: &str = "Seeded-pw-1";
-
-fn flavors() -> [FlavorKind; 2] {
-    [FlavorKind::RocketChat, FlavorKind::Mattermost]
-}
-
-/// A sandbox of `flavor` with `n` users `p01`… (password [`PW`]), every one active.
-fn server(flavor: FlavorKind, n: usize, cfg: SandboxConfig) -> Sandbox {
-    let sb = start(SandboxConfig {
-        flavor,
-        rate_limit: Some(false),
-        ..cfg
-    });
-    let users: Vec<SeedUser> = (1..=n)
-        .map(|i| SeedUser {
-            username: format!("p{i:02}"),
-            email: format!("p{i:02}@example.org"),
-            name: format!("Person {i}"),
-            password: Some(PW.into()),
-            active: true,
-            roles: vec![],
-        })
-        .collect();
-    sb.seed_users(&users).expect("seed");
-    sb
-}
-
-/// A source naming these users.
-fn source(dir: &Path, name: &str, users: &[&str]) {
-    let mut s = String::from("username,email\n");
-    for u in users {
-        s.push_str(&format!("{u},{u}@example.org\n"));
-    }
-    write(dir, name, &s);
-}
-
-/// Runs roster as the seeded admin (Rocket.Chat's provisioner role, the importer's, has
-/// neither delete-user nor logout-other-user).
-fn as_admin(dir: &Path, args: &[&str]) -> Output {
-    roster(
-        dir,
-        args,
-        &[("ROSTER_USERNAME", "admin"), ("ROSTER_PASSWORD", ADMIN_PW)],
-    )
-}
 
 /// Runs roster as the importer in the background and kills it (SIGKILL) once the journal
 /// of its report `r.jsonl` has `lines` lines.
@@ -74,13 +28,6 @@ fn resume(dir: &Path, args: &[&str]) -> Output {
     let mut again = args.to_vec();
     again.push("--resume");
     roster(dir, &again, &crate::support::as_importer())
-}
-
-/// `roster do ACTION SOURCE --server URL EXTRA…` as the admin.
-fn act(dir: &Path, action: &str, source: &str, url: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["do", action, source, "--server", url];
-    args.extend_from_slice(extra);
-    as_admin(dir, &args)
 }
 
 fn active(sb: &Sandbox, name: &str) -> Option<bool> {
@@ -128,13 +75,6 @@ fn logged_in(sb: &Sandbox, flavor: FlavorKind, name: &str) -> impl Fn() -> bool 
             })
         }
     }
-}
-
-fn by_name<'a>(report: &'a [Value], name: &str) -> &'a Value {
-    report
-        .iter()
-        .find(|e| e["username"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {report:?}"))
 }
 
 #[test]

@@ -2,47 +2,23 @@
 //! and tokens they make work on the server and are written only to their mode-0600 file
 //! (a grep of every other output finds none), `--dry-run` writes nothing, guards and
 //! `--resume` hold, a setting or permission that is missing stops the run with one
-//! message, and under faults a password ends in the file exactly once and a token request
-//! is never sent twice.
+//! message (and `--resume` then does the rows once it is fixed), Mattermost passwords are
+//! set only as a system admin, and under faults a password ends in the file exactly once
+//! (unconfirmed when its answer is lost for good) and a token request is never sent twice
+//! unless the server shows the first made nothing.
 
 use std::path::Path;
 use std::process::Output;
 
+use crate::do_support::{ADMIN, PW, act_as, by_name, flavors, server, source};
 use crate::support::{
     ADMIN_PW, Ran, client, config, jsonl, login_raw, mm_login_raw, requests, roster,
-    spawn_as_importer_at, start, tmp, user, wait_for_lines, write, writes,
+    spawn_as_importer_at, tmp, user, wait_for_lines, write, writes,
 };
 use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, Secret, SeedUser};
 use serde_json::Value;
 
-const PW: &str = "Seeded-pw-1";
 const SERVER_SECRET: &str = "rc-create-tokens-secret-1";
-
-fn flavors() -> [FlavorKind; 2] {
-    [FlavorKind::RocketChat, FlavorKind::Mattermost]
-}
-
-/// A sandbox of `flavor` with `n` users `p01`… (password [`PW`]), with what these
-/// actions need switched on (they are off by default, as on the servers).
-fn server(flavor: FlavorKind, n: usize, cfg: SandboxConfig) -> Sandbox {
-    let sb = start(SandboxConfig {
-        flavor,
-        rate_limit: Some(false),
-        ..cfg
-    });
-    let users: Vec<SeedUser> = (1..=n)
-        .map(|i| SeedUser {
-            username: format!("p{i:02}"),
-            email: format!("p{i:02}@example.org"),
-            name: format!("Person {i}"),
-            password: Some(PW.into()),
-            active: true,
-            roles: vec![],
-        })
-        .collect();
-    sb.seed_users(&users).expect("seed");
-    sb
-}
 
 /// Tokens on: Mattermost's EnableUserAccessTokens, Rocket.Chat's
 /// CREATE_TOKENS_FOR_USERS_SECRET.
@@ -54,28 +30,17 @@ fn tokens_on() -> SandboxConfig {
     }
 }
 
-fn source(dir: &Path, name: &str, users: &[&str]) {
-    let mut s = String::from("username,email\n");
-    for u in users {
-        s.push_str(&format!("{u},{u}@example.org\n"));
-    }
-    write(dir, name, &s);
-}
+/// The admin's credentials, with the Rocket.Chat server's token secret.
+const ADMIN_WITH_SECRET: [(&str, &str); 3] = [
+    ADMIN[0],
+    ADMIN[1],
+    ("ROSTER_CREATE_TOKENS_SECRET", SERVER_SECRET),
+];
 
 /// `roster do ACTION SOURCE --server URL EXTRA…` as the seeded admin, with the
 /// Rocket.Chat server's token secret in the environment.
 fn act(dir: &Path, action: &str, src: &str, url: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["do", action, src, "--server", url];
-    args.extend_from_slice(extra);
-    roster(
-        dir,
-        &args,
-        &[
-            ("ROSTER_USERNAME", "admin"),
-            ("ROSTER_PASSWORD", ADMIN_PW),
-            ("ROSTER_CREATE_TOKENS_SECRET", SERVER_SECRET),
-        ],
-    )
+    act_as(dir, action, src, url, extra, &ADMIN_WITH_SECRET)
 }
 
 /// Mattermost cannot require a change at the next login: its runs say so.
@@ -84,13 +49,6 @@ fn no_require(flavor: FlavorKind) -> &'static [&'static str] {
         FlavorKind::Mattermost => &["--no-require-change"],
         _ => &[],
     }
-}
-
-fn by_name<'a>(report: &'a [Value], name: &str) -> &'a Value {
-    report
-        .iter()
-        .find(|e| e["username"] == name)
-        .unwrap_or_else(|| panic!("{name} not in {report:?}"))
 }
 
 /// The lines of a secrets file after its header, as cells.
@@ -144,18 +102,27 @@ fn token_works(sb: &Sandbox, flavor: FlavorKind, user_id: &str, token: &str) -> 
     (r.status == 200).then(|| r.body["username"].as_str().unwrap_or("").to_string())
 }
 
-/// Every secret in these files' last column, and none found in any other file under
+/// Every secret in these files (their `password` or `token` column), the Rocket.Chat
+/// server's token secret and the admin's password: none found in any other file under
 /// `dir` (report, journal, rejects, request log, source) nor in the runs' output.
 fn assert_secrets_only_in(dir: &Path, secret_files: &[&str], runs: &[&Output]) {
     let mut secrets = Vec::new();
     for f in secret_files {
-        for line in secret_lines(&dir.join(f)) {
-            let s = line.last().cloned().unwrap_or_default();
+        let path = dir.join(f);
+        let text = std::fs::read_to_string(&path).expect("the secrets file");
+        let header: Vec<&str> = text.lines().next().unwrap_or("").split(',').collect();
+        let at = header
+            .iter()
+            .position(|c| *c == "password" || *c == "token")
+            .unwrap_or_else(|| panic!("{f}: no secret column in {header:?}"));
+        for line in secret_lines(&path) {
+            let s = line[at].clone();
             assert!(s.len() >= 20, "a secret this short? {s:?}");
             secrets.push(s);
         }
     }
     assert!(!secrets.is_empty(), "no secret to look for");
+    secrets.extend([SERVER_SECRET.to_string(), ADMIN_PW.to_string()]);
     let mut outputs: Vec<(String, String)> = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -276,13 +243,14 @@ fn reset_password_sets_passwords_that_work_and_writes_them_to_the_file_only() {
         let pw = d.path().join("pw.csv");
         assert_private(&pw);
         let text = std::fs::read_to_string(&pw).unwrap();
-        assert!(text.starts_with("username,password\n"), "{text}");
+        assert!(text.starts_with("username,password,confirmed\n"), "{text}");
         let lines = secret_lines(&pw);
         // In the order the accounts were done.
         let mut names: Vec<&str> = lines.iter().map(|l| l[0].as_str()).collect();
         names.sort_unstable();
         assert_eq!(names, ["p01", "p02"], "{flavor:?}");
         for l in &lines {
+            assert_eq!(l[2], "yes", "{flavor:?}: {}", l[0]);
             assert!(
                 logs_in(&sb, flavor, &l[0], &l[1]),
                 "{flavor:?}: {} cannot log in with the new password",
@@ -402,7 +370,10 @@ fn send_reset_email_has_the_server_mail_each_user() {
             &["--send-reset-email", "--report", "r.jsonl"],
         );
         assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
-        let to: Vec<(String, String)> = sb.mails().into_iter().map(|m| (m.to, m.kind)).collect();
+        // Rows run side by side: the mails come in any order.
+        let mut to: Vec<(String, String)> =
+            sb.mails().into_iter().map(|m| (m.to, m.kind)).collect();
+        to.sort();
         assert_eq!(
             to,
             [
@@ -457,12 +428,8 @@ fn a_missing_setting_or_permission_stops_the_run_with_one_message() {
         args.extend(["--report", "r.jsonl"]);
         roster(d.path(), &args, env)
     };
-    let admin = [("ROSTER_USERNAME", "admin"), ("ROSTER_PASSWORD", ADMIN_PW)];
-    let with_secret = [
-        admin[0],
-        admin[1],
-        ("ROSTER_CREATE_TOKENS_SECRET", SERVER_SECRET),
-    ];
+    let admin = ADMIN;
+    let with_secret = ADMIN_WITH_SECRET;
 
     // Rocket.Chat: Accounts_PasswordReset off; no CREATE_TOKENS_FOR_USERS_SECRET on the
     // server, or not given to roster, or another one; a role without the permission.
@@ -734,6 +701,7 @@ fn a_password_under_faults_is_set_and_written_exactly_once() {
         in_file.sort_unstable();
         assert_eq!(in_file, refs, "{flavor:?}: each account once");
         for l in &lines {
+            assert_eq!(l[2], "yes", "{flavor:?}: {}", l[0]);
             assert!(
                 logs_in(&sb, flavor, &l[0], &l[1]),
                 "{flavor:?}: the file's password of {} does not log in",
@@ -952,4 +920,292 @@ fn a_resumed_reset_keeps_the_passwords_set_before_the_cut() {
         "rows done before the cut were done again ({twice})"
     );
     assert_secrets_only_in(d.path(), &["pw.csv"], &[&o]);
+}
+
+/// The tokens file has one token for each of `names`, and each logs its account in.
+#[track_caller]
+fn tokens_work(sb: &Sandbox, flavor: FlavorKind, file: &Path, names: &[&str]) {
+    let lines = secret_lines(file);
+    let mut in_file: Vec<&str> = lines.iter().map(|l| l[0].as_str()).collect();
+    in_file.sort_unstable();
+    assert_eq!(in_file, names, "{flavor:?}: {lines:?}");
+    for l in &lines {
+        let who = token_works(sb, flavor, &l[1], &l[3]);
+        assert_eq!(who.as_deref(), Some(l[0].as_str()), "{flavor:?}: {l:?}");
+    }
+}
+
+/// A run stopped by a refusal (a wrong Rocket.Chat secret, Mattermost's
+/// EnableUserAccessTokens off) sent requests that made nothing: once the cause is fixed,
+/// `--resume` makes the tokens instead of calling them lost.
+#[test]
+fn create_token_resumed_after_a_refusal_makes_the_tokens() {
+    let names = ["p01", "p02", "p03"];
+    let run = ["--tokens-out", "t.csv", "--report", "r.jsonl"];
+    let resumed = ["--tokens-out", "t.csv", "--report", "r.jsonl", "--resume"];
+
+    // Rocket.Chat: another secret than the server's, then the right one.
+    let d = tmp();
+    source(d.path(), "bots.csv", &names);
+    let sb = server(FlavorKind::RocketChat, 3, tokens_on());
+    let wrong = [ADMIN[0], ADMIN[1], ("ROSTER_CREATE_TOKENS_SECRET", "nope")];
+    let o = act_as(
+        d.path(),
+        "create-token",
+        "bots.csv",
+        &sb.url(),
+        &run,
+        &wrong,
+    );
+    stopped(&o, d.path(), "is not the server's");
+    let o = act(d.path(), "create-token", "bots.csv", &sb.url(), &resumed);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    tokens_work(&sb, FlavorKind::RocketChat, &d.path().join("t.csv"), &names);
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert!(rep.iter().all(|e| e["status"] == "ok"), "{rep:?}");
+
+    // Mattermost: the setting off, then the same server (its state file) with it on.
+    let d = tmp();
+    source(d.path(), "bots.csv", &names);
+    let state = d.path().join("server-state.json");
+    let sb = server(
+        FlavorKind::Mattermost,
+        3,
+        SandboxConfig {
+            state_file: Some(state.clone()),
+            ..config()
+        },
+    );
+    let o = act(d.path(), "create-token", "bots.csv", &sb.url(), &run);
+    stopped(&o, d.path(), "EnableUserAccessTokens");
+    sb.stop().expect("the state saved");
+    let sb = crate::support::start(SandboxConfig {
+        flavor: FlavorKind::Mattermost,
+        rate_limit: Some(false),
+        state_file: Some(state),
+        ..tokens_on()
+    });
+    let o = act(d.path(), "create-token", "bots.csv", &sb.url(), &resumed);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    tokens_work(&sb, FlavorKind::Mattermost, &d.path().join("t.csv"), &names);
+    assert_eq!(
+        requests(&sb, "POST /api/v4/users/{user_id}/tokens"),
+        3,
+        "one request each"
+    );
+}
+
+/// Mattermost lists an account's tokens: after a lost answer, `--resume` sends the
+/// request again when the listing shows it made none, and never when it shows one.
+#[test]
+fn a_lost_token_answer_is_sent_again_on_resume_only_if_no_token_was_made() {
+    let sb = server(
+        FlavorKind::Mattermost,
+        2,
+        SandboxConfig {
+            fault_rate: 1.0,
+            fault_phase: FaultPhase::Before,
+            ..tokens_on()
+        },
+    );
+    let url = sb.url();
+    let route = "POST /api/v4/users/{user_id}/tokens";
+    let args = ["--tokens-out", "t.csv", "--report", "r.jsonl"];
+    let resumed = ["--tokens-out", "t.csv", "--report", "r.jsonl", "--resume"];
+    let error_of = |d: &Path, name: &str| -> String {
+        let rep = jsonl(&d.join("r.jsonl"));
+        let e = by_name(&rep, name);
+        assert_eq!(e["status"], "failed", "{e}");
+        e["error"].as_str().unwrap().to_string()
+    };
+
+    // Refused before the server made it (a 5xx, the answer lost as far as roster knows).
+    let d = tmp();
+    source(d.path(), "bots.csv", &["p01"]);
+    let o = act(d.path(), "create-token", "bots.csv", &url, &args);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let err = error_of(d.path(), "p01");
+    assert!(err.contains("lists no token"), "{err}");
+    sb.set_faults(0.0, 0.0);
+    let o = act(d.path(), "create-token", "bots.csv", &url, &resumed);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    tokens_work(
+        &sb,
+        FlavorKind::Mattermost,
+        &d.path().join("t.csv"),
+        &["p01"],
+    );
+    assert_eq!(requests(&sb, route), 2, "sent again once");
+
+    // Made, and its answer lost: named, and not sent again.
+    sb.set_fault_phase(FaultPhase::After);
+    sb.set_faults(1.0, 0.0);
+    let d = tmp();
+    source(d.path(), "bots.csv", &["p02"]);
+    let o = act(d.path(), "create-token", "bots.csv", &url, &args);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    assert!(error_of(d.path(), "p02").contains("lists token(s)"));
+    sb.set_faults(0.0, 0.0);
+    let o = act(d.path(), "create-token", "bots.csv", &url, &resumed);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let err = error_of(d.path(), "p02");
+    assert!(
+        err.contains("the interrupted run sent") && err.contains("lists token(s)"),
+        "{err}"
+    );
+    assert_eq!(requests(&sb, route), 3, "p02's sent once");
+    assert!(!d.path().join("t.csv").exists());
+}
+
+/// Mattermost shows an account's auth_service to system admins only, and a password set
+/// by anyone allowed to (here a user manager granted
+/// sysconsole_write_user_management_users) turns an LDAP account into an email one: such
+/// a run stops before any write.
+#[test]
+fn mattermost_passwords_are_set_only_as_a_system_admin() {
+    let sb = server(
+        FlavorKind::Mattermost,
+        2,
+        SandboxConfig {
+            mm_ldap_users: vec!["p02".into()],
+            mm_role_permissions: vec![(
+                "system_user_manager".into(),
+                "sysconsole_write_user_management_users".into(),
+            )],
+            ..config()
+        },
+    );
+    sb.seed_users(&[SeedUser {
+        username: "mgr".into(),
+        email: "mgr@example.org".into(),
+        name: "User manager".into(),
+        password: Some(PW.into()),
+        active: true,
+        roles: vec!["system_user".into(), "system_user_manager".into()],
+    }])
+    .expect("seed");
+    let d = tmp();
+    source(d.path(), "people.csv", &["p01", "p02"]);
+    let mgr = [("ROSTER_USERNAME", "mgr"), ("ROSTER_PASSWORD", PW)];
+    let before = writes(&sb);
+    let o = act_as(
+        d.path(),
+        "reset-password",
+        "people.csv",
+        &sb.url(),
+        &[
+            "--passwords-out",
+            "pw.csv",
+            "--no-require-change",
+            "--report",
+            "r.jsonl",
+        ],
+        &mgr,
+    );
+    stopped(&o, d.path(), "only as a system admin");
+    assert_eq!(writes(&sb), before, "written before the refusal");
+    assert!(!d.path().join("pw.csv").exists());
+    assert_eq!(user(&sb, "p02")["auth_service"], "ldap");
+    assert!(logs_in(&sb, FlavorKind::Mattermost, "p01", PW));
+    // A reset mail needs no admin: the server itself refuses it to the LDAP account.
+    let o = act_as(
+        d.path(),
+        "reset-password",
+        "people.csv",
+        &sb.url(),
+        &["--send-reset-email", "--report", "r.jsonl"],
+        &mgr,
+    );
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    assert_eq!(by_name(&rep, "p01")["status"], "ok");
+    assert_eq!(by_name(&rep, "p02")["status"], "failed");
+    let to: Vec<String> = sb.mails().into_iter().map(|m| m.to).collect();
+    assert_eq!(to, ["p01@example.org"]);
+    // As a system admin the LDAP account is seen, and skipped.
+    let o = act(
+        d.path(),
+        "reset-password",
+        "people.csv",
+        &sb.url(),
+        &[
+            "--passwords-out",
+            "pw.csv",
+            "--no-require-change",
+            "--report",
+            "r.jsonl",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(user(&sb, "p02")["auth_service"], "ldap");
+    assert_eq!(
+        by_name(&jsonl(&d.path().join("r.jsonl")), "p02")["status"],
+        "skipped"
+    );
+}
+
+/// A password whose answer is lost for good (every attempt applied, then answered 5xx)
+/// may be the account's now: its line is kept, confirmed=no, and the row fails saying so;
+/// `--resume` sets a confirmed one, whose later line supersedes it.
+#[test]
+fn a_password_whose_answer_is_lost_is_kept_unconfirmed() {
+    for flavor in flavors() {
+        let sb = server(
+            flavor,
+            2,
+            SandboxConfig {
+                fault_rate: 1.0,
+                fault_phase: FaultPhase::After,
+                ..config()
+            },
+        );
+        let d = tmp();
+        source(d.path(), "people.csv", &["p01", "p02"]);
+        let mut args = vec![
+            "--passwords-out",
+            "pw.csv",
+            "--max-attempts",
+            "2",
+            "--report",
+            "r.jsonl",
+        ];
+        args.extend_from_slice(no_require(flavor));
+        let o = act(d.path(), "reset-password", "people.csv", &sb.url(), &args);
+        assert_eq!(o.code(), 1, "{flavor:?}: {}", o.stderr());
+        sb.set_faults(0.0, 0.0);
+        let pw = d.path().join("pw.csv");
+        assert_private(&pw);
+        let lines = secret_lines(&pw);
+        assert_eq!(lines.len(), 2, "{flavor:?}: {lines:?}");
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        for l in &lines {
+            assert_eq!(l[2], "no", "{flavor:?}: {}", l[0]);
+            assert!(
+                logs_in(&sb, flavor, &l[0], &l[1]),
+                "{flavor:?}: the unconfirmed password of {} was set, yet does not log in",
+                l[0]
+            );
+            let e = by_name(&rep, &l[0]);
+            assert_eq!(e["status"], "failed", "{e}");
+            let err = e["error"].as_str().unwrap();
+            assert!(
+                err.contains("may have been set")
+                    && err.contains("pw.csv")
+                    && err.contains("unconfirmed"),
+                "{flavor:?}: {err}"
+            );
+        }
+        let mut again = args.clone();
+        again.push("--resume");
+        let o = act(d.path(), "reset-password", "people.csv", &sb.url(), &again);
+        assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
+        let lines = secret_lines(&pw);
+        assert_eq!(lines.len(), 4, "{flavor:?}: {lines:?}");
+        for name in ["p01", "p02"] {
+            let last = lines.iter().rev().find(|l| l[0] == name).unwrap();
+            assert_eq!(last[2], "yes", "{flavor:?}: {last:?}");
+            assert!(logs_in(&sb, flavor, name, &last[1]), "{flavor:?}: {name}");
+        }
+        assert_secrets_only_in(d.path(), &["pw.csv"], &[&o]);
+    }
 }

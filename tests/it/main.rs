@@ -13,6 +13,7 @@ mod csv_source;
 mod csv_spectrum;
 mod do_actions;
 mod do_secrets;
+mod do_support;
 mod export_fields;
 mod fast_defaults;
 mod file_urls;

@@ -202,6 +202,12 @@ pub struct SandboxConfig {
     pub mm_enable_user_access_tokens: bool,
     /// Mattermost `PasswordSettings.MinimumLength` (default 8).
     pub mm_password_minimum_length: usize,
+    /// Mattermost: (role, permission) pairs added to the roles' defaults, as an
+    /// administrator grants them under System Console > User Management > System Roles
+    /// (`PATCH /roles/{id}/patch`, not emulated). System admins hold every permission
+    /// anyway. The emulator asks only for `sysconsole_write_user_management_users`
+    /// (setting another user's password), which no other role holds by default.
+    pub mm_role_permissions: Vec<(String, String)>,
 }
 
 /// A mail the sandbox's server sent ([`Sandbox::mails`]); no secret is kept (a reset
@@ -280,6 +286,7 @@ impl Default for SandboxConfig {
             rc_create_tokens_secret: None,
             mm_enable_user_access_tokens: false,
             mm_password_minimum_length: defaults::MM_PASSWORD_MINIMUM_LENGTH,
+            mm_role_permissions: Vec::new(),
         }
     }
 }

@@ -120,6 +120,8 @@ pub(crate) struct Settings {
     enable_user_access_tokens: bool,
     /// The server can send mail.
     smtp: bool,
+    /// Permissions granted to roles beyond their defaults: (role, permission).
+    role_permissions: Vec<(String, String)>,
 }
 
 /// A `model.AppError` before it is written.
@@ -685,6 +687,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// `SessionHasPermissionTo(permission)`: a system admin holds every permission; another
+    /// caller one of whose roles was granted it ([`crate::SandboxConfig::mm_role_permissions`]:
+    /// the emulator keeps no other role's defaults for the permissions it asks for by name).
+    pub fn has_permission(&self, mm: &Mattermost, permission: &str) -> bool {
+        self.is_admin()
+            || self.caller.as_ref().is_some_and(|c| {
+                mm.settings
+                    .role_permissions
+                    .iter()
+                    .any(|(role, p)| p == permission && c.has_role(role))
+            })
+    }
+
     /// `SessionHasPermissionToUser`: yourself, or `edit_other_users`.
     pub fn can_edit_user(&self, id: &str) -> bool {
         !id.is_empty() && (id == self.user_id() || self.is_admin())
@@ -766,6 +781,7 @@ impl Mattermost {
                 max_users_per_team: cfg.mm_max_users_per_team,
                 enable_user_access_tokens: cfg.mm_enable_user_access_tokens,
                 smtp: cfg.smtp,
+                role_permissions: cfg.mm_role_permissions.clone(),
             },
             store: RwLock::new(Store::default()),
             limiter,

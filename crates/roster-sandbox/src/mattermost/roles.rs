@@ -10,7 +10,8 @@
 //! (403 `api.context.permissions.app_error` otherwise) and answers a JSON array of
 //! `model.Role`. Ids are random on a real server (`NewId`); here they derive from the
 //! name, so they are the same on every start. `permissions` are left empty: the emulator
-//! models no permission but `manage_system`.
+//! models no permission but `manage_system` and the grants of
+//! [`crate::SandboxConfig::mm_role_permissions`].
 
 use serde_json::{Value, json};
 

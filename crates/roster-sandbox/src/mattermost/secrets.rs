@@ -9,8 +9,10 @@
 //! - `PUT /users/{id}/password {new_password}`: the body is `MapFromJSON` (non-strings read
 //!   as ""); for yourself `current_password` is required (400 {current_password}) and
 //!   checked; for another user the caller needs `sysconsole_write_user_management_users`
-//!   (`manage_system` when the target is a system admin): a system admin here, else, and
-//!   for an unknown user too, 403 `api.user.update_password.context.app_error`. Then the
+//!   (system admins, and a role granted it: [`crate::SandboxConfig::mm_role_permissions`];
+//!   a user manager may then set the password of an LDAP account it is not shown as one),
+//!   and `manage_system` when the target is a system admin; else, and for an unknown user
+//!   too, 403 `api.user.update_password.context.app_error`. Then the
 //!   password policy (`PasswordSettings`, 400 `model.user.is_valid.pwd*`), the store's
 //!   `UPDATE Users SET Password=…, AuthData=NULL, AuthService=''` (an LDAP or SSO account
 //!   becomes an email one, silently), the user's sessions revoked
@@ -66,11 +68,17 @@ pub(crate) fn update_password(mm: &Mattermost, ctx: &Ctx, raw: &str) -> HandlerR
         };
         super::users::check_password(mm, me, &current)
             .map_err(|_| AppErr::new("api.user.update_password.incorrect.app_error", 400))?;
-    } else if target.is_none() || !ctx.is_admin() {
-        return Err(AppErr::new(
-            "api.user.update_password.context.app_error",
-            403,
-        ));
+    } else {
+        let allowed = ctx.has_permission(mm, "sysconsole_write_user_management_users")
+            && target
+                .as_ref()
+                .is_some_and(|t| !t.is_system_admin() || ctx.is_admin());
+        if !allowed {
+            return Err(AppErr::new(
+                "api.user.update_password.context.app_error",
+                403,
+            ));
+        }
     }
     let Some(mut user) = target else {
         return Err(AppErr::new("app.user.missing_account.const", 404));

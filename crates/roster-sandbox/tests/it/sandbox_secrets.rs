@@ -329,6 +329,72 @@ fn mattermost_admin_password_set_policy_sessions_and_sso() {
     );
 }
 
+/// `PUT /users/{id}/password` needs `sysconsole_write_user_management_users`, which no
+/// role but system_admin holds until an admin grants it (here a user manager): then a
+/// non-admin sets passwords, though it is shown no one's auth_service, and so cannot tell
+/// the LDAP accounts it turns into email ones. An admin's password needs manage_system.
+#[test]
+fn mattermost_password_set_needs_the_write_users_permission_which_shows_no_auth_service() {
+    for granted in [false, true] {
+        let grants = if granted {
+            vec![(
+                "system_user_manager".to_string(),
+                "sysconsole_write_user_management_users".to_string(),
+            )]
+        } else {
+            Vec::new()
+        };
+        let sb = start(SandboxConfig {
+            mm_role_permissions: grants,
+            ..mm_config()
+        });
+        let ids = seed(&sb, &["ann", "dir"], "Old-password-1");
+        sb.seed_users(&[SeedUser {
+            username: "mgr".into(),
+            email: "mgr@example.org".into(),
+            name: "Manager".into(),
+            password: Some("Old-password-1".into()),
+            active: true,
+            roles: vec!["system_user".into(), "system_user_manager".into()],
+        }])
+        .expect("seed");
+        let mgr = mm_login(&sb, "mgr", "Old-password-1");
+        let admin = mm_login(&sb, "admin", ADMIN_PW);
+        let dir = format!("/users/{}", ids[1]);
+        assert_eq!(mm(&mgr, Method::GET, &dir, None).body["auth_service"], "");
+        assert_eq!(
+            mm(&admin, Method::GET, &dir, None).body["auth_service"],
+            "ldap"
+        );
+        let put = |id: &str, pw: &str| {
+            mm(
+                &mgr,
+                Method::PUT,
+                &format!("/users/{id}/password"),
+                Some(json!({ "new_password": pw })),
+            )
+        };
+        let r = put(&ids[0], "A-long-enough-1");
+        if !granted {
+            app_error(&r, 403, "api.user.update_password.context.app_error");
+            continue;
+        }
+        assert_eq!(r.status, 200, "{}", r.text);
+        mm_login(&sb, "ann", "A-long-enough-1");
+        let r = put(&ids[1], "A-long-enough-2");
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            user(&sb, "dir")["auth_service"],
+            "",
+            "silently an email account"
+        );
+        let admin_id = user(&sb, "admin")["id"].as_str().unwrap().to_string();
+        let r = put(&admin_id, "A-long-enough-3");
+        app_error(&r, 403, "api.user.update_password.context.app_error");
+        mm_login(&sb, "admin", ADMIN_PW);
+    }
+}
+
 #[test]
 fn mattermost_password_reset_mail() {
     let sb = start(mm_config());

@@ -1,0 +1,84 @@
+//! What the `roster do` tests share (do_actions, do_secrets): a sandbox of either flavor
+//! with seeded users `p01`…, a source naming some, runs as the seeded admin, and finding an
+//! account's report entry.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::support::{ADMIN_PW, roster, start, write};
+use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig, SeedUser};
+use serde_json::Value;
+
+/// The seeded users' password.
+pub const PW: &str = "Seeded-pw-1";
+
+/// The admin's credentials, as `roster`'s environment.
+pub const ADMIN: [(&str, &str); 2] = [("ROSTER_USERNAME", "admin"), ("ROSTER_PASSWORD", ADMIN_PW)];
+
+pub fn flavors() -> [FlavorKind; 2] {
+    [FlavorKind::RocketChat, FlavorKind::Mattermost]
+}
+
+/// A sandbox of `flavor` with `n` users `p01`… (password [`PW`]), every one active, and
+/// no rate limiter.
+pub fn server(flavor: FlavorKind, n: usize, cfg: SandboxConfig) -> Sandbox {
+    let sb = start(SandboxConfig {
+        flavor,
+        rate_limit: Some(false),
+        ..cfg
+    });
+    let users: Vec<SeedUser> = (1..=n)
+        .map(|i| SeedUser {
+            username: format!("p{i:02}"),
+            email: format!("p{i:02}@example.org"),
+            name: format!("Person {i}"),
+            password: Some(PW.into()),
+            active: true,
+            roles: vec![],
+        })
+        .collect();
+    sb.seed_users(&users).expect("seed");
+    sb
+}
+
+/// A source naming these users.
+pub fn source(dir: &Path, name: &str, users: &[&str]) {
+    let mut s = String::from("username,email\n");
+    for u in users {
+        s.push_str(&format!("{u},{u}@example.org\n"));
+    }
+    write(dir, name, &s);
+}
+
+/// Runs roster as the seeded admin (Rocket.Chat's provisioner role, the importer's, has
+/// neither delete-user nor logout-other-user).
+pub fn as_admin(dir: &Path, args: &[&str]) -> Output {
+    roster(dir, args, &ADMIN)
+}
+
+/// `roster do ACTION SOURCE --server URL EXTRA…` with these credentials.
+pub fn act_as(
+    dir: &Path,
+    action: &str,
+    source: &str,
+    url: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let mut args = vec!["do", action, source, "--server", url];
+    args.extend_from_slice(extra);
+    roster(dir, &args, env)
+}
+
+/// `roster do ACTION SOURCE --server URL EXTRA…` as the admin.
+pub fn act(dir: &Path, action: &str, source: &str, url: &str, extra: &[&str]) -> Output {
+    act_as(dir, action, source, url, extra, &ADMIN)
+}
+
+/// The report entry of the account `name`.
+pub fn by_name<'a>(report: &'a [Value], name: &str) -> &'a Value {
+    report
+        .iter()
+        .find(|e| e["username"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {report:?}"))
+}
