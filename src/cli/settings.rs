@@ -283,26 +283,35 @@ pub fn act(
 /// `--preferences JSON`: an object, or a usage error saying what it got.
 fn preferences(text: &str) -> Result<roster::settings::Preferences> {
     let usage = |why: String| ExitError::new(exit::USAGE, format!("--preferences: {why}"));
-    match serde_json::from_str::<serde_json::Value>(text) {
-        // {"CATEGORY": {"NAME": VALUE}} is Mattermost's CATEGORY.NAME, spelled as a row's
-        // pref.CATEGORY.NAME column is, so that the row's value replaces it.
-        Ok(serde_json::Value::Object(m)) if !m.is_empty() => Ok(m
-            .into_iter()
-            .flat_map(|(k, v)| match v {
-                serde_json::Value::Object(names) if !k.contains('.') => names
-                    .into_iter()
-                    .map(|(n, v)| (format!("{k}.{n}"), v))
-                    .collect::<Vec<_>>(),
-                v => vec![(k, v)],
-            })
-            .collect()),
-        Ok(serde_json::Value::Object(_)) => Err(usage("the object is empty".into()).into()),
-        Ok(_) => Err(usage(
-            "give a JSON object: {\"CATEGORY\": {\"NAME\": \"VALUE\"}} on Mattermost, {\"KEY\": VALUE} on Rocket.Chat".into(),
+    let object = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(m)) => m,
+        Ok(_) => {
+            return Err(usage(
+                "give a JSON object: {\"CATEGORY\": {\"NAME\": \"VALUE\"}} on Mattermost, {\"KEY\": VALUE} on Rocket.Chat".into(),
+            )
+            .into());
+        }
+        Err(e) => return Err(usage(format!("not JSON: {e}")).into()),
+    };
+    // {"CATEGORY": {"NAME": VALUE}} is Mattermost's CATEGORY.NAME, spelled as a row's
+    // pref.CATEGORY.NAME column is, so that the row's value replaces it.
+    let prefs: roster::settings::Preferences = object
+        .into_iter()
+        .flat_map(|(k, v)| match v {
+            serde_json::Value::Object(names) if !k.contains('.') => names
+                .into_iter()
+                .map(|(n, v)| (format!("{k}.{n}"), v))
+                .collect::<Vec<_>>(),
+            v => vec![(k, v)],
+        })
+        .collect();
+    if prefs.is_empty() {
+        return Err(usage(
+            "it sets no preference (an empty object, or categories without names)".into(),
         )
-        .into()),
-        Err(e) => Err(usage(format!("not JSON: {e}")).into()),
+        .into());
     }
+    Ok(prefs)
 }
 
 /// What `plan` and `sync` decide with, flags over `[sync]` (and `[import]` for the

@@ -704,20 +704,16 @@ impl UserApi for Mattermost {
 
     /// `POST /users/{id}/convert_to_bot` (manage_system): the server ends the account's
     /// sessions and makes it its own bot's owner. Sent once, as it is not idempotent (a
-    /// second one is a 500 on the bot it made): a lost answer is settled by looking the
-    /// account up.
+    /// second one is a 500 on the bot it made): the caller settles a lost answer by
+    /// looking the account up.
     fn convert_to_bot(&self, user: &User, stats: &mut CallStats) -> Result<(), CallError> {
         let id = user.id.as_deref().unwrap_or_default();
         let path = format!("/users/{id}/convert_to_bot");
-        match self.send(reqwest::Method::POST, &path, None, false, stats) {
-            Ok(r) if r.status == 200 => Ok(()),
-            Ok(r) => Err(action_failure(&r, "POST /users/{id}/convert_to_bot")),
-            Err(CallError::Transient(why)) => match self.lookup_id(id, stats)? {
-                Some(now) if now.server_kind.as_deref() == Some("bot") => Ok(()),
-                _ => Err(CallError::Transient(why)),
-            },
-            Err(e) => Err(e),
+        let r = self.send(reqwest::Method::POST, &path, None, false, stats)?;
+        if r.status != 200 {
+            return Err(action_failure(&r, "POST /users/{id}/convert_to_bot"));
         }
+        Ok(())
     }
 
     /// `PUT /users/{id}/status {user_id, status}`: Mattermost has `dnd`, not `busy`, and

@@ -93,7 +93,8 @@ pub struct Args {
     /// Only accounts idle for more than N days: the last login is older than N days, or,
     /// never having logged in, the account was created more than N days ago; and on
     /// Mattermost the server saw no activity since (its report's last_status_at: a session
-    /// lasts months without a login). Bots and the account roster runs as are never idle;
+    /// lasts months without a login; a status set by an admin moves it too). Bots and the
+    /// account roster runs as are never idle;
     /// deactivated accounts are included unless --active-only. Reads last logins
     /// (Mattermost: its user report, see below).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]

@@ -624,7 +624,14 @@ impl Engine {
         }
         if a.action == DoAction::Delete {
             self.journal_intent(key, "delete")?;
-            self.delete_once(&now, a.confirm_relinquish, stats, entry)?;
+            if let Err(e) = self.delete_once(&now, a.confirm_relinquish, stats, entry) {
+                // Refused (a setting off, a last room owner): nothing was deleted, so a
+                // later --resume must not take the account's absence for this delete.
+                if made_nothing(&e) {
+                    self.journal_cleared(key);
+                }
+                return Err(e);
+            }
             return Ok(None);
         }
         Ok(Some(now))
@@ -730,7 +737,14 @@ impl Engine {
             DoAction::ConvertToBot => {
                 entry.changed.push("bot".into());
                 if !self.opts.dry_run {
-                    self.target.convert_to_bot(&cur, stats)?;
+                    // A second conversion fails on the bot the first made: settled by a
+                    // lookup, never sent again blind.
+                    self.send_settled(
+                        &cur,
+                        stats,
+                        |stats| self.target.convert_to_bot(&cur, stats),
+                        |now| now.is_some_and(|u| u.server_kind.as_deref() == Some("bot")),
+                    )?;
                 }
             }
             _ => {}
@@ -854,23 +868,46 @@ impl Engine {
         entry: &mut ReportEntry,
     ) -> Result<(), CallError> {
         use crate::client::Deleted;
+        let mut first = true;
+        self.send_settled(
+            cur,
+            stats,
+            |stats| {
+                let r = self.target.delete(cur, confirm_relinquish, stats);
+                // Gone at the first sending: someone else deleted it.
+                if first && matches!(r, Ok(Deleted::Gone)) {
+                    entry.error = "already gone from the server".into();
+                }
+                first = false;
+                r
+            },
+            |now| now.is_none(),
+        )
+        .map(|_| ())
+    }
+
+    /// Sends a request that must not be repeated blind (a delete, a conversion to a bot),
+    /// up to --max-attempts times: after an answer lost on the way the account is looked
+    /// up by id, and `took_effect` says from what is found whether that request was
+    /// applied; only when it was not is it sent again. `Ok(None)`: settled by a lookup.
+    fn send_settled<T>(
+        &self,
+        cur: &User,
+        stats: &mut CallStats,
+        mut send: impl FnMut(&mut CallStats) -> Result<T, CallError>,
+        took_effect: impl Fn(Option<&User>) -> bool,
+    ) -> Result<Option<T>, CallError> {
         let id = cur.id.clone().unwrap_or_default();
         let max = self.opts.max_attempts.max(1);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.target.delete(cur, confirm_relinquish, stats) {
-                Ok(Deleted::Now) => return Ok(()),
-                Ok(Deleted::Gone) => {
-                    if attempt == 1 {
-                        entry.error = "already gone from the server".into();
-                    }
-                    return Ok(());
-                }
+            match send(stats) {
+                Ok(t) => return Ok(Some(t)),
                 Err(CallError::Transient(msg)) => {
                     match self.target.lookup_id(&id, stats) {
-                        Ok(None) => return Ok(()),
-                        Ok(Some(_)) | Err(CallError::Transient(_)) => {}
+                        Ok(now) if took_effect(now.as_ref()) => return Ok(None),
+                        Ok(_) | Err(CallError::Transient(_)) => {}
                         Err(e) => return Err(e),
                     }
                     if attempt >= max {
@@ -1303,6 +1340,15 @@ impl Engine {
                 // Retried inside with the same password (idempotent). An answer lost for
                 // good may leave the account with this password (and its sessions
                 // ended): it is kept all the same, unconfirmed, never thrown away.
+                // A retry means an earlier sending's answer was lost: whatever ends the
+                // row after it (Ctrl-C in the backoff, endless 429s, a refusal), that
+                // sending may have set the password.
+                let retries_before = stats.retries;
+                let unconfirmed = |m: String| {
+                    format!(
+                        "{m}; the password may have been set: it is in {file}, unconfirmed (confirmed=no); run again for this account (--resume) to set one that is confirmed"
+                    )
+                };
                 match self
                     .target
                     .set_password(&cur, &password, *require_change, stats)
@@ -1313,9 +1359,24 @@ impl Engine {
                     }
                     Err(CallError::Transient(m)) => {
                         keep("no")?;
-                        Err(CallError::Transient(format!(
-                            "{m}; the password may have been set: it is in {file}, unconfirmed (confirmed=no); run again for this account (--resume) to set one that is confirmed"
-                        )))
+                        Err(CallError::Transient(unconfirmed(m)))
+                    }
+                    Err(e) if stats.retries > retries_before => {
+                        keep("no")?;
+                        Err(match e {
+                            CallError::Fatal(m) => CallError::Fatal(unconfirmed(m)),
+                            CallError::Rejected {
+                                status,
+                                code,
+                                message,
+                            } => CallError::Rejected {
+                                status,
+                                code,
+                                message: unconfirmed(message),
+                            },
+                            // Interrupted and the like keep their meaning for the run.
+                            other => other,
+                        })
                     }
                     Err(e) => Err(e),
                 }

@@ -12,8 +12,8 @@
 //! before the run connects, unless `--resume` continues the run that wrote it: then lines
 //! are appended (the rows done before keep theirs, which are never written again), and
 //! a later line for an account supersedes an earlier one. The file is opened without
-//! following a link, and a line a crash cut short is closed with one cell too many, so no
-//! later run takes it for a whole one. Usernames are written
+//! following a link, and a line a crash cut short is closed and padded to one cell more
+//! than a whole line, so no later run takes it for a whole one. Usernames are written
 //! formula-safe, as in every CSV roster writes; a secret is written verbatim (a `'` in
 //! front would change it), and passwords never start with a formula character.
 
@@ -284,13 +284,26 @@ impl SecretOut {
             .filter(|t| !t.is_empty())
         {
             // A run killed mid-line left a cut line. It is kept, but closed (a quote cut
-            // open would swallow the lines after it) and given one cell more than a
-            // whole line has, so no later run takes it for one.
+            // open would swallow the lines after it) and padded to one cell more than a
+            // whole line has, so no later run takes it for one (`ann,Pw-cu` would
+            // otherwise read as a password file's whole line with `confirmed` empty).
             let mut end = String::new();
-            if cut.iter().filter(|b| **b == b'"').count() % 2 == 1 {
+            let (mut quoted, mut cells) = (false, 1usize);
+            for b in cut {
+                match b {
+                    b'"' => quoted = !quoted,
+                    b',' if !quoted => cells += 1,
+                    _ => {}
+                }
+            }
+            if quoted {
                 end.push('"');
             }
-            end.push_str(",\n");
+            let whole = self.kind.header().len();
+            for _ in cells..=whole {
+                end.push(',');
+            }
+            end.push('\n');
             f.write_all(end.as_bytes())?;
         }
         Ok(f)
@@ -414,7 +427,7 @@ mod tests {
             .write(&["cy", "u4", "t4"], &Secret::new("x"), &[])
             .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.ends_with("cut,u3,\ncy,u4,t4,x\n"), "{text}");
+        assert!(text.ends_with("cut,u3,,,\ncy,u4,t4,x\n"), "{text}");
         // Another kind of file, or one others may read: refused.
         assert!(matches!(
             SecretOut::prepare(SecretKind::Passwords, &path, true),
@@ -445,8 +458,8 @@ mod tests {
         for (cut, closed) in [
             ("bob,u2,t2,to", "bob,u2,t2,to,\n"),
             ("bob,u2,t2,", "bob,u2,t2,,\n"),
-            ("bob,u2,t2", "bob,u2,t2,\n"),
-            ("\"'-bob,u2", "\"'-bob,u2\",\n"),
+            ("bob,u2,t2", "bob,u2,t2,,\n"),
+            ("\"'-bob,u2", "\"'-bob,u2\",,,,\n"),
             ("bob,u2,,\"a,b", "bob,u2,,\"a,b\",\n"),
         ] {
             std::fs::write(&path, format!("{whole}{cut}")).unwrap();
@@ -524,6 +537,24 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "username,password,confirmed\nann,Pw-one-1,yes\n\"'=bob\",Pw-two-2,no\n"
+        );
+        // A cut line is padded past the three cells of a whole one.
+        std::fs::write(
+            &path,
+            "username,password,confirmed\nann,Pw-one-1,yes\nbob,Pw-cu",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let out = SecretOut::prepare(SecretKind::Passwords, &path, true).unwrap();
+        out.write(&["cy"], &Secret::new("Pw-three-3"), &["yes"])
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "username,password,confirmed\nann,Pw-one-1,yes\nbob,Pw-cu,,\ncy,Pw-three-3,yes\n"
         );
         // A file of the two-column format is not this one.
         std::fs::write(&path, "username,password\nann,Pw-one-1\n").unwrap();

@@ -429,10 +429,29 @@ fn a_last_room_owner_is_deleted_only_with_confirm_relinquish() {
         "{err}"
     );
     assert_eq!(active(&sb, "p01"), Some(true));
-    args.push("--confirm-relinquish");
-    let o = as_admin(d.path(), &args);
+    let mut again: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "r.jsonl" { "other.jsonl" } else { a })
+        .collect();
+    again.push("--confirm-relinquish");
+    let o = as_admin(d.path(), &again);
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_eq!(active(&sb, "p01"), None, "not deleted");
+    // The refused delete left no intent behind: resumed, the first run does not claim
+    // the account another run deleted.
+    args.push("--resume");
+    let o = as_admin(d.path(), &args);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let rep = jsonl(&d.path().join("r.jsonl"));
+    let last = rep.last().unwrap();
+    assert_eq!(last["status"], "skipped", "{rep:?}");
+    assert!(
+        last["error"]
+            .as_str()
+            .unwrap()
+            .contains("not on the server"),
+        "{last}"
+    );
 }
 
 #[test]
@@ -1251,6 +1270,16 @@ fn set_preferences_from_the_option_and_the_rows_columns() {
     );
     assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(o.stderr().contains("--preferences"), "{}", o.stderr());
+    // Nor is a category with no name in it.
+    let o = act(
+        d.path(),
+        "set-preferences",
+        "rc.csv",
+        &sb.url(),
+        &["--preferences", r#"{"display_settings": {}}"#],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("sets no preference"), "{}", o.stderr());
     source(d.path(), "bare.csv", &["p03"]);
     let o = act(
         d.path(),
@@ -1493,37 +1522,45 @@ fn convert_to_bot_on_mattermost_only() {
 
 #[test]
 fn a_convert_to_bot_whose_answer_was_lost_is_looked_up_not_sent_again() {
-    let sb = server(
-        FlavorKind::Mattermost,
-        20,
-        SandboxConfig {
-            fault_rate: 0.3,
-            drop_rate: 0.15,
-            fault_phase: FaultPhase::After,
-            ..config()
-        },
-    );
-    let d = tmp();
-    let names: Vec<String> = (1..=15).map(|i| format!("p{i:02}")).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    source(d.path(), "bots.csv", &refs);
-    let o = act(
-        d.path(),
-        "convert-to-bot",
-        "bots.csv",
-        &sb.url(),
-        &["--max-attempts", "10", "--report", "r.jsonl"],
-    );
-    assert_eq!(o.code(), 0, "{}", o.stderr());
-    let rep = jsonl(&d.path().join("r.jsonl"));
-    assert!(
-        rep.iter().all(|e| e["status"] == "ok"),
-        "a conversion that happened was reported failed: {rep:?}"
-    );
-    for n in &names {
-        assert_eq!(mm_user(&sb, n)["is_bot"], true, "{n}");
+    // After: the conversion happened and its answer was lost (looked up, not sent again);
+    // before: it never reached the server (sent again).
+    for phase in [FaultPhase::After, FaultPhase::Before] {
+        let sb = server(
+            FlavorKind::Mattermost,
+            20,
+            SandboxConfig {
+                fault_rate: 0.3,
+                drop_rate: 0.15,
+                fault_phase: phase,
+                ..config()
+            },
+        );
+        let d = tmp();
+        let names: Vec<String> = (1..=15).map(|i| format!("p{i:02}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        source(d.path(), "bots.csv", &refs);
+        let o = act(
+            d.path(),
+            "convert-to-bot",
+            "bots.csv",
+            &sb.url(),
+            &["--max-attempts", "10", "--report", "r.jsonl"],
+        );
+        assert_eq!(o.code(), 0, "{phase:?}: {}", o.stderr());
+        let rep = jsonl(&d.path().join("r.jsonl"));
+        assert!(
+            rep.iter().all(|e| e["status"] == "ok"),
+            "{phase:?}: a conversion that happened, or could, was reported failed: {rep:?}"
+        );
+        for n in &names {
+            assert_eq!(mm_user(&sb, n)["is_bot"], true, "{phase:?} {n}");
+        }
+        let sent = requests(&sb, "convert_to_bot");
+        match phase {
+            // Each applied once: a second one would be the server's 500 on a bot.
+            FaultPhase::After => assert_eq!(sent, 15),
+            _ => assert!(sent > 15, "{phase:?}: nothing was sent again ({sent})"),
+        }
+        assert_eq!(mm_user(&sb, "p16").get("is_bot"), None);
     }
-    // Sent once per account: a second one would be the server's 500 on a bot.
-    assert_eq!(requests(&sb, "convert_to_bot"), 15);
-    assert_eq!(mm_user(&sb, "p16").get("is_bot"), None);
 }

@@ -150,23 +150,24 @@ fn idle_export_is_the_source_of_a_deactivation() {
         );
         assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
         if flavor == FlavorKind::Mattermost {
-            // Logged in long ago, active today: a Mattermost session lasts for months
-            // without a login, and the report's last_status_at says the account is used.
-            age(&sb, "daily", 400, Some(200));
-            let src = write(d.path(), "daily.csv", "username\ndaily\n");
-            let o = as_admin(
-                d.path(),
-                &[
-                    "do",
-                    "set-status",
-                    &src.to_string_lossy(),
-                    "--server",
-                    &sb.url(),
-                    "--status",
-                    "online",
-                ],
+            // Logged in long ago, active today through that old session (its own status
+            // write here): a Mattermost session lasts for months without a login, and the
+            // report's last_status_at says the account is used.
+            let client = crate::support::client();
+            let r = crate::support::mm_login_raw(&client, &sb.url(), "daily", PW);
+            assert_eq!(r.status, 200, "{}", r.text);
+            let (token, id) = (
+                r.header("token").unwrap(),
+                r.body["id"].as_str().unwrap().to_string(),
             );
-            assert_eq!(o.code(), 0, "{}", o.stderr());
+            age(&sb, "daily", 400, Some(200));
+            let r = client
+                .put(format!("{}/api/v4/users/me/status", sb.url()))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"user_id": id, "status": "online"}))
+                .send()
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
         }
 
         let o = export(
