@@ -7,6 +7,7 @@
 //! cargo run --release --example bench -- mm-pacing   # Mattermost GCRA 10/s burst 100, 2,000 users
 //! cargo run --release --example bench -- sync        # 10,000 managed users, 1 % changed
 //! cargo run --release --example bench -- capacity    # adaptive concurrency vs a sweep of fixed workers
+//! cargo run --release --example bench -- do          # roster do vs import --mode update, same accounts
 //! ```
 //! Each prints its figures as ratios against what the same run measures as ideal.
 
@@ -663,6 +664,109 @@ fn members_sync(flavor: FlavorKind) {
     );
 }
 
+/// `roster do set-preferences` and `roster do deactivate` over N accounts, against an
+/// `import --mode update` of the same accounts in the same run (both look each account
+/// up and write once): the engine `do` shares with import should cost no more.
+fn do_actions() {
+    let n = 2000usize;
+    let latency = 5u64;
+    for flavor in [FlavorKind::Mattermost, FlavorKind::RocketChat] {
+        let sb = sandbox(SandboxConfig {
+            flavor,
+            rate_limit: Some(false),
+            latency_ms: latency,
+            ..SandboxConfig::default()
+        });
+        let d = tempfile::tempdir().unwrap();
+        let input = csv(d.path(), n, 1);
+        let url = sb.url();
+        let path = input.to_str().unwrap();
+        let (_, code, _) = run(
+            &["import", path, "--server", &url, "--quiet"],
+            "admin",
+            ADMIN_PW,
+        );
+        assert_eq!(code, 0, "seeding import");
+        // The same rows with a changed nickname: one lookup and one update each.
+        let text = std::fs::read_to_string(&input).unwrap();
+        // username,email,first_name,last_name,name,password: Rocket.Chat's rows need a name.
+        let mut changed = String::from("username,email,name,nickname\n");
+        for line in text.lines().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            changed.push_str(&format!(
+                "{},{},{},nick-{}\n",
+                cells[0], cells[1], cells[4], cells[0]
+            ));
+        }
+        let upd = d.path().join("update.csv");
+        std::fs::write(&upd, changed).unwrap();
+        let before = sb.counters().values().map(|c| c.requests).sum::<u64>();
+        let (t_import, c1, _) = run(
+            &[
+                "import",
+                upd.to_str().unwrap(),
+                "--server",
+                &url,
+                "--mode",
+                "update",
+                "--quiet",
+            ],
+            "admin",
+            ADMIN_PW,
+        );
+        let mid = sb.counters().values().map(|c| c.requests).sum::<u64>();
+        let prefs = match flavor {
+            FlavorKind::Mattermost => r#"{"display_settings": {"use_military_time": "true"}}"#,
+            FlavorKind::RocketChat => r#"{"useEmojis": false}"#,
+        };
+        let (t_prefs, c2, _) = run(
+            &[
+                "do",
+                "set-preferences",
+                path,
+                "--server",
+                &url,
+                "--preferences",
+                prefs,
+                "--quiet",
+            ],
+            "admin",
+            ADMIN_PW,
+        );
+        let after = sb.counters().values().map(|c| c.requests).sum::<u64>();
+        let (t_deact, c3, _) = run(
+            &["do", "deactivate", path, "--server", &url, "--quiet"],
+            "admin",
+            ADMIN_PW,
+        );
+        let end = sb.counters().values().map(|c| c.requests).sum::<u64>();
+        let name = match flavor {
+            FlavorKind::Mattermost => "Mattermost",
+            FlavorKind::RocketChat => "Rocket.Chat",
+        };
+        println!(
+            "do: {name}, {n} accounts, sandbox latency {latency} ms, no limiter, admin, default workers"
+        );
+        println!(
+            "  import --mode update (baseline): exit {c1}, {:.2} s, {:.2} requests per row",
+            t_import.as_secs_f64(),
+            (mid - before) as f64 / n as f64
+        );
+        println!(
+            "  do set-preferences: exit {c2}, {:.2} s, {:.2} requests per row; time ratio to the baseline {:.2}",
+            t_prefs.as_secs_f64(),
+            (after - mid) as f64 / n as f64,
+            t_prefs.as_secs_f64() / t_import.as_secs_f64()
+        );
+        println!(
+            "  do deactivate: exit {c3}, {:.2} s, {:.2} requests per row; time ratio to the baseline {:.2}",
+            t_deact.as_secs_f64(),
+            (end - after) as f64 / n as f64,
+            t_deact.as_secs_f64() / t_import.as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_default();
     match what.as_str() {
@@ -672,12 +776,13 @@ fn main() {
         "mm-pacing" => mm_pacing(),
         "sync" => sync(),
         "capacity" => capacity(),
+        "do" => do_actions(),
         "members-sync" => {
             members_sync(FlavorKind::RocketChat);
             members_sync(FlavorKind::Mattermost);
         }
         _ => {
-            eprintln!("usage: bench pacing|workers|python|mm-pacing|sync|capacity|members-sync");
+            eprintln!("usage: bench pacing|workers|python|mm-pacing|sync|capacity|members-sync|do");
             std::process::exit(2);
         }
     }
