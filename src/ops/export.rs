@@ -26,7 +26,7 @@ use crate::client::{
     Want,
 };
 use crate::exit::{self, ExitError};
-use crate::model::{Avatar, User, image_type};
+use crate::model::{Avatar, Field, User, image_type};
 use crate::output::WriterOptions;
 use crate::output::columns::{self, Column};
 use crate::settings::{ExecSettings, ServerSettings};
@@ -227,7 +227,10 @@ pub fn export(server: &ServerSettings, e: &ExportSettings<'_>) -> Result<i32> {
     let named = |c: Column| fields.is_some_and(|f| f.contains(&c));
     let (want_teams, want_channels) = match fields {
         None => (e.memberships, e.memberships),
-        Some(_) => (named(Column::Teams), named(Column::Channels)),
+        Some(_) => (
+            named(Column::Field(Field::Teams)),
+            named(Column::Field(Field::Channels)),
+        ),
     };
     if e.memberships && fields.is_some() && !want_teams && !want_channels {
         eprintln!(

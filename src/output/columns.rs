@@ -21,33 +21,18 @@ use super::csv::{COLUMNS, CsvRecordWriter};
 use super::{UserWriter, WriterOptions, create_output};
 use crate::client::{Fact, Facts, LastLogin};
 use crate::csv_syntax::{UTF8_BOM, default_multi_sep};
-use crate::model::User;
+use crate::model::{Field, User};
 use crate::source::Format;
 
-/// One column of an export.
+/// One column of an export: a field of the account (as mappings and reports name it;
+/// never its password), its server id, its custom fields as one object, or what the
+/// server says about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Column {
-    Username,
-    Email,
-    Name,
-    FirstName,
-    LastName,
-    Nickname,
-    Position,
-    Locale,
-    Active,
-    Roles,
-    RequirePasswordChange,
-    Verified,
-    ExternalId,
+    Field(Field),
     Id,
     /// Every custom field, as one JSON object.
     CustomFields,
-    /// One custom field, by key (`custom_fields.KEY`).
-    Custom(String),
-    Teams,
-    Channels,
-    Avatar,
     /// What the server says about the account.
     Fact(Fact),
 }
@@ -63,65 +48,27 @@ fn all() -> Vec<Column> {
 impl Column {
     pub fn name(&self) -> String {
         match self {
-            Column::Username => "username",
-            Column::Email => "email",
-            Column::Name => "name",
-            Column::FirstName => "first_name",
-            Column::LastName => "last_name",
-            Column::Nickname => "nickname",
-            Column::Position => "position",
-            Column::Locale => "locale",
-            Column::Active => "active",
-            Column::Roles => "roles",
-            Column::RequirePasswordChange => "require_password_change",
-            Column::Verified => "verified",
-            Column::ExternalId => "external_id",
-            Column::Id => "id",
-            Column::CustomFields => "custom_fields",
-            Column::Custom(k) => return format!("custom_fields.{k}"),
-            Column::Teams => "teams",
-            Column::Channels => "channels",
-            Column::Avatar => "avatar",
-            Column::Fact(f) => f.name(),
+            Column::Field(f) => f.name().into_owned(),
+            Column::Id => "id".into(),
+            Column::CustomFields => "custom_fields".into(),
+            Column::Fact(f) => f.name().into(),
         }
-        .to_string()
     }
 
     /// A column by name (`custom.KEY` is taken for `custom_fields.KEY`, as in mappings).
     pub fn parse(s: &str) -> Option<Column> {
         let s = s.trim();
-        if let Some(k) = s
-            .strip_prefix("custom_fields.")
-            .or_else(|| s.strip_prefix("custom."))
-        {
-            return (!k.is_empty()).then(|| Column::Custom(k.to_string()));
+        match s {
+            "id" => return Some(Column::Id),
+            "custom_fields" => return Some(Column::CustomFields),
+            _ => {}
         }
-        Some(match s {
-            "username" => Column::Username,
-            "email" => Column::Email,
-            "name" => Column::Name,
-            "first_name" => Column::FirstName,
-            "last_name" => Column::LastName,
-            "nickname" => Column::Nickname,
-            "position" => Column::Position,
-            "locale" => Column::Locale,
-            "active" => Column::Active,
-            "roles" => Column::Roles,
-            "require_password_change" => Column::RequirePasswordChange,
-            "verified" => Column::Verified,
-            "external_id" => Column::ExternalId,
-            "id" => Column::Id,
-            "custom_fields" => Column::CustomFields,
-            "teams" => Column::Teams,
-            "channels" => Column::Channels,
-            "avatar" => Column::Avatar,
-            _ => {
-                return Fact::ALL
-                    .into_iter()
-                    .find(|f| f.name() == s)
-                    .map(Column::Fact);
-            }
-        })
+        if let Some(f) = Fact::ALL.into_iter().find(|f| f.name() == s) {
+            return Some(Column::Fact(f));
+        }
+        Field::parse(s)
+            .filter(|f| *f != Field::Password)
+            .map(Column::Field)
     }
 
     /// Every name [`Column::parse`] takes, for messages and `--help`.
@@ -161,17 +108,19 @@ impl Column {
     fn in_ldif(&self) -> bool {
         matches!(
             self,
-            Column::Username
-                | Column::Email
-                | Column::Name
-                | Column::FirstName
-                | Column::LastName
-                | Column::Position
-                | Column::Locale
-                | Column::Active
-                | Column::Roles
-                | Column::ExternalId
-                | Column::Avatar
+            Column::Field(
+                Field::Username
+                    | Field::Email
+                    | Field::Name
+                    | Field::FirstName
+                    | Field::LastName
+                    | Field::Position
+                    | Field::Locale
+                    | Field::Active
+                    | Field::Roles
+                    | Field::ExternalId
+                    | Field::Avatar
+            )
         )
     }
 
@@ -186,19 +135,27 @@ impl Column {
             })
         };
         match self {
-            Column::Username => Value::String(u.username.clone()),
-            Column::Email => s(&u.email),
-            Column::Name => s(&u.name),
-            Column::FirstName => s(&u.first_name),
-            Column::LastName => s(&u.last_name),
-            Column::Nickname => s(&u.nickname),
-            Column::Position => s(&u.position),
-            Column::Locale => s(&u.locale),
-            Column::Active => b(u.active),
-            Column::Roles => list(&u.roles),
-            Column::RequirePasswordChange => b(u.require_password_change),
-            Column::Verified => b(u.verified),
-            Column::ExternalId => s(&u.external_id),
+            Column::Field(f) => match f {
+                Field::Username => Value::String(u.username.clone()),
+                Field::Email => s(&u.email),
+                Field::Name => s(&u.name),
+                Field::FirstName => s(&u.first_name),
+                Field::LastName => s(&u.last_name),
+                Field::Nickname => s(&u.nickname),
+                Field::Position => s(&u.position),
+                Field::Locale => s(&u.locale),
+                Field::Active => b(u.active),
+                Field::Roles => list(&u.roles),
+                Field::RequirePasswordChange => b(u.require_password_change),
+                Field::Verified => b(u.verified),
+                Field::ExternalId => s(&u.external_id),
+                Field::Custom(k) => s(&u.custom_fields.get(k).cloned()),
+                Field::Teams => list(&u.teams),
+                Field::Channels => list(&u.channels),
+                Field::Avatar => s(&u.avatar.as_ref().map(|a| a.text())),
+                // Never a column (`parse` refuses it): an export holds no password.
+                Field::Password => Value::Null,
+            },
             Column::Id => s(&u.id),
             Column::CustomFields if u.custom_fields.is_empty() => Value::Null,
             Column::CustomFields => u
@@ -207,10 +164,6 @@ impl Column {
                 .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                 .collect::<serde_json::Map<_, _>>()
                 .into(),
-            Column::Custom(k) => s(&u.custom_fields.get(k).cloned()),
-            Column::Teams => list(&u.teams),
-            Column::Channels => list(&u.channels),
-            Column::Avatar => s(&u.avatar.as_ref().map(|a| a.text())),
             Column::Fact(Fact::Status) => s(&f.status),
             Column::Fact(Fact::LastLogin) => match f.last_login {
                 LastLogin::At(t) => s(&iso(t)),
@@ -388,20 +341,20 @@ impl AccountWriter for LdifSubset {
                 *v = None;
             }
         };
-        keep(has(Column::Email), &mut u.email);
-        keep(has(Column::Name), &mut u.name);
-        keep(has(Column::FirstName), &mut u.first_name);
-        keep(has(Column::LastName), &mut u.last_name);
-        keep(has(Column::Position), &mut u.position);
-        keep(has(Column::Locale), &mut u.locale);
-        keep(has(Column::ExternalId), &mut u.external_id);
-        if !has(Column::Active) {
+        keep(has(Column::Field(Field::Email)), &mut u.email);
+        keep(has(Column::Field(Field::Name)), &mut u.name);
+        keep(has(Column::Field(Field::FirstName)), &mut u.first_name);
+        keep(has(Column::Field(Field::LastName)), &mut u.last_name);
+        keep(has(Column::Field(Field::Position)), &mut u.position);
+        keep(has(Column::Field(Field::Locale)), &mut u.locale);
+        keep(has(Column::Field(Field::ExternalId)), &mut u.external_id);
+        if !has(Column::Field(Field::Active)) {
             u.active = None;
         }
-        if !has(Column::Roles) {
+        if !has(Column::Field(Field::Roles)) {
             u.roles = None;
         }
-        if !has(Column::Avatar) {
+        if !has(Column::Field(Field::Avatar)) {
             u.avatar = None;
         }
         self.ldif.write(&u)
@@ -426,7 +379,7 @@ mod tests {
         }
         assert_eq!(
             Column::parse("custom.dept"),
-            Some(Column::Custom("dept".into()))
+            Some(Column::Field(Field::Custom("dept".into())))
         );
     }
 
@@ -437,8 +390,8 @@ mod tests {
             cols,
             vec![
                 Column::Fact(Fact::LastLogin),
-                Column::Username,
-                Column::Email
+                Column::Field(Field::Username),
+                Column::Field(Field::Email)
             ]
         );
         let e = Column::parse_list("username,lastlogin").unwrap_err();
@@ -466,13 +419,13 @@ mod tests {
             ..Facts::default()
         };
         let cell = |c: Column| c.cell(&u, &f, ';');
-        assert_eq!(cell(Column::Roles), "user;admin");
-        assert_eq!(cell(Column::Active), "false");
+        assert_eq!(cell(Column::Field(Field::Roles)), "user;admin");
+        assert_eq!(cell(Column::Field(Field::Active)), "false");
         assert_eq!(cell(Column::Fact(Fact::LastLogin)), "2023-11-14T22:13:20Z");
         assert_eq!(cell(Column::Fact(Fact::CreatedAt)), "1970-01-01T00:00:00Z");
         assert_eq!(cell(Column::Fact(Fact::MfaActive)), "true");
         assert_eq!(cell(Column::Fact(Fact::Status)), "");
-        assert_eq!(cell(Column::Custom("dept".into())), "=HR");
+        assert_eq!(cell(Column::Field(Field::Custom("dept".into()))), "=HR");
         assert_eq!(cell(Column::CustomFields), r#"{"dept":"=HR"}"#);
         let never = Facts {
             last_login: LastLogin::Never,
@@ -480,7 +433,7 @@ mod tests {
         };
         assert_eq!(Column::Fact(Fact::LastLogin).json(&u, &never), Value::Null);
         assert_eq!(
-            Column::Roles.json(&u, &f),
+            Column::Field(Field::Roles).json(&u, &f),
             serde_json::json!(["user", "admin"])
         );
     }
