@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::do_support::{PW, act, as_admin, by_name, flavors, server, source};
+use crate::do_support::{
+    PW, act, as_admin, by_name, faulty, flavors, server, source, source_of_first,
+};
 use crate::support::{
     Ran, config, jsonl, requests, roster, spawn_as_importer_at, tmp, wait_for_lines, write, writes,
 };
@@ -313,18 +315,16 @@ fn a_delete_under_faults_happens_exactly_once() {
         let sb = server(
             flavor,
             30,
-            SandboxConfig {
-                mm_enable_api_user_deletion: true,
-                fault_rate: 0.3,
-                drop_rate: 0.15,
-                fault_phase: FaultPhase::After,
-                ..config()
-            },
+            faulty(
+                FaultPhase::After,
+                SandboxConfig {
+                    mm_enable_api_user_deletion: true,
+                    ..config()
+                },
+            ),
         );
         let d = tmp();
-        let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        source(d.path(), "gone.csv", &refs);
+        source_of_first(d.path(), "gone.csv", 20);
         let o = act(
             d.path(),
             "delete",
@@ -365,9 +365,7 @@ fn resume_after_an_interruption_does_not_redo_done_rows() {
         },
     );
     let d = tmp();
-    let names: Vec<String> = (1..=30).map(|i| format!("p{i:02}")).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    source(d.path(), "l.csv", &refs);
+    source_of_first(d.path(), "l.csv", 30);
     let args = [
         "do",
         "deactivate",
@@ -466,9 +464,7 @@ fn a_delete_cut_off_by_sigkill_is_resumed_and_never_sent_twice() {
         },
     );
     let d = tmp();
-    let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    source(d.path(), "gone.csv", &refs);
+    source_of_first(d.path(), "gone.csv", 20);
     let url = sb.url();
     let args = [
         "do",
@@ -1525,20 +1521,9 @@ fn a_convert_to_bot_whose_answer_was_lost_is_looked_up_not_sent_again() {
     // After: the conversion happened and its answer was lost (looked up, not sent again);
     // before: it never reached the server (sent again).
     for phase in [FaultPhase::After, FaultPhase::Before] {
-        let sb = server(
-            FlavorKind::Mattermost,
-            20,
-            SandboxConfig {
-                fault_rate: 0.3,
-                drop_rate: 0.15,
-                fault_phase: phase,
-                ..config()
-            },
-        );
+        let sb = server(FlavorKind::Mattermost, 20, faulty(phase, config()));
         let d = tmp();
-        let names: Vec<String> = (1..=15).map(|i| format!("p{i:02}")).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        source(d.path(), "bots.csv", &refs);
+        let names = source_of_first(d.path(), "bots.csv", 15);
         let o = act(
             d.path(),
             "convert-to-bot",

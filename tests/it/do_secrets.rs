@@ -10,7 +10,9 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::do_support::{ADMIN, PW, act_as, by_name, flavors, server, source};
+use crate::do_support::{
+    ADMIN, PW, act_as, by_name, faulty, flavors, server, source, source_of_first,
+};
 use crate::support::{
     ADMIN_PW, Ran, client, config, jsonl, login_raw, mm_login_raw, requests, roster,
     spawn_as_importer_at, tmp, user, wait_for_lines, write, writes,
@@ -670,20 +672,9 @@ fn secrets_of_both_actions_are_found_only_in_their_files() {
 #[test]
 fn a_password_under_faults_is_set_and_written_exactly_once() {
     for flavor in flavors() {
-        let sb = server(
-            flavor,
-            20,
-            SandboxConfig {
-                fault_rate: 0.3,
-                drop_rate: 0.15,
-                fault_phase: FaultPhase::After,
-                ..config()
-            },
-        );
+        let sb = server(flavor, 20, faulty(FaultPhase::After, config()));
         let d = tmp();
-        let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        source(d.path(), "people.csv", &refs);
+        let names = source_of_first(d.path(), "people.csv", 20);
         let mut args = vec![
             "--passwords-out",
             "pw.csv",
@@ -699,7 +690,7 @@ fn a_password_under_faults_is_set_and_written_exactly_once() {
         let lines = secret_lines(&d.path().join("pw.csv"));
         let mut in_file: Vec<&str> = lines.iter().map(|l| l[0].as_str()).collect();
         in_file.sort_unstable();
-        assert_eq!(in_file, refs, "{flavor:?}: each account once");
+        assert_eq!(in_file, names, "{flavor:?}: each account once");
         for l in &lines {
             assert_eq!(l[2], "yes", "{flavor:?}: {}", l[0]);
             assert!(
@@ -714,20 +705,9 @@ fn a_password_under_faults_is_set_and_written_exactly_once() {
 #[test]
 fn a_token_under_faults_is_never_asked_for_twice() {
     for flavor in flavors() {
-        let sb = server(
-            flavor,
-            20,
-            SandboxConfig {
-                fault_rate: 0.3,
-                drop_rate: 0.15,
-                fault_phase: FaultPhase::Random,
-                ..tokens_on()
-            },
-        );
+        let sb = server(flavor, 20, faulty(FaultPhase::Random, tokens_on()));
         let d = tmp();
-        let names: Vec<String> = (1..=20).map(|i| format!("p{i:02}")).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        source(d.path(), "bots.csv", &refs);
+        source_of_first(d.path(), "bots.csv", 20);
         let o = act(
             d.path(),
             "create-token",
@@ -792,9 +772,7 @@ fn resumed_token_runs_append_and_never_ask_twice() {
         },
     );
     let d = tmp();
-    let names: Vec<String> = (1..=30).map(|i| format!("p{i:02}")).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    source(d.path(), "bots.csv", &refs);
+    source_of_first(d.path(), "bots.csv", 30);
     let url = sb.url();
     let args = [
         "do",
@@ -867,9 +845,7 @@ fn a_resumed_reset_keeps_the_passwords_set_before_the_cut() {
         },
     );
     let d = tmp();
-    let names: Vec<String> = (1..=30).map(|i| format!("p{i:02}")).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    source(d.path(), "people.csv", &refs);
+    let names = source_of_first(d.path(), "people.csv", 30);
     let url = sb.url();
     let args = [
         "do",
@@ -902,7 +878,7 @@ fn a_resumed_reset_keeps_the_passwords_set_before_the_cut() {
     assert!(rep.iter().all(|e| e["status"] == "ok"), "{rep:?}");
     let lines = secret_lines(&pw);
     let mut twice = 0;
-    for name in &refs {
+    for name in &names {
         let mine: Vec<_> = lines.iter().filter(|l| l[0] == *name).collect();
         assert!(!mine.is_empty(), "{name} has no password in the file");
         // A row in flight at the cut is done again: its later line is the one.

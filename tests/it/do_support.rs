@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::support::{ADMIN_PW, roster, start, write};
-use roster_sandbox::{FlavorKind, Sandbox, SandboxConfig, SeedUser};
+use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, SeedUser};
 use serde_json::Value;
 
 /// The seeded users' password.
@@ -48,6 +48,25 @@ pub fn source(dir: &Path, name: &str, users: &[&str]) {
         s.push_str(&format!("{u},{u}@example.org\n"));
     }
     write(dir, name, &s);
+}
+
+/// A source naming the first `n` seeded users, `p01`…; their names.
+pub fn source_of_first(dir: &Path, name: &str, n: usize) -> Vec<String> {
+    let names: Vec<String> = (1..=n).map(|i| format!("p{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    source(dir, name, &refs);
+    names
+}
+
+/// `cfg` with faults on the writes: 30 % answered with a 5xx and 15 % dropped, injected
+/// `phase` the write is applied.
+pub fn faulty(phase: FaultPhase, cfg: SandboxConfig) -> SandboxConfig {
+    SandboxConfig {
+        fault_rate: 0.3,
+        drop_rate: 0.15,
+        fault_phase: phase,
+        ..cfg
+    }
 }
 
 /// Runs roster as the seeded admin (Rocket.Chat's provisioner role, the importer's, has
