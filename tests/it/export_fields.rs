@@ -8,7 +8,8 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::{ADMIN_PW, Ran, config, requests, roster, start, tmp, write};
+use crate::do_support::as_admin;
+use crate::support::{Ran, config, requests, roster, start, tmp, write};
 use roster_sandbox::{AccountFacts, FlavorKind, Sandbox, SandboxConfig, SeedUser};
 use serde_json::Value;
 
@@ -60,14 +61,6 @@ fn age(sb: &Sandbox, name: &str, created_days: i64, login_days: Option<i64>) {
         },
     )
     .expect("facts");
-}
-
-fn as_admin(dir: &Path, args: &[&str]) -> Output {
-    roster(
-        dir,
-        args,
-        &[("ROSTER_USERNAME", "admin"), ("ROSTER_PASSWORD", ADMIN_PW)],
-    )
 }
 
 /// `roster export --server URL -o FILE EXTRA…` as the admin.
@@ -525,19 +518,15 @@ fn export_refuses_fields_the_server_or_format_cannot_give() {
     assert!(o.stderr().contains("two-factor"), "{}", o.stderr());
     assert!(!d.path().join("m.csv").exists());
     // Rocket.Chat strips dates from users.list without view-full-other-user-info.
-    let o = roster(
-        d.path(),
-        &[
-            "export",
-            "--server",
-            &rc.url(),
-            "-o",
-            "r.csv",
-            "--idle-days",
-            "30",
-        ],
-        &[("ROSTER_USERNAME", "plain"), ("ROSTER_PASSWORD", PW)],
-    );
+    let o = as_plain(&[
+        "export",
+        "--server",
+        &rc.url(),
+        "-o",
+        "r.csv",
+        "--idle-days",
+        "30",
+    ]);
     assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(
         o.stderr().contains("view-full-other-user-info"),
@@ -545,19 +534,15 @@ fn export_refuses_fields_the_server_or_format_cannot_give() {
         o.stderr()
     );
     // ... and roles: --role would keep nobody, so it refuses instead of an empty file.
-    let o = roster(
-        d.path(),
-        &[
-            "export",
-            "--server",
-            &rc.url(),
-            "-o",
-            "r.csv",
-            "--role",
-            "admin",
-        ],
-        &[("ROSTER_USERNAME", "plain"), ("ROSTER_PASSWORD", PW)],
-    );
+    let o = as_plain(&[
+        "export",
+        "--server",
+        &rc.url(),
+        "-o",
+        "r.csv",
+        "--role",
+        "admin",
+    ]);
     assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(
         o.stderr().contains("--role") && o.stderr().contains("view-full-other-user-info"),
