@@ -4,33 +4,12 @@
 //! setting), a delete under faults happens exactly once, and `--resume` never redoes a
 //! row the journal holds.
 
-use std::path::Path;
-use std::process::Output;
-
 use crate::do_support::{
-    PW, act, as_admin, by_name, faulty, flavors, server, source, source_of_first,
+    PW, act, as_admin, by_name, cut, faulty, flavors, resume, server, source, source_of_first,
 };
-use crate::support::{
-    Ran, config, jsonl, requests, roster, spawn_as_importer_at, tmp, wait_for_lines, write, writes,
-};
+use crate::support::{Ran, config, jsonl, requests, roster, tmp, write, writes};
 use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, SeedUser};
 use serde_json::Value;
-
-/// Runs roster as the importer in the background and kills it (SIGKILL) once the journal
-/// of its report `r.jsonl` has `lines` lines.
-fn cut(dir: &Path, args: &[&str], lines: usize) {
-    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), dir, args);
-    wait_for_lines(&dir.join("r.jsonl.journal"), lines);
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-}
-
-/// The same run again with `--resume`, to the end.
-fn resume(dir: &Path, args: &[&str]) -> Output {
-    let mut again = args.to_vec();
-    again.push("--resume");
-    roster(dir, &again, &crate::support::as_importer())
-}
 
 fn active(sb: &Sandbox, name: &str) -> Option<bool> {
     let u = sb.users().into_iter().find(|u| u["username"] == name)?;

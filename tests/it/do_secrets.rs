@@ -11,11 +11,11 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::do_support::{
-    ADMIN, PW, act_as, by_name, faulty, flavors, server, source, source_of_first,
+    ADMIN, PW, act_as, by_name, cut, faulty, flavors, resume, server, source, source_of_first,
 };
 use crate::support::{
-    ADMIN_PW, Ran, client, config, jsonl, login_raw, mm_login_raw, requests, roster,
-    spawn_as_importer_at, tmp, user, wait_for_lines, write, writes,
+    ADMIN_PW, Ran, client, config, jsonl, login_raw, mm_login_raw, requests, roster, tmp, user,
+    write, writes,
 };
 use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, Secret, SeedUser};
 use serde_json::Value;
@@ -788,19 +788,14 @@ fn resumed_token_runs_append_and_never_ask_twice() {
         "2",
     ];
     // The importer is a system admin on Mattermost.
-    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), d.path(), &args);
-    wait_for_lines(&d.path().join("r.jsonl.journal"), 12);
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    cut(d.path(), &args, 12);
     let t = d.path().join("t.csv");
     let first = secret_lines(&t).len();
     assert!(first > 0 && first < 30, "the run was cut short ({first})");
     // Without --resume the file is refused; with it, appended to.
     let o = roster(d.path(), &args, &crate::support::as_importer());
     assert_eq!(o.code(), 2, "{}", o.stderr());
-    let mut again = args.to_vec();
-    again.push("--resume");
-    let o = roster(d.path(), &again, &crate::support::as_importer());
+    let o = resume(d.path(), &args);
     assert!(matches!(o.code(), 0 | 1), "{}", o.stderr());
     assert_private(&t);
     let rep = jsonl(&d.path().join("r.jsonl"));
@@ -861,16 +856,11 @@ fn a_resumed_reset_keeps_the_passwords_set_before_the_cut() {
         "2",
     ];
     // The importer's provisioner role holds edit-other-user-password.
-    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), d.path(), &args);
-    wait_for_lines(&d.path().join("r.jsonl.journal"), 8);
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    cut(d.path(), &args, 8);
     let pw = d.path().join("pw.csv");
     let first = secret_lines(&pw).len();
     assert!(first > 0 && first < 30, "the run was cut short ({first})");
-    let mut again = args.to_vec();
-    again.push("--resume");
-    let o = roster(d.path(), &again, &crate::support::as_importer());
+    let o = resume(d.path(), &args);
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert_private(&pw);
     let rep = jsonl(&d.path().join("r.jsonl"));

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::{ADMIN_PW, roster, start, write};
+use crate::support::{
+    ADMIN_PW, as_importer, roster, spawn_as_importer_at, start, wait_for_lines, write,
+};
 use roster_sandbox::{FaultPhase, FlavorKind, Sandbox, SandboxConfig, SeedUser};
 use serde_json::Value;
 
@@ -100,4 +102,20 @@ pub fn by_name<'a>(report: &'a [Value], name: &str) -> &'a Value {
         .iter()
         .find(|e| e["username"] == name)
         .unwrap_or_else(|| panic!("{name} not in {report:?}"))
+}
+
+/// Runs roster as the importer in the background and kills it (SIGKILL) once the journal
+/// of its report `r.jsonl` has `lines` lines.
+pub fn cut(dir: &Path, args: &[&str], lines: usize) {
+    let mut child = spawn_as_importer_at(Path::new(crate::support::BIN), dir, args);
+    wait_for_lines(&dir.join("r.jsonl.journal"), lines);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
+/// The same run again as the importer with `--resume`, to the end.
+pub fn resume(dir: &Path, args: &[&str]) -> Output {
+    let mut again = args.to_vec();
+    again.push("--resume");
+    roster(dir, &again, &as_importer())
 }
