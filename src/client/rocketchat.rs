@@ -1188,15 +1188,7 @@ impl UserApi for RocketChat {
         if r.status == 200 {
             return Ok(());
         }
-        if r.status == 401 {
-            check_common(&r, route, self.two_factor.is_some())?;
-        }
-        if r.status == 403 {
-            return Err(CallError::Fatal(format!(
-                "{route}: permission denied ({}); setting another user's avatar needs edit-other-user-avatar",
-                error_text(&r)
-            )));
-        }
+        check_common(&r, route, self.two_factor.is_some())?;
         Err(rejected(&r, route))
     }
 
@@ -1686,6 +1678,12 @@ fn permissions_for(route: &str) -> &'static str {
     match route {
         "users.logout" => "the logout-other-user permission (admin by default)",
         "users.delete" => "the delete-user permission (admin by default)",
+        "users.setAvatar" | "users.resetAvatar" => {
+            "the edit-other-user-avatar permission (admin by default)"
+        }
+        "users.setStatus" | "users.setPreferences" => {
+            "the edit-other-user-info permission (admin by default)"
+        }
         _ => {
             "the create-user, edit-other-user-info, edit-other-user-active-status and view-full-other-user-info permissions"
         }

@@ -871,6 +871,24 @@ fn reset_avatar_puts_back_the_default_picture() {
         let o = act(d.path(), "reset-avatar", "who.csv", &url, &[]);
         assert_eq!(o.code(), 0, "{flavor:?}: {}", o.stderr());
     }
+    // Without the permission, the one message names it.
+    let sb = server(FlavorKind::RocketChat, 3, config());
+    let d = tmp();
+    source(d.path(), "who.csv", &["p01", "p02"]);
+    let o = crate::do_support::act_as(
+        d.path(),
+        "reset-avatar",
+        "who.csv",
+        &sb.url(),
+        &[],
+        &[("ROSTER_USERNAME", "p03"), ("ROSTER_PASSWORD", PW)],
+    );
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("edit-other-user-avatar"),
+        "{}",
+        o.stderr()
+    );
 }
 
 #[test]
