@@ -74,19 +74,9 @@ pub fn act(
         )
         .into());
     }
-    if act.remove_memberships && act.action != DoAction::Offboard {
-        return Err(ExitError::new(
-            exit::USAGE,
-            format!(
-                "--remove-memberships goes with offboard, not {}",
-                act.action.name()
-            ),
-        )
-        .into());
-    }
-    let names_roles = act.roles.named().next().is_some();
+    options_go_with_their_action(act)?;
     if act.action == DoAction::SetRoles {
-        if !names_roles {
+        if act.roles.named().next().is_none() {
             return Err(ExitError::new(
                 exit::USAGE,
                 "roster do set-roles needs --role NAME (the roles each account ends with), or --add-role NAME / --remove-role NAME",
@@ -100,15 +90,6 @@ pub fn act(
             )
             .into());
         }
-    } else if names_roles {
-        return Err(ExitError::new(
-            exit::USAGE,
-            format!(
-                "--role, --add-role and --remove-role go with set-roles, not {}",
-                act.action.name()
-            ),
-        )
-        .into());
     }
     let status = match (act.action, act.status) {
         (DoAction::SetStatus, Some(status)) => Some(StatusChange {
@@ -122,47 +103,8 @@ pub fn act(
             )
             .into());
         }
-        (_, s) if s.is_some() || act.message.is_some() => {
-            return Err(ExitError::new(
-                exit::USAGE,
-                format!(
-                    "--status and --message go with set-status, not {}",
-                    act.action.name()
-                ),
-            )
-            .into());
-        }
         _ => None,
     };
-    let only = |given: bool, flag: &str, action: DoAction| -> Result<()> {
-        if given && act.action != action {
-            return Err(ExitError::new(
-                exit::USAGE,
-                format!(
-                    "{flag} goes with {}, not {}",
-                    action.name(),
-                    act.action.name()
-                ),
-            )
-            .into());
-        }
-        Ok(())
-    };
-    only(
-        act.preferences.is_some(),
-        "--preferences",
-        DoAction::SetPreferences,
-    )?;
-    only(
-        act.auth_service.is_some(),
-        "--auth-service",
-        DoAction::MigrateAuth,
-    )?;
-    only(
-        act.auth_data.is_some(),
-        "--auth-data",
-        DoAction::MigrateAuth,
-    )?;
     let auth = match (act.action, act.auth_service) {
         (DoAction::MigrateAuth, None) => {
             return Err(ExitError::new(
@@ -210,6 +152,66 @@ pub fn act(
     )
 }
 
+/// An option given to an action that does not take it: exit 2, saying whose it is.
+fn options_go_with_their_action(act: &ActSettings) -> Result<()> {
+    let given = [
+        (
+            act.remove_memberships,
+            "--remove-memberships goes",
+            DoAction::Offboard,
+        ),
+        (
+            act.roles.named().next().is_some(),
+            "--role, --add-role and --remove-role go",
+            DoAction::SetRoles,
+        ),
+        (
+            act.status.is_some() || act.message.is_some(),
+            "--status and --message go",
+            DoAction::SetStatus,
+        ),
+        (
+            act.preferences.is_some(),
+            "--preferences goes",
+            DoAction::SetPreferences,
+        ),
+        (
+            act.auth_service.is_some(),
+            "--auth-service goes",
+            DoAction::MigrateAuth,
+        ),
+        (
+            act.auth_data.is_some(),
+            "--auth-data goes",
+            DoAction::MigrateAuth,
+        ),
+        (
+            act.passwords_out.is_some() || act.send_reset_email || act.no_require_change,
+            "--passwords-out, --send-reset-email and --no-require-change go",
+            DoAction::ResetPassword,
+        ),
+        (
+            act.tokens_out.is_some() || act.description.is_some(),
+            "--tokens-out and --description go",
+            DoAction::CreateToken,
+        ),
+    ];
+    for (on, options, action) in given {
+        if on && act.action != action {
+            return Err(ExitError::new(
+                exit::USAGE,
+                format!(
+                    "{options} with {}, not {}",
+                    action.name(),
+                    act.action.name()
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// reset-password's and create-token's options, checked before anything is sent: each
 /// with its action, the files they name new (or, with `--resume`, roster's own).
 fn secrets_of(
@@ -222,21 +224,6 @@ fn secrets_of(
             .map(Arc::new)
             .map_err(|e| usage(e.to_string()))
     };
-    let name = act.action.name();
-    let reset_options =
-        act.passwords_out.is_some() || act.send_reset_email || act.no_require_change;
-    if act.action != DoAction::ResetPassword && reset_options {
-        return Err(usage(format!(
-            "--passwords-out, --send-reset-email and --no-require-change go with reset-password, not {name}"
-        )));
-    }
-    if act.action != DoAction::CreateToken
-        && (act.tokens_out.is_some() || act.description.is_some())
-    {
-        return Err(usage(format!(
-            "--tokens-out and --description go with create-token, not {name}"
-        )));
-    }
     let reset = match (act.action, &act.passwords_out, act.send_reset_email) {
         (DoAction::ResetPassword, Some(_), true) => {
             return Err(usage(
